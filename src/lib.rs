@@ -1,0 +1,53 @@
+//! # Vitrine: visual fashion recommendation and its human evaluation
+//!
+//! A merchandiser drops a photo and sees the most similar catalogue items; a trainer
+//! fine-tunes the feature extractor; scorers fill evaluation sheets; analysts compare systems
+//! by an objective-guided human score. This library does all of that work; the binary's CLI
+//! (`cli`) and GUI (`gui`, feature `gui`) are thin shells over it.
+//!
+//! ## Data flow
+//! ```text
+//!  demo generator ─┐                         ┌─> Catalog tab (thumbnails, labels)
+//!  importers ──────┼─> Library (store/ + images/ + thumbs/) ─┤
+//!  (csv, amazon,   │    vitrine.sqlite: items, labels,       └─> CLI `catalog --json`
+//!   fashion, df)   │    users, ratings, systems, street set
+//! ```
+//! Later layers: `model/` embeds items per *system*, `index/` searches them, `train/`
+//! makes new systems, `personalize/` and `ohs/` evaluate them.
+//!
+//! ## Threads
+//! The GUI thread only draws and applies commands. Anything slow (demo generation, imports,
+//! thumbnail decoding) runs as a [`jobs::Job`] on a worker thread that reports
+//! [`jobs::Progress`] over a bounded channel and checks a cancel flag between batches.
+//! Parallel loops inside a job use rayon's global pool, sized once by [`init_threads`].
+//!
+//! ## On disk
+//! See [`library`] for the folder layout and [`store`] for the schema and its migrations.
+
+pub mod catalog;
+pub mod cli;
+pub mod error;
+#[cfg(feature = "gui")]
+pub mod gui;
+pub mod jobs;
+pub mod library;
+pub mod store;
+pub mod vision;
+
+pub use error::{Error, Result};
+pub use library::Library;
+
+/// Sizes the worker pools once, before any parallel work: rayon's global pool and
+/// `RAYON_NUM_THREADS` (which Candle reads on every matmul when unset; see PERF_NOTES).
+pub fn init_threads() {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: called at start-up from `main` before any other thread exists.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    }
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
+}
