@@ -1,0 +1,63 @@
+//! The command line: argument definitions (clap derive; the doc comments are the help text)
+//! and one module per subcommand. Each subcommand is a thin shell over library calls; errors
+//! go back to `main`, which prints them once and exits non-zero.
+
+mod catalog;
+mod demo;
+mod import;
+mod progress;
+
+use crate::error::Result;
+use crate::library::Library;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Vitrine: visual fashion search, training and human evaluation.
+///
+/// Without a subcommand, opens the desktop app.
+#[derive(Debug, Parser)]
+#[command(name = "vitrine", version, about, long_about = None)]
+pub struct Cli {
+    /// The library folder (default: the platform data dir, e.g. ~/.local/share/vitrine/default).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub library: Option<PathBuf>,
+    /// Where models run: cpu, or cuda[:N] with the `cuda` feature.
+    #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
+    pub device: String,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the desktop app (the default).
+    Gui,
+    /// Draw the demo catalogue: shop photos, synthetic users with ratings, street queries.
+    Demo(demo::DemoArgs),
+    /// Import a real catalogue into the library.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Show what the library holds.
+    Catalog(catalog::CatalogArgs),
+}
+
+impl Cli {
+    /// The library folder these arguments name.
+    pub fn library_dir(&self) -> Result<PathBuf> {
+        match &self.library {
+            Some(dir) => Ok(dir.clone()),
+            None => Library::default_dir(),
+        }
+    }
+}
+
+/// Runs a CLI subcommand (`Gui` and no subcommand are handled by `main`).
+pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
+    let dir = cli.library_dir()?;
+    match &cli.command {
+        None | Some(Command::Gui) => Ok(std::process::ExitCode::SUCCESS),
+        Some(Command::Demo(args)) => demo::run(&dir, args),
+        Some(Command::Import(cmd)) => import::run(&dir, cmd),
+        Some(Command::Catalog(args)) => catalog::run(&dir, args),
+    }
+}

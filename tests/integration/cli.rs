@@ -1,0 +1,116 @@
+//! The CLI end to end: demo, catalog, import, and the errors a person meets first.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn vitrine(library: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .arg("--library")
+        .arg(library)
+        .args(args)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("the vitrine binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn demo_then_catalog_json_reports_items_labels_users_and_ratings() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let out = vitrine(&lib, &["demo", "--items", "200", "--users", "40", "--street", "20"]);
+    assert!(out.status.success(), "demo failed: {}", stderr(&out));
+    assert!(stdout(&out).contains("Drew 200 items"), "{}", stdout(&out));
+
+    let out = vitrine(&lib, &["catalog", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(counts["items"], 200);
+    assert!(counts["labels"].as_u64().unwrap() >= 80, "{counts}");
+    assert_eq!(counts["users"], 40);
+    let ratings = counts["ratings"].as_u64().unwrap();
+    assert!((40 * 5..=40 * 7).contains(&ratings), "{counts}");
+    assert_eq!(counts["street_queries"], 20);
+    assert_eq!(counts["systems"], 0);
+
+    let out = vitrine(&lib, &["catalog"]);
+    assert!(stdout(&out).contains("200 items"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("category"), "{}", stdout(&out));
+
+    // A second demo into the same library is refused, and the library is unchanged.
+    let out = vitrine(&lib, &["demo", "--items", "10"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("already has 200 demo items"), "{}", stderr(&out));
+    let out = vitrine(&lib, &["catalog", "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again, counts);
+}
+
+#[test]
+fn an_unusable_library_folder_is_named_in_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let lib = file.join("lib");
+    let out = vitrine(&lib, &["catalog", "--json"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("not-a-folder"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "printed once: {err}");
+}
+
+#[test]
+fn without_a_display_the_app_points_to_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vitrine(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no display"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("vitrine --help"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_csv_import_with_bad_rows_reports_them_and_keeps_the_good_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    image::RgbImage::from_pixel(32, 48, image::Rgb([200, 30, 30]))
+        .save(data.join("red.png"))
+        .unwrap();
+    std::fs::write(data.join("empty.png"), b"").unwrap();
+    std::fs::write(
+        data.join("items.csv"),
+        "id,image,title,category,labels\n\
+         a,red.png,Red dress,dress,colour:red\n\
+         b,empty.png,Empty,dress,colour:red\n\
+         c,gone.png,Missing,dress,colour:red\n",
+    )
+    .unwrap();
+    let out = vitrine(
+        &lib,
+        &["import", "csv", data.join("items.csv").to_str().unwrap(), "--min-label-count", "1"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Imported 1 items"), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("items.csv:3") && err.contains("empty.png"), "{err}");
+    assert!(err.contains("items.csv:4") && err.contains("gone.png"), "{err}");
+
+    // A CSV without the image column is refused as a whole; the library keeps its item.
+    std::fs::write(data.join("bad.csv"), "id,title\nx,Nothing\n").unwrap();
+    let out = vitrine(&lib, &["import", "csv", data.join("bad.csv").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("bad.csv"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("image"), "{}", stderr(&out));
+    let out = vitrine(&lib, &["catalog", "--json"]);
+    let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(counts["items"], 1);
+}
