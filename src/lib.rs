@@ -31,6 +31,7 @@ pub mod error;
 pub mod gui;
 pub mod jobs;
 pub mod library;
+pub mod model;
 pub mod store;
 pub mod vision;
 

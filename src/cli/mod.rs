@@ -6,6 +6,7 @@ mod catalog;
 mod demo;
 mod import;
 mod progress;
+mod weights;
 
 use crate::error::Result;
 use crate::library::Library;
@@ -39,6 +40,9 @@ pub enum Command {
     Import(import::ImportCommand),
     /// Show what the library holds.
     Catalog(catalog::CatalogArgs),
+    /// Bring pretrained weights into the form the models load.
+    #[command(subcommand)]
+    Weights(weights::WeightsCommand),
 }
 
 impl Cli {
@@ -59,5 +63,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Demo(args)) => demo::run(&dir, args),
         Some(Command::Import(cmd)) => import::run(&dir, cmd),
         Some(Command::Catalog(args)) => catalog::run(&dir, args),
+        Some(Command::Weights(cmd)) => weights::run(cmd),
     }
 }

@@ -1,0 +1,26 @@
+//! The feature extractor (paper §III, Fig. 1–2): backbones, weights I/O, and (with the
+//! extractor work) the shallow branch, the parallel network, the head and systems.
+
+pub mod pickle;
+pub mod weights;
+
+/// The 1000 ImageNet-1k class names in the standard index order (0 = "tench", 999 = "toilet
+/// tissue"), for labelling the pretrained classifier's outputs. See `assets/README.md`.
+pub fn imagenet_classes() -> Vec<&'static str> {
+    include_str!("../../assets/imagenet_classes.txt")
+        .lines()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn imagenet_classes_are_the_standard_thousand() {
+        let classes = super::imagenet_classes();
+        assert_eq!(classes.len(), 1000);
+        assert_eq!(classes[0], "tench");
+        assert_eq!(classes[1], "goldfish");
+        assert_eq!(classes[999], "toilet tissue");
+        assert!(classes.iter().all(|c| !c.is_empty() && c.trim() == *c));
+    }
+}

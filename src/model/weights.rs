@@ -1,0 +1,971 @@
+//! Weights files in and out: PyTorch `.pth` state dicts read without running any pickle code,
+//! safetensors written atomically, and safetensors loaded with a check of names and shapes.
+//!
+//! Vitrine's models load safetensors only. Pretrained weights mostly come as `torch.save`
+//! files, so [`import_pth`] (behind `vitrine weights import-pth`) converts them once, through
+//! the code-free [`super::pickle`] reader. Both of PyTorch's formats are read:
+//! - **zip** (PyTorch ≥ 1.6): `<name>/data.pkl` plus one stored (uncompressed) entry
+//!   `<name>/data/<key>` per storage. Read with the `zip` crate (no default features: stored
+//!   entries only), which candle-core already builds.
+//! - **legacy**: five pickles back to back (magic number, protocol version, system info, the
+//!   state dict, the storage keys), then each storage as an 8-byte little-endian element count
+//!   and its raw bytes, in the order of the keys.
+//!
+//! Tensors are made contiguous (storage offsets and strides applied), and kept in the state
+//! dict's order.
+
+use super::pickle::{self, StorageDtype, TensorRef, Value};
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The first pickle of a legacy `torch.save` file.
+const LEGACY_MAGIC: i128 = 0x1950a86a20f9469cfc6c;
+/// The legacy format's protocol version (its second pickle).
+const LEGACY_PROTOCOL: i128 = 1001;
+/// How a legacy file starts: PROTO 2, then LONG1 of the 10-byte magic number.
+const LEGACY_PREFIX: [u8; 4] = [0x80, 0x02, 0x8a, 0x0a];
+/// How a zip archive starts (a local file header).
+const ZIP_PREFIX: [u8; 4] = *b"PK\x03\x04";
+
+/// Reads a PyTorch state dict (`torch.save(model.state_dict(), …)`, zip or legacy format)
+/// into named CPU tensors in the file's order and its own dtypes. A checkpoint dict with a
+/// `state_dict` entry is read through to that entry.
+pub fn read_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_pth(path, &data)
+}
+
+/// [`read_pth`] on the file's bytes, already read.
+fn parse_pth(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>> {
+    let parsed = if data.starts_with(&ZIP_PREFIX) {
+        read_zip(path, data)?
+    } else if data.starts_with(&LEGACY_PREFIX) {
+        read_legacy(path, data)?
+    } else {
+        return Err(Error::file(
+            path,
+            "not a PyTorch weights file: neither a zip archive (torch.save since PyTorch 1.6) \
+             nor the legacy torch.save format",
+        ));
+    };
+    parsed
+        .tensors
+        .iter()
+        .map(|(name, t)| {
+            let storage = parsed.storages.get(&t.storage.key).ok_or_else(|| {
+                Error::file(
+                    path,
+                    format!("{name}: storage {} is not in the file", t.storage.key),
+                )
+            })?;
+            Ok((name.clone(), materialize(path, name, t, storage)?))
+        })
+        .collect()
+}
+
+/// A state dict's tensor descriptions and the raw bytes of the storages they point into.
+struct Parsed<'a> {
+    tensors: Vec<(String, TensorRef)>,
+    storages: HashMap<String, Cow<'a, [u8]>>,
+}
+
+fn read_legacy<'a>(path: &Path, data: &'a [u8]) -> Result<Parsed<'a>> {
+    let mut pos = 0usize;
+    let next = |pos: &mut usize| -> Result<Value> {
+        let (value, used) = pickle::load(&data[*pos..], *pos as u64, path)?;
+        *pos += used;
+        Ok(value)
+    };
+    if next(&mut pos)? != Value::Int(LEGACY_MAGIC) {
+        return Err(Error::file(
+            path,
+            "not a torch.save file (wrong magic number)",
+        ));
+    }
+    let protocol = next(&mut pos)?;
+    if protocol != Value::Int(LEGACY_PROTOCOL) {
+        return Err(Error::file(
+            path,
+            format!("legacy torch.save protocol {protocol:?}, expected {LEGACY_PROTOCOL}"),
+        ));
+    }
+    if let Value::Dict(info) = next(&mut pos)? {
+        let big_endian = (Value::Str("little_endian".into()), Value::Bool(false));
+        if info.contains(&big_endian) {
+            return Err(Error::file(
+                path,
+                "saved on a big-endian machine; not supported",
+            ));
+        }
+    }
+    let state_start = pos;
+    let tensors = state_dict_entries(path, next(&mut pos)?, state_start)?;
+    let keys_start = pos;
+    let Value::List(keys) = next(&mut pos)? else {
+        return Err(Error::file(
+            path,
+            format!("offset {keys_start}: the storage key list is missing"),
+        ));
+    };
+
+    let dtypes: HashMap<&str, StorageDtype> = tensors
+        .iter()
+        .map(|(_, t)| (t.storage.key.as_str(), t.storage.dtype))
+        .collect();
+    let mut storages = HashMap::new();
+    for key in keys {
+        let Value::Str(key) = key else {
+            return Err(Error::file(path, "a storage key is not a string"));
+        };
+        let Some(dtype) = dtypes.get(key.as_str()) else {
+            return Err(Error::file(
+                path,
+                format!("storage {key} is not used by any tensor, so its size is unknown"),
+            ));
+        };
+        let truncated = || {
+            Error::file(
+                path,
+                format!("offset {pos}: storage {key} is cut short (the file is truncated)"),
+            )
+        };
+        let count_bytes: [u8; 8] = data
+            .get(pos..pos + 8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(truncated)?;
+        let len = usize::try_from(u64::from_le_bytes(count_bytes))
+            .ok()
+            .and_then(|n| n.checked_mul(dtype.size_bytes()))
+            .ok_or_else(truncated)?;
+        let start = pos + 8;
+        let bytes = start
+            .checked_add(len)
+            .and_then(|end| data.get(start..end))
+            .ok_or_else(truncated)?;
+        pos = start + len;
+        storages.insert(key, Cow::Borrowed(bytes));
+    }
+    Ok(Parsed { tensors, storages })
+}
+
+fn read_zip<'a>(path: &Path, data: &'a [u8]) -> Result<Parsed<'a>> {
+    let zip_err = |e: zip::result::ZipError| Error::file(path, format!("zip archive: {e}"));
+    let mut archive = zip::ZipArchive::new(Cursor::new(data)).map_err(zip_err)?;
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.map(Cow::into_owned))
+        .collect::<Result<_, _>>()
+        .map_err(zip_err)?;
+    // PyTorch names the top folder after the file (older versions: `archive`).
+    let Some(pickle_name) = names
+        .iter()
+        .find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)
+    else {
+        return Err(Error::file(
+            path,
+            "zip archive without <name>/data.pkl: not a torch.save file",
+        ));
+    };
+    let prefix = pickle_name.trim_end_matches("data.pkl").to_string();
+
+    let mut read_entry = |name: &str| -> Result<(Vec<u8>, u64)> {
+        let mut file = archive.by_name(name).map_err(zip_err)?;
+        if file.compression() != zip::CompressionMethod::Stored {
+            return Err(Error::file(
+                path,
+                format!(
+                    "zip entry {name} is compressed ({}); torch.save stores entries \
+                     uncompressed",
+                    file.compression()
+                ),
+            ));
+        }
+        let size = usize::try_from(file.size()).unwrap_or(usize::MAX);
+        let mut bytes = Vec::with_capacity(size.min(data.len()));
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::file(path, format!("zip entry {name}: {e}")))?;
+        Ok((bytes, file.data_start().unwrap_or(0)))
+    };
+
+    if names.contains(&format!("{prefix}byteorder")) {
+        let (order, _) = read_entry(&format!("{prefix}byteorder"))?;
+        if order != b"little" {
+            return Err(Error::file(path, "saved big-endian; not supported"));
+        }
+    }
+    let (pickle_bytes, pickle_start) = read_entry(pickle_name)?;
+    let (state, _) = pickle::load(&pickle_bytes, pickle_start, path)?;
+    let tensors = state_dict_entries(path, state, pickle_start as usize)?;
+    let mut storages = HashMap::new();
+    for (_, t) in &tensors {
+        if !storages.contains_key(&t.storage.key) {
+            let name = format!("{prefix}data/{}", t.storage.key);
+            let (bytes, _) = read_entry(&name)?;
+            storages.insert(t.storage.key.clone(), Cow::Owned(bytes));
+        }
+    }
+    Ok(Parsed { tensors, storages })
+}
+
+/// The named tensors of the state dict pickle that started at `offset`.
+fn state_dict_entries(
+    path: &Path,
+    value: Value,
+    offset: usize,
+) -> Result<Vec<(String, TensorRef)>> {
+    let Value::Dict(pairs) = value else {
+        return Err(Error::file(
+            path,
+            format!(
+                "offset {offset}: holds a {}, not a state dict",
+                value.kind()
+            ),
+        ));
+    };
+    if !pairs.iter().all(|(_, v)| matches!(v, Value::Tensor(_))) {
+        let nested = pairs.iter().position(|(k, v)| {
+            *k == Value::Str("state_dict".into()) && matches!(v, Value::Dict(_))
+        });
+        if let Some(at) = nested {
+            let inner = pairs
+                .into_iter()
+                .nth(at)
+                .map(|(_, v)| v)
+                .unwrap_or(Value::None);
+            return state_dict_entries(path, inner, offset);
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|(key, value)| match (key, value) {
+            (Value::Str(name), Value::Tensor(t)) => Ok((name, t)),
+            (Value::Str(name), other) => Err(Error::file(
+                path,
+                format!(
+                    "`{name}` is a {}, not a tensor: a training checkpoint or whole model? \
+                     save `model.state_dict()` instead",
+                    other.kind()
+                ),
+            )),
+            (key, _) => Err(Error::file(
+                path,
+                format!("a state dict key is a {}, not a string", key.kind()),
+            )),
+        })
+        .collect()
+}
+
+/// Copies a (possibly strided, offset) tensor out of its storage into a contiguous tensor.
+fn materialize(path: &Path, name: &str, t: &TensorRef, storage: &[u8]) -> Result<Tensor> {
+    let bad = |reason: String| Error::file(path, format!("{name}: {reason}"));
+    let dtype = match t.storage.dtype {
+        StorageDtype::F64 => DType::F64,
+        StorageDtype::F32 => DType::F32,
+        StorageDtype::F16 => DType::F16,
+        StorageDtype::BF16 => DType::BF16,
+        StorageDtype::I64 => DType::I64,
+        StorageDtype::I32 => DType::I32,
+        StorageDtype::I16 => DType::I16,
+        StorageDtype::U8 | StorageDtype::Bool => DType::U8,
+        StorageDtype::I8 => return Err(bad("int8 tensors are not supported".into())),
+    };
+    let size = t.storage.dtype.size_bytes();
+    let available = storage.len() / size;
+    let view_end = t.storage.offset.checked_add(t.storage.len);
+    let Some(view_end) = view_end.filter(|&end| end <= available) else {
+        return Err(bad(format!(
+            "storage {} holds {available} elements, fewer than the {} from {} it should",
+            t.storage.key, t.storage.len, t.storage.offset
+        )));
+    };
+    let view = &storage[t.storage.offset * size..view_end * size];
+
+    let numel = t
+        .shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| bad(format!("size {:?} overflows", t.shape)))?;
+    let bytes: Cow<[u8]> = if numel == 0 {
+        Cow::Borrowed(&[])
+    } else {
+        if numel > t.storage.len {
+            return Err(bad(format!(
+                "{numel} elements over a storage of {}: broadcast (stride 0) tensors are not \
+                 supported",
+                t.storage.len
+            )));
+        }
+        let last = t
+            .shape
+            .iter()
+            .zip(&t.stride)
+            .try_fold(t.storage_offset, |at, (&d, &s)| {
+                (d - 1).checked_mul(s).and_then(|step| at.checked_add(step))
+            });
+        if last.is_none_or(|last| last >= t.storage.len) {
+            return Err(bad(format!(
+                "size {:?}, strides {:?} from offset {} reach past its storage of {} elements",
+                t.shape, t.stride, t.storage_offset, t.storage.len
+            )));
+        }
+        if is_contiguous(&t.shape, &t.stride) {
+            let start = t.storage_offset * size;
+            Cow::Borrowed(&view[start..start + numel * size])
+        } else {
+            Cow::Owned(gather(
+                view,
+                size,
+                t.storage_offset,
+                &t.shape,
+                &t.stride,
+                numel,
+            ))
+        }
+    };
+    Tensor::from_raw_buffer(&bytes, dtype, &t.shape, &Device::Cpu).map_err(|e| bad(e.to_string()))
+}
+
+/// Whether row-major order over `shape` walks memory with unit steps (size-1 dims may have
+/// any stride).
+fn is_contiguous(shape: &[usize], stride: &[usize]) -> bool {
+    let mut expected = 1;
+    for (&d, &s) in shape.iter().zip(stride).rev() {
+        if d != 1 && s != expected {
+            return false;
+        }
+        expected *= d;
+    }
+    true
+}
+
+/// Copies `numel` elements of `size` bytes in row-major order of `shape` from `view`,
+/// starting at element `offset` and stepping by `stride`. Bounds were checked by the caller.
+fn gather(
+    view: &[u8],
+    size: usize,
+    offset: usize,
+    shape: &[usize],
+    stride: &[usize],
+    numel: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(numel * size);
+    let mut index = vec![0usize; shape.len()];
+    let mut at = offset;
+    for _ in 0..numel {
+        out.extend_from_slice(&view[at * size..(at + 1) * size]);
+        for dim in (0..shape.len()).rev() {
+            index[dim] += 1;
+            at += stride[dim];
+            if index[dim] < shape[dim] {
+                break;
+            }
+            at -= stride[dim] * shape[dim];
+            index[dim] = 0;
+        }
+    }
+    out
+}
+
+/// Writes tensors as a safetensors file, atomically (a temporary file in the same folder,
+/// then a rename), and returns the sha256 (hex) of what it wrote. The layout is the one the
+/// `safetensors` crate writes (by descending dtype alignment, then name); `metadata` goes
+/// into the header's `__metadata__`, in key order, so the same input gives the same bytes.
+pub fn write_safetensors(
+    tensors: &[(String, Tensor)],
+    metadata: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<String> {
+    use safetensors::View;
+
+    let mut order: Vec<&(String, Tensor)> = tensors.iter().collect();
+    order.sort_by(|(a_name, a), (b_name, b)| {
+        View::dtype(&b)
+            .cmp(&View::dtype(&a))
+            .then(a_name.cmp(b_name))
+    });
+    if let Some(pair) = order.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(Error::Invalid(format!(
+            "tensor {} is given twice",
+            pair[0].0
+        )));
+    }
+
+    let mut header = serde_json::Map::new();
+    if !metadata.is_empty() {
+        header.insert("__metadata__".into(), serde_json::json!(metadata));
+    }
+    let mut offset = 0usize;
+    for (name, tensor) in &order {
+        let len = View::data_len(&tensor);
+        header.insert(
+            name.clone(),
+            serde_json::json!({
+                "dtype": View::dtype(&tensor),
+                "shape": tensor.dims(),
+                "data_offsets": [offset, offset + len],
+            }),
+        );
+        offset += len;
+    }
+    let mut header = serde_json::to_vec(&header)
+        .map_err(|e| Error::Invalid(format!("safetensors header: {e}")))?;
+    header.resize(header.len().next_multiple_of(8), b' ');
+
+    let mut bytes = Vec::with_capacity(8 + header.len() + offset);
+    bytes.extend((header.len() as u64).to_le_bytes());
+    bytes.extend(&header);
+    for (_, tensor) in &order {
+        bytes.extend_from_slice(&View::data(&tensor));
+    }
+    write_atomically(path, &bytes)?;
+    Ok(sha256_hex(&bytes))
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it into place, so
+/// a reader never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(".{}.partial", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::io(&temp, e));
+    }
+    std::fs::rename(&temp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        Error::io(path, e)
+    })
+}
+
+/// Loads a safetensors file and checks that every expected tensor is there with its shape.
+/// Extra tensors are allowed (a classifier head a backbone does not use). Every missing or
+/// misshapen tensor is named in one error, so mismatched weights are found in one go.
+pub fn load_safetensors_checked(
+    path: &Path,
+    expected: &[(&str, &[usize])],
+    device: &Device,
+) -> Result<HashMap<String, Tensor>> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let tensors = candle_core::safetensors::load_buffer(&data, device)
+        .map_err(|e| Error::file(path, format!("not a readable safetensors file: {e}")))?;
+    let problems: Vec<String> = expected
+        .iter()
+        .filter_map(|&(name, shape)| match tensors.get(name) {
+            None => Some(format!("{name} {shape:?} is missing")),
+            Some(t) if t.dims() != shape => {
+                Some(format!("{name} is {:?}, expected {shape:?}", t.dims()))
+            }
+            Some(_) => None,
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(tensors);
+    }
+    const SHOWN: usize = 5;
+    let mut reason = format!(
+        "mismatched weights: {}",
+        problems[..problems.len().min(SHOWN)].join("; ")
+    );
+    if problems.len() > SHOWN {
+        reason.push_str(&format!("; and {} more", problems.len() - SHOWN));
+    }
+    Err(Error::file(path, reason))
+}
+
+/// The lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How [`import_pth`] converts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Keep f16/bf16/f64 tensors as they are (default: write every float tensor as f32).
+    pub keep_dtype: bool,
+    /// Leave out BatchNorm's `num_batches_tracked` counters (i64 scalars that only training
+    /// in PyTorch uses). Kept by default, so the output holds the state dict whole.
+    pub skip_num_batches_tracked: bool,
+}
+
+/// What [`import_pth`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// Tensors written.
+    pub tensor_count: usize,
+    /// Elements over all tensors written (parameters and buffers such as BatchNorm's running
+    /// statistics).
+    pub parameter_count: usize,
+    /// Tensors written per dtype (`f32`, `i64`, …).
+    pub dtypes: BTreeMap<String, usize>,
+    /// Tensors left out, by name.
+    pub skipped: Vec<String>,
+    pub input_sha256: String,
+    pub output_sha256: String,
+}
+
+/// Converts a PyTorch state dict to safetensors (`vitrine weights import-pth`). The output's
+/// `__metadata__` names the source file, its sha256 and the converter.
+pub fn import_pth(input: &Path, output: &Path, options: &ImportOptions) -> Result<ImportReport> {
+    let input_bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
+    let input_sha256 = sha256_hex(&input_bytes);
+    let read = parse_pth(input, &input_bytes)?;
+    drop(input_bytes);
+
+    let mut tensors = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, tensor) in read {
+        if options.skip_num_batches_tracked && name.ends_with("num_batches_tracked") {
+            skipped.push(name);
+            continue;
+        }
+        let float = matches!(tensor.dtype(), DType::F16 | DType::BF16 | DType::F64);
+        let tensor = if float && !options.keep_dtype {
+            tensor
+                .to_dtype(DType::F32)
+                .map_err(|e| Error::file(input, format!("{name}: {e}")))?
+        } else {
+            tensor
+        };
+        tensors.push((name, tensor));
+    }
+
+    let mut dtypes = BTreeMap::new();
+    for (_, t) in &tensors {
+        *dtypes.entry(t.dtype().as_str().to_string()).or_insert(0) += 1;
+    }
+    let source = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let metadata = BTreeMap::from([
+        (
+            "converted_by".to_string(),
+            "vitrine weights import-pth".to_string(),
+        ),
+        ("source".to_string(), source),
+        ("source_sha256".to_string(), input_sha256.clone()),
+    ]);
+    let output_sha256 = write_safetensors(&tensors, &metadata, output)?;
+    Ok(ImportReport {
+        input: input.to_path_buf(),
+        output: output.to_path_buf(),
+        tensor_count: tensors.len(),
+        parameter_count: tensors.iter().map(|(_, t)| t.elem_count()).sum(),
+        dtypes,
+        skipped,
+        input_sha256,
+        output_sha256,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pickle::writer::{Entry, Pickle, state_dict};
+    use super::super::pickle::{StorageRef, TensorRef};
+    use super::*;
+    use zip::write::SimpleFileOptions;
+
+    fn f32_bytes(values: &[f32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    /// A legacy `torch.save` file: magic, protocol, system info, state dict, keys, storages.
+    fn legacy_pth(entries: &[Entry], storages: &[(&str, usize, Vec<u8>)]) -> Vec<u8> {
+        let mut out = vec![0x80, 2, 0x8a, 10];
+        out.extend([
+            0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, b'.',
+        ]);
+        out.extend([0x80, 2, b'M', 0xe9, 0x03, b'.']);
+        let mut info = Pickle::default();
+        info.proto().op(b'}').op(b'(');
+        info.str("protocol_version")
+            .int(1001)
+            .str("little_endian")
+            .op(0x88);
+        info.str("type_sizes")
+            .op(b'}')
+            .op(b'(')
+            .str("int")
+            .int(4)
+            .op(b'u');
+        info.op(b'u').op(b'.');
+        out.extend(info.bytes);
+        out.extend(state_dict(entries, true));
+        let mut keys = Pickle::default();
+        keys.proto().op(b']').op(b'(');
+        for (key, _, _) in storages {
+            keys.str(key);
+        }
+        keys.op(b'e').op(b'.');
+        out.extend(keys.bytes);
+        for (_, numel, bytes) in storages {
+            out.extend((*numel as u64).to_le_bytes());
+            out.extend(bytes);
+        }
+        out
+    }
+
+    /// A zip `torch.save` file (PyTorch ≥ 1.6) with stored entries under `model/`.
+    fn zip_pth(pickle: &[u8], storages: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .with_alignment(64);
+        let mut add = |name: &str, bytes: &[u8]| {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        };
+        add("model/data.pkl", pickle);
+        add("model/byteorder", b"little");
+        for (key, bytes) in storages {
+            add(&format!("model/data/{key}"), bytes);
+        }
+        add("model/version", b"3\n");
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn entry<'a>(name: &'a str, key: &'a str, class: &'a str, numel: usize) -> Entry<'a> {
+        Entry {
+            name,
+            key,
+            class,
+            numel,
+            offset: 0,
+            shape: &[],
+            stride: &[],
+        }
+    }
+
+    fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_a_legacy_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [
+            Entry {
+                shape: &[2, 3],
+                stride: &[3, 1],
+                ..entry("fc.weight", "94", "FloatStorage", 6)
+            },
+            entry("bn.num_batches_tracked", "7", "LongStorage", 1),
+        ];
+        let storages = [
+            ("94", 6, f32_bytes(&[1., 2., 3., 4., 5., 6.])),
+            ("7", 1, 42i64.to_le_bytes().to_vec()),
+        ];
+        let path = write_temp(&dir, "legacy.pth", &legacy_pth(&entries, &storages));
+        let tensors = read_pth(&path).unwrap();
+        assert_eq!(tensors.len(), 2);
+        assert_eq!(tensors[0].0, "fc.weight");
+        assert_eq!(
+            tensors[0].1.to_vec2::<f32>().unwrap(),
+            [[1., 2., 3.], [4., 5., 6.]]
+        );
+        assert_eq!(tensors[1].0, "bn.num_batches_tracked");
+        assert_eq!(tensors[1].1.to_scalar::<i64>().unwrap(), 42);
+
+        let mut cut = legacy_pth(&entries, &storages);
+        cut.truncate(cut.len() - 3);
+        let path = write_temp(&dir, "cut.pth", &cut);
+        let err = read_pth(&path).unwrap_err().to_string();
+        assert!(err.contains("storage 7 is cut short"), "{err}");
+    }
+
+    #[test]
+    fn reads_a_zip_file_with_half_floats() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [Entry {
+            shape: &[3],
+            stride: &[1],
+            ..entry("w", "0", "HalfStorage", 3)
+        }];
+        // 1.0, -2.0, 0.5 as IEEE half floats.
+        let half: Vec<u8> = [0x3c00u16, 0xc000, 0x3800]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let bytes = zip_pth(&state_dict(&entries, false), &[("0", half)]);
+        let path = write_temp(&dir, "zip.pth", &bytes);
+        let tensors = read_pth(&path).unwrap();
+        assert_eq!(tensors[0].1.dtype(), DType::F16);
+        let values = tensors[0].1.to_dtype(DType::F32).unwrap();
+        assert_eq!(values.to_vec1::<f32>().unwrap(), [1., -2., 0.5]);
+    }
+
+    #[test]
+    fn zip_refusals_name_the_offset_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = Pickle::default();
+        p.proto()
+            .global("os", "system")
+            .str("rm -rf ~")
+            .op(0x85)
+            .op(b'R')
+            .op(b'.');
+        let bytes = zip_pth(&p.bytes, &[]);
+        let path = write_temp(&dir, "evil.pth", &bytes);
+        let err = read_pth(&path).unwrap_err().to_string();
+        let start = bytes.windows(9).position(|w| w == b"cos\nsyste").unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "{}: offset {start}: pickle calls os.system, which a weights file never \
+                 needs; refusing",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn applies_strides_and_storage_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [
+            // A transposed view of the first six values.
+            Entry {
+                shape: &[3, 2],
+                stride: &[1, 3],
+                ..entry("transposed", "0", "FloatStorage", 12)
+            },
+            // Rows from element 6.
+            Entry {
+                offset: 6,
+                shape: &[2, 2],
+                stride: &[2, 1],
+                ..entry("offset", "0", "FloatStorage", 12)
+            },
+            // Every fourth element from 1.
+            Entry {
+                offset: 1,
+                shape: &[3],
+                stride: &[4],
+                ..entry("stepped", "0", "FloatStorage", 12)
+            },
+        ];
+        let values: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        let bytes = zip_pth(&state_dict(&entries, false), &[("0", f32_bytes(&values))]);
+        let path = write_temp(&dir, "strided.pth", &bytes);
+        let tensors = read_pth(&path).unwrap();
+        assert_eq!(
+            tensors[0].1.to_vec2::<f32>().unwrap(),
+            [[0., 3.], [1., 4.], [2., 5.]]
+        );
+        assert_eq!(tensors[1].1.to_vec2::<f32>().unwrap(), [[6., 7.], [8., 9.]]);
+        assert_eq!(tensors[2].1.to_vec1::<f32>().unwrap(), [1., 5., 9.]);
+    }
+
+    #[test]
+    fn legacy_storage_views_and_bounds() {
+        let storage = f32_bytes(&(0..10).map(|v| v as f32).collect::<Vec<_>>());
+        let view = |offset, len, storage_offset, shape: Vec<usize>, stride: Vec<usize>| TensorRef {
+            storage: StorageRef {
+                key: "0".into(),
+                dtype: StorageDtype::F32,
+                offset,
+                len,
+            },
+            storage_offset,
+            shape,
+            stride,
+        };
+        let path = Path::new("v.pth");
+        let t = materialize(path, "t", &view(4, 6, 1, vec![2, 2], vec![1, 2]), &storage).unwrap();
+        assert_eq!(t.to_vec2::<f32>().unwrap(), [[5., 7.], [6., 8.]]);
+
+        for (bad, why) in [
+            (view(4, 6, 0, vec![7], vec![1]), "broadcast"),
+            (view(4, 6, 3, vec![4], vec![1]), "reach past"),
+            (view(8, 6, 0, vec![2], vec![1]), "holds 10 elements"),
+        ] {
+            let err = materialize(path, "t", &bad, &storage)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(why), "{err}");
+        }
+        let empty = materialize(path, "e", &view(0, 0, 0, vec![0, 3], vec![3, 1]), &[]).unwrap();
+        assert_eq!(empty.dims(), [0, 3]);
+    }
+
+    #[test]
+    fn reads_through_a_checkpoint_to_its_state_dict() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = state_dict(
+            &[Entry {
+                shape: &[1],
+                stride: &[1],
+                ..entry("w", "0", "DoubleStorage", 1)
+            }],
+            false,
+        );
+        let mut p = Pickle::default();
+        p.proto()
+            .op(b'}')
+            .op(b'(')
+            .str("epoch")
+            .int(3)
+            .str("state_dict");
+        p.bytes.extend(&inner[2..inner.len() - 1]);
+        p.op(b'u').op(b'.');
+        let bytes = zip_pth(&p.bytes, &[("0", 2.5f64.to_le_bytes().to_vec())]);
+        let path = write_temp(&dir, "checkpoint.pth", &bytes);
+        let tensors = read_pth(&path).unwrap();
+        assert_eq!(tensors[0].0, "w");
+        assert_eq!(tensors[0].1.to_vec1::<f64>().unwrap(), [2.5]);
+    }
+
+    #[test]
+    fn rejects_files_that_are_not_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "notes.txt", b"hello");
+        let err = read_pth(&path).unwrap_err().to_string();
+        assert!(err.contains("not a PyTorch weights file"), "{err}");
+        let err = read_pth(&dir.path().join("missing.pth")).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn writes_safetensors_atomically_and_checks_them_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let tensors = vec![
+            (
+                "b".to_string(),
+                Tensor::arange(0f32, 6., &Device::Cpu)
+                    .unwrap()
+                    .reshape((2, 3))
+                    .unwrap(),
+            ),
+            ("a".to_string(), Tensor::new(&[7i64], &Device::Cpu).unwrap()),
+        ];
+        let metadata = BTreeMap::from([("source".to_string(), "test".to_string())]);
+        let sha = write_safetensors(&tensors, &metadata, &path).unwrap();
+        assert_eq!(sha, sha256_hex(&std::fs::read(&path).unwrap()));
+        let again = write_safetensors(&tensors, &metadata, &path).unwrap();
+        assert_eq!(sha, again, "the same tensors give the same bytes");
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
+
+        let data = std::fs::read(&path).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&data).unwrap();
+        assert_eq!(
+            header
+                .metadata()
+                .as_ref()
+                .and_then(|m| m.get("source"))
+                .unwrap(),
+            "test"
+        );
+
+        let loaded =
+            load_safetensors_checked(&path, &[("b", &[2, 3]), ("a", &[1])], &Device::Cpu).unwrap();
+        assert_eq!(
+            loaded["b"].to_vec2::<f32>().unwrap(),
+            [[0., 1., 2.], [3., 4., 5.]]
+        );
+        let err = load_safetensors_checked(&path, &[("b", &[3, 2]), ("c", &[4])], &Device::Cpu)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mismatched weights"), "{err}");
+        assert!(err.contains("b is [2, 3], expected [3, 2]"), "{err}");
+        assert!(err.contains("c [4] is missing"), "{err}");
+
+        let twice = vec![tensors[0].clone(), tensors[0].clone()];
+        assert!(write_safetensors(&twice, &metadata, &path).is_err());
+    }
+
+    #[test]
+    fn import_converts_floats_to_f32_and_can_skip_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [
+            Entry {
+                shape: &[2],
+                stride: &[1],
+                ..entry("conv.weight", "0", "BFloat16Storage", 2)
+            },
+            entry("bn.num_batches_tracked", "1", "LongStorage", 1),
+        ];
+        // 1.0 and 3.0 as bfloat16.
+        let bf16: Vec<u8> = [0x3f80u16, 0x4040]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let storages = [("0", bf16), ("1", 5i64.to_le_bytes().to_vec())];
+        let input = write_temp(
+            &dir,
+            "in.pth",
+            &zip_pth(&state_dict(&entries, false), &storages),
+        );
+        let output = dir.path().join("out.safetensors");
+
+        let report = import_pth(&input, &output, &ImportOptions::default()).unwrap();
+        assert_eq!(report.tensor_count, 2);
+        assert_eq!(report.parameter_count, 3);
+        assert_eq!(
+            report.dtypes,
+            BTreeMap::from([("f32".into(), 1), ("i64".into(), 1)])
+        );
+        assert_eq!(
+            report.input_sha256,
+            sha256_hex(&std::fs::read(&input).unwrap())
+        );
+        assert_eq!(
+            report.output_sha256,
+            sha256_hex(&std::fs::read(&output).unwrap())
+        );
+        let loaded =
+            load_safetensors_checked(&output, &[("conv.weight", &[2])], &Device::Cpu).unwrap();
+        assert_eq!(loaded["conv.weight"].to_vec1::<f32>().unwrap(), [1., 3.]);
+
+        let options = ImportOptions {
+            keep_dtype: true,
+            skip_num_batches_tracked: true,
+        };
+        let report = import_pth(&input, &output, &options).unwrap();
+        assert_eq!(report.dtypes, BTreeMap::from([("bf16".into(), 1)]));
+        assert_eq!(report.skipped, ["bn.num_batches_tracked"]);
+    }
+
+    /// The shipped ImageNet weights, when present (see weights/README.md).
+    #[test]
+    fn shipped_efficientnet_lite0_weights() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/efficientnet-lite0.safetensors");
+        if !path.exists() {
+            eprintln!("skipped: {} is not there", path.display());
+            return;
+        }
+        let expected: [(&str, &[usize]); 5] = [
+            ("_conv_stem.weight", &[32, 3, 3, 3]),
+            ("_bn0.weight", &[32]),
+            ("_blocks.15._project_conv.weight", &[320, 1152, 1, 1]),
+            ("_conv_head.weight", &[1280, 320, 1, 1]),
+            ("_fc.weight", &[1000, 1280]),
+        ];
+        let tensors = load_safetensors_checked(&path, &expected, &Device::Cpu).unwrap();
+        assert_eq!(tensors.len(), 296);
+        assert_eq!(tensors["_conv_stem.weight"].dtype(), DType::F32);
+    }
+}
