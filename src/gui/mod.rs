@@ -1,0 +1,746 @@
+//! The desktop app (eframe, glow renderer): a thin shell over the library.
+//!
+//! Shape, after rerun's app split:
+//! - `App::logic` (eframe's state step) updates state and never paints: it collects finished
+//!   jobs, the folder picker's answer and loaded thumbnails, reads the keyboard shortcuts,
+//!   and applies every `Command` queued since the last frame, in one place (`App::apply`).
+//! - `App::ui` paints: the top bar (`top_bar`), error banners, the tab row, and the current
+//!   tab (`catalog_tab`, or the text of a tab that arrives later, `placeholder_tabs`).
+//!   Drawing code never touches the store or starts work; it pushes commands.
+//! - Persisted UI state ([`UiState`]: tab, filters, thumbnail size; saved through eframe's
+//!   storage) is kept apart from runtime state (`Runtime`: the open library, the running
+//!   job, textures), which is rebuilt at every start.
+//!
+//! Slow work never runs on the UI thread: the demo catalogue is a [`Job`] on a worker thread
+//! that reports progress and can be cancelled; thumbnails load on worker threads (`thumbs`);
+//! the folder picker runs on its own thread. Errors are shown once, as a dismissible banner,
+//! and the app keeps working. Colours and spacing live in `theme` only.
+
+mod catalog_tab;
+mod placeholder_tabs;
+#[cfg(test)]
+mod tests;
+mod theme;
+mod thumbs;
+mod top_bar;
+mod widgets;
+
+use crate::catalog::demo::{self, DemoOptions, DemoReport};
+use crate::catalog::{Item, ItemId, Label, LabelGroup};
+use crate::error::{Error, Result};
+use crate::jobs::{Job, Progress};
+use crate::library::Library;
+use crate::store::{ItemFilter, LabelCount};
+use eframe::egui;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use thumbs::ThumbCache;
+
+/// The window title (our screenshot tool finds the window by `^Vitrine`).
+pub const WINDOW_TITLE: &str = "Vitrine";
+
+/// Opens the desktop app on the library at `library_dir` and returns when the window closes.
+pub fn run(library_dir: PathBuf) -> Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(WINDOW_TITLE)
+            .with_app_id("vitrine")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([760.0, 480.0])
+            .with_icon(app_icon()),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "vitrine",
+        options,
+        Box::new(move |cc| Ok(Box::new(App::new(cc, library_dir)))),
+    )
+    .map_err(|e| Error::Invalid(format!("cannot open the Vitrine window: {e}")))
+}
+
+/// The window icon: the app's icon from `assets/`, built into the binary.
+fn app_icon() -> egui::IconData {
+    const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
+    match image::load_from_memory(ICON_PNG) {
+        Ok(img) => {
+            let rgba = img.into_rgba8();
+            egui::IconData {
+                width: rgba.width(),
+                height: rgba.height(),
+                rgba: rgba.into_raw(),
+            }
+        }
+        // Cannot happen with the PNG we ship; without it the window just has no icon.
+        Err(_) => egui::IconData::default(),
+    }
+}
+
+/// What to do when the app opens its library.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Startup {
+    /// Show the library as it is (an empty one shows a button to create the demo).
+    AsIs,
+    /// If the library has no items, draw the demo catalogue with these options in a
+    /// background job right away (what a newcomer's first start does, with the defaults).
+    CreateDemoIfEmpty(DemoOptions),
+}
+
+impl Default for Startup {
+    /// The first-start behaviour: the full demo catalogue (2000 items) if the library is empty.
+    fn default() -> Self {
+        Startup::CreateDemoIfEmpty(DemoOptions::default())
+    }
+}
+
+/// The tabs, in the order they are shown (Ctrl+1 … Ctrl+6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Tab {
+    Search,
+    #[default]
+    Catalog,
+    Train,
+    Personalize,
+    Evaluate,
+    Analyze,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [
+        Tab::Search,
+        Tab::Catalog,
+        Tab::Train,
+        Tab::Personalize,
+        Tab::Evaluate,
+        Tab::Analyze,
+    ];
+
+    /// The name on the tab.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Search => "Search",
+            Tab::Catalog => "Catalog",
+            Tab::Train => "Train",
+            Tab::Personalize => "Personalize",
+            Tab::Evaluate => "Evaluate",
+            Tab::Analyze => "Analyze",
+        }
+    }
+
+    /// Its keyboard shortcut (Ctrl+1 … Ctrl+6; Cmd on macOS).
+    pub fn shortcut(self) -> egui::KeyboardShortcut {
+        let key = match self {
+            Tab::Search => egui::Key::Num1,
+            Tab::Catalog => egui::Key::Num2,
+            Tab::Train => egui::Key::Num3,
+            Tab::Personalize => egui::Key::Num4,
+            Tab::Evaluate => egui::Key::Num5,
+            Tab::Analyze => egui::Key::Num6,
+        };
+        egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, key)
+    }
+}
+
+/// UI state saved between runs (eframe storage). Every field has a default, so a state
+/// saved by an older version still loads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiState {
+    pub tab: Tab,
+    pub filter: CatalogFilter,
+    /// The side of a thumbnail in the catalogue grid, in points.
+    pub thumb_size: f32,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        UiState {
+            tab: Tab::default(),
+            filter: CatalogFilter::default(),
+            thumb_size: theme::THUMB_SIZE_DEFAULT,
+        }
+    }
+}
+
+/// The catalogue filters: a text that the title or key contains, and labels that must all
+/// be present.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CatalogFilter {
+    pub text: String,
+    pub labels: Vec<Label>,
+}
+
+impl CatalogFilter {
+    fn is_empty(&self) -> bool {
+        self.text.trim().is_empty() && self.labels.is_empty()
+    }
+
+    fn to_item_filter(&self) -> ItemFilter {
+        ItemFilter {
+            labels: self.labels.clone(),
+            text: Some(self.text.clone()).filter(|t| !t.trim().is_empty()),
+        }
+    }
+}
+
+/// A UI action. Panels push these; [`App::apply`] carries them out, once per frame.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Command {
+    SelectTab(Tab),
+    /// Show the folder picker (on its own thread) to open another library.
+    PickLibraryFolder,
+    OpenLibrary(PathBuf),
+    /// Draw the demo catalogue (default size) into the open, empty library.
+    CreateDemo,
+    CancelJob,
+    DismissError(usize),
+    SetSearchText(String),
+    ToggleLabel(Label),
+    ClearFilters,
+    /// Open (or with `None`, close) the detail view of an item.
+    SelectItem(Option<ItemId>),
+    /// Move the selection by this many items in the filtered list (arrow keys).
+    MoveSelection(isize),
+}
+
+/// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
+#[derive(Default)]
+pub(crate) struct CatalogView {
+    /// The items that pass the current filter, in id order.
+    pub items: Vec<Item>,
+    /// All items in the library.
+    pub total_items: u64,
+    /// Every label with its item count, grouped (category first, then subtype, colour …),
+    /// most frequent first within a group.
+    pub label_groups: Vec<(LabelGroup, Vec<LabelCount>)>,
+}
+
+/// What a running job is, and what it returns.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum JobKind {
+    DemoCatalogue(DemoOptions),
+}
+
+enum JobOutput {
+    DemoCatalogue(DemoReport),
+}
+
+/// A job on its worker thread, with its latest progress.
+pub(crate) struct RunningJob {
+    pub kind: JobKind,
+    pub name: String,
+    pub progress: Option<Progress>,
+    /// Cancel was pressed; the job stops at its next check.
+    pub cancelling: bool,
+    job: Job<JobOutput>,
+}
+
+/// The background job slot: one job at a time. A finished job leaves its outcome on show
+/// until the next one starts.
+pub(crate) enum JobState {
+    Idle,
+    Running(RunningJob),
+    /// `summary` is a sentence naming what the job made.
+    Done {
+        name: String,
+        summary: String,
+    },
+    Cancelled {
+        name: String,
+    },
+    Failed {
+        name: String,
+        message: String,
+    },
+}
+
+/// Where the grid is, so the keyboard can move the selection and keep it in view.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GridLayout {
+    /// Thumbnails per row at the current width.
+    pub columns: usize,
+    /// Ask the grid to scroll this item index into view on the next frame.
+    pub scroll_to_index: Option<usize>,
+    /// The grid's scroll offset and visible height at the last frame, in points.
+    pub offset_y: f32,
+    pub view_height: f32,
+}
+
+/// Runtime state: rebuilt at every start, never saved.
+pub(crate) struct Runtime {
+    ctx: egui::Context,
+    pub library_dir: PathBuf,
+    pub library: Option<Library>,
+    pub catalog: CatalogView,
+    pub job: JobState,
+    /// The folder picker's answer arrives here (`None`: cancelled).
+    picker: Option<Receiver<Option<PathBuf>>>,
+    /// Errors not yet dismissed, oldest first.
+    pub errors: Vec<String>,
+    pub commands: Vec<Command>,
+    pub selected: Option<ItemId>,
+    /// The selected item with its labels.
+    pub detail: Option<Item>,
+    pub thumbs: ThumbCache,
+    pub grid: GridLayout,
+}
+
+/// The Vitrine desktop app.
+pub struct App {
+    state: UiState,
+    rt: Runtime,
+}
+
+impl App {
+    /// The app as a user starts it: opens `library_dir` and, if it is empty, draws the demo
+    /// catalogue (2000 items) in the background.
+    pub fn new(cc: &eframe::CreationContext<'_>, library_dir: PathBuf) -> App {
+        App::new_with(cc, library_dir, Startup::default())
+    }
+
+    /// The app with an explicit start-up behaviour (tests use [`Startup::AsIs`] or a small
+    /// demo).
+    pub fn new_with(
+        cc: &eframe::CreationContext<'_>,
+        library_dir: PathBuf,
+        startup: Startup,
+    ) -> App {
+        theme::apply(&cc.egui_ctx);
+        let state: UiState = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let mut app = App {
+            state,
+            rt: Runtime {
+                ctx: cc.egui_ctx.clone(),
+                library_dir: library_dir.clone(),
+                library: None,
+                catalog: CatalogView::default(),
+                job: JobState::Idle,
+                picker: None,
+                errors: Vec::new(),
+                commands: Vec::new(),
+                selected: None,
+                detail: None,
+                thumbs: ThumbCache::new(&cc.egui_ctx),
+                grid: GridLayout::default(),
+            },
+        };
+        app.open_library(library_dir);
+        if let Startup::CreateDemoIfEmpty(opts) = startup
+            && app.rt.library.is_some()
+            && app.rt.catalog.total_items == 0
+        {
+            app.start_demo(opts);
+        }
+        app
+    }
+
+    /// Carries out one command.
+    fn apply(&mut self, command: Command) {
+        match command {
+            Command::SelectTab(tab) => self.state.tab = tab,
+            Command::PickLibraryFolder => self.pick_library_folder(),
+            Command::OpenLibrary(dir) => {
+                if let JobState::Running(job) = &self.rt.job {
+                    self.report(format!(
+                        "Cannot open another library while “{}” runs: wait for it or cancel it.",
+                        job.name
+                    ));
+                } else {
+                    self.open_library(dir);
+                }
+            }
+            Command::CreateDemo => self.start_demo(DemoOptions::default()),
+            Command::CancelJob => {
+                if let JobState::Running(job) = &mut self.rt.job {
+                    job.job.cancel();
+                    job.cancelling = true;
+                }
+            }
+            Command::DismissError(i) => {
+                if i < self.rt.errors.len() {
+                    self.rt.errors.remove(i);
+                }
+            }
+            Command::SetSearchText(text) => {
+                self.state.filter.text = text;
+                self.query_items();
+            }
+            Command::ToggleLabel(label) => {
+                let labels = &mut self.state.filter.labels;
+                if let Some(i) = labels.iter().position(|l| *l == label) {
+                    labels.remove(i);
+                } else {
+                    labels.push(label);
+                }
+                self.query_items();
+            }
+            Command::ClearFilters => {
+                self.state.filter = CatalogFilter::default();
+                self.query_items();
+            }
+            Command::SelectItem(id) => self.select(id),
+            Command::MoveSelection(delta) => self.move_selection(delta),
+        }
+    }
+
+    /// Shows an error once, in the banner.
+    fn report(&mut self, message: String) {
+        if !self.rt.errors.contains(&message) {
+            self.rt.errors.push(message);
+        }
+    }
+
+    /// Opens (creating if needed) the library at `dir` and loads its catalogue. On failure the
+    /// previous library, if any, stays closed and the banner says why.
+    fn open_library(&mut self, dir: PathBuf) {
+        self.rt.thumbs.clear();
+        self.rt.selected = None;
+        self.rt.detail = None;
+        self.rt.catalog = CatalogView::default();
+        self.rt.library = None;
+        self.rt.library_dir = dir.clone();
+        match Library::open(&dir) {
+            Ok(lib) => {
+                self.rt.library = Some(lib);
+                self.reload_catalog();
+            }
+            Err(e) => self.report(format!("Cannot open the library: {e}")),
+        }
+    }
+
+    /// Re-reads the counts, the labels and the filtered items.
+    fn reload_catalog(&mut self) {
+        let Some(lib) = &self.rt.library else {
+            return;
+        };
+        let loaded = lib
+            .store
+            .counts()
+            .and_then(|counts| Ok((counts, lib.store.label_counts()?)));
+        match loaded {
+            Ok((counts, label_counts)) => {
+                self.rt.catalog.total_items = counts.items;
+                self.rt.catalog.label_groups = group_labels(label_counts);
+            }
+            Err(e) => self.report(format!("Cannot read the catalogue: {e}")),
+        }
+        self.query_items();
+    }
+
+    /// Re-runs the item query for the current filter (once per change, never per frame).
+    fn query_items(&mut self) {
+        let Some(lib) = &self.rt.library else {
+            return;
+        };
+        match lib.store.items(&self.state.filter.to_item_filter()) {
+            Ok(items) => self.rt.catalog.items = items,
+            Err(e) => {
+                self.rt.catalog.items.clear();
+                self.report(format!("Cannot read the catalogue: {e}"));
+            }
+        }
+    }
+
+    fn select(&mut self, id: Option<ItemId>) {
+        self.rt.selected = id;
+        self.rt.detail = None;
+        let Some(id) = id else {
+            return;
+        };
+        if let Some(item) = self.rt.catalog.items.iter().find(|it| it.id == id) {
+            self.rt.detail = Some(item.clone());
+            return;
+        }
+        let Some(lib) = &self.rt.library else {
+            return;
+        };
+        match lib.store.item(id) {
+            Ok(item) => self.rt.detail = item,
+            Err(e) => self.report(format!("Cannot read item {id}: {e}")),
+        }
+    }
+
+    fn move_selection(&mut self, delta: isize) {
+        let items = &self.rt.catalog.items;
+        if items.is_empty() {
+            return;
+        }
+        let current = self
+            .rt
+            .selected
+            .and_then(|id| items.iter().position(|it| it.id == id));
+        let next = match current {
+            Some(i) => i.saturating_add_signed(delta).min(items.len() - 1),
+            None => 0,
+        };
+        let id = items[next].id;
+        self.rt.grid.scroll_to_index = Some(next);
+        self.select(Some(id));
+    }
+
+    fn start_demo(&mut self, opts: DemoOptions) {
+        if let JobState::Running(job) = &self.rt.job {
+            self.report(format!(
+                "“{}” is still running; one background job at a time.",
+                job.name
+            ));
+            return;
+        }
+        let dir = self.rt.library_dir.clone();
+        let ctx = self.rt.ctx.clone();
+        let notify: crate::jobs::Notify = Arc::new(move || ctx.request_repaint());
+        let job_opts = opts.clone();
+        let name = "Creating the demo catalogue";
+        let job = Job::spawn(name, Some(notify), move |ctx| {
+            let mut lib = Library::open(&dir)?;
+            demo::generate(&mut lib, &job_opts, ctx).map(JobOutput::DemoCatalogue)
+        });
+        self.rt.job = JobState::Running(RunningJob {
+            kind: JobKind::DemoCatalogue(opts),
+            name: name.to_owned(),
+            progress: None,
+            cancelling: false,
+            job,
+        });
+    }
+
+    /// Collects the running job's progress, and its result once it ends.
+    fn poll_job(&mut self) {
+        let JobState::Running(running) = &mut self.rt.job else {
+            return;
+        };
+        if let Some(p) = running.job.progress() {
+            running.progress = Some(p.clone());
+        }
+        let Some(result) = running.job.try_finish() else {
+            return;
+        };
+        let name = running.name.clone();
+        self.rt.job = match result {
+            Ok(JobOutput::DemoCatalogue(report)) => {
+                self.reload_catalog();
+                JobState::Done {
+                    name,
+                    summary: format!(
+                        "Demo catalogue ready: {} items, {} users, {} street photos in {:.0} s",
+                        report.items, report.users, report.street_queries, report.elapsed_secs
+                    ),
+                }
+            }
+            Err(Error::Cancelled) => JobState::Cancelled { name },
+            Err(e) => {
+                self.report(format!("{name} failed: {e}"));
+                JobState::Failed {
+                    name,
+                    message: e.to_string(),
+                }
+            }
+        };
+    }
+
+    /// Shows the folder picker on its own thread, so the window keeps painting.
+    fn pick_library_folder(&mut self) {
+        if self.rt.picker.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let start_in = self.rt.library_dir.clone();
+        let ctx = self.rt.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("folder picker".into())
+            .spawn(move || {
+                let dialog = rfd::AsyncFileDialog::new()
+                    .set_title("Open a Vitrine library folder")
+                    .set_directory(&start_in)
+                    .pick_folder();
+                let picked = block_on(dialog).map(|handle| handle.path().to_path_buf());
+                let _ = tx.send(picked);
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.rt.picker = Some(rx),
+            Err(e) => self.report(format!("Cannot show the folder picker: {e}")),
+        }
+    }
+
+    fn poll_picker(&mut self) {
+        let Some(rx) = &self.rt.picker else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(picked) => {
+                self.rt.picker = None;
+                if let Some(dir) = picked {
+                    self.rt.commands.push(Command::OpenLibrary(dir));
+                }
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => self.rt.picker = None,
+        }
+    }
+
+    /// Keyboard shortcuts become commands: Ctrl+1…6 switch tabs; in the Catalog tab with an
+    /// item open, Escape closes it and the arrow keys move the selection.
+    fn read_shortcuts(&mut self, ctx: &egui::Context) {
+        let commands = &mut self.rt.commands;
+        ctx.input_mut(|input| {
+            for tab in Tab::ALL {
+                if input.consume_shortcut(&tab.shortcut()) {
+                    commands.push(Command::SelectTab(tab));
+                }
+            }
+        });
+        if self.state.tab != Tab::Catalog || self.rt.selected.is_none() {
+            return;
+        }
+        let columns = self.rt.grid.columns.max(1) as isize;
+        let typing = ctx.text_edit_focused();
+        ctx.input_mut(|input| {
+            use egui::{Key, Modifiers};
+            if input.consume_key(Modifiers::NONE, Key::Escape) {
+                commands.push(Command::SelectItem(None));
+            }
+            if typing {
+                return;
+            }
+            for (key, delta) in [
+                (Key::ArrowLeft, -1),
+                (Key::ArrowRight, 1),
+                (Key::ArrowUp, -columns),
+                (Key::ArrowDown, columns),
+            ] {
+                if input.consume_key(Modifiers::NONE, key) {
+                    commands.push(Command::MoveSelection(delta));
+                }
+            }
+        });
+    }
+
+    fn banner_ui(&mut self, ui: &mut egui::Ui) {
+        if self.rt.errors.is_empty() {
+            return;
+        }
+        egui::Panel::top("errors")
+            .frame(
+                egui::Frame::new()
+                    .fill(theme::ERROR_FILL)
+                    .stroke(egui::Stroke::new(1.0, theme::ERROR_STROKE))
+                    .inner_margin(theme::PANEL_MARGIN),
+            )
+            .show(ui, |ui| {
+                for (i, message) in self.rt.errors.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            if ui
+                                .button("Dismiss")
+                                .on_hover_text("Hide this message")
+                                .clicked()
+                            {
+                                self.rt.commands.push(Command::DismissError(i));
+                            }
+                            ui.with_layout(
+                                egui::Layout::left_to_right(egui::Align::Center),
+                                |ui| {
+                                    widgets::warning_sign_ui(ui, theme::ERROR_TEXT);
+                                    ui.add(
+                                        egui::Label::new(
+                                            egui::RichText::new(message).color(theme::ERROR_TEXT),
+                                        )
+                                        .wrap(),
+                                    );
+                                },
+                            );
+                        });
+                    });
+                }
+            });
+    }
+}
+
+impl eframe::App for App {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.poll_job();
+        self.poll_picker();
+        self.rt.thumbs.receive(ctx);
+        self.read_shortcuts(ctx);
+        for command in std::mem::take(&mut self.rt.commands) {
+            self.apply(command);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let mut commands = Vec::new();
+        top_bar::top_bar_ui(ui, &self.state, &self.rt, &mut commands);
+        self.rt.commands.extend(commands);
+        self.banner_ui(ui);
+        let page_frame = egui::Frame::new().fill(theme::CANVAS_FILL);
+        egui::CentralPanel::default()
+            .frame(page_frame)
+            .show(ui, |ui| match self.state.tab {
+                Tab::Catalog => catalog_tab::catalog_tab_ui(ui, &mut self.state, &mut self.rt),
+                tab => placeholder_tabs::placeholder_tab_ui(ui, tab),
+            });
+        self.rt.thumbs.flush();
+        if !self.rt.commands.is_empty() {
+            ui.ctx().request_repaint();
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.state);
+    }
+}
+
+impl Drop for Runtime {
+    /// A job still running when the window closes is cancelled and waited for, so it can
+    /// clean up (the demo generator removes the images it wrote) instead of being cut off.
+    fn drop(&mut self) {
+        if let JobState::Running(running) = std::mem::replace(&mut self.job, JobState::Idle) {
+            running.job.cancel();
+            let _ = running.job.wait();
+        }
+    }
+}
+
+/// Label counts grouped by label group, in the groups' reading order (category, subtype,
+/// colour, texture, detail …), each group most frequent first; unused labels are left out.
+fn group_labels(counts: Vec<LabelCount>) -> Vec<(LabelGroup, Vec<LabelCount>)> {
+    let mut groups: Vec<(LabelGroup, Vec<LabelCount>)> =
+        LabelGroup::ALL.iter().map(|g| (*g, Vec::new())).collect();
+    for count in counts.into_iter().filter(|c| c.items > 0) {
+        if let Some((_, list)) = groups.iter_mut().find(|(g, _)| *g == count.label.group) {
+            list.push(count);
+        }
+    }
+    for (_, list) in &mut groups {
+        list.sort_by(|a, b| b.items.cmp(&a.items).then(a.label.name.cmp(&b.label.name)));
+    }
+    groups.retain(|(_, list)| !list.is_empty());
+    groups
+}
+
+/// Runs a future to completion on the current thread (the folder picker's thread): rfd's
+/// async dialog works on every platform, including those whose blocking dialog must run on
+/// the main thread.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(value) => return value,
+            std::task::Poll::Pending => std::thread::park(),
+        }
+    }
+}

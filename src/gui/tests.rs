@@ -1,0 +1,294 @@
+//! The real [`App`] driven through egui_kittest, by the labels a user (or a screen reader)
+//! sees: tabs, filter chips, thumbnails, the detail view, the first-start demo job, and the
+//! error banner. kittest also checks that every input widget has an accessible name.
+
+use super::thumbs::ImageKey;
+use super::*;
+use crate::jobs::JobContext;
+use eframe::egui;
+use egui::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn small_demo(items: usize) -> DemoOptions {
+    DemoOptions {
+        items,
+        users: 5,
+        street: 3,
+        seed: 3,
+        size_px: 256,
+    }
+}
+
+/// A temp library holding a small demo catalogue.
+fn demo_library(items: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open(dir.path()).unwrap();
+    demo::generate(&mut lib, &small_demo(items), &JobContext::silent()).unwrap();
+    dir
+}
+
+fn harness(dir: &Path, startup: Startup) -> Harness<'static, App> {
+    let dir = dir.to_path_buf();
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |cc| App::new_with(cc, dir, startup))
+}
+
+/// Runs frames (with short sleeps, for the worker threads) until `done` holds.
+fn run_until(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&Harness<'_, App>) -> bool) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if done(h) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs until every image asked for has arrived and the ui has settled (checking the
+/// accessibility of what is shown).
+fn settle(h: &mut Harness<'_, App>) {
+    run_until(h, "the images", |h| h.state().rt.thumbs.is_idle());
+    h.run();
+}
+
+fn has_label(h: &Harness<'_, App>, label: &str) -> bool {
+    h.query_by_label(label).is_some()
+}
+
+#[test]
+fn the_catalog_shows_filters_and_opens_an_item() {
+    let dir = demo_library(30);
+    let lib = Library::open(dir.path()).unwrap();
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+
+    // Another tab says what it will do; the Catalog tab comes back by its label.
+    h.get_by_role_and_label(Role::Button, "Search").click();
+    h.run();
+    assert!(h.query_by_label_contains("10 most similar").is_some());
+    assert_eq!(h.state().state.tab, Tab::Search);
+    h.get_by_role_and_label(Role::Button, "Catalog").click();
+    settle(&mut h);
+    assert_eq!(h.state().state.tab, Tab::Catalog);
+
+    // Every item, and the thumbnails arrive from the loader threads.
+    assert!(has_label(&h, "30 of 30 items"));
+    let first = &items[0];
+    run_until(&mut h, "the thumbnails", |h| {
+        h.state().rt.thumbs.is_idle()
+            && h.state()
+                .rt
+                .thumbs
+                .is_ready(&ImageKey::Thumb(first.image.clone()))
+    });
+    h.run();
+    let first_card = format!("{} ({})", first.title, first.key);
+    assert!(has_label(&h, &first_card), "no card named {first_card:?}");
+
+    // A category chip narrows the grid to that category.
+    let category = lib
+        .store
+        .label_counts()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.label.group == LabelGroup::Category && c.items < 30)
+        .unwrap();
+    h.get_by_role_and_label(
+        Role::Button,
+        &format!("{} {}", category.label.name, category.items),
+    )
+    .click();
+    h.run();
+    assert!(
+        has_label(&h, &format!("{} of 30 items", category.items)),
+        "the count should drop to {}",
+        category.items
+    );
+    let shown = h.state().rt.catalog.items.clone();
+    assert!(shown.iter().all(|it| it.labels.contains(&category.label)));
+
+    // Clicking a thumbnail opens its details, with its labels grouped.
+    let item = &shown[0];
+    h.get_by_label(&format!("{} ({})", item.title, item.key))
+        .click();
+    h.run();
+    assert_eq!(h.state().rt.selected, Some(item.id));
+    assert!(has_label(&h, &item.key), "the detail view names the key");
+    assert!(has_label(&h, "256 × 256 px"));
+    for label in &item.labels {
+        assert!(
+            !h.query_all_by_label(&label.name)
+                .collect::<Vec<_>>()
+                .is_empty(),
+            "the detail view lists {label}"
+        );
+    }
+    run_until(&mut h, "the full image", |h| {
+        h.state()
+            .rt
+            .thumbs
+            .is_ready(&ImageKey::Full(item.image.clone()))
+    });
+
+    // Arrow keys move the selection; Escape closes the details.
+    if shown.len() > 1 {
+        h.key_press(egui::Key::ArrowRight);
+        h.run();
+        assert_eq!(h.state().rt.selected, Some(shown[1].id));
+    }
+    h.key_press(egui::Key::Escape);
+    h.run();
+    assert_eq!(h.state().rt.selected, None);
+    assert!(h.query_by_role_and_label(Role::Button, "Close").is_none());
+
+    // Clearing the filters and searching by key finds one item.
+    h.get_by_role_and_label(Role::Button, "Clear filters")
+        .click();
+    h.run();
+    assert!(has_label(&h, "30 of 30 items"));
+    let search = h.get_by_role_and_label(Role::TextInput, "Search");
+    search.focus();
+    search.type_text(&items[7].key);
+    h.run();
+    assert!(has_label(&h, "1 of 30 items"));
+
+    // Tab shortcuts.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    h.run();
+    assert_eq!(h.state().state.tab, Tab::Train);
+}
+
+#[test]
+fn an_unreadable_image_shows_a_warning_naming_the_file() {
+    let dir = demo_library(4);
+    let lib = Library::open(dir.path()).unwrap();
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
+    let broken = &items[1];
+    std::fs::write(lib.resolve(&broken.image), b"not a png").unwrap();
+    std::fs::remove_file(lib.thumb_path(&broken.image)).unwrap();
+
+    let mut h = harness(dir.path(), Startup::AsIs);
+    run_until(&mut h, "the thumbnails", |h| {
+        h.state().rt.thumbs.is_idle() && h.state().rt.thumbs.len() >= 4
+    });
+    h.run();
+    assert!(
+        h.state()
+            .rt
+            .thumbs
+            .is_ready(&ImageKey::Thumb(items[0].image.clone()))
+    );
+    let name = format!("{} ({})", broken.title, broken.key);
+    h.get_by_label(&name).hover();
+    h.run();
+    let file = Path::new(&broken.image)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        h.query_by_label_contains(&file).is_some(),
+        "the tooltip should name {file}"
+    );
+}
+
+#[test]
+fn an_empty_library_draws_the_demo_catalogue_on_first_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), Startup::CreateDemoIfEmpty(small_demo(12)));
+    h.step();
+    assert!(has_label(&h, "Creating the demo catalogue…"));
+    // One Cancel on the card, one by the job's progress bar in the top bar.
+    assert_eq!(
+        h.query_all_by_role_and_label(Role::Button, "Cancel")
+            .count(),
+        2
+    );
+    h.check_accessibility();
+    run_until(&mut h, "the demo catalogue", |h| {
+        has_label(h, "12 of 12 items")
+    });
+    assert!(matches!(h.state().rt.job, JobState::Done { .. }));
+}
+
+#[test]
+fn cancelling_the_demo_leaves_an_empty_library_with_a_way_to_start_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), Startup::default());
+    h.step();
+    let cancel = h.query_all_by_role_and_label(Role::Button, "Cancel").next();
+    cancel.unwrap().click();
+    run_until(&mut h, "the cancelled job", |h| {
+        matches!(h.state().rt.job, JobState::Cancelled { .. })
+    });
+    h.run();
+    assert!(has_label(&h, "This library is empty"));
+    assert!(
+        h.query_by_role_and_label(Role::Button, "Create the demo catalogue")
+            .is_some()
+    );
+    assert_eq!(
+        Library::open(dir.path())
+            .unwrap()
+            .store
+            .counts()
+            .unwrap()
+            .items,
+        0
+    );
+}
+
+#[test]
+fn a_library_that_cannot_open_is_reported_once_in_a_dismissible_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let mut h = harness(&file.join("lib"), Startup::default());
+    h.run();
+    assert!(has_label(&h, "No library is open"));
+    assert!(
+        h.query_by_label_contains("Cannot open the library")
+            .is_some()
+    );
+    assert!(matches!(h.state().rt.job, JobState::Idle));
+    h.get_by_role_and_label(Role::Button, "Dismiss").click();
+    h.run();
+    assert!(
+        h.query_by_label_contains("Cannot open the library")
+            .is_none()
+    );
+}
+
+#[test]
+fn opening_another_library_shows_its_catalogue() {
+    let first = demo_library(6);
+    let second = demo_library(9);
+    let mut h = harness(first.path(), Startup::AsIs);
+    settle(&mut h);
+    assert!(has_label(&h, "6 of 6 items"));
+    // What the folder picker sends once a folder is chosen.
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::OpenLibrary(second.path().to_path_buf()));
+    h.step();
+    settle(&mut h);
+    assert!(has_label(&h, "9 of 9 items"));
+    assert_eq!(h.state().rt.library_dir, second.path());
+}
+
+#[test]
+fn the_window_icon_decodes() {
+    let icon = app_icon();
+    assert!(icon.width > 0 && icon.rgba.len() == (icon.width * icon.height * 4) as usize);
+}

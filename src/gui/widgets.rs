@@ -1,0 +1,88 @@
+//! Small drawing helpers shared by the panels. Icons are painted as shapes rather than
+//! taken from a font: egui's bundled fonts (we ship only those) have no emoji, and a missing
+//! glyph would show as an empty box.
+
+use super::{RunningJob, theme};
+use eframe::egui;
+use egui::{Color32, Painter, Pos2, Rect, Shape, Stroke, Ui, Vec2, pos2};
+
+/// Paints a warning sign (a triangle with an exclamation mark) centred on `center`.
+pub(crate) fn paint_warning_sign(painter: &Painter, center: Pos2, side: f32, colour: Color32) {
+    let h = side * 0.87;
+    let top = pos2(center.x, center.y - h / 2.0);
+    let left = pos2(center.x - side / 2.0, center.y + h / 2.0);
+    let right = pos2(center.x + side / 2.0, center.y + h / 2.0);
+    painter.add(Shape::convex_polygon(
+        vec![top, right, left],
+        colour,
+        Stroke::NONE,
+    ));
+    let bar_width = (side * 0.1).max(1.5);
+    let mark = Stroke::new(bar_width, Color32::WHITE);
+    painter.line_segment(
+        [
+            pos2(center.x, center.y - h * 0.14),
+            pos2(center.x, center.y + h * 0.2),
+        ],
+        mark,
+    );
+    painter.circle_filled(
+        pos2(center.x, center.y + h * 0.34),
+        bar_width * 0.6,
+        Color32::WHITE,
+    );
+}
+
+/// A warning sign the size of a line of text, laid out like a widget.
+pub(crate) fn warning_sign_ui(ui: &mut Ui, colour: Color32) {
+    let side = ui.text_style_height(&egui::TextStyle::Body);
+    let (rect, _) = ui.allocate_exact_size(Vec2::splat(side), egui::Sense::hover());
+    paint_warning_sign(ui.painter(), rect.center(), side * 0.95, colour);
+}
+
+/// A rounded "pill" holding one short text (an item's label in the detail view).
+pub(crate) fn pill_ui(ui: &mut Ui, text: &str) {
+    egui::Frame::new()
+        .fill(theme::ACCENT_TINT)
+        .corner_radius(10)
+        .inner_margin(egui::Margin::symmetric(8, 2))
+        .show(ui, |ui| {
+            ui.label(egui::RichText::new(text).color(theme::TEXT));
+        });
+}
+
+/// The placeholder of an image that is loading: a light grey box.
+pub(crate) fn paint_loading(painter: &Painter, rect: Rect) {
+    painter.rect_filled(rect, 4, theme::PLACEHOLDER_FILL);
+}
+
+/// The placeholder of an image that cannot be shown: a grey box with a warning sign.
+pub(crate) fn paint_failed(painter: &Painter, rect: Rect) {
+    painter.rect_filled(rect, 4, theme::PLACEHOLDER_FILL);
+    let side = (rect.height().min(rect.width()) * 0.3).max(14.0);
+    paint_warning_sign(painter, rect.center(), side, theme::WARNING);
+}
+
+/// How far a job has come: the fraction done and what it is doing, e.g.
+/// ("drawing catalogue items: 576 of 2200").
+pub(crate) fn job_progress(running: &RunningJob) -> (f32, String) {
+    match &running.progress {
+        _ if running.cancelling => (0.0, "cancelling…".to_owned()),
+        Some(p) => (
+            p.fraction(),
+            format!("{}: {} of {}", p.stage, p.done, p.total),
+        ),
+        None => (0.0, "starting…".to_owned()),
+    }
+}
+
+/// A thin progress bar; its text goes beside it, where it stays readable.
+pub(crate) fn progress_bar_ui(ui: &mut Ui, fraction: f32, width: f32) -> egui::Response {
+    ui.add(
+        egui::ProgressBar::new(fraction)
+            .desired_width(width)
+            .desired_height(theme::PROGRESS_BAR_HEIGHT)
+            .corner_radius(theme::PROGRESS_BAR_HEIGHT / 2.0)
+            .fill(theme::ACCENT),
+    )
+}
