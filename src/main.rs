@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use vitrine::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // `vitrine catalog --json | head` should end quietly, as other Unix tools do, rather than
+    // panic on a closed pipe. SAFETY: at start-up, before any other thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     vitrine::init_threads();
     let result = match cli.command {
