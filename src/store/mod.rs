@@ -66,6 +66,7 @@ impl Store {
         Ok(value)
     }
 
+    #[cfg(test)]
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
