@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 /// How far a job has come.
@@ -136,11 +136,8 @@ impl<T: Send + 'static> Job<T> {
 
     /// Drains every pending progress event and returns the latest known progress.
     pub fn progress(&mut self) -> Option<&Progress> {
-        loop {
-            match self.progress.try_recv() {
-                Ok(p) => self.latest = Some(p),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
+        while let Ok(p) = self.progress.try_recv() {
+            self.latest = Some(p);
         }
         self.latest.as_ref()
     }

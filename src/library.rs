@@ -24,7 +24,9 @@ impl Library {
         directories::ProjectDirs::from("org", "vitrine", "vitrine")
             .map(|d| d.data_dir().join("default"))
             .ok_or_else(|| {
-                Error::Invalid("no home folder to put the default library in; pass --library DIR".into())
+                Error::Invalid(
+                    "no home folder to put the default library in; pass --library DIR".into(),
+                )
             })
     }
 
@@ -131,7 +133,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("lib");
         let lib = Library::open(&root).unwrap();
-        for sub in ["images/catalog", "images/street", "thumbs", "systems", "index"] {
+        for sub in [
+            "images/catalog",
+            "images/street",
+            "thumbs",
+            "systems",
+            "index",
+        ] {
             assert!(root.join(sub).is_dir(), "{sub}");
         }
         assert!(root.join("vitrine.sqlite").is_file());

@@ -127,20 +127,33 @@ mod tests {
     fn decode_refuses_bad_files_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.png");
-        assert!(decode(&missing).unwrap_err().to_string().contains("missing.png"));
+        assert!(
+            decode(&missing)
+                .unwrap_err()
+                .to_string()
+                .contains("missing.png")
+        );
         let empty = dir.path().join("empty.png");
         std::fs::write(&empty, b"").unwrap();
         assert!(decode(&empty).unwrap_err().to_string().contains("empty"));
         let garbage = dir.path().join("garbage.jpg");
         std::fs::write(&garbage, b"this is not an image at all").unwrap();
-        assert!(decode(&garbage).unwrap_err().to_string().contains("garbage.jpg"));
+        assert!(
+            decode(&garbage)
+                .unwrap_err()
+                .to_string()
+                .contains("garbage.jpg")
+        );
     }
 
     /// A valid 1×1 PNG whose header then claims `w`×`h` pixels (CRC fixed up).
     pub(crate) fn png_declaring(w: u32, h: u32) -> Vec<u8> {
         let mut bytes = Vec::new();
         image::RgbImage::new(1, 1)
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
             .unwrap();
         bytes[16..20].copy_from_slice(&w.to_be_bytes());
         bytes[20..24].copy_from_slice(&h.to_be_bytes());
@@ -156,7 +169,10 @@ mod tests {
         let bomb = dir.path().join("bomb.png");
         std::fs::write(&bomb, png_declaring(30_000, 30_000)).unwrap();
         let err = decode(&bomb).unwrap_err().to_string();
-        assert!(err.contains("bomb.png") && err.contains("30000×30000"), "{err}");
+        assert!(
+            err.contains("bomb.png") && err.contains("30000×30000"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -165,7 +181,10 @@ mod tests {
         let path = dir.path().join("cut.png");
         let mut bytes = Vec::new();
         image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 7]))
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
             .unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let err = decode(&path).unwrap_err().to_string();

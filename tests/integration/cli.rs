@@ -26,7 +26,10 @@ fn stderr(o: &Output) -> String {
 fn demo_then_catalog_json_reports_items_labels_users_and_ratings() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
-    let out = vitrine(&lib, &["demo", "--items", "200", "--users", "40", "--street", "20"]);
+    let out = vitrine(
+        &lib,
+        &["demo", "--items", "200", "--users", "40", "--street", "20"],
+    );
     assert!(out.status.success(), "demo failed: {}", stderr(&out));
     assert!(stdout(&out).contains("Drew 200 items"), "{}", stdout(&out));
 
@@ -48,7 +51,11 @@ fn demo_then_catalog_json_reports_items_labels_users_and_ratings() {
     // A second demo into the same library is refused, and the library is unchanged.
     let out = vitrine(&lib, &["demo", "--items", "10"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("already has 200 demo items"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already has 200 demo items"),
+        "{}",
+        stderr(&out)
+    );
     let out = vitrine(&lib, &["catalog", "--json"]);
     let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again, counts);
@@ -96,17 +103,36 @@ fn a_csv_import_with_bad_rows_reports_them_and_keeps_the_good_ones() {
     .unwrap();
     let out = vitrine(
         &lib,
-        &["import", "csv", data.join("items.csv").to_str().unwrap(), "--min-label-count", "1"],
+        &[
+            "import",
+            "csv",
+            data.join("items.csv").to_str().unwrap(),
+            "--min-label-count",
+            "1",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("Imported 1 items"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Imported 1 items"),
+        "{}",
+        stdout(&out)
+    );
     let err = stderr(&out);
-    assert!(err.contains("items.csv:3") && err.contains("empty.png"), "{err}");
-    assert!(err.contains("items.csv:4") && err.contains("gone.png"), "{err}");
+    assert!(
+        err.contains("items.csv:3") && err.contains("empty.png"),
+        "{err}"
+    );
+    assert!(
+        err.contains("items.csv:4") && err.contains("gone.png"),
+        "{err}"
+    );
 
     // A CSV without the image column is refused as a whole; the library keeps its item.
     std::fs::write(data.join("bad.csv"), "id,title\nx,Nothing\n").unwrap();
-    let out = vitrine(&lib, &["import", "csv", data.join("bad.csv").to_str().unwrap()]);
+    let out = vitrine(
+        &lib,
+        &["import", "csv", data.join("bad.csv").to_str().unwrap()],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("bad.csv"), "{}", stderr(&out));
     assert!(stderr(&out).contains("image"), "{}", stderr(&out));

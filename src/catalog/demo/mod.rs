@@ -171,7 +171,11 @@ fn generate_into(
             written.extend(files);
             street.push((stored, item));
         }
-        ctx.progress((drawn.len() + street.len()) as u64, total, "drawing street photos");
+        ctx.progress(
+            (drawn.len() + street.len()) as u64,
+            total,
+            "drawing street photos",
+        );
     }
 
     // 3. Users with taste profiles, and their purchases.
@@ -304,7 +308,7 @@ impl Taste {
         let has = |g: LabelGroup, names: &[String]| {
             labels
                 .iter()
-                .any(|l| l.group == g && names.iter().any(|n| *n == l.name))
+                .any(|l| l.group == g && names.contains(&l.name))
         };
         let mut a = 0.0;
         if has(LabelGroup::Category, &self.categories) {
@@ -329,7 +333,10 @@ fn synthetic_users(items: &[DrawnItem], opts: &DemoOptions) -> Vec<Vec<(usize, u
         .map(|u| {
             let mut rng = stream(opts.seed, 4, u);
             let taste = Taste::random(&mut rng, &vocab);
-            let affinity: Vec<f32> = items.iter().map(|it| taste.affinity(&it.new.labels)).collect();
+            let affinity: Vec<f32> = items
+                .iter()
+                .map(|it| taste.affinity(&it.new.labels))
+                .collect();
             let weights: Vec<f32> = affinity.iter().map(|a| (3.0 * a).exp()).collect();
             let n = rng.random_range(PURCHASES).min(items.len());
             let mut bought: Vec<(usize, u8)> = Vec::with_capacity(n);
@@ -416,7 +423,10 @@ mod tests {
             assert_eq!(px, py, "pixels of {}", x.key);
             assert!(la.thumb_path(&x.image).is_file());
         }
-        assert_eq!(la.store.street_queries().unwrap(), lb.store.street_queries().unwrap());
+        assert_eq!(
+            la.store.street_queries().unwrap(),
+            lb.store.street_queries().unwrap()
+        );
     }
 
     #[test]
