@@ -1,14 +1,18 @@
-//! Images in, pixels out: decoding with limits and thumbnails. (Model preprocessing and
-//! augmentation join this module with the extractor.)
+//! Images in, pixels out: decoding with limits, thumbnails, and (in [`preprocess`]) the
+//! model's input tensors.
 //!
 //! Every catalogue image passes through [`decode`], so a zero-byte file, a truncated or
 //! corrupt file, or a header that declares a decompression bomb is an error naming the file,
-//! never a crash or a 3 GB allocation.
+//! never a crash or a 3 GB allocation; a phone photo stored on its side with an EXIF
+//! Orientation tag comes out upright.
 
 use crate::error::{Error, Result};
-use image::{DynamicImage, ImageReader, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 use std::io::BufReader;
 use std::path::Path;
+
+pub mod preprocess;
 
 /// The largest width or height we decode. Catalogue photos are a few thousand pixels at
 /// most; a header declaring more is treated as hostile.
@@ -18,7 +22,8 @@ pub const MAX_DECODED_BYTES: u64 = 256 * 1024 * 1024;
 /// Thumbnails fit in a square of this side.
 pub const THUMB_SIDE_PX: u32 = 160;
 
-/// The size an image's header declares, checked against the limits, without decoding it.
+/// The size an image's header declares (as stored, before any EXIF rotation), checked against
+/// the limits, without decoding it.
 pub fn probe_size(path: &Path) -> Result<(u32, u32)> {
     let reader = open_reader(path)?;
     let (w, h) = reader
@@ -29,7 +34,9 @@ pub fn probe_size(path: &Path) -> Result<(u32, u32)> {
 }
 
 /// Decodes an image file, refusing files that are empty, unreadable, corrupt, truncated or
-/// larger than [`MAX_SIDE_PX`] / [`MAX_DECODED_BYTES`]. Alpha is composited on white.
+/// larger than [`MAX_SIDE_PX`] / [`MAX_DECODED_BYTES`]. The EXIF orientation (JPEG, WebP,
+/// TIFF) is applied, so the result is upright as a viewer shows it; alpha is composited on
+/// white.
 pub fn decode(path: &Path) -> Result<RgbImage> {
     probe_size(path)?;
     let mut reader = open_reader(path)?;
@@ -38,9 +45,25 @@ pub fn decode(path: &Path) -> Result<RgbImage> {
     limits.max_image_height = Some(MAX_SIDE_PX);
     limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| Error::image(path, format!("cannot decode (corrupt or truncated?): {e}")))?;
+    let corrupt = |e: image::ImageError| {
+        Error::image(path, format!("cannot decode (corrupt or truncated?): {e}"))
+    };
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    // `ImageReader::decode` reserves the output buffer against the limits; `into_decoder`
+    // does not, so check it here.
+    if decoder.total_bytes() > MAX_DECODED_BYTES {
+        let (w, h) = decoder.dimensions();
+        return Err(Error::image(
+            path,
+            format!(
+                "the image decodes to more than the {MAX_DECODED_BYTES} byte limit ({w}×{h} px)"
+            ),
+        ));
+    }
+    // A malformed EXIF block costs the rotation, not the image.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    img.apply_orientation(orientation);
     Ok(flatten_on_white(img))
 }
 
@@ -199,6 +222,75 @@ mod tests {
         let rgb = flatten_on_white(DynamicImage::ImageRgba8(rgba));
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
         assert_eq!(rgb.get_pixel(1, 0).0, [0, 0, 0]);
+    }
+
+    /// `jpeg` with an EXIF APP1 segment declaring `orientation` inserted after SOI (and
+    /// after JFIF APP0 when there is one): a little-endian TIFF header and one IFD entry.
+    fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+        let mut tiff = Vec::new();
+        tiff.extend_from_slice(b"II*\0");
+        tiff.extend_from_slice(&8u32.to_le_bytes()); // offset of IFD0
+        tiff.extend_from_slice(&1u16.to_le_bytes()); // one entry
+        tiff.extend_from_slice(&0x0112u16.to_le_bytes()); // tag: Orientation
+        tiff.extend_from_slice(&3u16.to_le_bytes()); // type: SHORT
+        tiff.extend_from_slice(&1u32.to_le_bytes()); // count
+        tiff.extend_from_slice(&orientation.to_le_bytes());
+        tiff.extend_from_slice(&[0, 0]); // value padding
+        tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+        let mut app1 = vec![0xFF, 0xE1];
+        let len = (2 + 6 + tiff.len()) as u16; // the length counts itself
+        app1.extend_from_slice(&len.to_be_bytes());
+        app1.extend_from_slice(b"Exif\0\0");
+        app1.extend_from_slice(&tiff);
+
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+        let mut at = 2;
+        if jpeg[2..4] == [0xFF, 0xE0] {
+            at += 2 + u16::from_be_bytes([jpeg[4], jpeg[5]]) as usize;
+        }
+        let mut out = jpeg[..at].to_vec();
+        out.extend_from_slice(&app1);
+        out.extend_from_slice(&jpeg[at..]);
+        out
+    }
+
+    #[test]
+    fn exif_orientation_6_is_turned_upright() {
+        // Stored 40×20 in four colour quadrants; Orientation 6 means "rotate 90° clockwise
+        // to display": stored (x, y) is shown at (19 − y, x) in a 20×40 image.
+        let [red, green, blue, white] = [[230, 20, 20], [20, 200, 20], [20, 20, 230], [255; 3]];
+        let stored = RgbImage::from_fn(40, 20, |x, y| {
+            image::Rgb(match (x < 20, y < 10) {
+                (true, true) => red,
+                (false, true) => green,
+                (true, false) => blue,
+                (false, false) => white,
+            })
+        });
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+            .encode_image(&stored)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phone.jpg");
+        std::fs::write(&path, with_exif_orientation(&jpeg, 6)).unwrap();
+
+        let img = decode(&path).unwrap();
+        assert_eq!(img.dimensions(), (20, 40));
+        let near = |x: u32, y: u32, want: [u8; 3]| {
+            let got = img.get_pixel(x, y).0;
+            let close = got.iter().zip(want).all(|(&g, w)| g.abs_diff(w) <= 40);
+            assert!(close, "({x}, {y}): {got:?}, expected about {want:?}");
+        };
+        near(15, 10, red); // stored top-left → shown top-right
+        near(15, 30, green); // stored top-right → shown bottom-right
+        near(5, 10, blue); // stored bottom-left → shown top-left
+        near(5, 30, white); // stored bottom-right → shown bottom-left
+
+        // Without the tag the same pixels decode as stored.
+        let plain = dir.path().join("plain.jpg");
+        std::fs::write(&plain, &jpeg).unwrap();
+        assert_eq!(decode(&plain).unwrap().dimensions(), (40, 20));
     }
 
     #[test]
