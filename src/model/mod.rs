@@ -1,6 +1,8 @@
 //! The feature extractor (paper §III, Fig. 1–2): backbones, weights I/O, and (with the
 //! extractor work) the shallow branch, the parallel network, the head and systems.
 
+pub mod depthwise;
+pub mod lite0;
 pub mod pickle;
 pub mod weights;
 

@@ -1,3 +1,5 @@
-//! Integration tests: one binary that runs the real `vitrine` CLI in temporary libraries.
+//! Integration tests, one binary: the real `vitrine` CLI in temporary libraries, and the
+//! model checked against reference outputs.
 
 mod cli;
+mod model;
