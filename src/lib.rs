@@ -41,13 +41,19 @@ pub use library::Library;
 /// Sizes the worker pools once, before any parallel work: rayon's global pool and
 /// `RAYON_NUM_THREADS` (which Candle reads on every matmul when unset; see PERF_NOTES).
 pub fn init_threads() {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        // SAFETY: called at start-up from `main` before any other thread exists.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
-    }
+    // A thread count the user set wins; otherwise every core the process may use.
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+    // SAFETY: called at start-up from `main` (or first thing in a test/bench) before other
+    // threads read the environment.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global();
