@@ -36,9 +36,20 @@ pub enum Error {
     /// A request that does not make sense (an unknown system, a bad argument value).
     #[error("{0}")]
     Invalid(String),
+    /// A model could not be built or run (Candle's message: a shape mismatch, a tensor
+    /// missing from a weights file, a device error). Errors about a file name it.
+    #[error("model: {0}")]
+    Model(String),
     /// A job was cancelled by its user; nothing it had not yet committed was kept.
     #[error("cancelled")]
     Cancelled,
+}
+
+/// Candle errors become [`Error::Model`] where model code meets the rest of the library.
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Model(e.to_string())
+    }
 }
 
 /// The library's result type.

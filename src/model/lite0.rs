@@ -497,6 +497,20 @@ impl ConvBn {
     }
 }
 
+impl ConvBn {
+    /// `{conv}.weight` and the batch norm's four tensors under `{bn}.`, as [`ConvBn::new`]
+    /// loaded them.
+    fn named_tensors(&self, conv: &str, bn: &str, out: &mut Vec<(String, Tensor)>) {
+        out.push((format!("{conv}.weight"), self.weight.clone()));
+        if let Some((gamma, beta)) = self.bn.weight_and_bias() {
+            out.push((format!("{bn}.weight"), gamma.clone()));
+            out.push((format!("{bn}.bias"), beta.clone()));
+        }
+        out.push((format!("{bn}.running_mean"), self.bn.running_mean().clone()));
+        out.push((format!("{bn}.running_var"), self.bn.running_var().clone()));
+    }
+}
+
 /// Batch norm over the channels of a channels-last tensor.
 fn bn_channels_last(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
     let dims = x.dims().to_vec();
@@ -647,6 +661,36 @@ impl Lite0 {
             config: config.clone(),
             kernels: Kernels::default(),
         })
+    }
+
+    /// Every tensor the network was built from, under the checkpoint's names (see the module
+    /// docs), so a network can be saved whatever it was loaded from. BatchNorm's
+    /// `num_batches_tracked` counters are not kept (the network never reads them).
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        self.stem.named_tensors("_conv_stem", "_bn0", &mut out);
+        for (i, block) in self.blocks.iter().enumerate() {
+            let p = format!("_blocks.{i}");
+            if let Some(expand) = &block.expand {
+                expand.named_tensors(&format!("{p}._expand_conv"), &format!("{p}._bn0"), &mut out);
+            }
+            block.depthwise.named_tensors(
+                &format!("{p}._depthwise_conv"),
+                &format!("{p}._bn1"),
+                &mut out,
+            );
+            block.project.named_tensors(
+                &format!("{p}._project_conv"),
+                &format!("{p}._bn2"),
+                &mut out,
+            );
+        }
+        self.head.named_tensors("_conv_head", "_bn1", &mut out);
+        out.push(("_fc.weight".into(), self.classifier.weight().clone()));
+        if let Some(bias) = self.classifier.bias() {
+            out.push(("_fc.bias".into(), bias.clone()));
+        }
+        out
     }
 
     /// Chooses the implementation (the default is [`Kernels::Fused`]).
@@ -1446,6 +1490,24 @@ mod tests {
         let rgb = Tensor::new(&[0f32, 127.0, 255.0], &dev).unwrap();
         let v = normalize_rgb(&rgb).unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(v, [-127.0 / 128.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn named_tensors_are_the_checkpoint_names_it_was_built_from() {
+        let dev = Device::Cpu;
+        let cfg = Lite0Config::lite0();
+        let weights = random_weights(&cfg, &dev);
+        let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &dev);
+        let model = Lite0::new(vb, &cfg).unwrap();
+        let named = model.named_tensors();
+        let mut names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        let mut expected: Vec<&str> = weights.keys().map(String::as_str).collect();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        for (name, tensor) in &named {
+            assert_eq!(max_abs_diff(tensor, &weights[name]), 0.0, "{name}");
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! The feature extractor (paper §III, Fig. 1–2): backbones, weights I/O, and (with the
-//! extractor work) the shallow branch, the parallel network, the head and systems.
+//! The feature extractor (paper §III, Fig. 1–2): backbones, weights I/O, the shallow branch,
+//! the parallel network with its head, and systems (a named, frozen model that embeds).
 
+pub mod backbone;
 pub mod depthwise;
 pub mod lite0;
+pub mod network;
 pub mod pickle;
+pub mod shallow;
+pub mod system;
 pub mod weights;
 
 /// The 1000 ImageNet-1k class names in the standard index order (0 = "tench", 999 = "toilet

@@ -429,7 +429,7 @@ pub fn write_safetensors(
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it into place, so
 /// a reader never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path
         .file_name()
         .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;

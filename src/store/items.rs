@@ -25,6 +25,13 @@ pub struct LabelCount {
     pub items: u64,
 }
 
+/// An item's id and its image path as stored (relative to the library root, or absolute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemImage {
+    pub id: ItemId,
+    pub image: String,
+}
+
 /// Which items to list. Every given label must be present (AND); `text` matches the title or
 /// key, case-insensitively.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -69,6 +76,16 @@ impl<'a> Writer<'a> {
                 .execute(params![id, label_id])?;
         }
         Ok(id)
+    }
+
+    /// Deletes an item (its labels, ratings and street queries go with it); `false` if there
+    /// was no such item.
+    pub fn delete_item(&self, id: ItemId) -> Result<bool> {
+        let deleted = self
+            .tx
+            .prepare_cached("DELETE FROM items WHERE id = ?1")?
+            .execute([id])?;
+        Ok(deleted > 0)
     }
 
     /// The id of the item with this key, if stored (including earlier in this transaction).
@@ -215,6 +232,21 @@ impl Store {
         Ok(items)
     }
 
+    /// Every item's id and stored image path, in id order: what indexing needs, without the
+    /// labels.
+    pub fn item_images(&self) -> Result<Vec<ItemImage>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, image FROM items ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ItemImage {
+                id: r.get(0)?,
+                image: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every label with the number of items carrying it, most frequent first.
     pub fn label_counts(&self) -> Result<Vec<LabelCount>> {
         let mut stmt = self.conn.prepare(
@@ -342,6 +374,10 @@ mod tests {
         assert_eq!(dress.len(), 1);
         assert_eq!(dress[0].key, "a");
         assert_eq!(dress[0].labels.len(), 2);
+        let images = store.item_images().unwrap();
+        assert_eq!(images.len(), 2);
+        assert_eq!(images[0].image, "/img/a.png");
+        assert!(!store.write(|w| w.delete_item(999)).unwrap());
         let by_text = store
             .items(&ItemFilter {
                 labels: vec![],

@@ -7,9 +7,11 @@
 
 mod items;
 mod migrations;
+mod systems;
 mod users;
 
-pub use items::{CatalogCounts, ItemFilter, LabelCount};
+pub use items::{CatalogCounts, ItemFilter, ItemImage, LabelCount};
+pub use systems::SystemRow;
 pub use users::Rating;
 
 use crate::error::{Error, Result};
