@@ -29,6 +29,7 @@ pub mod cli;
 pub mod error;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod index;
 pub mod jobs;
 pub mod library;
 pub mod model;

@@ -2,10 +2,13 @@
 //! and one module per subcommand. Each subcommand is a thin shell over library calls; errors
 //! go back to `main`, which prints them once and exits non-zero.
 
+mod bench;
 mod catalog;
 mod demo;
 mod import;
+mod index;
 mod progress;
+mod systems;
 mod weights;
 
 use crate::error::Result;
@@ -40,6 +43,13 @@ pub enum Command {
     Import(import::ImportCommand),
     /// Show what the library holds.
     Catalog(catalog::CatalogArgs),
+    /// List the systems (named, frozen models) this library can embed and search with.
+    Systems(systems::SystemsArgs),
+    /// Embed the catalogue with a system; only new and changed images are embedded again.
+    Index(index::IndexArgs),
+    /// Measure throughput on this machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Bring pretrained weights into the form the models load.
     #[command(subcommand)]
     Weights(weights::WeightsCommand),
@@ -63,6 +73,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Demo(args)) => demo::run(&dir, args),
         Some(Command::Import(cmd)) => import::run(&dir, cmd),
         Some(Command::Catalog(args)) => catalog::run(&dir, args),
+        Some(Command::Systems(args)) => systems::run(&dir, args),
+        Some(Command::Index(args)) => index::run(&dir, &cli.device, args),
+        Some(Command::Bench(cmd)) => bench::run(&dir, &cli.device, cmd),
         Some(Command::Weights(cmd)) => weights::run(cmd),
     }
 }

@@ -2,4 +2,5 @@
 //! model checked against reference outputs.
 
 mod cli;
+mod index;
 mod model;

@@ -1,0 +1,91 @@
+//! `vitrine index`: embed the catalogue with a system, incrementally (see [`crate::index`]).
+
+use super::progress::wait_with_bar;
+use crate::index::{self, BuildOptions, IndexReport};
+use crate::jobs::Job;
+use crate::library::Library;
+use crate::model::system::{self, IMAGENET_LITE0, System};
+use anyhow::Context;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Failures printed one per line before the rest are only counted.
+const FAILURES_SHOWN: usize = 20;
+
+#[derive(Debug, clap::Args)]
+pub struct IndexArgs {
+    /// The system to embed with (`vitrine systems` lists them).
+    #[arg(long, default_value = IMAGENET_LITE0, value_name = "NAME")]
+    pub system: String,
+    /// Embed every item again instead of only new and changed ones.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Print the report as JSON (failures included).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(dir: &Path, device: &str, args: &IndexArgs) -> anyhow::Result<ExitCode> {
+    let device = system::device(device)?;
+    let dir = dir.to_path_buf();
+    let name = args.system.clone();
+    let options = BuildOptions {
+        full_rebuild: args.rebuild,
+        ..BuildOptions::default()
+    };
+    let job = Job::spawn("index", None, move |ctx| {
+        let lib = Library::open(&dir)?;
+        let system = System::load(&lib, &name, &device)?;
+        index::build(&lib, &system, &options, ctx)
+    });
+    let report = wait_with_bar(job)
+        .with_context(|| format!("cannot index the catalogue with {}", args.system))?;
+    print_failures(&report);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", summary(&report));
+        if let Some(why) = &report.rebuilt {
+            println!("  embedded every item: {why}");
+        }
+        println!(
+            "  {} ({} items × {})",
+            report.path.display(),
+            report.indexed,
+            report.dim
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `Index imagenet-lite0: embedded N new, kept M, removed K, failed F, in S s, X images/s`.
+pub fn summary(report: &IndexReport) -> String {
+    format!(
+        "Index {}: embedded {} new, kept {}, removed {}, failed {}, in {:.1} s, {:.1} images/s",
+        report.system,
+        report.embedded,
+        report.kept,
+        report.removed,
+        report.failed.len(),
+        report.elapsed_secs,
+        report.images_per_s
+    )
+}
+
+/// Each failed image on stderr (path and reason), the first few by name.
+fn print_failures(report: &IndexReport) {
+    for failure in report.failed.iter().take(FAILURES_SHOWN) {
+        eprintln!(
+            "skipped item {}: {}: {}",
+            failure.item_id,
+            failure.image.display(),
+            failure.reason
+        );
+    }
+    if report.failed.len() > FAILURES_SHOWN {
+        eprintln!(
+            "… and {} more images that could not be embedded",
+            report.failed.len() - FAILURES_SHOWN
+        );
+    }
+}

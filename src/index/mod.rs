@@ -1,0 +1,437 @@
+//! Indexing: every catalogue item embedded by one system, kept up to date incrementally, in
+//! `DIR/index/<system>.emb` (DESIGN §2, §6; the file format is in [`store`]).
+//!
+//! [`build`] is a job (DESIGN §9): it lists the catalogue, keeps the rows of items whose
+//! image is unchanged (same stored path, size and modification time) from the previous index
+//! of the same system version, embeds the new and changed ones, and drops the items that left
+//! the catalogue. A new version of the system (another [`System::fingerprint`]) re-embeds
+//! everything. Images are decoded and letterboxed one batch ahead of the model by a
+//! [`BatchLoader`]; an image that cannot be read or decoded is reported (path and reason) and
+//! skipped, never the end of the run. Progress and the cancel check come between batches,
+//! and the index is written (atomically) only at the end, so a cancelled or failed run
+//! leaves the previous index as it was.
+//!
+//! The search (exact cosine top-K, DESIGN §6) reads the result with [`load`].
+
+pub mod store;
+
+pub use store::{EmbeddingIndex, ImageFingerprint, load};
+
+use crate::catalog::ItemId;
+use crate::error::{Error, Result};
+use crate::jobs::JobContext;
+use crate::library::{self, Library};
+use crate::model::system::System;
+use crate::vision::preprocess::BatchLoader;
+use candle_core::Device;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Images per forward pass.
+pub const BATCH_SIZE: usize = 32;
+
+/// The index file of `system` in the library at `root`: `DIR/index/<system>.emb`.
+pub fn index_path(root: &Path, system: &str) -> PathBuf {
+    root.join("index").join(format!("{system}.emb"))
+}
+
+/// How [`build`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Images per forward pass.
+    pub batch_size: usize,
+    /// Where to write (and what to update): the library's [`index_path`] when `None`.
+    pub output: Option<PathBuf>,
+    /// Embed every item again, whatever the previous index holds.
+    pub full_rebuild: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: BATCH_SIZE,
+            output: None,
+            full_rebuild: false,
+        }
+    }
+}
+
+/// An item that could not be embedded, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexFailure {
+    pub item_id: ItemId,
+    /// The image file, as a path on this machine.
+    pub image: PathBuf,
+    pub reason: String,
+}
+
+/// What [`build`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexReport {
+    pub system: String,
+    /// The index file.
+    pub path: PathBuf,
+    /// Items in the catalogue.
+    pub items: u64,
+    /// Items embedded in this run (new, changed, or all of them on a rebuild).
+    pub embedded: u64,
+    /// Items whose embedding was kept from the previous index.
+    pub kept: u64,
+    /// Items of the previous index that are no longer in the catalogue.
+    pub removed: u64,
+    /// Items skipped: their image is missing or cannot be decoded.
+    pub failed: Vec<IndexFailure>,
+    /// Why every item was embedded again, when that happened.
+    pub rebuilt: Option<String>,
+    /// Items in the index now.
+    pub indexed: u64,
+    /// The width of a row.
+    pub dim: usize,
+    /// Whether the file was (re)written; an unchanged index is left alone.
+    pub written: bool,
+    pub elapsed_secs: f64,
+    /// Embedded images per second over the whole run (decode, embed, write).
+    pub images_per_s: f64,
+}
+
+/// Opens the library at `root`, loads the system `system` on `device` and runs [`build`]
+/// with the default options: everything a GUI or CLI job needs, from values that can move to
+/// a worker thread.
+pub fn build_in(
+    root: &Path,
+    system: &str,
+    device: &Device,
+    ctx: &JobContext,
+) -> Result<IndexReport> {
+    let lib = Library::open(root)?;
+    let system = System::load(&lib, system, device)?;
+    build(&lib, &system, &BuildOptions::default(), ctx)
+}
+
+/// Brings the index of `system` up to date with the catalogue of `lib` (see the module docs).
+pub fn build(
+    lib: &Library,
+    system: &System,
+    options: &BuildOptions,
+    ctx: &JobContext,
+) -> Result<IndexReport> {
+    let start = Instant::now();
+    let path = options
+        .output
+        .clone()
+        .unwrap_or_else(|| index_path(lib.root(), system.name()));
+    let dim = system.embedding_dim();
+    ctx.progress(0, 0, "listing the catalogue");
+    let items = lib.store.item_images()?;
+
+    // The previous index, if it can be reused.
+    let (previous, rebuilt) = if options.full_rebuild {
+        (None, Some("a full rebuild was asked for".to_string()))
+    } else if !path.exists() {
+        (None, Some("there was no index yet".to_string()))
+    } else {
+        match store::load(&path) {
+            Ok(old) if old.fingerprint == system.fingerprint() && old.dim == dim => {
+                (Some(old), None)
+            }
+            Ok(_) => (
+                None,
+                Some("the system changed since the last index".to_string()),
+            ),
+            Err(e) => (None, Some(format!("the previous index was unusable: {e}"))),
+        }
+    };
+    let previous_rows: HashMap<ItemId, usize> = previous
+        .as_ref()
+        .map(|old| old.ids.iter().enumerate().map(|(i, &id)| (id, i)).collect())
+        .unwrap_or_default();
+
+    // Sort the catalogue into kept, to embed, and missing files.
+    enum Source {
+        Kept(usize),
+        New,
+        Failed,
+    }
+    let mut failed = Vec::new();
+    let mut plan = Vec::with_capacity(items.len());
+    let mut to_embed: Vec<usize> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let resolved = library::resolve(lib.root(), &item.image);
+        match ImageFingerprint::of_file(&item.image, &resolved) {
+            Err(e) => {
+                failed.push(IndexFailure {
+                    item_id: item.id,
+                    image: resolved,
+                    reason: format!("cannot read the file: {e}"),
+                });
+                plan.push((None, Source::Failed));
+            }
+            Ok(image) => {
+                let kept = previous.as_ref().and_then(|old| {
+                    previous_rows
+                        .get(&item.id)
+                        .filter(|&&row| old.images[row] == image)
+                        .copied()
+                });
+                match kept {
+                    Some(row) => plan.push((Some(image), Source::Kept(row))),
+                    None => {
+                        to_embed.push(i);
+                        plan.push((Some(image), Source::New));
+                    }
+                }
+            }
+        }
+    }
+    let current: std::collections::HashSet<ItemId> = items.iter().map(|it| it.id).collect();
+    let removed = previous.as_ref().map_or(0, |old| {
+        old.ids.iter().filter(|id| !current.contains(id)).count()
+    });
+
+    // Embed, one batch ahead in decoding.
+    let mut new_rows: HashMap<usize, Vec<f32>> = HashMap::with_capacity(to_embed.len());
+    let total = to_embed.len() as u64;
+    ctx.progress(0, total, "embedding images");
+    if !to_embed.is_empty() {
+        let paths: Vec<PathBuf> = to_embed
+            .iter()
+            .map(|&i| library::resolve(lib.root(), &items[i].image))
+            .collect();
+        let loader = BatchLoader::new(paths, options.batch_size, system.preprocess(), ctx)?;
+        let mut done = 0u64;
+        for batch in loader {
+            let batch = batch?;
+            ctx.check_cancelled()?;
+            for (k, error) in &batch.failures {
+                let i = to_embed[*k];
+                failed.push(IndexFailure {
+                    item_id: items[i].id,
+                    image: library::resolve(lib.root(), &items[i].image),
+                    reason: match error {
+                        Error::Image { reason, .. } => reason.clone(),
+                        other => other.to_string(),
+                    },
+                });
+                plan[i].1 = Source::Failed;
+            }
+            if !batch.indices.is_empty() {
+                let x = batch.tensor(system.device())?;
+                let embedded = system.embed(&x)?.to_device(&Device::Cpu)?;
+                let values = embedded.flatten_all()?.to_vec1::<f32>()?;
+                for (row, &k) in values.chunks_exact(dim).zip(&batch.indices) {
+                    new_rows.insert(to_embed[k], row.to_vec());
+                }
+            }
+            done += (batch.indices.len() + batch.failures.len()) as u64;
+            ctx.progress(done, total, "embedding images");
+        }
+    }
+    ctx.check_cancelled()?;
+
+    // The new index, in catalogue order.
+    let mut index = store::EmbeddingIndex::empty(system.name(), system.fingerprint(), dim);
+    let (mut kept, mut embedded) = (0u64, 0u64);
+    for (i, (image, source)) in plan.into_iter().enumerate() {
+        let (Some(image), id) = (image, items[i].id) else {
+            continue;
+        };
+        match source {
+            Source::Kept(row) => {
+                if let Some(old) = &previous {
+                    index.push(id, image, old.row(row))?;
+                    kept += 1;
+                }
+            }
+            Source::New => {
+                if let Some(row) = new_rows.get(&i) {
+                    index.push(id, image, row)?;
+                    embedded += 1;
+                }
+            }
+            Source::Failed => {}
+        }
+    }
+    let unchanged = previous
+        .as_ref()
+        .is_some_and(|old| old.ids == index.ids && old.images == index.images);
+    if !unchanged {
+        ctx.progress(total, total, "writing the index");
+        index.write(&path)?;
+    }
+    failed.sort_by_key(|f| f.item_id);
+    let elapsed_secs = start.elapsed().as_secs_f64();
+    Ok(IndexReport {
+        system: system.name().to_string(),
+        path,
+        items: items.len() as u64,
+        embedded,
+        kept,
+        removed: removed as u64,
+        failed,
+        rebuilt,
+        indexed: index.len() as u64,
+        dim,
+        written: !unchanged,
+        elapsed_secs,
+        images_per_s: if elapsed_secs > 0.0 {
+            embedded as f64 / elapsed_secs
+        } else {
+            0.0
+        },
+    })
+}
+
+/// Loads the index of `system` from the library at `root`, refusing one built by another
+/// version of the system.
+pub fn load_for(root: &Path, system: &System) -> Result<EmbeddingIndex> {
+    let path = index_path(root, system.name());
+    if !path.exists() {
+        return Err(Error::file(
+            &path,
+            format!(
+                "no index of the system {} yet; run `vitrine index --system {}`",
+                system.name(),
+                system.name()
+            ),
+        ));
+    }
+    let index = load(&path)?;
+    index.check_fingerprint(system.fingerprint(), &path)?;
+    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{NewItem, Source as ItemSource};
+    use image::{Rgb, RgbImage};
+
+    fn add_items(lib: &mut Library, n: usize) -> Vec<PathBuf> {
+        let dir = lib.catalog_images_dir();
+        let paths: Vec<PathBuf> = (0..n)
+            .map(|i| {
+                let path = dir.join(format!("item-{i}.png"));
+                RgbImage::from_fn(40, 60, |x, y| {
+                    Rgb([(x * 6) as u8, (y * 4) as u8, (i * 50) as u8])
+                })
+                .save(&path)
+                .unwrap();
+                path
+            })
+            .collect();
+        let stored: Vec<String> = paths.iter().map(|p| lib.stored_path(p)).collect();
+        lib.store
+            .write(|w| {
+                for (i, image) in stored.iter().enumerate() {
+                    w.insert_item(&NewItem {
+                        key: format!("k{i}"),
+                        source: ItemSource::Csv,
+                        title: String::new(),
+                        image: image.clone(),
+                        width_px: 40,
+                        height_px: 60,
+                        product: None,
+                        partition: None,
+                        in_stock: None,
+                        labels: vec![],
+                    })?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        paths
+    }
+
+    #[test]
+    fn indexing_is_incremental_and_skips_bad_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&dir.path().join("lib")).unwrap();
+        let paths = add_items(&mut lib, 4);
+        let weights = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("weights")
+            .join(crate::model::system::LITE0_WEIGHTS_FILE);
+        let system = System::imagenet_lite0_from(&weights, &Device::Cpu).unwrap();
+        let ctx = JobContext::silent();
+        let options = BuildOptions {
+            batch_size: 3,
+            ..BuildOptions::default()
+        };
+
+        let first = build(&lib, &system, &options, &ctx).unwrap();
+        assert_eq!((first.embedded, first.kept, first.removed), (4, 0, 0));
+        assert!(first.failed.is_empty() && first.written);
+        assert_eq!(first.rebuilt.as_deref(), Some("there was no index yet"));
+        let before = load_for(lib.root(), &system).unwrap();
+        let index = before.clone();
+        assert_eq!(index.len(), 4);
+        assert_eq!(index.dim, 1280);
+        for i in 0..4 {
+            let norm = index.row(i).iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4);
+        }
+
+        let second = build(&lib, &system, &options, &ctx).unwrap();
+        assert_eq!((second.embedded, second.kept), (0, 4));
+        assert!(!second.written && second.rebuilt.is_none());
+
+        // A corrupt image is reported by path and dropped; a deleted item is removed.
+        std::fs::write(&paths[1], b"not a png at all").unwrap();
+        let last = lib.store.item_images().unwrap()[3].id;
+        assert!(lib.store.write(|w| w.delete_item(last)).unwrap());
+        let third = build(&lib, &system, &options, &ctx).unwrap();
+        assert_eq!((third.embedded, third.kept, third.removed), (0, 2, 1));
+        assert_eq!(third.failed.len(), 1);
+        assert_eq!(third.failed[0].image, paths[1]);
+        let index = load(&index_path(lib.root(), IMAGENET)).unwrap();
+        assert_eq!(index.len(), 2);
+        // The kept rows are the same vectors as before.
+        assert_eq!(index.ids, [before.ids[0], before.ids[2]]);
+        assert_eq!(index.row(0), before.row(0));
+        assert_eq!(index.row(1), before.row(2));
+
+        // A missing file is a failure too; a full rebuild embeds everything again.
+        std::fs::remove_file(&paths[2]).unwrap();
+        let fourth = build(
+            &lib,
+            &system,
+            &BuildOptions {
+                full_rebuild: true,
+                ..options.clone()
+            },
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!((fourth.embedded, fourth.kept), (1, 0));
+        assert_eq!(fourth.failed.len(), 2);
+        assert!(fourth.failed[1].reason.contains("cannot read the file"));
+    }
+
+    const IMAGENET: &str = crate::model::system::IMAGENET_LITE0;
+
+    #[test]
+    fn a_cancelled_build_leaves_the_old_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&dir.path().join("lib")).unwrap();
+        add_items(&mut lib, 2);
+        let weights = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("weights")
+            .join(crate::model::system::LITE0_WEIGHTS_FILE);
+        let system = System::imagenet_lite0_from(&weights, &Device::Cpu).unwrap();
+        let path = index_path(lib.root(), IMAGENET);
+        std::fs::write(&path, b"the old index").unwrap();
+        let root = lib.root().to_path_buf();
+        drop(lib);
+        let job = crate::jobs::Job::spawn("index", None, move |ctx| {
+            let lib = Library::open(&root)?;
+            while !ctx.is_cancelled() {
+                std::thread::yield_now();
+            }
+            build(&lib, &system, &BuildOptions::default(), ctx)
+        });
+        job.cancel();
+        assert!(matches!(job.wait(), Err(Error::Cancelled)));
+        assert_eq!(std::fs::read(&path).unwrap(), b"the old index");
+    }
+}

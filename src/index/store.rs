@@ -1,0 +1,466 @@
+//! The embedding index file, `DIR/index/<system>.emb` (DESIGN §2, §6): one system's
+//! embedding of every catalogue item, with what is needed to keep it up to date and to trust
+//! it.
+//!
+//! ```text
+//! header    magic "VTRNEMB\0" · format version u32 · dim u32 · count u64
+//!           system name (u16 length + UTF-8) · system fingerprint (u16 length + UTF-8)
+//! entries   count × { item id i64 · image size u64 · image mtime ns i64 ·
+//!                     stored image path (u32 length + UTF-8) }
+//! matrix    count × dim f32, row-major, each row L2-normalised (or all zero)
+//! trailer   sha256 of everything above (32 bytes)
+//! ```
+//! Integers and floats are little-endian. The per-item image fingerprint (path, size,
+//! modification time) tells incremental indexing which images changed; the system
+//! fingerprint tells it (and a search) whether the index was made by this version of the
+//! system. Files are written to a temporary name and renamed, so a reader sees the old index
+//! or the new one, never half of one; a load checks magic, version and checksum and names the
+//! file in every error.
+
+use crate::catalog::ItemId;
+use crate::error::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::Path;
+
+/// How an index file starts.
+pub const MAGIC: [u8; 8] = *b"VTRNEMB\0";
+/// The format version this program writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const CHECKSUM_BYTES: usize = 32;
+
+/// What an item's image was when it was embedded: a change of any part re-embeds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFingerprint {
+    /// The image path as stored in the catalogue.
+    pub path: String,
+    pub size_bytes: u64,
+    /// Modification time, in nanoseconds since the Unix epoch (negative before it).
+    pub mtime_ns: i64,
+}
+
+impl ImageFingerprint {
+    /// The fingerprint of the file at `resolved`, recorded under the stored path `stored`.
+    pub fn of_file(stored: &str, resolved: &Path) -> std::io::Result<ImageFingerprint> {
+        let meta = std::fs::metadata(resolved)?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other("not a file"));
+        }
+        let mtime_ns = match meta.modified()?.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_nanos()).unwrap_or(i64::MAX),
+        };
+        Ok(ImageFingerprint {
+            path: stored.to_owned(),
+            size_bytes: meta.len(),
+            mtime_ns,
+        })
+    }
+}
+
+/// One system's embeddings of the catalogue, as stored in an index file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingIndex {
+    /// The system that made it.
+    pub system: String,
+    /// That system's [`crate::model::system::System::fingerprint`] at the time.
+    pub fingerprint: String,
+    /// The width of a row.
+    pub dim: usize,
+    /// Item ids, in row order.
+    pub ids: Vec<ItemId>,
+    /// The image each row was computed from, in row order.
+    pub images: Vec<ImageFingerprint>,
+    /// `ids.len() × dim` values, row-major; every row has unit length (or is zero).
+    pub matrix: Vec<f32>,
+}
+
+impl EmbeddingIndex {
+    /// An index of no items.
+    pub fn empty(system: &str, fingerprint: &str, dim: usize) -> EmbeddingIndex {
+        EmbeddingIndex {
+            system: system.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            dim,
+            ids: Vec::new(),
+            images: Vec::new(),
+            matrix: Vec::new(),
+        }
+    }
+
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether it holds no items.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Row `i`: the embedding of item `ids[i]`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.matrix[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Appends an item. The row is L2-normalised on the way in unless it already has unit
+    /// length (so a row kept from an older index is copied bit for bit).
+    pub fn push(&mut self, id: ItemId, image: ImageFingerprint, row: &[f32]) -> Result<()> {
+        if row.len() != self.dim {
+            return Err(Error::Invalid(format!(
+                "an embedding of width {} for an index of width {}",
+                row.len(),
+                self.dim
+            )));
+        }
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let scale = if (norm - 1.0).abs() <= 1e-6 {
+            1.0
+        } else if norm > 0.0 && norm.is_finite() {
+            1.0 / norm
+        } else {
+            0.0
+        };
+        self.ids.push(id);
+        self.images.push(image);
+        // A row that is zero or not finite (a broken model) is stored as zeros: it matches
+        // nothing rather than poisoning every score with NaN.
+        self.matrix.extend(
+            row.iter()
+                .map(|v| if scale == 0.0 { 0.0 } else { v * scale }),
+        );
+        Ok(())
+    }
+
+    /// An error unless the index was built by a system with `fingerprint` (the current
+    /// version of the system): a stale index is never searched.
+    pub fn check_fingerprint(&self, fingerprint: &str, path: &Path) -> Result<()> {
+        if self.fingerprint == fingerprint {
+            return Ok(());
+        }
+        Err(Error::file(
+            path,
+            format!(
+                "built with another version of the system {}; run `vitrine index --system {}`",
+                self.system, self.system
+            ),
+        ))
+    }
+
+    /// Writes the index to `path` atomically (a temporary file beside it, then a rename).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        if self.matrix.len() != self.ids.len() * self.dim || self.images.len() != self.ids.len() {
+            return Err(Error::Invalid(format!(
+                "inconsistent index of {} items: {} values of width {}, {} images",
+                self.ids.len(),
+                self.matrix.len(),
+                self.dim,
+                self.images.len()
+            )));
+        }
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(file_name);
+        temp_name.push(format!(".{}.partial", std::process::id()));
+        let temp = path.with_file_name(temp_name);
+        let result = self.write_to(&temp);
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&temp);
+            return Err(Error::io(&temp, e));
+        }
+        std::fs::rename(&temp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            Error::io(path, e)
+        })
+    }
+
+    fn write_to(&self, temp: &Path) -> std::io::Result<()> {
+        let file = std::fs::File::create(temp)?;
+        let mut out = Hashing {
+            inner: std::io::BufWriter::with_capacity(1 << 20, file),
+            hasher: Sha256::new(),
+        };
+        out.write_all(&MAGIC)?;
+        out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        out.write_all(&u32_len(self.dim)?.to_le_bytes())?;
+        out.write_all(&(self.ids.len() as u64).to_le_bytes())?;
+        write_str16(&mut out, &self.system)?;
+        write_str16(&mut out, &self.fingerprint)?;
+        for (id, image) in self.ids.iter().zip(&self.images) {
+            out.write_all(&id.to_le_bytes())?;
+            out.write_all(&image.size_bytes.to_le_bytes())?;
+            out.write_all(&image.mtime_ns.to_le_bytes())?;
+            out.write_all(&u32_len(image.path.len())?.to_le_bytes())?;
+            out.write_all(image.path.as_bytes())?;
+        }
+        let mut bytes = Vec::with_capacity(4 * self.dim.clamp(1, 1 << 16));
+        for row in self.matrix.chunks(self.dim.max(1)) {
+            bytes.clear();
+            bytes.extend(row.iter().flat_map(|v| v.to_le_bytes()));
+            out.write_all(&bytes)?;
+        }
+        let digest = out.hasher.finalize();
+        let mut inner = out.inner;
+        inner.write_all(&digest)?;
+        let file = inner.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    }
+}
+
+/// Reads and checks the index file at `path`: magic, format version, checksum, then the
+/// contents. Every error names the file.
+pub fn load(path: &Path) -> Result<EmbeddingIndex> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse(&data).map_err(|reason| Error::file(path, reason))
+}
+
+fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
+    if data.len() < MAGIC.len() || data[..MAGIC.len()] != MAGIC {
+        return Err("not a Vitrine embedding index (bad magic number)".into());
+    }
+    let mut r = Reader {
+        data,
+        pos: MAGIC.len(),
+    };
+    let version = r.u32()?;
+    if version != FORMAT_VERSION {
+        return Err(format!(
+            "index format version {version}, but this program reads version {FORMAT_VERSION}; \
+             rebuild it with `vitrine index`"
+        ));
+    }
+    if data.len() < r.pos + CHECKSUM_BYTES {
+        return Err("truncated index file".into());
+    }
+    let (body, stored) = data.split_at(data.len() - CHECKSUM_BYTES);
+    if Sha256::digest(body).as_slice() != stored {
+        return Err(
+            "checksum mismatch: the index file is corrupt; rebuild it with `vitrine index`".into(),
+        );
+    }
+    let mut r = Reader {
+        data: body,
+        pos: r.pos,
+    };
+    let dim = r.u32()? as usize;
+    let count = usize::try_from(r.u64()?).map_err(|_| "too many items".to_string())?;
+    let system = r.str16()?;
+    let fingerprint = r.str16()?;
+    // Each entry takes at least 28 bytes: refuse counts the file cannot hold before allocating.
+    if count > body.len() / 28 {
+        return Err(format!("{count} items cannot fit in the file"));
+    }
+    let mut ids = Vec::with_capacity(count);
+    let mut images = Vec::with_capacity(count);
+    for _ in 0..count {
+        ids.push(r.i64()?);
+        let size_bytes = r.u64()?;
+        let mtime_ns = r.i64()?;
+        let len = r.u32()? as usize;
+        let path = std::str::from_utf8(r.take(len)?)
+            .map_err(|_| "an image path is not UTF-8".to_string())?
+            .to_owned();
+        images.push(ImageFingerprint {
+            path,
+            size_bytes,
+            mtime_ns,
+        });
+    }
+    let values = count
+        .checked_mul(dim)
+        .ok_or_else(|| "the matrix size overflows".to_string())?;
+    let raw = r.take(values.checked_mul(4).ok_or("the matrix size overflows")?)?;
+    let matrix: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if r.pos != body.len() {
+        return Err(format!(
+            "{} unexpected bytes after the matrix",
+            body.len() - r.pos
+        ));
+    }
+    Ok(EmbeddingIndex {
+        system,
+        fingerprint,
+        dim,
+        ids,
+        images,
+        matrix,
+    })
+}
+
+/// A cursor over the file's bytes; running past the end is a "truncated" error.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.data.len())
+            .ok_or_else(|| "truncated index file".to_string())?;
+        let bytes = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn array<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> std::result::Result<u32, String> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> std::result::Result<u64, String> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn i64(&mut self) -> std::result::Result<i64, String> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+
+    fn str16(&mut self) -> std::result::Result<String, String> {
+        let len = usize::from(u16::from_le_bytes(self.array()?));
+        std::str::from_utf8(self.take(len)?)
+            .map(str::to_owned)
+            .map_err(|_| "a header string is not UTF-8".to_string())
+    }
+}
+
+/// A writer that hashes everything it passes on (the trailing checksum).
+struct Hashing<W: Write> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn u32_len(len: usize) -> std::io::Result<u32> {
+    u32::try_from(len).map_err(|_| std::io::Error::other("a length does not fit in 32 bits"))
+}
+
+fn write_str16(out: &mut impl Write, s: &str) -> std::io::Result<()> {
+    let len = u16::try_from(s.len())
+        .map_err(|_| std::io::Error::other("a header string is longer than 65535 bytes"))?;
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(s.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> EmbeddingIndex {
+        let mut index = EmbeddingIndex::empty("imagenet-lite0", &"ab".repeat(32), 3);
+        for (id, row) in [(4, [3.0, 0.0, 4.0]), (9, [0.0, 2.0, 0.0]), (11, [0.0; 3])] {
+            let image = ImageFingerprint {
+                path: format!("images/catalog/{id}.png"),
+                size_bytes: 1000 + id as u64,
+                mtime_ns: -5 + id,
+            };
+            index.push(id, image, &row).unwrap();
+        }
+        index
+    }
+
+    #[test]
+    fn an_index_round_trips_with_normalised_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("imagenet-lite0.emb");
+        let index = sample();
+        assert_eq!(index.row(0), [0.6, 0.0, 0.8]);
+        assert_eq!(index.row(1), [0.0, 1.0, 0.0]);
+        assert_eq!(index.row(2), [0.0; 3]);
+        index.write(&path).unwrap();
+        let back = load(&path).unwrap();
+        assert_eq!(back, index);
+        // Nothing is left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // An empty index round-trips too.
+        let empty = EmbeddingIndex::empty("x", "f", 1280);
+        empty.write(&path).unwrap();
+        assert_eq!(load(&path).unwrap(), empty);
+    }
+
+    #[test]
+    fn a_corrupted_byte_is_a_checksum_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sys.emb");
+        sample().write(&path).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let len = bytes.len();
+        bytes[len - CHECKSUM_BYTES - 5] ^= 0x40; // inside the matrix
+        std::fs::write(&path, &bytes).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("sys.emb"), "{err}");
+        assert!(err.contains("checksum"), "{err}");
+
+        bytes.truncate(len / 2);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("sys.emb") && err.contains("checksum"), "{err}");
+
+        std::fs::write(&path, b"PK\x03\x04 something else entirely").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("not a Vitrine embedding index"), "{err}");
+
+        let mut future = MAGIC.to_vec();
+        future.extend(7u32.to_le_bytes());
+        future.extend([0u8; 64]);
+        std::fs::write(&path, &future).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("version 7"), "{err}");
+
+        let missing = dir.path().join("missing.emb");
+        let err = load(&missing).unwrap_err().to_string();
+        assert!(err.contains("missing.emb"), "{err}");
+    }
+
+    #[test]
+    fn a_stale_system_fingerprint_is_detected() {
+        let index = sample();
+        let path = Path::new("/lib/index/imagenet-lite0.emb");
+        index.check_fingerprint(&"ab".repeat(32), path).unwrap();
+        let err = index
+            .check_fingerprint(&"cd".repeat(32), path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("imagenet-lite0.emb"), "{err}");
+        assert!(err.contains("another version of the system"), "{err}");
+        assert!(
+            err.contains("vitrine index --system imagenet-lite0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_row_of_the_wrong_width_is_refused() {
+        let mut index = EmbeddingIndex::empty("s", "f", 4);
+        let image = ImageFingerprint {
+            path: "a.png".into(),
+            size_bytes: 1,
+            mtime_ns: 0,
+        };
+        assert!(index.push(1, image, &[1.0, 2.0]).is_err());
+        assert!(index.is_empty());
+    }
+}

@@ -1,0 +1,113 @@
+//! Systems and indexing end to end: the real CLI on a small demo library.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn vitrine(library: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .arg("--library")
+        .arg(library)
+        .args(args)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("the vitrine binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+#[test]
+fn systems_then_incremental_indexing_that_names_a_corrupt_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let out = vitrine(
+        &lib,
+        &["demo", "--items", "40", "--users", "5", "--street", "0"],
+    );
+    assert!(out.status.success(), "demo failed: {}", stderr(&out));
+
+    let systems = json(&vitrine(&lib, &["systems", "--json"]));
+    assert_eq!(
+        systems,
+        serde_json::json!([{
+            "name": "imagenet-lite0",
+            "backbone": "efficientnet-lite0",
+            "embedding_dim": 1280,
+            "label_count": 1000,
+            "builtin": true
+        }])
+    );
+    let out = vitrine(&lib, &["systems"]);
+    assert!(stdout(&out).contains("imagenet-lite0"), "{}", stdout(&out));
+
+    // First run: everything is new.
+    let out = vitrine(&lib, &["index"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("embedded 40 new, kept 0, removed 0, failed 0"),
+        "{}",
+        stdout(&out)
+    );
+    let path = lib.join("index/imagenet-lite0.emb");
+    let index = vitrine::index::load(&path).unwrap();
+    assert_eq!((index.len(), index.dim), (40, 1280));
+    assert_eq!(index.system, "imagenet-lite0");
+
+    // Second run: nothing to do.
+    let report = json(&vitrine(&lib, &["index", "--json"]));
+    assert_eq!(report["embedded"], 0);
+    assert_eq!(report["kept"], 40);
+    assert_eq!(report["written"], false);
+
+    // A corrupt image is re-examined (it changed), reported by path, and dropped.
+    let victim = lib.join("images/catalog").join(
+        index.images[7]
+            .path
+            .rsplit('/')
+            .next()
+            .expect("a file name"),
+    );
+    std::fs::write(&victim, b"\x89PNG\r\n\x1a\n but truncated").unwrap();
+    let out = vitrine(&lib, &["index", "--json"]);
+    let report = json(&out);
+    assert_eq!(report["embedded"], 0);
+    assert_eq!(report["kept"], 39);
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    let victim_name = victim.file_name().unwrap().to_str().unwrap();
+    assert!(
+        failed[0]["image"].as_str().unwrap().ends_with(victim_name),
+        "{report}"
+    );
+    assert!(stderr(&out).contains(victim_name), "{}", stderr(&out));
+    assert_eq!(vitrine::index::load(&path).unwrap().len(), 39);
+
+    // An unknown system and a device this build lacks are one clear error each.
+    let out = vitrine(&lib, &["index", "--system", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no system called \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+    if !cfg!(feature = "cuda") {
+        let out = vitrine(&lib, &["--device", "cuda", "index"]);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("rebuild with --features cuda"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
