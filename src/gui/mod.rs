@@ -28,8 +28,10 @@ mod widgets;
 use crate::catalog::demo::{self, DemoOptions, DemoReport};
 use crate::catalog::{Item, ItemId, Label, LabelGroup};
 use crate::error::{Error, Result};
+use crate::index::IndexReport;
 use crate::jobs::{Job, Progress};
 use crate::library::Library;
+use crate::model::system::{self, System, SystemInfo};
 use crate::store::{ItemFilter, LabelCount};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
@@ -151,6 +153,8 @@ pub struct UiState {
     pub filter: CatalogFilter,
     /// The side of a thumbnail in the catalogue grid, in points.
     pub thumb_size: f32,
+    /// The system searches and indexing use (a name from `vitrine systems`).
+    pub system: String,
 }
 
 impl Default for UiState {
@@ -159,6 +163,7 @@ impl Default for UiState {
             tab: Tab::default(),
             filter: CatalogFilter::default(),
             thumb_size: theme::THUMB_SIZE_DEFAULT,
+            system: system::IMAGENET_LITE0.to_owned(),
         }
     }
 }
@@ -203,6 +208,10 @@ pub(crate) enum Command {
     SelectItem(Option<ItemId>),
     /// Move the selection by this many items in the filtered list (arrow keys).
     MoveSelection(isize),
+    /// Use this system for searches and indexing.
+    SelectSystem(String),
+    /// Embed the catalogue items the current system's index lacks (a background job).
+    IndexCatalogue,
 }
 
 /// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
@@ -221,10 +230,15 @@ pub(crate) struct CatalogView {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum JobKind {
     DemoCatalogue(DemoOptions),
+    /// Bringing a system's embedding index up to date.
+    Index {
+        system: String,
+    },
 }
 
 enum JobOutput {
     DemoCatalogue(DemoReport),
+    Index(IndexReport),
 }
 
 /// A job on its worker thread, with its latest progress.
@@ -273,6 +287,8 @@ pub(crate) struct Runtime {
     ctx: egui::Context,
     pub library_dir: PathBuf,
     pub library: Option<Library>,
+    /// The systems of the open library (built-in and trained), for the system picker.
+    pub systems: Vec<SystemInfo>,
     pub catalog: CatalogView,
     pub job: JobState,
     /// The folder picker's answer arrives here (`None`: cancelled).
@@ -318,6 +334,7 @@ impl App {
                 ctx: cc.egui_ctx.clone(),
                 library_dir: library_dir.clone(),
                 library: None,
+                systems: Vec::new(),
                 catalog: CatalogView::default(),
                 job: JobState::Idle,
                 picker: None,
@@ -385,6 +402,8 @@ impl App {
             }
             Command::SelectItem(id) => self.select(id),
             Command::MoveSelection(delta) => self.move_selection(delta),
+            Command::SelectSystem(name) => self.state.system = name,
+            Command::IndexCatalogue => self.start_index(),
         }
     }
 
@@ -407,9 +426,28 @@ impl App {
         match Library::open(&dir) {
             Ok(lib) => {
                 self.rt.library = Some(lib);
+                self.reload_systems();
                 self.reload_catalog();
             }
             Err(e) => self.report(format!("Cannot open the library: {e}")),
+        }
+    }
+
+    /// Re-reads the library's systems; a saved choice that no longer exists falls back to
+    /// the built-in system.
+    fn reload_systems(&mut self) {
+        let Some(lib) = &self.rt.library else {
+            return;
+        };
+        match System::list(lib) {
+            Ok(systems) => self.rt.systems = systems,
+            Err(e) => {
+                self.rt.systems = vec![System::imagenet_lite0_info()];
+                self.report(format!("Cannot list the systems: {e}"));
+            }
+        }
+        if !self.rt.systems.iter().any(|s| s.name == self.state.system) {
+            self.state.system = system::IMAGENET_LITE0.to_owned();
         }
     }
 
@@ -483,30 +521,73 @@ impl App {
         self.select(Some(id));
     }
 
-    fn start_demo(&mut self, opts: DemoOptions) {
+    /// Refuses (with a reason in the banner) while another job runs: one job at a time.
+    fn job_slot_free(&mut self) -> bool {
         if let JobState::Running(job) = &self.rt.job {
-            self.report(format!(
+            let message = format!(
                 "“{}” is still running; one background job at a time.",
                 job.name
-            ));
-            return;
+            );
+            self.report(message);
+            return false;
         }
-        let dir = self.rt.library_dir.clone();
+        true
+    }
+
+    /// Starts `work` as the background job, repainting the window on every progress event.
+    fn start_job(
+        &mut self,
+        kind: JobKind,
+        name: &str,
+        work: impl FnOnce(&crate::jobs::JobContext) -> Result<JobOutput> + Send + 'static,
+    ) {
         let ctx = self.rt.ctx.clone();
         let notify: crate::jobs::Notify = Arc::new(move || ctx.request_repaint());
-        let job_opts = opts.clone();
-        let name = "Creating the demo catalogue";
-        let job = Job::spawn(name, Some(notify), move |ctx| {
-            let mut lib = Library::open(&dir)?;
-            demo::generate(&mut lib, &job_opts, ctx).map(JobOutput::DemoCatalogue)
-        });
+        let job = Job::spawn(name, Some(notify), work);
         self.rt.job = JobState::Running(RunningJob {
-            kind: JobKind::DemoCatalogue(opts),
+            kind,
             name: name.to_owned(),
             progress: None,
             cancelling: false,
             job,
         });
+    }
+
+    fn start_demo(&mut self, opts: DemoOptions) {
+        if !self.job_slot_free() {
+            return;
+        }
+        let dir = self.rt.library_dir.clone();
+        let job_opts = opts.clone();
+        self.start_job(
+            JobKind::DemoCatalogue(opts),
+            "Creating the demo catalogue",
+            move |ctx| {
+                let mut lib = Library::open(&dir)?;
+                demo::generate(&mut lib, &job_opts, ctx).map(JobOutput::DemoCatalogue)
+            },
+        );
+    }
+
+    /// Indexes the catalogue with the chosen system on the CPU (incremental: only new or
+    /// changed items are embedded).
+    fn start_index(&mut self) {
+        if !self.job_slot_free() {
+            return;
+        }
+        let dir = self.rt.library_dir.clone();
+        let name = self.state.system.clone();
+        let job_name = format!("Indexing with {name}");
+        self.start_job(
+            JobKind::Index {
+                system: name.clone(),
+            },
+            &job_name,
+            move |ctx| {
+                let device = system::device("cpu")?;
+                crate::index::build_in(&dir, &name, &device, ctx).map(JobOutput::Index)
+            },
+        );
     }
 
     /// Collects the running job's progress, and its result once it ends.
@@ -530,6 +611,21 @@ impl App {
                         "Demo catalogue ready: {} items, {} users, {} street photos in {:.0} s",
                         report.items, report.users, report.street_queries, report.elapsed_secs
                     ),
+                }
+            }
+            Ok(JobOutput::Index(report)) => {
+                if let Some(first) = report.failed.first() {
+                    self.report(format!(
+                        "{} of {} images could not be indexed; the first: {}: {}",
+                        report.failed.len(),
+                        report.items,
+                        first.image.display(),
+                        first.reason
+                    ));
+                }
+                JobState::Done {
+                    name,
+                    summary: index_summary(&report),
                 }
             }
             Err(Error::Cancelled) => JobState::Cancelled { name },
@@ -743,4 +839,23 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
             std::task::Poll::Pending => std::thread::park(),
         }
     }
+}
+
+/// One line about an indexing run, for the top bar.
+fn index_summary(report: &IndexReport) -> String {
+    if report.embedded == 0 && report.removed == 0 {
+        return format!(
+            "Index of {} is up to date: {} items",
+            report.system, report.indexed
+        );
+    }
+    format!(
+        "Indexed {} items with {}: {} embedded, {} kept, {} failed, {:.0} images/s",
+        report.indexed,
+        report.system,
+        report.embedded,
+        report.kept,
+        report.failed.len(),
+        report.images_per_s
+    )
 }

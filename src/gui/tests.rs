@@ -292,3 +292,40 @@ fn the_window_icon_decodes() {
     let icon = app_icon();
     assert!(icon.width > 0 && icon.rgba.len() == (icon.width * icon.height * 4) as usize);
 }
+
+#[test]
+fn the_index_button_embeds_the_catalogue_in_a_job_and_says_so() {
+    let dir = demo_library(12);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    // The system picker lists the built-in system.
+    assert!(
+        h.state()
+            .rt
+            .systems
+            .iter()
+            .any(|s| s.name == "imagenet-lite0")
+    );
+    h.get_by_role_and_label(Role::Button, "Index catalogue")
+        .click();
+    h.run();
+    run_until(&mut h, "the index job", |h| {
+        matches!(h.state().rt.job, JobState::Done { .. })
+    });
+    h.run();
+    assert!(
+        h.query_by_label_contains("Indexed 12 items with imagenet-lite0")
+            .is_some()
+    );
+    assert!(crate::index::index_path(dir.path(), "imagenet-lite0").is_file());
+
+    // A second run finds nothing new to embed.
+    h.get_by_role_and_label(Role::Button, "Index catalogue")
+        .click();
+    h.run();
+    run_until(
+        &mut h,
+        "the second index job",
+        |h| matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.contains("up to date")),
+    );
+}

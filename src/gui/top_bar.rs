@@ -4,11 +4,9 @@
 //! It only reads state and pushes [`Command`]s; `App::apply` does the rest.
 
 use super::{Command, JobState, Runtime, Tab, UiState, theme, widgets};
+use crate::model::system::SystemInfo;
 use eframe::egui;
 use egui::{Align, Layout, RichText, Ui};
-
-/// The system every search uses until the extractor lands (then: a list of systems).
-const DEFAULT_SYSTEM: &str = "imagenet-lite0";
 
 /// Draws the top bar (library, system, job) and the tab row under it.
 pub(crate) fn top_bar_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Command>) {
@@ -29,7 +27,7 @@ pub(crate) fn top_bar_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &
                 ui.separator();
                 library_ui(ui, rt, commands);
                 ui.separator();
-                system_ui(ui);
+                system_ui(ui, state, rt, commands);
                 ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                     job_ui(ui, &rt.job, commands);
                 });
@@ -55,22 +53,55 @@ fn library_ui(ui: &mut Ui, rt: &Runtime, commands: &mut Vec<Command>) {
     }
 }
 
-fn system_ui(ui: &mut Ui) {
+fn system_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Command>) {
     let label = ui.label("System");
-    ui.add_enabled_ui(false, |ui| {
-        egui::ComboBox::from_id_salt("system")
-            .selected_text(DEFAULT_SYSTEM)
-            .show_ui(ui, |ui| {
-                let _ = ui.selectable_label(true, DEFAULT_SYSTEM);
-            })
-            .response
-            .labelled_by(label.id)
-            .on_disabled_hover_text(
-                "ImageNet features of EfficientNet-Lite0. Trained systems appear here once the \
-                 extractor and training arrive.",
-            );
-    });
-    ui.label(RichText::new("(arrives with the extractor)").color(theme::TEXT_WEAK));
+    let current = rt.systems.iter().find(|s| s.name == state.system);
+    egui::ComboBox::from_id_salt("system")
+        .selected_text(&state.system)
+        .show_ui(ui, |ui| {
+            for system in &rt.systems {
+                let chosen = system.name == state.system;
+                if ui
+                    .selectable_label(chosen, &system.name)
+                    .on_hover_text(system_description(system))
+                    .clicked()
+                    && !chosen
+                {
+                    commands.push(Command::SelectSystem(system.name.clone()));
+                }
+            }
+        })
+        .response
+        .labelled_by(label.id)
+        .on_hover_text(current.map(system_description).unwrap_or_default());
+    let running = matches!(rt.job, JobState::Running(_));
+    let index = ui.add_enabled(
+        rt.library.is_some() && !running,
+        egui::Button::new("Index catalogue"),
+    );
+    if index
+        .on_hover_text(
+            "Embed every catalogue item with this system, so searches can use it \
+             (only new or changed items are embedded)",
+        )
+        .on_disabled_hover_text("One background job at a time")
+        .clicked()
+    {
+        commands.push(Command::IndexCatalogue);
+    }
+}
+
+/// What a system is, for its tooltip.
+fn system_description(system: &SystemInfo) -> String {
+    let origin = if system.builtin {
+        "built in"
+    } else {
+        "trained in this library"
+    };
+    format!(
+        "{}: {} backbone, {}-d embeddings, {} labels ({origin})",
+        system.name, system.backbone, system.embedding_dim, system.label_count
+    )
 }
 
 /// The running job (right-aligned, so drawn right to left), or the last job's outcome.
