@@ -6,15 +6,22 @@
 //! passes; then a full indexing run (decode → embed → write, as `vitrine index --rebuild`
 //! does it, into a temporary file) on the library's catalogue, or on a temporary 256-item
 //! demo library when the library is empty. The machine may be shared: check the load.
+//!
+//! `bench search` times exact top-10 search alone ([`crate::index::search`]) on synthetic
+//! indexes of random unit rows (1280 wide; 100k and 1M items, the latter only when memory
+//! allows): single queries (median, with the effective read bandwidth: a single query is
+//! memory-bound) and batches of 100 (ms per query), and the recall@10 of the f16 index.
 
 use super::progress::wait_with_bar;
 use crate::catalog::demo::{self, DemoOptions};
-use crate::index::{self, BuildOptions};
+use crate::index::search::{self, F16Index};
+use crate::index::{self, BuildOptions, EmbeddingIndex};
 use crate::jobs::Job;
 use crate::library::Library;
 use crate::model::system::{self, System};
 use anyhow::Context;
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,6 +39,19 @@ pub enum BenchCommand {
         runs: usize,
         /// Print JSON: {"threads", "lite0_batch1_images_per_s", "lite0_batch32_images_per_s",
         /// "index_images_per_s", "items", "device", "demo_library"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exact top-10 search: single queries and batches of 100 on synthetic indexes.
+    Search {
+        /// Index sizes to time (random unit rows, 1280 wide).
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000, 1_000_000])]
+        items: Vec<usize>,
+        /// Timed single queries per size (after a warm-up); the median is reported.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Print JSON: {"threads", "dim", "results": [{"items", "single_ms",
+        /// "single_gb_per_s", "batch100_ms_per_query"}], "f16_recall_at_10"}.
         #[arg(long)]
         json: bool,
     },
@@ -54,6 +74,7 @@ struct EmbedBench {
 pub fn run(dir: &Path, device: &str, cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Embed { runs, json } => embed(dir, device, (*runs).max(1), *json),
+        BenchCommand::Search { items, runs, json } => search_bench(items, (*runs).max(1), *json),
     }
 }
 
@@ -158,6 +179,193 @@ fn images_per_s(system: &System, batch: usize, warmup: usize, runs: usize) -> an
     } else {
         0.0
     })
+}
+
+/// The width of the synthetic rows of `bench search` (the Lite0 embedding width).
+const SEARCH_DIM: usize = 1280;
+/// Hits per query in `bench search`.
+const SEARCH_K: usize = 10;
+/// Queries per batch in `bench search`.
+const SEARCH_BATCH: usize = 100;
+
+/// What `bench search` measured.
+#[derive(Debug, Serialize)]
+struct SearchBench {
+    threads: usize,
+    dim: usize,
+    results: Vec<SearchResult>,
+    /// Mean share of the exact top 10 that the f16 index finds, on the first size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    f16_recall_at_10: Option<f64>,
+}
+
+/// The timings of one index size.
+#[derive(Debug, Serialize)]
+struct SearchResult {
+    items: usize,
+    single_ms: f64,
+    /// Matrix bytes read per second by a single query.
+    single_gb_per_s: f64,
+    batch100_ms_per_query: f64,
+}
+
+fn search_bench(sizes: &[usize], runs: usize, json: bool) -> anyhow::Result<ExitCode> {
+    let threads = rayon::current_num_threads();
+    let available = available_memory_bytes();
+    let mut results = Vec::new();
+    let mut f16_recall_at_10 = None;
+    for &items in sizes {
+        let bytes = items * SEARCH_DIM * 4;
+        // The f32 matrix, plus the f16 copy on the first size, with room to spare.
+        if let Some(available) = available
+            && bytes as u64 * 2 > available
+        {
+            eprintln!(
+                "skipping {items} items: the matrix needs {:.1} GB and only {:.1} GB is free",
+                bytes as f64 / 1e9,
+                available as f64 / 1e9
+            );
+            continue;
+        }
+        if !json {
+            eprintln!("drawing {items} random rows of {SEARCH_DIM} …");
+        }
+        let index = random_index(items, 1);
+        let queries = noisy_queries(&index, runs.max(SEARCH_BATCH), 2);
+
+        // Single queries: warm up, then a different query each run.
+        for q in queries.chunks_exact(SEARCH_DIM).take(2) {
+            search::top_k(&index, q, SEARCH_K, None)?;
+        }
+        let mut times = Vec::with_capacity(runs);
+        for q in queries.chunks_exact(SEARCH_DIM).take(runs) {
+            let start = Instant::now();
+            search::top_k(&index, q, SEARCH_K, None)?;
+            times.push(start.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        let single_s = times[times.len() / 2];
+
+        // Batches of 100: one warm-up, the best of three.
+        let batch = &queries[..SEARCH_BATCH * SEARCH_DIM];
+        search::top_k_batch(&index, batch, SEARCH_K, None)?;
+        let mut batch_s = f64::INFINITY;
+        for _ in 0..3 {
+            let start = Instant::now();
+            search::top_k_batch(&index, batch, SEARCH_K, None)?;
+            batch_s = batch_s.min(start.elapsed().as_secs_f64());
+        }
+
+        if f16_recall_at_10.is_none() {
+            let half = F16Index::from_index(&index);
+            let mut found = 0usize;
+            let mut half_times = Vec::new();
+            for q in batch.chunks_exact(SEARCH_DIM) {
+                let exact = search::top_k(&index, q, SEARCH_K, None)?;
+                let start = Instant::now();
+                let approx = half.top_k(q, SEARCH_K, None)?;
+                half_times.push(start.elapsed().as_secs_f64());
+                found += approx
+                    .iter()
+                    .filter(|h| exact.iter().any(|e| e.row == h.row))
+                    .count();
+            }
+            half_times.sort_by(f64::total_cmp);
+            let recall = found as f64 / (SEARCH_BATCH * SEARCH_K) as f64;
+            f16_recall_at_10 = Some(recall);
+            if !json {
+                println!(
+                    "f16 index, {items} items: {:.1} ms per single query, recall@10 {recall:.3}",
+                    half_times[half_times.len() / 2] * 1e3
+                );
+            }
+        }
+
+        let result = SearchResult {
+            items,
+            single_ms: single_s * 1e3,
+            single_gb_per_s: bytes as f64 / single_s / 1e9,
+            batch100_ms_per_query: batch_s * 1e3 / SEARCH_BATCH as f64,
+        };
+        if !json {
+            println!(
+                "{items:>9} items: single {:7.2} ms ({:5.1} GB/s), batch of 100 {:6.3} ms/query",
+                result.single_ms, result.single_gb_per_s, result.batch100_ms_per_query
+            );
+        }
+        results.push(result);
+    }
+    let bench = SearchBench {
+        threads,
+        dim: SEARCH_DIM,
+        results,
+        f16_recall_at_10,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&bench)?);
+    } else {
+        println!(
+            "({threads} threads, {SEARCH_DIM} wide, top {SEARCH_K}; queries are noisy copies of rows)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `MemAvailable` from `/proc/meminfo`, where there is one.
+fn available_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A fast deterministic generator (splitmix64) for synthetic rows.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Fills `row` with uniform values in −1…1 from `seed`, then scales it to unit length.
+fn random_unit_row(row: &mut [f32], seed: u64) {
+    let mut state = seed;
+    for v in row.iter_mut() {
+        *v = (splitmix(&mut state) >> 40) as f32 / (1u64 << 23) as f32 - 1.0;
+    }
+    let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        row.iter_mut().for_each(|v| *v /= norm);
+    }
+}
+
+/// An index of `items` random unit rows, drawn in parallel.
+fn random_index(items: usize, seed: u64) -> EmbeddingIndex {
+    let mut index = EmbeddingIndex::empty("synthetic", "synthetic", SEARCH_DIM);
+    index.ids = (0..items as i64).collect();
+    index.matrix = vec![0f32; items * SEARCH_DIM];
+    index
+        .matrix
+        .par_chunks_mut(SEARCH_DIM)
+        .enumerate()
+        .for_each(|(i, row)| random_unit_row(row, seed << 40 ^ i as u64));
+    index
+}
+
+/// `count` queries, each a row of `index` plus as much noise again, at unit length.
+fn noisy_queries(index: &EmbeddingIndex, count: usize, seed: u64) -> Vec<f32> {
+    let mut queries = vec![0f32; count * SEARCH_DIM];
+    for (i, q) in queries.chunks_exact_mut(SEARCH_DIM).enumerate() {
+        random_unit_row(q, seed << 40 ^ i as u64);
+        if !index.is_empty() {
+            let row = index.row((i * 7919) % index.len());
+            q.iter_mut().zip(row).for_each(|(v, r)| *v += r);
+        }
+        let norm = q.iter().map(|v| v * v).sum::<f32>().sqrt();
+        q.iter_mut().for_each(|v| *v /= norm.max(f32::MIN_POSITIVE));
+    }
+    queries
 }
 
 /// A folder under the system's temp dir, removed when dropped.

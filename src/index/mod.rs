@@ -13,6 +13,7 @@
 //!
 //! The search (exact cosine top-K, DESIGN §6) reads the result with [`load`].
 
+pub mod search;
 pub mod store;
 
 pub use store::{EmbeddingIndex, ImageFingerprint, load};

@@ -1,0 +1,861 @@
+//! Exact cosine top-K over an [`EmbeddingIndex`] (DESIGN §6).
+//!
+//! Rows and queries are unit length, so cosine similarity is a dot product. A single query
+//! reads the whole matrix once and does two flops per four bytes: it is memory-bound (2 cores
+//! stream ~20–26 GB/s here, so 100k × 1280 f32 takes at least ~20–25 ms; PERF_NOTES, "Exact
+//! search"). [`top_k`] therefore makes exactly one pass over memory: the rows are split into
+//! chunks scanned in parallel, four rows at a time against the query with SIMD (AVX-512 or
+//! AVX2+FMA, detected at run time, with a portable fallback), and each score is offered at
+//! once to a bounded min-heap whose k-th best score is the bar a new row must clear, so almost
+//! no row touches the heap. The per-thread heaps are merged at the end.
+//!
+//! A batch of queries is compute-bound instead, so [`top_k_batch`] multiplies the queries by
+//! blocks of index rows with `gemm` (its AVX-512 kernels), each block small enough for the
+//! block of scores to stay in cache while it is fed to the per-query heaps; the blocks are
+//! spread over the threads.
+//!
+//! Results are ordered best first, ties broken by the lower row, so every path returns the
+//! same list for the same scores.
+
+use super::store::EmbeddingIndex;
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// One search result: a row of the index and its cosine similarity to the query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub row: usize,
+    pub score: f32,
+}
+
+/// Which rows may be returned (`true` = allowed); `None` everywhere means all rows.
+pub type RowMask = [bool];
+
+/// Rows scanned by one parallel task of [`top_k`] (about 10 MB at 1280 f32 wide).
+const SCAN_CHUNK_ROWS: usize = 2048;
+/// Fewer queries than this are scanned one by one; more go through `gemm`.
+const GEMM_MIN_QUERIES: usize = 4;
+/// The size of the block of scores of [`top_k_batch`], in floats (512 KB, within L2).
+const SCORE_BLOCK_FLOATS: usize = 128 * 1024;
+
+/// The `k` rows most similar to `query` (unit length, `index.dim` wide), best first; ties by
+/// lower row. k > len → all allowed rows; empty index → empty.
+pub fn top_k(
+    index: &EmbeddingIndex,
+    query: &[f32],
+    k: usize,
+    allow: Option<&RowMask>,
+) -> Result<Vec<Hit>> {
+    check(index, allow)?;
+    if query.len() != index.dim {
+        return Err(Error::Invalid(format!(
+            "the query has {} values but the index of {} has rows of {}",
+            query.len(),
+            index.system,
+            index.dim
+        )));
+    }
+    Ok(scan(index, query, k, allow, Kernel::detect()))
+}
+
+/// The same for `queries.len() / dim` queries at once (row-major), as a matrix product.
+pub fn top_k_batch(
+    index: &EmbeddingIndex,
+    queries: &[f32],
+    k: usize,
+    allow: Option<&RowMask>,
+) -> Result<Vec<Vec<Hit>>> {
+    check(index, allow)?;
+    let dim = index.dim;
+    if !queries.len().is_multiple_of(dim) {
+        return Err(Error::Invalid(format!(
+            "the queries hold {} values, not a whole number of rows of {} (the width of the \
+             index of {})",
+            queries.len(),
+            dim,
+            index.system
+        )));
+    }
+    let count = queries.len() / dim;
+    if count < GEMM_MIN_QUERIES || k == 0 || index.is_empty() {
+        let kernel = Kernel::detect();
+        return Ok(queries
+            .chunks_exact(dim)
+            .map(|q| scan(index, q, k, allow, kernel))
+            .collect());
+    }
+    Ok(batch_gemm(index, queries, count, k, allow))
+}
+
+/// The checks both entry points share: a usable width, a consistent matrix, a mask per row.
+fn check(index: &EmbeddingIndex, allow: Option<&RowMask>) -> Result<()> {
+    if index.dim == 0 {
+        return Err(Error::Invalid(format!(
+            "the index of {} has rows of width 0",
+            index.system
+        )));
+    }
+    if index.matrix.len() != index.len() * index.dim {
+        return Err(Error::Invalid(format!(
+            "the index of {} holds {} values, not {} rows of {}",
+            index.system,
+            index.matrix.len(),
+            index.len(),
+            index.dim
+        )));
+    }
+    if let Some(mask) = allow
+        && mask.len() != index.len()
+    {
+        return Err(Error::Invalid(format!(
+            "the row filter has {} entries but the index of {} has {} rows",
+            mask.len(),
+            index.system,
+            index.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A hit ordered by quality: a higher score is better, and at equal scores the lower row.
+#[derive(Debug, Clone, Copy)]
+struct Ranked(Hit);
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0
+            .score
+            .total_cmp(&other.0.score)
+            .then_with(|| other.0.row.cmp(&self.0.row))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+/// The best `k` hits offered so far: a min-heap whose top is the worst kept hit.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Reverse<Ranked>>,
+    /// The score a hit must reach to be considered (the worst kept one once full).
+    bar: f32,
+}
+
+impl TopK {
+    fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
+            bar: if k == 0 {
+                f32::INFINITY
+            } else {
+                f32::NEG_INFINITY
+            },
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, row: usize, score: f32) {
+        // Most rows stop here; NaN scores fall through and are ranked by `total_cmp`.
+        if score < self.bar || self.k == 0 {
+            return;
+        }
+        let hit = Ranked(Hit { row, score });
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse(hit));
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            if hit > worst.0 {
+                *worst = Reverse(hit);
+            } else {
+                return;
+            }
+        }
+        if self.heap.len() == self.k
+            && let Some(worst) = self.heap.peek()
+        {
+            self.bar = worst.0.0.score;
+        }
+    }
+
+    fn merge(mut self, other: TopK) -> TopK {
+        for Reverse(Ranked(hit)) in other.heap {
+            self.offer(hit.row, hit.score);
+        }
+        self
+    }
+
+    fn into_sorted(self) -> Vec<Hit> {
+        // Ascending `Reverse` is descending quality: best first.
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(Ranked(hit))| hit)
+            .collect()
+    }
+}
+
+/// The single-query scan (see the module docs).
+fn scan(
+    index: &EmbeddingIndex,
+    query: &[f32],
+    k: usize,
+    allow: Option<&RowMask>,
+    kernel: Kernel,
+) -> Vec<Hit> {
+    scan_rows(
+        &index.matrix,
+        query,
+        k,
+        allow,
+        |rows, q| kernel.dot4(rows, q),
+        |row, q| kernel.dot1(row, q),
+    )
+}
+
+/// Scans `matrix` (rows of `query.len()` values of `T`) in parallel chunks, four rows at a
+/// time with `dot4` (the rows left over with `dot1`), offering each allowed row to a heap.
+fn scan_rows<T: Sync>(
+    matrix: &[T],
+    query: &[f32],
+    k: usize,
+    allow: Option<&RowMask>,
+    dot4: impl Fn(&[T], &[f32]) -> [f32; 4] + Sync,
+    dot1: impl Fn(&[T], &[f32]) -> f32 + Sync,
+) -> Vec<Hit> {
+    let dim = query.len();
+    if k == 0 || matrix.is_empty() || dim == 0 {
+        return Vec::new();
+    }
+    matrix
+        .par_chunks(SCAN_CHUNK_ROWS * dim)
+        .enumerate()
+        .fold(
+            || TopK::new(k),
+            |mut top, (chunk, rows)| {
+                let first = chunk * SCAN_CHUNK_ROWS;
+                let mask = allow.map(|m| &m[first..first + rows.len() / dim]);
+                let allowed = |i: usize| mask.is_none_or(|m| m[i]);
+                let mut quads = rows.chunks_exact(4 * dim);
+                for (q, quad) in quads.by_ref().enumerate() {
+                    let i = 4 * q;
+                    if !(allowed(i) || allowed(i + 1) || allowed(i + 2) || allowed(i + 3)) {
+                        continue;
+                    }
+                    for (j, &score) in dot4(quad, query).iter().enumerate() {
+                        if allowed(i + j) {
+                            top.offer(first + i + j, score);
+                        }
+                    }
+                }
+                let done = (rows.len() / dim) / 4 * 4;
+                for (j, row) in quads.remainder().chunks_exact(dim).enumerate() {
+                    if allowed(done + j) {
+                        top.offer(first + done + j, dot1(row, query));
+                    }
+                }
+                top
+            },
+        )
+        .reduce(|| TopK::new(k), TopK::merge)
+        .into_sorted()
+}
+
+/// The index at half precision (IEEE f16): half the bytes, so a single query scans about
+/// twice as fast, at the cost of recall (each value keeps ~3 significant digits). Rows keep
+/// the order, and row numbers, of the [`EmbeddingIndex`] it was made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct F16Index {
+    /// The width of a row.
+    pub dim: usize,
+    /// `len × dim` values, row-major.
+    matrix: Vec<half::f16>,
+}
+
+impl F16Index {
+    /// `index` rounded to half precision (in parallel).
+    pub fn from_index(index: &EmbeddingIndex) -> F16Index {
+        let mut matrix = vec![half::f16::ZERO; index.matrix.len()];
+        matrix
+            .par_chunks_mut(1 << 16)
+            .zip(index.matrix.par_chunks(1 << 16))
+            .for_each(|(out, src)| {
+                for (o, &v) in out.iter_mut().zip(src) {
+                    *o = half::f16::from_f32(v);
+                }
+            });
+        F16Index {
+            dim: index.dim,
+            matrix,
+        }
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.matrix.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Whether it holds no rows.
+    pub fn is_empty(&self) -> bool {
+        self.matrix.is_empty()
+    }
+
+    /// As [`top_k`], on the half-precision rows (the scores are f32 sums of f16 × f32).
+    pub fn top_k(&self, query: &[f32], k: usize, allow: Option<&RowMask>) -> Result<Vec<Hit>> {
+        if self.dim == 0 || query.len() != self.dim {
+            return Err(Error::Invalid(format!(
+                "the query has {} values but the index has rows of {}",
+                query.len(),
+                self.dim
+            )));
+        }
+        if let Some(mask) = allow
+            && mask.len() != self.len()
+        {
+            return Err(Error::Invalid(format!(
+                "the row filter has {} entries but the index has {} rows",
+                mask.len(),
+                self.len()
+            )));
+        }
+        let kernel = Kernel::detect();
+        Ok(scan_rows(
+            &self.matrix,
+            query,
+            k,
+            allow,
+            |rows, q| kernel.dot4_f16(rows, q),
+            |row, q| kernel.dot1_f16(row, q),
+        ))
+    }
+}
+
+/// Many queries: `gemm` over blocks of rows, each block's scores fed to per-query heaps.
+fn batch_gemm(
+    index: &EmbeddingIndex,
+    queries: &[f32],
+    count: usize,
+    k: usize,
+    allow: Option<&RowMask>,
+) -> Vec<Vec<Hit>> {
+    let dim = index.dim;
+    let block_rows = (SCORE_BLOCK_FLOATS / count).clamp(64, 4096);
+    let new_state = || {
+        (
+            (0..count).map(|_| TopK::new(k)).collect::<Vec<TopK>>(),
+            vec![0f32; count * block_rows],
+        )
+    };
+    let (tops, _) = index
+        .matrix
+        .par_chunks(block_rows * dim)
+        .enumerate()
+        .fold(new_state, |(mut tops, mut scores), (block, rows)| {
+            let first = block * block_rows;
+            let n = rows.len() / dim;
+            let scores_block = &mut scores[..count * n];
+            // SAFETY: `queries` is `count × dim` and `rows` is `n × dim`, both row-major;
+            // `scores_block` is `count × n` row-major and writable; gemm reads and writes only
+            // within these extents, given these strides.
+            unsafe {
+                gemm::gemm(
+                    count,
+                    n,
+                    dim,
+                    scores_block.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    queries.as_ptr(),
+                    1,
+                    dim as isize,
+                    rows.as_ptr(),
+                    dim as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            let mask = allow.map(|m| &m[first..first + n]);
+            for (top, line) in tops.iter_mut().zip(scores_block.chunks_exact(n)) {
+                for (j, &score) in line.iter().enumerate() {
+                    if score >= top.bar && mask.is_none_or(|m| m[j]) {
+                        top.offer(first + j, score);
+                    }
+                }
+            }
+            (tops, scores)
+        })
+        .reduce(new_state, |(a, scratch), (b, _)| {
+            (
+                a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect(),
+                scratch,
+            )
+        });
+    tops.into_iter().map(TopK::into_sorted).collect()
+}
+
+/// The dot-product kernel this CPU runs. The SIMD variants are only made by [`Kernel::detect`]
+/// after the CPU was found to have their features, which is what makes calling them sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Portable,
+}
+
+impl Kernel {
+    fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Portable
+    }
+
+    /// The dot products of the four rows of `rows` (`4 × query.len()`) with `query`.
+    #[inline]
+    fn dot4(self, rows: &[f32], query: &[f32]) -> [f32; 4] {
+        debug_assert_eq!(rows.len(), 4 * query.len());
+        match self {
+            // SAFETY: made only by `detect`, which found the features (see the type's docs).
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { x86::dot4_avx512(rows, query) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::dot4_avx2(rows, query) },
+            Kernel::Portable => portable::dot4(rows, query),
+        }
+    }
+
+    /// The dot product of `row` with `query`, summed exactly as [`Kernel::dot4`] sums it.
+    #[inline]
+    fn dot1(self, row: &[f32], query: &[f32]) -> f32 {
+        match self {
+            // SAFETY: made only by `detect`, which found the features (see the type's docs).
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { x86::dot1_avx512(row, query) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::dot1_avx2(row, query) },
+            Kernel::Portable => portable::dot1(row, query),
+        }
+    }
+}
+
+impl Kernel {
+    /// [`Kernel::dot4`] on half-precision rows.
+    #[inline]
+    fn dot4_f16(self, rows: &[half::f16], query: &[f32]) -> [f32; 4] {
+        match self {
+            // SAFETY: made only by `detect`, which found the features (see the type's docs).
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { x86::dot4_f16_avx512(rows, query) },
+            _ => {
+                let dim = query.len();
+                std::array::from_fn(|i| portable::dot1_f16(&rows[i * dim..(i + 1) * dim], query))
+            }
+        }
+    }
+
+    /// [`Kernel::dot1`] on a half-precision row.
+    #[inline]
+    fn dot1_f16(self, row: &[half::f16], query: &[f32]) -> f32 {
+        match self {
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { x86::dot1_f16_avx512(row, query) },
+            _ => portable::dot1_f16(row, query),
+        }
+    }
+}
+
+/// Plain Rust kernels: eight partial sums per row, in a fixed order.
+mod portable {
+    const LANES: usize = 8;
+
+    #[inline]
+    pub fn dot1(row: &[f32], query: &[f32]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let mut r = row.chunks_exact(LANES);
+        let mut q = query.chunks_exact(LANES);
+        for (r, q) in r.by_ref().zip(q.by_ref()) {
+            for l in 0..LANES {
+                acc[l] += r[l] * q[l];
+            }
+        }
+        let tail: f32 = r
+            .remainder()
+            .iter()
+            .zip(q.remainder())
+            .map(|(a, b)| a * b)
+            .sum();
+        acc.iter().sum::<f32>() + tail
+    }
+
+    #[inline]
+    pub fn dot1_f16(row: &[half::f16], query: &[f32]) -> f32 {
+        row.iter().zip(query).map(|(a, b)| a.to_f32() * b).sum()
+    }
+
+    #[inline]
+    pub fn dot4(rows: &[f32], query: &[f32]) -> [f32; 4] {
+        let dim = query.len();
+        std::array::from_fn(|i| dot1(&rows[i * dim..(i + 1) * dim], query))
+    }
+}
+
+/// AVX-512 and AVX2 kernels: one accumulator per row, the query loaded once for four rows.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// Dot products of four consecutive rows with `q` (`rows.len() == 4 * q.len()`).
+    #[target_feature(enable = "avx512f")]
+    pub fn dot4_avx512(rows: &[f32], q: &[f32]) -> [f32; 4] {
+        let d = q.len();
+        assert!(rows.len() >= 4 * d);
+        let (qp, r) = (q.as_ptr(), rows.as_ptr());
+        let (mut a0, mut a1, mut a2, mut a3) = (
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+        );
+        let mut i = 0;
+        // SAFETY: every load reads 16 floats at `i < d - 15` of `q` or of a row within `rows`
+        // (checked above); the tail loads are masked to the `d - i` floats that remain.
+        unsafe {
+            while i + 16 <= d {
+                let qv = _mm512_loadu_ps(qp.add(i));
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(i)), qv, a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(d + i)), qv, a1);
+                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(2 * d + i)), qv, a2);
+                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(3 * d + i)), qv, a3);
+                i += 16;
+            }
+            if i < d {
+                let m: __mmask16 = (1u16 << (d - i)) - 1;
+                let qv = _mm512_maskz_loadu_ps(m, qp.add(i));
+                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(i)), qv, a0);
+                a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(d + i)), qv, a1);
+                a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(2 * d + i)), qv, a2);
+                a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(3 * d + i)), qv, a3);
+            }
+        }
+        [
+            _mm512_reduce_add_ps(a0),
+            _mm512_reduce_add_ps(a1),
+            _mm512_reduce_add_ps(a2),
+            _mm512_reduce_add_ps(a3),
+        ]
+    }
+
+    /// The dot product of `row` with `q`, summed as [`dot4_avx512`] sums each row.
+    #[target_feature(enable = "avx512f")]
+    pub fn dot1_avx512(row: &[f32], q: &[f32]) -> f32 {
+        let d = q.len();
+        assert!(row.len() >= d);
+        let (qp, r) = (q.as_ptr(), row.as_ptr());
+        let mut a = _mm512_setzero_ps();
+        let mut i = 0;
+        // SAFETY: as in `dot4_avx512`, for one row.
+        unsafe {
+            while i + 16 <= d {
+                a = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(i)), _mm512_loadu_ps(qp.add(i)), a);
+                i += 16;
+            }
+            if i < d {
+                let m: __mmask16 = (1u16 << (d - i)) - 1;
+                let qv = _mm512_maskz_loadu_ps(m, qp.add(i));
+                a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(i)), qv, a);
+            }
+        }
+        _mm512_reduce_add_ps(a)
+    }
+
+    /// The sum of the eight lanes of `v`, in a fixed order.
+    #[target_feature(enable = "avx2")]
+    fn sum8(v: __m256) -> f32 {
+        let mut lanes = [0f32; 8];
+        // SAFETY: `lanes` holds eight floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
+        lanes.iter().sum()
+    }
+
+    /// Dot products of four consecutive rows with `q` (`rows.len() == 4 * q.len()`).
+    #[target_feature(enable = "avx2,fma")]
+    pub fn dot4_avx2(rows: &[f32], q: &[f32]) -> [f32; 4] {
+        let d = q.len();
+        assert!(rows.len() >= 4 * d);
+        let (qp, r) = (q.as_ptr(), rows.as_ptr());
+        let (mut a0, mut a1, mut a2, mut a3) = (
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+        );
+        let mut i = 0;
+        // SAFETY: every load reads 8 floats at `i < d - 7` of `q` or of a row within `rows`.
+        unsafe {
+            while i + 8 <= d {
+                let qv = _mm256_loadu_ps(qp.add(i));
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(i)), qv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(d + i)), qv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(2 * d + i)), qv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(3 * d + i)), qv, a3);
+                i += 8;
+            }
+        }
+        let mut out = [sum8(a0), sum8(a1), sum8(a2), sum8(a3)];
+        for (j, o) in out.iter_mut().enumerate() {
+            *o += tail(&rows[j * d + i..(j + 1) * d], &q[i..]);
+        }
+        out
+    }
+
+    /// The dot product of `row` with `q`, summed as [`dot4_avx2`] sums each row.
+    #[target_feature(enable = "avx2,fma")]
+    pub fn dot1_avx2(row: &[f32], q: &[f32]) -> f32 {
+        let d = q.len();
+        assert!(row.len() >= d);
+        let (qp, r) = (q.as_ptr(), row.as_ptr());
+        let mut a = _mm256_setzero_ps();
+        let mut i = 0;
+        // SAFETY: as in `dot4_avx2`, for one row.
+        unsafe {
+            while i + 8 <= d {
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(i)), _mm256_loadu_ps(qp.add(i)), a);
+                i += 8;
+            }
+        }
+        sum8(a) + tail(&row[i..d], &q[i..])
+    }
+
+    /// Dot products of four consecutive half-precision rows with `q`.
+    #[target_feature(enable = "avx512f")]
+    pub fn dot4_f16_avx512(rows: &[half::f16], q: &[f32]) -> [f32; 4] {
+        let d = q.len();
+        assert!(rows.len() >= 4 * d);
+        let (qp, r) = (q.as_ptr(), rows.as_ptr());
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let mut i = 0;
+        // SAFETY: every load reads 16 values at `i < d - 15` of `q` or of a row within
+        // `rows` (checked above); `f16` is a transparent `u16`.
+        unsafe {
+            while i + 16 <= d {
+                let qv = _mm512_loadu_ps(qp.add(i));
+                for (j, a) in acc.iter_mut().enumerate() {
+                    let h = _mm256_loadu_si256(r.add(j * d + i).cast::<__m256i>());
+                    *a = _mm512_fmadd_ps(_mm512_cvtph_ps(h), qv, *a);
+                }
+                i += 16;
+            }
+        }
+        std::array::from_fn(|j| {
+            _mm512_reduce_add_ps(acc[j])
+                + super::portable::dot1_f16(&rows[j * d + i..(j + 1) * d], &q[i..])
+        })
+    }
+
+    /// The dot product of a half-precision `row` with `q`, summed as [`dot4_f16_avx512`] does.
+    #[target_feature(enable = "avx512f")]
+    pub fn dot1_f16_avx512(row: &[half::f16], q: &[f32]) -> f32 {
+        let d = q.len();
+        assert!(row.len() >= d);
+        let (qp, r) = (q.as_ptr(), row.as_ptr());
+        let mut a = _mm512_setzero_ps();
+        let mut i = 0;
+        // SAFETY: as in `dot4_f16_avx512`, for one row.
+        unsafe {
+            while i + 16 <= d {
+                let h = _mm256_loadu_si256(r.add(i).cast::<__m256i>());
+                a = _mm512_fmadd_ps(_mm512_cvtph_ps(h), _mm512_loadu_ps(qp.add(i)), a);
+                i += 16;
+            }
+        }
+        _mm512_reduce_add_ps(a) + super::portable::dot1_f16(&row[i..d], &q[i..])
+    }
+
+    fn tail(row: &[f32], q: &[f32]) -> f32 {
+        row.iter().zip(q).map(|(a, b)| a * b).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// An index of `n` rows of small integers (dot products are exact in f32, so every kernel
+    /// and `gemm` agree with the naive sum, and ties are frequent).
+    fn int_index(n: usize, dim: usize, range: i32, seed: u64) -> EmbeddingIndex {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut index = EmbeddingIndex::empty("test", "fp", dim);
+        index.ids = (0..n as i64).collect();
+        index.matrix = (0..n * dim)
+            .map(|_| rng.random_range(-range..=range) as f32)
+            .collect();
+        index
+    }
+
+    fn int_queries(count: usize, dim: usize, range: i32, seed: u64) -> Vec<f32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..count * dim)
+            .map(|_| rng.random_range(-range..=range) as f32)
+            .collect()
+    }
+
+    /// The reference: every allowed row scored, fully sorted.
+    fn naive(index: &EmbeddingIndex, q: &[f32], k: usize, allow: Option<&[bool]>) -> Vec<Hit> {
+        let mut all: Vec<Hit> = (0..index.len())
+            .filter(|&r| allow.is_none_or(|m| m[r]))
+            .map(|row| Hit {
+                row,
+                score: index.row(row).iter().zip(q).map(|(a, b)| a * b).sum(),
+            })
+            .collect();
+        all.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
+        all.truncate(k);
+        all
+    }
+
+    #[test]
+    fn top_k_matches_a_full_sort_with_ties() {
+        // Widths around the SIMD lane counts, row counts around the chunk size.
+        for (n, dim) in [(1, 1), (7, 3), (500, 17), (3001, 32), (5000, 1280)] {
+            let index = int_index(n, dim, 2, n as u64);
+            for (qi, q) in int_queries(3, dim, 2, 99).chunks(dim).enumerate() {
+                for k in [1, 5, 10, 100] {
+                    let got = top_k(&index, q, k, None).unwrap();
+                    assert_eq!(
+                        got,
+                        naive(&index, q, k, None),
+                        "n {n} dim {dim} q {qi} k {k}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_sums_the_same() {
+        let mut kernels = vec![Kernel::Portable, Kernel::detect()];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            kernels.push(Kernel::Avx2);
+        }
+        let index = int_index(2051, 21, 3, 5);
+        let q = int_queries(1, 21, 3, 6);
+        let expected = naive(&index, &q, 50, None);
+        for kernel in kernels {
+            assert_eq!(scan(&index, &q, 50, None, kernel), expected, "{kernel:?}");
+        }
+    }
+
+    #[test]
+    fn k_zero_k_beyond_len_and_empty_index() {
+        let index = int_index(9, 4, 2, 1);
+        let q = [1.0, 0.0, -1.0, 2.0];
+        assert!(top_k(&index, &q, 0, None).unwrap().is_empty());
+        let all = top_k(&index, &q, 100, None).unwrap();
+        assert_eq!(all.len(), 9);
+        assert_eq!(all, naive(&index, &q, 100, None));
+        let empty = EmbeddingIndex::empty("test", "fp", 4);
+        assert!(top_k(&empty, &q, 5, None).unwrap().is_empty());
+        assert_eq!(top_k_batch(&empty, &[0.0; 40], 5, None).unwrap().len(), 10);
+        assert!(top_k_batch(&index, &[], 5, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn masks_keep_only_allowed_rows() {
+        let index = int_index(4500, 24, 2, 3);
+        let mut rng = StdRng::seed_from_u64(4);
+        let mask: Vec<bool> = (0..4500).map(|_| rng.random_bool(0.3)).collect();
+        let q = int_queries(1, 24, 2, 8);
+        let got = top_k(&index, &q, 20, Some(&mask)).unwrap();
+        assert!(got.iter().all(|h| mask[h.row]));
+        assert_eq!(got, naive(&index, &q, 20, Some(&mask)));
+        // k beyond the allowed rows: all of them.
+        let few: Vec<bool> = (0..4500).map(|r| r % 1000 == 7).collect();
+        assert_eq!(top_k(&index, &q, 10, Some(&few)).unwrap().len(), 5);
+        let none = vec![false; 4500];
+        assert!(top_k(&index, &q, 10, Some(&none)).unwrap().is_empty());
+        let batch = top_k_batch(&index, &int_queries(6, 24, 2, 9), 20, Some(&mask)).unwrap();
+        assert!(batch.iter().flatten().all(|h| mask[h.row]));
+    }
+
+    #[test]
+    fn batch_equals_single() {
+        for (n, dim, count) in [(3, 5, 2), (5000, 40, 7), (10_000, 1280, 100)] {
+            let index = int_index(n, dim, 2, 11);
+            let queries = int_queries(count, dim, 2, 12);
+            let batch = top_k_batch(&index, &queries, 10, None).unwrap();
+            assert_eq!(batch.len(), count);
+            for (q, hits) in queries.chunks(dim).zip(&batch) {
+                assert_eq!(
+                    hits,
+                    &top_k(&index, q, 10, None).unwrap(),
+                    "n {n} dim {dim}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn f16_index_is_exact_on_small_integers() {
+        // Small integers are exact in f16, so the half-precision scan must match exactly.
+        for (n, dim) in [(0, 8), (9, 20), (4100, 1280)] {
+            let index = int_index(n, dim, 2, 21);
+            let half = F16Index::from_index(&index);
+            assert_eq!(half.len(), n);
+            let mask: Vec<bool> = (0..n).map(|r| r % 3 != 1).collect();
+            for q in int_queries(2, dim, 2, 22).chunks(dim) {
+                assert_eq!(half.top_k(q, 15, None).unwrap(), naive(&index, q, 15, None));
+                let masked = half.top_k(q, 15, Some(&mask)).unwrap();
+                assert_eq!(masked, naive(&index, q, 15, Some(&mask)));
+            }
+        }
+        let half = F16Index::from_index(&int_index(3, 4, 2, 1));
+        assert!(half.top_k(&[0.0; 5], 1, None).is_err());
+    }
+
+    #[test]
+    fn bad_widths_and_masks_are_refused() {
+        let index = int_index(10, 8, 2, 1);
+        let err = top_k(&index, &[0.0; 7], 3, None).unwrap_err();
+        assert!(err.to_string().contains("7 values"), "{err}");
+        let err = top_k_batch(&index, &[0.0; 12], 3, None).unwrap_err();
+        assert!(err.to_string().contains("whole number"), "{err}");
+        let err = top_k(&index, &[0.0; 8], 3, Some(&[true; 9])).unwrap_err();
+        assert!(err.to_string().contains("9 entries"), "{err}");
+        assert!(matches!(err, Error::Invalid(_)));
+    }
+}
