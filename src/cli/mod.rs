@@ -5,9 +5,11 @@
 mod bench;
 mod catalog;
 mod demo;
+mod eval;
 mod import;
 mod index;
 mod progress;
+mod query;
 mod systems;
 mod weights;
 
@@ -47,6 +49,11 @@ pub enum Command {
     Systems(systems::SystemsArgs),
     /// Embed the catalogue with a system; only new and changed images are embedded again.
     Index(index::IndexArgs),
+    /// Search the catalogue with image files (folders: every image in them).
+    Query(query::QueryArgs),
+    /// Measure how well a system does.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
     /// Measure throughput on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -75,6 +82,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Catalog(args)) => catalog::run(&dir, args),
         Some(Command::Systems(args)) => systems::run(&dir, args),
         Some(Command::Index(args)) => index::run(&dir, &cli.device, args),
+        Some(Command::Query(args)) => query::run(&dir, &cli.device, args),
+        Some(Command::Eval(cmd)) => eval::run(&dir, &cli.device, cmd),
         Some(Command::Bench(cmd)) => bench::run(&dir, &cli.device, cmd),
         Some(Command::Weights(cmd)) => weights::run(cmd),
     }

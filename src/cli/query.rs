@@ -1,0 +1,283 @@
+//! `vitrine query`: search the catalogue with image files (see [`crate::search`]), as a
+//! table, as JSON (DESIGN §10), and optionally as a PNG contact sheet.
+//!
+//! One bad file never stops the run: it is reported by name, the others are searched, and
+//! the exit status is non-zero at the end.
+
+use crate::error::{Error, Result};
+use crate::library::Library;
+use crate::model::system::{self, IMAGENET_LITE0};
+use crate::search::{QueryResult, SearchFilter, Searcher};
+use crate::vision::{self, preprocess::letterbox};
+use anyhow::Context;
+use image::{Rgb, RgbImage};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// File extensions a folder argument is expanded to.
+const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"];
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// Image files, or folders whose images are all searched (in name order).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// The system to search with (`vitrine systems` lists them).
+    #[arg(long, default_value = IMAGENET_LITE0, value_name = "NAME")]
+    pub system: String,
+    /// Results per query.
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// Only items of this category (repeat for several).
+    #[arg(long = "category", value_name = "C")]
+    pub categories: Vec<String>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a contact sheet: one row per query, its image then its results.
+    #[arg(long, value_name = "OUT.png")]
+    pub grid: Option<PathBuf>,
+}
+
+/// The `--json` document.
+#[derive(Serialize)]
+struct QueryOutput<'a> {
+    system: &'a str,
+    queries: &'a [QueryResult],
+}
+
+pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCode> {
+    if args.k == 0 {
+        anyhow::bail!("-k must be at least 1");
+    }
+    let files = expand(&args.images)?;
+    let device = system::device(device)?;
+    let lib = Library::open(dir)?;
+    let searcher = Searcher::open(&lib, &args.system, &device)
+        .with_context(|| format!("cannot search with {}", args.system))?;
+    let filter = SearchFilter {
+        categories: args.categories.clone(),
+        ..SearchFilter::default()
+    };
+    let mut results = Vec::with_capacity(files.len());
+    let mut failed = 0usize;
+    for file in &files {
+        match searcher.query_file(file, args.k, &filter) {
+            Ok(result) => results.push(result),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: cannot query {}: {e}", file.display());
+            }
+        }
+    }
+    if args.json {
+        let output = QueryOutput {
+            system: searcher.system_name(),
+            queries: &results,
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    } else {
+        for result in &results {
+            print_table(result);
+        }
+    }
+    if let Some(out) = &args.grid {
+        write_grid(&results, args.k, out)
+            .with_context(|| format!("cannot write the contact sheet {}", out.display()))?;
+        if !args.json {
+            println!("Contact sheet: {}", out.display());
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {} queries failed", files.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The arguments with each folder replaced by its image files, sorted by name.
+fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for arg in args {
+        if !arg.is_dir() {
+            files.push(arg.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(arg)
+            .map_err(|e| Error::io(arg, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+            })
+            .collect();
+        found.sort();
+        if found.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{}: the folder holds no images",
+                arg.display()
+            )));
+        }
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+fn print_table(result: &QueryResult) {
+    println!("{}", result.image);
+    if !result.predicted_labels.is_empty() {
+        let labels: Vec<String> = result
+            .predicted_labels
+            .iter()
+            .map(|l| format!("{} {:.2}", l.label, l.probability))
+            .collect();
+        println!("  looks like: {}", labels.join(", "));
+    }
+    println!("  {:>4}  {:>6}  title", "rank", "score");
+    for r in &result.results {
+        println!("  {:>4}  {:>6.3}  {}", r.rank, r.score, r.title);
+    }
+    println!("  ({:.0} ms)", result.timings.total_ms);
+}
+
+/// Side of one thumbnail in the contact sheet, pixels.
+const CELL_PX: u32 = 128;
+/// Height of the caption band under each thumbnail.
+const CAPTION_PX: u32 = 24;
+/// Gap around cells.
+const PAD_PX: u32 = 8;
+/// Font scale: each font pixel is drawn as a SCALE×SCALE square.
+const SCALE: u32 = 2;
+
+/// The contact sheet's size for `rows` queries of `k` results: one query column, K results.
+pub fn grid_size(rows: usize, k: usize) -> (u32, u32) {
+    let cols = 1 + k as u32;
+    (
+        PAD_PX + cols * (CELL_PX + PAD_PX),
+        PAD_PX + rows as u32 * (CELL_PX + CAPTION_PX + PAD_PX),
+    )
+}
+
+/// Draws the contact sheet and writes it to `out` atomically (a temporary file, renamed).
+fn write_grid(results: &[QueryResult], k: usize, out: &Path) -> Result<()> {
+    let (width, height) = grid_size(results.len(), k);
+    let mut sheet = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
+    for (row, result) in results.iter().enumerate() {
+        let y = PAD_PX + row as u32 * (CELL_PX + CAPTION_PX + PAD_PX);
+        let query = thumbnail(Path::new(&result.image));
+        place(&mut sheet, &query, PAD_PX, y);
+        draw_text(&mut sheet, "Q", PAD_PX + 2, y + CELL_PX + 4, [0, 0, 160]);
+        for (col, item) in result.results.iter().take(k).enumerate() {
+            let x = PAD_PX + (col as u32 + 1) * (CELL_PX + PAD_PX);
+            place(&mut sheet, &thumbnail(Path::new(&item.image)), x, y);
+            let caption = format!("#{} {:.3}", item.rank, item.score);
+            draw_text(&mut sheet, &caption, x + 2, y + CELL_PX + 4, [0, 0, 0]);
+        }
+    }
+    let file_name = out
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", out.display())))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(".{}.partial", std::process::id()));
+    let temp = out.with_file_name(temp_name);
+    if let Err(e) = sheet.save_with_format(&temp, image::ImageFormat::Png) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::image(&temp, format!("cannot encode the PNG: {e}")));
+    }
+    std::fs::rename(&temp, out).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        Error::io(out, e)
+    })
+}
+
+/// The image at `path` fitted into a cell, or a grey cell when it cannot be read.
+fn thumbnail(path: &Path) -> RgbImage {
+    match vision::decode(path) {
+        Ok(img) => letterbox(&img, CELL_PX, [255, 255, 255]),
+        Err(_) => RgbImage::from_pixel(CELL_PX, CELL_PX, Rgb([200, 200, 200])),
+    }
+}
+
+fn place(sheet: &mut RgbImage, img: &RgbImage, x: u32, y: u32) {
+    image::imageops::replace(sheet, img, i64::from(x), i64::from(y));
+}
+
+/// Draws `text` with the built-in 5×7 font at (x, y), top left; unknown characters are blank.
+fn draw_text(sheet: &mut RgbImage, text: &str, x: u32, y: u32, colour: [u8; 3]) {
+    let advance = 6 * SCALE;
+    for (i, ch) in text.chars().enumerate() {
+        let Some(rows) = glyph(ch) else { continue };
+        let gx = x + i as u32 * advance;
+        for (ry, bits) in rows.iter().enumerate() {
+            for rx in 0..5u32 {
+                if bits & (0b1_0000 >> rx) == 0 {
+                    continue;
+                }
+                for dy in 0..SCALE {
+                    for dx in 0..SCALE {
+                        let (px, py) = (gx + rx * SCALE + dx, y + ry as u32 * SCALE + dy);
+                        if px < sheet.width() && py < sheet.height() {
+                            sheet.put_pixel(px, py, Rgb(colour));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A 5×7 glyph, one row per byte (the low five bits, leftmost pixel highest).
+fn glyph(ch: char) -> Option<[u8; 7]> {
+    Some(match ch {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C],
+        '-' => [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00],
+        '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
+        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_drawn_inside_its_box_only() {
+        let mut img = RgbImage::from_pixel(40, 20, Rgb([255, 255, 255]));
+        draw_text(&mut img, "#1", 1, 1, [0, 0, 0]);
+        let dark: Vec<(u32, u32)> = img
+            .enumerate_pixels()
+            .filter(|(_, _, p)| p.0 == [0, 0, 0])
+            .map(|(x, y, _)| (x, y))
+            .collect();
+        assert!(!dark.is_empty());
+        assert!(
+            dark.iter()
+                .all(|&(x, y)| x < 1 + 12 * SCALE && y < 1 + 7 * SCALE)
+        );
+        // Every glyph the captions use exists.
+        for ch in "#0123456789.-Q".chars() {
+            assert!(glyph(ch).is_some(), "{ch}");
+        }
+    }
+
+    #[test]
+    fn the_grid_has_one_row_per_query_and_one_column_per_result() {
+        assert_eq!(grid_size(1, 5), (8 + 6 * 136, 8 + 160));
+        assert_eq!(grid_size(3, 10).1, 8 + 3 * 160);
+    }
+}
