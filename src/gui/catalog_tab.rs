@@ -359,7 +359,7 @@ fn image_or_placeholder(ui: &Ui, thumb: &Thumb, rect: Rect) {
 }
 
 /// The largest rect with the aspect ratio of `size` centred in `within`.
-fn fit_into(size: Vec2, within: Rect) -> Rect {
+pub(crate) fn fit_into(size: Vec2, within: Rect) -> Rect {
     if size.x <= 0.0 || size.y <= 0.0 {
         return within;
     }
@@ -376,7 +376,7 @@ fn thumb_request(root: &Path, item: &Item) -> ImageRequest {
 }
 
 /// The detail view of the selected item: the large image, what it is, and its labels.
-fn detail_ui(
+pub(crate) fn detail_ui(
     ui: &mut Ui,
     item: &Item,
     thumbs: &mut ThumbCache,
@@ -393,6 +393,13 @@ fn detail_ui(
                 .clicked()
             {
                 commands.push(Command::SelectItem(None));
+            }
+            if ui
+                .button("Search similar")
+                .on_hover_text("The 10 catalogue items most like this one (Search tab)")
+                .clicked()
+            {
+                commands.push(Command::SearchItem(item.id));
             }
         });
     });

@@ -18,6 +18,7 @@
 
 mod catalog_tab;
 mod placeholder_tabs;
+mod search_tab;
 #[cfg(test)]
 mod tests;
 mod theme;
@@ -212,6 +213,16 @@ pub(crate) enum Command {
     SelectSystem(String),
     /// Embed the catalogue items the current system's index lacks (a background job).
     IndexCatalogue,
+    /// Search with a photo from disk (dropped, or chosen with the file picker).
+    SearchFile(PathBuf),
+    /// Search with a catalogue item ("Search similar", a double-click on a result).
+    SearchItem(ItemId),
+    /// Show the query this many steps back (-1) or forward (1) in the history.
+    SearchHistory(isize),
+    /// Show the file picker for a query photo (on its own thread).
+    PickQueryFile,
+    /// Only show results of this category (`None`: all), and run the query again.
+    SetSearchCategory(Option<String>),
 }
 
 /// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
@@ -301,6 +312,7 @@ pub(crate) struct Runtime {
     pub detail: Option<Item>,
     pub thumbs: ThumbCache,
     pub grid: GridLayout,
+    pub search: search_tab::SearchView,
 }
 
 /// The Vitrine desktop app.
@@ -344,6 +356,7 @@ impl App {
                 detail: None,
                 thumbs: ThumbCache::new(&cc.egui_ctx),
                 grid: GridLayout::default(),
+                search: search_tab::SearchView::default(),
             },
         };
         app.open_library(library_dir);
@@ -404,6 +417,155 @@ impl App {
             Command::MoveSelection(delta) => self.move_selection(delta),
             Command::SelectSystem(name) => self.state.system = name,
             Command::IndexCatalogue => self.start_index(),
+            Command::SearchFile(path) => self.search(search_tab::QuerySource::File(path)),
+            Command::SearchItem(id) => {
+                let title = self.item_title(id);
+                self.search(search_tab::QuerySource::Item { id, title });
+            }
+            Command::SearchHistory(delta) => {
+                let view = &mut self.rt.search;
+                let next = view.position.saturating_add_signed(delta);
+                if next != view.position && next < view.history.len() {
+                    view.position = next;
+                    let source = view.history[next].clone();
+                    self.run_query(source, false);
+                }
+            }
+            Command::PickQueryFile => self.pick_query_file(),
+            Command::SetSearchCategory(category) => {
+                self.rt.search.category = category;
+                if let Some(source) = self.rt.search.history.get(self.rt.search.position) {
+                    let source = source.clone();
+                    self.run_query(source, false);
+                }
+            }
+        }
+    }
+
+    /// Searches with `source`: a new entry in the history, shown in the Search tab.
+    /// (A query that fails, such as a dropped text file, does not enter the history.)
+    fn search(&mut self, source: search_tab::QuerySource) {
+        self.state.tab = Tab::Search;
+        // The results need the room; a click on one opens its details again.
+        self.select(None);
+        self.run_query(source, true);
+    }
+
+    /// Runs a query on a worker thread, or queues it behind the one running; `record` adds it
+    /// to the history once it succeeds (history navigation and filter changes do not).
+    fn run_query(&mut self, source: search_tab::QuerySource, record: bool) {
+        if self.rt.library.is_none() {
+            self.report("Open a library before searching.".to_owned());
+            return;
+        }
+        if self.rt.search.running.is_some() {
+            self.rt.search.pending = Some((source, record));
+            return;
+        }
+        let ctx = self.rt.ctx.clone();
+        let notify: crate::jobs::Notify = Arc::new(move || ctx.request_repaint());
+        search_tab::start_query(
+            &mut self.rt.search,
+            &self.rt.library_dir,
+            &self.state.system,
+            source,
+            record,
+            notify,
+        );
+    }
+
+    /// Collects a finished query: its results go on show; an error goes to the banner and
+    /// the previous results stay.
+    fn poll_search(&mut self) {
+        if let Some(rx) = &self.rt.search.picker {
+            match rx.try_recv() {
+                Ok(answer) => {
+                    self.rt.search.picker = None;
+                    if let Some(path) = answer {
+                        self.search(search_tab::QuerySource::File(path));
+                    }
+                }
+                Err(TryRecvError::Disconnected) => self.rt.search.picker = None,
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+        let finished = self
+            .rt
+            .search
+            .running
+            .as_mut()
+            .and_then(|r| r.job.try_finish());
+        let Some(outcome) = finished else {
+            return;
+        };
+        let Some(running) = self.rt.search.running.take() else {
+            return;
+        };
+        match outcome {
+            Ok((searcher, Ok(result))) => {
+                self.rt.search.searcher = searcher;
+                if running.record {
+                    let view = &mut self.rt.search;
+                    if !view.history.is_empty() {
+                        view.history.truncate(view.position + 1);
+                    }
+                    view.history.push(running.source.clone());
+                    view.position = view.history.len() - 1;
+                }
+                self.rt.search.shown = Some(search_tab::ShownQuery {
+                    source: running.source,
+                    system: running.system,
+                    result,
+                });
+            }
+            Ok((searcher, Err(e))) => {
+                self.rt.search.searcher = searcher;
+                self.report(format!("Search failed: {e}"));
+            }
+            Err(e) => self.report(format!("Search failed: {e}")),
+        }
+        if let Some((next, record)) = self.rt.search.pending.take() {
+            self.run_query(next, record);
+        }
+    }
+
+    /// The title of an item, for the query history ("Search similar" to it).
+    fn item_title(&self, id: ItemId) -> String {
+        if let Some(item) = self.rt.catalog.items.iter().find(|it| it.id == id) {
+            return item.title.clone();
+        }
+        self.rt
+            .library
+            .as_ref()
+            .and_then(|lib| lib.store.item(id).ok().flatten())
+            .map(|item| item.title)
+            .unwrap_or_else(|| format!("item {id}"))
+    }
+
+    /// Shows the file picker for a query photo on its own thread.
+    fn pick_query_file(&mut self) {
+        if self.rt.search.picker.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = self.rt.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("image picker".into())
+            .spawn(move || {
+                let dialog = rfd::AsyncFileDialog::new()
+                    .set_title("Search with a photo")
+                    .add_filter(
+                        "Images",
+                        &["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff"],
+                    )
+                    .pick_file();
+                let picked = block_on(dialog).map(|f| f.path().to_path_buf());
+                let _ = tx.send(picked);
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.rt.search.picker = Some(rx),
+            Err(e) => self.report(format!("Cannot show the file picker: {e}")),
         }
     }
 
@@ -614,6 +776,8 @@ impl App {
                 }
             }
             Ok(JobOutput::Index(report)) => {
+                // The next query loads the new index.
+                self.rt.search.searcher = None;
                 if let Some(first) = report.failed.first() {
                     self.report(format!(
                         "{} of {} images could not be indexed; the first: {}: {}",
@@ -685,12 +849,30 @@ impl App {
     fn read_shortcuts(&mut self, ctx: &egui::Context) {
         let commands = &mut self.rt.commands;
         ctx.input_mut(|input| {
+            use egui::{Key, KeyboardShortcut, Modifiers};
             for tab in Tab::ALL {
                 if input.consume_shortcut(&tab.shortcut()) {
                     commands.push(Command::SelectTab(tab));
                 }
             }
+            if input.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::O)) {
+                commands.push(Command::PickQueryFile);
+            }
+            if input.consume_shortcut(&KeyboardShortcut::new(Modifiers::ALT, Key::ArrowLeft)) {
+                commands.push(Command::SearchHistory(-1));
+            }
+            if input.consume_shortcut(&KeyboardShortcut::new(Modifiers::ALT, Key::ArrowRight)) {
+                commands.push(Command::SearchHistory(1));
+            }
         });
+        if self.state.tab == Tab::Search && self.rt.selected.is_some() {
+            ctx.input_mut(|input| {
+                if input.consume_key(egui::Modifiers::NONE, egui::Key::Escape) {
+                    commands.push(Command::SelectItem(None));
+                }
+            });
+            return;
+        }
         if self.state.tab != Tab::Catalog || self.rt.selected.is_none() {
             return;
         }
@@ -762,6 +944,12 @@ impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_job();
         self.poll_picker();
+        self.poll_search();
+        // A photo dropped anywhere on the window is a query.
+        let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
+        if let Some(path) = dropped {
+            self.rt.commands.push(Command::SearchFile(path));
+        }
         self.rt.thumbs.receive(ctx);
         self.read_shortcuts(ctx);
         for command in std::mem::take(&mut self.rt.commands) {
@@ -779,6 +967,7 @@ impl eframe::App for App {
             .frame(page_frame)
             .show(ui, |ui| match self.state.tab {
                 Tab::Catalog => catalog_tab::catalog_tab_ui(ui, &mut self.state, &mut self.rt),
+                Tab::Search => search_tab::search_tab_ui(ui, &self.state, &mut self.rt),
                 tab => placeholder_tabs::placeholder_tab_ui(ui, tab),
             });
         self.rt.thumbs.flush();

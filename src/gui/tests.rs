@@ -329,3 +329,93 @@ fn the_index_button_embeds_the_catalogue_in_a_job_and_says_so() {
         |h| matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.contains("up to date")),
     );
 }
+
+/// A file dropped on the window, as the platform integration hands it over.
+#[derive(Debug)]
+struct DroppedPath(std::path::PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn drop_file(h: &mut Harness<'_, App>, path: &Path) {
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(DroppedPath(path.to_path_buf())));
+}
+
+#[test]
+fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
+    let dir = demo_library(24);
+    let lib = Library::open(dir.path()).unwrap();
+    let device = crate::model::system::device("cpu").unwrap();
+    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
+    let query = lib.resolve(&items[5].image);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+
+    drop_file(&mut h, &query);
+    h.step();
+    assert_eq!(h.state().state.tab, Tab::Search);
+    run_until(&mut h, "the query", |h| h.state().rt.search.shown.is_some());
+    settle(&mut h);
+    for rank in 1..=10 {
+        assert!(has_label(&h, &format!("#{rank}")), "result tile #{rank}");
+    }
+    assert!(!has_label(&h, "#11"));
+    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    assert_eq!(shown.result.results.len(), 10);
+    // The dropped catalogue photo finds itself first.
+    assert_eq!(shown.result.results[0].item_id, items[5].id);
+
+    // A file that is not an image: one clear message naming it; the results stay.
+    let bad = dir.path().join("notes.txt");
+    std::fs::write(&bad, b"not an image").unwrap();
+    drop_file(&mut h, &bad);
+    h.step();
+    run_until(&mut h, "the failed query", |h| {
+        h.state().rt.search.running.is_none() && !h.state().rt.errors.is_empty()
+    });
+    settle(&mut h);
+    assert!(
+        h.state().rt.errors[0].contains("notes.txt"),
+        "{:?}",
+        h.state().rt.errors
+    );
+    assert!(has_label(&h, "#10"));
+
+    // Search similar from a result, then back in the history.
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SearchItem(items[2].id));
+    h.step();
+    run_until(&mut h, "the item query", |h| {
+        h.state().rt.search.running.is_none()
+            && h.state()
+                .rt
+                .search
+                .shown
+                .as_ref()
+                .is_some_and(|s| s.result.results.iter().all(|r| r.item_id != items[2].id))
+    });
+    assert!(h.state().rt.search.can_go_back());
+    h.get_by_role_and_label(Role::Button, "Back").click();
+    h.step();
+    run_until(&mut h, "the earlier query", |h| {
+        h.state().rt.search.running.is_none()
+            && h.state()
+                .rt
+                .search
+                .shown
+                .as_ref()
+                .is_some_and(|s| s.result.results[0].item_id == items[5].id)
+    });
+}

@@ -64,6 +64,16 @@ pub const TRACK_FILL: Color32 = Color32::from_rgb(226, 226, 234);
 /// Margins of panels.
 pub const PANEL_MARGIN: Margin = Margin::symmetric(12, 8);
 
+/// Search tab: the query column's width, the result tiles' size range, the drop zone.
+pub const SEARCH_QUERY_WIDTH: f32 = 280.0;
+pub const SEARCH_TILE_MIN: f32 = 120.0;
+pub const SEARCH_TILE_MAX: f32 = 240.0;
+pub const SECTION_GAP: f32 = 6.0;
+pub const DROP_ZONE_MARGIN: f32 = 16.0;
+pub const DROP_ZONE_FILL: Color32 = Color32::from_rgb(246, 246, 250);
+pub const DROP_ZONE_HOVER_FILL: Color32 = ACCENT_TINT;
+pub const DROP_ZONE_STROKE: Color32 = Color32::from_rgb(190, 188, 230);
+
 /// Applies Vitrine's style to every theme egui might pick (we always use the light one).
 pub fn apply(ctx: &egui::Context) {
     ctx.set_theme(egui::Theme::Light);

@@ -1,0 +1,475 @@
+//! The Search tab: drop a photo on the window (or open one, or pick "Search similar" on a
+//! catalogue item) and see the ten most similar catalogue items as a 2×5 grid, with the
+//! query's predicted labels and the time the search took.
+//!
+//! Queries run on a worker thread (`SearchView::running`); the loaded [`Searcher`] (model +
+//! index) moves into the query job and comes back with the result, so it is loaded once per
+//! system and never shared between threads. A failed query (a file that is not an image, a
+//! missing index) is shown once in the banner and the previous results stay on screen.
+//! Back/forward walk the query history (Alt+Left/Right).
+
+use super::thumbs::{ImageKey, ImageRequest, Thumb};
+use super::{Command, Runtime, UiState, theme, widgets};
+use crate::catalog::ItemId;
+use crate::jobs::Job;
+use crate::search::{QueryResult, RankedItem, SearchFilter, Searcher};
+use eframe::egui;
+use egui::{Align, Layout, RichText, ScrollArea, Sense, Ui, Vec2};
+use std::path::{Path, PathBuf};
+
+/// Results per query (the paper's top-10).
+pub(crate) const RESULTS: usize = 10;
+/// Tiles per row of the result grid (2 rows of 5).
+const COLUMNS: usize = 5;
+
+/// What a query searched from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum QuerySource {
+    /// A photo from disk (dropped, opened or given on the command line).
+    File(PathBuf),
+    /// A catalogue item ("Search similar", or a double-click on a result).
+    Item { id: ItemId, title: String },
+}
+
+impl QuerySource {
+    fn describe(&self) -> String {
+        match self {
+            QuerySource::File(path) => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+            QuerySource::Item { title, .. } => title.clone(),
+        }
+    }
+}
+
+/// A finished query, on show.
+pub(crate) struct ShownQuery {
+    pub source: QuerySource,
+    pub system: String,
+    pub result: QueryResult,
+}
+
+/// What the query job hands back: the searcher (to keep for the next query) and the result.
+pub(crate) type QueryOutput = (Option<Searcher>, crate::Result<QueryResult>);
+
+/// A query on its worker thread.
+pub(crate) struct RunningQuery {
+    pub source: QuerySource,
+    /// Add it to the history when it succeeds (a new query, not a step through the history).
+    pub record: bool,
+    pub system: String,
+    pub job: Job<QueryOutput>,
+}
+
+/// The Search tab's runtime state.
+#[derive(Default)]
+pub(crate) struct SearchView {
+    /// Every query asked for, oldest first; `position` is the one on show.
+    pub history: Vec<QuerySource>,
+    pub position: usize,
+    pub shown: Option<ShownQuery>,
+    pub running: Option<RunningQuery>,
+    /// The loaded model and index (`None` while a query has it, or before the first query).
+    pub searcher: Option<Searcher>,
+    /// Only show items of this category (`None`: all).
+    pub category: Option<String>,
+    /// The file picker's answer arrives here.
+    pub picker: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    /// A query asked for while another ran (and whether to record it in the history): it
+    /// starts when that one ends (latest wins).
+    pub pending: Option<(QuerySource, bool)>,
+}
+
+impl SearchView {
+    /// Whether Back would show an earlier query.
+    pub fn can_go_back(&self) -> bool {
+        self.position > 0
+    }
+
+    /// Whether Forward would show a later query.
+    pub fn can_go_forward(&self) -> bool {
+        self.position + 1 < self.history.len()
+    }
+
+    /// The filter every query of this tab uses.
+    pub fn filter(&self, exclude: Option<ItemId>) -> SearchFilter {
+        SearchFilter {
+            categories: self.category.iter().cloned().collect(),
+            exclude: exclude.into_iter().collect(),
+            in_stock_only: false,
+        }
+    }
+}
+
+/// Starts `source` as a query job with `system` (loading it in the job unless `searcher` is
+/// already that system's).
+pub(crate) fn start_query(
+    view: &mut SearchView,
+    library_dir: &Path,
+    system: &str,
+    source: QuerySource,
+    record: bool,
+    notify: crate::jobs::Notify,
+) {
+    let searcher = view.searcher.take().filter(|s| s.system_name() == system);
+    let exclude = match &source {
+        QuerySource::Item { id, .. } => Some(*id),
+        QuerySource::File(_) => None,
+    };
+    let filter = view.filter(exclude);
+    let dir = library_dir.to_path_buf();
+    let system_name = system.to_owned();
+    let job_source = source.clone();
+    let job = Job::spawn("search", Some(notify), move |_ctx| {
+        let searcher = match searcher {
+            Some(s) => s,
+            None => {
+                let lib = crate::library::Library::open(&dir)?;
+                let device = crate::model::system::device("cpu")?;
+                Searcher::open(&lib, &system_name, &device)?
+            }
+        };
+        let result = match &job_source {
+            QuerySource::File(path) => searcher.query_file(path, RESULTS, &filter),
+            QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, &filter),
+        };
+        Ok((Some(searcher), result))
+    });
+    view.running = Some(RunningQuery {
+        source,
+        record,
+        system: system.to_owned(),
+        job,
+    });
+}
+
+/// Draws the Search tab.
+pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
+    egui::Frame::new()
+        .inner_margin(theme::PANEL_MARGIN)
+        .show(ui, |ui| toolbar_ui(ui, state, rt));
+    ui.add_space(theme::SECTION_GAP);
+    let Some(shown) = &rt.search.shown else {
+        drop_zone_ui(ui, rt);
+        return;
+    };
+    let root = rt.library_dir.clone();
+    let mut commands = Vec::new();
+    if let Some(item) = &rt.detail {
+        egui::Panel::right("search_detail")
+            .resizable(false)
+            .exact_size(theme::DETAIL_PANEL_WIDTH)
+            .frame(
+                egui::Frame::new()
+                    .fill(theme::PANEL_FILL)
+                    .inner_margin(theme::PANEL_MARGIN),
+            )
+            .show(ui, |ui| {
+                super::catalog_tab::detail_ui(ui, item, &mut rt.thumbs, &root, &mut commands)
+            });
+    }
+    egui::Panel::left("search_query")
+        .resizable(false)
+        .exact_size(theme::SEARCH_QUERY_WIDTH)
+        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+        .show(ui, |ui| query_ui(ui, shown, &root, &mut rt.thumbs));
+    egui::CentralPanel::default()
+        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+        .show(ui, |ui| {
+            results_ui(ui, shown, rt.selected, &mut rt.thumbs, &mut commands);
+        });
+    rt.commands.extend(commands);
+}
+
+fn toolbar_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
+    let commands = &mut rt.commands;
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(rt.search.can_go_back(), egui::Button::new("Back"))
+            .on_hover_text("The previous query (Alt+Left)")
+            .clicked()
+        {
+            commands.push(Command::SearchHistory(-1));
+        }
+        if ui
+            .add_enabled(rt.search.can_go_forward(), egui::Button::new("Forward"))
+            .on_hover_text("The next query (Alt+Right)")
+            .clicked()
+        {
+            commands.push(Command::SearchHistory(1));
+        }
+        ui.separator();
+        if ui
+            .button("Open image…")
+            .on_hover_text("Search with a photo from disk (Ctrl+O); or drop one on the window")
+            .clicked()
+        {
+            commands.push(Command::PickQueryFile);
+        }
+        ui.separator();
+        let label = ui.label("Category");
+        let current = rt
+            .search
+            .category
+            .clone()
+            .unwrap_or_else(|| "all".to_owned());
+        egui::ComboBox::from_id_salt("search_category")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                if ui
+                    .selectable_label(rt.search.category.is_none(), "all")
+                    .clicked()
+                {
+                    commands.push(Command::SetSearchCategory(None));
+                }
+                for (group, labels) in &rt.catalog.label_groups {
+                    if *group != crate::catalog::LabelGroup::Category {
+                        continue;
+                    }
+                    for count in labels {
+                        let name = &count.label.name;
+                        let chosen = rt.search.category.as_deref() == Some(name.as_str());
+                        if ui.selectable_label(chosen, name).clicked() {
+                            commands.push(Command::SetSearchCategory(Some(name.clone())));
+                        }
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if let Some(running) = &rt.search.running {
+                ui.label(
+                    RichText::new(format!(
+                        "Searching {} with {}…",
+                        running.source.describe(),
+                        running.system
+                    ))
+                    .color(theme::TEXT_WEAK),
+                );
+                ui.spinner();
+            } else if let Some(shown) = &rt.search.shown {
+                ui.label(
+                    RichText::new(format!(
+                        "{} results with {} in {:.1} ms",
+                        shown.result.results.len(),
+                        shown.system,
+                        shown.result.timings.total_ms
+                    ))
+                    .color(theme::TEXT_WEAK),
+                )
+                .on_hover_text(format!(
+                    "decode {:.1} ms, embed {:.1} ms, search {:.1} ms",
+                    shown.result.timings.decode_ms,
+                    shown.result.timings.embed_ms,
+                    shown.result.timings.search_ms
+                ));
+            } else {
+                ui.label(
+                    RichText::new(format!("System: {}", state.system)).color(theme::TEXT_WEAK),
+                );
+            }
+        });
+    });
+}
+
+/// The empty tab: a large drop zone that says what to do.
+fn drop_zone_ui(ui: &mut Ui, rt: &mut Runtime) {
+    let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
+    let size = ui.available_size();
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+    let fill = if hovering {
+        theme::DROP_ZONE_HOVER_FILL
+    } else {
+        theme::DROP_ZONE_FILL
+    };
+    ui.painter()
+        .rect_filled(rect.shrink(theme::DROP_ZONE_MARGIN), 12.0, fill);
+    ui.painter().rect_stroke(
+        rect.shrink(theme::DROP_ZONE_MARGIN),
+        12.0,
+        egui::Stroke::new(2.0, theme::DROP_ZONE_STROKE),
+        egui::StrokeKind::Inside,
+    );
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(rect.shrink(theme::DROP_ZONE_MARGIN * 4.0))
+            .layout(Layout::top_down(Align::Center)),
+    );
+    child.add_space(rect.height() * 0.3);
+    child.label(RichText::new("Drop a photo here").heading().strong());
+    child.add_space(6.0);
+    child.label(
+        RichText::new(
+            "A catalogue shot or a street photo: Vitrine shows the 10 most similar items in \
+             the catalogue.",
+        )
+        .color(theme::TEXT_WEAK),
+    );
+    child.add_space(12.0);
+    if child
+        .button("Open image…")
+        .on_hover_text("Search with a photo from disk (Ctrl+O)")
+        .clicked()
+    {
+        rt.commands.push(Command::PickQueryFile);
+    }
+    child.add_space(6.0);
+    child.label(
+        RichText::new("Or choose “Search similar” on any item in the Catalog tab.")
+            .small()
+            .color(theme::TEXT_WEAK),
+    );
+}
+
+/// The query: its image, what it is, and the labels the system sees in it.
+fn query_ui(ui: &mut Ui, shown: &ShownQuery, root: &Path, thumbs: &mut super::thumbs::ThumbCache) {
+    ui.label(RichText::new("Query").strong().color(theme::TEXT_WEAK));
+    ui.add_space(4.0);
+    let original = match &shown.source {
+        QuerySource::File(path) => path.clone(),
+        QuerySource::Item { .. } => PathBuf::from(&shown.result.image),
+    };
+    let side = ui.available_width();
+    let thumb = thumbs.texture_or_request(ImageRequest {
+        key: ImageKey::Full(original.to_string_lossy().into_owned()),
+        thumb: crate::library::thumb_path(root, &original.to_string_lossy()),
+        original,
+    });
+    image_ui(ui, &thumb, Vec2::splat(side));
+    ui.add_space(6.0);
+    ui.add(egui::Label::new(RichText::new(shown.source.describe()).strong()).wrap());
+    if shown.result.predicted_labels.is_empty() {
+        return;
+    }
+    ui.add_space(10.0);
+    ui.label(RichText::new("The system sees").color(theme::TEXT_WEAK));
+    for label in &shown.result.predicted_labels {
+        ui.horizontal(|ui| {
+            widgets::pill_ui(ui, &label.label);
+            ui.label(
+                RichText::new(format!("{:.0} %", label.probability * 100.0))
+                    .small()
+                    .color(theme::TEXT_WEAK),
+            );
+        });
+    }
+}
+
+/// The top-10 as a 2×5 grid: rank, score and title under each image; hover for the labels;
+/// click to see the item; double-click to search from it.
+fn results_ui(
+    ui: &mut Ui,
+    shown: &ShownQuery,
+    selected: Option<ItemId>,
+    thumbs: &mut super::thumbs::ThumbCache,
+    commands: &mut Vec<Command>,
+) {
+    if shown.result.results.is_empty() {
+        ui.label("No catalogue item passes the filter.");
+        return;
+    }
+    let gap = theme::GRID_GAP;
+    let tile_w = ((ui.available_width() - gap * (COLUMNS as f32 - 1.0)) / COLUMNS as f32)
+        .clamp(theme::SEARCH_TILE_MIN, theme::SEARCH_TILE_MAX);
+    ScrollArea::vertical()
+        .id_salt("search_results")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for row in shown.result.results.chunks(COLUMNS) {
+                ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing.x = gap;
+                    for item in row {
+                        result_tile_ui(
+                            ui,
+                            item,
+                            tile_w,
+                            selected == Some(item.item_id),
+                            thumbs,
+                            commands,
+                        );
+                    }
+                });
+                ui.add_space(gap);
+            }
+        });
+}
+
+fn result_tile_ui(
+    ui: &mut Ui,
+    item: &RankedItem,
+    width: f32,
+    selected: bool,
+    thumbs: &mut super::thumbs::ThumbCache,
+    commands: &mut Vec<Command>,
+) {
+    let stroke = if selected {
+        egui::Stroke::new(2.0, theme::ACCENT)
+    } else {
+        egui::Stroke::new(1.0, theme::CARD_STROKE)
+    };
+    let frame = egui::Frame::new()
+        .fill(theme::CARD_FILL)
+        .stroke(stroke)
+        .corner_radius(6.0)
+        .inner_margin(6.0);
+    let response = frame
+        .show(ui, |ui| {
+            // The frame adds its margins (2 × 6) and stroke (2 × 1) around the content.
+            ui.set_width(width - 14.0);
+            ui.vertical(|ui| {
+                let thumb = thumbs.texture_or_request(ImageRequest {
+                    key: ImageKey::Thumb(item.image.clone()),
+                    original: PathBuf::from(&item.image),
+                    thumb: crate::library::thumb_path(Path::new("/"), &item.image),
+                });
+                image_ui(ui, &thumb, Vec2::splat(width - 14.0));
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format!("#{}", item.rank)).strong());
+                    ui.label(
+                        RichText::new(format!("{:.3}", item.score))
+                            .monospace()
+                            .color(theme::TEXT_WEAK),
+                    );
+                });
+                ui.add(egui::Label::new(RichText::new(&item.title).small()).truncate());
+            });
+        })
+        .response;
+    let response = ui
+        .interact(response.rect, response.id.with("tile"), Sense::click())
+        .on_hover_text(format!(
+            "{}\n#{} · similarity {:.3}\n{}",
+            item.title,
+            item.rank,
+            item.score,
+            item.labels.join(", ")
+        ));
+    if response.double_clicked() {
+        commands.push(Command::SearchItem(item.item_id));
+    } else if response.clicked() {
+        commands.push(Command::SelectItem(Some(item.item_id)));
+    }
+}
+
+/// An image fitted into `size`, or a placeholder while it loads or when it cannot be read.
+fn image_ui(ui: &mut Ui, thumb: &Thumb, size: Vec2) {
+    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    match thumb {
+        Thumb::Ready(texture) => {
+            let fitted = super::catalog_tab::fit_into(texture.size_vec2(), rect);
+            ui.painter().image(
+                texture.id(),
+                fitted,
+                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                egui::Color32::WHITE,
+            );
+        }
+        Thumb::Loading => widgets::paint_loading(ui.painter(), rect),
+        Thumb::Failed(reason) => {
+            widgets::paint_failed(ui.painter(), rect);
+            response.on_hover_text(reason);
+        }
+    }
+}
