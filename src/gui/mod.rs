@@ -512,10 +512,17 @@ impl App {
                     view.history.push(running.source.clone());
                     view.position = view.history.len() - 1;
                 }
+                let pasted_texture = match &running.source {
+                    search_tab::QuerySource::Pasted(img) => {
+                        Some(search_tab::pasted_texture(&self.rt.ctx, img))
+                    }
+                    _ => None,
+                };
                 self.rt.search.shown = Some(search_tab::ShownQuery {
                     source: running.source,
                     system: running.system,
                     result,
+                    pasted_texture,
                 });
             }
             Ok((searcher, Err(e))) => {
@@ -949,6 +956,17 @@ impl eframe::App for App {
         let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
             self.rt.commands.push(Command::SearchFile(path));
+        }
+        // So is an image pasted from the clipboard (text pastes go to text fields).
+        let pasted = ctx.input(|i| {
+            i.events.iter().find_map(|e| match e {
+                egui::Event::PasteImage(img) => Some(img.clone()),
+                _ => None,
+            })
+        });
+        if let Some(img) = pasted {
+            let rgb = search_tab::rgb_from_pasted(&img);
+            self.search(search_tab::QuerySource::Pasted(Arc::new(rgb)));
         }
         self.rt.thumbs.receive(ctx);
         self.read_shortcuts(ctx);

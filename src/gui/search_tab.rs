@@ -29,6 +29,8 @@ pub(crate) enum QuerySource {
     File(PathBuf),
     /// A catalogue item ("Search similar", or a double-click on a result).
     Item { id: ItemId, title: String },
+    /// An image pasted from the clipboard (Ctrl+V: a screenshot, an image copied in a browser).
+    Pasted(std::sync::Arc<image::RgbImage>),
 }
 
 impl QuerySource {
@@ -39,6 +41,9 @@ impl QuerySource {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.display().to_string()),
             QuerySource::Item { title, .. } => title.clone(),
+            QuerySource::Pasted(img) => {
+                format!("pasted image ({} × {} px)", img.width(), img.height())
+            }
         }
     }
 }
@@ -48,6 +53,8 @@ pub(crate) struct ShownQuery {
     pub source: QuerySource,
     pub system: String,
     pub result: QueryResult,
+    /// The picture of a pasted query (files and items load through the thumbnail cache).
+    pub pasted_texture: Option<egui::TextureHandle>,
 }
 
 /// What the query job hands back: the searcher (to keep for the next query) and the result.
@@ -115,7 +122,7 @@ pub(crate) fn start_query(
     let searcher = view.searcher.take().filter(|s| s.system_name() == system);
     let exclude = match &source {
         QuerySource::Item { id, .. } => Some(*id),
-        QuerySource::File(_) => None,
+        QuerySource::File(_) | QuerySource::Pasted(_) => None,
     };
     let filter = view.filter(exclude);
     let dir = library_dir.to_path_buf();
@@ -133,6 +140,7 @@ pub(crate) fn start_query(
         let result = match &job_source {
             QuerySource::File(path) => searcher.query_file(path, RESULTS, &filter),
             QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, &filter),
+            QuerySource::Pasted(img) => searcher.query_image(img, RESULTS, &filter),
         };
         Ok((Some(searcher), result))
     });
@@ -303,7 +311,7 @@ fn drop_zone_ui(ui: &mut Ui, rt: &mut Runtime) {
     child.label(
         RichText::new(
             "A catalogue shot or a street photo: Vitrine shows the 10 most similar items in \
-             the catalogue.",
+             the catalogue. Ctrl+V pastes an image from the clipboard.",
         )
         .color(theme::TEXT_WEAK),
     );
@@ -327,16 +335,15 @@ fn drop_zone_ui(ui: &mut Ui, rt: &mut Runtime) {
 fn query_ui(ui: &mut Ui, shown: &ShownQuery, root: &Path, thumbs: &mut super::thumbs::ThumbCache) {
     ui.label(RichText::new("Query").strong().color(theme::TEXT_WEAK));
     ui.add_space(4.0);
-    let original = match &shown.source {
-        QuerySource::File(path) => path.clone(),
-        QuerySource::Item { .. } => PathBuf::from(&shown.result.image),
-    };
     let side = ui.available_width();
-    let thumb = thumbs.texture_or_request(ImageRequest {
-        key: ImageKey::Full(original.to_string_lossy().into_owned()),
-        thumb: crate::library::thumb_path(root, &original.to_string_lossy()),
-        original,
-    });
+    let thumb = match (&shown.source, &shown.pasted_texture) {
+        (QuerySource::Pasted(_), Some(texture)) => Thumb::Ready(texture.clone()),
+        (QuerySource::Pasted(_), None) => Thumb::Loading,
+        (QuerySource::File(path), _) => full_image(thumbs, root, path.clone()),
+        (QuerySource::Item { .. }, _) => {
+            full_image(thumbs, root, PathBuf::from(&shown.result.image))
+        }
+    };
     image_ui(ui, &thumb, Vec2::splat(side));
     ui.add_space(6.0);
     ui.add(egui::Label::new(RichText::new(shown.source.describe()).strong()).wrap());
@@ -355,6 +362,35 @@ fn query_ui(ui: &mut Ui, shown: &ShownQuery, root: &Path, thumbs: &mut super::th
             );
         });
     }
+}
+
+/// The whole image at `original`, through the thumbnail cache's loader.
+fn full_image(thumbs: &mut super::thumbs::ThumbCache, root: &Path, original: PathBuf) -> Thumb {
+    thumbs.texture_or_request(ImageRequest {
+        key: ImageKey::Full(original.to_string_lossy().into_owned()),
+        thumb: crate::library::thumb_path(root, &original.to_string_lossy()),
+        original,
+    })
+}
+
+/// An RGB image from a pasted picture (alpha composited on white, as files are).
+pub(crate) fn rgb_from_pasted(pasted: &egui::ColorImage) -> image::RgbImage {
+    let [w, h] = pasted.size;
+    let mut out = image::RgbImage::new(w as u32, h as u32);
+    for (o, p) in out.pixels_mut().zip(&pasted.pixels) {
+        let [r, g, b, a] = p.to_srgba_unmultiplied();
+        let a = a as u32;
+        let over_white = |c: u8| ((c as u32 * a + 255 * (255 - a) + 127) / 255) as u8;
+        *o = image::Rgb([over_white(r), over_white(g), over_white(b)]);
+    }
+    out
+}
+
+/// The picture of a pasted query, for the query column.
+pub(crate) fn pasted_texture(ctx: &egui::Context, img: &image::RgbImage) -> egui::TextureHandle {
+    let color =
+        egui::ColorImage::from_rgb([img.width() as usize, img.height() as usize], img.as_raw());
+    ctx.load_texture("pasted query", color, egui::TextureOptions::LINEAR)
 }
 
 /// The top-10 as a 2×5 grid: rank, score and title under each image; hover for the labels;

@@ -419,3 +419,29 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
                 .is_some_and(|s| s.result.results[0].item_id == items[5].id)
     });
 }
+
+#[test]
+fn a_pasted_image_is_a_query() {
+    let dir = demo_library(16);
+    let device = crate::model::system::device("cpu").unwrap();
+    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    let lib = Library::open(dir.path()).unwrap();
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
+    let rgb = crate::vision::decode(&lib.resolve(&items[3].image)).unwrap();
+    let pasted =
+        egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw());
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.input_mut()
+        .events
+        .push(egui::Event::PasteImage(Arc::new(pasted)));
+    h.step();
+    run_until(&mut h, "the pasted query", |h| {
+        h.state().rt.search.shown.is_some()
+    });
+    settle(&mut h);
+    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    assert_eq!(shown.result.results[0].item_id, items[3].id);
+    assert!(shown.pasted_texture.is_some());
+    assert!(has_label(&h, "#10"));
+}
