@@ -74,7 +74,9 @@ struct EmbedBench {
 pub fn run(dir: &Path, device: &str, cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Embed { runs, json } => embed(dir, device, (*runs).max(1), *json),
-        BenchCommand::Search { items, runs, json } => search_bench(items, (*runs).max(1), *json),
+        BenchCommand::Search { items, runs, json } => {
+            search_bench(dir, device, items, (*runs).max(1), *json)
+        }
     }
 }
 
@@ -197,6 +199,81 @@ struct SearchBench {
     /// Mean share of the exact top 10 that the f16 index finds, on the first size.
     #[serde(skip_serializing_if = "Option::is_none")]
     f16_recall_at_10: Option<f64>,
+    /// From a photo file to ranked ids (decode, embed, search) on this library's catalogue,
+    /// with the model loaded: the median over catalogue and street photos.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_latency: Option<QueryLatency>,
+}
+
+/// What a merchandiser waits for: one photo in, ten items out.
+#[derive(Debug, Serialize)]
+struct QueryLatency {
+    system: String,
+    indexed_items: usize,
+    queries: usize,
+    median_total_ms: f64,
+    median_decode_ms: f64,
+    median_embed_ms: f64,
+    median_search_ms: f64,
+    /// Reading (and checking) the library's index file.
+    index_load_ms: f64,
+}
+
+/// Photos timed for the query latency (after one warm-up query).
+const LATENCY_QUERIES: usize = 20;
+
+/// Times queries from photo files on the library at `dir` with `imagenet-lite0`, when the
+/// library has an up-to-date index of it; `None` (and why, on stderr) otherwise.
+fn query_latency(dir: &Path, device_spec: &str) -> anyhow::Result<Option<QueryLatency>> {
+    let lib = Library::open(dir)?;
+    let device = system::device(device_spec)?;
+    let start = Instant::now();
+    let searcher = match crate::search::Searcher::open(&lib, system::IMAGENET_LITE0, &device) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("no query latency: {e}");
+            return Ok(None);
+        }
+    };
+    let index_load_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut photos: Vec<PathBuf> = lib
+        .store
+        .street_queries()?
+        .iter()
+        .map(|q| lib.resolve(&q.image))
+        .take(LATENCY_QUERIES / 2)
+        .collect();
+    photos.extend(
+        searcher
+            .items()
+            .iter()
+            .map(|it| it.image.clone())
+            .take(LATENCY_QUERIES - photos.len()),
+    );
+    let Some(first) = photos.first() else {
+        return Ok(None);
+    };
+    let filter = crate::search::SearchFilter::default();
+    searcher.query_file(first, SEARCH_K, &filter)?;
+    let mut timings = Vec::with_capacity(photos.len());
+    for photo in &photos {
+        timings.push(searcher.query_file(photo, SEARCH_K, &filter)?.timings);
+    }
+    let median = |f: &dyn Fn(&crate::search::Timings) -> f64| {
+        let mut v: Vec<f64> = timings.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(Some(QueryLatency {
+        system: system::IMAGENET_LITE0.to_owned(),
+        indexed_items: searcher.index().len(),
+        queries: timings.len(),
+        median_total_ms: median(&|t| t.total_ms),
+        median_decode_ms: median(&|t| t.decode_ms),
+        median_embed_ms: median(&|t| t.embed_ms),
+        median_search_ms: median(&|t| t.search_ms),
+        index_load_ms,
+    }))
 }
 
 /// The timings of one index size.
@@ -209,7 +286,26 @@ struct SearchResult {
     batch100_ms_per_query: f64,
 }
 
-fn search_bench(sizes: &[usize], runs: usize, json: bool) -> anyhow::Result<ExitCode> {
+fn search_bench(
+    dir: &Path,
+    device: &str,
+    sizes: &[usize],
+    runs: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let query_latency = query_latency(dir, device)?;
+    if let (Some(q), false) = (&query_latency, json) {
+        println!(
+            "query from a photo, {} items: {:.1} ms (decode {:.1}, embed {:.1}, search {:.2}); \
+             index loaded in {:.0} ms",
+            q.indexed_items,
+            q.median_total_ms,
+            q.median_decode_ms,
+            q.median_embed_ms,
+            q.median_search_ms,
+            q.index_load_ms
+        );
+    }
     let threads = rayon::current_num_threads();
     let available = available_memory_bytes();
     let mut results = Vec::new();
@@ -300,6 +396,7 @@ fn search_bench(sizes: &[usize], runs: usize, json: bool) -> anyhow::Result<Exit
         dim: SEARCH_DIM,
         results,
         f16_recall_at_10,
+        query_latency,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&bench)?);
