@@ -223,6 +223,8 @@ pub(crate) enum Command {
     PickQueryFile,
     /// Only show results of this category (`None`: all), and run the query again.
     SetSearchCategory(Option<String>),
+    /// Compare mode: also run each query with this system (`None`: off), and run it again.
+    SetCompareSystem(Option<String>),
 }
 
 /// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
@@ -432,6 +434,13 @@ impl App {
                 }
             }
             Command::PickQueryFile => self.pick_query_file(),
+            Command::SetCompareSystem(system) => {
+                self.rt.search.compare_with = system;
+                if let Some(source) = self.rt.search.history.get(self.rt.search.position) {
+                    let source = source.clone();
+                    self.run_query(source, false);
+                }
+            }
             Command::SetSearchCategory(category) => {
                 self.rt.search.category = category;
                 if let Some(source) = self.rt.search.history.get(self.rt.search.position) {
@@ -502,32 +511,37 @@ impl App {
             return;
         };
         match outcome {
-            Ok((searcher, Ok(result))) => {
-                self.rt.search.searcher = searcher;
-                if running.record {
-                    let view = &mut self.rt.search;
-                    if !view.history.is_empty() {
-                        view.history.truncate(view.position + 1);
+            Ok(output) => {
+                self.rt.search.searchers = output.searchers;
+                match output.result {
+                    Ok((result, compared)) => {
+                        if running.record {
+                            let view = &mut self.rt.search;
+                            if !view.history.is_empty() {
+                                view.history.truncate(view.position + 1);
+                            }
+                            view.history.push(running.source.clone());
+                            view.position = view.history.len() - 1;
+                        }
+                        let pasted_texture = match &running.source {
+                            search_tab::QuerySource::Pasted(img) => {
+                                Some(search_tab::pasted_texture(&self.rt.ctx, img))
+                            }
+                            _ => None,
+                        };
+                        let compared = compared.and_then(|c| {
+                            self.rt.search.compare_with.clone().map(|name| (name, c))
+                        });
+                        self.rt.search.shown = Some(search_tab::ShownQuery {
+                            source: running.source,
+                            system: running.system,
+                            result,
+                            compared,
+                            pasted_texture,
+                        });
                     }
-                    view.history.push(running.source.clone());
-                    view.position = view.history.len() - 1;
+                    Err(e) => self.report(format!("Search failed: {e}")),
                 }
-                let pasted_texture = match &running.source {
-                    search_tab::QuerySource::Pasted(img) => {
-                        Some(search_tab::pasted_texture(&self.rt.ctx, img))
-                    }
-                    _ => None,
-                };
-                self.rt.search.shown = Some(search_tab::ShownQuery {
-                    source: running.source,
-                    system: running.system,
-                    result,
-                    pasted_texture,
-                });
-            }
-            Ok((searcher, Err(e))) => {
-                self.rt.search.searcher = searcher;
-                self.report(format!("Search failed: {e}"));
             }
             Err(e) => self.report(format!("Search failed: {e}")),
         }
@@ -784,7 +798,7 @@ impl App {
             }
             Ok(JobOutput::Index(report)) => {
                 // The next query loads the new index.
-                self.rt.search.searcher = None;
+                self.rt.search.searchers.clear();
                 if let Some(first) = report.failed.first() {
                     self.report(format!(
                         "{} of {} images could not be indexed; the first: {}: {}",

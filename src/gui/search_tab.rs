@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 pub(crate) const RESULTS: usize = 10;
 /// Tiles per row of the result grid (2 rows of 5).
 const COLUMNS: usize = 5;
+/// Tiles per row of each system's grid in compare mode (5 rows of 2, side by side).
+const COMPARE_COLUMNS: usize = 2;
 
 /// What a query searched from.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,12 +55,18 @@ pub(crate) struct ShownQuery {
     pub source: QuerySource,
     pub system: String,
     pub result: QueryResult,
+    /// The same query with the comparison system, in compare mode.
+    pub compared: Option<(String, QueryResult)>,
     /// The picture of a pasted query (files and items load through the thumbnail cache).
     pub pasted_texture: Option<egui::TextureHandle>,
 }
 
-/// What the query job hands back: the searcher (to keep for the next query) and the result.
-pub(crate) type QueryOutput = (Option<Searcher>, crate::Result<QueryResult>);
+/// What the query job hands back: the searchers (to keep for the next query) and the results
+/// (the second with the comparison system, in compare mode).
+pub(crate) struct QueryOutput {
+    pub searchers: Vec<Searcher>,
+    pub result: crate::Result<(QueryResult, Option<QueryResult>)>,
+}
 
 /// A query on its worker thread.
 pub(crate) struct RunningQuery {
@@ -77,8 +85,11 @@ pub(crate) struct SearchView {
     pub position: usize,
     pub shown: Option<ShownQuery>,
     pub running: Option<RunningQuery>,
-    /// The loaded model and index (`None` while a query has it, or before the first query).
-    pub searcher: Option<Searcher>,
+    /// The loaded models and indexes, one per system used lately (empty while a query has
+    /// them, or before the first query).
+    pub searchers: Vec<Searcher>,
+    /// Compare mode: the second system each query also runs with (`None`: off).
+    pub compare_with: Option<String>,
     /// Only show items of this category (`None`: all).
     pub category: Option<String>,
     /// The file picker's answer arrives here.
@@ -109,8 +120,8 @@ impl SearchView {
     }
 }
 
-/// Starts `source` as a query job with `system` (loading it in the job unless `searcher` is
-/// already that system's).
+/// Starts `source` as a query job with `system` (and the comparison system, if any), loading
+/// in the job any system whose searcher is not already at hand.
 pub(crate) fn start_query(
     view: &mut SearchView,
     library_dir: &Path,
@@ -119,30 +130,50 @@ pub(crate) fn start_query(
     record: bool,
     notify: crate::jobs::Notify,
 ) {
-    let searcher = view.searcher.take().filter(|s| s.system_name() == system);
+    let cached = std::mem::take(&mut view.searchers);
     let exclude = match &source {
         QuerySource::Item { id, .. } => Some(*id),
         QuerySource::File(_) | QuerySource::Pasted(_) => None,
     };
     let filter = view.filter(exclude);
     let dir = library_dir.to_path_buf();
-    let system_name = system.to_owned();
+    let wanted: Vec<String> = std::iter::once(system.to_owned())
+        .chain(view.compare_with.clone().filter(|c| c != system))
+        .collect();
     let job_source = source.clone();
     let job = Job::spawn("search", Some(notify), move |_ctx| {
-        let searcher = match searcher {
-            Some(s) => s,
-            None => {
-                let lib = crate::library::Library::open(&dir)?;
-                let device = crate::model::system::device("cpu")?;
-                Searcher::open(&lib, &system_name, &device)?
+        let mut searchers = Vec::new();
+        let mut cached = cached;
+        for name in &wanted {
+            match cached.iter().position(|s| s.system_name() == name) {
+                Some(i) => searchers.push(cached.swap_remove(i)),
+                None => {
+                    let opened = crate::library::Library::open(&dir).and_then(|lib| {
+                        let device = crate::model::system::device("cpu")?;
+                        Searcher::open(&lib, name, &device)
+                    });
+                    match opened {
+                        Ok(s) => searchers.push(s),
+                        Err(e) => {
+                            return Ok(QueryOutput {
+                                searchers,
+                                result: Err(e),
+                            });
+                        }
+                    }
+                }
             }
-        };
-        let result = match &job_source {
+        }
+        let run = |searcher: &Searcher| match &job_source {
             QuerySource::File(path) => searcher.query_file(path, RESULTS, &filter),
             QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, &filter),
             QuerySource::Pasted(img) => searcher.query_image(img, RESULTS, &filter),
         };
-        Ok((Some(searcher), result))
+        let result = run(&searchers[0]).and_then(|main| {
+            let compared = searchers.get(1).map(run).transpose()?;
+            Ok((main, compared))
+        });
+        Ok(QueryOutput { searchers, result })
     });
     view.running = Some(RunningQuery {
         source,
@@ -184,8 +215,51 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
         .show(ui, |ui| query_ui(ui, shown, &root, &mut rt.thumbs));
     egui::CentralPanel::default()
         .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
-        .show(ui, |ui| {
-            results_ui(ui, shown, rt.selected, &mut rt.thumbs, &mut commands);
+        .show(ui, |ui| match &shown.compared {
+            None => results_ui(
+                ui,
+                "results",
+                &shown.result.results,
+                COLUMNS,
+                &[],
+                rt.selected,
+                &mut rt.thumbs,
+                &mut commands,
+            ),
+            Some((other, compared)) => {
+                let mine: Vec<ItemId> = shown.result.results.iter().map(|r| r.item_id).collect();
+                let theirs: Vec<ItemId> = compared.results.iter().map(|r| r.item_id).collect();
+                let shared: Vec<ItemId> = mine
+                    .iter()
+                    .copied()
+                    .filter(|id| theirs.contains(id))
+                    .collect();
+                ui.label(
+                    RichText::new(format!(
+                        "{} of the top {RESULTS} are shared (outlined)",
+                        shared.len()
+                    ))
+                    .color(theme::TEXT_WEAK),
+                );
+                ui.columns(2, |columns| {
+                    for (ui, (salt, name, results)) in columns.iter_mut().zip([
+                        ("results-a", &shown.system, &shown.result.results),
+                        ("results-b", other, &compared.results),
+                    ]) {
+                        ui.label(RichText::new(name.as_str()).strong());
+                        results_ui(
+                            ui,
+                            salt,
+                            results,
+                            COMPARE_COLUMNS,
+                            &shared,
+                            rt.selected,
+                            &mut rt.thumbs,
+                            &mut commands,
+                        );
+                    }
+                });
+            }
         });
     rt.commands.extend(commands);
 }
@@ -246,6 +320,32 @@ fn toolbar_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
             })
             .response
             .labelled_by(label.id);
+        ui.separator();
+        let label = ui.label("Compare with");
+        let current = rt
+            .search
+            .compare_with
+            .clone()
+            .unwrap_or_else(|| "nothing".to_owned());
+        egui::ComboBox::from_id_salt("search_compare")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                if ui
+                    .selectable_label(rt.search.compare_with.is_none(), "nothing")
+                    .clicked()
+                {
+                    commands.push(Command::SetCompareSystem(None));
+                }
+                for system in rt.systems.iter().filter(|s| s.name != state.system) {
+                    let chosen = rt.search.compare_with.as_deref() == Some(system.name.as_str());
+                    if ui.selectable_label(chosen, &system.name).clicked() {
+                        commands.push(Command::SetCompareSystem(Some(system.name.clone())));
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text("Run each query with a second system too, side by side");
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if let Some(running) = &rt.search.running {
                 ui.label(
@@ -395,36 +495,40 @@ pub(crate) fn pasted_texture(ctx: &egui::Context, img: &image::RgbImage) -> egui
 
 /// The top-10 as a 2×5 grid: rank, score and title under each image; hover for the labels;
 /// click to see the item; double-click to search from it.
+#[allow(clippy::too_many_arguments)]
 fn results_ui(
     ui: &mut Ui,
-    shown: &ShownQuery,
+    id_salt: &str,
+    results: &[RankedItem],
+    columns: usize,
+    shared: &[ItemId],
     selected: Option<ItemId>,
     thumbs: &mut super::thumbs::ThumbCache,
     commands: &mut Vec<Command>,
 ) {
-    if shown.result.results.is_empty() {
+    if results.is_empty() {
         ui.label("No catalogue item passes the filter.");
         return;
     }
     let gap = theme::GRID_GAP;
-    let tile_w = ((ui.available_width() - gap * (COLUMNS as f32 - 1.0)) / COLUMNS as f32)
+    let tile_w = ((ui.available_width() - gap * (columns as f32 - 1.0)) / columns as f32)
         .clamp(theme::SEARCH_TILE_MIN, theme::SEARCH_TILE_MAX);
     ScrollArea::vertical()
-        .id_salt("search_results")
+        .id_salt(id_salt)
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            for row in shown.result.results.chunks(COLUMNS) {
+            for row in results.chunks(columns) {
                 ui.horizontal(|ui| {
                     ui.spacing_mut().item_spacing.x = gap;
                     for item in row {
-                        result_tile_ui(
-                            ui,
-                            item,
-                            tile_w,
-                            selected == Some(item.item_id),
-                            thumbs,
-                            commands,
-                        );
+                        let mark = if selected == Some(item.item_id) {
+                            TileMark::Selected
+                        } else if shared.contains(&item.item_id) {
+                            TileMark::Shared
+                        } else {
+                            TileMark::Plain
+                        };
+                        result_tile_ui(ui, item, tile_w, mark, thumbs, commands);
                     }
                 });
                 ui.add_space(gap);
@@ -432,18 +536,28 @@ fn results_ui(
         });
 }
 
+/// How a result tile is outlined.
+#[derive(Clone, Copy, PartialEq)]
+enum TileMark {
+    Plain,
+    /// The item is open in the detail panel.
+    Selected,
+    /// Both compared systems returned it.
+    Shared,
+}
+
 fn result_tile_ui(
     ui: &mut Ui,
     item: &RankedItem,
     width: f32,
-    selected: bool,
+    mark: TileMark,
     thumbs: &mut super::thumbs::ThumbCache,
     commands: &mut Vec<Command>,
 ) {
-    let stroke = if selected {
-        egui::Stroke::new(2.0, theme::ACCENT)
-    } else {
-        egui::Stroke::new(1.0, theme::CARD_STROKE)
+    let stroke = match mark {
+        TileMark::Selected => egui::Stroke::new(2.0, theme::ACCENT),
+        TileMark::Shared => egui::Stroke::new(2.0, theme::SHARED_RESULT),
+        TileMark::Plain => egui::Stroke::new(1.0, theme::CARD_STROKE),
     };
     let frame = egui::Frame::new()
         .fill(theme::CARD_FILL)

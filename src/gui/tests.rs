@@ -445,3 +445,63 @@ fn a_pasted_image_is_a_query() {
     assert!(shown.pasted_texture.is_some());
     assert!(has_label(&h, "#10"));
 }
+
+#[test]
+fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
+    use crate::model::network::{NetworkConfig, ParallelNetwork};
+    use crate::model::system::{System, find_weights};
+    let dir = demo_library(16);
+    let mut lib = Library::open(dir.path()).unwrap();
+    // A second system: Lite0 with a fresh (untrained) head over the catalogue's labels.
+    let config = NetworkConfig {
+        embedding_dim: 32,
+        ..NetworkConfig::lite0(4)
+    };
+    let varmap = candle_nn::VarMap::new();
+    let weights = find_weights(crate::model::system::LITE0_WEIGHTS_FILE).unwrap();
+    let device = crate::model::system::device("cpu").unwrap();
+    let net = ParallelNetwork::fresh(&varmap, &config, &weights, &device).unwrap();
+    let labels: Vec<String> = [
+        "category:top",
+        "category:dress",
+        "colour:red",
+        "colour:blue",
+    ]
+    .map(String::from)
+    .to_vec();
+    let input = crate::vision::preprocess::Preprocess::LITE0;
+    System::save_trained(
+        &mut lib,
+        "fresh-head",
+        &net,
+        &input,
+        &labels,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    for system in ["imagenet-lite0", "fresh-head"] {
+        crate::index::build_in(dir.path(), system, &device, &JobContext::silent()).unwrap();
+    }
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SetCompareSystem(Some("fresh-head".into())));
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SearchItem(items[0].id));
+    h.step();
+    run_until(&mut h, "the compared query", |h| {
+        h.state().rt.search.running.is_none() && h.state().rt.search.shown.is_some()
+    });
+    settle(&mut h);
+    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    let (other, compared) = shown.compared.as_ref().expect("compare mode");
+    assert_eq!(other, "fresh-head");
+    assert_eq!(compared.results.len(), 10);
+    assert!(has_label(&h, "fresh-head"));
+    assert!(h.query_by_label_contains("are shared").is_some());
+}

@@ -73,6 +73,8 @@ pub const DROP_ZONE_MARGIN: f32 = 16.0;
 pub const DROP_ZONE_FILL: Color32 = Color32::from_rgb(246, 246, 250);
 pub const DROP_ZONE_HOVER_FILL: Color32 = ACCENT_TINT;
 pub const DROP_ZONE_STROKE: Color32 = Color32::from_rgb(190, 188, 230);
+/// Outline of a result both compared systems returned.
+pub const SHARED_RESULT: Color32 = Color32::from_rgb(22, 150, 110);
 
 /// Applies Vitrine's style to every theme egui might pick (we always use the light one).
 pub fn apply(ctx: &egui::Context) {
