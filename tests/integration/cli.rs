@@ -1,26 +1,6 @@
 //! The CLI end to end: demo, catalog, import, and the errors a person meets first.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn vitrine(library: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .arg("--library")
-        .arg(library)
-        .args(args)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("the vitrine binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::common::{stderr, stdout, vitrine};
 
 #[test]
 fn demo_then_catalog_json_reports_items_labels_users_and_ratings() {

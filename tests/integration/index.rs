@@ -1,31 +1,6 @@
 //! Systems and indexing end to end: the real CLI on a small demo library.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn vitrine(library: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .arg("--library")
-        .arg(library)
-        .args(args)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("the vitrine binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", stderr(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
+use crate::common::{json, stderr, stdout, vitrine};
 
 #[test]
 fn systems_then_incremental_indexing_that_names_a_corrupt_image() {

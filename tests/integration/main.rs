@@ -2,6 +2,7 @@
 //! model checked against reference outputs.
 
 mod cli;
+mod common;
 mod index;
 mod model;
 mod search;

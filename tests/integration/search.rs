@@ -1,32 +1,7 @@
 //! Search end to end: `vitrine query` (JSON, contact sheet, bad files), `vitrine eval
 //! retrieval`, and the refusal of a stale or missing index, on a small demo library.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn vitrine(library: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .arg("--library")
-        .arg(library)
-        .args(args)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("the vitrine binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", stderr(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
+use crate::common::{json, stderr, stdout, vitrine};
 
 #[test]
 fn query_grid_eval_and_a_stale_index_on_a_demo_library() {
