@@ -284,6 +284,36 @@ struct SearchResult {
     /// Matrix bytes read per second by a single query.
     single_gb_per_s: f64,
     batch100_ms_per_query: f64,
+    /// Reading this index back from its file (and checking its checksum), for sizes up to
+    /// [`LOAD_TIMED_MAX_ITEMS`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    load_ms: Option<f64>,
+}
+
+/// Index sizes whose file load is timed (a bigger file would need as much disk again).
+const LOAD_TIMED_MAX_ITEMS: usize = 200_000;
+
+/// Writes `index` (with made-up image fingerprints) to a temporary file and times loading it.
+fn time_index_load(index: &EmbeddingIndex) -> anyhow::Result<f64> {
+    let mut index = index.clone();
+    index.images = index
+        .ids
+        .iter()
+        .map(|id| crate::index::store::ImageFingerprint {
+            path: format!("images/catalog/{id}.png"),
+            size_bytes: 0,
+            mtime_ns: 0,
+        })
+        .collect();
+    let dir = TempDir::new("vitrine-bench-load");
+    std::fs::create_dir_all(&dir.path)?;
+    let path = dir.path.join("synthetic.emb");
+    index.write(&path)?;
+    let start = Instant::now();
+    let loaded = index::load(&path)?;
+    let load_s = start.elapsed().as_secs_f64();
+    anyhow::ensure!(loaded.len() == index.len(), "the index read back differs");
+    Ok(load_s * 1e3)
 }
 
 fn search_bench(
@@ -377,17 +407,26 @@ fn search_bench(
             }
         }
 
+        let load_ms = if items <= LOAD_TIMED_MAX_ITEMS {
+            Some(time_index_load(&index)?)
+        } else {
+            None
+        };
         let result = SearchResult {
             items,
             single_ms: single_s * 1e3,
             single_gb_per_s: bytes as f64 / single_s / 1e9,
             batch100_ms_per_query: batch_s * 1e3 / SEARCH_BATCH as f64,
+            load_ms,
         };
         if !json {
             println!(
                 "{items:>9} items: single {:7.2} ms ({:5.1} GB/s), batch of 100 {:6.3} ms/query",
                 result.single_ms, result.single_gb_per_s, result.batch100_ms_per_query
             );
+            if let Some(ms) = result.load_ms {
+                println!("{items:>9} items: index file loaded and checked in {ms:.0} ms");
+            }
         }
         results.push(result);
     }
