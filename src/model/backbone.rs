@@ -48,7 +48,7 @@ use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Linear, VarBuilder};
 
 use super::depthwise::{Activation, DepthwiseConv2d, Padding2d, weight_to_hwc};
-use super::lite0::{BlockConfig, Kernels, Lite0, Lite0Config};
+use super::lite0::{BlockConfig, Kernels, Lite0, Lite0Config, bn_channels_last, drop_path};
 use super::weights::load_safetensors_checked;
 use crate::error::Error;
 use crate::vision::preprocess::Preprocess;
@@ -760,25 +760,6 @@ impl Act {
             Act::Silu => x.silu(),
         }
     }
-}
-
-/// Batch norm over the last dimension of a channels-last tensor.
-fn bn_channels_last(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let channels = x.dim(candle_core::D::Minus1)?;
-    bn.forward_t(&x.reshape(((), channels))?, train)?
-        .reshape(dims)
-}
-
-/// Stochastic depth: zeroes whole samples of a residual branch with probability `p` and
-/// scales the others by `1 / (1 − p)`.
-fn drop_path(x: &Tensor, p: f32) -> Result<Tensor> {
-    let mut mask_shape = vec![1; x.rank()];
-    mask_shape[0] = x.dim(0)?;
-    let keep = Tensor::rand(0f32, 1f32, mask_shape, x.device())?
-        .ge(f64::from(p))?
-        .to_dtype(x.dtype())?;
-    x.broadcast_mul(&(keep / f64::from(1.0 - p))?)
 }
 
 /// The stem: a 3×3 stride-2 convolution of the channel-first image, batch norm and swish,

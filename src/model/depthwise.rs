@@ -1098,6 +1098,7 @@ pub fn weight_to_hwc(weight: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_util::max_abs_diff;
     use candle_core::{DType, Device, Var};
 
     #[test]
@@ -1140,19 +1141,6 @@ mod tests {
         y.broadcast_add(&bias.reshape((1, channels, 1, 1))?)?
             .permute((0, 2, 3, 1))?
             .contiguous()
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     #[test]

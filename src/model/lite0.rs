@@ -512,7 +512,7 @@ impl ConvBn {
 }
 
 /// Batch norm over the channels of a channels-last tensor.
-fn bn_channels_last(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
+pub(super) fn bn_channels_last(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let channels = x.dim(D::Minus1)?;
     let rows = x.reshape(((), channels))?;
@@ -521,7 +521,7 @@ fn bn_channels_last(bn: &BatchNorm, x: &Tensor, train: bool) -> Result<Tensor> {
 
 /// Drop-connect (stochastic depth): zeroes whole samples of a residual branch with
 /// probability `p` and rescales the rest by `1 / (1 − p)`.
-fn drop_path(x: &Tensor, p: f32) -> Result<Tensor> {
+pub(super) fn drop_path(x: &Tensor, p: f32) -> Result<Tensor> {
     let n = x.dim(0)?;
     let mut mask_shape = vec![1; x.rank()];
     mask_shape[0] = n;
@@ -1249,6 +1249,7 @@ mod fused {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_util::max_abs_diff;
     use candle_core::Device;
     use std::collections::HashMap;
 
@@ -1344,19 +1345,6 @@ mod tests {
             Tensor::zeros(1000, DType::F32, dev).unwrap(),
         );
         map
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     #[test]

@@ -18,6 +18,26 @@ pub fn imagenet_classes() -> Vec<&'static str> {
         .collect()
 }
 
+/// Helpers the model's tests share.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use candle_core::Tensor;
+
+    /// The largest absolute difference between two tensors of one shape.
+    pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

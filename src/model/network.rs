@@ -330,6 +330,7 @@ pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_util::max_abs_diff;
 
     fn shipped_lite0() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/efficientnet-lite0.safetensors")
@@ -343,19 +344,6 @@ mod tests {
 
     fn images(n: usize) -> Tensor {
         Tensor::rand(-1f32, 1.0, (n, 3, 64, 64), &Device::Cpu).unwrap()
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
     }
 
     #[test]
