@@ -347,17 +347,10 @@ fn parse_review(text: Result<String, String>) -> Result<Option<Review>, String> 
 mod tests {
     use super::super::fixtures::*;
     use super::*;
-    use crate::catalog::vocabulary::VocabularyRule;
     use std::io::Write;
 
     fn opts() -> ImportOptions {
-        ImportOptions {
-            vocabulary: VocabularyRule {
-                min_count: 1,
-                max_size: 1102,
-            },
-            ..ImportOptions::default()
-        }
+        keep_every_label()
     }
 
     fn gzip(path: &Path, text: &str) {

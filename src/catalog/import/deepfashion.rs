@@ -288,16 +288,9 @@ fn read_attributes(path: &Path, rows: &mut Rows) -> Result<HashMap<String, Vec<L
 mod tests {
     use super::super::fixtures::*;
     use super::*;
-    use crate::catalog::vocabulary::VocabularyRule;
 
     fn opts() -> ImportOptions {
-        ImportOptions {
-            vocabulary: VocabularyRule {
-                min_count: 1,
-                max_size: 1102,
-            },
-            ..ImportOptions::default()
-        }
+        keep_every_label()
     }
 
     fn strict() -> ImportOptions {

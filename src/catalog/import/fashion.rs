@@ -132,18 +132,11 @@ pub fn import_fashion_product_images(
 mod tests {
     use super::super::fixtures::*;
     use super::*;
-    use crate::catalog::vocabulary::VocabularyRule;
 
     const HEADER: &str = "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n";
 
     fn opts() -> ImportOptions {
-        ImportOptions {
-            vocabulary: VocabularyRule {
-                min_count: 1,
-                max_size: 1102,
-            },
-            ..ImportOptions::default()
-        }
+        keep_every_label()
     }
 
     fn dataset(root: &Path, rows: &str, images: &[&str]) {

@@ -589,6 +589,17 @@ pub(crate) mod fixtures {
     use image::{ImageEncoder, RgbImage};
     use std::path::Path;
 
+    /// Import options that keep every label (test files hold a handful of rows).
+    pub fn keep_every_label() -> super::ImportOptions {
+        super::ImportOptions {
+            vocabulary: crate::catalog::vocabulary::VocabularyRule {
+                min_count: 1,
+                max_size: 1102,
+            },
+            ..super::ImportOptions::default()
+        }
+    }
+
     /// A temp folder holding a library in `lib/`.
     pub fn library() -> (tempfile::TempDir, Library) {
         let dir = tempfile::tempdir().unwrap();
