@@ -35,6 +35,7 @@ pub mod library;
 pub mod model;
 pub mod search;
 pub mod store;
+pub mod train;
 pub mod vision;
 
 pub use error::{Error, Result};

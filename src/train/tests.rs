@@ -1,0 +1,169 @@
+//! The trainer end to end on a tiny demo library.
+
+use super::*;
+use crate::catalog::demo::{DemoOptions, generate};
+
+fn demo_library(items: usize) -> (tempfile::TempDir, Library) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open(&dir.path().join("lib")).unwrap();
+    let opts = DemoOptions {
+        items,
+        users: 2,
+        street: 2,
+        seed: 3,
+        size_px: 96,
+    };
+    generate(&mut lib, &opts, &JobContext::silent()).unwrap();
+    (dir, lib)
+}
+
+fn tiny(name: &str) -> TrainConfig {
+    TrainConfig {
+        name: name.into(),
+        epochs: 2,
+        batch_size: 8,
+        embedding_dim: 32,
+        variants: 1,
+        background: BackgroundAug::Procedural,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn head_training_makes_a_system_and_resumes() {
+    let (_dir, mut lib) = demo_library(30);
+    let mut events = Vec::new();
+    let report = train(
+        &mut lib,
+        &tiny("t1"),
+        false,
+        &Device::Cpu,
+        &JobContext::silent(),
+        &mut |e| events.push(e.clone()),
+    )
+    .unwrap();
+    assert_eq!(report.epochs_run, 2);
+    assert_eq!(report.history.len(), 2);
+    assert_eq!(
+        (report.train_items, report.validation_items, report.test_items),
+        (24, 3, 3)
+    );
+    assert!(report.history.iter().all(|h| h.train_loss.is_finite()));
+    // Caching (24 × 2 + 6 views), then 3 steps per epoch, then two epochs.
+    assert!(matches!(events[0], TrainEvent::Caching { .. }));
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, TrainEvent::Step { .. }))
+        .count();
+    assert_eq!(steps, 6);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, TrainEvent::Epoch(_)))
+            .count(),
+        2
+    );
+    // The system is listed and classifies its test split.
+    let listed = System::list(&lib).unwrap();
+    assert!(listed.iter().any(|s| s.name == "t1" && s.embedding_dim == 32));
+    let system = System::load(&lib, "t1", &Device::Cpu).unwrap();
+    let test = evaluate_classification(&lib, &system, &JobContext::silent()).unwrap();
+    assert_eq!(test.samples, 3);
+    assert!((test.iou - report.test.iou).abs() < 1e-9, "{test:?} vs {:?}", report.test);
+    // Resuming with more epochs continues from epoch 2 and reuses the cached features.
+    let mut more = tiny("t1");
+    more.epochs = 3;
+    let mut cached = 0;
+    let resumed = train(
+        &mut lib,
+        &more,
+        true,
+        &Device::Cpu,
+        &JobContext::silent(),
+        &mut |e| cached += usize::from(matches!(e, TrainEvent::Caching { .. })),
+    )
+    .unwrap();
+    assert_eq!(resumed.resumed_from, Some(2));
+    assert_eq!(resumed.history.len(), 3);
+    assert_eq!(cached, 0, "the features came from the cache");
+    // imagenet-lite0 has no classifier for the library's labels, and says so.
+    let builtin = System::imagenet_lite0(&Device::Cpu).unwrap();
+    let err = evaluate_classification(&lib, &builtin, &JobContext::silent())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no classifier"), "{err}");
+}
+
+#[test]
+fn a_cancelled_run_keeps_its_checkpoint_and_bad_configs_are_refused() {
+    let (dir, mut lib) = demo_library(20);
+    // Cancel after the second epoch's first step: the first epoch's checkpoint stays, and a
+    // resume continues from it.
+    let root = lib.root().to_path_buf();
+    let (step_tx, step_rx) = std::sync::mpsc::channel::<usize>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let job = crate::jobs::Job::spawn("train", None, move |ctx| {
+        let mut lib = Library::open(&root)?;
+        let mut config = tiny("t2");
+        config.epochs = 3;
+        train(&mut lib, &config, false, &Device::Cpu, ctx, &mut |e| {
+            if let TrainEvent::Step { epoch, .. } = e {
+                let _ = step_tx.send(*epoch);
+                let _ = go_rx.recv();
+            }
+        })
+    });
+    loop {
+        let epoch = step_rx.recv().unwrap();
+        if epoch == 2 {
+            job.cancel();
+        }
+        go_tx.send(()).unwrap();
+        if epoch == 2 {
+            break;
+        }
+    }
+    drop(go_tx);
+    assert!(matches!(job.wait(), Err(Error::Cancelled)));
+    let state = RunState::load(&run_dir(lib.root(), "t2")).unwrap();
+    assert_eq!(state.epochs_done, 1);
+    assert!(System::list(&lib).unwrap().iter().all(|s| s.name != "t2"));
+    let resumed = train(&mut lib, &tiny("t2"), true, &Device::Cpu, &JobContext::silent(), &mut |_| {})
+        .unwrap();
+    assert_eq!((resumed.resumed_from, resumed.epochs_run), (Some(1), 3));
+    drop(dir);
+    let job_ctx = JobContext::silent();
+    let mut config = tiny("t2");
+    config.name = "Bad Name".into();
+    let err = train(&mut lib, &config, false, &Device::Cpu, &job_ctx, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot name"), "{err}");
+    let err = train(&mut lib, &tiny("nothing"), true, &Device::Cpu, &job_ctx, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("state.json"), "{err}");
+}
+
+#[test]
+fn partial_mode_trains_the_last_blocks_only() {
+    let names: Vec<String> = [
+        "_conv_stem.weight",
+        "_blocks.0._depthwise_conv.weight",
+        "_blocks.14._project_conv.weight",
+        "_blocks.15._expand_conv.weight",
+        "_blocks.15._bn2.weight",
+        "_conv_head.weight",
+        "_bn1.weight",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(
+        last_blocks(&names, 1),
+        ["_blocks.15._expand_conv.weight", "_blocks.15._bn2.weight", "_conv_head.weight", "_bn1.weight"]
+    );
+    assert_eq!(last_blocks(&names, 2).len(), 5);
+    assert_eq!(block_of("blocks.5.2.conv_pw.weight").as_deref(), Some("blocks.5.2"));
+    assert_eq!(block_of("layer4.2.conv3.weight").as_deref(), Some("layer4.2"));
+    assert_eq!(block_of("conv_stem.weight"), None);
+}
