@@ -1,5 +1,6 @@
 //! `vitrine eval retrieval`: how well a system retrieves on this library (see
-//! [`crate::search::evaluate_retrieval`]).
+//! [`crate::search::evaluate_retrieval`]); `vitrine eval classify`: how well a trained
+//! system predicts labels on its test split ([`crate::train::evaluate_classification`]).
 
 use super::progress::wait_with_bar;
 use crate::jobs::Job;
@@ -14,6 +15,18 @@ use std::process::ExitCode;
 pub enum EvalCommand {
     /// In-shop, street-to-shop and DeepFashion retrieval accuracy of a system.
     Retrieval(RetrievalArgs),
+    /// Label prediction of a trained system on its test split: IoU, precision, recall (eq. 5).
+    Classify(ClassifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClassifyArgs {
+    /// The trained system to evaluate (`vitrine systems` lists them).
+    #[arg(long, default_value = IMAGENET_LITE0, value_name = "NAME")]
+    pub system: String,
+    /// Print JSON: {"system", "iou", "precision", "recall", "samples"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -32,7 +45,38 @@ pub struct RetrievalArgs {
 pub fn run(dir: &Path, device: &str, cmd: &EvalCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         EvalCommand::Retrieval(args) => retrieval(dir, device, args),
+        EvalCommand::Classify(args) => classify(dir, device, args),
     }
+}
+
+fn classify(dir: &Path, device: &str, args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
+    let device = system::device(device)?;
+    let dir = dir.to_path_buf();
+    let name = args.system.clone();
+    let job = Job::spawn("eval classify", None, move |ctx| {
+        let lib = Library::open(&dir)?;
+        let system = system::System::load(&lib, &name, &device)?;
+        crate::train::evaluate_classification(&lib, &system, ctx)
+    });
+    let m = wait_with_bar(job)
+        .with_context(|| format!("cannot evaluate classification with {}", args.system))?;
+    if args.json {
+        let json = serde_json::json!({
+            "system": args.system,
+            "iou": m.iou,
+            "precision": m.precision,
+            "recall": m.recall,
+            "samples": m.samples,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!(
+            "Classification with {} on its test split ({} items): IoU {:.3}, precision {:.3}, \
+             recall {:.3}",
+            args.system, m.samples, m.iou, m.precision, m.recall
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn retrieval(dir: &Path, device: &str, args: &RetrievalArgs) -> anyhow::Result<ExitCode> {

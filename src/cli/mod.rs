@@ -11,6 +11,7 @@ mod index;
 mod progress;
 mod query;
 mod systems;
+mod train;
 mod weights;
 
 use crate::error::Result;
@@ -51,6 +52,8 @@ pub enum Command {
     Index(index::IndexArgs),
     /// Search the catalogue with image files (folders: every image in them).
     Query(query::QueryArgs),
+    /// Fine-tune a new system on this library's catalogue and labels.
+    Train(train::TrainArgs),
     /// Measure how well a system does.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -83,6 +86,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Systems(args)) => systems::run(&dir, args),
         Some(Command::Index(args)) => index::run(&dir, &cli.device, args),
         Some(Command::Query(args)) => query::run(&dir, &cli.device, args),
+        Some(Command::Train(args)) => train::run(&dir, &cli.device, args),
         Some(Command::Eval(cmd)) => eval::run(&dir, &cli.device, cmd),
         Some(Command::Bench(cmd)) => bench::run(&dir, &cli.device, cmd),
         Some(Command::Weights(cmd)) => weights::run(cmd),

@@ -282,14 +282,25 @@ impl ParallelNetwork {
         x: &Tensor,
         train: bool,
     ) -> Result<NetworkOutput> {
-        let features = match &self.shallow {
+        let features = self.concat_features(pooled, x)?;
+        self.outputs_from_concat_t(&features, train)
+    }
+
+    /// `[pooled ‖ shallow(x)]`, `N × concat_dim`: what the embedding layer reads (cached
+    /// whole when the backbone and the shallow branch are both frozen).
+    pub fn concat_features(&self, pooled: &Tensor, x: &Tensor) -> Result<Tensor> {
+        match &self.shallow {
             Some(shallow) => {
                 let shallow = shallow.forward(x)?;
-                Tensor::cat(&[pooled, &shallow], 1)?
+                Tensor::cat(&[pooled, &shallow], 1)
             }
-            None => pooled.clone(),
-        };
-        let embedding = self.embedding.forward(&features)?;
+            None => Ok(pooled.clone()),
+        }
+    }
+
+    /// The head alone, from [`ParallelNetwork::concat_features`].
+    pub fn outputs_from_concat_t(&self, features: &Tensor, train: bool) -> Result<NetworkOutput> {
+        let embedding = self.embedding.forward(features)?;
         let embedding = match self.config.embedding_activation {
             EmbeddingActivation::Relu => embedding.relu()?,
             EmbeddingActivation::Linear => embedding,

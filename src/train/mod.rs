@@ -10,14 +10,17 @@
 //! indexing and `eval` use at once.
 //!
 //! ## Modes
-//! * **head**: the backbone is frozen, so its pooled features are computed once and cached
-//!   (on disk, so a resumed run does not compute them again). With augmentation, the cache
-//!   holds a fixed number of augmented *variants* per training item, drawn once; each epoch
-//!   takes one of them per item at random. The shallow branch and the head train. The
-//!   shallow branch needs the variant's pixels too: rather than keeping the images (about
-//!   150 KB each at 224 px), they are drawn again each epoch from the same random stream,
-//!   which gives the same pixels the cached features were computed from, at the cost of one
-//!   decode and one augmentation per image.
+//! * **head**: the backbone *and the shallow branch* are frozen, so the concatenated
+//!   features `[pooled ‖ shallow]` are computed once and cached (on disk, so a resumed run
+//!   does not compute them again); only the embedding layer and the classifier train. With
+//!   augmentation, the cache holds a fixed number of augmented *variants* per training item,
+//!   drawn once; each epoch takes one of them per item at random. Why freeze the shallow
+//!   branch too: training it needs every variant's pixels every epoch, and Candle's CPU
+//!   convolution backward limits that to ~22 images/s on 2 cores (`vitrine bench train`),
+//!   half an hour for a 2000-item demo run, against seconds for the head alone. Its
+//!   Kaiming-initialised filters, ReLU and global mean/max already pass colour and texture
+//!   statistics on as random projections, which the trained embedding layer learns to read;
+//!   *partial* and *full* modes train it.
 //! * **partial**: the last N blocks of the backbone (and what follows them) train too; every
 //!   epoch draws a new augmentation of every item. The backbone runs in training mode (batch
 //!   statistics).
@@ -493,23 +496,11 @@ pub fn train(
             let targets = targets_tensor(&chosen, device)?;
             let logits = match &cache {
                 Some(cache) => {
-                    let picks: Vec<usize> = chosen
-                        .iter()
-                        .map(|_| variant_rng.random_range(0..=variants))
-                        .collect();
-                    let images: Vec<RgbImage> = chosen
-                        .par_iter()
-                        .zip(picks.par_iter())
-                        .map(|(s, &v)| views.load(s, config.seed, VARIANT_STREAM, v as u64))
-                        .collect::<Result<_>>()?;
-                    let x = preprocess.to_tensor(&images, device)?;
                     let rows: Vec<usize> = chosen
                         .iter()
-                        .zip(&picks)
-                        .map(|(s, &v)| cache.row(s.id, v))
+                        .map(|s| cache.row(s.id, variant_rng.random_range(0..=variants)))
                         .collect::<Result<_>>()?;
-                    let pooled = cache.rows(&rows)?;
-                    net.outputs_from_pooled_t(&pooled, &x, true)?.logits
+                    net.outputs_from_concat_t(&cache.rows(&rows)?, true)?.logits
                 }
                 None => {
                     let images: Vec<RgbImage> = chosen
@@ -690,7 +681,7 @@ fn targets_tensor(samples: &[&Sample], device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(flat, (samples.len(), labels), device)?)
 }
 
-/// The variables `mode` trains: the head and shallow branch always; for partial, the
+/// The variables `mode` trains: the head always, the shallow branch unless in head mode; for partial, the
 /// backbone's last `blocks` blocks and every layer after them; for full, everything.
 fn trainable_vars(varmap: &VarMap, net: &ParallelNetwork, mode: Mode) -> Result<Vec<Var>> {
     let vars = varmap
@@ -711,7 +702,9 @@ fn trainable_vars(varmap: &VarMap, net: &ParallelNetwork, mode: Mode) -> Result<
     let mut out: Vec<(String, Var)> = vars
         .iter()
         .filter(|(name, _)| {
-            !name.starts_with("backbone.")
+            // Head mode trains on cached [backbone ‖ shallow] features (module docs).
+            let frozen_shallow = mode == Mode::Head && name.starts_with("shallow.");
+            !frozen_shallow && !name.starts_with("backbone.")
                 || trainable_backbone
                     .iter()
                     .any(|b| name.strip_prefix("backbone.") == Some(b.as_str()))
@@ -775,21 +768,22 @@ fn evaluate_set(
     let mut acc = MetricsAccumulator::default();
     for batch in set.chunks(config.batch_size.max(16)) {
         ctx.check_cancelled()?;
-        let images: Vec<RgbImage> = batch
-            .par_iter()
-            .map(|s| views.load(s, config.seed, VARIANT_STREAM, 0))
-            .collect::<Result<_>>()?;
-        let x = preprocess.to_tensor(&images, device)?;
         let logits = match cache {
             Some(cache) => {
                 let rows: Vec<usize> = batch
                     .iter()
                     .map(|s| cache.row(s.id, 0))
                     .collect::<Result<_>>()?;
-                net.outputs_from_pooled_t(&cache.rows(&rows)?, &x, false)?
-                    .logits
+                net.outputs_from_concat_t(&cache.rows(&rows)?, false)?.logits
             }
-            None => net.outputs_t(&x, false)?.logits,
+            None => {
+                let images: Vec<RgbImage> = batch
+                    .par_iter()
+                    .map(|s| views.load(s, config.seed, VARIANT_STREAM, 0))
+                    .collect::<Result<_>>()?;
+                let x = preprocess.to_tensor(&images, device)?;
+                net.outputs_t(&x, false)?.logits
+            }
         };
         let p = candle_nn::ops::sigmoid(&logits)?.to_vec2::<f32>()?;
         let y: Vec<Vec<f32>> = batch.iter().map(|s| s.targets.clone()).collect();
@@ -840,6 +834,7 @@ impl FeatureCache {
             "background": config.background,
             "variants": variants,
             "side": preprocess.side_px,
+            "shallow": shallow_fingerprint(net)?,
             "items": wanted.iter().map(|(s, v)| (s.id, *v, s.path.display().to_string())).collect::<Vec<_>>(),
         })
         .to_string();
@@ -865,7 +860,8 @@ impl FeatureCache {
                 .map(|(s, v)| views.load(s, config.seed, VARIANT_STREAM, *v as u64))
                 .collect::<Result<_>>()?;
             let x = preprocess.to_tensor(&images, device)?;
-            chunks.push(net.backbone().pooled_t(&x, false)?.detach());
+            let pooled = net.backbone().pooled_t(&x, false)?;
+            chunks.push(net.concat_features(&pooled, &x)?.detach());
             let done = (i * CHUNK + chunk.len()).min(wanted.len());
             events(&TrainEvent::Caching {
                 done,
@@ -896,6 +892,21 @@ impl FeatureCache {
         )?;
         Ok(self.features.index_select(&index, 0)?.to_dtype(DType::F32)?)
     }
+}
+
+/// The sha256 of the shallow branch's weights: cached features hold its outputs, and a new
+/// run starts it from new random weights.
+fn shallow_fingerprint(net: &ParallelNetwork) -> Result<String> {
+    let mut bytes = Vec::new();
+    for (name, t) in net.named_tensors() {
+        if name.starts_with("shallow.") {
+            bytes.extend(name.as_bytes());
+            for v in t.flatten_all()?.to_vec1::<f32>()? {
+                bytes.extend(v.to_le_bytes());
+            }
+        }
+    }
+    Ok(crate::model::weights::sha256_hex(&bytes))
 }
 
 /// A safetensors buffer's tensors and header metadata.
@@ -995,3 +1006,48 @@ pub fn evaluate_classification(
 
 #[cfg(test)]
 mod tests;
+
+/// Training throughput of `mode` on this machine: images per second of optimisation steps
+/// (forward, eq. 3, backward, AdamW) at `batch`, on random input, after one warm-up step, as
+/// the median of `steps` timed steps. Head mode reads random "cached" features, so its figure
+/// excludes the once-only feature caching; image decoding and augmentation are excluded in
+/// every mode.
+pub fn step_throughput(
+    mode: Mode,
+    batch: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<f64> {
+    let labels = 64;
+    let config = NetworkConfig {
+        label_count: labels,
+        ..NetworkConfig::lite0(labels)
+    };
+    let varmap = VarMap::new();
+    let weights = system::find_weights(LITE0_WEIGHTS_FILE)?;
+    let net = ParallelNetwork::fresh(&varmap, &config, &weights, device)?;
+    let mut optimizer = AdamW::new(
+        trainable_vars(&varmap, &net, mode)?,
+        ParamsAdamW::default(),
+    )?;
+    let side = Preprocess::LITE0.side_px as usize;
+    let x = Tensor::rand(-1f32, 1.0, (batch, 3, side, side), device)?;
+    let pooled = Tensor::rand(0f32, 1.0, (batch, config.concat_dim()), device)?;
+    let targets = Tensor::rand(0f32, 1.0, (batch, labels), device)?.ge(0.9)?.to_dtype(DType::F32)?;
+    let label_weights = Tensor::ones(labels, DType::F32, device)?;
+    let mut times = Vec::new();
+    for i in 0..=steps.max(1) {
+        let start = Instant::now();
+        let out = match mode {
+            Mode::Head => net.outputs_from_concat_t(&pooled, true)?,
+            _ => net.outputs_t(&x, true)?,
+        };
+        let parts = loss::paper_loss(&out.logits, &targets, &label_weights)?;
+        optimizer.backward_step(&parts.loss)?;
+        if i > 0 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(batch as f64 / times[times.len() / 2].max(1e-9))
+}

@@ -167,3 +167,13 @@ fn partial_mode_trains_the_last_blocks_only() {
     assert_eq!(block_of("layer4.2.conv3.weight").as_deref(), Some("layer4.2"));
     assert_eq!(block_of("conv_stem.weight"), None);
 }
+
+#[test]
+#[ignore = "a measurement, not a check: run by hand"]
+fn print_step_throughput() {
+    crate::init_threads();
+    for mode in [Mode::Head, Mode::Partial { blocks: 3 }] {
+        let t = step_throughput(mode, 32, 3, &Device::Cpu).unwrap();
+        eprintln!("{mode:?}: {t:.1} images/s");
+    }
+}

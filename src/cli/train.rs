@@ -1,0 +1,184 @@
+//! `vitrine train`: fine-tune a system on this library (see [`crate::train`]), with a
+//! progress bar and one line per epoch.
+
+use crate::jobs::Job;
+use crate::library::Library;
+use crate::model::system;
+use crate::train::{self, BackgroundAug, Mode, TrainConfig, TrainEvent, TrainReport};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// The backbone: efficientnet-lite0 (shipped weights), resnet50 or efficientnet-b0…b7
+    /// (with --backbone-weights).
+    #[arg(long, default_value = "efficientnet-lite0")]
+    pub backbone: String,
+    /// The backbone's pretrained weights (safetensors, timm names) for other backbones.
+    #[arg(long, value_name = "FILE")]
+    pub backbone_weights: Option<PathBuf>,
+    /// head (backbone frozen, features cached), partial (last --blocks blocks too) or full.
+    #[arg(long, default_value = "head")]
+    pub mode: String,
+    /// Backbone blocks that train in partial mode.
+    #[arg(long, default_value_t = 3)]
+    pub blocks: usize,
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// AdamW's learning rate.
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// AdamW's decoupled weight decay.
+    #[arg(long, default_value_t = 1e-2)]
+    pub weight_decay: f64,
+    /// Dropout before the classifier.
+    #[arg(long, default_value_t = 0.3)]
+    pub dropout: f32,
+    /// The width of the embedding (the search vector).
+    #[arg(long, default_value_t = 512)]
+    pub embedding_dim: usize,
+    /// Regular augmentation (flip, rotation, shift, shear): on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub augment: String,
+    /// New backgrounds behind the cut-out item: off, procedural, or a folder of scene photos.
+    #[arg(long, default_value = "off", value_name = "off|procedural|DIR")]
+    pub background_aug: String,
+    /// Head mode: augmented variants per training item, drawn once and cached.
+    #[arg(long, default_value_t = 4)]
+    pub variants: usize,
+    /// Epochs without a better validation IoU before stopping early.
+    #[arg(long, default_value_t = 4)]
+    pub patience: usize,
+    /// The new system's name (default: from the backbone, mode and background).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Continue the run called --name from its last checkpoint (up to --epochs).
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl TrainArgs {
+    /// The run these arguments ask for.
+    pub fn config(&self) -> anyhow::Result<TrainConfig> {
+        let mode = Mode::parse(&self.mode, self.blocks)?;
+        let background = BackgroundAug::parse(&self.background_aug);
+        let name = match &self.name {
+            Some(name) => name.clone(),
+            None => default_name(&self.backbone, mode, &background)?,
+        };
+        Ok(TrainConfig {
+            name,
+            backbone: self.backbone.clone(),
+            backbone_weights: self.backbone_weights.clone(),
+            mode,
+            epochs: self.epochs,
+            batch_size: self.batch,
+            learning_rate: self.lr,
+            weight_decay: self.weight_decay,
+            dropout: self.dropout,
+            embedding_dim: self.embedding_dim,
+            augment: self.augment == "on",
+            background,
+            variants: self.variants,
+            patience: self.patience,
+            seed: self.seed,
+        })
+    }
+}
+
+/// `lite0-head`, `lite0-partial-bg`, `resnet50-full` …
+pub fn default_name(backbone: &str, mode: Mode, background: &BackgroundAug) -> anyhow::Result<String> {
+    let kind = crate::model::backbone::BackboneKind::parse(backbone)?;
+    let short = kind.as_str().trim_start_matches("efficientnet-");
+    let bg = if *background == BackgroundAug::Off { "" } else { "-bg" };
+    Ok(format!("{short}-{}{bg}", mode.name()))
+}
+
+pub fn run(dir: &Path, device: &str, args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let device = system::device(device)?;
+    let config = args.config()?;
+    let dir = dir.to_path_buf();
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:36} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let lines = bar.clone();
+    let (job_config, resume) = (config.clone(), args.resume);
+    let job = Job::spawn("train", None, move |ctx| {
+        let mut lib = Library::open(&dir)?;
+        train::train(&mut lib, &job_config, resume, &device, ctx, &mut |event| {
+            if let TrainEvent::Epoch(e) = event {
+                let line = format!(
+                    "epoch {:>3}: loss {:.4} (bce {:.4}), validation IoU {:.3} precision {:.3} \
+                     recall {:.3}, {:.1} images/s",
+                    e.epoch,
+                    e.train_loss,
+                    e.train_bce,
+                    e.validation.iou,
+                    e.validation.precision,
+                    e.validation.recall,
+                    e.images_per_s
+                );
+                // A hidden bar (stderr not a terminal) prints nothing: then plain lines.
+                if lines.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    lines.println(line);
+                }
+            }
+        })
+    });
+    let result = job.wait_with(|p| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+        bar.set_message(p.stage.clone());
+    });
+    bar.finish_and_clear();
+    let report = result.with_context(|| format!("cannot train {}", config.name))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", summary(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One paragraph on a finished run.
+pub fn summary(r: &TrainReport) -> String {
+    format!(
+        "Trained {} ({} mode, {} epochs{}, best epoch {}{}): {} labels, {}/{}/{} items\n  \
+         validation IoU {:.3} precision {:.3} recall {:.3}\n  test IoU {:.3} precision {:.3} \
+         recall {:.3}\n  {:.1} training images/s, {:.1} s in all",
+        r.system,
+        r.mode,
+        r.epochs_run,
+        r.resumed_from
+            .map(|e| format!(", resumed after {e}"))
+            .unwrap_or_default(),
+        r.best_epoch,
+        if r.stopped_early { ", stopped early" } else { "" },
+        r.labels,
+        r.train_items,
+        r.validation_items,
+        r.test_items,
+        r.validation.iou,
+        r.validation.precision,
+        r.validation.recall,
+        r.test.iou,
+        r.test.precision,
+        r.test.recall,
+        r.images_per_s,
+        r.elapsed_secs
+    )
+}
