@@ -11,6 +11,9 @@
 //! indexes of random unit rows (1280 wide; 100k and 1M items, the latter only when memory
 //! allows): single queries (median, with the effective read bandwidth: a single query is
 //! memory-bound) and batches of 100 (ms per query), and the recall@10 of the f16 index.
+//!
+//! `bench train` times training steps (forward, the paper's loss, backward, AdamW) per mode
+//! on random input ([`crate::train::step_throughput`]).
 
 use super::progress::wait_with_bar;
 use crate::catalog::demo::{self, DemoOptions};
@@ -55,6 +58,56 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Training images per second per mode (head, partial, full) on random input.
+    Train {
+        /// Images per step.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Timed steps per mode (after a warm-up); the median is reported.
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// The modes to time.
+        #[arg(long, value_delimiter = ',', default_values_t = ["head".to_string(), "partial".to_string(), "full".to_string()])]
+        modes: Vec<String>,
+        /// Backbone blocks that train in partial mode.
+        #[arg(long, default_value_t = 3)]
+        blocks: usize,
+        /// Print JSON: {"threads", "batch", "device", "results": [{"mode", "images_per_s"}]}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `bench train`: optimisation steps per mode ([`crate::train::step_throughput`]).
+fn train_bench(
+    device_spec: &str,
+    batch: usize,
+    steps: usize,
+    modes: &[String],
+    blocks: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let device = system::device(device_spec)?;
+    let mut results = Vec::new();
+    for name in modes {
+        let mode = crate::train::Mode::parse(name, blocks)?;
+        let rate = crate::train::step_throughput(mode, batch.max(1), steps.max(1), &device)
+            .with_context(|| format!("cannot time {name} training"))?;
+        if !json {
+            println!("train {name:8} batch {batch}: {rate:8.1} images/s");
+        }
+        results.push(serde_json::json!({"mode": name, "images_per_s": rate}));
+    }
+    if json {
+        let out = serde_json::json!({
+            "threads": rayon::current_num_threads(),
+            "batch": batch,
+            "device": device_spec,
+            "results": results,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `bench embed` measured.
@@ -77,6 +130,13 @@ pub fn run(dir: &Path, device: &str, cmd: &BenchCommand) -> anyhow::Result<ExitC
         BenchCommand::Search { items, runs, json } => {
             search_bench(dir, device, items, (*runs).max(1), *json)
         }
+        BenchCommand::Train {
+            batch,
+            steps,
+            modes,
+            blocks,
+            json,
+        } => train_bench(device, *batch, *steps, modes, *blocks, *json),
     }
 }
 
