@@ -96,10 +96,18 @@ impl TrainArgs {
 }
 
 /// `lite0-head`, `lite0-partial-bg`, `resnet50-full` …
-pub fn default_name(backbone: &str, mode: Mode, background: &BackgroundAug) -> anyhow::Result<String> {
+pub fn default_name(
+    backbone: &str,
+    mode: Mode,
+    background: &BackgroundAug,
+) -> anyhow::Result<String> {
     let kind = crate::model::backbone::BackboneKind::parse(backbone)?;
     let short = kind.as_str().trim_start_matches("efficientnet-");
-    let bg = if *background == BackgroundAug::Off { "" } else { "-bg" };
+    let bg = if *background == BackgroundAug::Off {
+        ""
+    } else {
+        "-bg"
+    };
     Ok(format!("{short}-{}{bg}", mode.name()))
 }
 
@@ -167,7 +175,11 @@ pub fn summary(r: &TrainReport) -> String {
             .map(|e| format!(", resumed after {e}"))
             .unwrap_or_default(),
         r.best_epoch,
-        if r.stopped_early { ", stopped early" } else { "" },
+        if r.stopped_early {
+            ", stopped early"
+        } else {
+            ""
+        },
         r.labels,
         r.train_items,
         r.validation_items,

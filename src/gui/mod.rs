@@ -21,9 +21,12 @@ mod placeholder_tabs;
 mod search_tab;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_train;
 mod theme;
 mod thumbs;
 mod top_bar;
+mod train_tab;
 mod widgets;
 
 use crate::catalog::demo::{self, DemoOptions, DemoReport};
@@ -225,6 +228,14 @@ pub(crate) enum Command {
     SetSearchCategory(Option<String>),
     /// Compare mode: also run each query with this system (`None`: off), and run it again.
     SetCompareSystem(Option<String>),
+    /// Train a new system with the Train tab's form (or resume the run of its name).
+    StartTraining {
+        resume: bool,
+    },
+    /// Draw the Train tab's augmentation preview.
+    PreviewAugmentation,
+    /// Show the folder picker for background scenes.
+    PickBackgroundFolder,
 }
 
 /// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
@@ -247,11 +258,16 @@ pub(crate) enum JobKind {
     Index {
         system: String,
     },
+    /// Training a new system (or resuming one).
+    Train {
+        system: String,
+    },
 }
 
 enum JobOutput {
     DemoCatalogue(DemoReport),
     Index(IndexReport),
+    Train(crate::train::TrainReport),
 }
 
 /// A job on its worker thread, with its latest progress.
@@ -315,6 +331,7 @@ pub(crate) struct Runtime {
     pub thumbs: ThumbCache,
     pub grid: GridLayout,
     pub search: search_tab::SearchView,
+    pub train: train_tab::TrainView,
 }
 
 /// The Vitrine desktop app.
@@ -359,6 +376,7 @@ impl App {
                 thumbs: ThumbCache::new(&cc.egui_ctx),
                 grid: GridLayout::default(),
                 search: search_tab::SearchView::default(),
+                train: train_tab::TrainView::default(),
             },
         };
         app.open_library(library_dir);
@@ -434,6 +452,9 @@ impl App {
                 }
             }
             Command::PickQueryFile => self.pick_query_file(),
+            Command::StartTraining { resume } => self.start_train(resume),
+            Command::PreviewAugmentation => self.start_preview(),
+            Command::PickBackgroundFolder => self.pick_background_folder(),
             Command::SetCompareSystem(system) => {
                 self.rt.search.compare_with = system;
                 if let Some(source) = self.rt.search.history.get(self.rt.search.position) {
@@ -619,6 +640,7 @@ impl App {
     /// Re-reads the library's systems; a saved choice that no longer exists falls back to
     /// the built-in system.
     fn reload_systems(&mut self) {
+        self.rt.train.runs = None;
         let Some(lib) = &self.rt.library else {
             return;
         };
@@ -813,6 +835,7 @@ impl App {
                     summary: index_summary(&report),
                 }
             }
+            Ok(JobOutput::Train(report)) => self.train_finished(name, report),
             Err(Error::Cancelled) => JobState::Cancelled { name },
             Err(e) => {
                 self.report(format!("{name} failed: {e}"));
@@ -966,6 +989,7 @@ impl eframe::App for App {
         self.poll_job();
         self.poll_picker();
         self.poll_search();
+        train_tab::poll(&mut self.rt.train, ctx, &mut self.rt.errors);
         // A photo dropped anywhere on the window is a query.
         let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
@@ -1000,6 +1024,7 @@ impl eframe::App for App {
             .show(ui, |ui| match self.state.tab {
                 Tab::Catalog => catalog_tab::catalog_tab_ui(ui, &mut self.state, &mut self.rt),
                 Tab::Search => search_tab::search_tab_ui(ui, &self.state, &mut self.rt),
+                Tab::Train => train_tab::train_tab_ui(ui, &mut self.rt),
                 tab => placeholder_tabs::placeholder_tab_ui(ui, tab),
             });
         self.rt.thumbs.flush();

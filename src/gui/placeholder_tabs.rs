@@ -15,14 +15,7 @@ fn description(tab: Tab) -> &'static [&'static str] {
              and compare two systems side by side on the same photo.",
         ],
         Tab::Catalog => &[],
-        Tab::Train => &[
-            "Fine-tune the feature extractor on this library's own catalogue: the paper's \
-             weighted multi-label loss (rare labels weigh most, sharpened by F1 and IoU) and \
-             background augmentation, which cuts each garment out and pastes it on a new scene \
-             every epoch so it learns to ignore the background.",
-            "Progress, losses and validation IoU are shown as it trains; each run becomes a \
-             named system you can search with and compare.",
-        ],
+        Tab::Train => &[],
         Tab::Personalize => &[
             "Recommend for a shopper from their cart: the ratings-weighted mean of the items \
              they bought, split into uniform sub-carts by K-Splits, then a personaliser \

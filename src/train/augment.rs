@@ -74,7 +74,12 @@ impl Transform {
         let fx = if self.flip { -self.zoom } else { self.zoom };
         let fy = self.zoom;
         // A = R · Sh · S, with Sh = [[1, k], [0, 1]] and S = diag(fx, fy).
-        let a = [c * fx, (c * self.shear - s) * fy, s * fx, (s * self.shear + c) * fy];
+        let a = [
+            c * fx,
+            (c * self.shear - s) * fy,
+            s * fx,
+            (s * self.shear + c) * fy,
+        ];
         let tx = cx + self.shift.0 * w as f32 - (a[0] * cx + a[1] * cy);
         let ty = cy + self.shift.1 * h as f32 - (a[2] * cx + a[3] * cy);
         Projection::from_matrix([a[0], a[1], tx, a[2], a[3], ty, 0.0, 0.0, 1.0])
@@ -90,7 +95,12 @@ impl Transform {
 }
 
 /// A random regular augmentation of `img` (a flip, rotation, shift, shear and zoom).
-pub fn augment(img: &RgbImage, ranges: &AugmentRanges, fill: [u8; 3], rng: &mut impl Rng) -> RgbImage {
+pub fn augment(
+    img: &RgbImage,
+    ranges: &AugmentRanges,
+    fill: [u8; 3],
+    rng: &mut impl Rng,
+) -> RgbImage {
     Transform::random(ranges, rng).apply(img, fill)
 }
 
@@ -162,9 +172,8 @@ mod tests {
         let a = augment(&img, &ranges, [255; 3], &mut ChaCha8Rng::seed_from_u64(3));
         let b = augment(&img, &ranges, [255; 3], &mut ChaCha8Rng::seed_from_u64(3));
         assert_eq!(a, b);
-        let differs = (4..12).any(|s| {
-            augment(&img, &ranges, [255; 3], &mut ChaCha8Rng::seed_from_u64(s)) != a
-        });
+        let differs = (4..12)
+            .any(|s| augment(&img, &ranges, [255; 3], &mut ChaCha8Rng::seed_from_u64(s)) != a);
         assert!(differs);
     }
 }

@@ -167,11 +167,9 @@ impl SceneSource {
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| {
-                        ["jpg", "jpeg", "png", "webp", "bmp"].contains(&e.to_ascii_lowercase().as_str())
-                    })
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    ["jpg", "jpeg", "png", "webp", "bmp"].contains(&e.to_ascii_lowercase().as_str())
+                })
             })
             .collect();
         files.sort();
@@ -302,7 +300,11 @@ pub fn mask_iou(a: &GrayImage, b: &GrayImage) -> f64 {
         inter += u64::from(x && y);
         union += u64::from(x || y);
     }
-    if union == 0 { 1.0 } else { inter as f64 / union as f64 }
+    if union == 0 {
+        1.0
+    } else {
+        inter as f64 / union as f64
+    }
 }
 
 /// An RGB pixel helper for tests and previews.
@@ -390,9 +392,7 @@ mod tests {
             .save(dir.path().join("a.png"))
             .unwrap();
         let source = SceneSource::folder(dir.path()).unwrap();
-        let scene = source
-            .scene(&mut ChaCha8Rng::seed_from_u64(0), 16)
-            .unwrap();
+        let scene = source.scene(&mut ChaCha8Rng::seed_from_u64(0), 16).unwrap();
         assert_eq!(scene.dimensions(), (16, 16));
         assert_eq!(scene.get_pixel(8, 8).0, [10, 200, 10]);
     }

@@ -64,7 +64,10 @@ impl RunState {
         if state.format != STATE_FORMAT {
             return Err(Error::file(
                 &path,
-                format!("run format {} (this program reads {STATE_FORMAT})", state.format),
+                format!(
+                    "run format {} (this program reads {STATE_FORMAT})",
+                    state.format
+                ),
             ));
         }
         Ok(state)
@@ -117,13 +120,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let varmap = VarMap::new();
         let a = varmap
-            .get((2, 3), "a", Init::Randn { mean: 0.0, stdev: 1.0 }, DType::F32, &Device::Cpu)
+            .get(
+                (2, 3),
+                "a",
+                Init::Randn {
+                    mean: 0.0,
+                    stdev: 1.0,
+                },
+                DType::F32,
+                &Device::Cpu,
+            )
             .unwrap();
         let path = dir.path().join("last.safetensors");
         save_vars(&varmap, &path).unwrap();
         let saved = a.to_vec2::<f32>().unwrap();
         let vars = varmap.all_vars();
-        vars[0].set(&Tensor::zeros((2, 3), DType::F32, &Device::Cpu).unwrap()).unwrap();
+        vars[0]
+            .set(&Tensor::zeros((2, 3), DType::F32, &Device::Cpu).unwrap())
+            .unwrap();
         load_vars(&varmap, &path, &Device::Cpu).unwrap();
         assert_eq!(varmap.all_vars()[0].to_vec2::<f32>().unwrap(), saved);
         // No temporary file is left beside the checkpoint.
@@ -134,7 +148,12 @@ mod tests {
         other
             .get(4, "b", Init::Const(0.0), DType::F32, &Device::Cpu)
             .unwrap();
-        let err = load_vars(&other, &path, &Device::Cpu).unwrap_err().to_string();
-        assert!(err.contains("lacks b") && err.contains("last.safetensors"), "{err}");
+        let err = load_vars(&other, &path, &Device::Cpu)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lacks b") && err.contains("last.safetensors"),
+            "{err}"
+        );
     }
 }

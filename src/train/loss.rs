@@ -171,7 +171,12 @@ mod tests {
         let var = Var::from_tensor(&t(&[&z0])).unwrap();
         let loss = paper_loss(var.as_tensor(), &y, &w).unwrap().loss;
         let grads = loss.backward().unwrap();
-        let g = grads.get(var.as_tensor()).unwrap().to_vec2::<f32>().unwrap()[0].clone();
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()[0]
+            .clone();
         let value = |z: &[f32]| scalar(&paper_loss(&t(&[z]), &y, &w).unwrap().loss);
         let h = 1e-2f32;
         for i in 0..z0.len() {
@@ -179,7 +184,11 @@ mod tests {
             up[i] += h;
             down[i] -= h;
             let numeric = (value(&up) - value(&down)) / (2.0 * h);
-            assert!((numeric - g[i]).abs() < 2e-3, "label {i}: {numeric} vs {}", g[i]);
+            assert!(
+                (numeric - g[i]).abs() < 2e-3,
+                "label {i}: {numeric} vs {}",
+                g[i]
+            );
         }
         // And the gradient is not that of the BCE alone: the F1 and IoU factors matter.
         let var2 = Var::from_tensor(&t(&[&z0])).unwrap();

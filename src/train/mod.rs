@@ -299,9 +299,7 @@ impl Views {
         if !augmented {
             return Ok(letterbox(shop, self.side, WHITE));
         }
-        let transform = self
-            .augment
-            .then(|| Transform::random(&self.ranges, rng));
+        let transform = self.augment.then(|| Transform::random(&self.ranges, rng));
         if let Some(scenes) = &self.scenes
             && rng.random_bool(BACKGROUND_PROBABILITY)
             && let Some(img) =
@@ -434,7 +432,11 @@ pub fn train(
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
 
     // Head mode: the frozen backbone's features, cached.
-    let variants = if config.augmenting() { config.variants } else { 0 };
+    let variants = if config.augmenting() {
+        config.variants
+    } else {
+        0
+    };
     let cache = match config.mode {
         Mode::Head => Some(FeatureCache::build(
             &dir,
@@ -464,7 +466,16 @@ pub fn train(
     )?;
 
     let evaluate = |set: &[Sample], ctx: &JobContext| -> Result<ClassifyMetrics> {
-        evaluate_set(&net, cache.as_ref(), &preprocess, &views, &config, set, device, ctx)
+        evaluate_set(
+            &net,
+            cache.as_ref(),
+            &preprocess,
+            &views,
+            &config,
+            set,
+            device,
+            ctx,
+        )
     };
     if state.epochs_done == 0 && state.history.is_empty() {
         // The untrained network is the baseline the first epoch must beat.
@@ -478,8 +489,7 @@ pub fn train(
     let mut stopped_early = false;
     let (mut trained_images, mut train_secs) = (0usize, 0.0f64);
     while state.epochs_done < config.epochs {
-        if state.epochs_done - state.best_epoch >= config.patience.max(1) && state.epochs_done > 0
-        {
+        if state.epochs_done - state.best_epoch >= config.patience.max(1) && state.epochs_done > 0 {
             stopped_early = true;
             break;
         }
@@ -533,8 +543,7 @@ pub fn train(
             trained_images += chosen.len();
             train_secs += secs;
             let images_per_s = trained_images as f64 / train_secs.max(1e-9);
-            let remaining_steps =
-                (steps - step - 1) + steps * (config.epochs - epoch);
+            let remaining_steps = (steps - step - 1) + steps * (config.epochs - epoch);
             let eta_secs = remaining_steps as f64 * config.batch_size as f64 / images_per_s;
             events(&TrainEvent::Step {
                 epoch,
@@ -609,7 +618,14 @@ pub fn train(
         "test": test,
         "train_images_per_s": images_per_s,
     });
-    System::save_trained(lib, &config.name, &net, &preprocess, &state.labels, &metrics)?;
+    System::save_trained(
+        lib,
+        &config.name,
+        &net,
+        &preprocess,
+        &state.labels,
+        &metrics,
+    )?;
     let split_json = serde_json::to_vec_pretty(&state.split)
         .map_err(|e| Error::Invalid(format!("cannot describe the split: {e}")))?;
     crate::model::weights::write_atomically(
@@ -677,7 +693,10 @@ fn label_frequencies(set: &[Sample], labels: usize) -> Vec<f32> {
 
 fn targets_tensor(samples: &[&Sample], device: &Device) -> Result<Tensor> {
     let labels = samples.first().map_or(0, |s| s.targets.len());
-    let flat: Vec<f32> = samples.iter().flat_map(|s| s.targets.iter().copied()).collect();
+    let flat: Vec<f32> = samples
+        .iter()
+        .flat_map(|s| s.targets.iter().copied())
+        .collect();
     Ok(Tensor::from_vec(flat, (samples.len(), labels), device)?)
 }
 
@@ -774,7 +793,8 @@ fn evaluate_set(
                     .iter()
                     .map(|s| cache.row(s.id, 0))
                     .collect::<Result<_>>()?;
-                net.outputs_from_concat_t(&cache.rows(&rows)?, false)?.logits
+                net.outputs_from_concat_t(&cache.rows(&rows)?, false)?
+                    .logits
             }
             None => {
                 let images: Vec<RgbImage> = batch
@@ -867,7 +887,11 @@ impl FeatureCache {
                 done,
                 total: wanted.len(),
             });
-            ctx.progress(done as u64, wanted.len() as u64, "caching backbone features");
+            ctx.progress(
+                done as u64,
+                wanted.len() as u64,
+                "caching backbone features",
+            );
         }
         let features = Tensor::cat(&chunks, 0)?;
         let meta = BTreeMap::from([("key".to_string(), key)]);
@@ -890,7 +914,10 @@ impl FeatureCache {
             rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
             self.features.device(),
         )?;
-        Ok(self.features.index_select(&index, 0)?.to_dtype(DType::F32)?)
+        Ok(self
+            .features
+            .index_select(&index, 0)?
+            .to_dtype(DType::F32)?)
     }
 }
 
@@ -983,7 +1010,11 @@ pub fn evaluate_classification(
     let mut acc = MetricsAccumulator::default();
     for (b, batch) in test.chunks(32).enumerate() {
         ctx.check_cancelled()?;
-        ctx.progress((b * 32) as u64, test.len() as u64, "classifying the test split");
+        ctx.progress(
+            (b * 32) as u64,
+            test.len() as u64,
+            "classifying the test split",
+        );
         let paths: Vec<PathBuf> = batch.iter().map(|item| lib.resolve(&item.image)).collect();
         let images: Vec<RgbImage> = paths
             .par_iter()
@@ -1012,12 +1043,7 @@ mod tests;
 /// the median of `steps` timed steps. Head mode reads random "cached" features, so its figure
 /// excludes the once-only feature caching; image decoding and augmentation are excluded in
 /// every mode.
-pub fn step_throughput(
-    mode: Mode,
-    batch: usize,
-    steps: usize,
-    device: &Device,
-) -> Result<f64> {
+pub fn step_throughput(mode: Mode, batch: usize, steps: usize, device: &Device) -> Result<f64> {
     let labels = 64;
     let config = NetworkConfig {
         label_count: labels,
@@ -1026,14 +1052,13 @@ pub fn step_throughput(
     let varmap = VarMap::new();
     let weights = system::find_weights(LITE0_WEIGHTS_FILE)?;
     let net = ParallelNetwork::fresh(&varmap, &config, &weights, device)?;
-    let mut optimizer = AdamW::new(
-        trainable_vars(&varmap, &net, mode)?,
-        ParamsAdamW::default(),
-    )?;
+    let mut optimizer = AdamW::new(trainable_vars(&varmap, &net, mode)?, ParamsAdamW::default())?;
     let side = Preprocess::LITE0.side_px as usize;
     let x = Tensor::rand(-1f32, 1.0, (batch, 3, side, side), device)?;
     let pooled = Tensor::rand(0f32, 1.0, (batch, config.concat_dim()), device)?;
-    let targets = Tensor::rand(0f32, 1.0, (batch, labels), device)?.ge(0.9)?.to_dtype(DType::F32)?;
+    let targets = Tensor::rand(0f32, 1.0, (batch, labels), device)?
+        .ge(0.9)?
+        .to_dtype(DType::F32)?;
     let label_weights = Tensor::ones(labels, DType::F32, device)?;
     let mut times = Vec::new();
     for i in 0..=steps.max(1) {

@@ -98,7 +98,10 @@ mod tests {
     fn eighty_ten_ten_deterministic_by_seed_and_disjoint() {
         let all = items(1000);
         let a = split(&all, 7);
-        assert_eq!((a.train.len(), a.validation.len(), a.test.len()), (800, 100, 100));
+        assert_eq!(
+            (a.train.len(), a.validation.len(), a.test.len()),
+            (800, 100, 100)
+        );
         assert_eq!(a, split(&all, 7));
         assert_ne!(a, split(&all, 8));
         let mut every: Vec<ItemId> = [&a.train[..], &a.validation[..], &a.test[..]].concat();

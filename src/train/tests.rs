@@ -45,7 +45,11 @@ fn head_training_makes_a_system_and_resumes() {
     assert_eq!(report.epochs_run, 2);
     assert_eq!(report.history.len(), 2);
     assert_eq!(
-        (report.train_items, report.validation_items, report.test_items),
+        (
+            report.train_items,
+            report.validation_items,
+            report.test_items
+        ),
         (24, 3, 3)
     );
     assert!(report.history.iter().all(|h| h.train_loss.is_finite()));
@@ -65,11 +69,19 @@ fn head_training_makes_a_system_and_resumes() {
     );
     // The system is listed and classifies its test split.
     let listed = System::list(&lib).unwrap();
-    assert!(listed.iter().any(|s| s.name == "t1" && s.embedding_dim == 32));
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.name == "t1" && s.embedding_dim == 32)
+    );
     let system = System::load(&lib, "t1", &Device::Cpu).unwrap();
     let test = evaluate_classification(&lib, &system, &JobContext::silent()).unwrap();
     assert_eq!(test.samples, 3);
-    assert!((test.iou - report.test.iou).abs() < 1e-9, "{test:?} vs {:?}", report.test);
+    assert!(
+        (test.iou - report.test.iou).abs() < 1e-9,
+        "{test:?} vs {:?}",
+        report.test
+    );
     // Resuming with more epochs continues from epoch 2 and reuses the cached features.
     let mut more = tiny("t1");
     more.epochs = 3;
@@ -128,20 +140,41 @@ fn a_cancelled_run_keeps_its_checkpoint_and_bad_configs_are_refused() {
     let state = RunState::load(&run_dir(lib.root(), "t2")).unwrap();
     assert_eq!(state.epochs_done, 1);
     assert!(System::list(&lib).unwrap().iter().all(|s| s.name != "t2"));
-    let resumed = train(&mut lib, &tiny("t2"), true, &Device::Cpu, &JobContext::silent(), &mut |_| {})
-        .unwrap();
+    let resumed = train(
+        &mut lib,
+        &tiny("t2"),
+        true,
+        &Device::Cpu,
+        &JobContext::silent(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!((resumed.resumed_from, resumed.epochs_run), (Some(1), 3));
     drop(dir);
     let job_ctx = JobContext::silent();
     let mut config = tiny("t2");
     config.name = "Bad Name".into();
-    let err = train(&mut lib, &config, false, &Device::Cpu, &job_ctx, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = train(
+        &mut lib,
+        &config,
+        false,
+        &Device::Cpu,
+        &job_ctx,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("cannot name"), "{err}");
-    let err = train(&mut lib, &tiny("nothing"), true, &Device::Cpu, &job_ctx, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = train(
+        &mut lib,
+        &tiny("nothing"),
+        true,
+        &Device::Cpu,
+        &job_ctx,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("state.json"), "{err}");
 }
 
@@ -160,11 +193,22 @@ fn partial_mode_trains_the_last_blocks_only() {
     .to_vec();
     assert_eq!(
         last_blocks(&names, 1),
-        ["_blocks.15._expand_conv.weight", "_blocks.15._bn2.weight", "_conv_head.weight", "_bn1.weight"]
+        [
+            "_blocks.15._expand_conv.weight",
+            "_blocks.15._bn2.weight",
+            "_conv_head.weight",
+            "_bn1.weight"
+        ]
     );
     assert_eq!(last_blocks(&names, 2).len(), 5);
-    assert_eq!(block_of("blocks.5.2.conv_pw.weight").as_deref(), Some("blocks.5.2"));
-    assert_eq!(block_of("layer4.2.conv3.weight").as_deref(), Some("layer4.2"));
+    assert_eq!(
+        block_of("blocks.5.2.conv_pw.weight").as_deref(),
+        Some("blocks.5.2")
+    );
+    assert_eq!(
+        block_of("layer4.2.conv3.weight").as_deref(),
+        Some("layer4.2")
+    );
     assert_eq!(block_of("conv_stem.weight"), None);
 }
 

@@ -7,14 +7,27 @@ use crate::common::{json, stderr, stdout, vitrine};
 fn train_head_makes_a_listed_system_that_beats_an_untrained_head() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
-    let out = vitrine(&lib, &["demo", "--items", "120", "--users", "10", "--street", "10"]);
+    let out = vitrine(
+        &lib,
+        &["demo", "--items", "120", "--users", "10", "--street", "10"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 
     let out = vitrine(
         &lib,
         &[
-            "train", "--mode", "head", "--epochs", "3", "--batch", "8", "--augment", "off",
-            "--name", "tiny", "--json",
+            "train",
+            "--mode",
+            "head",
+            "--epochs",
+            "3",
+            "--batch",
+            "8",
+            "--augment",
+            "off",
+            "--name",
+            "tiny",
+            "--json",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -23,12 +36,25 @@ fn train_head_makes_a_listed_system_that_beats_an_untrained_head() {
     assert_eq!(report["epochs_run"], 3);
     assert_eq!(report["train_items"], 96);
     // One line per epoch on stderr (no terminal: plain lines).
-    assert_eq!(stderr(&out).matches("validation IoU").count(), 3, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches("validation IoU").count(),
+        3,
+        "{}",
+        stderr(&out)
+    );
 
     // The untrained baseline: the same run with no epoch, i.e. the freshly initialised head.
     let out = vitrine(
         &lib,
-        &["train", "--epochs", "0", "--augment", "off", "--name", "untrained"],
+        &[
+            "train",
+            "--epochs",
+            "0",
+            "--augment",
+            "off",
+            "--name",
+            "untrained",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
 
@@ -50,12 +76,19 @@ fn train_head_makes_a_listed_system_that_beats_an_untrained_head() {
         m["iou"].as_f64().unwrap()
     };
     let (trained, untrained) = (iou("tiny"), iou("untrained"));
-    assert!(trained > untrained + 0.1, "trained {trained} vs untrained {untrained}");
+    assert!(
+        trained > untrained + 0.1,
+        "trained {trained} vs untrained {untrained}"
+    );
 
     // The new system searches at once.
     let out = vitrine(&lib, &["index", "--system", "tiny"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("embedded 120 new"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("embedded 120 new"),
+        "{}",
+        stdout(&out)
+    );
 
     // imagenet-lite0 has no classifier for the library's labels: said so, exit non-zero.
     let out = vitrine(&lib, &["eval", "classify"]);

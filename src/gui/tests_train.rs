@@ -1,0 +1,82 @@
+//! The Train tab driven through egui_kittest: a tiny run started from the panel, its
+//! progress and plots, the resulting system in the runs table and in search, and the
+//! augmentation preview.
+
+use super::tests::{demo_library, harness, has_label, run_until};
+use super::*;
+use egui::Role;
+use egui_kittest::kittest::Queryable;
+
+#[test]
+fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
+    let dir = demo_library(20);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    h.run();
+    h.get_by_role_and_label(Role::Button, "Train").click();
+    h.run();
+    assert!(has_label(&h, "Training run"));
+    assert!(has_label(&h, "No trained system yet."));
+    {
+        let form = &mut h.state_mut().rt.train.form;
+        form.name = "gui-run".into();
+        form.epochs = 2;
+        form.batch = 8;
+    }
+    h.get_by_role_and_label(Role::Button, "Start training")
+        .click();
+    // The job runs: the panel shows its events as they come, then the result.
+    run_until(&mut h, "training to start", |h| {
+        matches!(h.state().rt.job, JobState::Running(_))
+    });
+    run_until(&mut h, "training to end", |h| {
+        !matches!(h.state().rt.job, JobState::Running(_))
+    });
+    h.step();
+    let rt = &h.state().rt;
+    assert!(
+        matches!(&rt.job, JobState::Done { summary, .. } if summary.contains("Trained gui-run")),
+        "the job ended otherwise"
+    );
+    assert_eq!(rt.train.history.len(), 2, "two epochs plotted");
+    assert!(matches!(
+        rt.train.latest,
+        Some(crate::train::TrainEvent::Step { .. })
+    ));
+    assert!(rt.systems.iter().any(|s| s.name == "gui-run"));
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(
+        h.query_by_label_contains("Result: system gui-run")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("Validation after epoch 2")
+            .is_some()
+    );
+
+    // The runs table lists it; "Use" switches search to it.
+    h.get_by_role_and_label(Role::Button, "Use gui-run for search")
+        .click();
+    for _ in 0..3 {
+        h.step();
+    }
+    assert_eq!(h.state().state.system, "gui-run");
+    assert_eq!(h.state().state.tab, Tab::Search);
+}
+
+#[test]
+fn the_augmentation_preview_shows_cut_out_items_on_scenes() {
+    let dir = demo_library(10);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    h.run();
+    h.get_by_role_and_label(Role::Button, "Train").click();
+    h.run();
+    h.get_by_role_and_label(Role::Button, "Preview augmentation")
+        .click();
+    run_until(&mut h, "the preview", |h| {
+        h.state().rt.train.preview.len() == 8
+    });
+    h.step();
+    assert!(h.query_by_label("augmented sample 8").is_some());
+}

@@ -1,0 +1,681 @@
+//! The Train tab: configure a training run, start / cancel / resume it, watch it (loss and
+//! validation IoU, precision and recall per epoch, as plots), see what the augmentation
+//! makes of the catalogue (a preview grid of augmented samples, so the background cut-out's
+//! mask quality is visible), and compare past runs, any of which can become the system
+//! search uses.
+//!
+//! The run is the one background job (`JobKind::Train`): it sends its detailed
+//! [`TrainEvent`]s over a channel that [`poll`] drains each frame; the job slot's progress
+//! bar shows the overall progress as for any job.
+
+use super::{App, Command, JobKind, JobOutput, JobState, Runtime, Tab, theme};
+use crate::library::Library;
+use crate::model::backbone::BackboneKind;
+use crate::model::system;
+use crate::train::{self, BackgroundAug, EpochStats, Mode, TrainConfig, TrainEvent, TrainReport};
+use eframe::egui;
+use egui::{RichText, ScrollArea, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+use image::RgbImage;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+/// Augmented samples in the preview grid.
+const PREVIEW_COUNT: usize = 8;
+/// The side of a preview tile, in points.
+const PREVIEW_SIDE: f32 = 96.0;
+
+/// Where the background scenes of a run come from, as the form chooses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BackgroundChoice {
+    Off,
+    Procedural,
+    Folder,
+}
+
+/// The run the form describes.
+#[derive(Debug, Clone)]
+pub(crate) struct TrainForm {
+    pub name: String,
+    pub backbone: String,
+    /// Weights for backbones other than Lite0 (a path typed in).
+    pub backbone_weights: String,
+    pub mode: &'static str,
+    pub blocks: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub learning_rate: f64,
+    pub augment: bool,
+    pub background: BackgroundChoice,
+    pub background_dir: Option<PathBuf>,
+}
+
+impl Default for TrainForm {
+    fn default() -> Self {
+        let d = TrainConfig::default();
+        Self {
+            name: "lite0-head".into(),
+            backbone: d.backbone,
+            backbone_weights: String::new(),
+            mode: "head",
+            blocks: 3,
+            epochs: d.epochs,
+            batch: d.batch_size,
+            learning_rate: d.learning_rate,
+            augment: d.augment,
+            background: BackgroundChoice::Procedural,
+            background_dir: None,
+        }
+    }
+}
+
+impl TrainForm {
+    /// The config of the run (errors: a folder choice without a folder, a bad mode).
+    pub fn config(&self) -> crate::Result<TrainConfig> {
+        let background = match (self.background, &self.background_dir) {
+            (BackgroundChoice::Off, _) => BackgroundAug::Off,
+            (BackgroundChoice::Procedural, _) => BackgroundAug::Procedural,
+            (BackgroundChoice::Folder, Some(dir)) => BackgroundAug::Folder(dir.clone()),
+            (BackgroundChoice::Folder, None) => {
+                return Err(crate::Error::Invalid(
+                    "choose the folder of background scenes first".into(),
+                ));
+            }
+        };
+        let weights = self.backbone_weights.trim();
+        Ok(TrainConfig {
+            name: self.name.trim().to_string(),
+            backbone: self.backbone.clone(),
+            backbone_weights: (!weights.is_empty()).then(|| PathBuf::from(weights)),
+            mode: Mode::parse(self.mode, self.blocks)?,
+            epochs: self.epochs,
+            batch_size: self.batch,
+            learning_rate: self.learning_rate,
+            augment: self.augment,
+            background,
+            ..TrainConfig::default()
+        })
+    }
+}
+
+/// A trained system as the runs table shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PastRun {
+    pub name: String,
+    pub mode: String,
+    pub background: String,
+    pub epochs: u64,
+    pub validation_iou: f64,
+    pub test_iou: f64,
+    pub test_precision: f64,
+    pub test_recall: f64,
+}
+
+/// The Train tab's runtime state.
+#[derive(Default)]
+pub(crate) struct TrainView {
+    pub form: TrainForm,
+    /// Events of the running training job.
+    events: Option<Receiver<TrainEvent>>,
+    /// The epochs of the current (or last) run, for the plots.
+    pub history: Vec<EpochStats>,
+    /// The latest step or caching event.
+    pub latest: Option<TrainEvent>,
+    pub report: Option<TrainReport>,
+    /// `None` until read from the library (and after every change).
+    pub runs: Option<Vec<PastRun>>,
+    pub preview: Vec<egui::TextureHandle>,
+    preview_rx: Option<Receiver<crate::Result<Vec<RgbImage>>>>,
+    folder_rx: Option<Receiver<Option<PathBuf>>>,
+}
+
+/// Drains the running job's training events, the preview and the folder picker.
+pub(crate) fn poll(view: &mut TrainView, ctx: &egui::Context, errors: &mut Vec<String>) {
+    if let Some(rx) = &view.events {
+        loop {
+            match rx.try_recv() {
+                Ok(TrainEvent::Epoch(stats)) => view.history.push(stats),
+                Ok(other) => view.latest = Some(other),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    view.events = None;
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(rx) = &view.preview_rx {
+        match rx.try_recv() {
+            Ok(Ok(images)) => {
+                view.preview = images
+                    .iter()
+                    .enumerate()
+                    .map(|(i, img)| {
+                        let color = egui::ColorImage::from_rgb(
+                            [img.width() as usize, img.height() as usize],
+                            img.as_raw(),
+                        );
+                        ctx.load_texture(format!("augmented {i}"), color, Default::default())
+                    })
+                    .collect();
+                view.preview_rx = None;
+            }
+            Ok(Err(e)) => {
+                errors.push(format!("Cannot preview the augmentation: {e}"));
+                view.preview_rx = None;
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => view.preview_rx = None,
+        }
+    }
+    if let Some(rx) = &view.folder_rx {
+        match rx.try_recv() {
+            Ok(picked) => {
+                if let Some(dir) = picked {
+                    view.form.background_dir = Some(dir);
+                    view.form.background = BackgroundChoice::Folder;
+                }
+                view.folder_rx = None;
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => view.folder_rx = None,
+        }
+    }
+}
+
+/// The trained systems of `lib` with their metrics, for the runs table.
+fn past_runs(lib: &Library) -> crate::Result<Vec<PastRun>> {
+    Ok(lib
+        .store
+        .systems()?
+        .into_iter()
+        .map(|row| {
+            let m: serde_json::Value = serde_json::from_str(&row.metrics_json).unwrap_or_default();
+            let f = |a: &str, b: &str| m[a][b].as_f64().unwrap_or(f64::NAN);
+            PastRun {
+                name: row.name,
+                mode: m["mode"].as_str().unwrap_or("-").to_string(),
+                background: m["background_aug"].as_str().unwrap_or("-").to_string(),
+                epochs: m["epochs"].as_u64().unwrap_or(0),
+                validation_iou: f("validation", "iou"),
+                test_iou: f("test", "iou"),
+                test_precision: f("test", "precision"),
+                test_recall: f("test", "recall"),
+            }
+        })
+        .collect())
+}
+
+impl App {
+    /// Starts the form's run (or resumes the run of the form's name) as the background job.
+    pub(super) fn start_train(&mut self, resume: bool) {
+        let config = match self.rt.train.form.config() {
+            Ok(config) => config,
+            Err(e) => {
+                self.report(format!("Cannot start training: {e}"));
+                return;
+            }
+        };
+        if !self.job_slot_free() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let view = &mut self.rt.train;
+        view.events = Some(rx);
+        view.history.clear();
+        view.latest = None;
+        view.report = None;
+        let dir = self.rt.library_dir.clone();
+        let name = config.name.clone();
+        let job_name = format!("{} {name}", if resume { "Resuming" } else { "Training" });
+        self.start_job(JobKind::Train { system: name }, &job_name, move |ctx| {
+            let mut lib = Library::open(&dir)?;
+            let device = system::device("cpu")?;
+            train::train(&mut lib, &config, resume, &device, ctx, &mut |event| {
+                let _ = tx.send(event.clone());
+            })
+            .map(JobOutput::Train)
+        });
+    }
+
+    /// Draws a few augmented samples on a thread; [`poll`] turns them into textures.
+    pub(super) fn start_preview(&mut self) {
+        let config = match self.rt.train.form.config() {
+            Ok(config) => config,
+            Err(e) => {
+                self.report(format!("Cannot preview the augmentation: {e}"));
+                return;
+            }
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = self.rt.library_dir.clone();
+        let ctx = self.rt.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("augmentation preview".into())
+            .spawn(move || {
+                let result = Library::open(&dir)
+                    .and_then(|lib| train::preview(&lib, &config, PREVIEW_COUNT));
+                let _ = tx.send(result);
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.rt.train.preview_rx = Some(rx),
+            Err(e) => self.report(format!("Cannot preview the augmentation: {e}")),
+        }
+    }
+
+    /// Shows the folder picker for background scenes on its own thread.
+    pub(super) fn pick_background_folder(&mut self) {
+        if self.rt.train.folder_rx.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = self.rt.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("background folder picker".into())
+            .spawn(move || {
+                let dialog = rfd::AsyncFileDialog::new()
+                    .set_title("Choose a folder of background scenes")
+                    .pick_folder();
+                let picked = super::block_on(dialog).map(|h| h.path().to_path_buf());
+                let _ = tx.send(picked);
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.rt.train.folder_rx = Some(rx),
+            Err(e) => self.report(format!("Cannot show the folder picker: {e}")),
+        }
+    }
+
+    /// A finished training job: its report, the new system in the pickers and the table.
+    pub(super) fn train_finished(&mut self, name: String, report: TrainReport) -> JobState {
+        self.reload_systems();
+        self.rt.train.runs = None;
+        let summary = format!(
+            "Trained {}: test IoU {:.3}, precision {:.3}, recall {:.3} ({} epochs)",
+            report.system,
+            report.test.iou,
+            report.test.precision,
+            report.test.recall,
+            report.epochs_run
+        );
+        self.rt.train.report = Some(report);
+        JobState::Done { name, summary }
+    }
+}
+
+/// Draws the Train tab.
+pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
+    if rt.train.runs.is_none()
+        && let Some(lib) = &rt.library
+    {
+        match past_runs(lib) {
+            Ok(runs) => rt.train.runs = Some(runs),
+            Err(e) => {
+                rt.errors
+                    .push(format!("Cannot list the trained systems: {e}"));
+                rt.train.runs = Some(Vec::new());
+            }
+        }
+    }
+    let running =
+        matches!(&rt.job, JobState::Running(r) if matches!(r.kind, JobKind::Train { .. }));
+    let busy = matches!(rt.job, JobState::Running(_));
+    let mut commands = Vec::new();
+    egui::Panel::left("train form")
+        .resizable(false)
+        .exact_size(theme::FILTER_PANEL_WIDTH + 40.0)
+        .frame(
+            egui::Frame::new()
+                .fill(theme::PANEL_FILL)
+                .inner_margin(theme::PANEL_MARGIN),
+        )
+        .show(ui, |ui| {
+            ScrollArea::vertical().show(ui, |ui| {
+                form_ui(ui, &mut rt.train.form, busy, running, &mut commands);
+                ui.add_space(theme::SECTION_GAP);
+                status_ui(ui, &rt.train);
+            });
+        });
+    egui::CentralPanel::default()
+        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+        .show(ui, |ui| {
+            ScrollArea::vertical().show(ui, |ui| {
+                plots_ui(ui, &rt.train.history);
+                ui.add_space(theme::SECTION_GAP);
+                preview_ui(ui, &rt.train, &mut commands);
+                ui.add_space(theme::SECTION_GAP);
+                runs_ui(
+                    ui,
+                    rt.train.runs.as_deref().unwrap_or_default(),
+                    &mut commands,
+                );
+            });
+        });
+    rt.commands.extend(commands);
+}
+
+fn form_ui(
+    ui: &mut Ui,
+    form: &mut TrainForm,
+    busy: bool,
+    running: bool,
+    commands: &mut Vec<Command>,
+) {
+    ui.heading("Training run");
+    egui::Grid::new("train form grid")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            let label = ui.label("System name");
+            ui.text_edit_singleline(&mut form.name)
+                .labelled_by(label.id);
+            ui.end_row();
+
+            let label = ui.label("Backbone");
+            egui::ComboBox::from_id_salt("train backbone")
+                .selected_text(&form.backbone)
+                .show_ui(ui, |ui| {
+                    for kind in BackboneKind::ALL {
+                        ui.selectable_value(
+                            &mut form.backbone,
+                            kind.as_str().to_string(),
+                            kind.as_str(),
+                        );
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+            if form.backbone != BackboneKind::Lite0.as_str() {
+                let label = ui.label("Backbone weights");
+                ui.text_edit_singleline(&mut form.backbone_weights)
+                    .labelled_by(label.id)
+                    .on_hover_text("A safetensors file of the backbone in timm's names");
+                ui.end_row();
+            }
+
+            let label = ui.label("Mode");
+            egui::ComboBox::from_id_salt("train mode")
+                .selected_text(form.mode)
+                .show_ui(ui, |ui| {
+                    for (mode, what) in [
+                        ("head", "backbone frozen, features cached: minutes on a CPU"),
+                        ("partial", "the backbone's last blocks train too"),
+                        ("full", "every weight trains (a GPU is advised)"),
+                    ] {
+                        ui.selectable_value(&mut form.mode, mode, mode)
+                            .on_hover_text(what);
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+            if form.mode == "partial" {
+                let label = ui.label("Blocks");
+                ui.add(egui::DragValue::new(&mut form.blocks).range(1..=16))
+                    .labelled_by(label.id);
+                ui.end_row();
+            }
+            let label = ui.label("Epochs");
+            ui.add(egui::DragValue::new(&mut form.epochs).range(0..=500))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Batch");
+            ui.add(egui::DragValue::new(&mut form.batch).range(1..=512))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Learning rate");
+            ui.add(
+                egui::DragValue::new(&mut form.learning_rate)
+                    .range(1e-6..=1.0)
+                    .speed(1e-4)
+                    .max_decimals(6),
+            )
+            .labelled_by(label.id);
+            ui.end_row();
+        });
+    ui.checkbox(
+        &mut form.augment,
+        "Regular augmentation (flip, rotation, shift, shear)",
+    );
+    ui.label("Background augmentation");
+    ui.horizontal_wrapped(|ui| {
+        ui.radio_value(&mut form.background, BackgroundChoice::Off, "Off");
+        ui.radio_value(
+            &mut form.background,
+            BackgroundChoice::Procedural,
+            "Procedural scenes",
+        );
+        ui.radio_value(
+            &mut form.background,
+            BackgroundChoice::Folder,
+            "Scene folder",
+        );
+    });
+    if form.background == BackgroundChoice::Folder {
+        ui.horizontal(|ui| {
+            let shown = form
+                .background_dir
+                .as_ref()
+                .map_or("no folder chosen".to_string(), |d| d.display().to_string());
+            ui.label(RichText::new(shown).monospace().color(theme::TEXT_WEAK));
+            if ui.button("Choose folder…").clicked() {
+                commands.push(Command::PickBackgroundFolder);
+            }
+        });
+    }
+    ui.add_space(theme::SECTION_GAP);
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(!busy, egui::Button::new("Start training"))
+            .on_hover_text("Train a new system with these settings")
+            .on_disabled_hover_text("One background job at a time")
+            .clicked()
+        {
+            commands.push(Command::StartTraining { resume: false });
+        }
+        if ui
+            .add_enabled(!busy, egui::Button::new("Resume"))
+            .on_hover_text("Continue the run of this name from its last checkpoint")
+            .on_disabled_hover_text("One background job at a time")
+            .clicked()
+        {
+            commands.push(Command::StartTraining { resume: true });
+        }
+        if running && ui.button("Cancel training").clicked() {
+            commands.push(Command::CancelJob);
+        }
+    });
+}
+
+fn status_ui(ui: &mut Ui, view: &TrainView) {
+    match &view.latest {
+        Some(TrainEvent::Caching { done, total }) => {
+            ui.label(format!(
+                "Caching backbone features: {done} of {total} images"
+            ));
+        }
+        Some(TrainEvent::Step {
+            epoch,
+            epochs,
+            step,
+            steps,
+            loss,
+            images_per_s,
+            eta_secs,
+        }) => {
+            ui.label(format!(
+                "Epoch {epoch} of {epochs}, step {step} of {steps}: loss {loss:.4}"
+            ));
+            ui.label(
+                RichText::new(format!(
+                    "{images_per_s:.0} images/s, about {:.0} s left",
+                    eta_secs
+                ))
+                .color(theme::TEXT_WEAK),
+            );
+        }
+        _ => {}
+    }
+    if let Some(last) = view.history.last() {
+        ui.label(format!(
+            "Validation after epoch {}: IoU {:.3}, precision {:.3}, recall {:.3}",
+            last.epoch, last.validation.iou, last.validation.precision, last.validation.recall
+        ));
+    }
+    if let Some(r) = &view.report {
+        ui.label(
+            RichText::new(format!(
+                "Result: system {} (best epoch {}{}), test IoU {:.3}, precision {:.3}, recall {:.3}",
+                r.system,
+                r.best_epoch,
+                if r.stopped_early { ", stopped early" } else { "" },
+                r.test.iou,
+                r.test.precision,
+                r.test.recall
+            ))
+            .strong(),
+        );
+    }
+}
+
+fn plots_ui(ui: &mut Ui, history: &[EpochStats]) {
+    ui.heading("Progress per epoch");
+    if history.is_empty() {
+        ui.label(RichText::new("The plots fill in as epochs finish.").color(theme::TEXT_WEAK));
+        return;
+    }
+    let series = |f: &dyn Fn(&EpochStats) -> f64| -> Vec<[f64; 2]> {
+        history.iter().map(|h| [h.epoch as f64, f(h)]).collect()
+    };
+    let half = (ui.available_width() - theme::GRID_GAP) / 2.0;
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(half);
+            Plot::new("train loss plot")
+                .height(180.0)
+                .legend(Legend::default())
+                .x_axis_label("epoch")
+                .include_y(0.0)
+                .show(ui, |plot| {
+                    plot.line(Line::new(
+                        "loss (eq. 3)",
+                        PlotPoints::from(series(&|h| h.train_loss)),
+                    ));
+                    plot.line(Line::new(
+                        "BCE (eq. 1)",
+                        PlotPoints::from(series(&|h| h.train_bce)),
+                    ));
+                });
+        });
+        ui.vertical(|ui| {
+            ui.set_width(half);
+            Plot::new("train validation plot")
+                .height(180.0)
+                .legend(Legend::default())
+                .x_axis_label("epoch")
+                .include_y(0.0)
+                .include_y(1.0)
+                .show(ui, |plot| {
+                    plot.line(Line::new(
+                        "validation IoU",
+                        PlotPoints::from(series(&|h| h.validation.iou)),
+                    ));
+                    plot.line(Line::new(
+                        "precision",
+                        PlotPoints::from(series(&|h| h.validation.precision)),
+                    ));
+                    plot.line(Line::new(
+                        "recall",
+                        PlotPoints::from(series(&|h| h.validation.recall)),
+                    ));
+                });
+        });
+    });
+}
+
+fn preview_ui(ui: &mut Ui, view: &TrainView, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        ui.heading("Augmentation preview");
+        if ui
+            .button("Preview augmentation")
+            .on_hover_text("Draw augmented samples of the first items with these settings")
+            .clicked()
+        {
+            commands.push(Command::PreviewAugmentation);
+        }
+    });
+    if view.preview_rx.is_some() {
+        ui.spinner();
+    } else if view.preview.is_empty() {
+        ui.label(
+            RichText::new("Shows what training sees: each item cut out and pasted on a new scene.")
+                .color(theme::TEXT_WEAK),
+        );
+    } else {
+        ui.horizontal_wrapped(|ui| {
+            for (i, texture) in view.preview.iter().enumerate() {
+                ui.add(
+                    egui::Image::new(texture)
+                        .fit_to_exact_size(egui::vec2(PREVIEW_SIDE, PREVIEW_SIDE))
+                        .alt_text(format!("augmented sample {}", i + 1)),
+                );
+            }
+        });
+    }
+}
+
+fn runs_ui(ui: &mut Ui, runs: &[PastRun], commands: &mut Vec<Command>) {
+    ui.heading("Trained systems");
+    if runs.is_empty() {
+        ui.label(RichText::new("No trained system yet.").color(theme::TEXT_WEAK));
+        return;
+    }
+    egui::Grid::new("past runs")
+        .striped(true)
+        .num_columns(9)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            for title in [
+                "System",
+                "Mode",
+                "Background",
+                "Epochs",
+                "Val IoU",
+                "Test IoU",
+                "Precision",
+                "Recall",
+                "",
+            ] {
+                ui.label(RichText::new(title).strong());
+            }
+            ui.end_row();
+            let num = |ui: &mut Ui, v: f64| {
+                ui.label(if v.is_finite() {
+                    format!("{v:.3}")
+                } else {
+                    "-".into()
+                });
+            };
+            for run in runs {
+                ui.label(&run.name);
+                ui.label(&run.mode);
+                ui.label(&run.background);
+                ui.label(run.epochs.to_string());
+                num(ui, run.validation_iou);
+                num(ui, run.test_iou);
+                num(ui, run.test_precision);
+                num(ui, run.test_recall);
+                if ui
+                    .button(format!("Use {} for search", run.name))
+                    .on_hover_text("Search with this system (index it first from the top bar)")
+                    .clicked()
+                {
+                    commands.push(Command::SelectSystem(run.name.clone()));
+                    commands.push(Command::SelectTab(Tab::Search));
+                }
+                ui.end_row();
+            }
+        });
+}
