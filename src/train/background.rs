@@ -20,7 +20,7 @@
 use super::augment::Transform;
 use crate::catalog::demo::scenes::render_scene;
 use crate::error::{Error, Result};
-use image::{GrayImage, Luma, Rgb, RgbImage};
+use image::{GrayImage, Luma, RgbImage};
 use imageproc::contours::{BorderType, find_contours};
 use imageproc::distance_transform::Norm;
 use imageproc::drawing::draw_polygon_mut;
@@ -307,18 +307,18 @@ pub fn mask_iou(a: &GrayImage, b: &GrayImage) -> f64 {
     }
 }
 
-/// An RGB pixel helper for tests and previews.
-pub fn rgb(c: [u8; 3]) -> Rgb<u8> {
-    Rgb(c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::demo::garments::render_shop;
     use crate::catalog::demo::item_spec;
+    use image::Rgb;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    fn rgb(c: [u8; 3]) -> Rgb<u8> {
+        Rgb(c)
+    }
 
     #[test]
     fn the_border_colour_is_the_plain_background() {

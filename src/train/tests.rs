@@ -221,3 +221,56 @@ fn print_step_throughput() {
         eprintln!("{mode:?}: {t:.1} images/s");
     }
 }
+
+#[test]
+fn each_mode_trains_its_own_variables() {
+    let config = NetworkConfig {
+        embedding_dim: 8,
+        ..NetworkConfig::lite0(3)
+    };
+    let varmap = VarMap::new();
+    let weights = system::find_weights(LITE0_WEIGHTS_FILE).unwrap();
+    let net = ParallelNetwork::fresh(&varmap, &config, &weights, &Device::Cpu).unwrap();
+    let names = |mode| -> Vec<String> {
+        let ids: Vec<_> = trainable_vars(&varmap, &net, mode)
+            .unwrap()
+            .iter()
+            .map(|v| v.as_tensor().id())
+            .collect();
+        let data = varmap.data().lock().unwrap();
+        let mut out: Vec<String> = data
+            .iter()
+            .filter(|(_, v)| ids.contains(&v.as_tensor().id()))
+            .map(|(n, _)| n.clone())
+            .collect();
+        out.sort();
+        out
+    };
+    let head = names(Mode::Head);
+    assert_eq!(
+        head,
+        [
+            "classifier.bias",
+            "classifier.weight",
+            "embedding.bias",
+            "embedding.weight"
+        ]
+    );
+    let partial = names(Mode::Partial { blocks: 1 });
+    assert!(
+        partial
+            .iter()
+            .any(|n| n.starts_with("backbone._blocks.15."))
+    );
+    assert!(partial.iter().any(|n| n.starts_with("backbone._conv_head")));
+    assert!(partial.iter().any(|n| n.starts_with("shallow.")));
+    assert!(
+        !partial
+            .iter()
+            .any(|n| n.starts_with("backbone._blocks.14."))
+    );
+    assert!(!partial.iter().any(|n| n.starts_with("backbone._conv_stem")));
+    let full = names(Mode::Full);
+    assert!(full.iter().any(|n| n.starts_with("backbone._conv_stem")));
+    assert!(full.len() > partial.len());
+}
