@@ -529,13 +529,7 @@ pub fn train(
             };
             let parts = loss::paper_loss(&logits, &targets, &weights)?;
             let value = f64::from(parts.loss.to_scalar::<f32>()?);
-            if !value.is_finite() {
-                return Err(Error::Model(format!(
-                    "training diverged: the loss became {value} at epoch {epoch}, step {}; the \
-                     last good checkpoint is kept (resume with a lower learning rate)",
-                    step + 1
-                )));
-            }
+            check_finite(value, epoch, step + 1)?;
             optimizer.backward_step(&parts.loss)?;
             loss_sum += value;
             bce_sum += f64::from(parts.bce);
@@ -633,6 +627,18 @@ pub fn train(
         &split_json,
     )?;
     Ok(report)
+}
+
+/// A NaN or infinite loss ends the run with an error saying where; the last epoch's
+/// checkpoint is untouched (it is written only after a finished epoch).
+fn check_finite(loss: f64, epoch: usize, step: usize) -> Result<()> {
+    if loss.is_finite() {
+        return Ok(());
+    }
+    Err(Error::Model(format!(
+        "training diverged: the loss became {loss} at epoch {epoch}, step {step}; the last \
+         good checkpoint is kept (resume with a lower learning rate)"
+    )))
 }
 
 /// The split a trained system was trained, validated and tested on, beside its weights.

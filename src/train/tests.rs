@@ -274,3 +274,15 @@ fn each_mode_trains_its_own_variables() {
     assert!(full.iter().any(|n| n.starts_with("backbone._conv_stem")));
     assert!(full.len() > partial.len());
 }
+
+#[test]
+fn a_nan_or_infinite_loss_is_reported_with_where_it_happened() {
+    assert!(check_finite(0.25, 1, 1).is_ok());
+    for bad in [f64::NAN, f64::INFINITY] {
+        let err = check_finite(bad, 3, 7).unwrap_err().to_string();
+        assert!(
+            err.contains("diverged") && err.contains("epoch 3, step 7"),
+            "{err}"
+        );
+    }
+}
