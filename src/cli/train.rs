@@ -25,8 +25,10 @@ pub struct TrainArgs {
     /// Backbone blocks that train in partial mode.
     #[arg(long, default_value_t = 3)]
     pub blocks: usize,
+    /// Passes over the training split (0: save the untrained network, a baseline).
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
+    /// Images per optimisation step.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// AdamW's learning rate.
@@ -56,6 +58,7 @@ pub struct TrainArgs {
     /// The new system's name (default: from the backbone, mode and background).
     #[arg(long)]
     pub name: Option<String>,
+    /// Decides the 80/10/10 split and every random augmentation.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Continue the run called --name from its last checkpoint (up to --epochs).
