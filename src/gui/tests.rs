@@ -59,7 +59,7 @@ pub(super) fn run_until(
 
 /// Runs until every image asked for has arrived and the ui has settled (checking the
 /// accessibility of what is shown).
-fn settle(h: &mut Harness<'_, App>) {
+pub(super) fn settle(h: &mut Harness<'_, App>) {
     run_until(h, "the images", |h| h.state().rt.thumbs.is_idle());
     h.run();
 }

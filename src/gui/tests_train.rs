@@ -2,7 +2,7 @@
 //! progress and plots, the resulting system in the runs table and in search, and the
 //! augmentation preview.
 
-use super::tests::{demo_library, harness, has_label, run_until};
+use super::tests::{demo_library, harness, has_label, run_until, settle};
 use super::*;
 use egui::Role;
 use egui_kittest::kittest::Queryable;
@@ -11,9 +11,9 @@ use egui_kittest::kittest::Queryable;
 fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
     let dir = demo_library(20);
     let mut h = harness(dir.path(), Startup::AsIs);
-    h.run();
+    settle(&mut h);
     h.get_by_role_and_label(Role::Button, "Train").click();
-    h.run();
+    settle(&mut h);
     assert!(has_label(&h, "Training run"));
     assert!(has_label(&h, "No trained system yet."));
     {
@@ -69,9 +69,9 @@ fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
 fn the_augmentation_preview_shows_cut_out_items_on_scenes() {
     let dir = demo_library(10);
     let mut h = harness(dir.path(), Startup::AsIs);
-    h.run();
+    settle(&mut h);
     h.get_by_role_and_label(Role::Button, "Train").click();
-    h.run();
+    settle(&mut h);
     h.get_by_role_and_label(Role::Button, "Preview augmentation")
         .click();
     run_until(&mut h, "the preview", |h| {

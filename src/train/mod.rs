@@ -50,8 +50,9 @@ use crate::store::ItemFilter;
 use crate::vision::preprocess::{Preprocess, WHITE, letterbox};
 use augment::{AugmentRanges, Transform};
 use background::SceneSource;
-use candle_core::{DType, Device, IndexOp, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
+use candle_core::{DType, Device, IndexOp, Shape, Tensor, TensorId, Var};
+use candle_nn::var_builder::SimpleBackend;
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use checkpoint::{RunState, load_vars, run_dir, save_vars};
 use image::RgbImage;
 use metrics::{ClassifyMetrics, MetricsAccumulator};
@@ -61,7 +62,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use split::Split;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -425,10 +426,24 @@ pub fn train(
         ..NetworkConfig::lite0(state.labels.len())
     };
     let varmap = VarMap::new();
-    let net = ParallelNetwork::fresh(&varmap, &net_config, &weights_path, device)?;
+    let fresh = ParallelNetwork::fresh(&varmap, &net_config, &weights_path, device)?;
     if resume && state.epochs_done > 0 {
         load_vars(&varmap, &dir.join("last.safetensors"), device)?;
     }
+    let trainable = trainable_vars(&varmap, &fresh, config.mode)?;
+    // Partial mode trains a network whose frozen weights are detached (`frozen_except`);
+    // validation and the saved system read the variables themselves (`varmap_net`).
+    let partial_net = match config.mode {
+        Mode::Partial { .. } => Some(frozen_except(&varmap, &trainable, &net_config, device)?),
+        Mode::Head | Mode::Full => None,
+    };
+    let train_net = partial_net.as_ref().unwrap_or(&fresh);
+    let settled_net = || -> Result<Option<ParallelNetwork>> {
+        match partial_net {
+            Some(_) => Ok(Some(varmap_net(&varmap, &net_config, device)?)),
+            None => Ok(None),
+        }
+    };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
 
     // Head mode: the frozen backbone's features, cached.
@@ -440,7 +455,7 @@ pub fn train(
     let cache = match config.mode {
         Mode::Head => Some(FeatureCache::build(
             &dir,
-            &net,
+            &fresh,
             &preprocess,
             &views,
             &config,
@@ -455,7 +470,6 @@ pub fn train(
 
     let frequencies = label_frequencies(&train_set, state.labels.len());
     let weights = Tensor::new(loss::label_weights(&frequencies), device)?;
-    let trainable = trainable_vars(&varmap, &net, config.mode)?;
     let mut optimizer = AdamW::new(
         trainable,
         ParamsAdamW {
@@ -466,8 +480,9 @@ pub fn train(
     )?;
 
     let evaluate = |set: &[Sample], ctx: &JobContext| -> Result<ClassifyMetrics> {
+        let settled = settled_net()?;
         evaluate_set(
-            &net,
+            settled.as_ref().unwrap_or(&fresh),
             cache.as_ref(),
             &preprocess,
             &views,
@@ -510,7 +525,9 @@ pub fn train(
                         .iter()
                         .map(|s| cache.row(s.id, variant_rng.random_range(0..=variants)))
                         .collect::<Result<_>>()?;
-                    net.outputs_from_concat_t(&cache.rows(&rows)?, true)?.logits
+                    train_net
+                        .outputs_from_concat_t(&cache.rows(&rows)?, true)?
+                        .logits
                 }
                 None => {
                     let images: Vec<RgbImage> = chosen
@@ -524,7 +541,7 @@ pub fn train(
                         })
                         .collect::<Result<_>>()?;
                     let x = preprocess.to_tensor(&images, device)?;
-                    net.outputs_t(&x, true)?.logits
+                    train_net.outputs_t(&x, true)?.logits
                 }
             };
             let parts = loss::paper_loss(&logits, &targets, &weights)?;
@@ -612,10 +629,11 @@ pub fn train(
         "test": test,
         "train_images_per_s": images_per_s,
     });
+    let settled = settled_net()?;
     System::save_trained(
         lib,
         &config.name,
-        &net,
+        settled.as_ref().unwrap_or(&fresh),
         &preprocess,
         &state.labels,
         &metrics,
@@ -738,6 +756,80 @@ fn trainable_vars(varmap: &VarMap, net: &ParallelNetwork, mode: Mode) -> Result<
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out.into_iter().map(|(_, v)| v).collect())
+}
+
+/// The network over `varmap` with only `trainable` as variables: every other weight is the
+/// same storage detached, so the backward pass stops where the trainable part begins
+/// instead of computing gradients for frozen blocks that nothing would use. Loading a
+/// checkpoint into `varmap` still updates both (they share storage). Frozen batch norms keep
+/// their pretrained running averages.
+fn frozen_except(
+    varmap: &VarMap,
+    trainable: &[Var],
+    config: &NetworkConfig,
+    device: &Device,
+) -> Result<ParallelNetwork> {
+    let vars: HashMap<String, Var> = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Model("the variable map is poisoned".into()))?
+        .clone();
+    let trainable: HashSet<TensorId> = trainable.iter().map(|v| v.as_tensor().id()).collect();
+    let backend = Freezing { vars, trainable };
+    let vb = VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone());
+    Ok(ParallelNetwork::new(vb, config)?)
+}
+
+/// The network on `varmap`'s variables themselves (for inference after training steps on
+/// a [`frozen_except`] network: Lite0's folded inference weights are cached per instance,
+/// so a new instance folds the current weights).
+fn varmap_net(varmap: &VarMap, config: &NetworkConfig, device: &Device) -> Result<ParallelNetwork> {
+    let vb = VarBuilder::from_varmap(varmap, DType::F32, device);
+    Ok(ParallelNetwork::new(vb, config)?)
+}
+
+/// [`frozen_except`]'s variable source.
+struct Freezing {
+    vars: HashMap<String, Var>,
+    trainable: HashSet<TensorId>,
+}
+
+impl SimpleBackend for Freezing {
+    fn get(
+        &self,
+        shape: Shape,
+        name: &str,
+        _init: candle_nn::Init,
+        dtype: DType,
+        device: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let t = self.get_unchecked(name, dtype, device)?;
+        if t.shape() != &shape {
+            candle_core::bail!("{name}: shape {:?}, expected {:?}", t.dims(), shape.dims())
+        }
+        Ok(t)
+    }
+
+    fn get_unchecked(
+        &self,
+        name: &str,
+        _dtype: DType,
+        _device: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let Some(var) = self.vars.get(name) else {
+            candle_core::bail!("{name}: not among the network's variables")
+        };
+        let t = var.as_tensor();
+        Ok(if self.trainable.contains(&t.id()) {
+            t.clone()
+        } else {
+            t.detach()
+        })
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
+    }
 }
 
 /// The block a backbone tensor belongs to: `_blocks.7` (Lite0), `blocks.5.2` (timm
@@ -1057,8 +1149,13 @@ pub fn step_throughput(mode: Mode, batch: usize, steps: usize, device: &Device) 
     };
     let varmap = VarMap::new();
     let weights = system::find_weights(LITE0_WEIGHTS_FILE)?;
-    let net = ParallelNetwork::fresh(&varmap, &config, &weights, device)?;
-    let mut optimizer = AdamW::new(trainable_vars(&varmap, &net, mode)?, ParamsAdamW::default())?;
+    let fresh = ParallelNetwork::fresh(&varmap, &config, &weights, device)?;
+    let trainable = trainable_vars(&varmap, &fresh, mode)?;
+    let net = match mode {
+        Mode::Partial { .. } => frozen_except(&varmap, &trainable, &config, device)?,
+        Mode::Head | Mode::Full => fresh,
+    };
+    let mut optimizer = AdamW::new(trainable, ParamsAdamW::default())?;
     let side = Preprocess::LITE0.side_px as usize;
     let x = Tensor::rand(-1f32, 1.0, (batch, 3, side, side), device)?;
     let pooled = Tensor::rand(0f32, 1.0, (batch, config.concat_dim()), device)?;

@@ -286,3 +286,42 @@ fn a_nan_or_infinite_loss_is_reported_with_where_it_happened() {
         );
     }
 }
+
+#[test]
+fn partial_mode_computes_gradients_for_its_blocks_only() {
+    let config = NetworkConfig {
+        embedding_dim: 8,
+        ..NetworkConfig::lite0(3)
+    };
+    let varmap = VarMap::new();
+    let weights = system::find_weights(LITE0_WEIGHTS_FILE).unwrap();
+    let fresh = ParallelNetwork::fresh(&varmap, &config, &weights, &Device::Cpu).unwrap();
+    let trainable = trainable_vars(&varmap, &fresh, Mode::Partial { blocks: 1 }).unwrap();
+    let net = frozen_except(&varmap, &trainable, &config, &Device::Cpu).unwrap();
+    let x = Tensor::rand(-1f32, 1.0, (2, 3, 64, 64), &Device::Cpu).unwrap();
+    let logits = net.outputs_t(&x, true).unwrap().logits;
+    let grads = logits.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+    let var = |name: &str| varmap.data().lock().unwrap()[name].clone();
+    let last = var("backbone._blocks.15._project_conv.weight");
+    let first = var("backbone._blocks.0._depthwise_conv.weight");
+    assert!(grads.get(last.as_tensor()).is_some());
+    assert!(grads.get(first.as_tensor()).is_none());
+    // A step moves the trainable weights, and the varmap (checkpoints) sees it.
+    let before = last
+        .as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let mut opt = AdamW::new(trainable, ParamsAdamW::default()).unwrap();
+    let logits = net.outputs_t(&x, true).unwrap().logits;
+    opt.backward_step(&logits.sqr().unwrap().sum_all().unwrap())
+        .unwrap();
+    let after = last
+        .as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_ne!(before, after);
+}
