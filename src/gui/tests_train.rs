@@ -55,14 +55,28 @@ fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
             .is_some()
     );
 
-    // The runs table lists it; "Use" switches search to it.
+    // The runs table lists it; "Use" indexes the catalogue with it and switches search to it.
     h.get_by_role_and_label(Role::Button, "Use gui-run for search")
         .click();
-    for _ in 0..3 {
-        h.step();
-    }
+    h.step();
+    h.step();
     assert_eq!(h.state().state.system, "gui-run");
     assert_eq!(h.state().state.tab, Tab::Search);
+    run_until(
+        &mut h,
+        "the index",
+        |h| matches!(&h.state().rt.job, JobState::Done { name, .. } if name.contains("gui-run")),
+    );
+    // And a search runs with it at once.
+    let lib = Library::open(dir.path()).unwrap();
+    let first = lib.store.items(&ItemFilter::default()).unwrap()[0].id;
+    h.state_mut().rt.commands.push(Command::SearchItem(first));
+    h.step();
+    run_until(&mut h, "the query", |h| {
+        h.state().rt.search.running.is_none() && h.state().rt.search.shown.is_some()
+    });
+    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    assert_eq!(shown.result.results.len(), 10);
 }
 
 #[test]

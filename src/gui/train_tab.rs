@@ -348,6 +348,7 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
                 runs_ui(
                     ui,
                     rt.train.runs.as_deref().unwrap_or_default(),
+                    busy,
                     &mut commands,
                 );
             });
@@ -626,7 +627,7 @@ fn preview_ui(ui: &mut Ui, view: &TrainView, commands: &mut Vec<Command>) {
     }
 }
 
-fn runs_ui(ui: &mut Ui, runs: &[PastRun], commands: &mut Vec<Command>) {
+fn runs_ui(ui: &mut Ui, runs: &[PastRun], busy: bool, commands: &mut Vec<Command>) {
     ui.heading("Trained systems");
     if runs.is_empty() {
         ui.label(RichText::new("No trained system yet.").color(theme::TEXT_WEAK));
@@ -668,11 +669,18 @@ fn runs_ui(ui: &mut Ui, runs: &[PastRun], commands: &mut Vec<Command>) {
                 num(ui, run.test_precision);
                 num(ui, run.test_recall);
                 if ui
-                    .button(format!("Use {} for search", run.name))
-                    .on_hover_text("Search with this system (index it first from the top bar)")
+                    .add_enabled(
+                        !busy,
+                        egui::Button::new(format!("Use {} for search", run.name)),
+                    )
+                    .on_hover_text(
+                        "Search with this system (its index is brought up to date first)",
+                    )
                     .clicked()
                 {
+                    // Bring its index up to date (incremental), then search with it.
                     commands.push(Command::SelectSystem(run.name.clone()));
+                    commands.push(Command::IndexCatalogue);
                     commands.push(Command::SelectTab(Tab::Search));
                 }
                 ui.end_row();
