@@ -55,7 +55,21 @@ fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
             .is_some()
     );
 
-    // The runs table lists it; "Use" indexes the catalogue with it and switches search to it.
+    // The runs table lists it; its name plots its epochs again (from the run's state).
+    h.state_mut().rt.train.history.clear();
+    h.step();
+    h.get_by_role_and_label(Role::Link, "gui-run").click();
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state().rt.train.history.len(),
+        2,
+        "{:?}",
+        h.state().rt.errors
+    );
+    assert!(h.query_by_label("Progress per epoch: gui-run").is_some());
+
+    // "Use" indexes the catalogue with it and switches search to it.
     h.get_by_role_and_label(Role::Button, "Use gui-run for search")
         .click();
     h.step();

@@ -119,6 +119,8 @@ pub(crate) struct TrainView {
     events: Option<Receiver<TrainEvent>>,
     /// The epochs of the current (or last) run, for the plots.
     pub history: Vec<EpochStats>,
+    /// Whose epochs the plots show (the running run, or a past one picked in the table).
+    pub plotted: Option<String>,
     /// The latest step or caching event.
     pub latest: Option<TrainEvent>,
     pub report: Option<TrainReport>,
@@ -223,6 +225,7 @@ impl App {
         let view = &mut self.rt.train;
         view.events = Some(rx);
         view.history.clear();
+        view.plotted = Some(config.name.clone());
         view.latest = None;
         view.report = None;
         let dir = self.rt.library_dir.clone();
@@ -322,6 +325,7 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
         matches!(&rt.job, JobState::Running(r) if matches!(r.kind, JobKind::Train { .. }));
     let busy = matches!(rt.job, JobState::Running(_));
     let mut commands = Vec::new();
+    let mut show_history = None;
     egui::Panel::left("train form")
         .resizable(false)
         .exact_size(theme::FILTER_PANEL_WIDTH + 40.0)
@@ -341,7 +345,7 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
         .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
         .show(ui, |ui| {
             ScrollArea::vertical().show(ui, |ui| {
-                plots_ui(ui, &rt.train.history);
+                plots_ui(ui, rt.train.plotted.as_deref(), &rt.train.history);
                 ui.add_space(theme::SECTION_GAP);
                 preview_ui(ui, &rt.train, &mut commands);
                 ui.add_space(theme::SECTION_GAP);
@@ -349,11 +353,26 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
                     ui,
                     rt.train.runs.as_deref().unwrap_or_default(),
                     busy,
+                    &mut show_history,
                     &mut commands,
                 );
             });
         });
     rt.commands.extend(commands);
+    // A past run's epochs come from its checkpoint state (a small JSON file).
+    if let Some(name) = show_history
+        && !running
+    {
+        match train::run_history(&rt.library_dir, &name) {
+            Ok(history) => {
+                rt.train.history = history;
+                rt.train.plotted = Some(name);
+            }
+            Err(e) => rt
+                .errors
+                .push(format!("Cannot show the epochs of {name}: {e}")),
+        }
+    }
 }
 
 fn form_ui(
@@ -541,8 +560,11 @@ fn status_ui(ui: &mut Ui, view: &TrainView) {
     }
 }
 
-fn plots_ui(ui: &mut Ui, history: &[EpochStats]) {
-    ui.heading("Progress per epoch");
+fn plots_ui(ui: &mut Ui, plotted: Option<&str>, history: &[EpochStats]) {
+    ui.heading(match plotted {
+        Some(name) => format!("Progress per epoch: {name}"),
+        None => "Progress per epoch".to_string(),
+    });
     if history.is_empty() {
         ui.label(RichText::new("The plots fill in as epochs finish.").color(theme::TEXT_WEAK));
         return;
@@ -627,7 +649,13 @@ fn preview_ui(ui: &mut Ui, view: &TrainView, commands: &mut Vec<Command>) {
     }
 }
 
-fn runs_ui(ui: &mut Ui, runs: &[PastRun], busy: bool, commands: &mut Vec<Command>) {
+fn runs_ui(
+    ui: &mut Ui,
+    runs: &[PastRun],
+    busy: bool,
+    show_history: &mut Option<String>,
+    commands: &mut Vec<Command>,
+) {
     ui.heading("Trained systems");
     if runs.is_empty() {
         ui.label(RichText::new("No trained system yet.").color(theme::TEXT_WEAK));
@@ -660,7 +688,13 @@ fn runs_ui(ui: &mut Ui, runs: &[PastRun], busy: bool, commands: &mut Vec<Command
                 });
             };
             for run in runs {
-                ui.label(&run.name);
+                if ui
+                    .link(&run.name)
+                    .on_hover_text("Plot this run's epochs")
+                    .clicked()
+                {
+                    *show_history = Some(run.name.clone());
+                }
                 ui.label(&run.mode);
                 ui.label(&run.background);
                 ui.label(run.epochs.to_string());

@@ -1046,6 +1046,12 @@ fn read_with_metadata(
     Ok((tensors, meta))
 }
 
+/// The epochs of the run `name` in the library at `root` (from its checkpoint state), for
+/// plotting a past run.
+pub fn run_history(root: &Path, name: &str) -> Result<Vec<EpochStats>> {
+    Ok(RunState::load(&run_dir(root, name))?.history)
+}
+
 /// A few augmented views of the library's first items, as training would draw them: for
 /// the Train panel's preview grid (mask quality is visible there).
 pub fn preview(lib: &Library, config: &TrainConfig, count: usize) -> Result<Vec<RgbImage>> {
