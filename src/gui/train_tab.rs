@@ -22,6 +22,10 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 
 /// Augmented samples in the preview grid.
 const PREVIEW_COUNT: usize = 8;
+/// The height of each progress plot, in points.
+const PLOT_HEIGHT: f32 = 180.0;
+/// The width of the form's text fields, in points.
+const FIELD_WIDTH: f32 = 150.0;
 /// The side of a preview tile, in points.
 const PREVIEW_SIDE: f32 = 96.0;
 
@@ -54,7 +58,7 @@ impl Default for TrainForm {
     fn default() -> Self {
         let d = TrainConfig::default();
         Self {
-            name: "lite0-head".into(),
+            name: "lite0-head-bg".into(),
             backbone: d.backbone,
             backbone_weights: String::new(),
             mode: "head",
@@ -388,7 +392,7 @@ fn form_ui(
         .spacing([8.0, 6.0])
         .show(ui, |ui| {
             let label = ui.label("System name");
-            ui.text_edit_singleline(&mut form.name)
+            ui.add(egui::TextEdit::singleline(&mut form.name).desired_width(FIELD_WIDTH))
                 .labelled_by(label.id);
             ui.end_row();
 
@@ -409,9 +413,12 @@ fn form_ui(
             ui.end_row();
             if form.backbone != BackboneKind::Lite0.as_str() {
                 let label = ui.label("Backbone weights");
-                ui.text_edit_singleline(&mut form.backbone_weights)
-                    .labelled_by(label.id)
-                    .on_hover_text("A safetensors file of the backbone in timm's names");
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.backbone_weights)
+                        .desired_width(FIELD_WIDTH),
+                )
+                .labelled_by(label.id)
+                .on_hover_text("A safetensors file of the backbone in timm's names");
                 ui.end_row();
             }
 
@@ -577,7 +584,7 @@ fn plots_ui(ui: &mut Ui, plotted: Option<&str>, history: &[EpochStats]) {
         ui.vertical(|ui| {
             ui.set_width(half);
             Plot::new("train loss plot")
-                .height(180.0)
+                .height(PLOT_HEIGHT)
                 .legend(Legend::default())
                 .x_axis_label("epoch")
                 .include_y(0.0)
@@ -595,7 +602,7 @@ fn plots_ui(ui: &mut Ui, plotted: Option<&str>, history: &[EpochStats]) {
         ui.vertical(|ui| {
             ui.set_width(half);
             Plot::new("train validation plot")
-                .height(180.0)
+                .height(PLOT_HEIGHT)
                 .legend(Legend::default())
                 .x_axis_label("epoch")
                 .include_y(0.0)
