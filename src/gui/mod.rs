@@ -16,11 +16,15 @@
 //! the folder picker runs on its own thread. Errors are shown once, as a dismissible banner,
 //! and the app keeps working. Colours and spacing live in `theme` only.
 
+mod analyze_tab;
 mod catalog_tab;
+mod evaluate_tab;
 mod placeholder_tabs;
 mod search_tab;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ohs;
 mod theme;
 mod thumbs;
 mod top_bar;
@@ -225,6 +229,8 @@ pub(crate) enum Command {
     SetSearchCategory(Option<String>),
     /// Compare mode: also run each query with this system (`None`: off), and run it again.
     SetCompareSystem(Option<String>),
+    /// A study action (Evaluate and Analyze tabs).
+    Ohs(evaluate_tab::OhsCommand),
 }
 
 /// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
@@ -247,11 +253,16 @@ pub(crate) enum JobKind {
     Index {
         system: String,
     },
+    /// Creating a study: picking queries and freezing its sheets.
+    CreateStudy {
+        name: String,
+    },
 }
 
 enum JobOutput {
     DemoCatalogue(DemoReport),
     Index(IndexReport),
+    Study(crate::ohs::Study),
 }
 
 /// A job on its worker thread, with its latest progress.
@@ -315,6 +326,8 @@ pub(crate) struct Runtime {
     pub thumbs: ThumbCache,
     pub grid: GridLayout,
     pub search: search_tab::SearchView,
+    pub evaluate: evaluate_tab::EvaluateView,
+    pub analyze: evaluate_tab::AnalyzeView,
 }
 
 /// The Vitrine desktop app.
@@ -359,6 +372,8 @@ impl App {
                 thumbs: ThumbCache::new(&cc.egui_ctx),
                 grid: GridLayout::default(),
                 search: search_tab::SearchView::default(),
+                evaluate: evaluate_tab::EvaluateView::default(),
+                analyze: evaluate_tab::AnalyzeView::default(),
             },
         };
         app.open_library(library_dir);
@@ -434,6 +449,7 @@ impl App {
                 }
             }
             Command::PickQueryFile => self.pick_query_file(),
+            Command::Ohs(command) => self.apply_ohs(command),
             Command::SetCompareSystem(system) => {
                 self.rt.search.compare_with = system;
                 if let Some(source) = self.rt.search.history.get(self.rt.search.position) {
@@ -611,6 +627,9 @@ impl App {
                 self.rt.library = Some(lib);
                 self.reload_systems();
                 self.reload_catalog();
+                self.rt.evaluate = evaluate_tab::EvaluateView::default();
+                self.rt.analyze = evaluate_tab::AnalyzeView::default();
+                self.apply_ohs(evaluate_tab::OhsCommand::ListStudies);
             }
             Err(e) => self.report(format!("Cannot open the library: {e}")),
         }
@@ -813,6 +832,17 @@ impl App {
                     summary: index_summary(&report),
                 }
             }
+            Ok(JobOutput::Study(study)) => {
+                self.study_created(&study);
+                JobState::Done {
+                    name,
+                    summary: format!(
+                        "Study {} ready: {} sheets to score",
+                        study.name,
+                        study.sheets.len()
+                    ),
+                }
+            }
             Err(Error::Cancelled) => JobState::Cancelled { name },
             Err(e) => {
                 self.report(format!("{name} failed: {e}"));
@@ -984,6 +1014,9 @@ impl eframe::App for App {
         }
         self.rt.thumbs.receive(ctx);
         self.read_shortcuts(ctx);
+        if self.state.tab == Tab::Evaluate {
+            evaluate_tab::read_scoring_keys(ctx, &mut self.rt);
+        }
         for command in std::mem::take(&mut self.rt.commands) {
             self.apply(command);
         }
@@ -1000,6 +1033,8 @@ impl eframe::App for App {
             .show(ui, |ui| match self.state.tab {
                 Tab::Catalog => catalog_tab::catalog_tab_ui(ui, &mut self.state, &mut self.rt),
                 Tab::Search => search_tab::search_tab_ui(ui, &self.state, &mut self.rt),
+                Tab::Evaluate => evaluate_tab::evaluate_tab_ui(ui, &mut self.rt),
+                Tab::Analyze => analyze_tab::analyze_tab_ui(ui, &mut self.rt),
                 tab => placeholder_tabs::placeholder_tab_ui(ui, tab),
             });
         self.rt.thumbs.flush();
