@@ -32,8 +32,12 @@ pub(crate) enum OhsCommand {
     /// Start scoring the selected study as this scorer (resuming where they stopped).
     StartScoring(String),
     StopScoring,
-    /// The current criterion's hit count, typed.
-    SetHits(u32),
+    /// The current criterion's hit count, typed; with `advance`, then the next criterion
+    /// (only if the count was accepted).
+    SetHits {
+        hits: u32,
+        advance: bool,
+    },
     /// Mark or unmark the result of this rank (1-based) as a hit for the current criterion.
     ToggleMark(u32),
     MoveCriterion(isize),
@@ -56,6 +60,9 @@ pub(crate) enum OhsCommand {
     },
 }
 
+/// An answer as the sheet shows it: the hits and, when tiles were clicked, their ranks.
+pub(crate) type GivenAnswer = (u32, Option<Vec<u32>>);
+
 /// One scorer at work on one study.
 pub(crate) struct ScorerSession {
     pub scorer: String,
@@ -66,7 +73,7 @@ pub(crate) struct ScorerSession {
     /// Index of the current criterion.
     pub criterion: usize,
     /// This scorer's answers: (sheet id, criterion index) → (hits, marked ranks).
-    pub answers: HashMap<(i64, usize), (u32, Option<Vec<u32>>)>,
+    pub answers: HashMap<(i64, usize), GivenAnswer>,
 }
 
 impl ScorerSession {
@@ -223,7 +230,14 @@ impl super::App {
                 view.hits_input.clear();
             }
             OhsCommand::StopScoring => view.session = None,
-            OhsCommand::SetHits(hits) => answer(lib, view, hits, None)?,
+            OhsCommand::SetHits { hits, advance } => {
+                answer(lib, view, hits, None)?;
+                if advance {
+                    self.rt
+                        .commands
+                        .push(Command::Ohs(OhsCommand::MoveCriterion(1)));
+                }
+            }
             OhsCommand::ToggleMark(rank) => {
                 let (Some(study), Some(session)) = (&view.study, &view.session) else {
                     return Ok(());
@@ -646,11 +660,16 @@ fn sheet_ui(
                 if let Some(h) = typed
                     && (set.clicked() || enter)
                 {
-                    commands.push(Command::Ohs(OhsCommand::SetHits(h)));
-                    commands.push(Command::Ohs(OhsCommand::MoveCriterion(1)));
+                    commands.push(Command::Ohs(OhsCommand::SetHits {
+                        hits: h,
+                        advance: true,
+                    }));
                 }
                 if ui.button("None match (0)").clicked() {
-                    commands.push(Command::Ohs(OhsCommand::SetHits(0)));
+                    commands.push(Command::Ohs(OhsCommand::SetHits {
+                        hits: 0,
+                        advance: false,
+                    }));
                 }
             });
             ui.horizontal(|ui| {

@@ -450,7 +450,7 @@ pub fn select_queries(
                 .parent()
                 .into_iter()
                 .flat_map(|p| p.components())
-                .chain(folder.components().last())
+                .chain(folder.components().next_back())
                 .any(|c| c.as_os_str().eq_ignore_ascii_case("street"));
             queries.push(NewQuery {
                 image: lib.stored_path(&file),
