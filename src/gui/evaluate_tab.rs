@@ -174,6 +174,17 @@ impl CreateForm {
     }
 }
 
+/// What the study tabs remember between runs (eframe storage): the study, the scorer and
+/// whether they were scoring, and the study analysed, so a restart resumes the work.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct OhsUiState {
+    pub study: Option<String>,
+    pub scorer: String,
+    pub scoring: bool,
+    pub report: Option<String>,
+}
+
 /// What the Evaluate tab shows.
 #[derive(Default)]
 pub(crate) struct EvaluateView {
@@ -203,6 +214,27 @@ impl super::App {
         }
     }
 
+    /// After a library opens: list its studies and resume what the saved UI state names
+    /// (a study no longer there is forgotten quietly).
+    pub(super) fn resume_ohs(&mut self) {
+        self.apply_ohs(OhsCommand::ListStudies);
+        let saved = self.state.ohs.clone();
+        let studies = &self.rt.evaluate.studies;
+        if let Some(study) = saved.study.filter(|s| studies.contains(s)) {
+            self.apply_ohs(OhsCommand::SelectStudy(study));
+            self.rt.evaluate.scorer_input = saved.scorer.clone();
+            if saved.scoring && !saved.scorer.is_empty() {
+                self.apply_ohs(OhsCommand::StartScoring(saved.scorer));
+            }
+        }
+        if let Some(study) = saved
+            .report
+            .filter(|s| self.rt.evaluate.studies.contains(s))
+        {
+            self.apply_ohs(OhsCommand::ShowReport(study));
+        }
+    }
+
     fn try_apply_ohs(&mut self, command: OhsCommand) -> Result<()> {
         let Some(lib) = self.rt.library.as_mut() else {
             return Ok(());
@@ -213,6 +245,8 @@ impl super::App {
             OhsCommand::SelectStudy(name) => {
                 view.session = None;
                 view.study = Some(ohs::open_study(&lib.store, &name)?);
+                self.state.ohs.study = Some(name);
+                self.state.ohs.scoring = false;
             }
             OhsCommand::StartScoring(scorer) => {
                 let scorer = scorer.trim().to_owned();
@@ -228,8 +262,13 @@ impl super::App {
                 let position = lib.store.scorer_position(study.id, &scorer)?;
                 view.session = Some(ScorerSession::resume(study, &scorer, &answers, position));
                 view.hits_input.clear();
+                self.state.ohs.scorer = scorer;
+                self.state.ohs.scoring = true;
             }
-            OhsCommand::StopScoring => view.session = None,
+            OhsCommand::StopScoring => {
+                view.session = None;
+                self.state.ohs.scoring = false;
+            }
             OhsCommand::SetHits { hits, advance } => {
                 answer(lib, view, hits, None)?;
                 if advance {
@@ -328,6 +367,7 @@ impl super::App {
                 self.rt.analyze.weights = r.weights();
                 self.rt.analyze.report = Some(r);
                 self.rt.analyze.exported = None;
+                self.state.ohs.report = Some(name);
             }
             OhsCommand::SetWeight(i, w) => {
                 if let Some(slot) = self.rt.analyze.weights.get_mut(i) {

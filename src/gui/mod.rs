@@ -160,6 +160,8 @@ pub struct UiState {
     pub thumb_size: f32,
     /// The system searches and indexing use (a name from `vitrine systems`).
     pub system: String,
+    /// The study being scored or analysed, to resume after a restart.
+    pub ohs: evaluate_tab::OhsUiState,
 }
 
 impl Default for UiState {
@@ -169,6 +171,7 @@ impl Default for UiState {
             filter: CatalogFilter::default(),
             thumb_size: theme::THUMB_SIZE_DEFAULT,
             system: system::IMAGENET_LITE0.to_owned(),
+            ohs: evaluate_tab::OhsUiState::default(),
         }
     }
 }
@@ -629,7 +632,7 @@ impl App {
                 self.reload_catalog();
                 self.rt.evaluate = evaluate_tab::EvaluateView::default();
                 self.rt.analyze = evaluate_tab::AnalyzeView::default();
-                self.apply_ohs(evaluate_tab::OhsCommand::ListStudies);
+                self.resume_ohs();
             }
             Err(e) => self.report(format!("Cannot open the library: {e}")),
         }

@@ -204,4 +204,19 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
         text.starts_with("criterion,weight,direction,imagenet-lite0,other\n"),
         "{text}"
     );
+
+    // The saved UI state brings the scorer back to their sheet when the library reopens.
+    assert!(h.state().state.ohs.scoring);
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::OpenLibrary(dir.path().to_path_buf()));
+    h.run();
+    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    assert_eq!(session.scorer, "ann");
+    assert_eq!((session.pos, session.criterion), (0, 0));
+    assert_eq!(
+        h.state().rt.analyze.report.as_ref().unwrap().study,
+        "gui study"
+    );
 }

@@ -419,3 +419,63 @@ fn killing_a_scorer_mid_sheet_loses_no_answer_already_given() {
     let coverage = ohs::coverage(&study, &answers);
     assert_eq!((coverage[0].sheets_done, coverage[0].answers), (1, 10));
 }
+
+/// Builds the library the README's study screenshots show: the demo catalogue, two systems
+/// (`imagenet-lite0` and a fresh-head Lite0), a study over 12 street and 8 shop photos, and
+/// two scorers who scored every sheet. Run with `VITRINE_SCREENSHOT_LIBRARY=DIR cargo test
+/// --test integration make_study_screenshot_library -- --ignored`, then open DIR in the app.
+#[test]
+#[ignore = "builds a library for screenshots; set VITRINE_SCREENSHOT_LIBRARY"]
+fn make_study_screenshot_library() {
+    let Ok(root) = std::env::var("VITRINE_SCREENSHOT_LIBRARY") else {
+        return;
+    };
+    let root = Path::new(&root);
+    let out = vitrine(
+        root,
+        &["demo", "--items", "300", "--users", "10", "--street", "20"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    add_fresh_head_system(root, "fresh-head");
+    let out = vitrine(
+        root,
+        &[
+            "ohs",
+            "create",
+            "street-vs-shop",
+            "--systems",
+            "imagenet-lite0,fresh-head",
+            "--street",
+            "12",
+            "--items",
+            "8",
+            "--goal",
+            "an image search engine for street photos",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut lib = Library::open(root).unwrap();
+    let study = ohs::open_study(&lib.store, "street-vs-shop").unwrap();
+    for (si, scorer) in ["ann", "bob"].iter().enumerate() {
+        for sheet in &study.sheets {
+            // Made-up answers around a level per system, varied by sheet, criterion, scorer.
+            let level: u32 = if sheet.system == "imagenet-lite0" {
+                6
+            } else {
+                3
+            };
+            for (c, criterion) in study.criteria.iter().enumerate() {
+                let jitter = ((sheet.id as usize * 7 + c * 3 + si * 5) % 5) as u32;
+                let answer = Answer {
+                    sheet_id: sheet.id,
+                    scorer: scorer.to_string(),
+                    criterion: criterion.name.clone(),
+                    hits: (level + jitter).saturating_sub(2).min(study.k),
+                    marks: None,
+                    given_at: String::new(),
+                };
+                ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
+            }
+        }
+    }
+}
