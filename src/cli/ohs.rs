@@ -318,10 +318,14 @@ fn report_cmd(dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
 /// The report as a text table: criteria rows, systems columns, OHS last, α at the right.
 fn table_text(report: &Report) -> String {
     let cell = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}%"));
+    let row_name = |c: &report::CriterionReport| match c.direction {
+        ohs::Direction::More => c.name.clone(),
+        ohs::Direction::Fewer => format!("{} (fewer)", c.name),
+    };
     let width = report
         .criteria
         .iter()
-        .map(|c| c.name.chars().count())
+        .map(|c| row_name(c).chars().count())
         .max()
         .unwrap_or(0)
         .max(10);
@@ -340,11 +344,7 @@ fn table_text(report: &Report) -> String {
     }
     out += "alpha\n";
     for c in &report.criteria {
-        let name = match c.direction {
-            ohs::Direction::More => c.name.clone(),
-            ohs::Direction::Fewer => format!("{} (fewer)", c.name),
-        };
-        out += &format!("{name:<width$}  {:>6}  ", c.weight);
+        out += &format!("{:<width$}  {:>6}  ", row_name(c), c.weight);
         for v in &c.percent {
             out += &format!("{:>14}  ", cell(*v));
         }
@@ -357,6 +357,7 @@ fn table_text(report: &Report) -> String {
     for v in &report.ohs {
         out += &format!("{:>14}  ", cell(*v));
     }
+    out.truncate(out.trim_end().len());
     out += "\n";
     for c in &report.coverage {
         out += &format!(

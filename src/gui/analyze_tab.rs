@@ -110,9 +110,15 @@ fn cell_ui(ui: &mut Ui, text: String, detail: Option<String>, mark: Option<bool>
         .inner_margin(egui::Margin::symmetric(6, 2))
         .show(ui, |ui| {
             ui.vertical(|ui| {
-                ui.label(RichText::new(text).strong().color(colour));
+                ui.add(
+                    egui::Label::new(RichText::new(text).strong().color(colour))
+                        .wrap_mode(egui::TextWrapMode::Extend),
+                );
                 if let Some(d) = detail {
-                    ui.label(RichText::new(d).small().color(theme::TEXT_WEAK));
+                    ui.add(
+                        egui::Label::new(RichText::new(d).small().color(theme::TEXT_WEAK))
+                            .wrap_mode(egui::TextWrapMode::Extend),
+                    );
                 }
             });
         });

@@ -437,6 +437,21 @@ fn make_study_screenshot_library() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     add_fresh_head_system(root, "fresh-head");
+    // Weights for an image search engine: category and colour matter most, variety little,
+    // and fewer results of another outline are better.
+    let criteria = root.join("criteria.csv");
+    std::fs::write(
+        &criteria,
+        "name,weight,direction,description\n\
+         category,2,more,Same main category\n\
+         subtype,1.5,more,Same subtype\n\
+         fabric/texture,1,more,Same fabric or texture\n\
+         colour,1.5,more,Same dominant colour\n\
+         variety,0.5,more,Novel results\n\
+         details,1,more,Same fine details\n\
+         shape difference,1,fewer,Results that do not follow the outline\n",
+    )
+    .unwrap();
     let out = vitrine(
         root,
         &[
@@ -451,26 +466,38 @@ fn make_study_screenshot_library() {
             "8",
             "--goal",
             "an image search engine for street photos",
+            "--criteria",
+            criteria.to_str().unwrap(),
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let mut lib = Library::open(root).unwrap();
     let study = ohs::open_study(&lib.store, "street-vs-shop").unwrap();
-    for (si, scorer) in ["ann", "bob"].iter().enumerate() {
+    // Made-up answers: per sheet and criterion a "true" count around a level per system
+    // (Table I's shape: one system better on most criteria, not all), which each scorer
+    // sees give or take one.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut truth = HashMap::new();
+    for sheet in &study.sheets {
+        let levels: [i32; 7] = if sheet.system == "imagenet-lite0" {
+            [9, 7, 6, 6, 3, 5, 2]
+        } else {
+            [8, 5, 6, 7, 4, 3, 4]
+        };
+        for (c, level) in levels.iter().enumerate() {
+            truth.insert((sheet.id, c), level + rng.random_range(-2..=2));
+        }
+    }
+    for scorer in ["ann", "bob"] {
         for sheet in &study.sheets {
-            // Made-up answers around a level per system, varied by sheet, criterion, scorer.
-            let level: u32 = if sheet.system == "imagenet-lite0" {
-                6
-            } else {
-                3
-            };
             for (c, criterion) in study.criteria.iter().enumerate() {
-                let jitter = ((sheet.id as usize * 7 + c * 3 + si * 5) % 5) as u32;
+                let seen = truth[&(sheet.id, c)] + rng.random_range(-1..=1);
                 let answer = Answer {
                     sheet_id: sheet.id,
                     scorer: scorer.to_string(),
                     criterion: criterion.name.clone(),
-                    hits: (level + jitter).saturating_sub(2).min(study.k),
+                    hits: seen.clamp(0, study.k as i32) as u32,
                     marks: None,
                     given_at: String::new(),
                 };
