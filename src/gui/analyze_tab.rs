@@ -45,6 +45,33 @@ pub(crate) fn analyze_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
                     if ui.button("Export raw scores CSV").clicked() {
                         commands.push(Command::Ohs(OhsCommand::ExportCsv { raw: true }));
                     }
+                    if ui
+                        .button("Merge scores from...")
+                        .on_hover_text(
+                            "Add the answers of scorers who worked on another machine: their \
+                             vitrine.sqlite, or a raw-score CSV",
+                        )
+                        .clicked()
+                    {
+                        commands.push(Command::Ohs(OhsCommand::PickMergeFile));
+                    }
+                }
+                if let Some(rx) = &rt.analyze.merge_picker {
+                    match rx.try_recv() {
+                        Ok(picked) => {
+                            rt.analyze.merge_picker = None;
+                            if let Some(path) = picked {
+                                commands.push(Command::Ohs(OhsCommand::MergeFrom(path)));
+                            }
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                            rt.analyze.merge_picker = None
+                        }
+                    }
+                }
+                if let Some(merged) = &rt.analyze.merged {
+                    ui.label(RichText::new(merged).color(theme::TEXT_WEAK));
                 }
                 if let Some(path) = &rt.analyze.exported {
                     ui.label(

@@ -58,6 +58,10 @@ pub(crate) enum OhsCommand {
     ExportCsv {
         raw: bool,
     },
+    /// Analyze: show the file picker for another library's database or a raw-score CSV.
+    PickMergeFile,
+    /// Analyze: merge the answers in this file into the shown study.
+    MergeFrom(PathBuf),
 }
 
 /// An answer as the sheet shows it: the hits and, when tiles were clicked, their ranks.
@@ -204,6 +208,10 @@ pub(crate) struct AnalyzeView {
     pub weights: Vec<f64>,
     /// Where the last export went.
     pub exported: Option<PathBuf>,
+    /// The merge file picker's answer arrives here (`None`: cancelled).
+    pub merge_picker: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    /// What the last merge did, in a sentence.
+    pub merged: Option<String>,
 }
 
 impl super::App {
@@ -367,6 +375,7 @@ impl super::App {
                 self.rt.analyze.weights = r.weights();
                 self.rt.analyze.report = Some(r);
                 self.rt.analyze.exported = None;
+                self.rt.analyze.merged = None;
                 self.state.ohs.report = Some(name);
             }
             OhsCommand::SetWeight(i, w) => {
@@ -411,6 +420,56 @@ impl super::App {
                 };
                 ohs::export::write_text(&path, &text)?;
                 self.rt.analyze.exported = Some(path);
+            }
+            OhsCommand::PickMergeFile => {
+                if self.rt.analyze.merge_picker.is_some() {
+                    return Ok(());
+                }
+                let (tx, rx) = std::sync::mpsc::channel();
+                let ctx = self.rt.ctx.clone();
+                let start_in = lib.root().to_path_buf();
+                std::thread::Builder::new()
+                    .name("merge file picker".into())
+                    .spawn(move || {
+                        let dialog = rfd::AsyncFileDialog::new()
+                            .set_title("Merge scores from a Vitrine database or a raw-score CSV")
+                            .add_filter("Vitrine database or CSV", &["sqlite", "csv"])
+                            .set_directory(&start_in)
+                            .pick_file();
+                        let picked = super::block_on(dialog).map(|h| h.path().to_path_buf());
+                        let _ = tx.send(picked);
+                        ctx.request_repaint();
+                    })
+                    .map_err(|e| {
+                        crate::Error::Invalid(format!("cannot show the file picker: {e}"))
+                    })?;
+                self.rt.analyze.merge_picker = Some(rx);
+            }
+            OhsCommand::MergeFrom(path) => {
+                let Some(r) = &self.rt.analyze.report else {
+                    return Ok(());
+                };
+                let name = r.study.clone();
+                let is_csv = path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+                let merged = if is_csv {
+                    ohs::export::import_raw_csv(&mut lib.store, &name, &path)?
+                } else {
+                    ohs::export::merge_database(&mut lib.store, &name, &path)?
+                };
+                let mut summary = format!(
+                    "Merged {}: {} answers added, {} duplicates skipped, {} conflicts kept as they were",
+                    path.display(),
+                    merged.added,
+                    merged.duplicates,
+                    merged.conflicts.len()
+                );
+                if let Some(first) = merged.conflicts.first() {
+                    summary += &format!(" (first: {first})");
+                }
+                self.apply_ohs(OhsCommand::ShowReport(name));
+                self.rt.analyze.merged = Some(summary);
             }
         }
         Ok(())

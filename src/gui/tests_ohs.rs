@@ -205,6 +205,31 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
         "{text}"
     );
 
+    // Scores from another machine, as a raw-score CSV: one new answer, one already here.
+    let query = &study.queries[first.query].image;
+    let raw = dir.path().join("dan.csv");
+    std::fs::write(
+        &raw,
+        format!(
+            "study,scorer,query,system,criterion,hits\n\
+             gui study,dan,{query},{sys},category,5\n\
+             gui study,bob,{query},{sys},category,3\n",
+            sys = first.system
+        ),
+    )
+    .unwrap();
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::MergeFrom(raw)));
+    h.run();
+    assert!(
+        h.query_by_label_contains("1 answers added, 1 duplicates skipped")
+            .is_some()
+    );
+    let report = h.state().rt.analyze.report.as_ref().unwrap();
+    assert!(report.coverage.iter().any(|c| c.scorer == "dan"));
+
     // The saved UI state brings the scorer back to their sheet when the library reopens.
     assert!(h.state().state.ohs.scoring);
     h.state_mut()
