@@ -245,3 +245,73 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
         "gui study"
     );
 }
+
+#[test]
+fn a_study_is_created_from_the_form_as_a_background_job() {
+    use crate::model::network::{NetworkConfig, ParallelNetwork};
+    use crate::model::system::{LITE0_WEIGHTS_FILE, System, device, find_weights};
+    let dir = demo_library(14);
+    let mut lib = Library::open(dir.path()).unwrap();
+    // A second system: Lite0 with a fresh (untrained) head.
+    let config = NetworkConfig {
+        embedding_dim: 16,
+        ..NetworkConfig::lite0(2)
+    };
+    let weights = find_weights(LITE0_WEIGHTS_FILE).unwrap();
+    let cpu = device("cpu").unwrap();
+    let net = ParallelNetwork::fresh(&candle_nn::VarMap::new(), &config, &weights, &cpu).unwrap();
+    let labels = vec!["category:top".to_string(), "colour:red".to_string()];
+    let input = crate::vision::preprocess::Preprocess::LITE0;
+    System::save_trained(
+        &mut lib,
+        "fresh",
+        &net,
+        &input,
+        &labels,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    drop(lib);
+
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Evaluate").click();
+    h.run();
+    h.get_by_label("New study").click();
+    h.run();
+    // Without a name the form says what is missing and cannot be sent.
+    assert!(has_label(&h, "Give the study a name."));
+    h.get_by_label("Name").focus();
+    h.get_by_label("Name").type_text("form study");
+    h.run();
+    // The paper's 2/3 mix by default: every street photo (3) and 2 shop items.
+    assert!(
+        h.query_by_label_contains("Shop/street ratio: 2 / 3")
+            .is_some()
+    );
+    h.query_all_by_label("Remove").next().unwrap().click(); // the first criterion goes
+    h.run();
+    assert_eq!(
+        h.state().rt.evaluate.form.as_ref().unwrap().criteria.len(),
+        6
+    );
+    h.get_by_label("Create study").click();
+    h.step();
+    super::tests::run_until(&mut h, "the study job", |h| {
+        !matches!(h.state().rt.job, JobState::Running(_))
+    });
+    h.run();
+    assert!(
+        matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.contains("10 sheets")),
+        "{:?}",
+        h.state().rt.errors
+    );
+    let study = h.state().rt.evaluate.study.as_ref().unwrap();
+    assert_eq!(study.name, "form study");
+    assert_eq!(study.systems, ["imagenet-lite0", "fresh"]);
+    assert_eq!(study.criteria.len(), 6);
+    assert_eq!(study.criteria[0].name, "subtype");
+    assert_eq!(study.domain_counts(), (2, 3));
+    assert!(h.state().rt.evaluate.form.is_none());
+    assert_eq!(h.state().rt.evaluate.studies, ["form study"]);
+}

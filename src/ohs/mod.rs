@@ -96,8 +96,9 @@ impl Criterion {
     }
 }
 
-/// The paper's seven criteria (§IV.A), weight 1 and "more is better" each, as the issue asks;
-/// a study for a variety-seeking goal changes the weights and directions.
+/// The paper's seven criteria (§IV.A), each with weight 1 and "more is better": the default
+/// of a new study. A study for another goal (advertising wants variety) changes the weights and
+/// directions.
 pub fn paper_criteria() -> Vec<Criterion> {
     [
         (
