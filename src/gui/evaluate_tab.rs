@@ -292,13 +292,16 @@ impl super::App {
                 let Some(sheet) = session.sheet(study) else {
                     return Ok(());
                 };
+                if rank == 0 || rank as usize > sheet.items.len() {
+                    return Ok(());
+                }
                 let mut marks = match session.answers.get(&(sheet.id, session.criterion)) {
                     Some((_, Some(marks))) => marks.clone(),
                     _ => Vec::new(),
                 };
                 if let Some(i) = marks.iter().position(|&r| r == rank) {
                     marks.remove(i);
-                } else if rank >= 1 && rank as usize <= sheet.items.len() {
+                } else {
                     marks.push(rank);
                     marks.sort_unstable();
                 }

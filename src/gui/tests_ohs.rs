@@ -106,6 +106,10 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     h.key_press(egui::Key::Num2);
     h.run();
     assert!(has_label(&h, "Hits: 1 of 5"));
+    // 0 is result 10: not on a sheet of 5, so nothing changes.
+    h.key_press(egui::Key::Num0);
+    h.run();
+    assert!(has_label(&h, "Hits: 1 of 5"));
     assert!(has_label(&h, "1 of 4 sheets done"));
     // Next sheet by key; its first criterion by a typed number.
     h.key_press(egui::Key::ArrowRight);
