@@ -1,7 +1,7 @@
 //! A Vitrine library on disk: one folder holding the SQLite store and the files it refers to.
 //!
 //! ```text
-//! DIR/vitrine.sqlite     catalogue, labels, users, ratings, systems (later: studies, scores)
+//! DIR/vitrine.sqlite     catalogue, labels, users, ratings, systems, studies and scores
 //! DIR/images/catalog/    demo catalogue images     DIR/images/street/  demo street queries
 //! DIR/thumbs/            cached thumbnails (regenerated when missing)
 //! DIR/systems/<name>/    trained systems           DIR/index/<name>.emb  embeddings

@@ -8,6 +8,7 @@ mod demo;
 mod eval;
 mod import;
 mod index;
+mod ohs;
 mod progress;
 mod query;
 mod systems;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Measure how well a system does.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Objective-guided human score studies: create, list sheets, score, report, merge.
+    #[command(subcommand)]
+    Ohs(ohs::OhsCommand),
     /// Measure throughput on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -88,6 +92,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Query(args)) => query::run(&dir, &cli.device, args),
         Some(Command::Train(args)) => train::run(&dir, &cli.device, args),
         Some(Command::Eval(cmd)) => eval::run(&dir, &cli.device, cmd),
+        Some(Command::Ohs(cmd)) => ohs::run(&dir, &cli.device, cmd),
         Some(Command::Bench(cmd)) => bench::run(&dir, &cli.device, cmd),
         Some(Command::Weights(cmd)) => weights::run(cmd),
     }

@@ -16,13 +16,17 @@
 //! the folder picker runs on its own thread. Errors are shown once, as a dismissible banner,
 //! and the app keeps working. Colours and spacing live in `theme` only.
 
+mod analyze_tab;
 mod catalog_tab;
+mod evaluate_tab;
 mod placeholder_tabs;
 mod search_tab;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_train;
+#[cfg(test)]
+mod tests_ohs;
 mod theme;
 mod thumbs;
 mod top_bar;
@@ -159,6 +163,8 @@ pub struct UiState {
     pub thumb_size: f32,
     /// The system searches and indexing use (a name from `vitrine systems`).
     pub system: String,
+    /// The study being scored or analysed, to resume after a restart.
+    pub ohs: evaluate_tab::OhsUiState,
 }
 
 impl Default for UiState {
@@ -168,6 +174,7 @@ impl Default for UiState {
             filter: CatalogFilter::default(),
             thumb_size: theme::THUMB_SIZE_DEFAULT,
             system: system::IMAGENET_LITE0.to_owned(),
+            ohs: evaluate_tab::OhsUiState::default(),
         }
     }
 }
@@ -236,6 +243,8 @@ pub(crate) enum Command {
     PreviewAugmentation,
     /// Show the folder picker for background scenes.
     PickBackgroundFolder,
+    /// A study action (Evaluate and Analyze tabs).
+    Ohs(evaluate_tab::OhsCommand),
 }
 
 /// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
@@ -262,12 +271,17 @@ pub(crate) enum JobKind {
     Train {
         system: String,
     },
+    /// Creating a study: picking queries and freezing its sheets.
+    CreateStudy {
+        name: String,
+    },
 }
 
 enum JobOutput {
     DemoCatalogue(DemoReport),
     Index(IndexReport),
     Train(crate::train::TrainReport),
+    Study(crate::ohs::Study),
 }
 
 /// A job on its worker thread, with its latest progress.
@@ -332,6 +346,8 @@ pub(crate) struct Runtime {
     pub grid: GridLayout,
     pub search: search_tab::SearchView,
     pub train: train_tab::TrainView,
+    pub evaluate: evaluate_tab::EvaluateView,
+    pub analyze: evaluate_tab::AnalyzeView,
 }
 
 /// The Vitrine desktop app.
@@ -377,6 +393,8 @@ impl App {
                 grid: GridLayout::default(),
                 search: search_tab::SearchView::default(),
                 train: train_tab::TrainView::default(),
+                evaluate: evaluate_tab::EvaluateView::default(),
+                analyze: evaluate_tab::AnalyzeView::default(),
             },
         };
         app.open_library(library_dir);
@@ -455,6 +473,7 @@ impl App {
             Command::StartTraining { resume } => self.start_train(resume),
             Command::PreviewAugmentation => self.start_preview(),
             Command::PickBackgroundFolder => self.pick_background_folder(),
+            Command::Ohs(command) => self.apply_ohs(command),
             Command::SetCompareSystem(system) => {
                 self.rt.search.compare_with = system;
                 if let Some(source) = self.rt.search.history.get(self.rt.search.position) {
@@ -632,6 +651,9 @@ impl App {
                 self.rt.library = Some(lib);
                 self.reload_systems();
                 self.reload_catalog();
+                self.rt.evaluate = evaluate_tab::EvaluateView::default();
+                self.rt.analyze = evaluate_tab::AnalyzeView::default();
+                self.resume_ohs();
             }
             Err(e) => self.report(format!("Cannot open the library: {e}")),
         }
@@ -836,6 +858,17 @@ impl App {
                 }
             }
             Ok(JobOutput::Train(report)) => self.train_finished(name, report),
+            Ok(JobOutput::Study(study)) => {
+                self.study_created(&study);
+                JobState::Done {
+                    name,
+                    summary: format!(
+                        "Study {} ready: {} sheets to score",
+                        study.name,
+                        study.sheets.len()
+                    ),
+                }
+            }
             Err(Error::Cancelled) => JobState::Cancelled { name },
             Err(e) => {
                 self.report(format!("{name} failed: {e}"));
@@ -1008,6 +1041,9 @@ impl eframe::App for App {
         }
         self.rt.thumbs.receive(ctx);
         self.read_shortcuts(ctx);
+        if self.state.tab == Tab::Evaluate {
+            evaluate_tab::read_scoring_keys(ctx, &mut self.rt);
+        }
         for command in std::mem::take(&mut self.rt.commands) {
             self.apply(command);
         }
@@ -1025,6 +1061,8 @@ impl eframe::App for App {
                 Tab::Catalog => catalog_tab::catalog_tab_ui(ui, &mut self.state, &mut self.rt),
                 Tab::Search => search_tab::search_tab_ui(ui, &self.state, &mut self.rt),
                 Tab::Train => train_tab::train_tab_ui(ui, &mut self.rt),
+                Tab::Evaluate => evaluate_tab::evaluate_tab_ui(ui, &mut self.rt),
+                Tab::Analyze => analyze_tab::analyze_tab_ui(ui, &mut self.rt),
                 tab => placeholder_tabs::placeholder_tab_ui(ui, tab),
             });
         self.rt.thumbs.flush();

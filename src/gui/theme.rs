@@ -76,6 +76,21 @@ pub const DROP_ZONE_STROKE: Color32 = Color32::from_rgb(190, 188, 230);
 /// Outline of a result both compared systems returned.
 pub const SHARED_RESULT: Color32 = Color32::from_rgb(22, 150, 110);
 
+/// The OHS table (Analyze tab): the best cell of a row green, the worst red, as in Table I.
+pub const BEST_FILL: Color32 = Color32::from_rgb(214, 242, 224);
+pub const BEST_TEXT: Color32 = Color32::from_rgb(16, 110, 56);
+pub const WORST_FILL: Color32 = Color32::from_rgb(250, 222, 222);
+pub const WORST_TEXT: Color32 = Color32::from_rgb(160, 30, 30);
+/// One colour per system in charts.
+pub const SERIES: [Color32; 6] = [
+    ACCENT,
+    Color32::from_rgb(230, 140, 30),
+    Color32::from_rgb(22, 150, 110),
+    Color32::from_rgb(200, 60, 110),
+    Color32::from_rgb(90, 150, 220),
+    Color32::from_rgb(120, 120, 130),
+];
+
 /// Applies Vitrine's style to every theme egui might pick (we always use the light one).
 pub fn apply(ctx: &egui::Context) {
     ctx.set_theme(egui::Theme::Light);

@@ -58,4 +58,74 @@ pub(super) const MIGRATIONS: &[&str] = &[
         item_id  INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE
     );
     "#,
+    // 2: objective-guided human score studies (DESIGN §8): criteria, systems, the query set,
+    // the sheets frozen at creation (query × system → K items), every scorer's answers, and
+    // where each scorer stopped.
+    r#"
+    CREATE TABLE studies (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        goal        TEXT NOT NULL DEFAULT '',
+        k           INTEGER NOT NULL CHECK (k >= 1),
+        seed        INTEGER NOT NULL,
+        created_at  TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE TABLE study_criteria (
+        study_id     INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        description  TEXT NOT NULL DEFAULT '',
+        weight       REAL NOT NULL CHECK (weight >= 0),
+        direction    TEXT NOT NULL CHECK (direction IN ('more', 'fewer')),
+        PRIMARY KEY (study_id, position),
+        UNIQUE (study_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE study_systems (
+        study_id  INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        position  INTEGER NOT NULL,
+        name      TEXT NOT NULL,
+        PRIMARY KEY (study_id, position),
+        UNIQUE (study_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE study_queries (
+        id        INTEGER PRIMARY KEY,
+        study_id  INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        position  INTEGER NOT NULL,
+        image     TEXT NOT NULL,
+        domain    TEXT NOT NULL CHECK (domain IN ('shop', 'street')),
+        item_id   INTEGER,
+        UNIQUE (study_id, position)
+    );
+    CREATE TABLE sheets (
+        id        INTEGER PRIMARY KEY,
+        study_id  INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        query_id  INTEGER NOT NULL REFERENCES study_queries(id) ON DELETE CASCADE,
+        system    TEXT NOT NULL,
+        UNIQUE (query_id, system)
+    );
+    CREATE INDEX sheets_study ON sheets(study_id);
+    CREATE TABLE sheet_items (
+        sheet_id  INTEGER NOT NULL REFERENCES sheets(id) ON DELETE CASCADE,
+        rank      INTEGER NOT NULL,
+        item_id   INTEGER NOT NULL,
+        image     TEXT NOT NULL,
+        PRIMARY KEY (sheet_id, rank)
+    ) WITHOUT ROWID;
+    CREATE TABLE scores (
+        sheet_id   INTEGER NOT NULL REFERENCES sheets(id) ON DELETE CASCADE,
+        scorer     TEXT NOT NULL,
+        criterion  TEXT NOT NULL,
+        hits       INTEGER NOT NULL CHECK (hits >= 0),
+        marks      TEXT,
+        given_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (sheet_id, scorer, criterion)
+    ) WITHOUT ROWID;
+    CREATE TABLE scorer_positions (
+        study_id   INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        scorer     TEXT NOT NULL,
+        sheet_pos  INTEGER NOT NULL,
+        criterion  INTEGER NOT NULL,
+        PRIMARY KEY (study_id, scorer)
+    ) WITHOUT ROWID;
+    "#,
 ];

@@ -7,6 +7,7 @@
 
 mod items;
 mod migrations;
+mod studies;
 mod systems;
 mod users;
 

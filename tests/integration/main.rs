@@ -5,5 +5,6 @@ mod cli;
 mod common;
 mod index;
 mod model;
+mod ohs;
 mod search;
 mod train;

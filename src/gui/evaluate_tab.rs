@@ -1,0 +1,1130 @@
+//! The Evaluate tab: scorer mode and the study creation form (see [`crate::ohs`]).
+//!
+//! Scorer mode: the scorer types their name; sheets come one at a time in their own shuffled
+//! order with the system hidden; the query is shown large beside the K results. For the
+//! current criterion the scorer clicks the tiles that are hits (or presses 1–9 and 0 for
+//! tiles 1–10, or types the count); keys move between criteria and sheets, as the help line
+//! says. Every answer and every move is written to SQLite the moment it happens (in
+//! [`super::App::apply_ohs`]), so closing or killing the app loses nothing and the scorer
+//! resumes exactly where they stopped.
+
+use super::thumbs::{ImageKey, ImageRequest, Thumb, ThumbCache};
+use super::{Command, Runtime, theme, widgets};
+use crate::error::Result;
+use crate::model::system::SystemInfo;
+use crate::ohs::{
+    self, Answer, Criterion, Direction, QuerySelection, Sheet, Study, StudySpec, report,
+};
+use eframe::egui;
+use egui::{Align, Layout, RichText, ScrollArea, Sense, Stroke, StrokeKind, Ui, Vec2};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Result tiles per row on a sheet.
+const SHEET_COLUMNS: usize = 5;
+
+/// A study action; [`super::App::apply_ohs`] carries it out.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OhsCommand {
+    /// Re-read the list of studies.
+    ListStudies,
+    SelectStudy(String),
+    /// Start scoring the selected study as this scorer (resuming where they stopped).
+    StartScoring(String),
+    StopScoring,
+    /// The current criterion's hit count, typed; with `advance`, then the next criterion
+    /// (only if the count was accepted).
+    SetHits {
+        hits: u32,
+        advance: bool,
+    },
+    /// Mark or unmark the result of this rank (1-based) as a hit for the current criterion.
+    ToggleMark(u32),
+    MoveCriterion(isize),
+    /// Back (-1) or next (+1) sheet in the scorer's order.
+    MoveSheet(isize),
+    /// Leave this sheet for later and go to the next one not yet done.
+    Skip,
+    /// Show (or hide) the creation form.
+    ShowCreateForm(bool),
+    /// Create the study the form describes (a background job).
+    CreateStudy(StudySpec),
+    /// Analyze: compute the report of this study.
+    ShowReport(String),
+    /// Analyze: the slider weight of criterion `i`.
+    SetWeight(usize, f64),
+    ResetWeights,
+    /// Analyze: write the summary (false) or raw-score (true) CSV into `DIR/exports/`.
+    ExportCsv {
+        raw: bool,
+    },
+    /// Analyze: show the file picker for another library's database or a raw-score CSV.
+    PickMergeFile,
+    /// Analyze: merge the answers in this file into the shown study.
+    MergeFrom(PathBuf),
+}
+
+/// An answer as the sheet shows it: the hits and, when tiles were clicked, their ranks.
+pub(crate) type GivenAnswer = (u32, Option<Vec<u32>>);
+
+/// One scorer at work on one study.
+pub(crate) struct ScorerSession {
+    pub scorer: String,
+    /// Indices into the study's sheets, in this scorer's order.
+    pub order: Vec<usize>,
+    /// Position in `order`.
+    pub pos: usize,
+    /// Index of the current criterion.
+    pub criterion: usize,
+    /// This scorer's answers: (sheet id, criterion index) → (hits, marked ranks).
+    pub answers: HashMap<(i64, usize), GivenAnswer>,
+}
+
+impl ScorerSession {
+    /// The session of `scorer` on `study` from their stored answers and position.
+    pub fn resume(
+        study: &Study,
+        scorer: &str,
+        answers: &[Answer],
+        position: Option<(usize, usize)>,
+    ) -> Self {
+        let answers = answers
+            .iter()
+            .filter(|a| a.scorer == scorer)
+            .filter_map(|a| {
+                let c = study.criterion_index(&a.criterion)?;
+                Some(((a.sheet_id, c), (a.hits, a.marks.clone())))
+            })
+            .collect();
+        let order = study.sheet_order(scorer);
+        let (pos, criterion) = position.unwrap_or((0, 0));
+        ScorerSession {
+            scorer: scorer.to_owned(),
+            pos: pos.min(order.len().saturating_sub(1)),
+            criterion: criterion.min(study.criteria.len().saturating_sub(1)),
+            order,
+            answers,
+        }
+    }
+
+    pub fn sheet<'a>(&self, study: &'a Study) -> Option<&'a Sheet> {
+        study.sheets.get(*self.order.get(self.pos)?)
+    }
+
+    pub fn is_done(&self, study: &Study, sheet: &Sheet) -> bool {
+        (0..study.criteria.len()).all(|c| self.answers.contains_key(&(sheet.id, c)))
+    }
+
+    pub fn sheets_done(&self, study: &Study) -> usize {
+        study
+            .sheets
+            .iter()
+            .filter(|s| self.is_done(study, s))
+            .count()
+    }
+}
+
+/// The creation form's fields.
+#[derive(Debug, Clone)]
+pub(crate) struct CreateForm {
+    pub name: String,
+    pub goal: String,
+    pub k: u32,
+    pub seed: u64,
+    pub criteria: Vec<Criterion>,
+    pub street: usize,
+    pub items: usize,
+    pub folder: String,
+    pub systems: Vec<String>,
+    /// What the library holds, for the limits.
+    pub street_available: usize,
+    pub items_available: usize,
+}
+
+impl CreateForm {
+    fn new(street_available: usize, items_available: usize) -> CreateForm {
+        // The paper's mix: 2 shop photos for every 3 street ones.
+        let street = street_available.min(30);
+        CreateForm {
+            name: String::new(),
+            goal: String::new(),
+            k: ohs::DEFAULT_K,
+            seed: 1,
+            criteria: ohs::paper_criteria(),
+            street,
+            items: (street * 2 / 3).min(items_available),
+            folder: String::new(),
+            systems: Vec::new(),
+            street_available,
+            items_available,
+        }
+    }
+
+    fn spec(&self) -> StudySpec {
+        StudySpec {
+            name: self.name.trim().to_owned(),
+            goal: self.goal.clone(),
+            k: self.k,
+            criteria: self.criteria.clone(),
+            systems: self.systems.clone(),
+            queries: QuerySelection {
+                street: self.street,
+                items: self.items,
+                folder: Some(PathBuf::from(self.folder.trim()))
+                    .filter(|p| !p.as_os_str().is_empty()),
+            },
+            seed: self.seed,
+        }
+    }
+}
+
+/// What the study tabs remember between runs (eframe storage): the study, the scorer and
+/// whether they were scoring, and the study analysed, so a restart resumes the work.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct OhsUiState {
+    pub study: Option<String>,
+    pub scorer: String,
+    pub scoring: bool,
+    pub report: Option<String>,
+}
+
+/// What the Evaluate tab shows.
+#[derive(Default)]
+pub(crate) struct EvaluateView {
+    pub studies: Vec<String>,
+    pub study: Option<Study>,
+    pub scorer_input: String,
+    pub session: Option<ScorerSession>,
+    pub form: Option<CreateForm>,
+    pub hits_input: String,
+}
+
+/// What the Analyze tab shows.
+#[derive(Default)]
+pub(crate) struct AnalyzeView {
+    pub report: Option<report::Report>,
+    /// The slider weights, one per criterion.
+    pub weights: Vec<f64>,
+    /// Where the last export went.
+    pub exported: Option<PathBuf>,
+    /// The merge file picker's answer arrives here (`None`: cancelled).
+    pub merge_picker: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    /// What the last merge did, in a sentence.
+    pub merged: Option<String>,
+}
+
+impl super::App {
+    /// Carries out a study action. Answers and moves are written here, one transaction each.
+    pub(super) fn apply_ohs(&mut self, command: OhsCommand) {
+        if let Err(e) = self.try_apply_ohs(command) {
+            self.report(format!("Study: {e}"));
+        }
+    }
+
+    /// After a library opens: list its studies and resume what the saved UI state names
+    /// (a study no longer there is forgotten quietly).
+    pub(super) fn resume_ohs(&mut self) {
+        self.apply_ohs(OhsCommand::ListStudies);
+        let saved = self.state.ohs.clone();
+        let studies = &self.rt.evaluate.studies;
+        if let Some(study) = saved.study.filter(|s| studies.contains(s)) {
+            self.apply_ohs(OhsCommand::SelectStudy(study));
+            self.rt.evaluate.scorer_input = saved.scorer.clone();
+            if saved.scoring && !saved.scorer.is_empty() {
+                self.apply_ohs(OhsCommand::StartScoring(saved.scorer));
+            }
+        }
+        if let Some(study) = saved
+            .report
+            .filter(|s| self.rt.evaluate.studies.contains(s))
+        {
+            self.apply_ohs(OhsCommand::ShowReport(study));
+        }
+    }
+
+    fn try_apply_ohs(&mut self, command: OhsCommand) -> Result<()> {
+        let Some(lib) = self.rt.library.as_mut() else {
+            return Ok(());
+        };
+        let view = &mut self.rt.evaluate;
+        match command {
+            OhsCommand::ListStudies => view.studies = lib.store.study_names()?,
+            OhsCommand::SelectStudy(name) => {
+                view.session = None;
+                view.study = Some(ohs::open_study(&lib.store, &name)?);
+                self.state.ohs.study = Some(name);
+                self.state.ohs.scoring = false;
+            }
+            OhsCommand::StartScoring(scorer) => {
+                let scorer = scorer.trim().to_owned();
+                let Some(study) = &view.study else {
+                    return Ok(());
+                };
+                if scorer.is_empty() {
+                    return Err(crate::Error::Invalid(
+                        "type your name to start scoring".into(),
+                    ));
+                }
+                let answers = lib.store.study_answers(study.id)?;
+                let position = lib.store.scorer_position(study.id, &scorer)?;
+                view.session = Some(ScorerSession::resume(study, &scorer, &answers, position));
+                view.hits_input.clear();
+                self.state.ohs.scorer = scorer;
+                self.state.ohs.scoring = true;
+            }
+            OhsCommand::StopScoring => {
+                view.session = None;
+                self.state.ohs.scoring = false;
+            }
+            OhsCommand::SetHits { hits, advance } => {
+                answer(lib, view, hits, None)?;
+                if advance {
+                    self.rt
+                        .commands
+                        .push(Command::Ohs(OhsCommand::MoveCriterion(1)));
+                }
+            }
+            OhsCommand::ToggleMark(rank) => {
+                let (Some(study), Some(session)) = (&view.study, &view.session) else {
+                    return Ok(());
+                };
+                let Some(sheet) = session.sheet(study) else {
+                    return Ok(());
+                };
+                if rank == 0 || rank as usize > sheet.items.len() {
+                    return Ok(());
+                }
+                let mut marks = match session.answers.get(&(sheet.id, session.criterion)) {
+                    Some((_, Some(marks))) => marks.clone(),
+                    _ => Vec::new(),
+                };
+                if let Some(i) = marks.iter().position(|&r| r == rank) {
+                    marks.remove(i);
+                } else {
+                    marks.push(rank);
+                    marks.sort_unstable();
+                }
+                answer(lib, view, marks.len() as u32, Some(marks))?;
+            }
+            OhsCommand::MoveCriterion(delta) => {
+                let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
+                    return Ok(());
+                };
+                let n = study.criteria.len() as isize;
+                let next = session.criterion as isize + delta;
+                if next >= n && session.pos + 1 < session.order.len() {
+                    session.pos += 1;
+                    session.criterion = 0;
+                } else if next < 0 && session.pos > 0 {
+                    session.pos -= 1;
+                    session.criterion = (n - 1) as usize;
+                } else {
+                    session.criterion = next.clamp(0, n - 1) as usize;
+                }
+                view.hits_input.clear();
+                save_position(lib, view)?;
+            }
+            OhsCommand::MoveSheet(delta) => {
+                let Some(session) = &mut view.session else {
+                    return Ok(());
+                };
+                let last = session.order.len().saturating_sub(1) as isize;
+                session.pos = (session.pos as isize + delta).clamp(0, last) as usize;
+                session.criterion = 0;
+                view.hits_input.clear();
+                save_position(lib, view)?;
+            }
+            OhsCommand::Skip => {
+                let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
+                    return Ok(());
+                };
+                let n = session.order.len();
+                let next = (1..n)
+                    .map(|step| (session.pos + step) % n)
+                    .find(|&p| !session.is_done(study, &study.sheets[session.order[p]]));
+                if let Some(p) = next {
+                    session.pos = p;
+                    session.criterion = 0;
+                }
+                view.hits_input.clear();
+                save_position(lib, view)?;
+            }
+            OhsCommand::ShowCreateForm(show) => {
+                view.form = if show {
+                    let counts = lib.store.counts()?;
+                    let mut form =
+                        CreateForm::new(counts.street_queries as usize, counts.items as usize);
+                    form.systems = self
+                        .rt
+                        .systems
+                        .iter()
+                        .take(2)
+                        .map(|s| s.name.clone())
+                        .collect();
+                    Some(form)
+                } else {
+                    None
+                };
+            }
+            OhsCommand::CreateStudy(spec) => {
+                ohs::validate_spec(lib, &spec)?;
+                self.start_create_study(spec);
+            }
+            OhsCommand::ShowReport(name) => {
+                let study = ohs::open_study(&lib.store, &name)?;
+                let answers = lib.store.study_answers(study.id)?;
+                let r = report::report(&study, &answers, report::BOOTSTRAP_ROUNDS);
+                self.rt.analyze.weights = r.weights();
+                self.rt.analyze.report = Some(r);
+                self.rt.analyze.exported = None;
+                self.rt.analyze.merged = None;
+                self.state.ohs.report = Some(name);
+            }
+            OhsCommand::SetWeight(i, w) => {
+                if let Some(slot) = self.rt.analyze.weights.get_mut(i) {
+                    *slot = w.max(0.0);
+                }
+            }
+            OhsCommand::ResetWeights => {
+                if let Some(r) = &self.rt.analyze.report {
+                    self.rt.analyze.weights = r.weights();
+                }
+            }
+            OhsCommand::ExportCsv { raw } => {
+                let Some(r) = &self.rt.analyze.report else {
+                    return Ok(());
+                };
+                let study = ohs::open_study(&lib.store, &r.study)?;
+                let dir = lib.root().join("exports");
+                std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+                let file_name: String = r
+                    .study
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let (path, text) = if raw {
+                    let answers = lib.store.study_answers(study.id)?;
+                    (
+                        dir.join(format!("{file_name}-raw-scores.csv")),
+                        ohs::export::raw_csv(&study, &answers)?,
+                    )
+                } else {
+                    (
+                        dir.join(format!("{file_name}-table.csv")),
+                        ohs::export::summary_csv(r)?,
+                    )
+                };
+                ohs::export::write_text(&path, &text)?;
+                self.rt.analyze.exported = Some(path);
+            }
+            OhsCommand::PickMergeFile => {
+                if self.rt.analyze.merge_picker.is_some() {
+                    return Ok(());
+                }
+                let (tx, rx) = std::sync::mpsc::channel();
+                let ctx = self.rt.ctx.clone();
+                let start_in = lib.root().to_path_buf();
+                std::thread::Builder::new()
+                    .name("merge file picker".into())
+                    .spawn(move || {
+                        let dialog = rfd::AsyncFileDialog::new()
+                            .set_title("Merge scores from a Vitrine database or a raw-score CSV")
+                            .add_filter("Vitrine database or CSV", &["sqlite", "csv"])
+                            .set_directory(&start_in)
+                            .pick_file();
+                        let picked = super::block_on(dialog).map(|h| h.path().to_path_buf());
+                        let _ = tx.send(picked);
+                        ctx.request_repaint();
+                    })
+                    .map_err(|e| {
+                        crate::Error::Invalid(format!("cannot show the file picker: {e}"))
+                    })?;
+                self.rt.analyze.merge_picker = Some(rx);
+            }
+            OhsCommand::MergeFrom(path) => {
+                let Some(r) = &self.rt.analyze.report else {
+                    return Ok(());
+                };
+                let name = r.study.clone();
+                let is_csv = path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+                let merged = if is_csv {
+                    ohs::export::import_raw_csv(&mut lib.store, &name, &path)?
+                } else {
+                    ohs::export::merge_database(&mut lib.store, &name, &path)?
+                };
+                let mut summary = format!(
+                    "Merged {}: {} answers added, {} duplicates skipped, {} conflicts kept as they were",
+                    path.display(),
+                    merged.added,
+                    merged.duplicates,
+                    merged.conflicts.len()
+                );
+                if let Some(first) = merged.conflicts.first() {
+                    summary += &format!(" (first: {first})");
+                }
+                self.apply_ohs(OhsCommand::ShowReport(name));
+                self.rt.analyze.merged = Some(summary);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a study as the background job (indexing missing systems, freezing sheets).
+    fn start_create_study(&mut self, spec: StudySpec) {
+        if !self.job_slot_free() {
+            return;
+        }
+        let dir = self.rt.library_dir.clone();
+        let name = format!("Creating the study {}", spec.name);
+        self.start_job(
+            super::JobKind::CreateStudy {
+                name: spec.name.clone(),
+            },
+            &name,
+            move |ctx| {
+                let device = crate::model::system::device("cpu")?;
+                ohs::create_study(&dir, &spec, &device, ctx).map(super::JobOutput::Study)
+            },
+        );
+    }
+
+    /// A study was created: list it, select it, close the form.
+    pub(super) fn study_created(&mut self, study: &Study) {
+        self.rt.evaluate.form = None;
+        self.apply_ohs(OhsCommand::ListStudies);
+        self.apply_ohs(OhsCommand::SelectStudy(study.name.clone()));
+    }
+}
+
+/// Records the current criterion's answer on the current sheet and keeps it in the session.
+fn answer(
+    lib: &mut crate::Library,
+    view: &mut EvaluateView,
+    hits: u32,
+    marks: Option<Vec<u32>>,
+) -> Result<()> {
+    let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
+        return Ok(());
+    };
+    let Some(sheet) = session.sheet(study) else {
+        return Ok(());
+    };
+    let a = Answer {
+        sheet_id: sheet.id,
+        scorer: session.scorer.clone(),
+        criterion: study.criteria[session.criterion].name.clone(),
+        hits,
+        marks: marks.clone(),
+        given_at: String::new(),
+    };
+    ohs::record_answer(&mut lib.store, study, &a)?;
+    session
+        .answers
+        .insert((sheet.id, session.criterion), (hits, marks));
+    save_position(lib, view)
+}
+
+fn save_position(lib: &mut crate::Library, view: &EvaluateView) -> Result<()> {
+    if let (Some(study), Some(s)) = (&view.study, &view.session) {
+        ohs::save_position(&mut lib.store, study, &s.scorer, s.pos, s.criterion)?;
+    }
+    Ok(())
+}
+
+/// The keys of scorer mode, as the help line shows them.
+pub(crate) const KEY_HELP: &str = "Keys: 1-9 and 0 mark results 1-10 | Up/Down: criterion | \
+     Enter: next criterion | Left: back | Right: next sheet | S: skip";
+
+/// Scorer-mode keys become commands (not while a text field has the keyboard).
+pub(crate) fn read_scoring_keys(ctx: &egui::Context, rt: &mut Runtime) {
+    if rt.evaluate.session.is_none() || rt.evaluate.form.is_some() || ctx.text_edit_focused() {
+        return;
+    }
+    let commands = &mut rt.commands;
+    ctx.input_mut(|input| {
+        use egui::{Key, Modifiers};
+        let digits = [
+            Key::Num1,
+            Key::Num2,
+            Key::Num3,
+            Key::Num4,
+            Key::Num5,
+            Key::Num6,
+            Key::Num7,
+            Key::Num8,
+            Key::Num9,
+            Key::Num0,
+        ];
+        for (i, key) in digits.into_iter().enumerate() {
+            if input.consume_key(Modifiers::NONE, key) {
+                commands.push(Command::Ohs(OhsCommand::ToggleMark(i as u32 + 1)));
+            }
+        }
+        for (key, command) in [
+            (Key::ArrowUp, OhsCommand::MoveCriterion(-1)),
+            (Key::ArrowDown, OhsCommand::MoveCriterion(1)),
+            (Key::Enter, OhsCommand::MoveCriterion(1)),
+            (Key::ArrowLeft, OhsCommand::MoveSheet(-1)),
+            (Key::ArrowRight, OhsCommand::MoveSheet(1)),
+            (Key::S, OhsCommand::Skip),
+        ] {
+            if input.consume_key(Modifiers::NONE, key) {
+                commands.push(Command::Ohs(command));
+            }
+        }
+    });
+}
+
+/// Draws the Evaluate tab.
+pub(crate) fn evaluate_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
+    let mut commands = Vec::new();
+    egui::Frame::new()
+        .inner_margin(theme::PANEL_MARGIN)
+        .show(ui, |ui| toolbar_ui(ui, &mut rt.evaluate, &mut commands));
+    let root = rt.library_dir.clone();
+    let systems = rt.systems.clone();
+    let view = &mut rt.evaluate;
+    if let Some(form) = &mut view.form {
+        ScrollArea::vertical().show(ui, |ui| {
+            egui::Frame::new()
+                .inner_margin(theme::PANEL_MARGIN)
+                .show(ui, |ui| create_form_ui(ui, form, &systems, &mut commands));
+        });
+    } else if let (Some(study), Some(session)) = (&view.study, &view.session) {
+        sheet_ui(
+            ui,
+            study,
+            session,
+            &mut view.hits_input,
+            &root,
+            &mut rt.thumbs,
+            &mut commands,
+        );
+    } else {
+        ui.add_space(40.0);
+        ui.vertical_centered(|ui| {
+            ui.set_max_width(theme::READING_WIDTH);
+            let text = if view.studies.is_empty() {
+                "No study yet. Create one: name it, choose the systems, the queries (shop and \
+                 street photos) and the criteria; the sheets are frozen when it is created."
+            } else {
+                "Choose a study, type your name and press Start scoring. Sheets come in your own \
+                 order with the system hidden; every answer is saved at once, so you can stop \
+                 at any time and resume later."
+            };
+            ui.add(egui::Label::new(text).wrap());
+        });
+    }
+    rt.commands.extend(commands);
+}
+
+fn toolbar_ui(ui: &mut Ui, view: &mut EvaluateView, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        let label = ui.label(RichText::new("Study").strong());
+        let selected = view
+            .study
+            .as_ref()
+            .map_or("choose a study", |s| s.name.as_str());
+        egui::ComboBox::from_id_salt("evaluate_study")
+            .selected_text(selected)
+            .show_ui(ui, |ui| {
+                for name in &view.studies {
+                    let chosen = view.study.as_ref().is_some_and(|s| s.name == *name);
+                    if ui.selectable_label(chosen, name).clicked() {
+                        commands.push(Command::Ohs(OhsCommand::SelectStudy(name.clone())));
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        match (&view.study, &view.session) {
+            (Some(_), None) => {
+                let label = ui.label("Your name");
+                let field = ui
+                    .add(egui::TextEdit::singleline(&mut view.scorer_input).desired_width(140.0))
+                    .labelled_by(label.id);
+                let name = view.scorer_input.clone();
+                let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                let start =
+                    ui.add_enabled(!name.trim().is_empty(), egui::Button::new("Start scoring"));
+                if start.clicked() || (enter && !name.trim().is_empty()) {
+                    commands.push(Command::Ohs(OhsCommand::StartScoring(name)));
+                }
+            }
+            (Some(_), Some(session)) => {
+                ui.label(format!("Scoring as {}", session.scorer));
+                if ui.button("Stop scoring").clicked() {
+                    commands.push(Command::Ohs(OhsCommand::StopScoring));
+                }
+            }
+            _ => {}
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if view.form.is_some() {
+                if ui.button("Close the form").clicked() {
+                    commands.push(Command::Ohs(OhsCommand::ShowCreateForm(false)));
+                }
+            } else if ui.button("New study").clicked() {
+                commands.push(Command::Ohs(OhsCommand::ShowCreateForm(true)));
+            }
+        });
+    });
+}
+
+/// One sheet: query large on the left, the K results in a grid, the criteria and controls.
+fn sheet_ui(
+    ui: &mut Ui,
+    study: &Study,
+    session: &ScorerSession,
+    hits_input: &mut String,
+    root: &Path,
+    thumbs: &mut ThumbCache,
+    commands: &mut Vec<Command>,
+) {
+    let Some(sheet) = session.sheet(study) else {
+        ui.label("This study has no sheets.");
+        return;
+    };
+    let done = session.sheets_done(study);
+    let total = study.sheets.len();
+    egui::Frame::new()
+        .inner_margin(theme::PANEL_MARGIN)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(format!("Sheet {} of {total}", session.pos + 1))
+                        .strong()
+                        .size(15.0),
+                );
+                widgets::progress_bar_ui(ui, done as f32 / total.max(1) as f32, 220.0);
+                ui.label(format!("{done} of {total} sheets done"));
+                if session.is_done(study, sheet) {
+                    widgets::pill_ui(ui, "this sheet is done");
+                }
+            });
+            ui.label(RichText::new(KEY_HELP).small().color(theme::TEXT_WEAK));
+        });
+    let query = &study.queries[sheet.query];
+    egui::Panel::left("sheet_query")
+        .resizable(false)
+        .exact_size(theme::SEARCH_QUERY_WIDTH + 40.0)
+        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+        .show(ui, |ui| {
+            ui.label(RichText::new("Query").strong());
+            let path = crate::library::resolve(root, &query.image);
+            let thumb = thumbs.texture_or_request(ImageRequest {
+                key: ImageKey::Full(path.to_string_lossy().into_owned()),
+                thumb: crate::library::thumb_path(root, &query.image),
+                original: path,
+            });
+            let side = ui.available_width();
+            image_ui(ui, &thumb, Vec2::splat(side));
+            widgets::pill_ui(ui, &format!("{} photo", query.domain.as_str()));
+            ui.add_space(10.0);
+            criteria_ui(ui, study, session, sheet, commands);
+        });
+    egui::CentralPanel::default()
+        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+        .show(ui, |ui| {
+            let criterion = &study.criteria[session.criterion];
+            let current = session.answers.get(&(sheet.id, session.criterion));
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&criterion.name).heading());
+                let how = match criterion.direction {
+                    Direction::More => "count the results that match",
+                    Direction::Fewer => "count the results that match (fewer is better)",
+                };
+                ui.label(RichText::new(how).color(theme::TEXT_WEAK));
+            });
+            ui.add(egui::Label::new(&criterion.description).wrap());
+            ui.horizontal(|ui| {
+                let answer = match current {
+                    Some((hits, _)) => format!("Hits: {hits} of {}", study.k),
+                    None => "Not answered yet".to_owned(),
+                };
+                ui.label(RichText::new(answer).strong());
+                let label = ui.label("Type the number");
+                let field = ui
+                    .add(egui::TextEdit::singleline(hits_input).desired_width(40.0))
+                    .labelled_by(label.id);
+                let typed = hits_input.trim().parse::<u32>().ok();
+                let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                let set = ui.add_enabled(typed.is_some(), egui::Button::new("Set"));
+                if let Some(h) = typed
+                    && (set.clicked() || enter)
+                {
+                    commands.push(Command::Ohs(OhsCommand::SetHits {
+                        hits: h,
+                        advance: true,
+                    }));
+                }
+                if ui.button("None match (0)").clicked() {
+                    commands.push(Command::Ohs(OhsCommand::SetHits {
+                        hits: 0,
+                        advance: false,
+                    }));
+                }
+            });
+            ui.horizontal(|ui| {
+                for (text, command) in [
+                    ("Back", OhsCommand::MoveSheet(-1)),
+                    ("Previous criterion", OhsCommand::MoveCriterion(-1)),
+                    ("Next criterion", OhsCommand::MoveCriterion(1)),
+                    ("Skip", OhsCommand::Skip),
+                    ("Next sheet", OhsCommand::MoveSheet(1)),
+                ] {
+                    if ui.button(text).clicked() {
+                        commands.push(Command::Ohs(command));
+                    }
+                }
+            });
+            ui.add_space(6.0);
+            let marks: &[u32] = match current {
+                Some((_, Some(m))) => m,
+                _ => &[],
+            };
+            results_grid_ui(ui, sheet, marks, root, thumbs, commands);
+        });
+}
+
+/// The criteria of the sheet with this scorer's counts; click one to score it.
+fn criteria_ui(
+    ui: &mut Ui,
+    study: &Study,
+    session: &ScorerSession,
+    sheet: &Sheet,
+    commands: &mut Vec<Command>,
+) {
+    ui.label(RichText::new("Criteria").strong());
+    for (c, criterion) in study.criteria.iter().enumerate() {
+        let count = session
+            .answers
+            .get(&(sheet.id, c))
+            .map_or_else(|| "-".to_owned(), |(h, _)| h.to_string());
+        let text = format!("{}: {count}", criterion.name);
+        if ui.selectable_label(c == session.criterion, text).clicked() {
+            commands.push(Command::Ohs(OhsCommand::MoveCriterion(
+                c as isize - session.criterion as isize,
+            )));
+        }
+    }
+}
+
+/// The K results; a click marks or unmarks a hit.
+fn results_grid_ui(
+    ui: &mut Ui,
+    sheet: &Sheet,
+    marks: &[u32],
+    root: &Path,
+    thumbs: &mut ThumbCache,
+    commands: &mut Vec<Command>,
+) {
+    let gap = theme::GRID_GAP;
+    let width = ((ui.available_width() - gap * (SHEET_COLUMNS as f32 - 1.0))
+        / SHEET_COLUMNS as f32)
+        .clamp(theme::SEARCH_TILE_MIN, theme::SEARCH_TILE_MAX);
+    ScrollArea::vertical().show(ui, |ui| {
+        for row in sheet.items.chunks(SHEET_COLUMNS).enumerate() {
+            let (r, items) = row;
+            ui.horizontal(|ui| {
+                ui.spacing_mut().item_spacing.x = gap;
+                for (i, item) in items.iter().enumerate() {
+                    let rank = (r * SHEET_COLUMNS + i + 1) as u32;
+                    let marked = marks.contains(&rank);
+                    let (rect, response) =
+                        ui.allocate_exact_size(Vec2::new(width, width + 22.0), Sense::click());
+                    let label = format!("Result {rank}");
+                    response.widget_info(|| {
+                        egui::WidgetInfo::selected(egui::Role::CheckBox, true, marked, &label)
+                    });
+                    paint_tile(ui, rect, rank, marked, root, thumbs, item);
+                    if response.clicked() {
+                        commands.push(Command::Ohs(OhsCommand::ToggleMark(rank)));
+                    }
+                }
+            });
+            ui.add_space(gap);
+        }
+    });
+}
+
+fn paint_tile(
+    ui: &Ui,
+    rect: egui::Rect,
+    rank: u32,
+    marked: bool,
+    root: &Path,
+    thumbs: &mut ThumbCache,
+    item: &ohs::SheetItem,
+) {
+    let painter = ui.painter();
+    let fill = if marked {
+        theme::ACCENT_TINT
+    } else {
+        theme::CARD_FILL
+    };
+    painter.rect_filled(rect, theme::CARD_RADIUS, fill);
+    let (stroke, width) = if marked {
+        (theme::ACCENT, 3.0)
+    } else {
+        (theme::CARD_STROKE, 1.0)
+    };
+    painter.rect_stroke(
+        rect,
+        theme::CARD_RADIUS,
+        Stroke::new(width, stroke),
+        StrokeKind::Inside,
+    );
+    let image_rect = egui::Rect::from_min_size(
+        rect.min + Vec2::splat(theme::CARD_PADDING),
+        Vec2::splat(rect.width() - 2.0 * theme::CARD_PADDING),
+    );
+    let thumb = thumbs.texture_or_request(ImageRequest {
+        key: ImageKey::Thumb(item.image.clone()),
+        original: crate::library::resolve(root, &item.image),
+        thumb: crate::library::thumb_path(root, &item.image),
+    });
+    paint_image(painter, &thumb, image_rect);
+    let text = if marked {
+        format!("#{rank}  hit")
+    } else {
+        format!("#{rank}")
+    };
+    painter.text(
+        egui::pos2(rect.min.x + theme::CARD_PADDING, rect.max.y - 4.0),
+        egui::Align2::LEFT_BOTTOM,
+        text,
+        egui::FontId::proportional(13.0),
+        if marked { theme::ACCENT } else { theme::TEXT },
+    );
+}
+
+fn paint_image(painter: &egui::Painter, thumb: &Thumb, rect: egui::Rect) {
+    match thumb {
+        Thumb::Ready(texture) => {
+            let fitted = super::catalog_tab::fit_into(texture.size_vec2(), rect);
+            painter.image(
+                texture.id(),
+                fitted,
+                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                egui::Color32::WHITE,
+            );
+        }
+        Thumb::Loading => widgets::paint_loading(painter, rect),
+        Thumb::Failed(_) => widgets::paint_failed(painter, rect),
+    }
+}
+
+fn image_ui(ui: &mut Ui, thumb: &Thumb, size: Vec2) {
+    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    paint_image(ui.painter(), thumb, rect);
+    if let Thumb::Failed(reason) = thumb {
+        response.on_hover_text(reason);
+    }
+}
+
+/// The creation form: name, goal, K, systems, queries (with the shop/street ratio), criteria.
+fn create_form_ui(
+    ui: &mut Ui,
+    form: &mut CreateForm,
+    systems: &[SystemInfo],
+    commands: &mut Vec<Command>,
+) {
+    ui.label(RichText::new("New study").heading());
+    egui::Grid::new("study_form")
+        .num_columns(2)
+        .spacing([12.0, 6.0])
+        .show(ui, |ui| {
+            let label = ui.label("Name");
+            ui.add(egui::TextEdit::singleline(&mut form.name).desired_width(320.0))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Goal");
+            ui.add(
+                egui::TextEdit::singleline(&mut form.goal)
+                    .hint_text("e.g. an image search engine for street photos")
+                    .desired_width(420.0),
+            )
+            .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Results per sheet (K)");
+            ui.add(egui::DragValue::new(&mut form.k).range(1..=ohs::MAX_K))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Seed");
+            ui.add(egui::DragValue::new(&mut form.seed))
+                .labelled_by(label.id);
+            ui.end_row();
+            ui.label("Systems compared");
+            ui.horizontal_wrapped(|ui| {
+                for system in systems {
+                    let mut on = form.systems.contains(&system.name);
+                    if ui.checkbox(&mut on, &system.name).changed() {
+                        if on {
+                            form.systems.push(system.name.clone());
+                        } else {
+                            form.systems.retain(|s| *s != system.name);
+                        }
+                    }
+                }
+            });
+            ui.end_row();
+            let label = ui.label("Street photos");
+            ui.add(egui::DragValue::new(&mut form.street).range(0..=form.street_available))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Catalogue items (shop)");
+            ui.add(egui::DragValue::new(&mut form.items).range(0..=form.items_available))
+                .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Folder of photos");
+            ui.add(
+                egui::TextEdit::singleline(&mut form.folder)
+                    .hint_text("optional; a subfolder named street holds street photos")
+                    .desired_width(420.0),
+            )
+            .labelled_by(label.id);
+            ui.end_row();
+        });
+    let ratio = if form.street > 0 {
+        format!(
+            "Shop/street ratio: {} / {} = {:.2} (the paper used 2/3 = 0.67)",
+            form.items,
+            form.street,
+            form.items as f64 / form.street as f64
+        )
+    } else {
+        format!("{} shop photos, no street photos", form.items)
+    };
+    ui.label(RichText::new(ratio).color(theme::TEXT_WEAK));
+    ui.add_space(8.0);
+    ui.label(RichText::new("Criteria").strong());
+    let mut remove = None;
+    let mut swap = None;
+    let count = form.criteria.len();
+    egui::Grid::new("study_criteria")
+        .num_columns(5)
+        .spacing([8.0, 4.0])
+        .show(ui, |ui| {
+            ui.label("name");
+            ui.label("weight");
+            ui.label("better");
+            ui.label("description");
+            ui.label("");
+            ui.end_row();
+            for (i, c) in form.criteria.iter_mut().enumerate() {
+                let label = format!("Criterion {} name", i + 1);
+                ui.add(egui::TextEdit::singleline(&mut c.name).desired_width(130.0))
+                    .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, &label));
+                ui.add(
+                    egui::DragValue::new(&mut c.weight)
+                        .range(0.0..=100.0)
+                        .speed(0.1),
+                )
+                .widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::SpinButton,
+                        true,
+                        format!("Criterion {} weight", i + 1),
+                    )
+                });
+                egui::ComboBox::from_id_salt(("direction", i))
+                    .selected_text(match c.direction {
+                        Direction::More => "more hits",
+                        Direction::Fewer => "fewer hits",
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut c.direction, Direction::More, "more hits");
+                        ui.selectable_value(&mut c.direction, Direction::Fewer, "fewer hits");
+                    })
+                    .response
+                    .widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::ComboBox,
+                            true,
+                            format!("Criterion {} direction", i + 1),
+                        )
+                    });
+                ui.add(egui::TextEdit::singleline(&mut c.description).desired_width(360.0))
+                    .widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::TextInput,
+                            true,
+                            format!("Criterion {} description", i + 1),
+                        )
+                    });
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(i > 0, egui::Button::new("Up").small())
+                        .clicked()
+                    {
+                        swap = Some((i - 1, i));
+                    }
+                    if ui
+                        .add_enabled(i + 1 < count, egui::Button::new("Down").small())
+                        .clicked()
+                    {
+                        swap = Some((i, i + 1));
+                    }
+                    if ui.button("Remove").clicked() {
+                        remove = Some(i);
+                    }
+                });
+                ui.end_row();
+            }
+        });
+    if let Some((a, b)) = swap {
+        form.criteria.swap(a, b);
+    }
+    if let Some(i) = remove {
+        form.criteria.remove(i);
+    }
+    ui.horizontal(|ui| {
+        if ui.button("Add criterion").clicked() {
+            let n = form.criteria.len() + 1;
+            form.criteria
+                .push(Criterion::new(&format!("criterion {n}"), ""));
+        }
+        if ui.button("The paper's seven").clicked() {
+            form.criteria = ohs::paper_criteria();
+        }
+    });
+    ui.add_space(10.0);
+    let spec = form.spec();
+    let problem = if spec.name.is_empty() {
+        Some("Give the study a name.".to_owned())
+    } else if spec.systems.len() < 2 {
+        Some("Choose two or more systems.".to_owned())
+    } else if spec.queries.street + spec.queries.items == 0 && spec.queries.folder.is_none() {
+        Some("Choose some queries.".to_owned())
+    } else {
+        ohs::validate_criteria(&spec.criteria)
+            .err()
+            .map(|e| e.to_string())
+    };
+    ui.horizontal(|ui| {
+        let create = ui.add_enabled(problem.is_none(), egui::Button::new("Create study"));
+        if create.clicked() {
+            commands.push(Command::Ohs(OhsCommand::CreateStudy(spec)));
+        }
+        if let Some(p) = problem {
+            ui.label(RichText::new(p).color(theme::WARNING));
+        } else {
+            ui.label(
+                RichText::new(
+                    "Every query runs through every system once; the sheets are then frozen.",
+                )
+                .color(theme::TEXT_WEAK),
+            );
+        }
+    });
+}

@@ -1,0 +1,321 @@
+//! The Evaluate and Analyze tabs driven through egui_kittest: a scorer fills sheets with
+//! clicks on result tiles, number keys and a typed count, stops and resumes where they were,
+//! and the Analyze tab shows the Table I grid with α.
+
+use super::evaluate_tab::OhsCommand;
+use super::tests::{demo_library, harness, has_label, settle};
+use super::*;
+use crate::ohs::{self, Criterion, Direction, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
+use eframe::egui;
+use egui::Role;
+use egui_kittest::kittest::Queryable;
+
+/// A study over the demo library's street photos, with sheets frozen from real catalogue
+/// items (no model needed): 2 queries × 2 systems, K = 5, two criteria.
+fn gui_study(lib: &mut Library) -> ohs::Study {
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
+    let street = lib.store.street_queries().unwrap();
+    let new = NewStudy {
+        name: "gui study".into(),
+        goal: "street search".into(),
+        k: 5,
+        seed: 11,
+        criteria: vec![
+            Criterion {
+                weight: 2.0,
+                ..Criterion::new("category", "same category")
+            },
+            Criterion {
+                direction: Direction::Fewer,
+                ..Criterion::new("shape difference", "other outline")
+            },
+        ],
+        systems: vec!["imagenet-lite0".into(), "other".into()],
+        queries: street
+            .iter()
+            .take(2)
+            .map(|q| NewQuery {
+                image: q.image.clone(),
+                domain: Domain::Street,
+                item_id: Some(q.item_id),
+            })
+            .collect(),
+        sheets: (0..4)
+            .map(|i| NewSheet {
+                query: i / 2,
+                system: i % 2,
+                items: items[i..i + 5]
+                    .iter()
+                    .map(|it| SheetItem {
+                        item_id: it.id,
+                        image: it.image.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    ohs::store_study(&mut lib.store, &new).unwrap()
+}
+
+#[test]
+fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_table() {
+    let dir = demo_library(12);
+    let mut lib = Library::open(dir.path()).unwrap();
+    let study = gui_study(&mut lib);
+    drop(lib);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Evaluate").click();
+    h.run();
+    assert_eq!(h.state().rt.evaluate.studies, ["gui study"]);
+
+    // The creation form opens with the paper's criteria and the shop/street ratio.
+    h.get_by_label("New study").click();
+    h.run();
+    assert!(h.query_by_label_contains("Shop/street ratio").is_some());
+    assert!(has_label(&h, "Criterion 7 name"));
+    h.get_by_label("Close the form").click();
+    h.run();
+
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::SelectStudy("gui study".into())));
+    h.run();
+    h.get_by_label("Your name").focus();
+    h.get_by_label("Your name").type_text("ann");
+    h.run();
+    h.get_by_label("Start scoring").click();
+    settle(&mut h);
+    assert!(has_label(&h, "Sheet 1 of 4"));
+    assert!(h.query_by_label_contains("Keys: 1-9").is_some());
+    // The system is hidden: neither name is on the sheet.
+    assert!(h.query_by_label_contains("imagenet-lite0").is_none());
+    assert!(h.query_by_label_contains("other").is_none());
+
+    // Criterion 1: two tiles clicked. Criterion 2 (Down key): result 2 marked by its key.
+    let order = study.sheet_order("ann");
+    let first = &study.sheets[order[0]];
+    h.get_by_label("Result 1").click();
+    h.run();
+    h.get_by_label("Result 3").click();
+    h.run();
+    assert!(has_label(&h, "Hits: 2 of 5"));
+    h.key_press(egui::Key::ArrowDown);
+    h.run();
+    h.key_press(egui::Key::Num2);
+    h.run();
+    assert!(has_label(&h, "Hits: 1 of 5"));
+    // 0 is result 10: not on a sheet of 5, so nothing changes.
+    h.key_press(egui::Key::Num0);
+    h.run();
+    assert!(has_label(&h, "Hits: 1 of 5"));
+    assert!(has_label(&h, "1 of 4 sheets done"));
+    // Next sheet by key; its first criterion by a typed number.
+    h.key_press(egui::Key::ArrowRight);
+    h.run();
+    assert!(has_label(&h, "Sheet 2 of 4"));
+    h.get_by_label("Type the number").focus();
+    h.get_by_label("Type the number").type_text("4");
+    h.run();
+    h.get_by_label("Set").click();
+    h.run();
+
+    // Every answer is already in SQLite.
+    let lib = Library::open(dir.path()).unwrap();
+    let answers = lib.store.study_answers(study.id).unwrap();
+    let find = |sheet: i64, crit: &str| {
+        answers
+            .iter()
+            .find(|a| a.sheet_id == sheet && a.criterion == crit && a.scorer == "ann")
+            .cloned()
+            .unwrap()
+    };
+    let a = find(first.id, "category");
+    assert_eq!((a.hits, a.marks), (2, Some(vec![1, 3])));
+    assert_eq!(find(first.id, "shape difference").hits, 1);
+    assert_eq!(find(study.sheets[order[1]].id, "category").hits, 4);
+    assert_eq!(answers.len(), 3);
+
+    // Stop, resume: back on sheet 2 at its second criterion (the typed answer moved on).
+    h.get_by_label("Stop scoring").click();
+    h.run();
+    h.get_by_label("Start scoring").click();
+    h.run();
+    assert!(has_label(&h, "Sheet 2 of 4"));
+    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    assert_eq!((session.pos, session.criterion), (1, 1));
+    // Back returns to the first sheet with its marks.
+    h.get_by_label("Back").click();
+    h.run();
+    assert!(has_label(&h, "Sheet 1 of 4"));
+
+    // A second scorer (on another machine, merged) answered the same first sheet.
+    let mut lib = lib;
+    for (crit, hits) in [("category", 3), ("shape difference", 1)] {
+        let answer = ohs::Answer {
+            sheet_id: first.id,
+            scorer: "bob".into(),
+            criterion: crit.into(),
+            hits,
+            marks: None,
+            given_at: String::new(),
+        };
+        ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
+    }
+    drop(lib);
+
+    h.get_by_role_and_label(Role::Button, "Analyze").click();
+    h.run();
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::ShowReport("gui study".into())));
+    h.run();
+    assert!(has_label(&h, "OHS"));
+    assert!(has_label(&h, "Agreement (alpha)"));
+    assert!(has_label(&h, "shape difference (fewer is better)"));
+    let report = h.state().rt.analyze.report.as_ref().unwrap();
+    let system = report
+        .systems
+        .iter()
+        .position(|s| *s == first.system)
+        .unwrap();
+    // category on that system: ann 2 + bob 3 on sheet 1 (+ ann's 4 if sheet 2 is the same
+    // system), over K = 5.
+    let expected = if study.sheets[order[1]].system == first.system {
+        100.0 * 9.0 / 15.0
+    } else {
+        100.0 * 5.0 / 10.0
+    };
+    let got = report.criteria[0].percent[system].unwrap();
+    assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
+    assert!(has_label(&h, &format!("{got:.1}%")));
+    assert!(
+        h.query_by_label_contains("ann: 1 of 4 sheets done")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("The ranking of systems holds")
+            .is_some()
+    );
+
+    h.get_by_label("Export table CSV").click();
+    h.run();
+    let exported = h.state().rt.analyze.exported.clone().unwrap();
+    let text = std::fs::read_to_string(&exported).unwrap();
+    assert!(
+        text.starts_with("criterion,weight,direction,imagenet-lite0,other\n"),
+        "{text}"
+    );
+
+    // Scores from another machine, as a raw-score CSV: one new answer, one already here.
+    let query = &study.queries[first.query].image;
+    let raw = dir.path().join("dan.csv");
+    std::fs::write(
+        &raw,
+        format!(
+            "study,scorer,query,system,criterion,hits\n\
+             gui study,dan,{query},{sys},category,5\n\
+             gui study,bob,{query},{sys},category,3\n",
+            sys = first.system
+        ),
+    )
+    .unwrap();
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::MergeFrom(raw)));
+    h.run();
+    assert!(
+        h.query_by_label_contains("1 answers added, 1 duplicates skipped")
+            .is_some()
+    );
+    let report = h.state().rt.analyze.report.as_ref().unwrap();
+    assert!(report.coverage.iter().any(|c| c.scorer == "dan"));
+
+    // The saved UI state brings the scorer back to their sheet when the library reopens.
+    assert!(h.state().state.ohs.scoring);
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::OpenLibrary(dir.path().to_path_buf()));
+    h.run();
+    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    assert_eq!(session.scorer, "ann");
+    assert_eq!((session.pos, session.criterion), (0, 0));
+    assert_eq!(
+        h.state().rt.analyze.report.as_ref().unwrap().study,
+        "gui study"
+    );
+}
+
+#[test]
+fn a_study_is_created_from_the_form_as_a_background_job() {
+    use crate::model::network::{NetworkConfig, ParallelNetwork};
+    use crate::model::system::{LITE0_WEIGHTS_FILE, System, device, find_weights};
+    let dir = demo_library(14);
+    let mut lib = Library::open(dir.path()).unwrap();
+    // A second system: Lite0 with a fresh (untrained) head.
+    let config = NetworkConfig {
+        embedding_dim: 16,
+        ..NetworkConfig::lite0(2)
+    };
+    let weights = find_weights(LITE0_WEIGHTS_FILE).unwrap();
+    let cpu = device("cpu").unwrap();
+    let net = ParallelNetwork::fresh(&candle_nn::VarMap::new(), &config, &weights, &cpu).unwrap();
+    let labels = vec!["category:top".to_string(), "colour:red".to_string()];
+    let input = crate::vision::preprocess::Preprocess::LITE0;
+    System::save_trained(
+        &mut lib,
+        "fresh",
+        &net,
+        &input,
+        &labels,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    drop(lib);
+
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Evaluate").click();
+    h.run();
+    h.get_by_label("New study").click();
+    h.run();
+    // Without a name the form says what is missing and cannot be sent.
+    assert!(has_label(&h, "Give the study a name."));
+    h.get_by_label("Name").focus();
+    h.get_by_label("Name").type_text("form study");
+    h.run();
+    // The paper's 2/3 mix by default: every street photo (3) and 2 shop items.
+    assert!(
+        h.query_by_label_contains("Shop/street ratio: 2 / 3")
+            .is_some()
+    );
+    h.query_all_by_label("Remove").next().unwrap().click(); // the first criterion goes
+    h.run();
+    assert_eq!(
+        h.state().rt.evaluate.form.as_ref().unwrap().criteria.len(),
+        6
+    );
+    h.get_by_label("Create study").click();
+    h.step();
+    super::tests::run_until(&mut h, "the study job", |h| {
+        !matches!(h.state().rt.job, JobState::Running(_))
+    });
+    h.run();
+    assert!(
+        matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.contains("10 sheets")),
+        "{:?}",
+        h.state().rt.errors
+    );
+    let study = h.state().rt.evaluate.study.as_ref().unwrap();
+    assert_eq!(study.name, "form study");
+    assert_eq!(study.systems, ["imagenet-lite0", "fresh"]);
+    assert_eq!(study.criteria.len(), 6);
+    assert_eq!(study.criteria[0].name, "subtype");
+    assert_eq!(study.domain_counts(), (2, 3));
+    assert!(h.state().rt.evaluate.form.is_none());
+    assert_eq!(h.state().rt.evaluate.studies, ["form study"]);
+}

@@ -1,0 +1,309 @@
+//! CSV export of a study (the Table I summary and the raw scores) and the merge of scorers'
+//! work done on other machines (another library's database, or a raw-score CSV).
+//!
+//! Every exported cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+//! leading `'`, so a spreadsheet shows it as text instead of running it as a formula
+//! (OWASP's advice against CSV injection); the importer takes the `'` off again.
+
+use super::report::Report;
+use super::{Answer, Study, check_answer, open_study};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A cell made safe for spreadsheets (see the module docs).
+pub fn escape_cell(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The inverse of [`escape_cell`] for cells read back.
+pub fn unescape_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
+fn csv_text(rows: &[Vec<String>]) -> Result<String> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer
+            .write_record(row.iter().map(|c| escape_cell(c).into_owned()))
+            .map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))
+}
+
+fn percent_cell(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_default()
+}
+
+/// The summary in the shape of Table I: a header `criterion,weight,direction,<systems>…`,
+/// one row per criterion with each system's mean hit rate in percent, the OHS row last.
+pub fn summary_csv(report: &Report) -> Result<String> {
+    let mut rows = Vec::with_capacity(report.criteria.len() + 2);
+    let mut header: Vec<String> = ["criterion", "weight", "direction"]
+        .map(String::from)
+        .to_vec();
+    header.extend(report.systems.iter().cloned());
+    rows.push(header);
+    for c in &report.criteria {
+        let mut row = vec![
+            c.name.clone(),
+            format!("{}", c.weight),
+            c.direction.as_str().to_owned(),
+        ];
+        row.extend(c.percent.iter().map(|&v| percent_cell(v)));
+        rows.push(row);
+    }
+    let mut last = vec!["OHS".to_owned(), String::new(), String::new()];
+    last.extend(report.ohs.iter().map(|&v| percent_cell(v)));
+    rows.push(last);
+    csv_text(&rows)
+}
+
+/// The raw scores: one row per study, scorer, query, system, criterion, hits.
+pub fn raw_csv(study: &Study, answers: &[Answer]) -> Result<String> {
+    let mut rows = vec![
+        ["study", "scorer", "query", "system", "criterion", "hits"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for a in answers {
+        let Some(sheet) = study.sheet(a.sheet_id) else {
+            continue;
+        };
+        rows.push(vec![
+            study.name.clone(),
+            a.scorer.clone(),
+            study.queries[sheet.query].image.clone(),
+            sheet.system.clone(),
+            a.criterion.clone(),
+            a.hits.to_string(),
+        ]);
+    }
+    csv_text(&rows)
+}
+
+/// Writes `text` to `path`.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+/// What a merge or import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MergeReport {
+    /// Answers this library did not have.
+    pub added: usize,
+    /// Answers it already had, with the same hits (skipped).
+    pub duplicates: usize,
+    /// Answers it already had with other hits: this library's answer is kept; each line says
+    /// which.
+    pub conflicts: Vec<String>,
+    /// Scorers the incoming answers came from.
+    pub scorers: Vec<String>,
+}
+
+/// Adds `incoming` answers (already checked against the study) in one transaction, skipping
+/// duplicates and keeping this library's answer where the two disagree.
+fn merge_answers(store: &mut Store, study: &Study, incoming: Vec<Answer>) -> Result<MergeReport> {
+    let existing: HashMap<(i64, String, String), u32> = store
+        .study_answers(study.id)?
+        .into_iter()
+        .map(|a| ((a.sheet_id, a.scorer, a.criterion), a.hits))
+        .collect();
+    let mut report = MergeReport::default();
+    let mut seen: HashMap<(i64, String, String), u32> = HashMap::new();
+    let mut to_add = Vec::new();
+    for a in incoming {
+        let key = (a.sheet_id, a.scorer.clone(), a.criterion.clone());
+        if !report.scorers.contains(&a.scorer) {
+            report.scorers.push(a.scorer.clone());
+        }
+        match existing.get(&key).or_else(|| seen.get(&key)) {
+            Some(&hits) if hits == a.hits => report.duplicates += 1,
+            Some(&hits) => report.conflicts.push(format!(
+                "sheet {} scorer {:?} criterion {:?}: kept {hits}, not {}",
+                a.sheet_id, a.scorer, a.criterion, a.hits
+            )),
+            None => {
+                seen.insert(key, a.hits);
+                to_add.push(a);
+            }
+        }
+    }
+    report.scorers.sort();
+    store.write(|w| {
+        for a in &to_add {
+            w.upsert_answer(a)?;
+        }
+        Ok(())
+    })?;
+    report.added = to_add.len();
+    Ok(report)
+}
+
+/// Merges the answers of the study `name` from another library's database at `other`
+/// (opened read-only). The two studies must be the same study: the same criteria, and for
+/// each sheet (matched by query photo and system) the same frozen items; otherwise nothing
+/// is merged and the first difference is named.
+pub fn merge_database(store: &mut Store, name: &str, other: &Path) -> Result<MergeReport> {
+    let study = open_study(store, name)?;
+    let theirs_store = Store::open_read_only(other)?;
+    let theirs = theirs_store
+        .study(name)?
+        .ok_or_else(|| Error::file(other, format!("holds no study called {name:?}")))?;
+    let names = |s: &Study| -> Vec<String> { s.criteria.iter().map(|c| c.name.clone()).collect() };
+    if names(&theirs) != names(&study) || theirs.k != study.k {
+        return Err(Error::file(
+            other,
+            format!(
+                "its study {name:?} has other criteria or K ({}; K = {}) than this one ({}; K = {})",
+                names(&theirs).join(", "),
+                theirs.k,
+                names(&study).join(", "),
+                study.k
+            ),
+        ));
+    }
+    let ours: HashMap<(&str, &str), &super::Sheet> = study
+        .sheets
+        .iter()
+        .map(|s| {
+            (
+                (study.queries[s.query].image.as_str(), s.system.as_str()),
+                s,
+            )
+        })
+        .collect();
+    let mut sheet_map: HashMap<i64, i64> = HashMap::new();
+    for sheet in &theirs.sheets {
+        let query = theirs.queries[sheet.query].image.as_str();
+        let Some(mine) = ours.get(&(query, sheet.system.as_str())) else {
+            return Err(Error::file(
+                other,
+                format!(
+                    "its study {name:?} has a sheet ({query}, {}) this one lacks: not the same study",
+                    sheet.system
+                ),
+            ));
+        };
+        let ids = |s: &super::Sheet| -> Vec<i64> { s.items.iter().map(|i| i.item_id).collect() };
+        if ids(mine) != ids(sheet) {
+            return Err(Error::file(
+                other,
+                format!(
+                    "the sheet ({query}, {}) lists other items there: not the same study",
+                    sheet.system
+                ),
+            ));
+        }
+        sheet_map.insert(sheet.id, mine.id);
+    }
+    let incoming: Vec<Answer> = theirs_store
+        .study_answers(theirs.id)?
+        .into_iter()
+        .filter_map(|a| {
+            Some(Answer {
+                sheet_id: *sheet_map.get(&a.sheet_id)?,
+                ..a
+            })
+        })
+        .collect();
+    for a in &incoming {
+        check_answer(&study, a).map_err(|e| Error::file(other, e.to_string()))?;
+    }
+    merge_answers(store, &study, incoming)
+}
+
+/// Imports a raw-score CSV (the columns [`raw_csv`] writes) into the study `name`. A row of
+/// another study, an unknown query, system or criterion, or hits outside 0..=K refuses the
+/// whole file with its line.
+pub fn import_raw_csv(store: &mut Store, name: &str, path: &Path) -> Result<MergeReport> {
+    let study = open_study(store, name)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| Error::file(path, format!("cannot read the header: {e}")))?
+        .clone();
+    let wanted = ["study", "scorer", "query", "system", "criterion", "hits"];
+    let cols: Vec<Option<usize>> = wanted
+        .iter()
+        .map(|w| headers.iter().position(|h| h.eq_ignore_ascii_case(w)))
+        .collect();
+    let cols: Vec<usize> = cols.into_iter().collect::<Option<_>>().ok_or_else(|| {
+        Error::file(
+            path,
+            "the header must name the columns study,scorer,query,system,criterion,hits",
+        )
+    })?;
+    let sheet_of: HashMap<(&str, &str), i64> = study
+        .sheets
+        .iter()
+        .map(|s| {
+            (
+                (study.queries[s.query].image.as_str(), s.system.as_str()),
+                s.id,
+            )
+        })
+        .collect();
+    let mut incoming = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let record = record.map_err(|e| Error::format(path, line, e.to_string()))?;
+        let cell = |c: usize| unescape_cell(record.get(cols[c]).unwrap_or(""));
+        if cell(0) != study.name {
+            return Err(Error::format(
+                path,
+                line,
+                format!("a row of the study {:?}, not {:?}", cell(0), study.name),
+            ));
+        }
+        let sheet_id = *sheet_of.get(&(cell(2), cell(3))).ok_or_else(|| {
+            Error::format(
+                path,
+                line,
+                format!(
+                    "the study has no sheet for query {:?} and system {:?}",
+                    cell(2),
+                    cell(3)
+                ),
+            )
+        })?;
+        let hits: u32 = cell(5).parse().map_err(|_| {
+            Error::format(
+                path,
+                line,
+                format!(
+                    "hits {:?} is not a whole number from 0 to {}",
+                    cell(5),
+                    study.k
+                ),
+            )
+        })?;
+        let answer = Answer {
+            sheet_id,
+            scorer: cell(1).to_owned(),
+            criterion: cell(4).to_owned(),
+            hits,
+            marks: None,
+            given_at: String::new(),
+        };
+        check_answer(&study, &answer).map_err(|e| Error::format(path, line, e.to_string()))?;
+        incoming.push(answer);
+    }
+    merge_answers(store, &study, incoming)
+}

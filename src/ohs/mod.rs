@@ -1,0 +1,805 @@
+//! Objective-guided human score (OHS) studies: the paper's answer to "recommendations have no
+//! ground truth" (§IV.A, §IV.D, Table I; DESIGN §8).
+//!
+//! A [`Study`] names a goal, K, weighted criteria (the paper's seven by default), a query set
+//! (shop and street photos) and the systems compared. Creating it runs every query through
+//! every system once and *freezes* the sheets (query × system → its top-K items) in SQLite,
+//! so retraining a system later never changes what scorers see. Scorers count hits per
+//! criterion (hit@K, 0..=K) on sheets shown in an order shuffled per scorer with the system
+//! hidden; every answer is its own transaction ([`record_answer`]). [`report`] turns the
+//! answers into the Table I numbers, agreement and intervals; [`export`] writes CSV and
+//! merges scorers' databases.
+
+pub mod export;
+pub mod report;
+
+use crate::catalog::ItemId;
+use crate::error::{Error, Result};
+use crate::jobs::JobContext;
+use crate::library::Library;
+use crate::model::system::System;
+use crate::search::{QueryResult, SearchFilter, Searcher};
+use crate::store::{ItemFilter, Store};
+use candle_core::Device;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Results per sheet unless the study says otherwise (the paper's hit@10).
+pub const DEFAULT_K: u32 = 10;
+/// The most results a sheet may hold (a scorer cannot judge more at a glance).
+pub const MAX_K: u32 = 50;
+
+/// Whether more hits on a criterion are better (category, colour …) or fewer (a goal that
+/// wants, say, little shape difference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    More,
+    Fewer,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::More => "more",
+            Direction::Fewer => "fewer",
+        }
+    }
+
+    /// `more` or `fewer` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "more" => Some(Direction::More),
+            "fewer" => Some(Direction::Fewer),
+            _ => None,
+        }
+    }
+}
+
+/// Where a query photo comes from: the shop's own catalogue, or the street (the paper used a
+/// shop/street ratio of 2/3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Domain {
+    Shop,
+    Street,
+}
+
+impl Domain {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Domain::Shop => "shop",
+            Domain::Street => "street",
+        }
+    }
+}
+
+/// A scoring criterion: what a hit means, how much it weighs, and which way is better.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Criterion {
+    pub name: String,
+    pub description: String,
+    pub weight: f64,
+    pub direction: Direction,
+}
+
+impl Criterion {
+    pub fn new(name: &str, description: &str) -> Criterion {
+        Criterion {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            weight: 1.0,
+            direction: Direction::More,
+        }
+    }
+}
+
+/// The paper's seven criteria (§IV.A), each with weight 1 and "more is better": the default
+/// of a new study. A study for another goal (advertising wants variety) changes the weights and
+/// directions.
+pub fn paper_criteria() -> Vec<Criterion> {
+    [
+        (
+            "category",
+            "Results in the query's main category (top, bottom, footwear, jewelry …).",
+        ),
+        (
+            "subtype",
+            "Results of the same subtype within the category (boots, high heels, slippers …).",
+        ),
+        (
+            "fabric/texture",
+            "Results with the query's main fabric or texture (denim, leather, smooth, shiny …).",
+        ),
+        (
+            "colour",
+            "Results with the query's dominant colour (red, green, blue, yellow …).",
+        ),
+        (
+            "variety",
+            "Novel results: a different category, subtype or colour from the query.",
+        ),
+        (
+            "details",
+            "Results that follow the query's fine details (neckline, zipper, pockets, design).",
+        ),
+        (
+            "shape difference",
+            "Results that do not follow the query's outline (other angle, perspective, \
+             rotation, flip).",
+        ),
+    ]
+    .iter()
+    .map(|(name, description)| Criterion::new(name, description))
+    .collect()
+}
+
+/// Refuses criteria a study cannot use: none, a blank or repeated name, a negative or
+/// non-finite weight, or weights that sum to zero.
+pub fn validate_criteria(criteria: &[Criterion]) -> Result<()> {
+    if criteria.is_empty() {
+        return Err(Error::Invalid(
+            "a study needs at least one criterion".into(),
+        ));
+    }
+    for (i, c) in criteria.iter().enumerate() {
+        if c.name.trim().is_empty() {
+            return Err(Error::Invalid(format!("criterion {} has no name", i + 1)));
+        }
+        if criteria[..i].iter().any(|o| o.name == c.name) {
+            return Err(Error::Invalid(format!(
+                "the criterion {:?} is named twice",
+                c.name
+            )));
+        }
+        if !c.weight.is_finite() || c.weight < 0.0 {
+            return Err(Error::Invalid(format!(
+                "the criterion {:?} has weight {}; weights are numbers ≥ 0",
+                c.name, c.weight
+            )));
+        }
+    }
+    if criteria.iter().map(|c| c.weight).sum::<f64>() <= 0.0 {
+        return Err(Error::Invalid(
+            "the criteria's weights sum to 0; give at least one a positive weight".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads criteria from a CSV file with the columns `name,weight,direction,description`
+/// (direction `more` or `fewer`). A bad row is an error naming the file and line.
+pub fn read_criteria_csv(path: &Path) -> Result<Vec<Criterion>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| Error::file(path, format!("cannot read the header: {e}")))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(name_col), Some(weight_col), Some(dir_col)) =
+        (column("name"), column("weight"), column("direction"))
+    else {
+        return Err(Error::file(
+            path,
+            "the header must name the columns name,weight,direction,description",
+        ));
+    };
+    let desc_col = column("description");
+    let mut criteria = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let record = record.map_err(|e| Error::format(path, line, e.to_string()))?;
+        let cell = |c: usize| record.get(c).unwrap_or("").to_owned();
+        let name = cell(name_col);
+        if name.is_empty() {
+            return Err(Error::format(path, line, "the criterion has no name"));
+        }
+        let weight: f64 = cell(weight_col).parse().map_err(|_| {
+            Error::format(
+                path,
+                line,
+                format!("weight {:?} is not a number", cell(weight_col)),
+            )
+        })?;
+        if !weight.is_finite() || weight < 0.0 {
+            return Err(Error::format(
+                path,
+                line,
+                format!("weight {weight} must be a number ≥ 0"),
+            ));
+        }
+        let direction = Direction::parse(&cell(dir_col)).ok_or_else(|| {
+            Error::format(
+                path,
+                line,
+                format!("direction {:?} must be more or fewer", cell(dir_col)),
+            )
+        })?;
+        if criteria.iter().any(|c: &Criterion| c.name == name) {
+            return Err(Error::format(
+                path,
+                line,
+                format!("the criterion {name:?} is named twice"),
+            ));
+        }
+        criteria.push(Criterion {
+            name,
+            description: desc_col.map(cell).unwrap_or_default(),
+            weight,
+            direction,
+        });
+    }
+    validate_criteria(&criteria).map_err(|e| Error::file(path, e.to_string()))?;
+    Ok(criteria)
+}
+
+/// One query photo of a study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StudyQuery {
+    pub id: i64,
+    /// As stored: relative to the library root when inside it.
+    pub image: String,
+    pub domain: Domain,
+    /// The catalogue item the photo shows, when known (an item query, a demo street photo).
+    pub item_id: Option<ItemId>,
+}
+
+/// One result on a frozen sheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SheetItem {
+    pub item_id: ItemId,
+    /// The item's image as stored when the sheet was frozen.
+    pub image: String,
+}
+
+/// A frozen sheet: one query's top-K from one system.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sheet {
+    pub id: i64,
+    /// Index into [`Study::queries`].
+    pub query: usize,
+    pub system: String,
+    /// Best first.
+    pub items: Vec<SheetItem>,
+}
+
+/// A study as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Study {
+    pub id: i64,
+    pub name: String,
+    pub goal: String,
+    pub k: u32,
+    pub seed: u64,
+    pub created_at: String,
+    pub criteria: Vec<Criterion>,
+    pub systems: Vec<String>,
+    pub queries: Vec<StudyQuery>,
+    /// In creation order (query by query, each system in turn).
+    pub sheets: Vec<Sheet>,
+}
+
+/// One answer: `hits` results of a sheet count for a criterion, by one scorer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    pub sheet_id: i64,
+    pub scorer: String,
+    pub criterion: String,
+    pub hits: u32,
+    /// The ranks (1-based) the scorer marked, when they clicked tiles rather than typed.
+    pub marks: Option<Vec<u32>>,
+    /// When it was given (UTC, ISO 8601); empty for "now" when writing.
+    pub given_at: String,
+}
+
+/// A study to store: everything but the ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewStudy {
+    pub name: String,
+    pub goal: String,
+    pub k: u32,
+    pub seed: u64,
+    pub criteria: Vec<Criterion>,
+    pub systems: Vec<String>,
+    pub queries: Vec<NewQuery>,
+    pub sheets: Vec<NewSheet>,
+}
+
+/// A query of a study to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewQuery {
+    pub image: String,
+    pub domain: Domain,
+    pub item_id: Option<ItemId>,
+}
+
+/// A sheet to store: indices into the new study's queries and systems.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSheet {
+    pub query: usize,
+    pub system: usize,
+    pub items: Vec<SheetItem>,
+}
+
+impl Study {
+    /// The sheet with this id.
+    pub fn sheet(&self, id: i64) -> Option<&Sheet> {
+        self.sheets.iter().find(|s| s.id == id)
+    }
+
+    /// The position of the criterion called `name`.
+    pub fn criterion_index(&self, name: &str) -> Option<usize> {
+        self.criteria.iter().position(|c| c.name == name)
+    }
+
+    /// The order in which `scorer` sees the sheets (indices into [`Study::sheets`]): shuffled
+    /// from the study's seed and the scorer's name, so it differs between scorers, is the
+    /// same every time one scorer comes back, and needs nothing stored.
+    pub fn sheet_order(&self, scorer: &str) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.sheets.len()).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ fnv1a(scorer));
+        order.shuffle(&mut rng);
+        order
+    }
+
+    /// How many queries are shop and street photos.
+    pub fn domain_counts(&self) -> (usize, usize) {
+        let street = self
+            .queries
+            .iter()
+            .filter(|q| q.domain == Domain::Street)
+            .count();
+        (self.queries.len() - street, street)
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_0193);
+    }
+    h
+}
+
+/// Which photos a new study asks about. Several sources may be combined (the paper mixed
+/// shop and street photos); each is drawn at random from the seed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuerySelection {
+    /// Photos from the demo street set (domain street).
+    pub street: usize,
+    /// Catalogue items (domain shop; the item itself is left out of its results).
+    pub items: usize,
+    /// Every image in a folder: domain street when a folder on its path is called `street`,
+    /// shop otherwise.
+    pub folder: Option<PathBuf>,
+}
+
+/// What [`create_study`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudySpec {
+    pub name: String,
+    pub goal: String,
+    pub k: u32,
+    pub criteria: Vec<Criterion>,
+    pub systems: Vec<String>,
+    pub queries: QuerySelection,
+    pub seed: u64,
+}
+
+/// The queries `selection` picks from the library `lib`, street photos first.
+pub fn select_queries(
+    lib: &Library,
+    selection: &QuerySelection,
+    seed: u64,
+) -> Result<Vec<NewQuery>> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut queries = Vec::new();
+    if selection.street > 0 {
+        let mut street = lib.store.street_queries()?;
+        if street.len() < selection.street {
+            return Err(Error::Invalid(format!(
+                "{} street photos asked for, but the library has {} (`vitrine demo --street N` \
+                 draws more)",
+                selection.street,
+                street.len()
+            )));
+        }
+        street.shuffle(&mut rng);
+        street.truncate(selection.street);
+        street.sort_by_key(|q| q.id);
+        queries.extend(street.into_iter().map(|q| NewQuery {
+            image: q.image,
+            domain: Domain::Street,
+            item_id: Some(q.item_id),
+        }));
+    }
+    if selection.items > 0 {
+        let mut items = lib.store.items(&ItemFilter::default())?;
+        if items.len() < selection.items {
+            return Err(Error::Invalid(format!(
+                "{} catalogue items asked for as queries, but the library has {}",
+                selection.items,
+                items.len()
+            )));
+        }
+        items.shuffle(&mut rng);
+        items.truncate(selection.items);
+        items.sort_by_key(|it| it.id);
+        queries.extend(items.into_iter().map(|it| NewQuery {
+            image: it.image,
+            domain: Domain::Shop,
+            item_id: Some(it.id),
+        }));
+    }
+    if let Some(folder) = &selection.folder {
+        let mut files = Vec::new();
+        collect_images(folder, &mut files)?;
+        if files.is_empty() {
+            return Err(Error::file(folder, "holds no images to use as queries"));
+        }
+        files.sort();
+        for file in files {
+            let street = file
+                .strip_prefix(folder)
+                .unwrap_or(&file)
+                .parent()
+                .into_iter()
+                .flat_map(|p| p.components())
+                .chain(folder.components().next_back())
+                .any(|c| c.as_os_str().eq_ignore_ascii_case("street"));
+            queries.push(NewQuery {
+                image: lib.stored_path(&file),
+                domain: if street { Domain::Street } else { Domain::Shop },
+                item_id: None,
+            });
+        }
+    }
+    if queries.is_empty() {
+        return Err(Error::Invalid(
+            "a study needs queries: street photos, catalogue items or a folder of images".into(),
+        ));
+    }
+    Ok(queries)
+}
+
+const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff"];
+
+fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.is_dir() {
+            collect_images(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Checks a spec before any model is loaded: a name, K in 1..=[`MAX_K`], valid criteria, and
+/// two or more distinct systems that exist in the library.
+pub fn validate_spec(lib: &Library, spec: &StudySpec) -> Result<()> {
+    if spec.name.trim().is_empty() {
+        return Err(Error::Invalid("a study needs a name".into()));
+    }
+    if spec.k == 0 || spec.k > MAX_K {
+        return Err(Error::Invalid(format!(
+            "K is {}; a sheet shows 1 to {MAX_K} results",
+            spec.k
+        )));
+    }
+    validate_criteria(&spec.criteria)?;
+    if spec.systems.len() < 2 {
+        return Err(Error::Invalid(
+            "a study compares two or more systems (`vitrine systems` lists them)".into(),
+        ));
+    }
+    let known: Vec<String> = System::list(lib)?.into_iter().map(|s| s.name).collect();
+    for (i, s) in spec.systems.iter().enumerate() {
+        if spec.systems[..i].contains(s) {
+            return Err(Error::Invalid(format!("the system {s:?} is named twice")));
+        }
+        if !known.contains(s) {
+            return Err(Error::Invalid(format!(
+                "there is no system called {s:?} in this library (known: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    if lib.store.study(&spec.name)?.is_some() {
+        return Err(Error::Invalid(format!(
+            "there is already a study called {:?}; choose another name",
+            spec.name
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a study in the library at `root` (a job: progress per query, cancellable): picks
+/// the queries, indexes each system whose index is missing, runs every query through every
+/// system and stores the frozen sheets in one transaction.
+pub fn create_study(
+    root: &Path,
+    spec: &StudySpec,
+    device: &Device,
+    ctx: &JobContext,
+) -> Result<Study> {
+    let mut lib = Library::open(root)?;
+    validate_spec(&lib, spec)?;
+    let queries = select_queries(&lib, &spec.queries, spec.seed)?;
+    let mut searchers = Vec::with_capacity(spec.systems.len());
+    for name in &spec.systems {
+        ctx.check_cancelled()?;
+        if !crate::index::index_path(root, name).exists() {
+            ctx.progress(0, queries.len() as u64, &format!("indexing with {name}"));
+            crate::index::build_in(root, name, device, ctx)?;
+        }
+        searchers.push(Searcher::open(&lib, name, device)?);
+    }
+    let k = spec.k as usize;
+    let mut sheets = Vec::with_capacity(queries.len() * searchers.len());
+    for (qi, query) in queries.iter().enumerate() {
+        ctx.check_cancelled()?;
+        ctx.progress(qi as u64, queries.len() as u64, "freezing sheets");
+        for (si, searcher) in searchers.iter().enumerate() {
+            let result = run_query(&lib, searcher, query, k)?;
+            if result.results.len() < k {
+                return Err(Error::Invalid(format!(
+                    "{} returns only {} results for {}; K = {k} needs a larger catalogue",
+                    searcher.system_name(),
+                    result.results.len(),
+                    query.image
+                )));
+            }
+            sheets.push(NewSheet {
+                query: qi,
+                system: si,
+                items: result
+                    .results
+                    .iter()
+                    .map(|r| SheetItem {
+                        item_id: r.item_id,
+                        image: lib.stored_path(Path::new(&r.image)),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    ctx.progress(
+        queries.len() as u64,
+        queries.len() as u64,
+        "freezing sheets",
+    );
+    let new = NewStudy {
+        name: spec.name.trim().to_owned(),
+        goal: spec.goal.clone(),
+        k: spec.k,
+        seed: spec.seed,
+        criteria: spec.criteria.clone(),
+        systems: spec.systems.clone(),
+        queries,
+        sheets,
+    };
+    store_study(&mut lib.store, &new)
+}
+
+/// Stores a study whose sheets are already frozen and reads it back.
+pub fn store_study(store: &mut Store, new: &NewStudy) -> Result<Study> {
+    validate_criteria(&new.criteria)?;
+    store.write(|w| w.insert_study(new))?;
+    store
+        .study(&new.name)?
+        .ok_or_else(|| Error::Invalid(format!("the study {:?} was not stored", new.name)))
+}
+
+/// One query through one system: a catalogue item by its stored embedding (itself left
+/// out), any other photo by its file.
+fn run_query(
+    lib: &Library,
+    searcher: &Searcher,
+    query: &NewQuery,
+    k: usize,
+) -> Result<QueryResult> {
+    match (query.domain, query.item_id) {
+        (Domain::Shop, Some(item)) => searcher.query_item(item, k, &SearchFilter::default()),
+        _ => searcher.query_file(&lib.resolve(&query.image), k, &SearchFilter::default()),
+    }
+}
+
+/// Opens the study called `name`, or says which studies there are.
+pub fn open_study(store: &Store, name: &str) -> Result<Study> {
+    store.study(name)?.ok_or_else(|| {
+        let known = store.study_names().unwrap_or_default();
+        Error::Invalid(if known.is_empty() {
+            format!(
+                "there is no study called {name:?}; the library has none yet (`vitrine ohs create`)"
+            )
+        } else {
+            format!(
+                "there is no study called {name:?} (known: {})",
+                known.join(", ")
+            )
+        })
+    })
+}
+
+/// Checks one answer against the study: a sheet of it, one of its criteria, hits in 0..=K,
+/// marks (if any) distinct ranks in 1..=K that add up to the hits.
+pub fn check_answer(study: &Study, answer: &Answer) -> Result<()> {
+    if answer.scorer.trim().is_empty() {
+        return Err(Error::Invalid("an answer needs the scorer's name".into()));
+    }
+    if study.sheet(answer.sheet_id).is_none() {
+        return Err(Error::Invalid(format!(
+            "sheet {} is not in the study {:?}",
+            answer.sheet_id, study.name
+        )));
+    }
+    if study.criterion_index(&answer.criterion).is_none() {
+        let names: Vec<&str> = study.criteria.iter().map(|c| c.name.as_str()).collect();
+        return Err(Error::Invalid(format!(
+            "the study {:?} has no criterion {:?} (it has: {})",
+            study.name,
+            answer.criterion,
+            names.join(", ")
+        )));
+    }
+    if answer.hits > study.k {
+        return Err(Error::Invalid(format!(
+            "{} hits on a sheet of {} results; hits go from 0 to {}",
+            answer.hits, study.k, study.k
+        )));
+    }
+    if let Some(marks) = &answer.marks {
+        let mut sorted = marks.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != marks.len()
+            || sorted.iter().any(|&r| r == 0 || r > study.k)
+            || marks.len() as u32 != answer.hits
+        {
+            return Err(Error::Invalid(format!(
+                "marked results {marks:?} do not match {} hits on a sheet of {}",
+                answer.hits, study.k
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Records one answer the moment it is given, in its own transaction: once this returns,
+/// killing the program loses nothing (SQLite WAL commit).
+pub fn record_answer(store: &mut Store, study: &Study, answer: &Answer) -> Result<()> {
+    check_answer(study, answer)?;
+    store.write(|w| w.upsert_answer(answer))
+}
+
+/// Remembers where `scorer` is (their sheet position and criterion), in its own transaction.
+pub fn save_position(
+    store: &mut Store,
+    study: &Study,
+    scorer: &str,
+    sheet_pos: usize,
+    criterion: usize,
+) -> Result<()> {
+    store.write(|w| w.set_scorer_position(study.id, scorer, sheet_pos, criterion))
+}
+
+/// Reads a bulk-entry CSV (`sheet_id,criterion,hits`, e.g. typed from paper forms) for one
+/// scorer and stores every row in one transaction. An unknown sheet or criterion, or hits
+/// outside 0..=K, refuses the whole file with the line, so nothing is half-entered.
+pub fn import_scores_csv(
+    store: &mut Store,
+    study: &Study,
+    scorer: &str,
+    path: &Path,
+) -> Result<usize> {
+    if scorer.trim().is_empty() {
+        return Err(Error::Invalid("--scorer needs a name".into()));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| Error::file(path, format!("cannot read the header: {e}")))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(sheet_col), Some(crit_col), Some(hits_col)) =
+        (column("sheet_id"), column("criterion"), column("hits"))
+    else {
+        return Err(Error::file(
+            path,
+            "the header must name the columns sheet_id,criterion,hits",
+        ));
+    };
+    let mut answers = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let record = record.map_err(|e| Error::format(path, line, e.to_string()))?;
+        let cell = |c: usize| record.get(c).unwrap_or("");
+        let sheet_id: i64 = cell(sheet_col).parse().map_err(|_| {
+            Error::format(
+                path,
+                line,
+                format!("sheet_id {:?} is not a number", cell(sheet_col)),
+            )
+        })?;
+        let hits: u32 = cell(hits_col).parse().map_err(|_| {
+            Error::format(
+                path,
+                line,
+                format!(
+                    "hits {:?} is not a whole number from 0 to {}",
+                    cell(hits_col),
+                    study.k
+                ),
+            )
+        })?;
+        let answer = Answer {
+            sheet_id,
+            scorer: scorer.trim().to_owned(),
+            criterion: export::unescape_cell(cell(crit_col)).to_owned(),
+            hits,
+            marks: None,
+            given_at: String::new(),
+        };
+        check_answer(study, &answer).map_err(|e| Error::format(path, line, e.to_string()))?;
+        answers.push(answer);
+    }
+    store.write(|w| {
+        for a in &answers {
+            w.upsert_answer(a)?;
+        }
+        Ok(())
+    })?;
+    Ok(answers.len())
+}
+
+/// How far one scorer has come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    pub scorer: String,
+    /// Sheets with an answer for every criterion.
+    pub sheets_done: usize,
+    pub answers: usize,
+}
+
+/// Sheets done (every criterion answered) and answers given, per scorer, by name.
+pub fn coverage(study: &Study, answers: &[Answer]) -> Vec<Coverage> {
+    let mut per: std::collections::BTreeMap<&str, std::collections::HashMap<i64, usize>> =
+        std::collections::BTreeMap::new();
+    for a in answers {
+        if study.criterion_index(&a.criterion).is_some() {
+            *per.entry(&a.scorer)
+                .or_default()
+                .entry(a.sheet_id)
+                .or_default() += 1;
+        }
+    }
+    per.into_iter()
+        .map(|(scorer, sheets)| Coverage {
+            scorer: scorer.to_owned(),
+            sheets_done: sheets
+                .values()
+                .filter(|&&n| n == study.criteria.len())
+                .count(),
+            answers: sheets.values().sum(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,430 @@
+//! The OHS arithmetic on a worked example computed by hand, Krippendorff's α against his own
+//! published example, CSV escaping, bulk entry, merging, and the per-scorer order.
+
+use super::export::{
+    MergeReport, escape_cell, import_raw_csv, merge_database, raw_csv, summary_csv, unescape_cell,
+};
+use super::report::{alpha_reading, krippendorff_alpha_interval, ranking, report};
+use super::*;
+
+/// Two systems (A, B), three queries, K = 10, three criteria with unequal weights, the last
+/// "fewer is better". Items are fake ids: sheets do not need a catalogue.
+pub(crate) fn worked_study() -> NewStudy {
+    let criteria = vec![
+        Criterion {
+            weight: 2.0,
+            ..Criterion::new("category", "same category")
+        },
+        Criterion::new("colour", "same colour"),
+        Criterion {
+            direction: Direction::Fewer,
+            ..Criterion::new("shape difference", "other outline")
+        },
+    ];
+    let queries = (0..3)
+        .map(|q| NewQuery {
+            image: format!("images/street/q{q}.png"),
+            domain: if q == 0 { Domain::Shop } else { Domain::Street },
+            item_id: None,
+        })
+        .collect();
+    let mut sheets = Vec::new();
+    for query in 0..3 {
+        for system in 0..2 {
+            sheets.push(NewSheet {
+                query,
+                system,
+                items: (1..=10)
+                    .map(|r| SheetItem {
+                        item_id: (query * 100 + system * 10 + r) as i64,
+                        image: format!("images/catalog/{query}-{system}-{r}.png"),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    NewStudy {
+        name: "worked".into(),
+        goal: "an image search engine".into(),
+        k: 10,
+        seed: 7,
+        criteria,
+        systems: vec!["A".into(), "B".into()],
+        queries,
+        sheets,
+    }
+}
+
+/// hits[scorer][system][criterion][query], as in the doc of `the_worked_example…`.
+const HITS: [[[[u32; 3]; 3]; 2]; 2] = [
+    // s1
+    [
+        [[10, 8, 9], [5, 6, 4], [2, 3, 1]], // A: category, colour, shape difference
+        [[7, 6, 8], [8, 9, 7], [6, 5, 7]],  // B
+    ],
+    // s2
+    [
+        [[9, 8, 10], [5, 5, 8], [2, 2, 2]],
+        [[7, 5, 9], [9, 8, 7], [5, 6, 7]],
+    ],
+];
+
+pub(crate) fn score_worked(store: &mut Store, study: &Study) {
+    for (si, scorer) in ["s1", "s2"].iter().enumerate() {
+        for sheet in &study.sheets {
+            let system = study
+                .systems
+                .iter()
+                .position(|s| *s == sheet.system)
+                .unwrap();
+            for (c, crit) in study.criteria.iter().enumerate() {
+                let answer = Answer {
+                    sheet_id: sheet.id,
+                    scorer: scorer.to_string(),
+                    criterion: crit.name.clone(),
+                    hits: HITS[si][system][c][sheet.query],
+                    marks: None,
+                    given_at: String::new(),
+                };
+                record_answer(store, study, &answer).unwrap();
+            }
+        }
+    }
+}
+
+fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+/// By hand, each rate = Σ hits / (6 answers × 10) × 100:
+/// - A: category 54 → 90 %, colour 15 + 18 = 33 → 55 %, shape 12 → 20 % (counts 80).
+/// - B: category 42 → 70 %, colour 48 → 80 %, shape 36 → 60 % (counts 40).
+/// - OHS A = (2·90 + 55 + 80) / 4 = 78.75; OHS B = (2·70 + 80 + 40) / 4 = 65.
+/// - s1 alone: A colour 50 % → OHS (180 + 50 + 80) / 4 = 77.5; s2 alone: A colour 60 % →
+///   80.0; B is 65 for both (s1: 70, 80, 60; s2: 70, 80, 60).
+#[test]
+fn the_worked_example_gives_the_hand_computed_table() {
+    let mut store = Store::open_in_memory().unwrap();
+    let study = store_study(&mut store, &worked_study()).unwrap();
+    score_worked(&mut store, &study);
+    let answers = store.study_answers(study.id).unwrap();
+    assert_eq!(answers.len(), 2 * 6 * 3);
+    let r = report(&study, &answers, 200);
+    assert_eq!(r.systems, ["A", "B"]);
+    let expect = [[90.0, 70.0], [55.0, 80.0], [20.0, 60.0]];
+    for (c, row) in expect.iter().enumerate() {
+        for (s, &v) in row.iter().enumerate() {
+            assert!(
+                close(r.criteria[c].percent[s], v),
+                "{c} {s}: {:?}",
+                r.criteria[c]
+            );
+        }
+    }
+    assert!(close(r.ohs[0], 78.75), "{:?}", r.ohs);
+    assert!(close(r.ohs[1], 65.0), "{:?}", r.ohs);
+    assert_eq!(ranking(&r.ohs), [0, 1]);
+
+    let s1 = &r.per_scorer[0];
+    assert_eq!(s1.scorer, "s1");
+    assert!(close(s1.percent[1][0], 50.0));
+    assert!(
+        close(s1.ohs[0], 77.5) && close(s1.ohs[1], 65.0),
+        "{:?}",
+        s1.ohs
+    );
+    let s2 = &r.per_scorer[1];
+    assert!(
+        close(s2.ohs[0], 80.0) && close(s2.ohs[1], 65.0),
+        "{:?}",
+        s2.ohs
+    );
+
+    // Other weights: colour alone decides, and B wins.
+    let colour_only = r.ohs_with(&[0.0, 1.0, 0.0]);
+    assert!(close(colour_only[0], 55.0) && close(colour_only[1], 80.0));
+    assert_eq!(ranking(&colour_only), [1, 0]);
+
+    // Intervals hold their point estimate; coverage counts whole sheets.
+    for c in &r.criteria {
+        for (s, ci) in c.ci.iter().enumerate() {
+            let (lo, hi) = ci.unwrap();
+            let p = c.percent[s].unwrap();
+            assert!(lo <= p + 1e-9 && p <= hi + 1e-9, "{lo} {p} {hi}");
+        }
+        assert!(c.alpha.is_some());
+    }
+    let (lo, hi) = r.ohs_ci[0].unwrap();
+    assert!(lo < 78.75 && 78.75 < hi, "{lo} {hi}");
+    assert_eq!(r.coverage.len(), 2);
+    assert_eq!((r.coverage[0].sheets_done, r.coverage[0].answers), (6, 18));
+    assert_eq!((r.shop_queries, r.street_queries), (1, 2));
+    // The same answers give the same intervals (seeded).
+    assert_eq!(report(&study, &answers, 200), r);
+}
+
+/// Krippendorff (2011), "Computing Krippendorff's alpha-reliability", §C: four observers,
+/// twelve units, missing values; published α(interval) = 0.849.
+#[test]
+fn alpha_matches_krippendorffs_published_example() {
+    let nan = f64::NAN;
+    let data = [
+        [1.0, 2.0, 3.0, 3.0, 2.0, 1.0, 4.0, 1.0, 2.0, nan, nan, nan],
+        [1.0, 2.0, 3.0, 3.0, 2.0, 2.0, 4.0, 1.0, 2.0, 5.0, nan, 3.0],
+        [nan, 3.0, 3.0, 3.0, 2.0, 3.0, 4.0, 2.0, 2.0, 5.0, 1.0, nan],
+        [1.0, 2.0, 3.0, 3.0, 2.0, 4.0, 4.0, 1.0, 2.0, 5.0, 1.0, nan],
+    ];
+    let units: Vec<Vec<f64>> = (0..12)
+        .map(|u| data.iter().map(|o| o[u]).filter(|v| !v.is_nan()).collect())
+        .collect();
+    let alpha = krippendorff_alpha_interval(&units).unwrap();
+    assert!((alpha - 0.849).abs() < 0.0005, "{alpha}");
+    assert_eq!(alpha_reading(Some(alpha)), "reliable");
+    // Perfect agreement is 1; no pairable unit or no variation is undefined.
+    assert_eq!(
+        krippendorff_alpha_interval(&[vec![1.0, 1.0], vec![3.0, 3.0]]),
+        Some(1.0)
+    );
+    assert_eq!(krippendorff_alpha_interval(&[vec![1.0], vec![3.0]]), None);
+    assert_eq!(krippendorff_alpha_interval(&[vec![2.0, 2.0]]), None);
+    assert_eq!(alpha_reading(Some(0.7)), "tentative");
+    assert_eq!(alpha_reading(Some(0.2)), "unreliable");
+}
+
+#[test]
+fn cells_that_a_spreadsheet_would_run_are_escaped_and_read_back() {
+    for bad in ["=1+1", "+cmd", "-2", "@SUM(A1)", "\tx", "\rx"] {
+        let escaped = escape_cell(bad);
+        assert_eq!(escaped, format!("'{bad}"));
+        assert_eq!(unescape_cell(&escaped), bad);
+    }
+    for fine in ["category", "12.50", "a=b", "'quoted"] {
+        assert_eq!(escape_cell(fine), fine);
+        assert_eq!(unescape_cell(fine), fine);
+    }
+
+    let mut store = Store::open_in_memory().unwrap();
+    let mut new = worked_study();
+    new.criteria[1].name = "=HYPERLINK(\"http://x\")".into();
+    let study = store_study(&mut store, &new).unwrap();
+    let answer = Answer {
+        sheet_id: study.sheets[0].id,
+        scorer: "@mallory".into(),
+        criterion: new.criteria[1].name.clone(),
+        hits: 3,
+        marks: Some(vec![1, 4, 9]),
+        given_at: String::new(),
+    };
+    record_answer(&mut store, &study, &answer).unwrap();
+    let answers = store.study_answers(study.id).unwrap();
+    assert_eq!(answers[0].marks, Some(vec![1, 4, 9]));
+    let summary = summary_csv(&report(&study, &answers, 10)).unwrap();
+    let mut lines = summary.lines();
+    assert_eq!(lines.next(), Some("criterion,weight,direction,A,B"));
+    assert!(
+        summary.contains("\"'=HYPERLINK(\"\"http://x\"\")\",1,more,30.00,"),
+        "{summary}"
+    );
+    assert!(summary.ends_with("OHS,,,30.00,\n"), "{summary}");
+    let raw = raw_csv(&study, &answers).unwrap();
+    assert!(
+        raw.contains("worked,'@mallory,images/street/q0.png,A,"),
+        "{raw}"
+    );
+    assert!(!raw.contains(",@mallory"), "{raw}");
+
+    // The raw CSV imports into a fresh copy of the study unchanged (quotes taken off).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("raw.csv");
+    std::fs::write(&path, &raw).unwrap();
+    let mut other = Store::open_in_memory().unwrap();
+    store_study(&mut other, &new).unwrap();
+    let merged = import_raw_csv(&mut other, "worked", &path).unwrap();
+    assert_eq!((merged.added, merged.duplicates), (1, 0));
+    let theirs = other
+        .study_answers(other.study("worked").unwrap().unwrap().id)
+        .unwrap();
+    assert_eq!(theirs[0].scorer, "@mallory");
+    assert_eq!(theirs[0].criterion, new.criteria[1].name);
+    // Importing it again finds only duplicates.
+    let again = import_raw_csv(&mut other, "worked", &path).unwrap();
+    assert_eq!((again.added, again.duplicates), (0, 1));
+}
+
+#[test]
+fn bulk_entry_refuses_bad_rows_by_line_and_saves_nothing_then() {
+    let mut store = Store::open_in_memory().unwrap();
+    let study = store_study(&mut store, &worked_study()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scores.csv");
+    let id = study.sheets[0].id;
+    std::fs::write(
+        &path,
+        format!("sheet_id,criterion,hits\n{id},category,4\n{id},colour,11\n"),
+    )
+    .unwrap();
+    let err = import_scores_csv(&mut store, &study, "ann", &path).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("scores.csv:3:") && text.contains("11 hits"),
+        "{text}"
+    );
+    assert!(store.study_answers(study.id).unwrap().is_empty());
+    std::fs::write(&path, "sheet_id,criterion,hits\n999,category,4\n").unwrap();
+    let text = import_scores_csv(&mut store, &study, "ann", &path)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains(":2:") && text.contains("sheet 999"), "{text}");
+    std::fs::write(&path, format!("sheet_id,criterion,hits\n{id},nope,1\n")).unwrap();
+    let text = import_scores_csv(&mut store, &study, "ann", &path)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains(":2:") && text.contains("\"nope\""), "{text}");
+    std::fs::write(
+        &path,
+        format!("sheet_id,criterion,hits\n{id},category,4\n{id},colour,10\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        import_scores_csv(&mut store, &study, "ann", &path).unwrap(),
+        2
+    );
+    assert_eq!(store.study_answers(study.id).unwrap().len(), 2);
+}
+
+#[test]
+fn merging_another_database_adds_new_answers_and_detects_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine_path = dir.path().join("mine.sqlite");
+    let theirs_path = dir.path().join("theirs.sqlite");
+    let mut mine = Store::open(&mine_path).unwrap();
+    let mut theirs = Store::open(&theirs_path).unwrap();
+    // Other ids on the other machine: a second study first shifts every sheet id.
+    let mut decoy = worked_study();
+    decoy.name = "decoy".into();
+    store_study(&mut theirs, &decoy).unwrap();
+    let study = store_study(&mut mine, &worked_study()).unwrap();
+    let their_study = store_study(&mut theirs, &worked_study()).unwrap();
+    assert_ne!(study.sheets[0].id, their_study.sheets[0].id);
+    let answer = |study: &Study, sheet: usize, scorer: &str, crit: &str, hits| Answer {
+        sheet_id: study.sheets[sheet].id,
+        scorer: scorer.into(),
+        criterion: crit.into(),
+        hits,
+        marks: None,
+        given_at: String::new(),
+    };
+    record_answer(&mut mine, &study, &answer(&study, 0, "ann", "category", 5)).unwrap();
+    record_answer(&mut mine, &study, &answer(&study, 1, "ann", "category", 5)).unwrap();
+    for a in [
+        answer(&their_study, 0, "ann", "category", 5), // duplicate
+        answer(&their_study, 1, "ann", "category", 6), // conflict
+        answer(&their_study, 2, "bob", "colour", 7),   // new
+        answer(&their_study, 3, "bob", "colour", 1),   // new
+    ] {
+        record_answer(&mut theirs, &their_study, &a).unwrap();
+    }
+    drop(theirs);
+    let report: MergeReport = merge_database(&mut mine, "worked", &theirs_path).unwrap();
+    assert_eq!(report.added, 2);
+    assert_eq!(report.duplicates, 1);
+    assert_eq!(report.conflicts.len(), 1, "{:?}", report.conflicts);
+    assert!(report.conflicts[0].contains("kept 5, not 6"));
+    assert_eq!(report.scorers, ["ann", "bob"]);
+    let answers = mine.study_answers(study.id).unwrap();
+    assert_eq!(answers.len(), 4);
+    let bob: Vec<&Answer> = answers.iter().filter(|a| a.scorer == "bob").collect();
+    assert_eq!(bob[0].sheet_id, study.sheets[2].id);
+    // Merging again adds nothing.
+    let again = merge_database(&mut mine, "worked", &theirs_path).unwrap();
+    assert_eq!((again.added, again.duplicates), (0, 3));
+
+    // A study that froze other items is not the same study.
+    let other_path = dir.path().join("other.sqlite");
+    let mut other = Store::open(&other_path).unwrap();
+    let mut changed = worked_study();
+    changed.sheets[0].items[0].item_id = 99_999;
+    store_study(&mut other, &changed).unwrap();
+    drop(other);
+    let err = merge_database(&mut mine, "worked", &other_path).unwrap_err();
+    assert!(err.to_string().contains("other items"), "{err}");
+    let err = merge_database(&mut mine, "nope", &other_path).unwrap_err();
+    assert!(err.to_string().contains("\"nope\""), "{err}");
+}
+
+#[test]
+fn each_scorer_gets_their_own_stable_order_and_answers_are_checked() {
+    let mut store = Store::open_in_memory().unwrap();
+    let study = store_study(&mut store, &worked_study()).unwrap();
+    let ann = study.sheet_order("ann");
+    let mut sorted = ann.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..6).collect::<Vec<_>>());
+    assert_eq!(study.sheet_order("ann"), ann);
+    let differs = ["bob", "cy", "dee", "eve"]
+        .iter()
+        .any(|s| study.sheet_order(s) != ann);
+    assert!(differs);
+
+    save_position(&mut store, &study, "ann", 3, 2).unwrap();
+    assert_eq!(
+        store.scorer_position(study.id, "ann").unwrap(),
+        Some((3, 2))
+    );
+    assert_eq!(store.scorer_position(study.id, "bob").unwrap(), None);
+
+    let mut a = Answer {
+        sheet_id: study.sheets[0].id,
+        scorer: "ann".into(),
+        criterion: "category".into(),
+        hits: 2,
+        marks: Some(vec![1, 1]),
+        given_at: String::new(),
+    };
+    assert!(record_answer(&mut store, &study, &a).is_err());
+    a.marks = Some(vec![1, 11]);
+    assert!(record_answer(&mut store, &study, &a).is_err());
+    a.marks = Some(vec![2, 3]);
+    record_answer(&mut store, &study, &a).unwrap();
+    // A second answer replaces the first.
+    a.hits = 0;
+    a.marks = Some(vec![]);
+    record_answer(&mut store, &study, &a).unwrap();
+    let answers = store.study_answers(study.id).unwrap();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].hits, 0);
+    // A taken name is refused.
+    assert!(store_study(&mut store, &worked_study()).is_err());
+}
+
+#[test]
+fn criteria_files_are_read_and_bad_rows_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("criteria.csv");
+    std::fs::write(
+        &path,
+        "name,weight,direction,description\ncategory,3,more,same category\n\
+         variety,1.5,FEWER,\"novel, different\"\n",
+    )
+    .unwrap();
+    let criteria = read_criteria_csv(&path).unwrap();
+    assert_eq!(criteria.len(), 2);
+    assert_eq!(criteria[1].direction, Direction::Fewer);
+    assert_eq!(criteria[1].weight, 1.5);
+    assert_eq!(criteria[1].description, "novel, different");
+    std::fs::write(&path, "name,weight,direction\ncategory,1,up\n").unwrap();
+    let err = read_criteria_csv(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("criteria.csv:2:") && err.contains("more or fewer"),
+        "{err}"
+    );
+    std::fs::write(&path, "name,weight,direction\ncategory,-1,more\n").unwrap();
+    assert!(
+        read_criteria_csv(&path)
+            .unwrap_err()
+            .to_string()
+            .contains(":2:")
+    );
+    assert_eq!(paper_criteria().len(), 7);
+    validate_criteria(&paper_criteria()).unwrap();
+}

@@ -1,0 +1,508 @@
+//! Studies end to end: `vitrine ohs create|sheets|score|report|merge` on a small demo library
+//! with two systems, and the kill test (a scorer process killed mid-sheet loses no answer).
+
+use crate::common::{json, stderr, stdout, vitrine};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use vitrine::library::Library;
+use vitrine::ohs::{self, Answer, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
+
+/// A second system for the demo library: Lite0 with a fresh (untrained) head, so two
+/// systems with different embeddings exist without training.
+pub fn add_fresh_head_system(root: &Path, name: &str) {
+    use vitrine::model::network::{NetworkConfig, ParallelNetwork};
+    use vitrine::model::system::{LITE0_WEIGHTS_FILE, System, device, find_weights};
+    let mut lib = Library::open(root).unwrap();
+    let config = NetworkConfig {
+        embedding_dim: 32,
+        ..NetworkConfig::lite0(3)
+    };
+    let weights = find_weights(LITE0_WEIGHTS_FILE).unwrap();
+    let dev = device("cpu").unwrap();
+    let net = ParallelNetwork::fresh(&candle_nn::VarMap::new(), &config, &weights, &dev).unwrap();
+    let labels: Vec<String> = ["category:top", "category:dress", "colour:red"]
+        .map(String::from)
+        .to_vec();
+    let input = vitrine::vision::preprocess::Preprocess::LITE0;
+    System::save_trained(
+        &mut lib,
+        name,
+        &net,
+        &input,
+        &labels,
+        &serde_json::json!({}),
+    )
+    .unwrap();
+}
+
+#[test]
+fn create_sheets_score_report_and_merge_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let out = vitrine(
+        &lib,
+        &["demo", "--items", "24", "--users", "2", "--street", "6"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    add_fresh_head_system(&lib, "fresh-head");
+
+    // A bad request is refused before any model loads.
+    let out = vitrine(
+        &lib,
+        &[
+            "ohs",
+            "create",
+            "x",
+            "--systems",
+            "imagenet-lite0",
+            "--street",
+            "2",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("two or more systems"),
+        "{}",
+        stderr(&out)
+    );
+
+    let created = json(&vitrine(
+        &lib,
+        &[
+            "ohs",
+            "create",
+            "street study",
+            "--systems",
+            "imagenet-lite0,fresh-head",
+            "--street",
+            "4",
+            "--items",
+            "2",
+            "-k",
+            "5",
+            "--seed",
+            "3",
+            "--json",
+        ],
+    ));
+    assert_eq!(created["study"], "street study");
+    assert_eq!(
+        (created["shop"].as_u64(), created["street"].as_u64()),
+        (Some(2), Some(4))
+    );
+    assert_eq!(created["sheets"], 12);
+    assert_eq!(created["criteria"].as_array().unwrap().len(), 7);
+
+    let sheets = json(&vitrine(&lib, &["ohs", "sheets", "street study", "--json"]));
+    let sheets = sheets.as_array().unwrap();
+    assert_eq!(sheets.len(), 12);
+    for s in sheets {
+        assert_eq!(s["items"].as_array().unwrap().len(), 5);
+        assert!(Path::new(s["query"].as_str().unwrap()).is_file(), "{s}");
+        assert!(["shop", "street"].contains(&s["domain"].as_str().unwrap()));
+        assert!(["imagenet-lite0", "fresh-head"].contains(&s["system"].as_str().unwrap()));
+    }
+    // A shop query is never its own result.
+    let lib_handle = Library::open(&lib).unwrap();
+    let study = ohs::open_study(&lib_handle.store, "street study").unwrap();
+    for sheet in &study.sheets {
+        let q = &study.queries[sheet.query];
+        if q.domain == Domain::Shop {
+            assert!(sheet.items.iter().all(|i| Some(i.item_id) != q.item_id));
+        }
+    }
+    drop(lib_handle);
+
+    // Two scorers, every sheet and criterion, entered in bulk; hits chosen so the expected
+    // table can be recomputed here.
+    let criteria = [
+        "category",
+        "subtype",
+        "fabric/texture",
+        "colour",
+        "variety",
+        "details",
+        "shape difference",
+    ];
+    let hits_of = |scorer: usize, sheet: i64, c: usize| -> u32 {
+        ((sheet as usize * 3 + c * 2 + scorer) % 6) as u32
+    };
+    let mut expected: HashMap<(String, usize), (u32, u32)> = HashMap::new();
+    for (si, scorer) in ["ann", "bob"].iter().enumerate() {
+        let mut csv = String::from("sheet_id,criterion,hits\n");
+        for s in sheets {
+            let id = s["sheet_id"].as_i64().unwrap();
+            for (c, name) in criteria.iter().enumerate() {
+                let h = hits_of(si, id, c);
+                csv += &format!("{id},{name},{h}\n");
+                let e = expected
+                    .entry((s["system"].as_str().unwrap().to_owned(), c))
+                    .or_default();
+                e.0 += h;
+                e.1 += 1;
+            }
+        }
+        let path = dir.path().join(format!("{scorer}.csv"));
+        std::fs::write(&path, csv).unwrap();
+        let saved = json(&vitrine(
+            &lib,
+            &[
+                "ohs",
+                "score",
+                "street study",
+                "--scorer",
+                scorer,
+                "--csv",
+                path.to_str().unwrap(),
+                "--json",
+            ],
+        ));
+        assert_eq!(saved["saved"], 12 * 7);
+    }
+    let bad = dir.path().join("bad.csv");
+    let id = sheets[0]["sheet_id"].as_i64().unwrap();
+    std::fs::write(&bad, format!("sheet_id,criterion,hits\n{id},colour,6\n")).unwrap();
+    let out = vitrine(
+        &lib,
+        &[
+            "ohs",
+            "score",
+            "street study",
+            "--scorer",
+            "cy",
+            "--csv",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("bad.csv:2:"), "{}", stderr(&out));
+
+    let summary = dir.path().join("table.csv");
+    let report = json(&vitrine(
+        &lib,
+        &[
+            "ohs",
+            "report",
+            "street study",
+            "--json",
+            "--csv",
+            summary.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        report["systems"],
+        serde_json::json!(["imagenet-lite0", "fresh-head"])
+    );
+    assert_eq!(
+        (report["scorers"].as_u64(), report["sheets"].as_u64()),
+        (Some(2), Some(12))
+    );
+    let rows = report["criteria"].as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    let mut ohs_expected: HashMap<&str, f64> = HashMap::new();
+    for (c, row) in rows.iter().enumerate() {
+        assert_eq!(row["name"], criteria[c]);
+        assert_eq!(row["weight"], 1.0);
+        assert_eq!(row["direction"], "more");
+        assert!(row.get("alpha").is_some());
+        for system in ["imagenet-lite0", "fresh-head"] {
+            let (sum, n) = expected[&(system.to_owned(), c)];
+            let want = 100.0 * f64::from(sum) / (f64::from(n) * 5.0);
+            let got = row["percent"][system].as_f64().unwrap();
+            assert!((got - want).abs() < 1e-9, "{system} {c}: {got} vs {want}");
+            *ohs_expected.entry(system).or_default() += want / 7.0;
+        }
+    }
+    for (system, want) in ohs_expected {
+        let got = report["ohs"][system].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{system}: {got} vs {want}");
+    }
+    let table = std::fs::read_to_string(&summary).unwrap();
+    assert!(table.starts_with("criterion,weight,direction,imagenet-lite0,fresh-head\n"));
+    assert!(
+        table.lines().last().unwrap().starts_with("OHS,,,"),
+        "{table}"
+    );
+    let text = stdout(&vitrine(&lib, &["ohs", "report", "street study"]));
+    assert!(
+        text.contains("OHS") && text.contains("ann: 12/12 sheets done"),
+        "{text}"
+    );
+
+    // A scorer on another machine: a copy of the library where cy scored two answers, one
+    // of ann's answers given again there (a duplicate).
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(lib.join("vitrine.sqlite"), other.join("vitrine.sqlite")).unwrap();
+    let cy = dir.path().join("cy.csv");
+    std::fs::write(
+        &cy,
+        format!("sheet_id,criterion,hits\n{id},colour,2\n{id},variety,4\n"),
+    )
+    .unwrap();
+    assert!(
+        vitrine(
+            &other,
+            &[
+                "ohs",
+                "score",
+                "street study",
+                "--scorer",
+                "cy",
+                "--csv",
+                cy.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let merged = json(&vitrine(
+        &lib,
+        &[
+            "ohs",
+            "merge",
+            "street study",
+            other.join("vitrine.sqlite").to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(merged["added"], 2);
+    assert_eq!(merged["duplicates"], 2 * 12 * 7);
+    assert_eq!(merged["scorers"], serde_json::json!(["ann", "bob", "cy"]));
+    let report = json(&vitrine(&lib, &["ohs", "report", "street study", "--json"]));
+    assert_eq!(report["scorers"], 3);
+}
+
+const KILL_LIB_ENV: &str = "VITRINE_OHS_KILL_TEST_LIBRARY";
+
+/// A small study with fake sheets (no model needed): 4 queries × 2 systems, K = 10.
+fn kill_study() -> NewStudy {
+    NewStudy {
+        name: "kill".into(),
+        goal: String::new(),
+        k: 10,
+        seed: 1,
+        criteria: ohs::paper_criteria(),
+        systems: vec!["a".into(), "b".into()],
+        queries: (0..4)
+            .map(|q| NewQuery {
+                image: format!("q{q}.png"),
+                domain: Domain::Street,
+                item_id: None,
+            })
+            .collect(),
+        sheets: (0..8)
+            .map(|i| NewSheet {
+                query: i / 2,
+                system: i % 2,
+                items: (0..10)
+                    .map(|r| SheetItem {
+                        item_id: (i * 10 + r) as i64,
+                        image: format!("i{i}-{r}.png"),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The child half of the kill test: a scorer working through their sheets in their own
+/// order, one answer per line read from stdin, printing `saved SHEET CRITERION HITS` after
+/// each commit. Runs only when the parent test starts it.
+#[test]
+#[ignore = "started by the kill test as a child process"]
+fn ohs_kill_child_scorer() {
+    let Ok(root) = std::env::var(KILL_LIB_ENV) else {
+        return;
+    };
+    let mut lib = Library::open(Path::new(&root)).unwrap();
+    let study = ohs::open_study(&lib.store, "kill").unwrap();
+    let order = study.sheet_order("kim");
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut stdout = std::io::stdout();
+    for (pos, &sheet) in order.iter().enumerate() {
+        for (c, criterion) in study.criteria.iter().enumerate() {
+            if lines.next().is_none() {
+                return;
+            }
+            let hits = ((pos + c) % 11) as u32;
+            let answer = Answer {
+                sheet_id: study.sheets[sheet].id,
+                scorer: "kim".into(),
+                criterion: criterion.name.clone(),
+                hits,
+                marks: None,
+                given_at: String::new(),
+            };
+            ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
+            ohs::save_position(&mut lib.store, &study, "kim", pos, c).unwrap();
+            writeln!(
+                stdout,
+                "saved {} {} {hits}",
+                answer.sheet_id, criterion.name
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn killing_a_scorer_mid_sheet_loses_no_answer_already_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lib");
+    {
+        let mut lib = Library::open(&root).unwrap();
+        ohs::store_study(&mut lib.store, &kill_study()).unwrap();
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "ohs::ohs_kill_child_scorer",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(KILL_LIB_ENV, &root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut output = BufReader::new(child.stdout.take().unwrap());
+    // Ten answers: the whole first sheet (7 criteria) and 3 of the second.
+    let mut acknowledged: Vec<(i64, String, u32)> = Vec::new();
+    let mut line = String::new();
+    while acknowledged.len() < 10 {
+        writeln!(input, "go").unwrap();
+        input.flush().unwrap();
+        loop {
+            line.clear();
+            assert!(
+                output.read_line(&mut line).unwrap() > 0,
+                "the child ended early"
+            );
+            // libtest may print "test NAME ... " on the same line first.
+            if let Some(at) = line.find("saved ") {
+                let rest = line[at + "saved ".len()..].trim();
+                let parts: Vec<&str> = rest.split(' ').collect();
+                let hits = parts[parts.len() - 1].parse().unwrap();
+                let criterion = parts[1..parts.len() - 1].join(" ");
+                acknowledged.push((parts[0].parse().unwrap(), criterion, hits));
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL on Unix: no destructor, no clean close of SQLite.
+    child.wait().unwrap();
+
+    let lib = Library::open(&root).unwrap();
+    let study = ohs::open_study(&lib.store, "kill").unwrap();
+    let answers = lib.store.study_answers(study.id).unwrap();
+    assert_eq!(answers.len(), 10);
+    for (sheet, criterion, hits) in &acknowledged {
+        assert!(
+            answers
+                .iter()
+                .any(|a| a.sheet_id == *sheet && a.criterion == *criterion && a.hits == *hits),
+            "answer ({sheet}, {criterion}, {hits}) was lost"
+        );
+    }
+    // Where the scorer stopped: the second sheet of their order, its third criterion.
+    assert_eq!(
+        lib.store.scorer_position(study.id, "kim").unwrap(),
+        Some((1, 2))
+    );
+    let coverage = ohs::coverage(&study, &answers);
+    assert_eq!((coverage[0].sheets_done, coverage[0].answers), (1, 10));
+}
+
+/// Builds the library the README's study screenshots show: the demo catalogue, two systems
+/// (`imagenet-lite0` and a fresh-head Lite0), a study over 12 street and 8 shop photos, and
+/// two scorers who scored every sheet. Run with `VITRINE_SCREENSHOT_LIBRARY=DIR cargo test
+/// --test integration make_study_screenshot_library -- --ignored`, then open DIR in the app.
+#[test]
+#[ignore = "builds a library for screenshots; set VITRINE_SCREENSHOT_LIBRARY"]
+fn make_study_screenshot_library() {
+    let Ok(root) = std::env::var("VITRINE_SCREENSHOT_LIBRARY") else {
+        return;
+    };
+    let root = Path::new(&root);
+    let out = vitrine(
+        root,
+        &["demo", "--items", "300", "--users", "10", "--street", "20"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    add_fresh_head_system(root, "fresh-head");
+    // Weights for an image search engine: category and colour matter most, variety little,
+    // and fewer results of another outline are better.
+    let criteria = root.join("criteria.csv");
+    std::fs::write(
+        &criteria,
+        "name,weight,direction,description\n\
+         category,2,more,Same main category\n\
+         subtype,1.5,more,Same subtype\n\
+         fabric/texture,1,more,Same fabric or texture\n\
+         colour,1.5,more,Same dominant colour\n\
+         variety,0.5,more,Novel results\n\
+         details,1,more,Same fine details\n\
+         shape difference,1,fewer,Results that do not follow the outline\n",
+    )
+    .unwrap();
+    let out = vitrine(
+        root,
+        &[
+            "ohs",
+            "create",
+            "street-vs-shop",
+            "--systems",
+            "imagenet-lite0,fresh-head",
+            "--street",
+            "12",
+            "--items",
+            "8",
+            "--goal",
+            "an image search engine for street photos",
+            "--criteria",
+            criteria.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut lib = Library::open(root).unwrap();
+    let study = ohs::open_study(&lib.store, "street-vs-shop").unwrap();
+    // Made-up answers: per sheet and criterion a "true" count around a level per system
+    // (Table I's shape: one system better on most criteria, not all), which each scorer
+    // sees give or take one.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut truth = HashMap::new();
+    for sheet in &study.sheets {
+        let levels: [i32; 7] = if sheet.system == "imagenet-lite0" {
+            [9, 7, 6, 6, 3, 5, 2]
+        } else {
+            [8, 5, 6, 7, 4, 3, 4]
+        };
+        for (c, level) in levels.iter().enumerate() {
+            truth.insert((sheet.id, c), level + rng.random_range(-2..=2));
+        }
+    }
+    for scorer in ["ann", "bob"] {
+        for sheet in &study.sheets {
+            for (c, criterion) in study.criteria.iter().enumerate() {
+                let seen = truth[&(sheet.id, c)] + rng.random_range(-1..=1);
+                let answer = Answer {
+                    sheet_id: sheet.id,
+                    scorer: scorer.to_string(),
+                    criterion: criterion.name.clone(),
+                    hits: seen.clamp(0, study.k as i32) as u32,
+                    marks: None,
+                    given_at: String::new(),
+                };
+                ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
+            }
+        }
+    }
+}
