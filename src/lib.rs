@@ -33,6 +33,7 @@ pub mod index;
 pub mod jobs;
 pub mod library;
 pub mod model;
+pub mod personalize;
 pub mod search;
 pub mod store;
 pub mod vision;
