@@ -8,6 +8,7 @@ mod demo;
 mod eval;
 mod import;
 mod index;
+mod personalize;
 mod progress;
 mod query;
 mod systems;
@@ -54,6 +55,10 @@ pub enum Command {
     /// Measure how well a system does.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Personalised recommendations: train the personaliser, compare methods by Recall@K,
+    /// recommend for a user.
+    #[command(subcommand)]
+    Personalize(personalize::PersonalizeCommand),
     /// Measure throughput on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -84,6 +89,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Index(args)) => index::run(&dir, &cli.device, args),
         Some(Command::Query(args)) => query::run(&dir, &cli.device, args),
         Some(Command::Eval(cmd)) => eval::run(&dir, &cli.device, cmd),
+        Some(Command::Personalize(cmd)) => personalize::run(&dir, &cli.device, cmd),
         Some(Command::Bench(cmd)) => bench::run(&dir, &cli.device, cmd),
         Some(Command::Weights(cmd)) => weights::run(cmd),
     }

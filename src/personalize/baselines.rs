@@ -260,7 +260,13 @@ fn gram(m: &[f64], f: usize) -> Vec<f64> {
 
 /// One ALS step for one user (or item): `(G + Σ (c−1) y yᵀ + λI) x = Σ c y` over the
 /// `(row, confidence)` pairs of `list`, rows of `other`.
-fn solve_factor(g: &[f64], other: &[f64], list: &[(usize, f64)], f: usize, lambda: f64) -> Vec<f64> {
+fn solve_factor(
+    g: &[f64],
+    other: &[f64],
+    list: &[(usize, f64)],
+    f: usize,
+    lambda: f64,
+) -> Vec<f64> {
     let mut a = g.to_vec();
     let mut b = vec![0f64; f];
     for &(row, c) in list {

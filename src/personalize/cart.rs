@@ -80,7 +80,10 @@ mod tests {
         let c = cart_vector(&m, 2, &[entry(2, 3.0), entry(0, 3.0), entry(1, 3.0)]).unwrap();
         assert!((c[0] - 2.0 / 3.0).abs() < 1e-6 && (c[1] - 2.0 / 3.0).abs() < 1e-6);
         // One item: its own embedding.
-        assert_eq!(cart_vector(&m, 2, &[entry(2, 4.0)]).unwrap(), vec![1.0, 1.0]);
+        assert_eq!(
+            cart_vector(&m, 2, &[entry(2, 4.0)]).unwrap(),
+            vec![1.0, 1.0]
+        );
         // A zero rating carries no weight.
         assert_eq!(
             cart_vector(&m, 2, &[entry(0, 2.0), entry(1, 0.0)]).unwrap(),

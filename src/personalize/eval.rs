@@ -12,7 +12,6 @@ use super::{Histories, UserSplit};
 use crate::error::Result;
 use crate::jobs::JobContext;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// Recall is measured for K = 1 … MAX_K.
 pub const MAX_K: usize = 50;
@@ -97,8 +96,23 @@ pub struct EvalJson<'a> {
 #[derive(Serialize)]
 pub struct MethodJson<'a> {
     pub name: &'a str,
-    pub recall: BTreeMap<String, f64>,
+    pub recall: RecallJson,
     pub ndcg10: f64,
+}
+
+/// Recall at the [`SUMMARY_KS`], keyed by K as a string, in K order.
+#[derive(Serialize)]
+pub struct RecallJson {
+    #[serde(rename = "1")]
+    pub at1: f64,
+    #[serde(rename = "5")]
+    pub at5: f64,
+    #[serde(rename = "10")]
+    pub at10: f64,
+    #[serde(rename = "20")]
+    pub at20: f64,
+    #[serde(rename = "50")]
+    pub at50: f64,
 }
 
 impl EvalReport {
@@ -111,10 +125,13 @@ impl EvalReport {
                 .iter()
                 .map(|m| MethodJson {
                     name: &m.name,
-                    recall: SUMMARY_KS
-                        .iter()
-                        .map(|&k| (k.to_string(), m.recall(k)))
-                        .collect(),
+                    recall: RecallJson {
+                        at1: m.recall(1),
+                        at5: m.recall(5),
+                        at10: m.recall(10),
+                        at20: m.recall(20),
+                        at50: m.recall(50),
+                    },
                     ndcg10: m.ndcg10,
                 })
                 .collect(),
@@ -227,6 +244,11 @@ mod tests {
         let csv = report.to_csv();
         let header = csv.lines().next().unwrap();
         assert_eq!(header.split(',').count(), 1 + MAX_K + 1);
-        assert!(csv.lines().nth(1).unwrap().starts_with("popularity,0.250000,"));
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("popularity,0.250000,")
+        );
     }
 }

@@ -239,7 +239,9 @@ fn clear_split(
         members
             .iter()
             .copied()
-            .filter(|&i| squared_distance(points[i], points[p]) < squared_distance(points[i], points[q]))
+            .filter(|&i| {
+                squared_distance(points[i], points[p]) < squared_distance(points[i], points[q])
+            })
             .collect(),
     ];
     let (a, b, _) = seeds
@@ -305,15 +307,20 @@ fn two_means(
 ) -> Option<(Vec<usize>, Vec<usize>, f32)> {
     let mut a: Vec<usize> = first.to_vec();
     a.sort_unstable();
-    let mut b: Vec<usize> = members.iter().copied().filter(|i| a.binary_search(i).is_err()).collect();
+    let mut b: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|i| a.binary_search(i).is_err())
+        .collect();
     for _ in 0..30 {
         if a.is_empty() || b.is_empty() {
             return None;
         }
         let (ca, cb) = (centroid(points, &a, dim), centroid(points, &b, dim));
-        let (na, nb): (Vec<usize>, Vec<usize>) = members.iter().copied().partition(|&i| {
-            squared_distance(points[i], &ca) <= squared_distance(points[i], &cb)
-        });
+        let (na, nb): (Vec<usize>, Vec<usize>) = members
+            .iter()
+            .copied()
+            .partition(|&i| squared_distance(points[i], &ca) <= squared_distance(points[i], &cb));
         if na == a {
             break;
         }
@@ -339,10 +346,7 @@ fn kmeans(
     iterations: usize,
 ) -> Vec<Vec<usize>> {
     for _ in 0..iterations {
-        let centres: Vec<Vec<f32>> = clusters
-            .iter()
-            .map(|c| centroid(points, c, dim))
-            .collect();
+        let centres: Vec<Vec<f32>> = clusters.iter().map(|c| centroid(points, c, dim)).collect();
         let mut next: Vec<Vec<usize>> = vec![Vec::new(); centres.len()];
         for (i, p) in points.iter().enumerate() {
             let best = centres
@@ -381,7 +385,13 @@ mod tests {
 
     /// `k` round blobs of `per` points (enough that a blob's own shape is round) in `dim` dimensions, centres 10 apart on a circle (or
     /// further), each blob with its own spread; returns the points and each one's blob.
-    fn blobs(k: usize, per: usize, dim: usize, spreads: &[f32], seed: u64) -> (Vec<Vec<f32>>, Vec<usize>) {
+    fn blobs(
+        k: usize,
+        per: usize,
+        dim: usize,
+        spreads: &[f32],
+        seed: u64,
+    ) -> (Vec<Vec<f32>>, Vec<usize>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let radius = if k > 1 {
             10.0 / (2.0 * (std::f32::consts::PI / k as f32).sin())
@@ -422,7 +432,10 @@ mod tests {
                     let refs: Vec<&[f32]> = points.iter().map(|p| p.as_slice()).collect();
                     let groups = ksplits(&refs, &KSplitsOptions::default());
                     assert_eq!(groups.len(), k, "dim {dim}, spreads {spreads:?}, k {k}");
-                    assert!(pure(&groups, &truth), "dim {dim}, spreads {spreads:?}, k {k}");
+                    assert!(
+                        pure(&groups, &truth),
+                        "dim {dim}, spreads {spreads:?}, k {k}"
+                    );
                     let total: usize = groups.iter().map(Vec::len).sum();
                     assert_eq!(total, points.len());
                 }
@@ -435,7 +448,11 @@ mod tests {
         for scale in [1e-3f32, 1.0, 1e3] {
             let (points, _) = blobs(1, 60, 2, &[scale], 7);
             let refs: Vec<&[f32]> = points.iter().map(|p| p.as_slice()).collect();
-            assert_eq!(ksplits(&refs, &KSplitsOptions::default()).len(), 1, "{scale}");
+            assert_eq!(
+                ksplits(&refs, &KSplitsOptions::default()).len(),
+                1,
+                "{scale}"
+            );
         }
     }
 
@@ -453,7 +470,10 @@ mod tests {
         assert_eq!(groups, vec![vec![0, 2], vec![1]]);
         // Two near-identical items are one group; without a floor they would split.
         assert_eq!(ksplits(&[&shoe_a, &shoe_b], &options).len(), 1);
-        assert_eq!(ksplits(&[&shoe_a, &shoe_b], &KSplitsOptions::default()).len(), 2);
+        assert_eq!(
+            ksplits(&[&shoe_a, &shoe_b], &KSplitsOptions::default()).len(),
+            2
+        );
         // Identical points, one point, no points.
         assert_eq!(ksplits(&[&shoe_a, &shoe_a], &options), vec![vec![0, 1]]);
         assert_eq!(ksplits(&[&shirt], &options), vec![vec![0]]);

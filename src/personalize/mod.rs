@@ -53,13 +53,14 @@ pub struct Histories {
 impl Histories {
     /// Reads every user and rating from `store`, keeping the items `index` holds.
     pub fn load(store: &Store, index: &EmbeddingIndex) -> Result<Histories> {
-        let row_of: HashMap<ItemId, usize> =
-            index.ids.iter().enumerate().map(|(r, &id)| (id, r)).collect();
-        let keys: HashMap<UserId, String> = store
-            .users()?
-            .into_iter()
-            .map(|u| (u.id, u.key))
+        let row_of: HashMap<ItemId, usize> = index
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(r, &id)| (id, r))
             .collect();
+        let keys: HashMap<UserId, String> =
+            store.users()?.into_iter().map(|u| (u.id, u.key)).collect();
         let mut users: Vec<UserHistory> = Vec::new();
         let mut unindexed = 0u64;
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -196,7 +197,13 @@ mod tests {
         assert_eq!(a, UserSplit::by_seed(&h, 3));
         assert_ne!(a, UserSplit::by_seed(&h, 4));
         assert_eq!((a.test.len(), a.validation.len()), (3, 3));
-        let mut all: Vec<usize> = a.train.iter().chain(&a.validation).chain(&a.test).copied().collect();
+        let mut all: Vec<usize> = a
+            .train
+            .iter()
+            .chain(&a.validation)
+            .chain(&a.test)
+            .copied()
+            .collect();
         all.sort_unstable();
         assert_eq!(all, (0..20).collect::<Vec<_>>());
         // The one-purchase user is only ever trained on.

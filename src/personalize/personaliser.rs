@@ -18,11 +18,11 @@
 //! with the system's fingerprint, the split seed and a hash of the ratings in its metadata,
 //! and a personaliser of another version of the system is refused with the command to run.
 
+use super::Histories;
 use super::UserSplit;
 use super::baselines::{Recommender, content_scores};
 use super::cart::{CartEntry, cart_vector, normalized};
 use super::eval::{MAX_K, rank_of};
-use super::Histories;
 use crate::error::{Error, Result};
 use crate::index::EmbeddingIndex;
 use crate::jobs::JobContext;
@@ -214,7 +214,10 @@ impl Personaliser {
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |key: &str| -> Result<&String> {
             meta.get(key).ok_or_else(|| {
-                Error::file(path, format!("not a personaliser file: no {key:?} in its metadata"))
+                Error::file(
+                    path,
+                    format!("not a personaliser file: no {key:?} in its metadata"),
+                )
             })
         };
         let number = |key: &str| -> Result<u64> {
@@ -225,7 +228,10 @@ impl Personaliser {
         if get("format")? != FILE_FORMAT {
             return Err(Error::file(
                 path,
-                format!("a personaliser of format {:?}, not {FILE_FORMAT:?}", get("format")?),
+                format!(
+                    "a personaliser of format {:?}, not {FILE_FORMAT:?}",
+                    get("format")?
+                ),
             ));
         }
         if get("fingerprint")? != fingerprint {
@@ -305,7 +311,10 @@ pub fn train(
     let split = UserSplit::by_seed(histories, options.seed);
     let (dim, n) = (index.dim, index.len());
     if n == 0 {
-        return Err(Error::Invalid(format!("the index of {} is empty", index.system)));
+        return Err(Error::Invalid(format!(
+            "the index of {} is empty",
+            index.system
+        )));
     }
     let mut inputs: Vec<f32> = Vec::new();
     let mut targets: Vec<u32> = Vec::new();
@@ -337,7 +346,10 @@ pub fn train(
             Ok((x, last[0].row, history.iter().map(|e| e.row).collect()))
         })
         .collect::<Result<_>>()?;
-    let val_x: Vec<f32> = validation.iter().flat_map(|v| v.0.iter().copied()).collect();
+    let val_x: Vec<f32> = validation
+        .iter()
+        .flat_map(|v| v.0.iter().copied())
+        .collect();
     let val_x = Tensor::from_vec(val_x, (validation.len(), dim), &device)?;
 
     let varmap = VarMap::new();
@@ -510,7 +522,8 @@ mod tests {
             patience: 30,
             ..TrainOptions::default()
         };
-        let (net, report) = train(&index, "fp", &histories, &options, &JobContext::silent()).unwrap();
+        let (net, report) =
+            train(&index, "fp", &histories, &options, &JobContext::silent()).unwrap();
         let untrained = &report.epochs[0];
         assert!(report.best_epoch > 0, "{report:?}");
         assert!(
@@ -525,8 +538,13 @@ mod tests {
         let q = normalized(index.row(0).to_vec());
         assert_eq!(net.predict(&q).unwrap(), again.predict(&q).unwrap());
         assert_eq!(again.meta, net.meta);
-        let err = Personaliser::load(&path, "toy", "other").unwrap_err().to_string();
-        assert!(err.contains("vitrine personalize train --system toy"), "{err}");
+        let err = Personaliser::load(&path, "toy", "other")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("vitrine personalize train --system toy"),
+            "{err}"
+        );
     }
 
     #[test]

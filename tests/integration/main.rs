@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod index;
 mod model;
+mod personalize;
 mod search;
