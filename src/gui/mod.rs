@@ -17,10 +17,13 @@
 //! and the app keeps working. Colours and spacing live in `theme` only.
 
 mod catalog_tab;
+mod personalize_tab;
 mod placeholder_tabs;
 mod search_tab;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_personalize;
 mod theme;
 mod thumbs;
 mod top_bar;
@@ -225,6 +228,8 @@ pub(crate) enum Command {
     SetSearchCategory(Option<String>),
     /// Compare mode: also run each query with this system (`None`: off), and run it again.
     SetCompareSystem(Option<String>),
+    /// A Personalize tab action.
+    Personalize(personalize_tab::PersonalizeCommand),
 }
 
 /// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
@@ -247,11 +252,27 @@ pub(crate) enum JobKind {
     Index {
         system: String,
     },
+    /// Loading a system's users, index and personaliser for the Personalize tab.
+    PersonalizeLoad {
+        system: String,
+    },
+    /// Recall@K of every recommendation method.
+    PersonalizeEval {
+        system: String,
+    },
 }
 
 enum JobOutput {
     DemoCatalogue(DemoReport),
     Index(IndexReport),
+    Personalizer(Box<crate::personalize::engine::Personalizer>),
+    PersonalizeEval(
+        Box<(
+            crate::personalize::engine::Personalizer,
+            crate::personalize::eval::EvalReport,
+            Option<crate::personalize::personaliser::TrainReport>,
+        )>,
+    ),
 }
 
 /// A job on its worker thread, with its latest progress.
@@ -315,6 +336,7 @@ pub(crate) struct Runtime {
     pub thumbs: ThumbCache,
     pub grid: GridLayout,
     pub search: search_tab::SearchView,
+    pub personalize: personalize_tab::PersonalizeView,
 }
 
 /// The Vitrine desktop app.
@@ -359,6 +381,7 @@ impl App {
                 thumbs: ThumbCache::new(&cc.egui_ctx),
                 grid: GridLayout::default(),
                 search: search_tab::SearchView::default(),
+                personalize: personalize_tab::PersonalizeView::default(),
             },
         };
         app.open_library(library_dir);
@@ -441,6 +464,7 @@ impl App {
                     self.run_query(source, false);
                 }
             }
+            Command::Personalize(command) => self.apply_personalize(command),
             Command::SetSearchCategory(category) => {
                 self.rt.search.category = category;
                 if let Some(source) = self.rt.search.history.get(self.rt.search.position) {
@@ -604,6 +628,7 @@ impl App {
         self.rt.selected = None;
         self.rt.detail = None;
         self.rt.catalog = CatalogView::default();
+        self.rt.personalize = personalize_tab::PersonalizeView::default();
         self.rt.library = None;
         self.rt.library_dir = dir.clone();
         match Library::open(&dir) {
@@ -788,6 +813,8 @@ impl App {
         self.rt.job = match result {
             Ok(JobOutput::DemoCatalogue(report)) => {
                 self.reload_catalog();
+                // New users and items: the Personalize tab loads again.
+                self.rt.personalize = personalize_tab::PersonalizeView::default();
                 JobState::Done {
                     name,
                     summary: format!(
@@ -813,6 +840,14 @@ impl App {
                     summary: index_summary(&report),
                 }
             }
+            Ok(JobOutput::Personalizer(p)) => JobState::Done {
+                summary: self.personalize_loaded(*p),
+                name,
+            },
+            Ok(JobOutput::PersonalizeEval(output)) => JobState::Done {
+                summary: self.personalize_evaluated(*output),
+                name,
+            },
             Err(Error::Cancelled) => JobState::Cancelled { name },
             Err(e) => {
                 self.report(format!("{name} failed: {e}"));
@@ -966,6 +1001,7 @@ impl eframe::App for App {
         self.poll_job();
         self.poll_picker();
         self.poll_search();
+        self.poll_personalize();
         // A photo dropped anywhere on the window is a query.
         let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
@@ -1000,6 +1036,9 @@ impl eframe::App for App {
             .show(ui, |ui| match self.state.tab {
                 Tab::Catalog => catalog_tab::catalog_tab_ui(ui, &mut self.state, &mut self.rt),
                 Tab::Search => search_tab::search_tab_ui(ui, &self.state, &mut self.rt),
+                Tab::Personalize => {
+                    personalize_tab::personalize_tab_ui(ui, &self.state, &mut self.rt)
+                }
                 tab => placeholder_tabs::placeholder_tab_ui(ui, tab),
             });
         self.rt.thumbs.flush();

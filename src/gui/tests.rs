@@ -12,7 +12,7 @@ use egui_kittest::kittest::Queryable;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn small_demo(items: usize) -> DemoOptions {
+pub(super) fn small_demo(items: usize) -> DemoOptions {
     DemoOptions {
         items,
         users: 5,
@@ -23,14 +23,14 @@ fn small_demo(items: usize) -> DemoOptions {
 }
 
 /// A temp library holding a small demo catalogue.
-fn demo_library(items: usize) -> tempfile::TempDir {
+pub(super) fn demo_library(items: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut lib = Library::open(dir.path()).unwrap();
     demo::generate(&mut lib, &small_demo(items), &JobContext::silent()).unwrap();
     dir
 }
 
-fn harness(dir: &Path, startup: Startup) -> Harness<'static, App> {
+pub(super) fn harness(dir: &Path, startup: Startup) -> Harness<'static, App> {
     let dir = dir.to_path_buf();
     Harness::builder()
         .with_size([1280.0, 800.0])
@@ -38,7 +38,11 @@ fn harness(dir: &Path, startup: Startup) -> Harness<'static, App> {
 }
 
 /// Runs frames (with short sleeps, for the worker threads) until `done` holds.
-fn run_until(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&Harness<'_, App>) -> bool) {
+pub(super) fn run_until(
+    h: &mut Harness<'_, App>,
+    what: &str,
+    done: impl Fn(&Harness<'_, App>) -> bool,
+) {
     let start = Instant::now();
     loop {
         h.step();
@@ -55,12 +59,12 @@ fn run_until(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&Harness<'_, Ap
 
 /// Runs until every image asked for has arrived and the ui has settled (checking the
 /// accessibility of what is shown).
-fn settle(h: &mut Harness<'_, App>) {
+pub(super) fn settle(h: &mut Harness<'_, App>) {
     run_until(h, "the images", |h| h.state().rt.thumbs.is_idle());
     h.run();
 }
 
-fn has_label(h: &Harness<'_, App>, label: &str) -> bool {
+pub(super) fn has_label(h: &Harness<'_, App>, label: &str) -> bool {
     h.query_by_label(label).is_some()
 }
 

@@ -222,9 +222,8 @@ fn train_and_save(
     Ok((net, report))
 }
 
-/// Evaluates every method on `system` (see [`super::eval`]). The personaliser is the saved
-/// one when it was trained with this `seed` on the current ratings (so its test users are
-/// unseen); otherwise one is trained with `options` and saved first (its report returned).
+/// Evaluates every method on `system` (see [`super::eval`]); [`evaluate_with`] on a freshly
+/// opened [`Personalizer`].
 pub fn evaluate_in(
     root: &Path,
     system: &str,
@@ -233,13 +232,25 @@ pub fn evaluate_in(
     ctx: &JobContext,
 ) -> Result<(EvalReport, Option<TrainReport>)> {
     let mut p = Personalizer::open(root, system, device, ctx)?;
+    evaluate_with(root, &mut p, options, ctx)
+}
+
+/// Evaluates every method with `p`. The personaliser is `p`'s when it was trained with this
+/// `seed` on the current ratings (so its test users are unseen); otherwise one is trained
+/// with `options`, saved, and put into `p` first (its report returned).
+pub fn evaluate_with(
+    root: &Path,
+    p: &mut Personalizer,
+    options: &TrainOptions,
+    ctx: &JobContext,
+) -> Result<(EvalReport, Option<TrainReport>)> {
     let reusable = p.personaliser.as_ref().is_some_and(|net| {
         net.meta.seed == options.seed && net.meta.data_hash == p.histories.data_hash
     });
     let trained = if reusable {
         None
     } else {
-        let (net, report) = train_and_save(root, &p, options, ctx)?;
+        let (net, report) = train_and_save(root, p, options, ctx)?;
         p.personaliser = Some(net);
         Some(report)
     };

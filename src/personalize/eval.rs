@@ -61,7 +61,8 @@ impl MethodMetrics {
             .filter(|&&r| r <= 10)
             .map(|&r| 1.0 / ((r + 1) as f64).log2())
             .sum::<f64>()
-            / n;
+            / n
+            + 0.0; // An empty float sum is -0.0.
         MethodMetrics {
             name: name.to_owned(),
             recall_at,
