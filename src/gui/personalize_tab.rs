@@ -420,7 +420,10 @@ fn cart_ui(
                 ui.add(egui::Label::new(RichText::new(&indexed.title).small()).truncate());
                 ui.horizontal(|ui| {
                     for s in 1..=5u8 {
-                        let text = if s <= stars {
+                        // The chosen one is drawn selected; those below it in the accent.
+                        let text = if s == stars {
+                            RichText::new(s.to_string()).strong()
+                        } else if s < stars {
                             RichText::new(s.to_string()).strong().color(theme::ACCENT)
                         } else {
                             RichText::new(s.to_string()).color(theme::TEXT_WEAK)

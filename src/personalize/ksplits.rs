@@ -9,8 +9,7 @@
 //! After each split a few k-means iterations over all points move the points an earlier
 //! split left on the wrong side; repeat until no cluster splits clearly.
 //!
-//! A split is clear when two tests agree (each with `noise_floor`, a squared distance, added
-//! to every spread so that near-identical items are never told apart):
+//! A split is clear when two tests agree:
 //! - *bimodal along the split*: projected on the line through the two new centres, the
 //!   spread within the halves is at most `max_line_ratio` of the spread before (splitting
 //!   one round blob leaves about 1 − 2/π ≈ 0.36 of it in any dimension; separate groups
@@ -19,7 +18,9 @@
 //! - *apart in the whole space*: `|μ_a − μ_b|² ≥ min_separation · (SSE_after / n)`. With a
 //!   handful of points in 1280 dimensions (a cart) any split looks bimodal along its own
 //!   line, so the groups must also lie further apart than their points lie from their
-//!   centres: a uniform cart of six unrelated items (a simplex) gives exactly 1 here.
+//!   centres: a uniform cart of six unrelated items (a simplex) gives exactly 1 here. The
+//!   spread includes `noise_floor`, a squared distance under which items are never told
+//!   apart (two near-identical items would otherwise split, each half having no spread).
 //!
 //! For carts `noise_floor` comes from the catalogue ([`typical_neighbour_distance`]).
 use crate::index::EmbeddingIndex;
@@ -267,11 +268,10 @@ fn clear_split(
             .powi(2)
             / separation
     };
-    let line_before = members.iter().map(|&i| along(i, &mean)).sum::<f32>() / n + floor;
+    let line_before = members.iter().map(|&i| along(i, &mean)).sum::<f32>() / n;
     let line_after = (a.iter().map(|&i| along(i, &ca)).sum::<f32>()
         + b.iter().map(|&i| along(i, &cb)).sum::<f32>())
-        / n
-        + floor;
+        / n;
     // In the whole space.
     let sse: f32 = a
         .iter()
