@@ -224,4 +224,62 @@ mod tests {
         assert_eq!(h.find("u0").unwrap().user_id, 1);
         assert!(h.find("nobody").is_none());
     }
+
+    #[test]
+    fn histories_come_from_the_store_in_purchase_order_over_indexed_items() {
+        use crate::catalog::{NewItem, Source};
+        let mut store = Store::open_in_memory().unwrap();
+        let write = |store: &mut Store, stars_of_b: u8| {
+            store
+                .write(|w| {
+                    let mut ids = Vec::new();
+                    for k in ["a", "b", "c"] {
+                        ids.push(w.insert_item(&NewItem {
+                            key: k.into(),
+                            source: Source::Csv,
+                            title: k.into(),
+                            image: format!("{k}.png"),
+                            width_px: 1,
+                            height_px: 1,
+                            product: None,
+                            partition: None,
+                            in_stock: None,
+                            labels: vec![],
+                        })?);
+                    }
+                    let u = w.insert_user("shopper", Source::Demo)?;
+                    // Bought c first, then a, then b (which the index lacks).
+                    w.insert_rating(u, ids[0], 5, 2)?;
+                    w.insert_rating(u, ids[2], 3, 1)?;
+                    w.insert_rating(u, ids[1], stars_of_b, 3)?;
+                    w.insert_user("nobody", Source::Demo)?;
+                    Ok(ids)
+                })
+                .unwrap()
+        };
+        let ids = write(&mut store, 4);
+        let mut index = EmbeddingIndex::empty("t", "f", 1);
+        // Rows: c, a.
+        index.ids = vec![ids[2], ids[0]];
+        index.matrix = vec![1.0, 1.0];
+        let h = Histories::load(&store, &index).unwrap();
+        assert_eq!(h.users.len(), 1, "a user without ratings has no history");
+        assert_eq!(h.users[0].key, "shopper");
+        assert_eq!(
+            h.users[0].cart,
+            vec![
+                CartEntry { row: 0, stars: 3.0 },
+                CartEntry { row: 1, stars: 5.0 }
+            ]
+        );
+        assert_eq!(h.unindexed_ratings, 1);
+        let listed = store.users().unwrap();
+        assert_eq!(listed.iter().map(|u| u.ratings).collect::<Vec<_>>(), [3, 0]);
+        // Another rating of an indexed item changes the hash a saved personaliser records.
+        let before = h.data_hash;
+        store
+            .write(|w| w.insert_rating(h.users[0].user_id, ids[0], 1, 2))
+            .unwrap();
+        assert_ne!(Histories::load(&store, &index).unwrap().data_hash, before);
+    }
 }
