@@ -31,8 +31,8 @@ use crate::jobs::JobContext;
 use crate::model::weights::write_safetensors;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Init, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -150,11 +150,13 @@ impl Layers {
         })
     }
 
-    /// `x`: B × dim unit cart vectors → B × dim unit predictions.
-    fn forward(&self, x: &Tensor, dropout: Option<f32>) -> candle_core::Result<Tensor> {
+    /// `x`: B × dim unit cart vectors → B × dim unit predictions. `dropout` is a B × hidden
+    /// mask of 0 and 1/(1−p) while training (drawn from the seeded generator, so a seed
+    /// gives the same network every time).
+    fn forward(&self, x: &Tensor, dropout: Option<&Tensor>) -> candle_core::Result<Tensor> {
         let mut h = self.first.forward(x)?.relu()?;
-        if let Some(p) = dropout.filter(|&p| p > 0.0) {
-            h = candle_nn::ops::dropout(&h, p)?;
+        if let Some(mask) = dropout {
+            h = (h * mask)?;
         }
         let out = (x + self.second.forward(&h)?)?;
         let norm = out.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
@@ -385,9 +387,24 @@ pub fn train(
         .collect();
     let val_x = Tensor::from_vec(val_x, (validation.len(), dim), &device)?;
 
-    let varmap = VarMap::new();
+    let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
     let layers = Layers::new(vb, dim, options.hidden)?;
+    // Candle's CPU generator cannot be seeded: the first layer starts from ours (the same
+    // uniform ±1/√dim as candle's linear layers); the output layer starts at zero.
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(1));
+    let bound = 1.0 / (dim as f32).sqrt();
+    let mut uniform =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+    let hidden = options.hidden;
+    varmap.set_one(
+        "hidden.weight",
+        Tensor::from_vec(uniform(hidden * dim), (hidden, dim), &device)?,
+    )?;
+    varmap.set_one(
+        "hidden.bias",
+        Tensor::from_vec(uniform(hidden), hidden, &device)?,
+    )?;
     let mut optimizer = AdamW::new(
         varmap.all_vars(),
         ParamsAdamW {
@@ -427,8 +444,9 @@ pub fn train(
     }];
     let (mut best_epoch, mut best_score, mut best_recall) = (0usize, score0, recall0);
     let mut best = snapshot(&varmap)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(1));
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(2));
     let mut order: Vec<u32> = (0..examples as u32).collect();
+    let keep = 1.0 - options.dropout.clamp(0.0, 0.95);
     let batch = options.batch_size.max(1);
     let inv_temperature = 1.0 / options.temperature.max(1e-4);
     for epoch in 1..=options.epochs {
@@ -439,7 +457,17 @@ pub fn train(
             let idx = Tensor::from_slice(chunk, chunk.len(), &device)?;
             let x = inputs.index_select(&idx, 0)?;
             let y = targets.index_select(&idx, 0)?;
-            let out = layers.forward(&x, Some(options.dropout))?;
+            let mask: Vec<f32> = (0..chunk.len() * hidden)
+                .map(|_| {
+                    if rng.random::<f32>() < keep {
+                        1.0 / keep
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = Tensor::from_vec(mask, (chunk.len(), hidden), &device)?;
+            let out = layers.forward(&x, Some(&mask))?;
             let logits = (out.matmul(&catalogue_t)? * inv_temperature)?;
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             optimizer.backward_step(&loss)?;
@@ -572,6 +600,9 @@ mod tests {
         let q = normalized(index.row(0).to_vec());
         assert_eq!(net.predict(&q).unwrap(), again.predict(&q).unwrap());
         assert_eq!(again.meta, net.meta);
+        // The same seed trains the same network.
+        let (twin, _) = train(&index, "fp", &histories, &options, &JobContext::silent()).unwrap();
+        assert_eq!(net.predict(&q).unwrap(), twin.predict(&q).unwrap());
         let err = Personaliser::load(&path, "toy", "other")
             .unwrap_err()
             .to_string();

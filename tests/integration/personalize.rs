@@ -67,6 +67,35 @@ fn eval_recommend_and_query_for_a_user_on_a_demo_library() {
     let again = json(&vitrine(&lib, &["personalize", "eval", "--json"]));
     assert_eq!(again, report);
 
+    // Training alone, with another seed: a report of its epochs; the evaluation with the
+    // first seed then trains its own again (its test users must be unseen).
+    let trained = json(&vitrine(
+        &lib,
+        &[
+            "personalize",
+            "train",
+            "--epochs",
+            "3",
+            "--seed",
+            "5",
+            "--json",
+        ],
+    ));
+    assert_eq!(trained["system"], "imagenet-lite0");
+    assert!(trained["train_examples"].as_u64().unwrap() > 0);
+    assert!(trained["epochs"].as_array().unwrap().len() <= 4);
+    let out = vitrine(&lib, &["personalize", "eval", "--epochs", "5", "--json"]);
+    assert!(
+        stderr(&out).contains("trained a personaliser first"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        json(&out),
+        report,
+        "the same seed trains the same personaliser"
+    );
+
     // Recommendations per group, never an item of the cart.
     let rec = json(&vitrine(
         &lib,
