@@ -422,7 +422,9 @@ fn cart_ui(
                     for s in 1..=5u8 {
                         // The chosen one is drawn selected; those below it in the accent.
                         let text = if s == stars {
-                            RichText::new(s.to_string()).strong()
+                            RichText::new(s.to_string())
+                                .strong()
+                                .color(theme::ON_ACCENT)
                         } else if s < stars {
                             RichText::new(s.to_string()).strong().color(theme::ACCENT)
                         } else {
