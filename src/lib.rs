@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod library;
 pub mod model;
 pub mod ohs;
+pub mod personalize;
 pub mod search;
 pub mod store;
 pub mod train;

@@ -9,6 +9,7 @@ mod eval;
 mod import;
 mod index;
 mod ohs;
+mod personalize;
 mod progress;
 mod query;
 mod systems;
@@ -61,6 +62,10 @@ pub enum Command {
     /// Objective-guided human score studies: create, list sheets, score, report, merge.
     #[command(subcommand)]
     Ohs(ohs::OhsCommand),
+    /// Personalised recommendations: train the personaliser, compare methods by Recall@K,
+    /// recommend for a user.
+    #[command(subcommand)]
+    Personalize(personalize::PersonalizeCommand),
     /// Measure throughput on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -93,6 +98,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Train(args)) => train::run(&dir, &cli.device, args),
         Some(Command::Eval(cmd)) => eval::run(&dir, &cli.device, cmd),
         Some(Command::Ohs(cmd)) => ohs::run(&dir, &cli.device, cmd),
+        Some(Command::Personalize(cmd)) => personalize::run(&dir, &cli.device, cmd),
         Some(Command::Bench(cmd)) => bench::run(&dir, &cli.device, cmd),
         Some(Command::Weights(cmd)) => weights::run(cmd),
     }

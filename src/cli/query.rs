@@ -5,8 +5,10 @@
 //! the exit status is non-zero at the end.
 
 use crate::error::{Error, Result};
+use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::model::system::{self, IMAGENET_LITE0};
+use crate::personalize::engine::Personalizer;
 use crate::search::{QueryResult, SearchFilter, Searcher};
 use crate::vision::{self, preprocess::letterbox};
 use anyhow::Context;
@@ -14,6 +16,10 @@ use image::{Rgb, RgbImage};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// With `--user`: how many times K visual results are re-ranked, and the weight of taste.
+const RERANK_DEPTH: usize = 5;
+const RERANK_WEIGHT: f32 = 0.5;
 
 /// File extensions a folder argument is expanded to.
 const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"];
@@ -32,6 +38,10 @@ pub struct QueryArgs {
     /// Only items of this category (repeat for several).
     #[arg(long = "category", value_name = "C")]
     pub categories: Vec<String>,
+    /// Re-rank the results for this user (id or key): half photo similarity, half the
+    /// user's taste (their personaliser's prediction, or their cart mean).
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -54,8 +64,31 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
     let files = expand(&args.images)?;
     let device = system::device(device)?;
     let lib = Library::open(dir)?;
-    let searcher = Searcher::open(&lib, &args.system, &device)
-        .with_context(|| format!("cannot search with {}", args.system))?;
+    // With --user, the personaliser's searcher (its index brought up to date) and the cart.
+    let personal = match &args.user {
+        None => None,
+        Some(user) => {
+            let p = Personalizer::open(dir, &args.system, &device, &JobContext::silent())
+                .with_context(|| format!("cannot personalise with {}", args.system))?;
+            let cart = p.user(user)?.cart.clone();
+            Some((p, cart))
+        }
+    };
+    let searcher_owned;
+    let searcher: &Searcher = match &personal {
+        Some((p, _)) => &p.searcher,
+        None => {
+            searcher_owned = Searcher::open(&lib, &args.system, &device)
+                .with_context(|| format!("cannot search with {}", args.system))?;
+            &searcher_owned
+        }
+    };
+    // Re-ranking looks further down the visual list than the K it shows.
+    let fetch = if personal.is_some() {
+        (args.k * RERANK_DEPTH).max(50)
+    } else {
+        args.k
+    };
     let filter = SearchFilter {
         categories: args.categories.clone(),
         ..SearchFilter::default()
@@ -63,7 +96,15 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
     let mut results = Vec::with_capacity(files.len());
     let mut failed = 0usize;
     for file in &files {
-        match searcher.query_file(file, args.k, &filter) {
+        let outcome = searcher
+            .query_file(file, fetch, &filter)
+            .and_then(|mut result| {
+                if let Some((p, cart)) = &personal {
+                    p.rerank(&mut result, cart, RERANK_WEIGHT, args.k)?;
+                }
+                Ok(result)
+            });
+        match outcome {
             Ok(result) => results.push(result),
             Err(e) => {
                 failed += 1;

@@ -5,7 +5,8 @@
 //!   jobs, the folder picker's answer and loaded thumbnails, reads the keyboard shortcuts,
 //!   and applies every `Command` queued since the last frame, in one place (`App::apply`).
 //! - `App::ui` paints: the top bar (`top_bar`), error banners, the tab row, and the current
-//!   tab (`catalog_tab`, or the text of a tab that arrives later, `placeholder_tabs`).
+//!   tab (`search_tab`, `catalog_tab`, `train_tab`, `personalize_tab`, `evaluate_tab`,
+//!   `analyze_tab`), each a function of the runtime state that pushes commands.
 //!   Drawing code never touches the store or starts work; it pushes commands.
 //! - Persisted UI state ([`UiState`]: tab, filters, thumbnail size; saved through eframe's
 //!   storage) is kept apart from runtime state (`Runtime`: the open library, the running
@@ -19,7 +20,7 @@
 mod analyze_tab;
 mod catalog_tab;
 mod evaluate_tab;
-mod placeholder_tabs;
+mod personalize_tab;
 mod search_tab;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,8 @@ mod tests;
 mod tests_train;
 #[cfg(test)]
 mod tests_ohs;
+#[cfg(test)]
+mod tests_personalize;
 mod theme;
 mod thumbs;
 mod top_bar;
@@ -245,6 +248,8 @@ pub(crate) enum Command {
     PickBackgroundFolder,
     /// A study action (Evaluate and Analyze tabs).
     Ohs(evaluate_tab::OhsCommand),
+    /// A Personalize tab action.
+    Personalize(personalize_tab::PersonalizeCommand),
 }
 
 /// The catalogue as the Catalog tab shows it: the filtered items and the label counts.
@@ -275,6 +280,14 @@ pub(crate) enum JobKind {
     CreateStudy {
         name: String,
     },
+    /// Loading a system's users, index and personaliser for the Personalize tab.
+    PersonalizeLoad {
+        system: String,
+    },
+    /// Recall@K of every recommendation method.
+    PersonalizeEval {
+        system: String,
+    },
 }
 
 enum JobOutput {
@@ -282,6 +295,14 @@ enum JobOutput {
     Index(IndexReport),
     Train(crate::train::TrainReport),
     Study(crate::ohs::Study),
+    Personalizer(Box<crate::personalize::engine::Personalizer>),
+    PersonalizeEval(
+        Box<(
+            crate::personalize::engine::Personalizer,
+            crate::personalize::eval::EvalReport,
+            Option<crate::personalize::personaliser::TrainReport>,
+        )>,
+    ),
 }
 
 /// A job on its worker thread, with its latest progress.
@@ -348,6 +369,7 @@ pub(crate) struct Runtime {
     pub train: train_tab::TrainView,
     pub evaluate: evaluate_tab::EvaluateView,
     pub analyze: evaluate_tab::AnalyzeView,
+    pub personalize: personalize_tab::PersonalizeView,
 }
 
 /// The Vitrine desktop app.
@@ -395,6 +417,7 @@ impl App {
                 train: train_tab::TrainView::default(),
                 evaluate: evaluate_tab::EvaluateView::default(),
                 analyze: evaluate_tab::AnalyzeView::default(),
+                personalize: personalize_tab::PersonalizeView::default(),
             },
         };
         app.open_library(library_dir);
@@ -481,6 +504,7 @@ impl App {
                     self.run_query(source, false);
                 }
             }
+            Command::Personalize(command) => self.apply_personalize(command),
             Command::SetSearchCategory(category) => {
                 self.rt.search.category = category;
                 if let Some(source) = self.rt.search.history.get(self.rt.search.position) {
@@ -644,6 +668,7 @@ impl App {
         self.rt.selected = None;
         self.rt.detail = None;
         self.rt.catalog = CatalogView::default();
+        self.rt.personalize = personalize_tab::PersonalizeView::default();
         self.rt.library = None;
         self.rt.library_dir = dir.clone();
         match Library::open(&dir) {
@@ -832,6 +857,8 @@ impl App {
         self.rt.job = match result {
             Ok(JobOutput::DemoCatalogue(report)) => {
                 self.reload_catalog();
+                // New users and items: the Personalize tab loads again.
+                self.rt.personalize = personalize_tab::PersonalizeView::default();
                 JobState::Done {
                     name,
                     summary: format!(
@@ -869,6 +896,14 @@ impl App {
                     ),
                 }
             }
+            Ok(JobOutput::Personalizer(p)) => JobState::Done {
+                summary: self.personalize_loaded(*p),
+                name,
+            },
+            Ok(JobOutput::PersonalizeEval(output)) => JobState::Done {
+                summary: self.personalize_evaluated(*output),
+                name,
+            },
             Err(Error::Cancelled) => JobState::Cancelled { name },
             Err(e) => {
                 self.report(format!("{name} failed: {e}"));
@@ -1023,6 +1058,7 @@ impl eframe::App for App {
         self.poll_picker();
         self.poll_search();
         train_tab::poll(&mut self.rt.train, ctx, &mut self.rt.errors);
+        self.poll_personalize();
         // A photo dropped anywhere on the window is a query.
         let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
@@ -1063,7 +1099,9 @@ impl eframe::App for App {
                 Tab::Train => train_tab::train_tab_ui(ui, &mut self.rt),
                 Tab::Evaluate => evaluate_tab::evaluate_tab_ui(ui, &mut self.rt),
                 Tab::Analyze => analyze_tab::analyze_tab_ui(ui, &mut self.rt),
-                tab => placeholder_tabs::placeholder_tab_ui(ui, tab),
+                Tab::Personalize => {
+                    personalize_tab::personalize_tab_ui(ui, &self.state, &mut self.rt)
+                }
             });
         self.rt.thumbs.flush();
         if !self.rt.commands.is_empty() {

@@ -12,7 +12,7 @@ use egui_kittest::kittest::Queryable;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn small_demo(items: usize) -> DemoOptions {
+pub(super) fn small_demo(items: usize) -> DemoOptions {
     DemoOptions {
         items,
         users: 5,

@@ -52,7 +52,7 @@ pub const DETAIL_PANEL_WIDTH: f32 = 360.0;
 /// The tallest the detail view's image gets, and the width of its name column.
 pub const DETAIL_IMAGE_MAX_HEIGHT: f32 = 300.0;
 pub const DETAIL_KEY_WIDTH: f32 = 64.0;
-/// Width of the demo-catalogue card and of the placeholder tab text.
+/// Width of the demo-catalogue card and of centred reading text.
 pub const CARD_WIDTH: f32 = 440.0;
 pub const READING_WIDTH: f32 = 560.0;
 /// Width of the job progress bar in the top bar, and the height of progress bars.

@@ -13,7 +13,7 @@ mod users;
 
 pub use items::{CatalogCounts, ItemFilter, ItemImage, LabelCount};
 pub use systems::SystemRow;
-pub use users::Rating;
+pub use users::{Rating, UserId, UserSummary};
 
 use crate::error::{Error, Result};
 use rusqlite::{Connection, Transaction};

@@ -18,6 +18,14 @@ pub struct Rating {
     pub seq: i64,
 }
 
+/// A user as listed: database id, key and how many items they rated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserSummary {
+    pub id: UserId,
+    pub key: String,
+    pub ratings: u64,
+}
+
 impl<'a> Writer<'a> {
     /// Stores a user (or returns the existing one with this key).
     pub fn insert_user(&self, key: &str, source: Source) -> Result<UserId> {
@@ -65,5 +73,37 @@ impl Store {
             .prepare_cached("SELECT id FROM users WHERE key = ?1")?
             .query_row([key], |r| r.get(0))
             .optional()?)
+    }
+
+    /// Every user with their rating count, by id.
+    pub fn users(&self) -> Result<Vec<UserSummary>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT u.id, u.key, COUNT(r.item_id) FROM users u \
+             LEFT JOIN ratings r ON r.user_id = u.id GROUP BY u.id ORDER BY u.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(UserSummary {
+                id: r.get(0)?,
+                key: r.get(1)?,
+                ratings: r.get::<_, i64>(2)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every rating, by user and then in purchase order (one read for the whole matrix).
+    pub fn all_ratings(&self) -> Result<Vec<Rating>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT user_id, item_id, stars, seq FROM ratings ORDER BY user_id, seq, item_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Rating {
+                user_id: r.get(0)?,
+                item_id: r.get(1)?,
+                stars: r.get(2)?,
+                seq: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -6,5 +6,6 @@ mod common;
 mod index;
 mod model;
 mod ohs;
+mod personalize;
 mod search;
 mod train;

@@ -1,0 +1,640 @@
+//! The Personalize tab (paper §III, §IV.C, Fig. 5): pick a shopper, see their cart with its
+//! ratings, the K-Splits groups it falls into and the top 10 for each group; edit a virtual
+//! cart (add the item selected in the Catalog tab or one by id, change its stars, remove it)
+//! and watch the recommendations follow; compare every method by Recall@K, K = 1…50.
+//!
+//! Loading (index brought up to date, users, personaliser) and the evaluation (which trains
+//! the personaliser when needed) are background jobs in the app's job slot, with progress and
+//! Cancel in the top bar. Recommendations for a cart run on a worker thread of their own
+//! (milliseconds on a demo catalogue; the UI never waits for them); a cart edited while they
+//! run is recomputed when they end.
+
+use super::thumbs::{ImageKey, ImageRequest, Thumb};
+use super::{App, JobKind, JobOutput, JobState, Runtime, UiState, theme, widgets};
+use crate::catalog::ItemId;
+use crate::jobs::Job;
+use crate::model::system;
+use crate::personalize::engine::{self, GroupRecommendation, Personalizer};
+use crate::personalize::eval::{EvalReport, MAX_K};
+use crate::personalize::personaliser::{TrainOptions, TrainReport};
+use crate::store::UserId;
+use eframe::egui;
+use egui::{RichText, ScrollArea, Sense, Ui, Vec2};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Recommendations per group.
+const PER_GROUP: usize = 10;
+/// Users listed under the search field.
+const USERS_LISTED: usize = 12;
+/// Thumbnail sides, in points.
+const CART_THUMB: f32 = 56.0;
+const RESULT_THUMB: f32 = 96.0;
+const PLOT_HEIGHT: f32 = 260.0;
+
+/// A Personalize tab action, applied by [`App::apply_personalize`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PersonalizeCommand {
+    /// Load the current system's users, index and personaliser (a job).
+    Load,
+    /// Show this user (database id) and start from their purchases.
+    PickUser(UserId),
+    SetUserSearch(String),
+    /// Add an item to the virtual cart (4 stars), or re-rate it if there.
+    Add(ItemId),
+    /// Add the item whose id is typed in the "Item id" field.
+    AddTyped,
+    SetTypedItem(String),
+    Rate(ItemId, u8),
+    Remove(ItemId),
+    /// Back to the user's own purchases.
+    Reset,
+    /// Recall@K of every method (a job; trains the personaliser when needed).
+    Evaluate,
+}
+
+/// The tab's runtime state.
+#[derive(Default)]
+pub(crate) struct PersonalizeView {
+    pub engine: Option<Arc<Personalizer>>,
+    /// Whether loading was asked for (the tab asks once by itself).
+    pub load_requested: bool,
+    pub user_search: String,
+    pub user: Option<(UserId, String)>,
+    /// The virtual cart: items and stars, in the order added.
+    pub cart: Vec<(ItemId, u8)>,
+    pub typed_item: String,
+    pub groups: Vec<GroupRecommendation>,
+    pub running: Option<Job<Vec<GroupRecommendation>>>,
+    /// The cart changed while recommendations ran: run again when they end.
+    pub stale: bool,
+    pub eval: Option<EvalReport>,
+}
+
+impl App {
+    /// Carries out one Personalize command.
+    pub(crate) fn apply_personalize(&mut self, command: PersonalizeCommand) {
+        let view = &mut self.rt.personalize;
+        match command {
+            PersonalizeCommand::Load => self.start_personalize_load(),
+            PersonalizeCommand::Evaluate => self.start_personalize_eval(),
+            PersonalizeCommand::SetUserSearch(text) => view.user_search = text,
+            PersonalizeCommand::SetTypedItem(text) => view.typed_item = text,
+            PersonalizeCommand::PickUser(id) => {
+                let Some(engine) = &view.engine else { return };
+                let Some(user) = engine.histories.users.iter().find(|u| u.user_id == id) else {
+                    return;
+                };
+                let index = engine.searcher.index();
+                view.cart = user
+                    .cart
+                    .iter()
+                    .map(|e| (index.ids[e.row], e.stars as u8))
+                    .collect();
+                view.user = Some((user.user_id, user.key.clone()));
+                self.recommend();
+            }
+            PersonalizeCommand::Reset => {
+                if let Some((id, _)) = view.user {
+                    self.apply_personalize(PersonalizeCommand::PickUser(id));
+                }
+            }
+            PersonalizeCommand::Add(item) => {
+                let known = view
+                    .engine
+                    .as_ref()
+                    .is_some_and(|e| e.searcher.row_of(item).is_some());
+                if !known {
+                    self.report(format!(
+                        "Item {item} is not in the index of {}; index the catalogue first.",
+                        self.state.system
+                    ));
+                    return;
+                }
+                if !view.cart.iter().any(|(id, _)| *id == item) {
+                    view.cart.push((item, 4));
+                }
+                self.recommend();
+            }
+            PersonalizeCommand::AddTyped => match view.typed_item.trim().parse::<ItemId>() {
+                Ok(id) => {
+                    view.typed_item.clear();
+                    self.apply_personalize(PersonalizeCommand::Add(id));
+                }
+                Err(_) => {
+                    let typed = view.typed_item.trim().to_owned();
+                    self.report(format!(
+                        "“{typed}” is not an item id (a whole number, as the Catalog tab shows)."
+                    ));
+                }
+            },
+            PersonalizeCommand::Rate(item, stars) => {
+                if let Some(entry) = view.cart.iter_mut().find(|(id, _)| *id == item) {
+                    entry.1 = stars.clamp(1, 5);
+                }
+                self.recommend();
+            }
+            PersonalizeCommand::Remove(item) => {
+                view.cart.retain(|(id, _)| *id != item);
+                self.recommend();
+            }
+        }
+    }
+
+    /// Recomputes the recommendations for the virtual cart on a worker thread.
+    fn recommend(&mut self) {
+        let view = &mut self.rt.personalize;
+        let Some(engine) = view.engine.clone() else {
+            return;
+        };
+        if view.running.is_some() {
+            view.stale = true;
+            return;
+        }
+        if view.cart.is_empty() {
+            view.groups.clear();
+            return;
+        }
+        let cart = engine.cart_of(&view.cart);
+        let ctx = self.rt.ctx.clone();
+        let notify: crate::jobs::Notify = Arc::new(move || ctx.request_repaint());
+        view.running = Some(Job::spawn("recommend", Some(notify), move |_| {
+            engine.recommend(&cart, PER_GROUP)
+        }));
+    }
+
+    /// Collects finished recommendations (called every frame).
+    pub(crate) fn poll_personalize(&mut self) {
+        let view = &mut self.rt.personalize;
+        let Some(outcome) = view.running.as_mut().and_then(|j| j.try_finish()) else {
+            return;
+        };
+        view.running = None;
+        match outcome {
+            Ok(groups) => view.groups = groups,
+            Err(e) => self.report(format!("Cannot recommend: {e}")),
+        }
+        if std::mem::take(&mut self.rt.personalize.stale) {
+            self.recommend();
+        }
+    }
+
+    fn start_personalize_load(&mut self) {
+        self.rt.personalize.load_requested = true;
+        if !self.job_slot_free() {
+            return;
+        }
+        let dir = self.rt.library_dir.clone();
+        let name = self.state.system.clone();
+        self.start_job(
+            JobKind::PersonalizeLoad {
+                system: name.clone(),
+            },
+            &format!("Loading users for {name}"),
+            move |ctx| {
+                let device = system::device("cpu")?;
+                Personalizer::open(&dir, &name, &device, ctx)
+                    .map(|p| JobOutput::Personalizer(Box::new(p)))
+            },
+        );
+    }
+
+    fn start_personalize_eval(&mut self) {
+        if !self.job_slot_free() {
+            return;
+        }
+        let dir = self.rt.library_dir.clone();
+        let name = self.state.system.clone();
+        self.start_job(
+            JobKind::PersonalizeEval {
+                system: name.clone(),
+            },
+            &format!("Evaluating recommendations with {name}"),
+            move |ctx| {
+                let device = system::device("cpu")?;
+                let mut p = Personalizer::open(&dir, &name, &device, ctx)?;
+                let (report, trained) =
+                    engine::evaluate_with(&dir, &mut p, &TrainOptions::default(), ctx)?;
+                Ok(JobOutput::PersonalizeEval(Box::new((p, report, trained))))
+            },
+        );
+    }
+
+    /// A finished load: the engine goes on show, with the user picked before, if any.
+    pub(crate) fn personalize_loaded(&mut self, p: Personalizer) -> String {
+        let summary = format!(
+            "Loaded {} users of {} ({})",
+            p.histories.users.len(),
+            p.searcher.system_name(),
+            if p.personaliser.is_some() {
+                "personaliser trained"
+            } else {
+                "no personaliser yet: Run evaluation trains one"
+            }
+        );
+        self.rt.personalize.engine = Some(Arc::new(p));
+        self.recommend();
+        summary
+    }
+
+    /// A finished evaluation: the plot, and the engine with the personaliser it used.
+    pub(crate) fn personalize_evaluated(
+        &mut self,
+        output: (Personalizer, EvalReport, Option<TrainReport>),
+    ) -> String {
+        let (p, report, trained) = output;
+        let best = report
+            .methods
+            .iter()
+            .max_by(|a, b| a.recall(10).total_cmp(&b.recall(10)))
+            .map(|m| format!("best recall@10: {} {:.3}", m.name, m.recall(10)))
+            .unwrap_or_default();
+        let summary = format!(
+            "Evaluated on {} test users{}; {best}",
+            report.users_tested,
+            if trained.is_some() {
+                " (personaliser trained first)"
+            } else {
+                ""
+            }
+        );
+        self.rt.personalize.eval = Some(report);
+        self.rt.personalize.engine = Some(Arc::new(p));
+        self.recommend();
+        summary
+    }
+}
+
+/// Draws the tab.
+pub(crate) fn personalize_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
+    let mut commands: Vec<PersonalizeCommand> = Vec::new();
+    let loading = matches!(&rt.job, JobState::Running(r)
+        if matches!(r.kind, JobKind::PersonalizeLoad { .. } | JobKind::PersonalizeEval { .. }));
+    let engine = rt.personalize.engine.clone();
+    let current = engine
+        .as_ref()
+        .is_some_and(|e| e.searcher.system_name() == state.system);
+    if !current {
+        if rt.library.is_some() && !rt.personalize.load_requested && !loading {
+            commands.push(PersonalizeCommand::Load);
+        }
+        intro_ui(ui, state, loading, &mut commands);
+        rt.commands
+            .extend(commands.into_iter().map(super::Command::Personalize));
+        return;
+    }
+    let Some(engine) = engine else { return };
+    egui::Panel::left("personalize-cart")
+        .resizable(false)
+        .default_size(theme::DETAIL_PANEL_WIDTH)
+        .frame(
+            egui::Frame::new()
+                .fill(theme::PANEL_FILL)
+                .inner_margin(theme::PANEL_MARGIN),
+        )
+        .show(ui, |ui| {
+            ScrollArea::vertical().show(ui, |ui| {
+                users_ui(ui, &engine, &rt.personalize, &mut commands);
+                ui.separator();
+                cart_ui(ui, &engine, rt, &mut commands);
+            });
+        });
+    egui::CentralPanel::default()
+        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+        .show(ui, |ui| {
+            ScrollArea::vertical().show(ui, |ui| {
+                groups_ui(ui, &engine, rt);
+                ui.add_space(12.0);
+                evaluation_ui(ui, rt, loading, &mut commands);
+            });
+        });
+    rt.commands
+        .extend(commands.into_iter().map(super::Command::Personalize));
+}
+
+fn intro_ui(ui: &mut Ui, state: &UiState, loading: bool, commands: &mut Vec<PersonalizeCommand>) {
+    ui.add_space(40.0);
+    ui.vertical_centered(|ui| {
+        ui.set_max_width(theme::READING_WIDTH);
+        ui.label(RichText::new("Personalize").heading().color(theme::TEXT));
+        ui.add(
+            egui::Label::new(
+                "Recommendations for a shopper from their cart: the rating-weighted mean of \
+                 what they bought, split into uniform groups, refined by the personaliser \
+                 network. The catalogue is indexed first if needed.",
+            )
+            .wrap(),
+        );
+        ui.add_space(8.0);
+        if loading {
+            ui.label(RichText::new("Loading users and embeddings …").color(theme::TEXT_WEAK));
+        } else if ui
+            .button(format!("Load users for {}", state.system))
+            .clicked()
+        {
+            commands.push(PersonalizeCommand::Load);
+        }
+    });
+}
+
+fn users_ui(
+    ui: &mut Ui,
+    engine: &Personalizer,
+    view: &PersonalizeView,
+    commands: &mut Vec<PersonalizeCommand>,
+) {
+    ui.label(RichText::new("Shopper").strong());
+    let mut text = view.user_search.clone();
+    ui.horizontal(|ui| {
+        let label = ui.label("Find user");
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut text)
+                .hint_text("id or key")
+                .desired_width(200.0),
+        );
+        let edit = edit.labelled_by(label.id);
+        if edit.changed() {
+            commands.push(PersonalizeCommand::SetUserSearch(text.clone()));
+        }
+    });
+    let needle = text.trim().to_lowercase();
+    let matches = engine
+        .histories
+        .users
+        .iter()
+        .filter(|u| {
+            needle.is_empty()
+                || u.key.to_lowercase().contains(&needle)
+                || u.user_id.to_string() == needle
+        })
+        .take(USERS_LISTED);
+    ui.horizontal_wrapped(|ui| {
+        for user in matches {
+            let selected = view
+                .user
+                .as_ref()
+                .is_some_and(|(id, _)| *id == user.user_id);
+            let label = format!("{} ({} items)", user.key, user.cart.len());
+            if ui.selectable_label(selected, label).clicked() {
+                commands.push(PersonalizeCommand::PickUser(user.user_id));
+            }
+        }
+    });
+    ui.label(
+        RichText::new(format!(
+            "{} users with rated items",
+            engine.histories.users.len()
+        ))
+        .small()
+        .color(theme::TEXT_WEAK),
+    );
+}
+
+fn cart_ui(
+    ui: &mut Ui,
+    engine: &Personalizer,
+    rt: &mut Runtime,
+    commands: &mut Vec<PersonalizeCommand>,
+) {
+    let view = &rt.personalize;
+    let title = match &view.user {
+        Some((_, key)) => format!("Cart of {key}"),
+        None => "Virtual cart".to_string(),
+    };
+    ui.label(RichText::new(title).strong());
+    if view.cart.is_empty() {
+        ui.label(
+            RichText::new("Pick a user above, or add items to build a cart.")
+                .color(theme::TEXT_WEAK),
+        );
+    }
+    for &(item, stars) in &view.cart {
+        let Some(row) = engine.searcher.row_of(item) else {
+            continue;
+        };
+        let indexed = &engine.searcher.items()[row];
+        ui.horizontal(|ui| {
+            let thumb = thumb_of(&mut rt.thumbs, &indexed.image);
+            image_ui(ui, &thumb, Vec2::splat(CART_THUMB));
+            ui.vertical(|ui| {
+                ui.add(egui::Label::new(RichText::new(&indexed.title).small()).truncate());
+                ui.horizontal(|ui| {
+                    for s in 1..=5u8 {
+                        // The chosen one is drawn selected; those below it in the accent.
+                        let text = if s == stars {
+                            RichText::new(s.to_string())
+                                .strong()
+                                .color(theme::ON_ACCENT)
+                        } else if s < stars {
+                            RichText::new(s.to_string()).strong().color(theme::ACCENT)
+                        } else {
+                            RichText::new(s.to_string()).color(theme::TEXT_WEAK)
+                        };
+                        if ui
+                            .selectable_label(s == stars, text)
+                            .on_hover_text(format!("Rate {s} stars"))
+                            .clicked()
+                        {
+                            commands.push(PersonalizeCommand::Rate(item, s));
+                        }
+                    }
+                    if ui.small_button("Remove").clicked() {
+                        commands.push(PersonalizeCommand::Remove(item));
+                    }
+                });
+            });
+        });
+    }
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        let selected = rt.selected;
+        let add = ui
+            .add_enabled(selected.is_some(), egui::Button::new("Add selected item"))
+            .on_hover_text("Add the item selected in the Catalog tab")
+            .on_disabled_hover_text("Select an item in the Catalog tab first");
+        if add.clicked()
+            && let Some(id) = selected
+        {
+            commands.push(PersonalizeCommand::Add(id));
+        }
+        if view.user.is_some() && ui.button("Reset cart").clicked() {
+            commands.push(PersonalizeCommand::Reset);
+        }
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label("Item id");
+        let mut typed = view.typed_item.clone();
+        let edit = ui
+            .add(egui::TextEdit::singleline(&mut typed).desired_width(80.0))
+            .labelled_by(label.id);
+        if edit.changed() {
+            commands.push(PersonalizeCommand::SetTypedItem(typed.clone()));
+        }
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("Add").clicked() || enter {
+            commands.push(PersonalizeCommand::AddTyped);
+        }
+    });
+    ui.label(
+        RichText::new(if engine.personaliser.is_some() {
+            "Recommending with the personaliser network."
+        } else {
+            "Recommending with the cart mean (Run evaluation trains the personaliser)."
+        })
+        .small()
+        .color(theme::TEXT_WEAK),
+    );
+}
+
+fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
+    let view = &rt.personalize;
+    if view.groups.is_empty() {
+        ui.label(
+            RichText::new("Recommendations appear here for the cart.").color(theme::TEXT_WEAK),
+        );
+        return;
+    }
+    ui.label(
+        RichText::new(format!(
+            "{} group(s) by K-Splits, top {PER_GROUP} for each",
+            view.groups.len()
+        ))
+        .strong(),
+    );
+    for (g, group) in view.groups.iter().enumerate() {
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("Group {}", g + 1)).strong());
+            for &item in &group.items {
+                if let Some(row) = engine.searcher.row_of(item) {
+                    let thumb = thumb_of(&mut rt.thumbs, &engine.searcher.items()[row].image);
+                    image_ui(ui, &thumb, Vec2::splat(CART_THUMB * 0.6));
+                }
+            }
+        });
+        ScrollArea::horizontal()
+            .id_salt(("group", g))
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    for r in &group.results {
+                        egui::Frame::new()
+                            .fill(theme::CARD_FILL)
+                            .stroke(egui::Stroke::new(1.0, theme::CARD_STROKE))
+                            .corner_radius(theme::CARD_RADIUS)
+                            .inner_margin(theme::CARD_PADDING)
+                            .show(ui, |ui| {
+                                ui.set_width(RESULT_THUMB);
+                                ui.vertical(|ui| {
+                                    let thumb = thumb_of(&mut rt.thumbs, Path::new(&r.image));
+                                    image_ui(ui, &thumb, Vec2::splat(RESULT_THUMB));
+                                    ui.label(
+                                        RichText::new(format!("#{} {:.3}", r.rank, r.score))
+                                            .small()
+                                            .color(theme::TEXT_WEAK),
+                                    );
+                                    ui.add(
+                                        egui::Label::new(RichText::new(&r.title).small())
+                                            .truncate(),
+                                    )
+                                    .on_hover_text(r.labels.join(", "));
+                                });
+                            });
+                    }
+                });
+            });
+    }
+}
+
+fn evaluation_ui(ui: &mut Ui, rt: &Runtime, busy: bool, commands: &mut Vec<PersonalizeCommand>) {
+    ui.separator();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Recall@K on held-out purchases").strong());
+        if ui
+            .add_enabled(!busy, egui::Button::new("Run evaluation"))
+            .on_hover_text(
+                "Rank each test user's last purchase with every method (trains the \
+                 personaliser first when needed); progress and Cancel are in the top bar",
+            )
+            .clicked()
+        {
+            commands.push(PersonalizeCommand::Evaluate);
+        }
+        if let JobState::Running(running) = &rt.job
+            && matches!(running.kind, JobKind::PersonalizeEval { .. })
+        {
+            let (fraction, text) = widgets::job_progress(running);
+            widgets::progress_bar_ui(ui, fraction, 160.0);
+            ui.label(RichText::new(text).small().color(theme::TEXT_WEAK));
+        }
+    });
+    let Some(report) = &rt.personalize.eval else {
+        ui.label(
+            RichText::new("Run evaluation to compare popularity, item-kNN, ALS, the cart mean and the personaliser.")
+                .color(theme::TEXT_WEAK),
+        );
+        return;
+    };
+    ui.label(
+        RichText::new(format!(
+            "{} test users; NDCG@10: {}",
+            report.users_tested,
+            report
+                .methods
+                .iter()
+                .map(|m| format!("{} {:.3}", m.name, m.ndcg10))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .small()
+        .color(theme::TEXT_WEAK),
+    );
+    egui_plot::Plot::new("recall-at-k")
+        .height(PLOT_HEIGHT)
+        .x_axis_label("K")
+        .y_axis_label("Recall@K")
+        .include_x(1.0)
+        .include_x(MAX_K as f64)
+        .include_y(0.0)
+        .allow_scroll(false)
+        .legend(egui_plot::Legend::default())
+        .show(ui, |plot| {
+            for m in &report.methods {
+                let points: Vec<[f64; 2]> = m
+                    .recall_at
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| [(i + 1) as f64, *r])
+                    .collect();
+                plot.line(egui_plot::Line::new(m.name.clone(), points));
+            }
+        });
+}
+
+fn thumb_of(thumbs: &mut super::thumbs::ThumbCache, image: &Path) -> Thumb {
+    let stored = image.to_string_lossy().into_owned();
+    thumbs.texture_or_request(ImageRequest {
+        key: ImageKey::Thumb(stored.clone()),
+        thumb: crate::library::thumb_path(Path::new("/"), &stored),
+        original: PathBuf::from(image),
+    })
+}
+
+fn image_ui(ui: &mut Ui, thumb: &Thumb, size: Vec2) {
+    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
+    match thumb {
+        Thumb::Ready(texture) => {
+            let fitted = super::catalog_tab::fit_into(texture.size_vec2(), rect);
+            ui.painter().image(
+                texture.id(),
+                fitted,
+                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                egui::Color32::WHITE,
+            );
+        }
+        Thumb::Loading => widgets::paint_loading(ui.painter(), rect),
+        Thumb::Failed(reason) => {
+            widgets::paint_failed(ui.painter(), rect);
+            response.on_hover_text(reason);
+        }
+    }
+}

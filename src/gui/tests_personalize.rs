@@ -1,0 +1,110 @@
+//! The Personalize tab driven through egui_kittest: open a demo library, pick a user, see
+//! their cart, its groups and the recommendations; edit the cart; evaluate every method.
+
+use super::tests::{demo_library, harness, run_until, settle};
+use super::*;
+use crate::jobs::JobContext;
+use egui::Role;
+use egui_kittest::kittest::Queryable;
+
+#[test]
+fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
+    let dir = demo_library(40);
+    let device = crate::model::system::device("cpu").unwrap();
+    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+
+    // The tab loads the users by itself.
+    h.get_by_role_and_label(Role::Button, "Personalize").click();
+    h.run();
+    run_until(&mut h, "the users", |h| {
+        h.state().rt.personalize.engine.is_some()
+    });
+    settle(&mut h);
+    assert!(
+        h.query_by_label_contains("Loaded 5 users of imagenet-lite0")
+            .is_some()
+    );
+
+    // Search for a user by key and pick them: their cart, groups and top 10 appear.
+    h.get_by_label("Find user").click();
+    h.run();
+    h.get_by_label("Find user").type_text("00002");
+    h.run();
+    assert!(
+        h.query_by_label_contains("demo-user-00000").is_none(),
+        "the list is filtered"
+    );
+    h.get_by_label_contains("demo-user-00002 (").click();
+    h.run();
+    run_until(&mut h, "the recommendations", |h| {
+        !h.state().rt.personalize.groups.is_empty() && h.state().rt.personalize.running.is_none()
+    });
+    settle(&mut h);
+    assert!(h.query_by_label("Cart of demo-user-00002").is_some());
+    assert!(h.query_by_label("Group 1").is_some());
+    let view = &h.state().rt.personalize;
+    let cart: Vec<ItemId> = view.cart.iter().map(|(id, _)| *id).collect();
+    assert!((5..=7).contains(&cart.len()));
+    let grouped: usize = view.groups.iter().map(|g| g.items.len()).sum();
+    assert_eq!(grouped, cart.len());
+    for group in &view.groups {
+        assert_eq!(group.results.len(), 10);
+        assert!(group.results.iter().all(|r| !cart.contains(&r.item_id)));
+    }
+    let before = view.groups.clone();
+
+    // Remove every item but the first: one group, and new recommendations.
+    for _ in 1..cart.len() {
+        h.get_all_by_label("Remove").nth(1).unwrap().click();
+        h.run();
+        run_until(&mut h, "the new recommendations", |h| {
+            h.state().rt.personalize.running.is_none()
+        });
+    }
+    settle(&mut h);
+    let view = &h.state().rt.personalize;
+    assert_eq!(view.cart.len(), 1);
+    assert_eq!(view.groups.len(), 1);
+    assert_ne!(view.groups, before);
+    // Add an item back by id.
+    let back = cart[1];
+    h.get_by_label("Item id").click();
+    h.run();
+    h.get_by_label("Item id").type_text(&back.to_string());
+    h.run();
+    h.get_by_role_and_label(Role::Button, "Add").click();
+    h.run();
+    run_until(&mut h, "the cart of two", |h| {
+        h.state().rt.personalize.cart.len() == 2 && h.state().rt.personalize.running.is_none()
+    });
+
+    // Evaluate: a job in the slot, then the Recall@K plot's figures.
+    h.get_by_role_and_label(Role::Button, "Run evaluation")
+        .click();
+    h.run();
+    run_until(&mut h, "the evaluation", |h| {
+        !matches!(h.state().rt.job, JobState::Running(_))
+    });
+    settle(&mut h);
+    let report = h
+        .state()
+        .rt
+        .personalize
+        .eval
+        .as_ref()
+        .expect("an evaluation");
+    assert_eq!(report.methods.len(), 5);
+    assert!(h.query_by_label_contains("Evaluated on").is_some());
+    assert!(
+        h.state()
+            .rt
+            .personalize
+            .engine
+            .as_ref()
+            .unwrap()
+            .personaliser
+            .is_some()
+    );
+}

@@ -1,0 +1,293 @@
+//! What the CLI and the GUI call: a system's items, embeddings, users and personaliser in
+//! one place ([`Personalizer`]), per-group recommendations for a cart, a user's re-ranking
+//! of a visual search, and the train and evaluate jobs.
+//!
+//! Opening brings the system's index up to date first ([`crate::index::build_in`]: only new
+//! and changed images are embedded), so `personalize` never fails for want of
+//! `vitrine index`; the progress shows while it runs.
+
+use super::baselines::{
+    Als, AlsOptions, CartMean, ItemKnn, Popularity, Recommender, content_scores,
+};
+use super::cart::{CartEntry, cart_vector, normalized};
+use super::eval::{EvalReport, evaluate};
+use super::ksplits::{KSplitsOptions, ksplits, typical_neighbour_distance};
+use super::personaliser::{self, Personaliser, TrainOptions, TrainReport, personaliser_path};
+use super::{Histories, UserHistory, UserSplit};
+use crate::catalog::{ItemId, Label};
+use crate::error::{Error, Result};
+use crate::jobs::JobContext;
+use crate::library::Library;
+use crate::search::{QueryResult, RankedItem, Searcher};
+use candle_core::Device;
+use serde::Serialize;
+use std::path::Path;
+
+/// Catalogue rows sampled to measure the typical distance between neighbouring items.
+const FLOOR_SAMPLE: usize = 256;
+
+/// A system ready to personalise: its searcher (items, index), every user's history, its
+/// personaliser if one is saved, and the K-Splits noise floor of its embedding space.
+pub struct Personalizer {
+    pub searcher: Searcher,
+    pub histories: Histories,
+    pub personaliser: Option<Personaliser>,
+    pub ksplits: KSplitsOptions,
+}
+
+/// One K-Splits group of a cart and what to recommend for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupRecommendation {
+    /// The cart's items in this group.
+    pub items: Vec<ItemId>,
+    pub results: Vec<RankedItem>,
+}
+
+impl Personalizer {
+    /// Indexes the catalogue with `system` where needed, then loads everything. A saved
+    /// personaliser of another version of the system is an error naming the command to run.
+    pub fn open(
+        root: &Path,
+        system: &str,
+        device: &Device,
+        ctx: &JobContext,
+    ) -> Result<Personalizer> {
+        crate::index::build_in(root, system, device, ctx)?;
+        ctx.check_cancelled()?;
+        ctx.progress(0, 0, "reading users and ratings");
+        let lib = Library::open(root)?;
+        let searcher = Searcher::open(&lib, system, device)?;
+        let histories = Histories::load(&lib.store, searcher.index())?;
+        let path = personaliser_path(root, system);
+        let personaliser = if path.exists() {
+            Some(Personaliser::load(
+                &path,
+                system,
+                searcher.system().fingerprint(),
+            )?)
+        } else {
+            None
+        };
+        // Twice the typical squared distance between nearest neighbours: two items that
+        // close are one kind of thing (see ksplits). Measured on the 2,000-item demo with
+        // imagenet-lite0, nearest neighbours lie 0.12 apart, items of one subtype 0.53, of one
+        // category 0.95 and of different categories 1.24.
+        let noise_floor = 2.0 * typical_neighbour_distance(searcher.index(), FLOOR_SAMPLE);
+        Ok(Personalizer {
+            searcher,
+            histories,
+            personaliser,
+            ksplits: KSplitsOptions {
+                noise_floor,
+                ..KSplitsOptions::default()
+            },
+        })
+    }
+
+    /// A user by database id or key, or an error listing how to find one.
+    pub fn user(&self, id_or_key: &str) -> Result<&UserHistory> {
+        self.histories.find(id_or_key).ok_or_else(|| {
+            Error::Invalid(format!(
+                "no user {id_or_key:?} with rated items in this library ({} users; ids and \
+                 keys such as {})",
+                self.histories.users.len(),
+                self.histories
+                    .users
+                    .first()
+                    .map_or("none".to_string(), |u| format!(
+                        "{} or {}",
+                        u.user_id, u.key
+                    ))
+            ))
+        })
+    }
+
+    /// The cart as index rows (items the index lacks are left out).
+    pub fn cart_of(&self, items: &[(ItemId, u8)]) -> Vec<CartEntry> {
+        items
+            .iter()
+            .filter_map(|&(id, stars)| {
+                self.searcher.row_of(id).map(|row| CartEntry {
+                    row,
+                    stars: f32::from(stars),
+                })
+            })
+            .collect()
+    }
+
+    /// Where to look for a cart: the personaliser's prediction from the cart mean (eq. (4)),
+    /// or the cart mean itself when no personaliser is trained. Unit length.
+    pub fn query_vector(&self, cart: &[CartEntry]) -> Result<Vec<f32>> {
+        let index = self.searcher.index();
+        let mean = normalized(cart_vector(&index.matrix, index.dim, cart)?);
+        match &self.personaliser {
+            Some(net) => net.predict(&mean),
+            None => Ok(mean),
+        }
+    }
+
+    /// Splits the cart with K-Splits and recommends `k` items for each group, never an item
+    /// already in the cart. Groups come largest first.
+    pub fn recommend(&self, cart: &[CartEntry], k: usize) -> Result<Vec<GroupRecommendation>> {
+        let index = self.searcher.index();
+        let rows: Vec<&[f32]> = cart.iter().map(|e| index.row(e.row)).collect();
+        let groups = ksplits(&rows, &self.ksplits);
+        let exclude: Vec<usize> = cart.iter().map(|e| e.row).collect();
+        groups
+            .into_iter()
+            .map(|group| {
+                let sub: Vec<CartEntry> = group.iter().map(|&g| cart[g]).collect();
+                let query = self.query_vector(&sub)?;
+                let scores = content_scores(index, &query)?;
+                Ok(GroupRecommendation {
+                    items: sub.iter().map(|e| index.ids[e.row]).collect(),
+                    results: self.top(&scores, k, &exclude),
+                })
+            })
+            .collect()
+    }
+
+    /// Re-ranks a visual search for a shopper: each result's score becomes
+    /// `(1 − weight) · similarity to the photo + weight · similarity to the shopper's query
+    /// vector`, best first, then the list is cut to `k`.
+    pub fn rerank(
+        &self,
+        result: &mut QueryResult,
+        cart: &[CartEntry],
+        weight: f32,
+        k: usize,
+    ) -> Result<()> {
+        let user = self.query_vector(cart)?;
+        let index = self.searcher.index();
+        for item in &mut result.results {
+            if let Some(row) = self.searcher.row_of(item.item_id) {
+                let personal: f32 = index.row(row).iter().zip(&user).map(|(a, b)| a * b).sum();
+                item.score = (1.0 - weight) * item.score + weight * personal;
+            }
+        }
+        result
+            .results
+            .sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item_id.cmp(&b.item_id)));
+        result.results.truncate(k);
+        for (i, item) in result.results.iter_mut().enumerate() {
+            item.rank = i + 1;
+        }
+        Ok(())
+    }
+
+    fn top(&self, scores: &[f32], k: usize, exclude: &[usize]) -> Vec<RankedItem> {
+        let mut order: Vec<usize> = (0..scores.len()).filter(|r| !exclude.contains(r)).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        order
+            .into_iter()
+            .take(k)
+            .enumerate()
+            .map(|(i, row)| {
+                let item = &self.searcher.items()[row];
+                RankedItem {
+                    rank: i + 1,
+                    item_id: item.item_id,
+                    score: scores[row],
+                    image: item.image.display().to_string(),
+                    title: item.title.clone(),
+                    labels: item.labels.iter().map(Label::to_string).collect(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Trains a personaliser for `system` and saves it beside the system's index.
+pub fn train_in(
+    root: &Path,
+    system: &str,
+    device: &Device,
+    options: &TrainOptions,
+    ctx: &JobContext,
+) -> Result<TrainReport> {
+    let p = Personalizer::open(root, system, device, ctx)?;
+    train_and_save(root, &p, options, ctx).map(|(_, report)| report)
+}
+
+fn train_and_save(
+    root: &Path,
+    p: &Personalizer,
+    options: &TrainOptions,
+    ctx: &JobContext,
+) -> Result<(Personaliser, TrainReport)> {
+    let fingerprint = p.searcher.system().fingerprint().to_owned();
+    let (net, mut report) =
+        personaliser::train(p.searcher.index(), &fingerprint, &p.histories, options, ctx)?;
+    let path = personaliser_path(root, p.searcher.system_name());
+    net.save(&path)?;
+    report.path = path;
+    Ok((net, report))
+}
+
+/// Evaluates every method on `system` (see [`super::eval`]); [`evaluate_with`] on a freshly
+/// opened [`Personalizer`].
+pub fn evaluate_in(
+    root: &Path,
+    system: &str,
+    device: &Device,
+    options: &TrainOptions,
+    ctx: &JobContext,
+) -> Result<(EvalReport, Option<TrainReport>)> {
+    let mut p = Personalizer::open(root, system, device, ctx)?;
+    evaluate_with(root, &mut p, options, ctx)
+}
+
+/// Evaluates every method with `p`. The personaliser is `p`'s when it was trained with this
+/// `seed` on the current ratings (so its test users are unseen); otherwise one is trained
+/// with `options`, saved, and put into `p` first (its report returned).
+pub fn evaluate_with(
+    root: &Path,
+    p: &mut Personalizer,
+    options: &TrainOptions,
+    ctx: &JobContext,
+) -> Result<(EvalReport, Option<TrainReport>)> {
+    let reusable = p.personaliser.as_ref().is_some_and(|net| {
+        net.meta.seed == options.seed && net.meta.data_hash == p.histories.data_hash
+    });
+    let trained = if reusable {
+        None
+    } else {
+        let (net, report) = train_and_save(root, p, options, ctx)?;
+        p.personaliser = Some(net);
+        Some(report)
+    };
+    let net = p
+        .personaliser
+        .as_ref()
+        .ok_or_else(|| Error::Invalid("no personaliser after training".into()))?;
+    let split = UserSplit::by_seed(&p.histories, options.seed);
+    if split.test.is_empty() {
+        return Err(Error::Invalid(
+            "no test users: at least 3 users need two or more purchases of indexed items".into(),
+        ));
+    }
+    let index = p.searcher.index();
+    let ratings = split.training_ratings(&p.histories);
+    ctx.progress(0, 0, "fitting the baselines");
+    let popularity = Popularity::fit(index.len(), &ratings);
+    let knn = ItemKnn::fit(index.len(), &ratings);
+    let als = Als::fit(
+        index.len(),
+        &ratings,
+        &AlsOptions {
+            seed: options.seed,
+            ..AlsOptions::default()
+        },
+    );
+    let cart_mean = CartMean { index };
+    let personal = net.recommender(index);
+    let methods: [&dyn Recommender; 5] = [&popularity, &knn, &als, &cart_mean, &personal];
+    let report = evaluate(
+        p.searcher.system_name(),
+        &p.histories,
+        &split,
+        &methods,
+        ctx,
+    )?;
+    Ok((report, trained))
+}

@@ -1,0 +1,255 @@
+//! Recall@K and NDCG@10 on held-out purchases (paper §IV.C, Fig. 5).
+//!
+//! Each test user's last purchase is hidden; every method ranks the whole catalogue from the
+//! rest of the user's history, with the items already in that history removed (a shop does
+//! not recommend what was just bought). With one held-out item, Recall@K is the share of
+//! test users whose hidden item is in the top K, and NDCG@10 is the mean of
+//! `1 / log2(rank + 1)` over users whose item ranks in the top 10 (the ideal DCG is 1).
+
+use super::baselines::Recommender;
+use super::cart::CartEntry;
+use super::{Histories, UserSplit};
+use crate::error::Result;
+use crate::jobs::JobContext;
+use serde::Serialize;
+
+/// Recall is measured for K = 1 … MAX_K.
+pub const MAX_K: usize = 50;
+/// The K values of the JSON summary.
+pub const SUMMARY_KS: [usize; 5] = [1, 5, 10, 20, 50];
+
+/// The 1-based rank of `target` among the rows not in `exclude`, by `scores` (higher is
+/// better; ties go to the lower row, as the search does). `target` itself is never excluded.
+pub fn rank_of(scores: &[f32], target: usize, exclude: &[usize]) -> usize {
+    let t = scores[target];
+    let mut ahead = 0usize;
+    for (row, &s) in scores.iter().enumerate() {
+        if row == target || exclude.contains(&row) {
+            continue;
+        }
+        // NaN scores (a broken model) rank last.
+        let better = if t.is_nan() {
+            !s.is_nan() || row < target
+        } else {
+            s > t || (s == t && row < target)
+        };
+        if better {
+            ahead += 1;
+        }
+    }
+    ahead + 1
+}
+
+/// The metrics of one method.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MethodMetrics {
+    pub name: String,
+    /// `recall_at[k - 1]` = Recall@k for k = 1 … [`MAX_K`].
+    pub recall_at: Vec<f64>,
+    pub ndcg10: f64,
+}
+
+impl MethodMetrics {
+    /// The metrics of the ranks a method gave each test user's held-out item.
+    pub fn from_ranks(name: &str, ranks: &[usize]) -> MethodMetrics {
+        let n = ranks.len().max(1) as f64;
+        let recall_at = (1..=MAX_K)
+            .map(|k| ranks.iter().filter(|&&r| r <= k).count() as f64 / n)
+            .collect();
+        let ndcg10 = ranks
+            .iter()
+            .filter(|&&r| r <= 10)
+            .map(|&r| 1.0 / ((r + 1) as f64).log2())
+            .sum::<f64>()
+            / n
+            + 0.0; // An empty float sum is -0.0.
+        MethodMetrics {
+            name: name.to_owned(),
+            recall_at,
+            ndcg10,
+        }
+    }
+
+    /// Recall@k (0 outside 1 … MAX_K).
+    pub fn recall(&self, k: usize) -> f64 {
+        k.checked_sub(1)
+            .and_then(|i| self.recall_at.get(i))
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
+/// What [`evaluate`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalReport {
+    pub system: String,
+    pub users_tested: usize,
+    pub methods: Vec<MethodMetrics>,
+}
+
+/// The `--json` shape (DESIGN §10, issue 7): summary K values only.
+#[derive(Serialize)]
+pub struct EvalJson<'a> {
+    pub users_tested: usize,
+    pub methods: Vec<MethodJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct MethodJson<'a> {
+    pub name: &'a str,
+    pub recall: RecallJson,
+    pub ndcg10: f64,
+}
+
+/// Recall at the [`SUMMARY_KS`], keyed by K as a string, in K order.
+#[derive(Serialize)]
+pub struct RecallJson {
+    #[serde(rename = "1")]
+    pub at1: f64,
+    #[serde(rename = "5")]
+    pub at5: f64,
+    #[serde(rename = "10")]
+    pub at10: f64,
+    #[serde(rename = "20")]
+    pub at20: f64,
+    #[serde(rename = "50")]
+    pub at50: f64,
+}
+
+impl EvalReport {
+    /// The report in the JSON contract's shape.
+    pub fn to_json(&self) -> EvalJson<'_> {
+        EvalJson {
+            users_tested: self.users_tested,
+            methods: self
+                .methods
+                .iter()
+                .map(|m| MethodJson {
+                    name: &m.name,
+                    recall: RecallJson {
+                        at1: m.recall(1),
+                        at5: m.recall(5),
+                        at10: m.recall(10),
+                        at20: m.recall(20),
+                        at50: m.recall(50),
+                    },
+                    ndcg10: m.ndcg10,
+                })
+                .collect(),
+        }
+    }
+
+    /// A CSV table: one row per method, `method,recall@1,…,recall@50,ndcg@10`.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("method");
+        for k in 1..=MAX_K {
+            out.push_str(&format!(",recall@{k}"));
+        }
+        out.push_str(",ndcg@10\n");
+        for m in &self.methods {
+            out.push_str(&m.name);
+            for r in &m.recall_at {
+                out.push_str(&format!(",{r:.6}"));
+            }
+            out.push_str(&format!(",{:.6}\n", m.ndcg10));
+        }
+        out
+    }
+}
+
+/// Ranks every test user's held-out last purchase with each method (see the module docs).
+pub fn evaluate(
+    system: &str,
+    histories: &Histories,
+    split: &UserSplit,
+    methods: &[&dyn Recommender],
+    ctx: &JobContext,
+) -> Result<EvalReport> {
+    let total = (methods.len() * split.test.len()) as u64;
+    let mut done = 0u64;
+    let mut out = Vec::with_capacity(methods.len());
+    for method in methods {
+        let mut ranks = Vec::with_capacity(split.test.len());
+        for &u in &split.test {
+            ctx.check_cancelled()?;
+            let cart = &histories.users[u].cart;
+            let (history, last) = cart.split_at(cart.len() - 1);
+            let scores = method.scores(history)?;
+            let exclude: Vec<usize> = history.iter().map(|e: &CartEntry| e.row).collect();
+            ranks.push(rank_of(&scores, last[0].row, &exclude));
+            done += 1;
+            if done.is_multiple_of(16) {
+                ctx.progress(done, total, &format!("testing {}", method.name()));
+            }
+        }
+        out.push(MethodMetrics::from_ranks(method.name(), &ranks));
+    }
+    ctx.progress(total, total, "done");
+    Ok(EvalReport {
+        system: system.to_owned(),
+        users_tested: split.test.len(),
+        methods: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_skip_the_history_and_break_ties_by_row() {
+        let scores = [0.9, 0.5, 0.7, 0.7, 0.1];
+        assert_eq!(rank_of(&scores, 0, &[]), 1);
+        assert_eq!(rank_of(&scores, 2, &[]), 2);
+        // Row 3 ties with row 2, which comes first.
+        assert_eq!(rank_of(&scores, 3, &[]), 3);
+        // Excluding the bought items moves the target up.
+        assert_eq!(rank_of(&scores, 3, &[0, 2]), 1);
+        assert_eq!(rank_of(&scores, 4, &[0]), 4);
+    }
+
+    #[test]
+    fn recall_and_ndcg_on_a_hand_made_example() {
+        // Four users whose held-out items ranked 1, 3, 12 and 60.
+        let m = MethodMetrics::from_ranks("x", &[1, 3, 12, 60]);
+        assert_eq!(m.recall(1), 0.25);
+        assert_eq!(m.recall(2), 0.25);
+        assert_eq!(m.recall(3), 0.5);
+        assert_eq!(m.recall(10), 0.5);
+        assert_eq!(m.recall(12), 0.75);
+        assert_eq!(m.recall(50), 0.75);
+        assert_eq!(m.recall_at.len(), MAX_K);
+        // NDCG@10: (1/log2(2) + 1/log2(4)) / 4 = (1 + 0.5) / 4.
+        assert!((m.ndcg10 - 0.375).abs() < 1e-12);
+        // Recall never falls as K grows.
+        assert!(m.recall_at.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn json_has_the_contracted_keys_and_csv_every_k() {
+        let report = EvalReport {
+            system: "s".into(),
+            users_tested: 4,
+            methods: vec![MethodMetrics::from_ranks("popularity", &[1, 3, 12, 60])],
+        };
+        let json = serde_json::to_value(report.to_json()).unwrap();
+        assert_eq!(json["users_tested"], 4);
+        let recall = json["methods"][0]["recall"].as_object().unwrap();
+        let keys: Vec<&str> = recall.keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 5);
+        for k in ["1", "5", "10", "20", "50"] {
+            assert!(keys.contains(&k));
+        }
+        assert_eq!(json["methods"][0]["recall"]["10"], 0.5);
+        assert_eq!(json["methods"][0]["ndcg10"], 0.375);
+        let csv = report.to_csv();
+        let header = csv.lines().next().unwrap();
+        assert_eq!(header.split(',').count(), 1 + MAX_K + 1);
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("popularity,0.250000,")
+        );
+    }
+}
