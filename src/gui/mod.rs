@@ -25,11 +25,11 @@ mod search_tab;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_train;
-#[cfg(test)]
 mod tests_ohs;
 #[cfg(test)]
 mod tests_personalize;
+#[cfg(test)]
+mod tests_train;
 mod theme;
 mod thumbs;
 mod top_bar;
