@@ -7,18 +7,24 @@
 //!
 //! ## Data flow
 //! ```text
-//!  demo generator ─┐                         ┌─> Catalog tab (thumbnails, labels)
-//!  importers ──────┼─> Library (store/ + images/ + thumbs/) ─┤
-//!  (csv, amazon,   │    vitrine.sqlite: items, labels,       └─> CLI `catalog --json`
-//!   fashion, df)   │    users, ratings, systems, street set
+//!  demo generator ─┐
+//!  importers ──────┼─> Library (store/ + images/ + thumbs/): items, labels, users, ratings
+//!                  │
+//!  model/ (a *system*: backbone ‖ shallow → embedding) ──> index/ (one matrix per system)
+//!      ^                                                      │
+//!  train/ (the paper's loss, background augmentation:         ├─> search.rs: photo → top 10
+//!          a fine-tuned system)                               ├─> personalize/: carts,
+//!                                                             │   K-Splits, Recall@K
+//!                                                             └─> ohs/: frozen sheets, human
+//!                                                                 scores, OHS tables
 //! ```
-//! Later layers: `model/` embeds items per *system*, `index/` searches them, `train/`
-//! makes new systems, `personalize/` and `ohs/` evaluate them.
+//! Every result names its system, so indexes, studies and personalisers never mix models.
 //!
 //! ## Threads
 //! The GUI thread only draws and applies commands. Anything slow (demo generation, imports,
 //! thumbnail decoding) runs as a [`jobs::Job`] on a worker thread that reports
 //! [`jobs::Progress`] over a bounded channel and checks a cancel flag between batches.
+//! Training, indexing, study creation and the personalisation evaluation are jobs too.
 //! Parallel loops inside a job use rayon's global pool, sized once by [`init_threads`].
 //!
 //! ## On disk
