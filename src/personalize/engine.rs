@@ -11,7 +11,7 @@ use super::baselines::{
 };
 use super::cart::{CartEntry, cart_vector, normalized};
 use super::eval::{EvalReport, evaluate};
-use super::ksplits::{KSplitsOptions, ksplits, typical_neighbour_distance};
+use super::ksplits::{KSplitsOptions, cart_neighbours, split_cart, typical_neighbour_distance};
 use super::personaliser::{self, Personaliser, TrainOptions, TrainReport, personaliser_path};
 use super::{Histories, UserHistory, UserSplit};
 use crate::catalog::{ItemId, Label};
@@ -68,17 +68,20 @@ impl Personalizer {
         } else {
             None
         };
-        // Twice the typical squared distance between nearest neighbours: two items that
-        // close are one kind of thing (see ksplits). Measured on the 2,000-item demo with
-        // imagenet-lite0, nearest neighbours lie 0.12 apart, items of one subtype 0.53, of one
-        // category 0.95 and of different categories 1.24.
+        // Carts split by shared catalogue neighbourhoods (see ksplits); the noise floor only
+        // serves the divisive fallback: twice the typical squared distance between nearest
+        // neighbours, as two items that close are one kind of thing. Measured on the
+        // 2,000-item demo with imagenet-lite0, nearest neighbours lie 0.12 apart, items of one
+        // subtype 0.53, of one category 0.95 and of different categories 1.24.
         let noise_floor = 2.0 * typical_neighbour_distance(searcher.index(), FLOOR_SAMPLE);
+        let neighbours = cart_neighbours(searcher.index().len());
         Ok(Personalizer {
             searcher,
             histories,
             personaliser,
             ksplits: KSplitsOptions {
                 noise_floor,
+                neighbours,
                 ..KSplitsOptions::default()
             },
         })
@@ -131,7 +134,7 @@ impl Personalizer {
     pub fn recommend(&self, cart: &[CartEntry], k: usize) -> Result<Vec<GroupRecommendation>> {
         let index = self.searcher.index();
         let rows: Vec<&[f32]> = cart.iter().map(|e| index.row(e.row)).collect();
-        let groups = ksplits(&rows, &self.ksplits);
+        let groups = split_cart(&rows, &index.matrix, index.dim, &self.ksplits);
         let exclude: Vec<usize> = cart.iter().map(|e| e.row).collect();
         groups
             .into_iter()
@@ -290,4 +293,119 @@ pub fn evaluate_with(
         ctx,
     )?;
     Ok((report, trained))
+}
+
+/// How well K-Splits sorts carts by garment category, over every user's whole cart.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SplitQuality {
+    /// Carts of two or more items measured.
+    pub carts: usize,
+    /// Share of grouped items whose `category` label is their group's most common one.
+    pub purity: f64,
+    /// Share of same-category item pairs within a cart that K-Splits keeps in one group.
+    pub pair_recall: f64,
+    /// Mean number of groups per cart.
+    pub groups_per_cart: f64,
+}
+
+impl Personalizer {
+    /// Measures [`SplitQuality`] of this system's K-Splits on every user's cart (items with
+    /// no category label count as a category of their own).
+    pub fn split_quality(&self) -> SplitQuality {
+        let index = self.searcher.index();
+        self.split_quality_with(|rows| split_cart(rows, &index.matrix, index.dim, &self.ksplits))
+    }
+
+    fn split_quality_with(&self, split: impl Fn(&[&[f32]]) -> Vec<Vec<usize>>) -> SplitQuality {
+        let index = self.searcher.index();
+        let category = |row: usize| -> Option<&str> {
+            self.searcher.items()[row]
+                .labels
+                .iter()
+                .find(|l| l.group == crate::catalog::LabelGroup::Category)
+                .map(|l| l.name.as_str())
+        };
+        let (mut carts, mut items, mut pure) = (0usize, 0usize, 0usize);
+        let (mut pairs, mut kept, mut groups_total) = (0usize, 0usize, 0usize);
+        for user in &self.histories.users {
+            if user.cart.len() < 2 {
+                continue;
+            }
+            let rows: Vec<&[f32]> = user.cart.iter().map(|e| index.row(e.row)).collect();
+            let cats: Vec<Option<&str>> = user.cart.iter().map(|e| category(e.row)).collect();
+            let groups = split(&rows);
+            carts += 1;
+            groups_total += groups.len();
+            let mut group_of = vec![0usize; rows.len()];
+            for (g, members) in groups.iter().enumerate() {
+                for &m in members {
+                    group_of[m] = g;
+                }
+                let majority = members
+                    .iter()
+                    .map(|&m| members.iter().filter(|&&o| cats[o] == cats[m]).count())
+                    .max()
+                    .unwrap_or(0);
+                items += members.len();
+                pure += majority;
+            }
+            for i in 0..rows.len() {
+                for j in i + 1..rows.len() {
+                    if cats[i] == cats[j] {
+                        pairs += 1;
+                        kept += usize::from(group_of[i] == group_of[j]);
+                    }
+                }
+            }
+        }
+        let share = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        SplitQuality {
+            carts,
+            purity: share(pure, items),
+            pair_recall: share(kept, pairs),
+            groups_per_cart: if carts == 0 {
+                0.0
+            } else {
+                groups_total as f64 / carts as f64
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod split_quality_tests {
+    use super::*;
+
+    /// Measures K-Splits on the demo library at `$VITRINE_KS_LIB` (copied first, as opening
+    /// may bring its index up to date): `cargo test --lib split_quality_on -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn split_quality_on_a_demo_library() {
+        let src = std::env::var("VITRINE_KS_LIB").unwrap_or("/tmp/ks-lib".to_string());
+        let p = Personalizer::open(
+            Path::new(&src),
+            "imagenet-lite0",
+            &Device::Cpu,
+            &JobContext::silent(),
+        )
+        .unwrap();
+        eprintln!(
+            "K-Splits across the whole space (before): {:?}",
+            p.split_quality_with(|rows| super::super::ksplits::ksplits(rows, &p.ksplits))
+        );
+        eprintln!("by shared neighbourhoods (now): {:?}", p.split_quality());
+        if let Some(user) = p.histories.find("demo-user-00003") {
+            for (g, group) in p.recommend(&user.cart, 1).unwrap().iter().enumerate() {
+                for id in &group.items {
+                    let item = p
+                        .searcher
+                        .items()
+                        .iter()
+                        .find(|i| i.item_id == *id)
+                        .unwrap();
+                    eprintln!("group {} {}", g + 1, item.title);
+                }
+            }
+        }
+    }
 }
