@@ -48,6 +48,15 @@ pub enum PersonalizeCommand {
         #[arg(long, value_name = "OUT.csv")]
         csv: Option<PathBuf>,
     },
+    /// How well K-Splits sorts every user's cart by garment category: purity, same-category
+    /// pairs kept together, groups per cart; the cart method and the principal-axis baseline.
+    Splits {
+        #[arg(long, default_value = IMAGENET_LITE0, value_name = "NAME")]
+        system: String,
+        /// Print `{"system", "carts", "methods":[{"name", "purity", "pair_recall", "groups_per_cart"}]}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Recommend for a user: their cart split into groups, top K per group.
     Recommend {
         /// The user's id or key (e.g. demo-user-00003).
@@ -151,6 +160,54 @@ pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result
                 }
                 if let Some(out) = csv {
                     println!("  every K: {}", out.display());
+                }
+            }
+        }
+        PersonalizeCommand::Splits { system, json } => {
+            let name = system.clone();
+            let job = Job::spawn("personalize splits", None, move |ctx| {
+                Personalizer::open(&root, &name, &device, ctx)
+            });
+            let p =
+                wait_with_bar(job).with_context(|| format!("cannot personalise with {system}"))?;
+            let methods = [
+                ("shared-neighbourhoods", p.split_quality()),
+                ("principal-axis", p.split_quality_principal_axis()),
+            ];
+            let carts = methods[0].1.carts;
+            if *json {
+                let methods: Vec<serde_json::Value> = methods
+                    .iter()
+                    .map(|(name, q)| {
+                        serde_json::json!({
+                            "name": name,
+                            "purity": q.purity,
+                            "pair_recall": q.pair_recall,
+                            "groups_per_cart": q.groups_per_cart,
+                        })
+                    })
+                    .collect();
+                let output = serde_json::json!({
+                    "system": p.searcher.system_name(),
+                    "carts": carts,
+                    "methods": methods,
+                });
+                println!("{}", serde_json::to_string_pretty(&output)?);
+            } else {
+                println!(
+                    "K-Splits on {} carts of two or more items ({}):",
+                    carts,
+                    p.searcher.system_name()
+                );
+                println!(
+                    "  {:<22} {:>7} {:>12} {:>16}",
+                    "method", "purity", "pair recall", "groups per cart"
+                );
+                for (name, q) in &methods {
+                    println!(
+                        "  {:<22} {:>7.3} {:>12.3} {:>16.2}",
+                        name, q.purity, q.pair_recall, q.groups_per_cart
+                    );
                 }
             }
         }

@@ -17,7 +17,7 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
 
     // The tab loads the users by itself.
     h.get_by_role_and_label(Role::Button, "Personalize").click();
-    h.run();
+    h.step();
     run_until(&mut h, "the users", |h| {
         h.state().rt.personalize.engine.is_some()
     });
@@ -37,7 +37,7 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
         "the list is filtered"
     );
     h.get_by_label_contains("demo-user-00002 (").click();
-    h.run();
+    h.step();
     run_until(&mut h, "the recommendations", |h| {
         !h.state().rt.personalize.groups.is_empty() && h.state().rt.personalize.running.is_none()
     });
@@ -58,7 +58,8 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     // Remove every item but the first: one group, and new recommendations.
     for _ in 1..cart.len() {
         h.get_all_by_label("Remove").nth(1).unwrap().click();
-        h.run();
+        // A step, not `run`: the recommendation job repaints until it ends.
+        h.step();
         run_until(&mut h, "the new recommendations", |h| {
             h.state().rt.personalize.running.is_none()
         });
@@ -75,7 +76,7 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     h.get_by_label("Item id").type_text(&back.to_string());
     h.run();
     h.get_by_role_and_label(Role::Button, "Add").click();
-    h.run();
+    h.step();
     run_until(&mut h, "the cart of two", |h| {
         h.state().rt.personalize.cart.len() == 2 && h.state().rt.personalize.running.is_none()
     });
@@ -83,7 +84,7 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     // Evaluate: a job in the slot, then the Recall@K plot's figures.
     h.get_by_role_and_label(Role::Button, "Run evaluation")
         .click();
-    h.run();
+    h.step();
     run_until(&mut h, "the evaluation", |h| {
         !matches!(h.state().rt.job, JobState::Running(_))
     });

@@ -316,6 +316,12 @@ impl Personalizer {
         self.split_quality_with(|rows| split_cart(rows, &index.matrix, index.dim, &self.ksplits))
     }
 
+    /// [`Personalizer::split_quality`] of DESIGN §7's principal-axis K-Splits alone (no
+    /// catalogue neighbourhoods): the baseline the cart method is measured against.
+    pub fn split_quality_principal_axis(&self) -> SplitQuality {
+        self.split_quality_with(|rows| super::ksplits::ksplits(rows, &self.ksplits))
+    }
+
     fn split_quality_with(&self, split: impl Fn(&[&[f32]]) -> Vec<Vec<usize>>) -> SplitQuality {
         let index = self.searcher.index();
         let category = |row: usize| -> Option<&str> {
@@ -368,44 +374,6 @@ impl Personalizer {
             } else {
                 groups_total as f64 / carts as f64
             },
-        }
-    }
-}
-
-#[cfg(test)]
-mod split_quality_tests {
-    use super::*;
-
-    /// Measures K-Splits on the demo library at `$VITRINE_KS_LIB` (copied first, as opening
-    /// may bring its index up to date): `cargo test --lib split_quality_on -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn split_quality_on_a_demo_library() {
-        let src = std::env::var("VITRINE_KS_LIB").unwrap_or("/tmp/ks-lib".to_string());
-        let p = Personalizer::open(
-            Path::new(&src),
-            "imagenet-lite0",
-            &Device::Cpu,
-            &JobContext::silent(),
-        )
-        .unwrap();
-        eprintln!(
-            "K-Splits across the whole space (before): {:?}",
-            p.split_quality_with(|rows| super::super::ksplits::ksplits(rows, &p.ksplits))
-        );
-        eprintln!("by shared neighbourhoods (now): {:?}", p.split_quality());
-        if let Some(user) = p.histories.find("demo-user-00003") {
-            for (g, group) in p.recommend(&user.cart, 1).unwrap().iter().enumerate() {
-                for id in &group.items {
-                    let item = p
-                        .searcher
-                        .items()
-                        .iter()
-                        .find(|i| i.item_id == *id)
-                        .unwrap();
-                    eprintln!("group {} {}", g + 1, item.title);
-                }
-            }
         }
     }
 }

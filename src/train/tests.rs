@@ -213,16 +213,6 @@ fn partial_mode_trains_the_last_blocks_only() {
 }
 
 #[test]
-#[ignore = "a measurement, not a check: run by hand"]
-fn print_step_throughput() {
-    crate::init_threads();
-    for mode in [Mode::Head, Mode::Partial { blocks: 3 }] {
-        let t = step_throughput(mode, 32, 3, &Device::Cpu).unwrap();
-        eprintln!("{mode:?}: {t:.1} images/s");
-    }
-}
-
-#[test]
 fn each_mode_trains_its_own_variables() {
     let config = NetworkConfig {
         embedding_dim: 8,

@@ -16,6 +16,22 @@ fn eval_recommend_and_query_for_a_user_on_a_demo_library() {
     let out = vitrine(&lib, &["index"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
+    // K-Splits measured on every cart: both methods, shares in 0..1.
+    let splits = json(&vitrine(&lib, &["personalize", "splits", "--json"]));
+    assert!(splits["carts"].as_u64().unwrap() >= 10, "{splits}");
+    let methods = splits["methods"].as_array().unwrap();
+    let names: Vec<&str> = methods
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shared-neighbourhoods", "principal-axis"]);
+    for m in methods {
+        for key in ["purity", "pair_recall"] {
+            assert!((0.0..=1.0).contains(&m[key].as_f64().unwrap()), "{m}");
+        }
+        assert!(m["groups_per_cart"].as_f64().unwrap() >= 1.0, "{m}");
+    }
+
     let csv = dir.path().join("recall.csv");
     let report = json(&vitrine(
         &lib,
