@@ -19,7 +19,7 @@ use crate::personalize::eval::{EvalReport, MAX_K};
 use crate::personalize::personaliser::{TrainOptions, TrainReport};
 use crate::store::UserId;
 use eframe::egui;
-use egui::{RichText, ScrollArea, Sense, Ui, Vec2};
+use egui::{RichText, ScrollArea, Ui, Vec2};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -415,7 +415,7 @@ fn cart_ui(
         let indexed = &engine.searcher.items()[row];
         ui.horizontal(|ui| {
             let thumb = thumb_of(&mut rt.thumbs, &indexed.image);
-            image_ui(ui, &thumb, Vec2::splat(CART_THUMB));
+            super::search_tab::image_ui(ui, &thumb, Vec2::splat(CART_THUMB));
             ui.vertical(|ui| {
                 ui.add(egui::Label::new(RichText::new(&indexed.title).small()).truncate());
                 ui.horizontal(|ui| {
@@ -508,7 +508,7 @@ fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
             for &item in &group.items {
                 if let Some(row) = engine.searcher.row_of(item) {
                     let thumb = thumb_of(&mut rt.thumbs, &engine.searcher.items()[row].image);
-                    image_ui(ui, &thumb, Vec2::splat(CART_THUMB * 0.6));
+                    super::search_tab::image_ui(ui, &thumb, Vec2::splat(CART_THUMB * 0.6));
                 }
             }
         });
@@ -526,7 +526,11 @@ fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
                                 ui.set_width(RESULT_THUMB);
                                 ui.vertical(|ui| {
                                     let thumb = thumb_of(&mut rt.thumbs, Path::new(&r.image));
-                                    image_ui(ui, &thumb, Vec2::splat(RESULT_THUMB));
+                                    super::search_tab::image_ui(
+                                        ui,
+                                        &thumb,
+                                        Vec2::splat(RESULT_THUMB),
+                                    );
                                     ui.label(
                                         RichText::new(format!("#{} {:.3}", r.rank, r.score))
                                             .small()
@@ -617,24 +621,4 @@ fn thumb_of(thumbs: &mut super::thumbs::ThumbCache, image: &Path) -> Thumb {
         thumb: crate::library::thumb_path(Path::new("/"), &stored),
         original: PathBuf::from(image),
     })
-}
-
-fn image_ui(ui: &mut Ui, thumb: &Thumb, size: Vec2) {
-    let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
-    match thumb {
-        Thumb::Ready(texture) => {
-            let fitted = super::catalog_tab::fit_into(texture.size_vec2(), rect);
-            ui.painter().image(
-                texture.id(),
-                fitted,
-                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-                egui::Color32::WHITE,
-            );
-        }
-        Thumb::Loading => widgets::paint_loading(ui.painter(), rect),
-        Thumb::Failed(reason) => {
-            widgets::paint_failed(ui.painter(), rect);
-            response.on_hover_text(reason);
-        }
-    }
 }

@@ -604,7 +604,7 @@ fn result_tile_ui(
 }
 
 /// An image fitted into `size`, or a placeholder while it loads or when it cannot be read.
-fn image_ui(ui: &mut Ui, thumb: &Thumb, size: Vec2) {
+pub(super) fn image_ui(ui: &mut Ui, thumb: &Thumb, size: Vec2) {
     let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
     match thumb {
         Thumb::Ready(texture) => {
