@@ -310,14 +310,9 @@ fn kill_study() -> NewStudy {
 
 /// The child half of the kill test: a scorer working through their sheets in their own
 /// order, one answer per line read from stdin, printing `saved SHEET CRITERION HITS` after
-/// each commit. Runs only when the parent test starts it.
-#[test]
-#[ignore = "started by the kill test as a child process"]
-fn ohs_kill_child_scorer() {
-    let Ok(root) = std::env::var(KILL_LIB_ENV) else {
-        return;
-    };
-    let mut lib = Library::open(Path::new(&root)).unwrap();
+/// each commit. The kill test runs it in a copy of itself (see there).
+fn child_scorer(root: &Path) {
+    let mut lib = Library::open(root).unwrap();
     let study = ohs::open_study(&lib.store, "kill").unwrap();
     let order = study.sheet_order("kim");
     let stdin = std::io::stdin();
@@ -351,6 +346,11 @@ fn ohs_kill_child_scorer() {
 
 #[test]
 fn killing_a_scorer_mid_sheet_loses_no_answer_already_given() {
+    // The test binary re-runs this very test as the child process, with the library named
+    // in the environment: the child scores, the parent kills it.
+    if let Ok(root) = std::env::var(KILL_LIB_ENV) {
+        return child_scorer(Path::new(&root));
+    }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("lib");
     {
@@ -359,9 +359,8 @@ fn killing_a_scorer_mid_sheet_loses_no_answer_already_given() {
     }
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "ohs::ohs_kill_child_scorer",
+            "ohs::killing_a_scorer_mid_sheet_loses_no_answer_already_given",
             "--exact",
-            "--ignored",
             "--nocapture",
             "--test-threads",
             "1",
@@ -420,16 +419,18 @@ fn killing_a_scorer_mid_sheet_loses_no_answer_already_given() {
     assert_eq!((coverage[0].sheets_done, coverage[0].answers), (1, 10));
 }
 
-/// Builds the library the README's study screenshots show: the demo catalogue, two systems
-/// (`imagenet-lite0` and a fresh-head Lite0), a study over 12 street and 8 shop photos, and
-/// two scorers who scored every sheet. Run with `VITRINE_SCREENSHOT_LIBRARY=DIR cargo test
-/// --test integration make_study_screenshot_library -- --ignored`, then open DIR in the app.
+/// The "done when", end to end: a study over demo street (and shop) photos with two
+/// systems (`imagenet-lite0` and a fresh-head Lite0), scored by two scorers, reported as the
+/// Table I shape with α per criterion. The answers are made up around a level per system
+/// (one system better on most criteria, not all), which each scorer sees give or take one.
+/// It also builds the README's screenshot library: `VITRINE_SCREENSHOT_LIBRARY=DIR cargo
+/// test --test integration two_scorers`, then open DIR in the app.
 #[test]
-#[ignore = "builds a library for screenshots; set VITRINE_SCREENSHOT_LIBRARY"]
-fn make_study_screenshot_library() {
-    let Ok(root) = std::env::var("VITRINE_SCREENSHOT_LIBRARY") else {
-        return;
-    };
+fn a_study_scored_by_two_scorers_reports_table_one_with_alpha() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::env::var("VITRINE_SCREENSHOT_LIBRARY")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("lib"));
     let root = Path::new(&root);
     let out = vitrine(
         root,
@@ -505,4 +506,31 @@ fn make_study_screenshot_library() {
             }
         }
     }
+    drop(lib);
+
+    let report = json(&vitrine(
+        root,
+        &["ohs", "report", "street-vs-shop", "--json"],
+    ));
+    assert_eq!(report["scorers"].as_u64(), Some(2), "{report}");
+    assert_eq!(report["sheets"].as_u64(), Some(40), "{report}");
+    let criteria = report["criteria"].as_array().unwrap();
+    assert_eq!(criteria.len(), 7);
+    for c in criteria {
+        // Two scorers who see the same truth give or take one agree well.
+        let alpha = c["alpha"].as_f64().unwrap();
+        assert!(alpha > 0.6, "{c}");
+        for system in ["imagenet-lite0", "fresh-head"] {
+            assert!(
+                (0.0..=100.0).contains(&c["percent"][system].as_f64().unwrap()),
+                "{c}"
+            );
+        }
+    }
+    // The made-up levels favour imagenet-lite0 on the heavy criteria and on shape.
+    let ohs = &report["ohs"];
+    assert!(
+        ohs["imagenet-lite0"].as_f64().unwrap() > ohs["fresh-head"].as_f64().unwrap(),
+        "{report}"
+    );
 }
