@@ -60,11 +60,7 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
     egui::Panel::left("filters")
         .resizable(true)
         .default_size(theme::FILTER_PANEL_WIDTH)
-        .frame(
-            egui::Frame::new()
-                .fill(theme::PANEL_FILL)
-                .inner_margin(theme::PANEL_MARGIN),
-        )
+        .frame(theme::panel_frame())
         .show(ui, |ui| {
             filters_ui(ui, &state.filter, &rt.catalog, &mut rt.commands)
         });
@@ -73,11 +69,7 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
         egui::Panel::right("detail")
             .resizable(true)
             .default_size(theme::DETAIL_PANEL_WIDTH)
-            .frame(
-                egui::Frame::new()
-                    .fill(theme::PANEL_FILL)
-                    .inner_margin(theme::PANEL_MARGIN),
-            )
+            .frame(theme::panel_frame())
             .show(ui, |ui| {
                 detail_ui(ui, item, &mut rt.thumbs, &rt.library_dir, &mut rt.commands);
             });

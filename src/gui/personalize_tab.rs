@@ -287,11 +287,7 @@ pub(crate) fn personalize_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime)
     egui::Panel::left("personalize-cart")
         .resizable(false)
         .default_size(theme::DETAIL_PANEL_WIDTH)
-        .frame(
-            egui::Frame::new()
-                .fill(theme::PANEL_FILL)
-                .inner_margin(theme::PANEL_MARGIN),
-        )
+        .frame(theme::panel_frame())
         .show(ui, |ui| {
             ScrollArea::vertical().show(ui, |ui| {
                 users_ui(ui, &engine, &rt.personalize, &mut commands);

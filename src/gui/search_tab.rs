@@ -199,11 +199,7 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
         egui::Panel::right("search_detail")
             .resizable(false)
             .exact_size(theme::DETAIL_PANEL_WIDTH)
-            .frame(
-                egui::Frame::new()
-                    .fill(theme::PANEL_FILL)
-                    .inner_margin(theme::PANEL_MARGIN),
-            )
+            .frame(theme::panel_frame())
             .show(ui, |ui| {
                 super::catalog_tab::detail_ui(ui, item, &mut rt.thumbs, &root, &mut commands)
             });

@@ -129,3 +129,10 @@ pub fn apply(ctx: &egui::Context) {
         v.interact_cursor = Some(egui::CursorIcon::PointingHand);
     });
 }
+
+/// The frame of side panels and the top bar: the panel fill with the panel margin.
+pub fn panel_frame() -> egui::Frame {
+    egui::Frame::new()
+        .fill(PANEL_FILL)
+        .inner_margin(PANEL_MARGIN)
+}

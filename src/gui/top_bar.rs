@@ -11,11 +11,7 @@ use egui::{Align, Layout, RichText, Ui};
 /// Draws the top bar (library, system, job) and the tab row under it.
 pub(crate) fn top_bar_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Command>) {
     egui::Panel::top("top_bar")
-        .frame(
-            egui::Frame::new()
-                .fill(theme::PANEL_FILL)
-                .inner_margin(theme::PANEL_MARGIN),
-        )
+        .frame(theme::panel_frame())
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(

@@ -333,11 +333,7 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
     egui::Panel::left("train form")
         .resizable(false)
         .exact_size(theme::FILTER_PANEL_WIDTH + 40.0)
-        .frame(
-            egui::Frame::new()
-                .fill(theme::PANEL_FILL)
-                .inner_margin(theme::PANEL_MARGIN),
-        )
+        .frame(theme::panel_frame())
         .show(ui, |ui| {
             ScrollArea::vertical().show(ui, |ui| {
                 form_ui(ui, &mut rt.train.form, busy, running, &mut commands);
