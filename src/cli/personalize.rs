@@ -82,11 +82,7 @@ pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result
             seed,
             json,
         } => {
-            let options = TrainOptions {
-                epochs: *epochs,
-                seed: *seed,
-                ..TrainOptions::default()
-            };
+            let options = train_options(*epochs, *seed);
             let name = system.clone();
             let job = Job::spawn("personalize train", None, move |ctx| {
                 engine::train_in(&root, &name, &device, &options, ctx)
@@ -117,11 +113,7 @@ pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result
             json,
             csv,
         } => {
-            let options = TrainOptions {
-                epochs: *epochs,
-                seed: *seed,
-                ..TrainOptions::default()
-            };
+            let options = train_options(*epochs, *seed);
             let name = system.clone();
             let job = Job::spawn("personalize eval", None, move |ctx| {
                 engine::evaluate_in(&root, &name, &device, &options, ctx)
@@ -164,12 +156,7 @@ pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result
             }
         }
         PersonalizeCommand::Splits { system, json } => {
-            let name = system.clone();
-            let job = Job::spawn("personalize splits", None, move |ctx| {
-                Personalizer::open(&root, &name, &device, ctx)
-            });
-            let p =
-                wait_with_bar(job).with_context(|| format!("cannot personalise with {system}"))?;
+            let p = open_personalizer(root, system, device)?;
             let methods = [
                 ("shared-neighbourhoods", p.split_quality()),
                 ("principal-axis", p.split_quality_principal_axis()),
@@ -220,12 +207,7 @@ pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result
             if *k == 0 {
                 anyhow::bail!("-k must be at least 1");
             }
-            let name = system.clone();
-            let job = Job::spawn("personalize", None, move |ctx| {
-                Personalizer::open(&root, &name, &device, ctx)
-            });
-            let p =
-                wait_with_bar(job).with_context(|| format!("cannot personalise with {system}"))?;
+            let p = open_personalizer(root, system, device)?;
             let history = p.user(user)?;
             let groups = p.recommend(&history.cart, *k)?;
             if *json {
@@ -283,4 +265,27 @@ pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The personaliser's training options from the command line's `--epochs` and `--seed`.
+fn train_options(epochs: usize, seed: u64) -> TrainOptions {
+    TrainOptions {
+        epochs,
+        seed,
+        ..TrainOptions::default()
+    }
+}
+
+/// Opens the personalisation engine of `system` (bringing its index up to date) with a
+/// progress bar.
+fn open_personalizer(
+    root: std::path::PathBuf,
+    system: &str,
+    device: candle_core::Device,
+) -> anyhow::Result<Personalizer> {
+    let name = system.to_string();
+    let job = Job::spawn("personalize", None, move |ctx| {
+        Personalizer::open(&root, &name, &device, ctx)
+    });
+    wait_with_bar(job).with_context(|| format!("cannot personalise with {system}"))
 }
