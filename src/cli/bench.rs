@@ -67,12 +67,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         steps: usize,
         /// The modes to time.
-        #[arg(long, value_delimiter = ',', default_values_t = ["head".to_string(), "partial".to_string(), "full".to_string()])]
+        /// (`partial-cached` times partial mode from its cached frozen prefix, as an epoch
+        /// runs once the cache is built.)
+        #[arg(long, value_delimiter = ',', default_values_t = ["head".to_string(), "partial".to_string(), "partial-cached".to_string(), "full".to_string()])]
         modes: Vec<String>,
         /// Backbone blocks that train in partial mode.
         #[arg(long, default_value_t = 3)]
         blocks: usize,
-        /// Print JSON: {"threads", "batch", "device", "results": [{"mode", "images_per_s"}]}.
+        /// Print JSON: {"cpu", "simd", "threads", "batch", "blocks", "device", "results":
+        /// [{"mode", "images_per_s", "trainable_parameters", "peak_rss_bytes"}]}.
         #[arg(long)]
         json: bool,
     },
@@ -90,24 +93,44 @@ fn train_bench(
     let device = system::device(device_spec)?;
     let mut results = Vec::new();
     for name in modes {
-        let mode = crate::train::Mode::parse(name, blocks)?;
-        let rate = crate::train::step_throughput(mode, batch.max(1), steps.max(1), &device)
-            .with_context(|| format!("cannot time {name} training"))?;
+        let (mode, cached) = match name.as_str() {
+            "partial-cached" => (crate::train::Mode::Partial { blocks }, true),
+            other => (crate::train::Mode::parse(other, blocks)?, false),
+        };
+        let bench =
+            crate::train::step_throughput(mode, cached, batch.max(1), steps.max(1), &device)
+                .with_context(|| format!("cannot time {name} training"))?;
         if !json {
-            println!("train {name:8} batch {batch}: {rate:8.1} images/s");
+            let memory = bench.peak_rss_bytes.map_or(String::new(), |b| {
+                format!(", peak {:.2} GiB", b as f64 / (1u64 << 30) as f64)
+            });
+            println!(
+                "train {name:14} batch {batch}: {:8.1} images/s ({} trainable weights{memory})",
+                bench.images_per_s, bench.trainable_parameters
+            );
         }
-        results.push(serde_json::json!({"mode": name, "images_per_s": rate}));
+        results.push(bench);
     }
     if json {
         let out = serde_json::json!({
+            "cpu": cpu_model(),
+            "simd": crate::model::depthwise::simd_level(),
             "threads": rayon::current_num_threads(),
             "batch": batch,
+            "blocks": blocks,
             "device": device_spec,
             "results": results,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
 }
 
 /// What `bench embed` measured.

@@ -19,18 +19,29 @@ pub struct TrainArgs {
     /// The backbone's pretrained weights (safetensors, timm names) for other backbones.
     #[arg(long, value_name = "FILE")]
     pub backbone_weights: Option<PathBuf>,
-    /// head (backbone frozen, features cached), partial (last --blocks blocks too) or full.
+    /// What trains. head: the shallow colour branch, the embedding and the classifier, on
+    /// backbone features computed once per view and cached (an epoch costs next to nothing
+    /// once the cache is built: one backbone pass per cached view). partial: also the
+    /// backbone's last --blocks blocks and its head conv, from the cached output of the
+    /// frozen blocks before them (Lite0 has 16 blocks; the last 3 work on 7×7 maps, so an
+    /// epoch costs a small fraction of a full pass). full: every weight, every image decoded
+    /// and augmented anew each epoch (a forward and backward pass of the whole network per
+    /// image; several times slower than partial).
     #[arg(long, default_value = "head")]
     pub mode: String,
-    /// Backbone blocks that train in partial mode.
+    /// Backbone blocks that train in partial mode (of Lite0's 16).
     #[arg(long, default_value_t = 3)]
     pub blocks: usize,
     /// Passes over the training split (0: save the untrained network, a baseline).
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
-    /// Images per optimisation step.
+    /// Images per batch.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Batches whose gradients are summed before each optimisation step (a small batch
+    /// stands in for a larger one: --batch 16 --accumulate 4 steps on 64 images).
+    #[arg(long, default_value_t = 1)]
+    pub accumulate: usize,
     /// AdamW's learning rate.
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
@@ -49,7 +60,7 @@ pub struct TrainArgs {
     /// New backgrounds behind the cut-out item: off, procedural, or a folder of scene photos.
     #[arg(long, default_value = "off", value_name = "off|procedural|DIR")]
     pub background_aug: String,
-    /// Head mode: augmented variants per training item, drawn once and cached.
+    /// Head and partial modes: augmented views per training item, drawn once and cached.
     #[arg(long, default_value_t = 4)]
     pub variants: usize,
     /// Epochs without a better validation IoU before stopping early.
@@ -85,6 +96,7 @@ impl TrainArgs {
             mode,
             epochs: self.epochs,
             batch_size: self.batch,
+            accumulate: self.accumulate,
             learning_rate: self.lr,
             weight_decay: self.weight_decay,
             dropout: self.dropout,

@@ -48,7 +48,9 @@ use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Linear, VarBuilder};
 
 use super::depthwise::{Activation, DepthwiseConv2d, Padding2d, weight_to_hwc};
-use super::lite0::{BlockConfig, Kernels, Lite0, Lite0Config, bn_channels_last, drop_path};
+use super::lite0::{
+    BatchNormMode, BlockConfig, Kernels, Lite0, Lite0Config, bn_channels_last, drop_path,
+};
 use super::weights::load_safetensors_checked;
 use crate::error::Error;
 use crate::vision::preprocess::Preprocess;
@@ -245,6 +247,25 @@ pub trait Backbone: Send + Sync + fmt::Debug {
     fn feature_dim(&self) -> usize {
         self.kind().feature_dim()
     }
+
+    /// Blocks partial fine-tuning can split this backbone at, to run the frozen part once
+    /// ([`Backbone::prefix`], cached) and train the rest ([`Backbone::suffix_pooled_t`]);
+    /// `None` where the backbone cannot be split (it then trains through `pooled_t`).
+    fn split_blocks(&self) -> Option<usize> {
+        None
+    }
+
+    /// Inference through the stem and the first `end` blocks (see [`Backbone::split_blocks`]).
+    fn prefix(&self, _x: &Tensor, _end: usize) -> Result<Tensor> {
+        bail!("{} cannot be split for partial fine-tuning", self.kind())
+    }
+
+    /// From a [`Backbone::prefix`] output through blocks `start..` and the head: the pooled
+    /// features. `train` is a training pass that keeps the batch norms' running statistics
+    /// (their scale and shift train); otherwise inference.
+    fn suffix_pooled_t(&self, _h: &Tensor, _start: usize, _train: bool) -> Result<Tensor> {
+        bail!("{} cannot be split for partial fine-tuning", self.kind())
+    }
 }
 
 impl Backbone for Lite0 {
@@ -258,6 +279,18 @@ impl Backbone for Lite0 {
 
     fn named_tensors(&self) -> Vec<(String, Tensor)> {
         Lite0::named_tensors(self)
+    }
+
+    fn split_blocks(&self) -> Option<usize> {
+        Some(self.block_count())
+    }
+
+    fn prefix(&self, x: &Tensor, end: usize) -> Result<Tensor> {
+        Lite0::prefix(self, x, end)
+    }
+
+    fn suffix_pooled_t(&self, h: &Tensor, start: usize, train: bool) -> Result<Tensor> {
+        Lite0::suffix_pooled_t(self, h, start, train.then_some(BatchNormMode::Frozen))
     }
 }
 

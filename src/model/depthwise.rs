@@ -24,8 +24,10 @@
 use std::mem::MaybeUninit;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
+
+use super::conv::{activation_grad, with_cpu_f32};
 
 /// Zero padding around a 2-D input, in pixels per side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub enum Activation {
     Identity,
     /// `min(max(x, 0), 6)`, as in MobileNet and EfficientNet-Lite.
     Relu6,
+    /// `max(x, 0)`, as in the shallow branch.
+    Relu,
 }
 
 impl Activation {
@@ -78,6 +82,7 @@ impl Activation {
         match self {
             Activation::Identity => v,
             Activation::Relu6 => v.clamp(0.0, 6.0),
+            Activation::Relu => v.max(0.0),
         }
     }
 }
@@ -150,122 +155,30 @@ impl CustomOp3 for DepthwiseConv2d {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = match self.activation {
-            Activation::Identity => grad_res.clone(),
-            Activation::Relu6 => {
-                let inside = (res.gt(0.0)? * res.lt(6.0)?)?.to_dtype(grad_res.dtype())?;
-                (grad_res * inside)?
+        let (kernel_h, kernel_w, channels) = weight.dims3()?;
+        let g = Geometry::new(x.shape(), kernel_h, kernel_w, self.stride, self.padding)?;
+        let grad_res = grad_res.contiguous()?;
+        let want_dx = x.track_op();
+        let (dx, dw, db) = with_cpu_f32(&[&grad_res, res, x, weight], |t| {
+            let (dy, y, xs, w) = (t[0], t[1], t[2], t[3]);
+            if dy.len() != g.batch * g.out_h * g.out_w * channels {
+                bail!("depthwise backward: gradient {:?}", grad_res.dims())
             }
+            let (dz, db) = activation_grad(dy, y, channels, self.activation);
+            let dz: &[f32] = dz.as_deref().unwrap_or(dy);
+            let dx = want_dx.then(|| input_grad_cpu(&g, dz, w));
+            Ok((dx, weight_grad_cpu(&g, dz, xs), db))
+        })?;
+        let device = x.device();
+        let dx = match dx {
+            Some(dx) => Some(Tensor::from_vec(dx, x.shape(), device)?),
+            None => None,
         };
-        let grad = grad.contiguous()?;
-        let (_, height, width, _) = x.dims4()?;
-        let (kernel_h, kernel_w, _) = weight.dims3()?;
-        let grad_x = grad.apply_op2_no_bwd(
-            &weight.contiguous()?,
-            &InputGrad {
-                stride: self.stride,
-                padding: self.padding,
-                height,
-                width,
-            },
-        )?;
-        let grad_weight = grad.apply_op2_no_bwd(
-            &x.contiguous()?,
-            &WeightGrad {
-                stride: self.stride,
-                padding: self.padding,
-                kernel_h,
-                kernel_w,
-            },
-        )?;
-        let grad_bias = grad.sum((0, 1, 2))?;
-        Ok((Some(grad_x), Some(grad_weight), Some(grad_bias)))
-    }
-}
-
-/// Gradient with respect to the input: `(grad N×OH×OW×C, weight KH×KW×C) → N×H×W×C`.
-struct InputGrad {
-    stride: usize,
-    padding: Padding2d,
-    height: usize,
-    width: usize,
-}
-
-impl CustomOp2 for InputGrad {
-    fn name(&self) -> &'static str {
-        "depthwise-conv2d-nhwc-input-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let grad = f32_slice(s1, l1, "gradient")?;
-        let weight = f32_slice(s2, l2, "weight")?;
-        let (batch, _, _, channels) = l1.shape().dims4()?;
-        let (kernel_h, kernel_w, weight_channels) = l2.shape().dims3()?;
-        if weight_channels != channels {
-            bail!(
-                "depthwise input gradient: gradient {:?} against weight {:?}",
-                l1.dims(),
-                l2.dims()
-            )
-        }
-        let input = Shape::from((batch, self.height, self.width, channels));
-        let geometry = Geometry::new(&input, kernel_h, kernel_w, self.stride, self.padding)?;
-        if l1.dims() != [batch, geometry.out_h, geometry.out_w, channels] {
-            bail!(
-                "depthwise input gradient: unexpected gradient shape {:?}",
-                l1.dims()
-            )
-        }
-        let out = input_grad_cpu(&geometry, grad, weight);
-        Ok((CpuStorage::F32(out), input))
-    }
-}
-
-/// Gradient with respect to the weight: `(grad N×OH×OW×C, input N×H×W×C) → KH×KW×C`.
-struct WeightGrad {
-    stride: usize,
-    padding: Padding2d,
-    kernel_h: usize,
-    kernel_w: usize,
-}
-
-impl CustomOp2 for WeightGrad {
-    fn name(&self) -> &'static str {
-        "depthwise-conv2d-nhwc-weight-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let grad = f32_slice(s1, l1, "gradient")?;
-        let x = f32_slice(s2, l2, "input")?;
-        let geometry = Geometry::new(
-            l2.shape(),
-            self.kernel_h,
-            self.kernel_w,
-            self.stride,
-            self.padding,
-        )?;
-        let g = &geometry;
-        if l1.dims() != [g.batch, g.out_h, g.out_w, g.channels] {
-            bail!(
-                "depthwise weight gradient: unexpected gradient shape {:?}",
-                l1.dims()
-            )
-        }
-        let out = weight_grad_cpu(g, grad, x);
-        let shape = Shape::from((self.kernel_h, self.kernel_w, g.channels));
-        Ok((CpuStorage::F32(out), shape))
+        Ok((
+            dx,
+            Some(Tensor::from_vec(dw, weight.shape(), device)?),
+            Some(Tensor::from_vec(db, channels, device)?),
+        ))
     }
 }
 
@@ -406,8 +319,24 @@ impl Simd {
         all
     }
 
-    /// The best instruction set of this CPU that the kernels have a version for.
+    /// The instruction set the kernels run with: the best this CPU has that they have a
+    /// version for, capped by the `VITRINE_SIMD` environment variable (`avx512`, `avx2` or
+    /// `portable`), which lets a wider CPU run and test the narrower paths. Decided once.
     pub(crate) fn detect() -> Self {
+        static CHOSEN: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let best = Self::best();
+            match std::env::var("VITRINE_SIMD").ok().as_deref().map(str::trim) {
+                Some("portable") => Simd::Portable,
+                #[cfg(target_arch = "x86_64")]
+                Some("avx2") if best == Simd::Avx512 => Simd::Avx2,
+                _ => best,
+            }
+        })
+    }
+
+    /// The best instruction set of this CPU that the kernels have a version for.
+    fn best() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -421,6 +350,22 @@ impl Simd {
         }
         Simd::Portable
     }
+
+    /// The name of the instruction set, as benchmarks report it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => "avx512",
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => "avx2+fma",
+            Simd::Portable => "portable",
+        }
+    }
+}
+
+/// The instruction set Vitrine's own kernels run with on this machine (see [`Simd::detect`]).
+pub fn simd_level() -> &'static str {
+    Simd::detect().name()
 }
 
 /// Sixteen `f32` lanes in the registers of one instruction set.
@@ -505,6 +450,8 @@ unsafe impl F32x16 for Avx512 {
                     _mm512_set1_ps(6.0),
                 ))
             },
+            // SAFETY: AVX-512F per the trait's contract.
+            Activation::Relu => unsafe { Self(_mm512_max_ps(self.0, _mm512_setzero_ps())) },
         }
     }
 }
@@ -574,6 +521,11 @@ unsafe impl F32x16 for Avx2 {
                     _mm256_min_ps(_mm256_max_ps(self.0, zero), six),
                     _mm256_min_ps(_mm256_max_ps(self.1, zero), six),
                 )
+            },
+            // SAFETY: AVX per the trait's contract.
+            Activation::Relu => unsafe {
+                let zero = _mm256_setzero_ps();
+                Self(_mm256_max_ps(self.0, zero), _mm256_max_ps(self.1, zero))
             },
         }
     }
@@ -1243,6 +1195,7 @@ mod tests {
             let reference = match activation {
                 Activation::Identity => reference,
                 Activation::Relu6 => reference.clamp(0f32, 6f32).unwrap(),
+                Activation::Relu => reference.relu().unwrap(),
             };
             assert!(max_abs_diff(&got, &reference) < 1e-4);
 

@@ -2,6 +2,8 @@
 //! the parallel network with its head, and systems (a named, frozen model that embeds).
 
 pub mod backbone;
+pub mod batch_norm;
+pub mod conv;
 pub mod depthwise;
 pub mod lite0;
 pub mod network;
@@ -22,6 +24,40 @@ pub fn imagenet_classes() -> Vec<&'static str> {
 #[cfg(test)]
 pub(crate) mod test_util {
     use candle_core::Tensor;
+
+    /// Pseudo-random tensors from a seeded stream (Candle's own `randn` draws from the thread's
+    /// generator), for tests that must see the same data on every run: a comparison of two
+    /// numerical paths through ReLU6 can otherwise land a value on a kink now and then.
+    pub struct Seeded(rand_chacha::ChaCha8Rng);
+
+    impl Seeded {
+        pub fn new(seed: u64) -> Self {
+            use rand::SeedableRng;
+            Self(rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+        }
+
+        /// Uniform values in `lo..hi`.
+        pub fn uniform(&mut self, lo: f32, hi: f32, shape: &[usize]) -> Tensor {
+            use rand::Rng;
+            let n: usize = shape.iter().product();
+            let v: Vec<f32> = (0..n).map(|_| self.0.random_range(lo..hi)).collect();
+            Tensor::from_vec(v, shape, &candle_core::Device::Cpu).unwrap()
+        }
+
+        /// Normal values (Box–Muller).
+        pub fn normal(&mut self, mean: f32, std: f32, shape: &[usize]) -> Tensor {
+            use rand::Rng;
+            let n: usize = shape.iter().product();
+            let v: Vec<f32> = (0..n)
+                .map(|_| {
+                    let u1: f32 = self.0.random_range(f32::EPSILON..1.0);
+                    let u2: f32 = self.0.random_range(0.0..1.0);
+                    mean + std * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+                })
+                .collect();
+            Tensor::from_vec(v, shape, &candle_core::Device::Cpu).unwrap()
+        }
+    }
 
     /// The largest absolute difference between two tensors of one shape.
     pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {

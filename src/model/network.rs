@@ -298,6 +298,33 @@ impl ParallelNetwork {
         }
     }
 
+    /// What the shallow branch reads of a normalised batch (its low-resolution input, cached
+    /// in training), or `None` for a network without the branch.
+    pub fn shallow_input(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        match &self.shallow {
+            Some(shallow) => Ok(Some(shallow.input(x)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The network from the backbone's pooled features and the shallow branch's input, both
+    /// as training caches them: the shallow branch and the head run (and train).
+    pub fn outputs_from_parts_t(
+        &self,
+        pooled: &Tensor,
+        shallow_input: Option<&Tensor>,
+        train: bool,
+    ) -> Result<NetworkOutput> {
+        let features = match (&self.shallow, shallow_input) {
+            (Some(shallow), Some(small)) => {
+                Tensor::cat(&[pooled, &shallow.forward_input(small)?], 1)?
+            }
+            (None, _) => pooled.clone(),
+            (Some(_), None) => bail!("the network's shallow branch needs its input"),
+        };
+        self.outputs_from_concat_t(&features, train)
+    }
+
     /// The head alone, from [`ParallelNetwork::concat_features`].
     pub fn outputs_from_concat_t(&self, features: &Tensor, train: bool) -> Result<NetworkOutput> {
         let embedding = self.embedding.forward(features)?;

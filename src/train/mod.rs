@@ -33,6 +33,7 @@
 
 pub mod augment;
 pub mod background;
+pub mod cache;
 pub mod checkpoint;
 pub mod loss;
 pub mod metrics;
@@ -43,14 +44,15 @@ use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::model::backbone::BackboneKind;
-use crate::model::network::{NetworkConfig, ParallelNetwork};
+use crate::model::network::{NetworkConfig, NetworkOutput, ParallelNetwork};
 use crate::model::system::{self, IMAGENET_LITE0, LITE0_WEIGHTS_FILE, System};
-use crate::model::weights::write_safetensors;
 use crate::store::ItemFilter;
 use crate::vision::preprocess::{Preprocess, WHITE, letterbox};
 use augment::{AugmentRanges, Transform};
 use background::SceneSource;
-use candle_core::{DType, Device, IndexOp, Shape, Tensor, TensorId, Var};
+use cache::FeatureCache;
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Shape, Tensor, TensorId, Var};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use checkpoint::{RunState, load_vars, run_dir, save_vars};
@@ -62,7 +64,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use split::Split;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -144,6 +146,10 @@ impl BackgroundAug {
     }
 }
 
+fn one() -> usize {
+    1
+}
+
 /// Everything a training run is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -156,6 +162,10 @@ pub struct TrainConfig {
     pub mode: Mode,
     pub epochs: usize,
     pub batch_size: usize,
+    /// Batches whose gradients are summed before each optimiser step, so that a small batch
+    /// (what fits in memory) stands in for a larger one.
+    #[serde(default = "one")]
+    pub accumulate: usize,
     pub learning_rate: f64,
     pub weight_decay: f64,
     pub dropout: f32,
@@ -179,6 +189,7 @@ impl Default for TrainConfig {
             mode: Mode::Head,
             epochs: 20,
             batch_size: 32,
+            accumulate: 1,
             learning_rate: 2e-3,
             weight_decay: 1e-2,
             dropout: 0.3,
@@ -199,15 +210,11 @@ impl TrainConfig {
     }
 
     fn check(&self) -> Result<()> {
-        if !system::is_valid_system_name(&self.name) || self.name == IMAGENET_LITE0 {
-            return Err(Error::Invalid(format!(
-                "{:?} cannot name a trained system: use 1–64 characters of a-z, 0-9, '.', '_' \
-                 and '-' (not {IMAGENET_LITE0})",
-                self.name
-            )));
-        }
-        if self.batch_size == 0 {
-            return Err(Error::Invalid("the batch size must be at least 1".into()));
+        check_run_name(&self.name)?;
+        if self.batch_size == 0 || self.accumulate == 0 {
+            return Err(Error::Invalid(
+                "the batch size and the batches per step must be at least 1".into(),
+            ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return Err(Error::Invalid("the learning rate must be above 0".into()));
@@ -359,6 +366,8 @@ pub fn train(
     events: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainReport> {
     let start = Instant::now();
+    // The name becomes a folder: it is checked before any file is read or written.
+    check_run_name(&config.name)?;
     let dir = run_dir(lib.root(), &config.name);
     let items = lib.store.items(&ItemFilter::default())?;
     let mut state = if resume {
@@ -368,49 +377,17 @@ pub fn train(
         state
     } else {
         config.check()?;
-        new_state(config, &items)?
+        let state = new_state(config, &items)?;
+        // Saved before the slow part, so that a run killed while caching can resume.
+        state.save(&dir)?;
+        state
     };
     let resumed_from = resume.then_some(state.epochs_done);
     let config = state.config.clone();
     let kind = BackboneKind::parse(&config.backbone)?;
     let weights_path = backbone_weights(&config, kind)?;
     let preprocess = kind.preprocess();
-
-    // The samples of each part, with their targets.
-    let label_index: HashMap<&str, usize> = state
-        .labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.as_str(), i))
-        .collect();
-    let by_id: HashMap<ItemId, &Item> = items.iter().map(|i| (i.id, i)).collect();
-    let samples_of = |ids: &[ItemId]| -> Result<Vec<Sample>> {
-        ids.iter()
-            .map(|id| {
-                let item = by_id.get(id).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "item {id} of the run {:?} is no longer in the library; start a new run",
-                        config.name
-                    ))
-                })?;
-                let mut targets = vec![0.0f32; label_index.len()];
-                for label in &item.labels {
-                    if let Some(&i) = label_index.get(label.to_string().as_str()) {
-                        targets[i] = 1.0;
-                    }
-                }
-                Ok(Sample {
-                    id: *id,
-                    path: lib.resolve(&item.image),
-                    targets,
-                })
-            })
-            .collect()
-    };
-    let train_set = samples_of(&state.split.train)?;
-    let validation_set = samples_of(&state.split.validation)?;
-    let test_set = samples_of(&state.split.test)?;
-
+    let sets = Sets::new(lib, &items, &state)?;
     let views = Views {
         side: preprocess.side_px,
         augment: config.augment,
@@ -427,80 +404,62 @@ pub fn train(
     };
     let varmap = VarMap::new();
     let fresh = ParallelNetwork::fresh(&varmap, &net_config, &weights_path, device)?;
-    if resume && state.epochs_done > 0 {
-        load_vars(&varmap, &dir.join("last.safetensors"), device)?;
+    if resume {
+        // The last finished epoch, or the initial weights a run killed before its first
+        // epoch saved (a fresh draw would not match its cached state).
+        let last = dir.join("last.safetensors");
+        let best = dir.join("best.safetensors");
+        if state.epochs_done > 0 {
+            load_vars(&varmap, &last, device)?;
+        } else if best.exists() {
+            load_vars(&varmap, &best, device)?;
+        }
     }
     let trainable = trainable_vars(&varmap, &fresh, config.mode)?;
-    // Partial mode trains a network whose frozen weights are detached (`frozen_except`);
-    // validation and the saved system read the variables themselves (`varmap_net`).
-    let partial_net = match config.mode {
+    // Partial mode trains a network whose frozen weights are detached (`frozen_except`).
+    let frozen = match config.mode {
         Mode::Partial { .. } => Some(frozen_except(&varmap, &trainable, &net_config, device)?),
         Mode::Head | Mode::Full => None,
     };
-    let train_net = partial_net.as_ref().unwrap_or(&fresh);
-    let settled_net = || -> Result<Option<ParallelNetwork>> {
-        match partial_net {
-            Some(_) => Ok(Some(varmap_net(&varmap, &net_config, device)?)),
-            None => Ok(None),
-        }
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let net = frozen.as_ref().unwrap_or(&fresh);
+    let feed = Feed::new(
+        &dir,
+        net,
+        &preprocess,
+        &views,
+        &config,
+        &sets,
+        device,
+        ctx,
+        events,
+    )?;
 
-    // Head mode: the frozen backbone's features, cached.
-    let variants = if config.augmenting() {
-        config.variants
-    } else {
-        0
-    };
-    let cache = match config.mode {
-        Mode::Head => Some(FeatureCache::build(
-            &dir,
-            &fresh,
-            &preprocess,
-            &views,
-            &config,
-            variants,
-            [&train_set[..], &validation_set[..], &test_set[..]],
-            device,
-            ctx,
-            events,
-        )?),
-        _ => None,
-    };
-
-    let frequencies = label_frequencies(&train_set, state.labels.len());
+    let frequencies = label_frequencies(&sets.train, state.labels.len());
     let weights = Tensor::new(loss::label_weights(&frequencies), device)?;
     let mut optimizer = AdamW::new(
-        trainable,
+        trainable.clone(),
         ParamsAdamW {
             lr: config.learning_rate,
             weight_decay: config.weight_decay,
             ..ParamsAdamW::default()
         },
     )?;
-
-    let evaluate = |set: &[Sample], ctx: &JobContext| -> Result<ClassifyMetrics> {
-        let settled = settled_net()?;
-        evaluate_set(
-            settled.as_ref().unwrap_or(&fresh),
-            cache.as_ref(),
-            &preprocess,
-            &views,
-            &config,
-            set,
-            device,
-            ctx,
-        )
+    let eval = Evaluation {
+        feed: &feed,
+        preprocess: &preprocess,
+        views: &views,
+        config: &config,
+        device,
     };
     if state.epochs_done == 0 && state.history.is_empty() {
         // The untrained network is the baseline the first epoch must beat.
-        state.best_iou = evaluate(&validation_set, ctx)?.iou;
+        state.best_iou = eval.metrics(net, &sets.validation, ctx)?.iou;
         state.best_epoch = 0;
         save_vars(&varmap, &dir.join("best.safetensors"))?;
         state.save(&dir)?;
     }
 
-    let steps = train_set.len().div_ceil(config.batch_size);
+    let steps = sets.train.len().div_ceil(config.batch_size);
     let mut stopped_early = false;
     let (mut trained_images, mut train_secs) = (0usize, 0.0f64);
     while state.epochs_done < config.epochs {
@@ -510,44 +469,43 @@ pub fn train(
         }
         let epoch = state.epochs_done + 1;
         let epoch_start = Instant::now();
-        let mut order: Vec<usize> = (0..train_set.len()).collect();
+        let mut order: Vec<usize> = (0..sets.train.len()).collect();
         order.shuffle(&mut stream(config.seed, SHUFFLE_STREAM, 0, epoch as u64));
         let mut variant_rng = stream(config.seed, SHUFFLE_STREAM, 1, epoch as u64);
         let (mut loss_sum, mut bce_sum) = (0.0f64, 0.0f64);
+        let mut pending: Option<GradStore> = None;
         for (step, batch) in order.chunks(config.batch_size).enumerate() {
             ctx.check_cancelled()?;
             let step_start = Instant::now();
-            let chosen: Vec<&Sample> = batch.iter().map(|&i| &train_set[i]).collect();
+            let chosen: Vec<&Sample> = batch.iter().map(|&i| &sets.train[i]).collect();
             let targets = targets_tensor(&chosen, device)?;
-            let logits = match &cache {
-                Some(cache) => {
-                    let rows: Vec<usize> = chosen
-                        .iter()
-                        .map(|s| cache.row(s.id, variant_rng.random_range(0..=variants)))
-                        .collect::<Result<_>>()?;
-                    train_net
-                        .outputs_from_concat_t(&cache.rows(&rows)?, true)?
-                        .logits
-                }
-                None => {
-                    let images: Vec<RgbImage> = chosen
-                        .par_iter()
-                        .map(|s| {
-                            if config.augmenting() {
-                                views.load(s, config.seed, EPOCH_STREAM, epoch as u64)
-                            } else {
-                                views.load(s, config.seed, VARIANT_STREAM, 0)
-                            }
-                        })
-                        .collect::<Result<_>>()?;
-                    let x = preprocess.to_tensor(&images, device)?;
-                    train_net.outputs_t(&x, true)?.logits
-                }
-            };
+            let logits = feed
+                .train_outputs(
+                    net,
+                    &chosen,
+                    &views,
+                    &preprocess,
+                    &config,
+                    epoch,
+                    &mut variant_rng,
+                    device,
+                )?
+                .logits;
             let parts = loss::paper_loss(&logits, &targets, &weights)?;
             let value = f64::from(parts.loss.to_scalar::<f32>()?);
             check_finite(value, epoch, step + 1)?;
-            optimizer.backward_step(&parts.loss)?;
+            let accumulate = config.accumulate.max(1);
+            let grads = if accumulate == 1 {
+                parts.loss.backward()?
+            } else {
+                let grads = (&parts.loss / accumulate as f64)?.backward()?;
+                add_grads(pending.take(), grads, &trainable)?
+            };
+            if (step + 1) % accumulate == 0 || step + 1 == steps {
+                optimizer.step(&grads)?;
+            } else {
+                pending = Some(grads);
+            }
             loss_sum += value;
             bce_sum += f64::from(parts.bce);
             let secs = step_start.elapsed().as_secs_f64();
@@ -571,7 +529,7 @@ pub fn train(
                 &format!("epoch {epoch}/{}: loss {value:.4}", config.epochs),
             );
         }
-        let validation = evaluate(&validation_set, ctx)?;
+        let validation = eval.metrics(net, &sets.validation, ctx)?;
         let stats = EpochStats {
             epoch,
             train_loss: loss_sum / steps.max(1) as f64,
@@ -592,10 +550,18 @@ pub fn train(
         events(&TrainEvent::Epoch(stats));
     }
 
-    // The best epoch's weights become the system.
+    // The best epoch's weights become the system. A new network reads them: the one that
+    // trained keeps folded inference weights of the last epoch.
     load_vars(&varmap, &dir.join("best.safetensors"), device)?;
-    let validation = evaluate(&validation_set, ctx)?;
-    let test = evaluate(&test_set, ctx)?;
+    let settled = match config.mode {
+        Mode::Partial { .. } => {
+            let trainable = trainable_vars(&varmap, &fresh, config.mode)?;
+            frozen_except(&varmap, &trainable, &net_config, device)?
+        }
+        Mode::Head | Mode::Full => varmap_net(&varmap, &net_config, device)?,
+    };
+    let validation = eval.metrics(&settled, &sets.validation, ctx)?;
+    let test = eval.metrics(&settled, &sets.test, ctx)?;
     let images_per_s = if train_secs > 0.0 {
         trained_images as f64 / train_secs
     } else {
@@ -609,9 +575,9 @@ pub fn train(
         stopped_early,
         resumed_from,
         labels: state.labels.len(),
-        train_items: train_set.len(),
-        validation_items: validation_set.len(),
-        test_items: test_set.len(),
+        train_items: sets.train.len(),
+        validation_items: sets.validation.len(),
+        test_items: sets.test.len(),
         validation,
         test,
         images_per_s,
@@ -629,11 +595,10 @@ pub fn train(
         "test": test,
         "train_images_per_s": images_per_s,
     });
-    let settled = settled_net()?;
     System::save_trained(
         lib,
         &config.name,
-        settled.as_ref().unwrap_or(&fresh),
+        &settled,
         &preprocess,
         &state.labels,
         &metrics,
@@ -645,6 +610,325 @@ pub fn train(
         &split_json,
     )?;
     Ok(report)
+}
+
+/// `grads` added to the sums so far (`None` before the first batch), for the variables that
+/// train.
+fn add_grads(sum: Option<GradStore>, grads: GradStore, vars: &[Var]) -> Result<GradStore> {
+    let Some(mut sum) = sum else {
+        return Ok(grads);
+    };
+    for var in vars {
+        if let Some(g) = grads.get(var.as_tensor()) {
+            let total = match sum.get(var.as_tensor()) {
+                Some(s) => (s + g)?,
+                None => g.clone(),
+            };
+            sum.insert(var.as_tensor(), total);
+        }
+    }
+    Ok(sum)
+}
+
+/// A run name must be a valid system name (it becomes `DIR/train/<name>/` and
+/// `DIR/systems/<name>/`), and not the built-in system's.
+fn check_run_name(name: &str) -> Result<()> {
+    if !system::is_valid_system_name(name) || name == IMAGENET_LITE0 {
+        return Err(Error::Invalid(format!(
+            "{name:?} cannot name a trained system: use 1–64 characters of a-z, 0-9, '.', '_' \
+             and '-' (not {IMAGENET_LITE0})"
+        )));
+    }
+    Ok(())
+}
+
+/// The train, validation and test samples of a run, with their targets.
+struct Sets {
+    train: Vec<Sample>,
+    validation: Vec<Sample>,
+    test: Vec<Sample>,
+}
+
+impl Sets {
+    fn new(lib: &Library, items: &[Item], state: &RunState) -> Result<Sets> {
+        let label_index: HashMap<&str, usize> = state
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
+        let by_id: HashMap<ItemId, &Item> = items.iter().map(|i| (i.id, i)).collect();
+        let samples_of = |ids: &[ItemId]| -> Result<Vec<Sample>> {
+            ids.iter()
+                .map(|id| {
+                    let item = by_id.get(id).ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "item {id} of the run {:?} is no longer in the library; start a new \
+                             run",
+                            state.config.name
+                        ))
+                    })?;
+                    let mut targets = vec![0.0f32; label_index.len()];
+                    for label in &item.labels {
+                        if let Some(&i) = label_index.get(label.to_string().as_str()) {
+                            targets[i] = 1.0;
+                        }
+                    }
+                    Ok(Sample {
+                        id: *id,
+                        path: lib.resolve(&item.image),
+                        targets,
+                    })
+                })
+                .collect()
+        };
+        Ok(Sets {
+            train: samples_of(&state.split.train)?,
+            validation: samples_of(&state.split.validation)?,
+            test: samples_of(&state.split.test)?,
+        })
+    }
+}
+
+/// What the optimisation steps read.
+enum Feed {
+    /// Rows of the feature cache (see [`cache`]): the frozen part ran once per view.
+    Cached {
+        cache: FeatureCache,
+        rows: HashMap<(ItemId, usize), usize>,
+        /// Augmented views per training item (besides the plain one).
+        variants: usize,
+        /// `None`: rows hold pooled features (head mode); `Some(b)`: the map entering block
+        /// `b`, which the training pass continues from (partial mode).
+        suffix_start: Option<usize>,
+    },
+    /// Images decoded and augmented at every step (full mode; partial mode on a backbone
+    /// that cannot be split).
+    Images,
+}
+
+impl Feed {
+    /// The feed of `config`'s mode, building (or finishing) the feature cache where the mode
+    /// has one.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dir: &Path,
+        net: &ParallelNetwork,
+        preprocess: &Preprocess,
+        views: &Views,
+        config: &TrainConfig,
+        sets: &Sets,
+        device: &Device,
+        ctx: &JobContext,
+        events: &mut dyn FnMut(&TrainEvent),
+    ) -> Result<Feed> {
+        let suffix_start = match config.mode {
+            Mode::Head => None,
+            Mode::Partial { blocks } => match net.backbone().split_blocks() {
+                Some(count) => Some(count.saturating_sub(blocks)),
+                None => return Ok(Feed::Images),
+            },
+            Mode::Full => return Ok(Feed::Images),
+        };
+        let variants = if config.augmenting() {
+            config.variants
+        } else {
+            0
+        };
+        // Training items get their variants; validation and test items the plain view only.
+        let mut wanted: Vec<(&Sample, usize)> = Vec::new();
+        for s in &sets.train {
+            wanted.extend((0..=variants).map(|v| (s, v)));
+        }
+        for s in sets.validation.iter().chain(&sets.test) {
+            wanted.push((s, 0));
+        }
+        let rows: HashMap<(ItemId, usize), usize> = wanted
+            .iter()
+            .enumerate()
+            .map(|(i, (s, v))| ((s.id, *v), i))
+            .collect();
+        // The shapes of a row, from one plain view.
+        let probe = preprocess.to_tensor(
+            &[views.load(wanted[0].0, config.seed, VARIANT_STREAM, 0)?],
+            device,
+        )?;
+        let (backbone_part, shallow_part) = frozen_parts(net, &probe, suffix_start)?;
+        let key = serde_json::json!({
+            "backbone": config.backbone,
+            "weights": config.backbone_weights,
+            "seed": config.seed,
+            "augment": config.augment,
+            "background": config.background,
+            "variants": variants,
+            "side": preprocess.side_px,
+            "part": suffix_start,
+            "shallow": net.config().shallow,
+            "items": wanted.iter().map(|(s, v)| (s.id, *v, s.path.display().to_string())).collect::<Vec<_>>(),
+        })
+        .to_string();
+        let mut cache = FeatureCache::open(
+            dir,
+            &crate::model::weights::sha256_hex(key.as_bytes()),
+            &backbone_part.dims()[1..],
+            shallow_part.as_ref().map_or(&[][..], |s| &s.dims()[1..]),
+            wanted.len(),
+        )?;
+        const CHUNK: usize = 32;
+        let total = wanted.len();
+        while !cache.is_complete() {
+            ctx.check_cancelled()?;
+            let first = cache.rows_done();
+            let chunk = &wanted[first..(first + CHUNK).min(total)];
+            let images: Vec<RgbImage> = chunk
+                .par_iter()
+                .map(|(s, v)| views.load(s, config.seed, VARIANT_STREAM, *v as u64))
+                .collect::<Result<_>>()?;
+            let x = preprocess.to_tensor(&images, device)?;
+            let (backbone_part, shallow_part) = frozen_parts(net, &x, suffix_start)?;
+            cache.append(&backbone_part, shallow_part.as_ref())?;
+            let done = cache.rows_done();
+            events(&TrainEvent::Caching { done, total });
+            ctx.progress(done as u64, total as u64, "caching backbone features");
+        }
+        Ok(Feed::Cached {
+            cache,
+            rows,
+            variants,
+            suffix_start,
+        })
+    }
+
+    /// The network's outputs for a training step on `chosen` (random views when augmenting).
+    #[allow(clippy::too_many_arguments)]
+    fn train_outputs(
+        &self,
+        net: &ParallelNetwork,
+        chosen: &[&Sample],
+        views: &Views,
+        preprocess: &Preprocess,
+        config: &TrainConfig,
+        epoch: usize,
+        variant_rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Result<NetworkOutput> {
+        match self {
+            Feed::Cached { rows, variants, .. } => {
+                let picked: Vec<usize> = chosen
+                    .iter()
+                    .map(|s| row_of(rows, s.id, variant_rng.random_range(0..=*variants)))
+                    .collect::<Result<_>>()?;
+                self.cached_outputs(net, &picked, true, device)
+            }
+            Feed::Images => {
+                let images: Vec<RgbImage> = chosen
+                    .par_iter()
+                    .map(|s| {
+                        if config.augmenting() {
+                            views.load(s, config.seed, EPOCH_STREAM, epoch as u64)
+                        } else {
+                            views.load(s, config.seed, VARIANT_STREAM, 0)
+                        }
+                    })
+                    .collect::<Result<_>>()?;
+                let x = preprocess.to_tensor(&images, device)?;
+                Ok(net.outputs_t(&x, true)?)
+            }
+        }
+    }
+
+    /// The network from cache rows: the shallow branch and the head always, the backbone's
+    /// trained blocks in partial mode.
+    fn cached_outputs(
+        &self,
+        net: &ParallelNetwork,
+        picked: &[usize],
+        train: bool,
+        device: &Device,
+    ) -> Result<NetworkOutput> {
+        let Feed::Cached {
+            cache,
+            suffix_start,
+            ..
+        } = self
+        else {
+            return Err(Error::Model("the feed has no feature cache".into()));
+        };
+        let (backbone_part, shallow_part) = cache.batch(picked, device)?;
+        let pooled = match suffix_start {
+            None => backbone_part,
+            Some(start) => net
+                .backbone()
+                .suffix_pooled_t(&backbone_part, *start, train)?,
+        };
+        Ok(net.outputs_from_parts_t(&pooled, shallow_part.as_ref(), train)?)
+    }
+}
+
+/// What the frozen part of `net` makes of the batch `x`: pooled features (head mode) or the
+/// map entering block `suffix_start`, and the shallow branch's input.
+fn frozen_parts(
+    net: &ParallelNetwork,
+    x: &Tensor,
+    suffix_start: Option<usize>,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let backbone = match suffix_start {
+        None => net.backbone().pooled_t(x, false)?,
+        Some(start) => net.backbone().prefix(x, start)?,
+    };
+    Ok((backbone.detach(), net.shallow_input(x)?))
+}
+
+fn row_of(rows: &HashMap<(ItemId, usize), usize>, id: ItemId, variant: usize) -> Result<usize> {
+    rows.get(&(id, variant))
+        .copied()
+        .ok_or_else(|| Error::Model(format!("no cached features for item {id}")))
+}
+
+/// Measures eq. (5) on a set of plain views.
+struct Evaluation<'a> {
+    feed: &'a Feed,
+    preprocess: &'a Preprocess,
+    views: &'a Views,
+    config: &'a TrainConfig,
+    device: &'a Device,
+}
+
+impl Evaluation<'_> {
+    fn metrics(
+        &self,
+        net: &ParallelNetwork,
+        set: &[Sample],
+        ctx: &JobContext,
+    ) -> Result<ClassifyMetrics> {
+        let mut acc = MetricsAccumulator::default();
+        for batch in set.chunks(self.config.batch_size.max(16)) {
+            ctx.check_cancelled()?;
+            let logits = match self.feed {
+                Feed::Cached { rows, .. } => {
+                    let picked: Vec<usize> = batch
+                        .iter()
+                        .map(|s| row_of(rows, s.id, 0))
+                        .collect::<Result<_>>()?;
+                    self.feed
+                        .cached_outputs(net, &picked, false, self.device)?
+                        .logits
+                }
+                Feed::Images => {
+                    let images: Vec<RgbImage> = batch
+                        .par_iter()
+                        .map(|s| self.views.load(s, self.config.seed, VARIANT_STREAM, 0))
+                        .collect::<Result<_>>()?;
+                    let x = self.preprocess.to_tensor(&images, self.device)?;
+                    net.outputs_t(&x, false)?.logits
+                }
+            };
+            let p = candle_nn::ops::sigmoid(&logits)?.to_vec2::<f32>()?;
+            let y: Vec<Vec<f32>> = batch.iter().map(|s| s.targets.clone()).collect();
+            acc.add_rows(&p, &y);
+        }
+        Ok(acc.finish())
+    }
 }
 
 /// A NaN or infinite loss ends the run with an error saying where; the last epoch's
@@ -724,18 +1008,20 @@ fn targets_tensor(samples: &[&Sample], device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(flat, (samples.len(), labels), device)?)
 }
 
-/// The variables `mode` trains: the head always, the shallow branch unless in head mode; for partial, the
+/// The variables `mode` trains: the head and the shallow branch always; for partial, the
 /// backbone's last `blocks` blocks and every layer after them; for full, everything.
 fn trainable_vars(varmap: &VarMap, net: &ParallelNetwork, mode: Mode) -> Result<Vec<Var>> {
     let vars = varmap
         .data()
         .lock()
         .map_err(|_| Error::Model("the variable map is poisoned".into()))?;
+    // Lite0 keeps its ImageNet classifier (`_fc`), which the parallel network never runs.
     let backbone_names: Vec<String> = net
         .backbone()
         .named_tensors()
         .into_iter()
         .map(|(n, _)| n)
+        .filter(|n| !n.starts_with("_fc."))
         .collect();
     let trainable_backbone: Vec<String> = match mode {
         Mode::Head => Vec::new(),
@@ -745,9 +1031,7 @@ fn trainable_vars(varmap: &VarMap, net: &ParallelNetwork, mode: Mode) -> Result<
     let mut out: Vec<(String, Var)> = vars
         .iter()
         .filter(|(name, _)| {
-            // Head mode trains on cached [backbone ‖ shallow] features (module docs).
-            let frozen_shallow = mode == Mode::Head && name.starts_with("shallow.");
-            !frozen_shallow && !name.starts_with("backbone.")
+            !name.starts_with("backbone.")
                 || trainable_backbone
                     .iter()
                     .any(|b| name.strip_prefix("backbone.") == Some(b.as_str()))
@@ -870,182 +1154,6 @@ fn last_blocks(names: &[String], blocks: usize) -> Vec<String> {
     names[start..].to_vec()
 }
 
-/// Eq. (5) of `net` on a set (plain views), with the cache's features in head mode.
-#[allow(clippy::too_many_arguments)]
-fn evaluate_set(
-    net: &ParallelNetwork,
-    cache: Option<&FeatureCache>,
-    preprocess: &Preprocess,
-    views: &Views,
-    config: &TrainConfig,
-    set: &[Sample],
-    device: &Device,
-    ctx: &JobContext,
-) -> Result<ClassifyMetrics> {
-    let mut acc = MetricsAccumulator::default();
-    for batch in set.chunks(config.batch_size.max(16)) {
-        ctx.check_cancelled()?;
-        let logits = match cache {
-            Some(cache) => {
-                let rows: Vec<usize> = batch
-                    .iter()
-                    .map(|s| cache.row(s.id, 0))
-                    .collect::<Result<_>>()?;
-                net.outputs_from_concat_t(&cache.rows(&rows)?, false)?
-                    .logits
-            }
-            None => {
-                let images: Vec<RgbImage> = batch
-                    .par_iter()
-                    .map(|s| views.load(s, config.seed, VARIANT_STREAM, 0))
-                    .collect::<Result<_>>()?;
-                let x = preprocess.to_tensor(&images, device)?;
-                net.outputs_t(&x, false)?.logits
-            }
-        };
-        let p = candle_nn::ops::sigmoid(&logits)?.to_vec2::<f32>()?;
-        let y: Vec<Vec<f32>> = batch.iter().map(|s| s.targets.clone()).collect();
-        acc.add_rows(&p, &y);
-    }
-    Ok(acc.finish())
-}
-
-/// Head mode's cache of the frozen backbone's pooled features: one row per (item, variant),
-/// kept in `features.safetensors` with a key of everything that decides them.
-struct FeatureCache {
-    features: Tensor,
-    rows: HashMap<(ItemId, usize), usize>,
-}
-
-impl FeatureCache {
-    #[allow(clippy::too_many_arguments)]
-    fn build(
-        dir: &Path,
-        net: &ParallelNetwork,
-        preprocess: &Preprocess,
-        views: &Views,
-        config: &TrainConfig,
-        variants: usize,
-        parts: [&[Sample]; 3],
-        device: &Device,
-        ctx: &JobContext,
-        events: &mut dyn FnMut(&TrainEvent),
-    ) -> Result<FeatureCache> {
-        // Training items get their variants; validation and test items the plain view only.
-        let mut wanted: Vec<(&Sample, usize)> = Vec::new();
-        for s in parts[0] {
-            wanted.extend((0..=variants).map(|v| (s, v)));
-        }
-        for s in parts[1].iter().chain(parts[2]) {
-            wanted.push((s, 0));
-        }
-        let rows: HashMap<(ItemId, usize), usize> = wanted
-            .iter()
-            .enumerate()
-            .map(|(i, (s, v))| ((s.id, *v), i))
-            .collect();
-        let key = serde_json::json!({
-            "backbone": config.backbone,
-            "weights": config.backbone_weights,
-            "seed": config.seed,
-            "augment": config.augment,
-            "background": config.background,
-            "variants": variants,
-            "side": preprocess.side_px,
-            "shallow": shallow_fingerprint(net)?,
-            "items": wanted.iter().map(|(s, v)| (s.id, *v, s.path.display().to_string())).collect::<Vec<_>>(),
-        })
-        .to_string();
-        let key = crate::model::weights::sha256_hex(key.as_bytes());
-        let path = dir.join("features.safetensors");
-        if let Ok(data) = std::fs::read(&path)
-            && let Ok((tensors, meta)) = read_with_metadata(&data, device)
-            && meta.get("key") == Some(&key)
-            && let Some(features) = tensors.get("features")
-            && features.dim(0).ok() == Some(wanted.len())
-        {
-            return Ok(FeatureCache {
-                features: features.clone(),
-                rows,
-            });
-        }
-        let mut chunks: Vec<Tensor> = Vec::new();
-        const CHUNK: usize = 32;
-        for (i, chunk) in wanted.chunks(CHUNK).enumerate() {
-            ctx.check_cancelled()?;
-            let images: Vec<RgbImage> = chunk
-                .par_iter()
-                .map(|(s, v)| views.load(s, config.seed, VARIANT_STREAM, *v as u64))
-                .collect::<Result<_>>()?;
-            let x = preprocess.to_tensor(&images, device)?;
-            let pooled = net.backbone().pooled_t(&x, false)?;
-            chunks.push(net.concat_features(&pooled, &x)?.detach());
-            let done = (i * CHUNK + chunk.len()).min(wanted.len());
-            events(&TrainEvent::Caching {
-                done,
-                total: wanted.len(),
-            });
-            ctx.progress(
-                done as u64,
-                wanted.len() as u64,
-                "caching backbone features",
-            );
-        }
-        let features = Tensor::cat(&chunks, 0)?;
-        let meta = BTreeMap::from([("key".to_string(), key)]);
-        write_safetensors(&[("features".into(), features.clone())], &meta, &path)?;
-        Ok(FeatureCache { features, rows })
-    }
-
-    fn row(&self, id: ItemId, variant: usize) -> Result<usize> {
-        self.rows
-            .get(&(id, variant))
-            .copied()
-            .ok_or_else(|| Error::Model(format!("no cached features for item {id}")))
-    }
-
-    fn rows(&self, rows: &[usize]) -> Result<Tensor> {
-        if rows.len() == 1 {
-            return Ok(self.features.i(rows[0]..rows[0] + 1)?);
-        }
-        let index = Tensor::new(
-            rows.iter().map(|&r| r as u32).collect::<Vec<_>>(),
-            self.features.device(),
-        )?;
-        Ok(self
-            .features
-            .index_select(&index, 0)?
-            .to_dtype(DType::F32)?)
-    }
-}
-
-/// The sha256 of the shallow branch's weights: cached features hold its outputs, and a new
-/// run starts it from new random weights.
-fn shallow_fingerprint(net: &ParallelNetwork) -> Result<String> {
-    let mut bytes = Vec::new();
-    for (name, t) in net.named_tensors() {
-        if name.starts_with("shallow.") {
-            bytes.extend(name.as_bytes());
-            for v in t.flatten_all()?.to_vec1::<f32>()? {
-                bytes.extend(v.to_le_bytes());
-            }
-        }
-    }
-    Ok(crate::model::weights::sha256_hex(&bytes))
-}
-
-/// A safetensors buffer's tensors and header metadata.
-fn read_with_metadata(
-    data: &[u8],
-    device: &Device,
-) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
-    let (_, header) = safetensors::SafeTensors::read_metadata(data)
-        .map_err(|e| Error::Model(format!("cache header: {e}")))?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let tensors = candle_core::safetensors::load_buffer(data, device)?;
-    Ok((tensors, meta))
-}
-
 /// The epochs of the run `name` in the library at `root` (from its checkpoint state), for
 /// plotting a past run.
 pub fn run_history(root: &Path, name: &str) -> Result<Vec<EpochStats>> {
@@ -1142,12 +1250,34 @@ pub fn evaluate_classification(
 #[cfg(test)]
 mod tests;
 
+/// What `vitrine bench train` measures of one training mode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepBench {
+    /// `head`, `partial`, `partial-cached` or `full`.
+    pub mode: String,
+    /// Images per second of optimisation steps (median step).
+    pub images_per_s: f64,
+    /// Weights the mode trains.
+    pub trainable_parameters: usize,
+    /// The process's peak resident memory while the mode was set up and timed (Linux; `None`
+    /// elsewhere).
+    pub peak_rss_bytes: Option<u64>,
+}
+
 /// Training throughput of `mode` on this machine: images per second of optimisation steps
 /// (forward, eq. 3, backward, AdamW) at `batch`, on random input, after one warm-up step, as
-/// the median of `steps` timed steps. Head mode reads random "cached" features, so its figure
-/// excludes the once-only feature caching; image decoding and augmentation are excluded in
-/// every mode.
-pub fn step_throughput(mode: Mode, batch: usize, steps: usize, device: &Device) -> Result<f64> {
+/// the median of `steps` timed steps. Head mode reads random "cached" features and the
+/// shallow branch's input; partial mode runs the frozen prefix in inference, or with
+/// `cached_prefix` reads its (cached) output instead, which is what a training epoch costs
+/// once the cache is built. Decoding and augmentation are excluded in every mode.
+pub fn step_throughput(
+    mode: Mode,
+    cached_prefix: bool,
+    batch: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<StepBench> {
+    reset_peak_rss();
     let labels = 64;
     let config = NetworkConfig {
         label_count: labels,
@@ -1157,6 +1287,7 @@ pub fn step_throughput(mode: Mode, batch: usize, steps: usize, device: &Device) 
     let weights = system::find_weights(LITE0_WEIGHTS_FILE)?;
     let fresh = ParallelNetwork::fresh(&varmap, &config, &weights, device)?;
     let trainable = trainable_vars(&varmap, &fresh, mode)?;
+    let trainable_parameters = trainable.iter().map(|v| v.elem_count()).sum();
     let net = match mode {
         Mode::Partial { .. } => frozen_except(&varmap, &trainable, &config, device)?,
         Mode::Head | Mode::Full => fresh,
@@ -1164,24 +1295,73 @@ pub fn step_throughput(mode: Mode, batch: usize, steps: usize, device: &Device) 
     let mut optimizer = AdamW::new(trainable, ParamsAdamW::default())?;
     let side = Preprocess::LITE0.side_px as usize;
     let x = Tensor::rand(-1f32, 1.0, (batch, 3, side, side), device)?;
-    let pooled = Tensor::rand(0f32, 1.0, (batch, config.concat_dim()), device)?;
+    let small = net.shallow_input(&x)?;
+    let pooled = Tensor::rand(0f32, 1.0, (batch, config.backbone_dim), device)?;
+    let start = match mode {
+        Mode::Partial { blocks } => {
+            let count = net.backbone().split_blocks().ok_or_else(|| {
+                Error::Model("this backbone cannot be split for partial training".into())
+            })?;
+            Some(count.saturating_sub(blocks))
+        }
+        Mode::Head | Mode::Full => None,
+    };
+    let cached = match (start, cached_prefix) {
+        (Some(start), true) => Some(net.backbone().prefix(&x, start)?),
+        _ => None,
+    };
     let targets = Tensor::rand(0f32, 1.0, (batch, labels), device)?
         .ge(0.9)?
         .to_dtype(DType::F32)?;
     let label_weights = Tensor::ones(labels, DType::F32, device)?;
     let mut times = Vec::new();
     for i in 0..=steps.max(1) {
-        let start = Instant::now();
-        let out = match mode {
-            Mode::Head => net.outputs_from_concat_t(&pooled, true)?,
+        let step_start = Instant::now();
+        let out = match (mode, start) {
+            (Mode::Head, _) => net.outputs_from_parts_t(&pooled, small.as_ref(), true)?,
+            (Mode::Partial { .. }, Some(start)) => {
+                let h = match &cached {
+                    Some(h) => h.clone(),
+                    None => net.backbone().prefix(&x, start)?,
+                };
+                let pooled = net.backbone().suffix_pooled_t(&h, start, true)?;
+                let small = net.shallow_input(&x)?;
+                net.outputs_from_parts_t(&pooled, small.as_ref(), true)?
+            }
             _ => net.outputs_t(&x, true)?,
         };
         let parts = loss::paper_loss(&out.logits, &targets, &label_weights)?;
         optimizer.backward_step(&parts.loss)?;
         if i > 0 {
-            times.push(start.elapsed().as_secs_f64());
+            times.push(step_start.elapsed().as_secs_f64());
         }
     }
     times.sort_by(f64::total_cmp);
-    Ok(batch as f64 / times[times.len() / 2].max(1e-9))
+    let name = match (mode, cached_prefix) {
+        (Mode::Partial { .. }, true) => "partial-cached".to_string(),
+        _ => mode.name().to_string(),
+    };
+    Ok(StepBench {
+        mode: name,
+        images_per_s: batch as f64 / times[times.len() / 2].max(1e-9),
+        trainable_parameters,
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
+/// Resets the kernel's record of this process's peak resident memory (Linux ≥ 4.0), so that
+/// [`peak_rss_bytes`] measures from here on.
+pub fn reset_peak_rss() {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+}
+
+/// This process's peak resident memory (`VmHWM`), where the system reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

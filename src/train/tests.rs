@@ -243,7 +243,11 @@ fn each_mode_trains_its_own_variables() {
             "classifier.bias",
             "classifier.weight",
             "embedding.bias",
-            "embedding.weight"
+            "embedding.weight",
+            "shallow.conv1.bias",
+            "shallow.conv1.weight",
+            "shallow.conv2.bias",
+            "shallow.conv2.weight"
         ]
     );
     let partial = names(Mode::Partial { blocks: 1 });
@@ -289,8 +293,16 @@ fn partial_mode_computes_gradients_for_its_blocks_only() {
     let trainable = trainable_vars(&varmap, &fresh, Mode::Partial { blocks: 1 }).unwrap();
     let net = frozen_except(&varmap, &trainable, &config, &Device::Cpu).unwrap();
     let x = Tensor::rand(-1f32, 1.0, (2, 3, 64, 64), &Device::Cpu).unwrap();
-    let logits = net.outputs_t(&x, true).unwrap().logits;
-    let grads = logits.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+    // As a run does it: the frozen prefix once, the last block and the head in training.
+    let logits = |net: &ParallelNetwork| {
+        let h = net.backbone().prefix(&x, 15).unwrap();
+        let pooled = net.backbone().suffix_pooled_t(&h, 15, true).unwrap();
+        let small = net.shallow_input(&x).unwrap();
+        net.outputs_from_parts_t(&pooled, small.as_ref(), true)
+            .unwrap()
+            .logits
+    };
+    let grads = logits(&net).sqr().unwrap().sum_all().unwrap().backward().unwrap();
     let var = |name: &str| varmap.data().lock().unwrap()[name].clone();
     let last = var("backbone._blocks.15._project_conv.weight");
     let first = var("backbone._blocks.0._depthwise_conv.weight");
@@ -304,8 +316,7 @@ fn partial_mode_computes_gradients_for_its_blocks_only() {
         .to_vec1::<f32>()
         .unwrap();
     let mut opt = AdamW::new(trainable, ParamsAdamW::default()).unwrap();
-    let logits = net.outputs_t(&x, true).unwrap().logits;
-    opt.backward_step(&logits.sqr().unwrap().sum_all().unwrap())
+    opt.backward_step(&logits(&net).sqr().unwrap().sum_all().unwrap())
         .unwrap();
     let after = last
         .as_tensor()
@@ -314,4 +325,79 @@ fn partial_mode_computes_gradients_for_its_blocks_only() {
         .to_vec1::<f32>()
         .unwrap();
     assert_ne!(before, after);
+}
+
+#[test]
+fn partial_training_moves_every_trainable_variable_and_accumulates() {
+    let (_dir, mut lib) = demo_library(24);
+    let config = TrainConfig {
+        mode: Mode::Partial { blocks: 2 },
+        epochs: 1,
+        batch_size: 4,
+        accumulate: 2,
+        // Keep every epoch's weights: early stopping would not save a worse first epoch.
+        patience: 10,
+        ..tiny("p1")
+    };
+    // No epoch first: the run saves its initial weights as the best so far; the resumed run
+    // starts from exactly them.
+    let run = |lib: &mut Library, epochs: usize, resume: bool| {
+        let config = TrainConfig {
+            epochs,
+            ..config.clone()
+        };
+        train(lib, &config, resume, &Device::Cpu, &JobContext::silent(), &mut |_| {}).unwrap()
+    };
+    run(&mut lib, 0, false);
+    let dir = run_dir(lib.root(), "p1");
+    let read = |file: &str| candle_core::safetensors::load(dir.join(file), &Device::Cpu).unwrap();
+    let before = read("best.safetensors");
+    run(&mut lib, 1, true);
+    let state = RunState::load(&dir).unwrap();
+    assert_eq!(state.epochs_done, 1);
+    let after = read("last.safetensors");
+    let varmap = VarMap::new();
+    let weights = system::find_weights(LITE0_WEIGHTS_FILE).unwrap();
+    let net_config = NetworkConfig {
+        embedding_dim: 32,
+        ..NetworkConfig::lite0(state.labels.len())
+    };
+    let net = ParallelNetwork::fresh(&varmap, &net_config, &weights, &Device::Cpu).unwrap();
+    let trainable: HashSet<TensorId> = trainable_vars(&varmap, &net, config.mode)
+        .unwrap()
+        .iter()
+        .map(|v| v.as_tensor().id())
+        .collect();
+    let names: Vec<String> = varmap
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| trainable.contains(&v.as_tensor().id()))
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("shallow.conv1")));
+    assert!(names.iter().any(|n| n.starts_with("backbone._blocks.14.")));
+    let mut moved = 0;
+    for name in &names {
+        // Running averages are kept in partial mode (frozen batch statistics).
+        if name.contains("running_") {
+            assert_eq!(
+                crate::model::test_util::max_abs_diff(&before[name], &after[name]),
+                0.0,
+                "{name}"
+            );
+            continue;
+        }
+        let change = crate::model::test_util::max_abs_diff(&before[name], &after[name]);
+        assert!(change > 0.0, "{name} did not move");
+        moved += 1;
+    }
+    assert!(moved > 20, "{moved}");
+    // Frozen weights stay as they were.
+    let frozen = "backbone._blocks.3._depthwise_conv.weight";
+    assert_eq!(
+        crate::model::test_util::max_abs_diff(&before[frozen], &after[frozen]),
+        0.0
+    );
 }
