@@ -106,37 +106,68 @@ fn mean_and_variance(u: &[f32], c: usize) -> (Vec<f64>, Vec<f64>) {
             let mut q64 = vec![0f64; c];
             for block in chunk.chunks(64 * c) {
                 for row in block.chunks_exact(c) {
-                    for i in 0..c {
-                        let d = row[i] - shift[i];
-                        s[i] += d;
-                        q[i] += d * d;
+                    for (((s, q), &v), &k) in s.iter_mut().zip(q.iter_mut()).zip(row).zip(shift) {
+                        let d = v - k;
+                        *s += d;
+                        *q += d * d;
                     }
                 }
-                for i in 0..c {
-                    s64[i] += f64::from(s[i]);
-                    q64[i] += f64::from(q[i]);
-                    s[i] = 0.0;
-                    q[i] = 0.0;
-                }
+                flush(&mut s, &mut s64);
+                flush(&mut q, &mut q64);
             }
             (s64, q64)
         })
-        .reduce(
-            || (vec![0f64; c], vec![0f64; c]),
-            |(mut a, mut b), (x, y)| {
-                for i in 0..c {
-                    a[i] += x[i];
-                    b[i] += y[i];
-                }
-                (a, b)
-            },
-        );
+        .reduce(|| (vec![0f64; c], vec![0f64; c]), add_pairs);
     let m = m as f64;
     let mean = (0..c).map(|i| f64::from(shift[i]) + s[i] / m).collect();
     let var = (0..c)
         .map(|i| (q[i] / m - (s[i] / m) * (s[i] / m)).max(0.0))
         .collect();
     (mean, var)
+}
+
+/// Adds the f32 partial sums into the f64 totals and clears them.
+fn flush(partial: &mut [f32], total: &mut [f64]) {
+    for (p, t) in partial.iter_mut().zip(total.iter_mut()) {
+        *t += f64::from(*p);
+        *p = 0.0;
+    }
+}
+
+/// Sums two pairs of per-channel totals.
+fn add_pairs(
+    (mut a, mut b): (Vec<f64>, Vec<f64>),
+    (x, y): (Vec<f64>, Vec<f64>),
+) -> (Vec<f64>, Vec<f64>) {
+    for (a, x) in a.iter_mut().zip(&x) {
+        *a += x;
+    }
+    for (b, y) in b.iter_mut().zip(&y) {
+        *b += y;
+    }
+    (a, b)
+}
+
+/// The gradient before the activation, read off its output `y` (see `conv::masked_rows`).
+#[inline(always)]
+fn through(activation: Activation, g: f32, y: f32) -> f32 {
+    match activation {
+        Activation::Identity => g,
+        Activation::Relu => {
+            if y > 0.0 {
+                g
+            } else {
+                0.0
+            }
+        }
+        Activation::Relu6 => {
+            if y > 0.0 && y < 6.0 {
+                g
+            } else {
+                0.0
+            }
+        }
+    }
 }
 
 impl CustomOp3 for BatchNormAct {
@@ -189,8 +220,10 @@ impl CustomOp3 for BatchNormAct {
             .zip(u.par_chunks(rows * c))
             .for_each(|(y, u)| {
                 for (y, u) in y.chunks_exact_mut(c).zip(u.chunks_exact(c)) {
-                    for i in 0..c {
-                        y[i] = activation.apply((u[i] - mean[i]) * a[i] + beta[i]);
+                    for ((y, &u), ((&mu, &a), &b)) in
+                        y.iter_mut().zip(u).zip(mean.iter().zip(&a).zip(beta))
+                    {
+                        *y = activation.apply((u - mu) * a + b);
                     }
                 }
             });
@@ -219,55 +252,41 @@ impl CustomOp3 for BatchNormAct {
             let m = u.len() / c;
             let rows = rows_per_task(m, c);
             let (mean, inv) = (&measured.mean, &measured.inv_std);
-            let dz = |g: f32, y: f32| -> f32 {
-                match activation {
-                    Activation::Identity => g,
-                    Activation::Relu => {
-                        if y > 0.0 {
-                            g
-                        } else {
-                            0.0
-                        }
-                    }
-                    Activation::Relu6 => {
-                        if y > 0.0 && y < 6.0 {
-                            g
-                        } else {
-                            0.0
-                        }
-                    }
-                }
-            };
-            // Pass 1: Σ dz and Σ dz·û per channel.
+            // Pass 1: Σ dz and Σ dz·û per channel (f32 over runs of 64 rows, f64 across).
             let (sum_dz, sum_dz_xhat) = dy
                 .par_chunks(rows * c)
                 .zip(y.par_chunks(rows * c))
                 .zip(u.par_chunks(rows * c))
                 .map(|((dy, y), u)| {
-                    let (mut s, mut p) = (vec![0f64; c], vec![0f64; c]);
+                    let (mut s, mut p) = (vec![0f32; c], vec![0f32; c]);
+                    let (mut s64, mut p64) = (vec![0f64; c], vec![0f64; c]);
                     for ((dy, y), u) in dy
-                        .chunks_exact(c)
-                        .zip(y.chunks_exact(c))
-                        .zip(u.chunks_exact(c))
+                        .chunks(64 * c)
+                        .zip(y.chunks(64 * c))
+                        .zip(u.chunks(64 * c))
                     {
-                        for i in 0..c {
-                            let d = dz(dy[i], y[i]);
-                            s[i] += f64::from(d);
-                            p[i] += f64::from(d * (u[i] - mean[i]) * inv[i]);
+                        for ((dy, y), u) in dy
+                            .chunks_exact(c)
+                            .zip(y.chunks_exact(c))
+                            .zip(u.chunks_exact(c))
+                        {
+                            for (((s, p), ((&g, &y), &u)), (&mu, &iv)) in s
+                                .iter_mut()
+                                .zip(p.iter_mut())
+                                .zip(dy.iter().zip(y).zip(u))
+                                .zip(mean.iter().zip(inv))
+                            {
+                                let d = through(activation, g, y);
+                                *s += d;
+                                *p += d * (u - mu) * iv;
+                            }
                         }
+                        flush(&mut s, &mut s64);
+                        flush(&mut p, &mut p64);
                     }
-                    (s, p)
+                    (s64, p64)
                 })
-                .reduce(
-                    || (vec![0f64; c], vec![0f64; c]),
-                    |(mut a, mut b), (x, y)| {
-                        for i in 0..c {
-                            a[i] += x[i];
-                            b[i] += y[i];
-                        }
-                        (a, b)
-                    },
-                );
+                .reduce(|| (vec![0f64; c], vec![0f64; c]), add_pairs);
             // Pass 2: du = γ/σ · (dz − Σdz/M − û·Σ(dz·û)/M).
             let scale: Vec<f32> = (0..c).map(|i| gamma[i] * inv[i]).collect();
             let shift: Vec<f32> = (0..c).map(|i| (sum_dz[i] / m as f64) as f32).collect();
@@ -284,9 +303,16 @@ impl CustomOp3 for BatchNormAct {
                         .zip(y.chunks_exact(c))
                         .zip(u.chunks_exact(c))
                     {
-                        for i in 0..c {
-                            let xhat = (u[i] - mean[i]) * inv[i];
-                            du[i] = scale[i] * (dz(dy[i], y[i]) - shift[i] - xhat * slope[i]);
+                        for ((du, ((&g, &y), &u)), (((&mu, &iv), &sc), (&sh, &sl))) in
+                            du.iter_mut().zip(dy.iter().zip(y).zip(u)).zip(
+                                mean.iter()
+                                    .zip(inv)
+                                    .zip(&scale)
+                                    .zip(shift.iter().zip(&slope)),
+                            )
+                        {
+                            let xhat = (u - mu) * iv;
+                            *du = sc * (through(activation, g, y) - sh - xhat * sl);
                         }
                     }
                 });

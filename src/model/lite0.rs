@@ -883,7 +883,9 @@ impl Lite0 {
             )
         }
         let run = Run::new(x, None, self.kernels);
-        Ok(self.image_chunks(x, run, |x| self.front(x, run, end))?.detach())
+        Ok(self
+            .image_chunks(x, run, |x| self.front(x, run, end))?
+            .detach())
     }
 
     /// From a [`Lite0::prefix`] map through blocks `start..` and the head: the pooled
@@ -1589,7 +1591,15 @@ mod tests {
     fn relative_l2(a: &Tensor, b: &Tensor) -> f64 {
         let a = a.to_dtype(DType::F64).unwrap();
         let b = b.to_dtype(DType::F64).unwrap();
-        let norm = |t: &Tensor| t.sqr().unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap().sqrt();
+        let norm = |t: &Tensor| {
+            t.sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+                .sqrt()
+        };
         norm(&(&a - &b).unwrap()) / norm(&b).max(1e-300)
     }
 
@@ -1641,7 +1651,8 @@ mod tests {
                 let (vars, net) = on_vars(weights, &cfg, kernels);
                 let pooled = if partial {
                     let h = net.prefix(x, 12).unwrap();
-                    net.suffix_pooled_t(&h, 12, Some(BatchNormMode::Frozen)).unwrap()
+                    net.suffix_pooled_t(&h, 12, Some(BatchNormMode::Frozen))
+                        .unwrap()
                 } else {
                     net.pooled_t(x, true).unwrap()
                 };
@@ -1651,7 +1662,12 @@ mod tests {
                     .unwrap()
                     .cos()
                     .unwrap();
-                let grads = (&pooled * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+                let grads = (&pooled * &probe)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
                 let data = vars.data().lock().unwrap();
                 let mut out: HashMap<String, (Option<Tensor>, Tensor)> = HashMap::new();
                 for (name, var) in data.iter() {
@@ -1696,7 +1712,10 @@ mod tests {
                 let (a, b) = (relative_l2(var_ours, var64), relative_l2(var_theirs, var64));
                 assert!(a <= 2.0 * b + 1e-6, "partial {partial}: {name} off by {a}");
             }
-            assert!(compared > if partial { 20 } else { 140 }, "{compared} gradients");
+            assert!(
+                compared > if partial { 20 } else { 140 },
+                "{compared} gradients"
+            );
             if partial {
                 assert!(ours_vars["_blocks.11._project_conv.weight"].0.is_none());
             }

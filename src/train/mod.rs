@@ -37,6 +37,7 @@ pub mod cache;
 pub mod checkpoint;
 pub mod loss;
 pub mod metrics;
+pub mod optim;
 pub mod split;
 
 use crate::catalog::{Item, ItemId};
@@ -54,10 +55,11 @@ use cache::FeatureCache;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Shape, Tensor, TensorId, Var};
 use candle_nn::var_builder::SimpleBackend;
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use checkpoint::{RunState, load_vars, run_dir, save_vars};
 use image::RgbImage;
 use metrics::{ClassifyMetrics, MetricsAccumulator};
+use optim::AdamW;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -366,6 +368,7 @@ pub fn train(
     events: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainReport> {
     let start = Instant::now();
+    let _retain = crate::RetainFreedMemory::new();
     // The name becomes a folder: it is checked before any file is read or written.
     check_run_name(&config.name)?;
     let dir = run_dir(lib.root(), &config.name);
@@ -730,8 +733,10 @@ impl Feed {
             },
             Mode::Full => return Ok(Feed::Images),
         };
+        // A run of E epochs sees at most E views of an item: more cached variants than epochs
+        // would cost time and never be read.
         let variants = if config.augmenting() {
-            config.variants
+            config.variants.min(config.epochs.max(1))
         } else {
             0
         };
@@ -1277,6 +1282,7 @@ pub fn step_throughput(
     steps: usize,
     device: &Device,
 ) -> Result<StepBench> {
+    let _retain = crate::RetainFreedMemory::new();
     reset_peak_rss();
     let labels = 64;
     let config = NetworkConfig {

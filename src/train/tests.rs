@@ -302,7 +302,13 @@ fn partial_mode_computes_gradients_for_its_blocks_only() {
             .unwrap()
             .logits
     };
-    let grads = logits(&net).sqr().unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = logits(&net)
+        .sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     let var = |name: &str| varmap.data().lock().unwrap()[name].clone();
     let last = var("backbone._blocks.15._project_conv.weight");
     let first = var("backbone._blocks.0._depthwise_conv.weight");
@@ -346,7 +352,15 @@ fn partial_training_moves_every_trainable_variable_and_accumulates() {
             epochs,
             ..config.clone()
         };
-        train(lib, &config, resume, &Device::Cpu, &JobContext::silent(), &mut |_| {}).unwrap()
+        train(
+            lib,
+            &config,
+            resume,
+            &Device::Cpu,
+            &JobContext::silent(),
+            &mut |_| {},
+        )
+        .unwrap()
     };
     run(&mut lib, 0, false);
     let dir = run_dir(lib.root(), "p1");
