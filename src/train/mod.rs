@@ -110,6 +110,8 @@ impl Mode {
 #[serde(rename_all = "lowercase")]
 pub enum BackgroundAug {
     Off,
+    /// The bundled real photographs (`background::TRAINING_PHOTOS`).
+    Real,
     /// The demo generator's procedural scenes.
     Procedural,
     /// Scene photos in a folder.
@@ -117,10 +119,11 @@ pub enum BackgroundAug {
 }
 
 impl BackgroundAug {
-    /// `off`, `procedural`, or a folder path.
+    /// `off`, `real`, `procedural`, or a folder path (`./real` for a folder named so).
     pub fn parse(spec: &str) -> BackgroundAug {
         match spec.trim() {
             "off" | "" => BackgroundAug::Off,
+            "real" => BackgroundAug::Real,
             "procedural" => BackgroundAug::Procedural,
             dir => BackgroundAug::Folder(PathBuf::from(dir)),
         }
@@ -130,6 +133,7 @@ impl BackgroundAug {
     pub fn describe(&self) -> String {
         match self {
             BackgroundAug::Off => "off".into(),
+            BackgroundAug::Real => "real".into(),
             BackgroundAug::Procedural => "procedural".into(),
             BackgroundAug::Folder(dir) => dir.display().to_string(),
         }
@@ -138,6 +142,7 @@ impl BackgroundAug {
     fn scenes(&self) -> Result<Option<SceneSource>> {
         Ok(match self {
             BackgroundAug::Off => None,
+            BackgroundAug::Real => Some(SceneSource::Photos),
             BackgroundAug::Procedural => Some(SceneSource::Procedural),
             BackgroundAug::Folder(dir) => Some(SceneSource::folder(dir)?),
         })
