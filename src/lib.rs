@@ -33,6 +33,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod error;
+pub mod eval;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod index;

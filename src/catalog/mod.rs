@@ -119,6 +119,8 @@ pub enum Source {
     Amazon,
     FashionProductImages,
     DeepfashionInshop,
+    /// A folder of photos in category folders (`vitrine import folder`).
+    Folder,
 }
 
 impl Source {
@@ -129,6 +131,7 @@ impl Source {
             Source::Amazon => "amazon",
             Source::FashionProductImages => "fashion-product-images",
             Source::DeepfashionInshop => "deepfashion-inshop",
+            Source::Folder => "folder",
         }
     }
 
@@ -139,6 +142,7 @@ impl Source {
             Source::Amazon,
             Source::FashionProductImages,
             Source::DeepfashionInshop,
+            Source::Folder,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)

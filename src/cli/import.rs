@@ -22,6 +22,17 @@ pub enum ImportCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// A folder of photos: DIR/<category>/<image> (the folder is the category), a flat
+    /// folder, or split folders DIR/train|validation|test/<category>/<image>.
+    Folder {
+        /// The photo folder.
+        dir: PathBuf,
+        /// Import only this split folder of a split layout (the train split as the catalogue).
+        #[arg(long, value_parser = ["train", "validation", "test"])]
+        split: Option<String>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Amazon product data: metadata and reviews as JSON lines (plain or gzip).
     Amazon {
         /// Metadata JSON lines (one product per line, with "asin").
@@ -95,9 +106,8 @@ pub fn run(dir: &Path, cmd: &ImportCommand) -> anyhow::Result<ExitCode> {
         ImportCommand::Csv { common, csv, .. } => (common, csv.display().to_string()),
         ImportCommand::Amazon { common, meta, .. } => (common, meta.display().to_string()),
         ImportCommand::FashionProductImages { common, dir, .. }
-        | ImportCommand::DeepfashionInshop { common, dir, .. } => {
-            (common, dir.display().to_string())
-        }
+        | ImportCommand::DeepfashionInshop { common, dir, .. }
+        | ImportCommand::Folder { common, dir, .. } => (common, dir.display().to_string()),
     };
     let opts = common.options();
     let json = common.json;
@@ -107,6 +117,16 @@ pub fn run(dir: &Path, cmd: &ImportCommand) -> anyhow::Result<ExitCode> {
             Job::spawn("import csv", None, move |ctx| {
                 let mut lib = Library::open(&dir)?;
                 import::csv::import_csv(&mut lib, &csv, images.as_deref(), &opts, ctx)
+            })
+        }
+        ImportCommand::Folder {
+            dir: photos, split, ..
+        } => {
+            let photos = photos.clone();
+            let split = split.as_deref().and_then(import::FolderSplit::parse);
+            Job::spawn("import folder", None, move |ctx| {
+                let mut lib = Library::open(&dir)?;
+                import::import_folder(&mut lib, &photos, split, &opts, ctx)
             })
         }
         ImportCommand::Amazon {

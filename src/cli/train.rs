@@ -57,8 +57,10 @@ pub struct TrainArgs {
     /// Regular augmentation (flip, rotation, shift, shear): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     pub augment: String,
-    /// New backgrounds behind the cut-out item: off, procedural, or a folder of scene photos.
-    #[arg(long, default_value = "off", value_name = "off|procedural|DIR")]
+    /// New backgrounds behind the cut-out item: real (the bundled scene photographs), off,
+    /// procedural (drawn scenes), or a folder of your own scene photos. Photos whose cut-out
+    /// is unreliable (no plain background) keep their own background.
+    #[arg(long, default_value = "real", value_name = "real|off|procedural|DIR")]
     pub background_aug: String,
     /// Head and partial modes: augmented views per training item, drawn once and cached.
     #[arg(long, default_value_t = 4)]

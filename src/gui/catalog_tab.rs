@@ -52,7 +52,7 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
                     ..
                 },
             ) => demo_progress_ui(ui, running, opts, &mut rt.commands),
-            job => empty_library_ui(ui, job, &mut rt.commands),
+            job => empty_library_ui(ui, job, &mut rt.import, &mut rt.commands),
         }
         return;
     }
@@ -62,6 +62,9 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
         .default_size(theme::FILTER_PANEL_WIDTH)
         .frame(theme::panel_frame())
         .show(ui, |ui| {
+            let busy = matches!(rt.job, JobState::Running(_));
+            super::import::import_button_ui(ui, &mut rt.import, busy, &mut rt.commands);
+            ui.separator();
             filters_ui(ui, &state.filter, &rt.catalog, &mut rt.commands)
         });
 
@@ -559,7 +562,12 @@ fn demo_progress_ui(
 }
 
 /// An empty library, no job drawing it.
-fn empty_library_ui(ui: &mut Ui, job: &JobState, commands: &mut Vec<Command>) {
+fn empty_library_ui(
+    ui: &mut Ui,
+    job: &JobState,
+    import: &mut super::import::ImportView,
+    commands: &mut Vec<Command>,
+) {
     let opts = DemoOptions::default();
     centred_card_ui(ui, |ui| {
         ui.label(RichText::new("This library is empty").heading());
@@ -573,7 +581,8 @@ fn empty_library_ui(ui: &mut Ui, job: &JobState, commands: &mut Vec<Command>) {
         ui.add(
             egui::Label::new(format!(
                 "Draw the demo catalogue ({} shop photos, {} shoppers, {} street photos) to try \
-                 Vitrine without a dataset, or import a real catalogue from the command line \
+                 Vitrine without a dataset, import a folder of your own photos (one folder per \
+                 category), or import another catalogue format from the command line \
                  (vitrine import --help).",
                 opts.items, opts.users, opts.street
             ))
@@ -587,6 +596,8 @@ fn empty_library_ui(ui: &mut Ui, job: &JobState, commands: &mut Vec<Command>) {
         {
             commands.push(Command::CreateDemo);
         }
+        ui.add_space(6.0);
+        super::import::import_button_ui(ui, import, running, commands);
     });
 }
 

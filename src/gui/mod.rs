@@ -21,7 +21,9 @@
 
 mod analyze_tab;
 mod catalog_tab;
+mod cutouts;
 mod evaluate_tab;
+mod import;
 mod personalize_tab;
 mod search_tab;
 #[cfg(test)]
@@ -215,6 +217,10 @@ pub(crate) enum Command {
     OpenLibrary(PathBuf),
     /// Draw the demo catalogue (default size) into the open, empty library.
     CreateDemo,
+    /// Show the folder picker (on its own thread) for a photo folder to import.
+    PickImportFolder,
+    /// Import the photos under this folder (a background job; `import::ImportView::split`).
+    ImportFolder(PathBuf),
     CancelJob,
     DismissError(usize),
     SetSearchText(String),
@@ -248,6 +254,8 @@ pub(crate) enum Command {
     PreviewAugmentation,
     /// Show the folder picker for background scenes.
     PickBackgroundFolder,
+    /// Check the background cut-out on a sample of the catalogue (Train tab).
+    CheckCutouts,
     /// A study action (Evaluate and Analyze tabs).
     Ohs(evaluate_tab::OhsCommand),
     /// A Personalize tab action.
@@ -270,6 +278,10 @@ pub(crate) struct CatalogView {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum JobKind {
     DemoCatalogue(DemoOptions),
+    /// Importing a folder of photos.
+    ImportFolder {
+        folder: PathBuf,
+    },
     /// Bringing a system's embedding index up to date.
     Index {
         system: String,
@@ -294,6 +306,7 @@ pub(crate) enum JobKind {
 
 enum JobOutput {
     DemoCatalogue(DemoReport),
+    Import(crate::catalog::import::ImportReport),
     Index(IndexReport),
     Train(crate::train::TrainReport),
     Study(crate::ohs::Study),
@@ -375,6 +388,8 @@ pub(crate) struct Runtime {
     pub evaluate: evaluate_tab::EvaluateView,
     pub analyze: evaluate_tab::AnalyzeView,
     pub personalize: personalize_tab::PersonalizeView,
+    pub import: import::ImportView,
+    pub cutouts: cutouts::CutoutView,
 }
 
 /// The Vitrine desktop app.
@@ -424,6 +439,8 @@ impl App {
                 evaluate: evaluate_tab::EvaluateView::default(),
                 analyze: evaluate_tab::AnalyzeView::default(),
                 personalize: personalize_tab::PersonalizeView::default(),
+                import: import::ImportView::default(),
+                cutouts: cutouts::CutoutView::default(),
             },
         };
         app.open_library(library_dir);
@@ -441,6 +458,8 @@ impl App {
         match command {
             Command::SelectTab(tab) => self.state.tab = tab,
             Command::PickLibraryFolder => self.pick_library_folder(),
+            Command::PickImportFolder => self.pick_import_folder(),
+            Command::ImportFolder(dir) => self.start_import_folder(dir),
             Command::OpenLibrary(dir) => {
                 if let JobState::Running(job) = &self.rt.job {
                     self.report(format!(
@@ -501,6 +520,7 @@ impl App {
             Command::PickQueryFile => self.pick_query_file(),
             Command::StartTraining { resume } => self.start_train(resume),
             Command::PreviewAugmentation => self.start_preview(),
+            Command::CheckCutouts => self.start_cutout_check(),
             Command::PickBackgroundFolder => self.pick_background_folder(),
             Command::Ohs(command) => self.apply_ohs(command),
             Command::SetCompareSystem(system) => {
@@ -891,6 +911,7 @@ impl App {
                 }
             }
             Ok(JobOutput::Train(report)) => self.train_finished(name, report),
+            Ok(JobOutput::Import(report)) => self.import_finished(name, report),
             Ok(JobOutput::Study(study)) => {
                 self.study_created(&study);
                 JobState::Done {
@@ -1075,8 +1096,10 @@ impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_job();
         self.poll_picker();
+        self.poll_import_picker();
         self.poll_search();
         train_tab::poll(&mut self.rt.train, ctx, &mut self.rt.errors);
+        cutouts::poll(&mut self.rt.cutouts, ctx, &mut self.rt.errors);
         self.poll_personalize();
         // A photo dropped anywhere on the window is a query.
         let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));

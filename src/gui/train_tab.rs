@@ -33,6 +33,8 @@ const PREVIEW_SIDE: f32 = 96.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BackgroundChoice {
     Off,
+    /// The bundled real photographs.
+    Real,
     Procedural,
     Folder,
 }
@@ -67,7 +69,7 @@ impl Default for TrainForm {
             batch: d.batch_size,
             learning_rate: d.learning_rate,
             augment: d.augment,
-            background: BackgroundChoice::Procedural,
+            background: BackgroundChoice::Real,
             background_dir: None,
         }
     }
@@ -78,6 +80,7 @@ impl TrainForm {
     pub fn config(&self) -> crate::Result<TrainConfig> {
         let background = match (self.background, &self.background_dir) {
             (BackgroundChoice::Off, _) => BackgroundAug::Off,
+            (BackgroundChoice::Real, _) => BackgroundAug::Real,
             (BackgroundChoice::Procedural, _) => BackgroundAug::Procedural,
             (BackgroundChoice::Folder, Some(dir)) => BackgroundAug::Folder(dir.clone()),
             (BackgroundChoice::Folder, None) => {
@@ -349,6 +352,8 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
                 ui.add_space(theme::SECTION_GAP);
                 preview_ui(ui, &rt.train, &mut commands);
                 ui.add_space(theme::SECTION_GAP);
+                super::cutouts::cutouts_ui(ui, &rt.cutouts, &mut commands);
+                ui.add_space(theme::SECTION_GAP);
                 runs_ui(
                     ui,
                     rt.train.runs.as_deref().unwrap_or_default(),
@@ -465,6 +470,7 @@ fn form_ui(
     ui.label("Background augmentation");
     ui.horizontal_wrapped(|ui| {
         ui.radio_value(&mut form.background, BackgroundChoice::Off, "Off");
+        ui.radio_value(&mut form.background, BackgroundChoice::Real, "Real photos");
         ui.radio_value(
             &mut form.background,
             BackgroundChoice::Procedural,

@@ -4,7 +4,9 @@
 //! photo.
 //!
 //! The cut-out follows the paper's recipe:
-//! 1. estimate the background colour from the image border (per-channel median);
+//! 1. estimate the background colour from the image border: the per-channel median, refined
+//!    into a smooth [`BackgroundModel`] (a colour that may brighten or darken across the
+//!    frame, as the light of a phone photo does) fitted to the border pixels near it;
 //! 2. mark pixels far from it. A shop photo's soft shadow is the background *darkened*, so
 //!    the distance is measured after the best darkening factor is taken out: a pixel is
 //!    background (or shadow) when it is nearly a multiple `k ∈ [`SHADOW_MIN_K`, 1.04]` of
@@ -14,20 +16,46 @@
 //!    (a white print, a pale stripe) become item again;
 //! 5. crop to the item.
 //!
-//! Scenes come from a folder of photos (any decodable image, cropped to a square) or, by
-//! default, from the demo generator's procedural scenes, so the app needs no download.
+//! ## When the cut-out cannot be trusted
+//! The recipe assumes a plain background. A phone photo of a shirt on a bed, a tiled floor
+//! or a wooden table has none, and its "mask" would be the floor's pattern. [`check_cut_out`]
+//! judges each photo first ([`CutoutVerdict`]): the border must read as one colour (at least
+//! [`MIN_BORDER_MATCH`] of its pixels within the tolerance of its median), and the mask must
+//! cover between [`MIN_MASK_SHARE`] and [`MAX_MASK_SHARE`] of the image. An unreliable photo
+//! is never pasted: [`on_new_background`] returns `None` and training keeps the plain photo
+//! (with regular augmentation). [`survey_cut_outs`] reports the share of a catalogue the
+//! cut-out is used on (`vitrine eval cutouts`, the Train tab's cut-out check).
+//!
+//! ## Scenes
+//! [`SceneSource`]: the bundled real photographs [`TRAINING_PHOTOS`] (the default), the demo
+//! generator's procedural scenes (a fallback that needs no photo at all), or a folder of the
+//! user's own photos. Each scene is a fresh random crop (position, size, mirror), so a few
+//! photos give many backgrounds. The demo's street queries are drawn on a *disjoint* set of
+//! photographs (`catalog::demo::scenes::STREET_PHOTOS`), so street-to-shop accuracy measures
+//! transfer to unseen backgrounds.
 
 use super::augment::Transform;
-use crate::catalog::demo::scenes::render_scene;
+use crate::catalog::LabelGroup;
+use crate::catalog::demo::scenes::{
+    BundledPhoto, bundled_photos, decode_photos, photo_scene, render_scene,
+};
 use crate::error::{Error, Result};
+use crate::jobs::JobContext;
+use crate::library::Library;
+use crate::store::ItemFilter;
 use image::{GrayImage, Luma, RgbImage};
 use imageproc::contours::{BorderType, find_contours};
 use imageproc::distance_transform::Norm;
 use imageproc::drawing::draw_polygon_mut;
 use imageproc::morphology::close;
 use imageproc::point::Point;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The darkest a shadow makes the background (as a factor of its colour).
 pub const SHADOW_MIN_K: f32 = 0.72;
@@ -38,6 +66,42 @@ pub const COLOUR_TOLERANCE: f32 = 14.0;
 pub const CLOSE_RADIUS_PX: u8 = 2;
 /// Outer contours enclosing less than this share of the image are dust, not the item.
 pub const MIN_REGION_SHARE: f32 = 0.002;
+/// The least share of border pixels that must read as the border's median colour (possibly
+/// shadowed) for the background to count as plain.
+pub const MIN_BORDER_MATCH: f32 = 0.9;
+/// The least share of the image the item's mask must cover (less: specks, not an item).
+pub const MIN_MASK_SHARE: f32 = 0.03;
+/// The most share of the image the item's mask may cover (more: the background's pattern
+/// was taken for the item).
+pub const MAX_MASK_SHARE: f32 = 0.85;
+
+/// The bundled photographs training pastes items onto (`assets/backgrounds/train/`; sources
+/// and licences in `assets/README.md`). Disjoint from the demo's street photos.
+pub const TRAINING_PHOTOS: [BundledPhoto; 14] = bundled_photos!("train":
+    "mate-aqua",
+    "mate-blinds",
+    "mate-dune",
+    "mate-freshflower",
+    "mate-greenmeadow",
+    "mate-ladybird",
+    "mate-storm",
+    "mate-wood",
+    "plasma-bythewater",
+    "plasma-coldripple",
+    "plasma-colorfulcups",
+    "plasma-darkesthour",
+    "plasma-kite",
+    "plasma-summer-1am",
+);
+
+/// [`TRAINING_PHOTOS`], decoded once per process.
+pub fn training_photos() -> Result<&'static [RgbImage]> {
+    static DECODED: OnceLock<std::result::Result<Vec<RgbImage>, String>> = OnceLock::new();
+    DECODED
+        .get_or_init(|| decode_photos("train", &TRAINING_PHOTOS).map_err(|e| e.to_string()))
+        .as_deref()
+        .map_err(|e| Error::Invalid(e.clone()))
+}
 
 /// The plain background colour of a shop photo: the per-channel median of its border pixels.
 pub fn border_colour(img: &RgbImage) -> [u8; 3] {
@@ -67,8 +131,169 @@ pub fn border_colour(img: &RgbImage) -> [u8; 3] {
     out
 }
 
+/// The terms of the background model at a point: 1, u, v, u², v² (u, v ∈ [-1, 1]).
+const TERMS: usize = 5;
+
+/// A photo's background: a colour that may change smoothly across the frame (a phone photo's
+/// light falls off towards a corner, a lamp brightens one side), per channel
+/// `c(u, v) = a + b·u + d·v + e·u² + f·v²` with `u, v ∈ [-1, 1]` across the image, fitted by
+/// least squares to the border pixels that look like background. A plain shop background
+/// fits as one constant colour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackgroundModel {
+    /// Per channel, the coefficients of the [`TERMS`].
+    coef: [[f32; TERMS]; 3],
+    width: f32,
+    height: f32,
+}
+
+impl BackgroundModel {
+    /// One colour everywhere.
+    pub fn constant(colour: [f32; 3], width: u32, height: u32) -> BackgroundModel {
+        let mut coef = [[0.0; TERMS]; 3];
+        for c in 0..3 {
+            coef[c][0] = colour[c];
+        }
+        BackgroundModel {
+            coef,
+            width: width as f32,
+            height: height as f32,
+        }
+    }
+
+    /// Fits the model to the border of `img`: starting from the border's median colour,
+    /// twice keeping the border pixels near the current model and fitting to them (pixels
+    /// of an item that reaches the border drop out). With too few such pixels it stays the
+    /// median colour.
+    pub fn fit(img: &RgbImage) -> BackgroundModel {
+        let (w, h) = img.dimensions();
+        let mut model = Self::constant(border_colour(img).map(f32::from), w, h);
+        let border: Vec<(u32, u32, [f32; 3])> = border_points(w, h)
+            .map(|(x, y)| (x, y, img.get_pixel(x, y).0.map(f32::from)))
+            .collect();
+        for limit in [3.0 * COLOUR_TOLERANCE, 1.5 * COLOUR_TOLERANCE] {
+            let near: Vec<&(u32, u32, [f32; 3])> = border
+                .iter()
+                .filter(|(x, y, p)| {
+                    let bg = model.at(*x, *y);
+                    (0..3).all(|c| (p[c] - bg[c]).abs() <= limit)
+                })
+                .collect();
+            if near.len() < 16 || near.len() * 10 < border.len() * 3 {
+                break;
+            }
+            match model.refit(&near) {
+                Some(fitted) => model = fitted,
+                None => break,
+            }
+        }
+        model
+    }
+
+    /// Least squares on `points` (the normal equations, solved by Gaussian elimination).
+    fn refit(&self, points: &[&(u32, u32, [f32; 3])]) -> Option<BackgroundModel> {
+        let mut ata = [[0.0f64; TERMS]; TERMS];
+        let mut atb = [[0.0f64; 3]; TERMS];
+        for (x, y, p) in points {
+            let t = self.terms(*x, *y);
+            for i in 0..TERMS {
+                for j in 0..TERMS {
+                    ata[i][j] += f64::from(t[i] * t[j]);
+                }
+                for c in 0..3 {
+                    atb[i][c] += f64::from(t[i] * p[c]);
+                }
+            }
+        }
+        let solved = solve(ata, atb)?;
+        let mut coef = [[0.0f32; TERMS]; 3];
+        for (i, row) in solved.iter().enumerate() {
+            for c in 0..3 {
+                coef[c][i] = row[c] as f32;
+            }
+        }
+        Some(BackgroundModel { coef, ..*self })
+    }
+
+    fn terms(&self, x: u32, y: u32) -> [f32; TERMS] {
+        let u = 2.0 * (x as f32 + 0.5) / self.width.max(1.0) - 1.0;
+        let v = 2.0 * (y as f32 + 0.5) / self.height.max(1.0) - 1.0;
+        [1.0, u, v, u * u, v * v]
+    }
+
+    /// The background colour expected at pixel (x, y).
+    pub fn at(&self, x: u32, y: u32) -> [f32; 3] {
+        let t = self.terms(x, y);
+        self.coef
+            .map(|channel| channel.iter().zip(&t).map(|(k, term)| k * term).sum())
+    }
+}
+
+/// Solves `a · x = b` (three right-hand sides) by Gaussian elimination with partial
+/// pivoting; `None` when `a` is singular.
+fn solve(mut a: [[f64; TERMS]; TERMS], mut b: [[f64; 3]; TERMS]) -> Option<[[f64; 3]; TERMS]> {
+    for col in 0..TERMS {
+        let pivot = (col..TERMS).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-9 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        for row in 0..TERMS {
+            if row == col {
+                continue;
+            }
+            let k = a[row][col] / a[col][col];
+            let (pivot_a, pivot_b) = (a[col], b[col]);
+            for (value, above) in a[row].iter_mut().zip(pivot_a).skip(col) {
+                *value -= k * above;
+            }
+            for (value, above) in b[row].iter_mut().zip(pivot_b) {
+                *value -= k * above;
+            }
+        }
+    }
+    let mut x = [[0.0f64; 3]; TERMS];
+    for i in 0..TERMS {
+        for c in 0..3 {
+            x[i][c] = b[i][c] / a[i][i];
+        }
+    }
+    Some(x)
+}
+
+/// The pixels of the image border, each once.
+fn border_points(w: u32, h: u32) -> impl Iterator<Item = (u32, u32)> {
+    let rows = (0..w).flat_map(move |x| {
+        let bottom = (h > 1).then_some((x, h - 1));
+        std::iter::once((x, 0)).chain(bottom)
+    });
+    let sides = (1..h.saturating_sub(1)).flat_map(move |y| {
+        let right = (w > 1).then_some((w - 1, y));
+        std::iter::once((0, y)).chain(right)
+    });
+    rows.chain(sides).filter(move |_| w > 0 && h > 0)
+}
+
+/// The share of border pixels that read as the fitted background (possibly shadowed): 1 for
+/// a plain shop background, far less for a floor, a bed or a street.
+pub fn border_match(img: &RgbImage) -> f32 {
+    border_match_with(img, &BackgroundModel::fit(img))
+}
+
+fn border_match_with(img: &RgbImage, model: &BackgroundModel) -> f32 {
+    let (w, h) = img.dimensions();
+    let (mut matching, mut total) = (0usize, 0usize);
+    for (x, y) in border_points(w, h) {
+        total += 1;
+        matching += usize::from(is_background(img.get_pixel(x, y).0, model.at(x, y)));
+    }
+    matching as f32 / total.max(1) as f32
+}
+
 /// Whether `p` reads as the background colour `bg`, possibly shadowed (see the module docs).
-fn is_background(p: [u8; 3], bg: [f32; 3], bg_norm2: f32) -> bool {
+fn is_background(p: [u8; 3], bg: [f32; 3]) -> bool {
+    let bg_norm2 = bg.iter().map(|v| v * v).sum::<f32>();
     let p = [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])];
     let k = (p[0] * bg[0] + p[1] * bg[1] + p[2] * bg[2]) / bg_norm2.max(1.0);
     if !(SHADOW_MIN_K..=1.04).contains(&k) {
@@ -80,19 +305,32 @@ fn is_background(p: [u8; 3], bg: [f32; 3], bg_norm2: f32) -> bool {
 
 /// The item's mask (255 item, 0 background), the size of `img`: steps 1–4 of the module docs.
 pub fn item_mask(img: &RgbImage) -> GrayImage {
-    let bg = border_colour(img).map(f32::from);
-    let bg_norm2 = bg.iter().map(|v| v * v).sum::<f32>();
+    item_mask_with(img, &BackgroundModel::fit(img))
+}
+
+fn item_mask_with(img: &RgbImage, model: &BackgroundModel) -> GrayImage {
+    filled_regions(&closed_foreground(img, model))
+}
+
+/// Steps 2–3: the pixels that are not background, small gaps closed. (No opening: it would
+/// take thin parts of items, a strap or a chain, too.)
+fn closed_foreground(img: &RgbImage, model: &BackgroundModel) -> GrayImage {
     let (w, h) = img.dimensions();
     let mut raw = GrayImage::new(w, h);
     for (x, y, p) in img.enumerate_pixels() {
-        if !is_background(p.0, bg, bg_norm2) {
+        if !is_background(p.0, model.at(x, y)) {
             raw.put_pixel(x, y, Luma([255]));
         }
     }
-    let closed = close(&raw, Norm::LInf, CLOSE_RADIUS_PX);
+    close(&raw, Norm::LInf, CLOSE_RADIUS_PX)
+}
+
+/// Step 4: the large outer regions, filled.
+fn filled_regions(closed: &GrayImage) -> GrayImage {
+    let (w, h) = closed.dimensions();
     let min_area = MIN_REGION_SHARE * (w * h) as f32;
     let mut filled = GrayImage::new(w, h);
-    for contour in find_contours::<i32>(&closed) {
+    for contour in find_contours::<i32>(closed) {
         if contour.border_type != BorderType::Outer || contour.parent.is_some() {
             continue;
         }
@@ -107,6 +345,12 @@ pub fn item_mask(img: &RgbImage) -> GrayImage {
         draw_polygon_mut(&mut filled, &points, Luma([255]));
     }
     filled
+}
+
+/// The share of a mask's pixels that are set.
+fn share_set(mask: &GrayImage) -> f32 {
+    let set = mask.pixels().filter(|p| p[0] > 0).count();
+    set as f32 / (mask.width() as f32 * mask.height() as f32).max(1.0)
 }
 
 /// The shoelace area of a closed polygon.
@@ -128,9 +372,86 @@ pub struct Cutout {
     pub mask: GrayImage,
 }
 
-/// Cuts the item out of a shop photo (step 5 crops it); `None` when no item was found.
+/// Whether a photo's cut-out can be trusted, and if not, why (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CutoutVerdict {
+    Reliable,
+    /// The border is not one plain colour (a floor, a bed, a street).
+    BorderNotUniform,
+    /// The mask covers too little of the image to be the item.
+    MaskTooSmall,
+    /// The mask covers so much that the background was taken for the item.
+    MaskTooLarge,
+}
+
+impl CutoutVerdict {
+    /// How the reports say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CutoutVerdict::Reliable => "reliable",
+            CutoutVerdict::BorderNotUniform => "border not uniform",
+            CutoutVerdict::MaskTooSmall => "mask too small",
+            CutoutVerdict::MaskTooLarge => "mask too large",
+        }
+    }
+}
+
+/// What [`check_cut_out`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CutoutCheck {
+    pub verdict: CutoutVerdict,
+    /// [`border_match`] of the photo.
+    pub border_match: f32,
+    /// The share of the image the mask covers; `None` when the border already failed (the
+    /// mask is then not computed).
+    pub mask_share: Option<f32>,
+}
+
+/// Judges the cut-out of `img` and makes it when it is reliable.
+pub fn check_cut_out(img: &RgbImage) -> (CutoutCheck, Option<Cutout>) {
+    let model = BackgroundModel::fit(img);
+    let border = border_match_with(img, &model);
+    if border < MIN_BORDER_MATCH {
+        let check = CutoutCheck {
+            verdict: CutoutVerdict::BorderNotUniform,
+            border_match: border,
+            mask_share: None,
+        };
+        return (check, None);
+    }
+    // A foreground that fills the frame has no outer contour at all: judge it before filling.
+    let closed = closed_foreground(img, &model);
+    let foreground = share_set(&closed);
+    let mask = filled_regions(&closed);
+    let share = share_set(&mask).max(foreground);
+    let verdict = if share < MIN_MASK_SHARE {
+        CutoutVerdict::MaskTooSmall
+    } else if share > MAX_MASK_SHARE {
+        CutoutVerdict::MaskTooLarge
+    } else {
+        CutoutVerdict::Reliable
+    };
+    let check = CutoutCheck {
+        verdict,
+        border_match: border,
+        mask_share: Some(share),
+    };
+    let cutout = match verdict {
+        CutoutVerdict::Reliable => crop_to_mask(img, mask),
+        _ => None,
+    };
+    (check, cutout)
+}
+
+/// Cuts the item out of a shop photo (step 5 crops it); `None` when no item was found. It
+/// does not judge the result: [`check_cut_out`] does.
 pub fn cut_out(img: &RgbImage) -> Option<Cutout> {
-    let mask = item_mask(img);
+    crop_to_mask(img, item_mask(img))
+}
+
+/// The image and mask cropped to the mask's bounding box; `None` for an empty mask.
+fn crop_to_mask(img: &RgbImage, mask: GrayImage) -> Option<Cutout> {
     let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0u32, 0u32);
     for (x, y, m) in mask.enumerate_pixels() {
         if m[0] > 0 {
@@ -153,9 +474,11 @@ pub fn cut_out(img: &RgbImage) -> Option<Cutout> {
 /// Where scenes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SceneSource {
+    /// The bundled real photographs, [`TRAINING_PHOTOS`].
+    Photos,
     /// The demo generator's procedural scenes (street, park, room, market).
     Procedural,
-    /// Photos in a folder (cropped to a centred square and resized).
+    /// Photos in a folder.
     Folder(Vec<PathBuf>),
 }
 
@@ -182,22 +505,19 @@ impl SceneSource {
         Ok(SceneSource::Folder(files))
     }
 
-    /// A random `side × side` scene.
+    /// A random `side × side` scene: for photos, a random square crop (55–100 % of the
+    /// shorter side, anywhere, mirrored half of the time), so each call gives a new one.
     pub fn scene(&self, rng: &mut impl Rng, side: u32) -> Result<RgbImage> {
         match self {
+            SceneSource::Photos => Ok(photo_scene(training_photos()?, rng, side)),
             SceneSource::Procedural => Ok(render_scene(rng, side)),
             SceneSource::Folder(files) => {
+                if files.is_empty() {
+                    return Ok(render_scene(rng, side));
+                }
                 let path = &files[rng.random_range(0..files.len())];
                 let img = crate::vision::decode(path)?;
-                let (w, h) = img.dimensions();
-                let s = w.min(h);
-                let square = image::imageops::crop_imm(&img, (w - s) / 2, (h - s) / 2, s, s);
-                Ok(image::imageops::resize(
-                    &square.to_image(),
-                    side,
-                    side,
-                    image::imageops::FilterType::Triangle,
-                ))
+                Ok(photo_scene(std::slice::from_ref(&img), rng, side))
             }
         }
     }
@@ -276,7 +596,8 @@ pub fn paste(
 }
 
 /// A whole background augmentation of a shop photo: cut out, paste on a new scene of
-/// `side × side`. `None` when no item could be cut out (the caller keeps the plain photo).
+/// `side × side`. `None` when the cut-out is not reliable ([`check_cut_out`]): the caller
+/// keeps the plain photo.
 pub fn on_new_background(
     shop: &RgbImage,
     scenes: &SceneSource,
@@ -284,12 +605,182 @@ pub fn on_new_background(
     transform: Option<&Transform>,
     rng: &mut impl Rng,
 ) -> Result<Option<RgbImage>> {
-    let Some(cutout) = cut_out(shop) else {
+    let (_, Some(cutout)) = check_cut_out(shop) else {
         return Ok(None);
     };
     let mut scene = scenes.scene(rng, side)?;
     paste(&cutout, &mut scene, transform, rng);
     Ok(Some(scene))
+}
+
+/// How many photos of one category (or all) the cut-out is reliable on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CutoutCounts {
+    pub checked: usize,
+    pub reliable: usize,
+    /// `reliable / checked` (0 when nothing was checked).
+    pub reliable_fraction: f64,
+}
+
+impl CutoutCounts {
+    fn add(&mut self, reliable: bool) {
+        self.checked += 1;
+        self.reliable += usize::from(reliable);
+        self.reliable_fraction = self.reliable as f64 / self.checked as f64;
+    }
+}
+
+/// What [`survey_cut_outs`] found: the share of photos background augmentation would use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CutoutSurvey {
+    /// Over every readable photo checked.
+    #[serde(flatten)]
+    pub overall: CutoutCounts,
+    /// Photos per verdict (reasons for skipping, and `reliable`).
+    pub verdicts: BTreeMap<CutoutVerdict, usize>,
+    /// Per category label (photos without one are under `""`).
+    pub per_category: BTreeMap<String, CutoutCounts>,
+    /// Photos that could not be decoded (not counted above).
+    pub unreadable: usize,
+}
+
+/// One photo of a survey: where it is and what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyPhoto {
+    pub image: PathBuf,
+    pub category: Option<String>,
+}
+
+/// The catalogue's photos for a survey: at most `limit` (all with `None`), spread evenly over
+/// the catalogue in id order so every category is represented.
+pub fn library_photos(lib: &Library, limit: Option<usize>) -> Result<Vec<SurveyPhoto>> {
+    let items = lib.store.items(&ItemFilter::default())?;
+    let take = limit.unwrap_or(items.len()).min(items.len());
+    let photos = (0..take)
+        .map(|i| {
+            let item = &items[i * items.len() / take.max(1)];
+            SurveyPhoto {
+                image: lib.resolve(&item.image),
+                category: item
+                    .labels
+                    .iter()
+                    .find(|l| l.group == LabelGroup::Category)
+                    .map(|l| l.name.clone()),
+            }
+        })
+        .collect();
+    Ok(photos)
+}
+
+/// Checks the cut-out of every photo (in parallel, in chunks between which progress is
+/// reported and cancellation checked): the share background augmentation uses.
+pub fn survey_cut_outs(photos: &[SurveyPhoto], ctx: &JobContext) -> Result<CutoutSurvey> {
+    const CHUNK: usize = 64;
+    let mut survey = CutoutSurvey {
+        overall: CutoutCounts::default(),
+        verdicts: BTreeMap::new(),
+        per_category: BTreeMap::new(),
+        unreadable: 0,
+    };
+    let total = photos.len() as u64;
+    for (c, chunk) in photos.chunks(CHUNK).enumerate() {
+        ctx.check_cancelled()?;
+        ctx.progress((c * CHUNK) as u64, total, "checking cut-outs");
+        let checks: Vec<Option<CutoutVerdict>> = chunk
+            .par_iter()
+            .map(|photo| {
+                crate::vision::decode(&photo.image)
+                    .ok()
+                    .map(|img| check_cut_out(&img).0.verdict)
+            })
+            .collect();
+        for (photo, verdict) in chunk.iter().zip(checks) {
+            let Some(verdict) = verdict else {
+                survey.unreadable += 1;
+                continue;
+            };
+            let reliable = verdict == CutoutVerdict::Reliable;
+            survey.overall.add(reliable);
+            *survey.verdicts.entry(verdict).or_insert(0) += 1;
+            survey
+                .per_category
+                .entry(photo.category.clone().unwrap_or_default())
+                .or_default()
+                .add(reliable);
+        }
+    }
+    ctx.progress(total, total, "checking cut-outs");
+    Ok(survey)
+}
+
+/// A `side × side` picture of what background augmentation makes of `photo`: the cut-out
+/// pasted on a training scene when reliable; otherwise the photo with the mask it would have
+/// used tinted red (or, when the border already failed, the photo dimmed), so a person sees
+/// why it was skipped.
+pub fn cut_out_preview(photo: &RgbImage, side: u32, seed: u64) -> Result<(CutoutCheck, RgbImage)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (check, cutout) = check_cut_out(photo);
+    if let Some(cutout) = cutout {
+        let mut scene = SceneSource::Photos.scene(&mut rng, side)?;
+        paste(&cutout, &mut scene, None, &mut rng);
+        return Ok((check, scene));
+    }
+    let mask = match check.mask_share {
+        Some(_) => item_mask(photo),
+        None => GrayImage::new(photo.width(), photo.height()),
+    };
+    let mut shown = photo.clone();
+    for (p, m) in shown.pixels_mut().zip(mask.pixels()) {
+        for c in 0..3 {
+            let v = f32::from(p[c]);
+            p[c] = if m[0] > 0 {
+                (0.5 * v + if c == 0 { 127.0 } else { 0.0 }) as u8
+            } else {
+                (0.55 * v) as u8
+            };
+        }
+    }
+    Ok((
+        check,
+        crate::vision::preprocess::letterbox(&shown, side, [0; 3]),
+    ))
+}
+
+/// A contact sheet of [`cut_out_preview`]s of `photos`, `columns` across, tiles of `side` px
+/// framed green (reliable) or red (skipped); the checks in photo order. Unreadable photos
+/// are left out.
+pub fn cut_out_sheet(
+    photos: &[SurveyPhoto],
+    columns: u32,
+    side: u32,
+) -> Result<(Vec<CutoutCheck>, RgbImage)> {
+    const GAP: u32 = 4;
+    let tiles: Vec<(CutoutCheck, RgbImage)> = photos
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, photo)| {
+            let img = crate::vision::decode(&photo.image).ok()?;
+            Some(cut_out_preview(&img, side, i as u64))
+        })
+        .collect::<Result<_>>()?;
+    let columns = columns.max(1);
+    let rows = (tiles.len() as u32).div_ceil(columns).max(1);
+    let cell = side + 2 * GAP;
+    let mut sheet = RgbImage::from_pixel(columns * cell, rows * cell, image::Rgb([255; 3]));
+    for (i, (check, tile)) in tiles.iter().enumerate() {
+        let (x0, y0) = ((i as u32 % columns) * cell, (i as u32 / columns) * cell);
+        let frame = match check.verdict {
+            CutoutVerdict::Reliable => [40, 160, 60],
+            _ => [200, 40, 40],
+        };
+        for y in y0..y0 + cell {
+            for x in x0..x0 + cell {
+                sheet.put_pixel(x, y, image::Rgb(frame));
+            }
+        }
+        image::imageops::replace(&mut sheet, tile, i64::from(x0 + GAP), i64::from(y0 + GAP));
+    }
+    Ok((tiles.into_iter().map(|(c, _)| c).collect(), sheet))
 }
 
 /// Intersection over union of two masks (pixels > 127 count as set).
@@ -381,6 +872,149 @@ mod tests {
         // An image with nothing on it has nothing to cut out.
         let blank = RgbImage::from_pixel(32, 32, rgb([250, 250, 250]));
         assert!(cut_out(&blank).is_none());
+    }
+
+    /// A `w × h` photo of a plain `bg` background with a `fg` rectangle covering
+    /// `[x0, x1) × [y0, y1)`.
+    fn product_shot(w: u32, h: u32, bg: [u8; 3], fg: [u8; 3], rect: [u32; 4]) -> RgbImage {
+        let [x0, y0, x1, y1] = rect;
+        RgbImage::from_fn(w, h, |x, y| {
+            if (x0..x1).contains(&x) && (y0..y1).contains(&y) {
+                rgb(fg)
+            } else {
+                rgb(bg)
+            }
+        })
+    }
+
+    #[test]
+    fn cut_outs_are_judged_before_they_are_used() {
+        // A plain background, an item of a fair size: reliable.
+        let shop = product_shot(64, 64, [245, 245, 245], [30, 60, 150], [16, 12, 48, 52]);
+        let (check, cutout) = check_cut_out(&shop);
+        assert_eq!(check.verdict, CutoutVerdict::Reliable);
+        assert_eq!(check.border_match, 1.0);
+        let share = check.mask_share.unwrap();
+        assert!(
+            (share - (32.0 * 40.0) / (64.0 * 64.0)).abs() < 0.02,
+            "{share}"
+        );
+        assert_eq!(cutout.unwrap().image.dimensions(), (32, 40));
+
+        // A patterned floor: the border is no single colour.
+        let floor = RgbImage::from_fn(64, 64, |x, y| {
+            if (x / 4 + y / 4) % 2 == 0 {
+                rgb([200, 150, 90])
+            } else {
+                rgb([120, 80, 40])
+            }
+        });
+        let (check, cutout) = check_cut_out(&floor);
+        assert_eq!(check.verdict, CutoutVerdict::BorderNotUniform);
+        assert!(check.border_match < MIN_BORDER_MATCH && check.mask_share.is_none());
+        assert!(cutout.is_none());
+
+        // A speck, and an item filling almost the whole frame.
+        let speck = product_shot(64, 64, [245; 3], [0; 3], [30, 30, 33, 33]);
+        assert_eq!(check_cut_out(&speck).0.verdict, CutoutVerdict::MaskTooSmall);
+        let blank = RgbImage::from_pixel(32, 32, rgb([250; 3]));
+        assert_eq!(check_cut_out(&blank).0.verdict, CutoutVerdict::MaskTooSmall);
+        let filled = product_shot(64, 64, [245; 3], [200, 20, 20], [1, 1, 63, 63]);
+        assert_eq!(
+            check_cut_out(&filled).0.verdict,
+            CutoutVerdict::MaskTooLarge
+        );
+
+        // An unreliable photo is never pasted: the caller keeps it as it is.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let pasted = on_new_background(&floor, &SceneSource::Procedural, 32, None, &mut rng);
+        assert!(pasted.unwrap().is_none());
+    }
+
+    #[test]
+    fn demo_shop_photos_are_all_reliable() {
+        for index in 0..24 {
+            let shop = render_shop(&item_spec(11, index), 192);
+            let (check, _) = check_cut_out(&shop.image);
+            assert_eq!(
+                check.verdict,
+                CutoutVerdict::Reliable,
+                "item {index}: {check:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_survey_counts_the_reliable_share_per_category() {
+        let dir = tempfile::tempdir().unwrap();
+        let save = |name: &str, img: &RgbImage| {
+            let path = dir.path().join(name);
+            img.save(&path).unwrap();
+            path
+        };
+        let good = product_shot(48, 48, [240; 3], [10, 90, 10], [10, 10, 38, 40]);
+        let floor = RgbImage::from_fn(48, 48, |x, _| rgb([(x * 5) as u8, 90, 40]));
+        let photos = vec![
+            SurveyPhoto {
+                image: save("a.png", &good),
+                category: Some("dress".into()),
+            },
+            SurveyPhoto {
+                image: save("b.png", &floor),
+                category: Some("dress".into()),
+            },
+            SurveyPhoto {
+                image: save("c.png", &good),
+                category: None,
+            },
+            SurveyPhoto {
+                image: dir.path().join("missing.png"),
+                category: None,
+            },
+        ];
+        let survey = survey_cut_outs(&photos, &JobContext::silent()).unwrap();
+        assert_eq!((survey.overall.checked, survey.overall.reliable), (3, 2));
+        assert!((survey.overall.reliable_fraction - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(survey.unreadable, 1);
+        assert_eq!(survey.verdicts[&CutoutVerdict::BorderNotUniform], 1);
+        assert_eq!(survey.per_category["dress"].reliable, 1);
+        assert_eq!(survey.per_category[""].reliable, 1);
+        let json = serde_json::to_value(&survey).unwrap();
+        assert_eq!(json["reliable"], 2);
+        assert_eq!(json["verdicts"]["border-not-uniform"], 1);
+
+        // The previews: a reliable photo on a scene, the skipped one dimmed; framed sheet.
+        let (check, tile) = cut_out_preview(&good, 40, 1).unwrap();
+        assert_eq!(
+            (check.verdict, tile.dimensions()),
+            (CutoutVerdict::Reliable, (40, 40))
+        );
+        let (checks, sheet) = cut_out_sheet(&photos, 2, 40).unwrap();
+        assert_eq!(checks.len(), 3);
+        assert_eq!(sheet.dimensions(), (2 * 48, 2 * 48));
+        assert_eq!(sheet.get_pixel(0, 0).0, [40, 160, 60]);
+        assert_eq!(sheet.get_pixel(48, 0).0, [200, 40, 40]);
+    }
+
+    #[test]
+    fn the_bundled_training_photos_decode_and_differ_from_the_street_set() {
+        use crate::catalog::demo::scenes::STREET_PHOTOS;
+        let photos = training_photos().unwrap();
+        assert_eq!(photos.len(), TRAINING_PHOTOS.len());
+        for photo in &TRAINING_PHOTOS {
+            assert!(
+                STREET_PHOTOS
+                    .iter()
+                    .all(|s| s.name != photo.name && s.jpeg != photo.jpeg),
+                "{} is in both sets",
+                photo.name
+            );
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let a = SceneSource::Photos.scene(&mut rng, 64).unwrap();
+        let b = SceneSource::Photos.scene(&mut rng, 64).unwrap();
+        assert_eq!(a.dimensions(), (64, 64));
+        assert_ne!(a, b, "every scene is a new crop");
     }
 
     #[test]

@@ -114,6 +114,8 @@ impl Mode {
 #[serde(rename_all = "lowercase")]
 pub enum BackgroundAug {
     Off,
+    /// The bundled real photographs (`background::TRAINING_PHOTOS`).
+    Real,
     /// The demo generator's procedural scenes.
     Procedural,
     /// Scene photos in a folder.
@@ -121,10 +123,11 @@ pub enum BackgroundAug {
 }
 
 impl BackgroundAug {
-    /// `off`, `procedural`, or a folder path.
+    /// `off`, `real`, `procedural`, or a folder path (`./real` for a folder named so).
     pub fn parse(spec: &str) -> BackgroundAug {
         match spec.trim() {
             "off" | "" => BackgroundAug::Off,
+            "real" => BackgroundAug::Real,
             "procedural" => BackgroundAug::Procedural,
             dir => BackgroundAug::Folder(PathBuf::from(dir)),
         }
@@ -134,6 +137,7 @@ impl BackgroundAug {
     pub fn describe(&self) -> String {
         match self {
             BackgroundAug::Off => "off".into(),
+            BackgroundAug::Real => "real".into(),
             BackgroundAug::Procedural => "procedural".into(),
             BackgroundAug::Folder(dir) => dir.display().to_string(),
         }
@@ -142,6 +146,7 @@ impl BackgroundAug {
     fn scenes(&self) -> Result<Option<SceneSource>> {
         Ok(match self {
             BackgroundAug::Off => None,
+            BackgroundAug::Real => Some(SceneSource::Photos),
             BackgroundAug::Procedural => Some(SceneSource::Procedural),
             BackgroundAug::Folder(dir) => Some(SceneSource::folder(dir)?),
         })

@@ -7,5 +7,6 @@ mod index;
 mod model;
 mod ohs;
 mod personalize;
+mod photos;
 mod search;
 mod train;

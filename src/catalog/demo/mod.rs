@@ -4,7 +4,7 @@
 //! `generate` draws `items` shop photos (the garment renderer in [`garments`] / [`draw`]),
 //! labels each item with exactly what was drawn, makes synthetic users whose taste profiles
 //! (favourite categories, colours, textures) decide which 5–7 items they buy and how many
-//! stars they give, and re-draws some items at another pose on cluttered scenes ([`scenes`])
+//! stars they give, and re-draws some items at another pose on real photographs ([`scenes`])
 //! as a street-to-shop query set with known answers. Everything derives from one seed: each
 //! item and each street query has its own random stream, so the parallel drawing gives the
 //! same pixels whatever the thread count.
@@ -157,7 +157,7 @@ fn generate_into(
             .map(|(j, &item)| {
                 let q = batch_no * BATCH + j;
                 let mut rng = stream(opts.seed, 3, q);
-                let rendered = scenes::render_street(&drawn[item].spec, &mut rng, opts.size_px);
+                let rendered = scenes::render_street(&drawn[item].spec, &mut rng, opts.size_px)?;
                 let path = street_dir.join(format!("street-{q:05}.png"));
                 let stored = stored(&root, &path);
                 let thumb = crate::library::thumb_path(&root, &stored);

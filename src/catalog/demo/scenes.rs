@@ -1,34 +1,139 @@
-//! Cluttered procedural scenes for the demo's street photos.
+//! Scenes for the demo's street photos, and the procedural scenes training may fall back on.
 //!
 //! A street-to-shop query is the same item as a shop photo, re-drawn at another scale,
 //! rotation and pose on a busy background, so retrieval has to find the item and ignore
-//! the clutter. [`render_scene`] draws one of four kinds of scene (a street with buildings
-//! and pavement, a park, a room, a market) from shapes, gradients and grain;
-//! [`render_street`] draws the item over one with [`Pose::street`]. Everything comes from
-//! the random stream passed in, so the same stream gives the same pixels.
+//! the clutter. [`render_street`] draws the item with [`Pose::street`] over a random crop of
+//! one of the [`STREET_PHOTOS`]: real photographs bundled in the binary that **training
+//! never uses** (its backgrounds are a disjoint set, `train::background::TRAINING_PHOTOS`,
+//! or [`render_scene`]'s procedural scenes). So `vitrine eval retrieval` on the street set
+//! measures how a background augmentation *transfers* to backgrounds it has not seen, not
+//! how well a model learnt one scene generator.
+//!
+//! [`render_scene`] draws one of four kinds of procedural scene (a street with buildings and
+//! pavement, a park, a room, a market) from shapes, gradients and grain: the
+//! `--background-aug procedural` source. Everything comes from the random stream passed in,
+//! so the same stream gives the same pixels.
 
 use super::draw::{
     Affine, Canvas, Paint, Pt, Rgb, Style, ellipse, hash2, mix, rounded_rect, scale, value_noise,
 };
 use super::garments::{GarmentSpec, Pose, Rendered, draw_item};
+use crate::error::{Error, Result};
+use image::RgbImage;
 use rand::Rng;
+use std::sync::OnceLock;
 
-/// A street photo of `spec`: a random scene with the item drawn over it at a random street
-/// pose, then a colour cast and sensor grain over everything. The mask is the item alone.
-pub fn render_street(spec: &GarmentSpec, rng: &mut impl Rng, size_px: u32) -> Rendered {
+/// A real photograph compiled into the binary (`assets/README.md` names each one's source
+/// package, original path and licence).
+#[derive(Debug, Clone, Copy)]
+pub struct BundledPhoto {
+    /// The file name under `assets/backgrounds/<set>/`, without `.jpg`.
+    pub name: &'static str,
+    pub jpeg: &'static [u8],
+}
+
+/// The bundled photos of one set (`street` or `train`), by file name.
+macro_rules! bundled_photos {
+    ($set:literal: $($name:literal),+ $(,)?) => {
+        [$(BundledPhoto {
+            name: $name,
+            jpeg: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"), "/assets/backgrounds/", $set, "/", $name, ".jpg"
+            )),
+        }),+]
+    };
+}
+pub(crate) use bundled_photos;
+
+/// The photographs behind the demo's street queries (`assets/backgrounds/street/`); no
+/// training background comes from them.
+pub const STREET_PHOTOS: [BundledPhoto; 10] = bundled_photos!("street":
+    "mate-garden",
+    "mate-raindrops",
+    "mate-twowings",
+    "mate-yellowflower",
+    "plasma-eveningglow",
+    "plasma-fallenleaf",
+    "plasma-grey",
+    "plasma-onestandsout",
+    "plasma-path",
+    "plasma-volna",
+);
+
+/// Decodes a set of bundled photos.
+pub fn decode_photos(set: &str, photos: &[BundledPhoto]) -> Result<Vec<RgbImage>> {
+    photos
+        .iter()
+        .map(|photo| {
+            image::load_from_memory_with_format(photo.jpeg, image::ImageFormat::Jpeg)
+                .map(|img| img.to_rgb8())
+                .map_err(|e| {
+                    Error::image(
+                        format!("assets/backgrounds/{set}/{}.jpg (bundled)", photo.name),
+                        format!("cannot decode: {e}"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// [`STREET_PHOTOS`], decoded once per process.
+pub fn street_photos() -> Result<&'static [RgbImage]> {
+    static DECODED: OnceLock<std::result::Result<Vec<RgbImage>, String>> = OnceLock::new();
+    DECODED
+        .get_or_init(|| decode_photos("street", &STREET_PHOTOS).map_err(|e| e.to_string()))
+        .as_deref()
+        .map_err(|e| Error::Invalid(e.clone()))
+}
+
+/// A random `side × side` view of one of `photos`: a square crop of 55–100 % of the photo's
+/// shorter side at a random place, mirrored half of the time, resized. Many distinct scenes
+/// from a few photographs. An empty set gives a mid-grey square.
+pub fn photo_scene(photos: &[RgbImage], rng: &mut impl Rng, side: u32) -> RgbImage {
+    let side = side.max(1);
+    if photos.is_empty() {
+        return RgbImage::from_pixel(side, side, image::Rgb([128; 3]));
+    }
+    let photo = &photos[rng.random_range(0..photos.len())];
+    let (w, h) = photo.dimensions();
+    let short = w.min(h).max(1);
+    let crop = ((short as f32 * rng.random_range(0.55..=1.0)).round() as u32).clamp(1, short);
+    let x0 = rng.random_range(0..=w - crop);
+    let y0 = rng.random_range(0..=h - crop);
+    let square = image::imageops::crop_imm(photo, x0, y0, crop, crop).to_image();
+    let mut scene =
+        image::imageops::resize(&square, side, side, image::imageops::FilterType::Triangle);
+    if rng.random_bool(0.5) {
+        image::imageops::flip_horizontal_in_place(&mut scene);
+    }
+    scene
+}
+
+/// A street photo of `spec`: a random crop of a [`STREET_PHOTOS`] photograph with the item
+/// drawn over it at a random street pose, then a colour cast and sensor grain over
+/// everything. The mask is the item alone.
+pub fn render_street(spec: &GarmentSpec, rng: &mut impl Rng, size_px: u32) -> Result<Rendered> {
     let size = size_px.max(8);
+    let backdrop = photo_scene(street_photos()?, rng, size);
     let mut canvas = Canvas::new(size, size, [0.5; 3]);
-    draw_scene(&mut canvas, rng);
+    canvas.map_pixels(|x, y, _| {
+        let p = backdrop.get_pixel(x, y).0;
+        [
+            f32::from(p[0]) / 255.0,
+            f32::from(p[1]) / 255.0,
+            f32::from(p[2]) / 255.0,
+        ]
+    });
     let pose = Pose::street(rng);
     draw_item(&mut canvas, spec, &pose);
     finish(&mut canvas, rng);
-    Rendered {
+    Ok(Rendered {
         image: canvas.to_rgb_image(),
         mask: canvas.mask_image(),
-    }
+    })
 }
 
-/// A random cluttered scene alone (also a background for augmentation).
+/// A random cluttered procedural scene alone (the `procedural` background augmentation).
 pub fn render_scene(rng: &mut impl Rng, size_px: u32) -> image::RgbImage {
     let size = size_px.max(8);
     let mut canvas = Canvas::new(size, size, [0.5; 3]);
@@ -603,11 +708,11 @@ mod tests {
     #[test]
     fn the_same_stream_gives_the_same_street_photo() {
         let spec = GarmentSpec::plain(Subtype::Handbag, Colour::Red);
-        let a = render_street(&spec, &mut ChaCha8Rng::seed_from_u64(5), 96);
-        let b = render_street(&spec, &mut ChaCha8Rng::seed_from_u64(5), 96);
+        let a = render_street(&spec, &mut ChaCha8Rng::seed_from_u64(5), 96).unwrap();
+        let b = render_street(&spec, &mut ChaCha8Rng::seed_from_u64(5), 96).unwrap();
         assert_eq!(a.image.as_raw(), b.image.as_raw());
         assert_eq!(a.mask.as_raw(), b.mask.as_raw());
-        let c = render_street(&spec, &mut ChaCha8Rng::seed_from_u64(6), 96);
+        let c = render_street(&spec, &mut ChaCha8Rng::seed_from_u64(6), 96).unwrap();
         assert_ne!(a.image.as_raw(), c.image.as_raw());
     }
 
@@ -616,7 +721,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         for i in 0..8 {
             let spec = GarmentSpec::random(&mut rng);
-            let r = render_street(&spec, &mut rng, 96);
+            let r = render_street(&spec, &mut rng, 96).unwrap();
             let covered = r.mask.pixels().filter(|p| p.0[0] > 127).count();
             assert!(
                 covered > 96 * 96 / 40,
@@ -638,6 +743,25 @@ mod tests {
                 var.sqrt()
             );
         }
+    }
+
+    #[test]
+    fn every_street_photo_decodes_and_crops_vary() {
+        let photos = street_photos().unwrap();
+        assert_eq!(photos.len(), STREET_PHOTOS.len());
+        for (photo, bundled) in photos.iter().zip(&STREET_PHOTOS) {
+            let (w, h) = photo.dimensions();
+            assert!(
+                w.max(h) <= 640 && w.min(h) >= 200,
+                "{}: {w}×{h}",
+                bundled.name
+            );
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let a = photo_scene(photos, &mut rng, 48);
+        let b = photo_scene(photos, &mut rng, 48);
+        assert_eq!(a.dimensions(), (48, 48));
+        assert_ne!(a, b);
     }
 
     #[test]

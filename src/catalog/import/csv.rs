@@ -31,6 +31,13 @@ pub fn import_csv(
     opts: &ImportOptions,
     ctx: &JobContext,
 ) -> Result<ImportReport> {
+    let rows = read_csv(csv, images_dir, ctx)?;
+    super::run(lib, Source::Csv, rows, opts, ctx)
+}
+
+/// The candidate items a CSV file lists, not yet checked or stored: what [`import_csv`]
+/// imports and what a held-out query set is read from.
+pub(crate) fn read_csv(csv: &Path, images_dir: Option<&Path>, ctx: &JobContext) -> Result<Rows> {
     let mut file = CsvFile::open(csv)?;
     file.require_columns(&["image"])?;
     let images_base = images_folder(csv, images_dir)?;
@@ -81,7 +88,7 @@ pub fn import_csv(
             Err(reason) => rows.skip(Problem::at(csv, line, reason)),
         }
     }
-    super::run(lib, Source::Csv, rows, opts, ctx)
+    Ok(rows)
 }
 
 /// The folder relative image paths resolve against, made absolute so ids built from image

@@ -1,7 +1,8 @@
 //! Importers for real catalogue formats, and the pipeline they share.
 //!
-//! Each importer (a folder + [`csv`], the [`amazon`] product data, Kaggle's
-//! [`fashion`] product images, DeepFashion [`deepfashion`] In-shop) only reads its own
+//! Each importer (a folder + [`csv`], a [`folder`] of photos in category folders, the
+//! [`amazon`] product data, Kaggle's [`fashion`] product images, DeepFashion
+//! [`deepfashion`] In-shop) only reads its own
 //! format: it turns rows into *candidate* items (key, title, candidate labels, image path)
 //! and notes the rows it cannot use. The rest is the same for every source:
 //!
@@ -36,11 +37,13 @@ pub mod amazon;
 pub mod csv;
 pub mod deepfashion;
 pub mod fashion;
+pub mod folder;
 
 pub use self::csv::import_csv;
 pub use amazon::{UserFilter, import_amazon};
 pub use deepfashion::import_deepfashion_inshop;
 pub use fashion::import_fashion_product_images;
+pub use folder::{FolderSplit, import_folder};
 
 use crate::catalog::vocabulary::{Vocabulary, VocabularyRule};
 use crate::catalog::{ItemId, Label, NewItem, Source};
@@ -105,11 +108,12 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    /// A problem on line `line` (1-based) of `path`.
+    /// A problem on line `line` (1-based) of `path`; line 0 is the file as a whole (a photo
+    /// of a folder import).
     pub(crate) fn at(path: &Path, line: u64, reason: impl Into<String>) -> Problem {
         Problem {
             path: path.to_path_buf(),
-            line: Some(line),
+            line: (line > 0).then_some(line),
             reason: reason.into(),
         }
     }
@@ -138,7 +142,8 @@ impl Problem {
 /// A row turned into an item whose image is still to be checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
-    /// The data file the row is in, and its line, for messages.
+    /// The data file the row is in, and its line (0: the image is a file of its own, as in
+    /// a folder import), for messages.
     pub path: PathBuf,
     pub line: u64,
     /// The image file as found; the pipeline stores its canonical path.
@@ -196,6 +201,12 @@ impl Rows {
     /// Whether a candidate with this key was read.
     pub(crate) fn has_key(&self, key: &str) -> bool {
         self.first_line.contains_key(key)
+    }
+
+    /// The candidates, and the rows skipped so far as report entries (a held-out query set
+    /// is read like an import but never stored).
+    pub(crate) fn into_parts(self) -> (Vec<Candidate>, Vec<Skipped>) {
+        (self.candidates, in_file_order(self.problems))
     }
 }
 
