@@ -15,8 +15,9 @@
 //! du = γ/σ · (dz − dβ/M − û · dγ/M)        (M rows; σ² the biased batch variance)
 //! ```
 //!
-//! The batch mean and (unbiased) variance the forward pass measured are kept in the op's
-//! [`BatchStats`] slot, for the caller to fold into the running averages.
+//! The loops are in [`super::elementwise`]. The batch mean and (unbiased) variance the
+//! forward pass measured are kept in the op's [`BatchStats`] slot, for the caller to fold
+//! into the running averages.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -25,6 +26,10 @@ use rayon::prelude::*;
 
 use super::conv::{f32_slice, with_cpu_f32};
 use super::depthwise::Activation;
+use super::elementwise::{
+    BnChannels, BnGrad, bn_backward, bn_backward_sums, bn_forward, bn_moments, finish, slots,
+    uninit,
+};
 
 /// What one forward pass measured, per channel.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +44,7 @@ pub struct BatchStats {
 pub struct BatchNormAct {
     pub eps: f64,
     pub activation: Activation,
-    /// Filled by the forward pass: `(mean, 1/σ, unbiased variance)` per channel.
+    /// Filled by the forward pass.
     measured: Arc<Mutex<Option<Measured>>>,
 }
 
@@ -102,16 +107,9 @@ fn mean_and_variance(u: &[f32], c: usize) -> (Vec<f64>, Vec<f64>) {
         .par_chunks(rows * c)
         .map(|chunk| {
             let (mut s, mut q) = (vec![0f32; c], vec![0f32; c]);
-            let mut s64 = vec![0f64; c];
-            let mut q64 = vec![0f64; c];
+            let (mut s64, mut q64) = (vec![0f64; c], vec![0f64; c]);
             for block in chunk.chunks(64 * c) {
-                for row in block.chunks_exact(c) {
-                    for (((s, q), &v), &k) in s.iter_mut().zip(q.iter_mut()).zip(row).zip(shift) {
-                        let d = v - k;
-                        *s += d;
-                        *q += d * d;
-                    }
-                }
+                bn_moments(block, shift, &mut s, &mut q);
                 flush(&mut s, &mut s64);
                 flush(&mut q, &mut q64);
             }
@@ -148,28 +146,6 @@ fn add_pairs(
     (a, b)
 }
 
-/// The gradient before the activation, read off its output `y` (see `conv::masked_rows`).
-#[inline(always)]
-fn through(activation: Activation, g: f32, y: f32) -> f32 {
-    match activation {
-        Activation::Identity => g,
-        Activation::Relu => {
-            if y > 0.0 {
-                g
-            } else {
-                0.0
-            }
-        }
-        Activation::Relu6 => {
-            if y > 0.0 && y < 6.0 {
-                g
-            } else {
-                0.0
-            }
-        }
-    }
-}
-
 impl CustomOp3 for BatchNormAct {
     fn name(&self) -> &'static str {
         "batch-norm-act-nhwc"
@@ -201,32 +177,32 @@ impl CustomOp3 for BatchNormAct {
             bail!("batch norm with batch statistics needs at least 2 values per channel")
         }
         let (mu, var) = mean_and_variance(u, c);
-        let mut mean = vec![0f32; c];
-        let mut inv_std = vec![0f32; c];
-        let mut unbiased_var = vec![0f32; c];
-        for i in 0..c {
-            let var = var[i];
-            mean[i] = mu[i] as f32;
-            inv_std[i] = (1.0 / (var + self.eps).sqrt()) as f32;
-            unbiased_var[i] = (var * m as f64 / (m - 1) as f64) as f32;
-        }
+        let mean: Vec<f32> = mu.iter().map(|&v| v as f32).collect();
+        let inv_std: Vec<f32> = var
+            .iter()
+            .map(|&v| (1.0 / (v + self.eps).sqrt()) as f32)
+            .collect();
+        let unbiased_var: Vec<f32> = var
+            .iter()
+            .map(|&v| (v * m as f64 / (m - 1) as f64) as f32)
+            .collect();
         // y = act((u − μ)·a + β), a = γ/σ: subtracting the mean first keeps the precision
         // that `u·a + (β − μ·a)` would lose when the mean is large against σ.
-        let a: Vec<f32> = (0..c).map(|i| gamma[i] * inv_std[i]).collect();
-        let mut y = vec![0f32; u.len()];
+        let a: Vec<f32> = gamma.iter().zip(&inv_std).map(|(g, i)| g * i).collect();
+        let ch = BnChannels {
+            mean: &mean,
+            inv_std: &inv_std,
+            scale: &a,
+            beta,
+        };
         let rows = rows_per_task(m, c);
-        let activation = self.activation;
-        y.par_chunks_mut(rows * c)
+        let mut y = uninit(u.len());
+        slots(&mut y, u.len())
+            .par_chunks_mut(rows * c)
             .zip(u.par_chunks(rows * c))
-            .for_each(|(y, u)| {
-                for (y, u) in y.chunks_exact_mut(c).zip(u.chunks_exact(c)) {
-                    for ((y, &u), ((&mu, &a), &b)) in
-                        y.iter_mut().zip(u).zip(mean.iter().zip(&a).zip(beta))
-                    {
-                        *y = activation.apply((u - mu) * a + b);
-                    }
-                }
-            });
+            .for_each(|(y, u)| bn_forward(u, y, ch, self.activation));
+        // SAFETY: `bn_forward` wrote every slot of every chunk.
+        unsafe { finish(&mut y, u.len()) };
         *self.measured.lock().unwrap_or_else(PoisonError::into_inner) = Some(Measured {
             mean,
             inv_std,
@@ -251,7 +227,17 @@ impl CustomOp3 for BatchNormAct {
             let (dy, y, u, gamma) = (t[0], t[1], t[2], t[3]);
             let m = u.len() / c;
             let rows = rows_per_task(m, c);
-            let (mean, inv) = (&measured.mean, &measured.inv_std);
+            let scale: Vec<f32> = gamma
+                .iter()
+                .zip(&measured.inv_std)
+                .map(|(g, i)| g * i)
+                .collect();
+            let ch = BnChannels {
+                mean: &measured.mean,
+                inv_std: &measured.inv_std,
+                scale: &scale,
+                beta: &[],
+            };
             // Pass 1: Σ dz and Σ dz·û per channel (f32 over runs of 64 rows, f64 across).
             let (sum_dz, sum_dz_xhat) = dy
                 .par_chunks(rows * c)
@@ -265,22 +251,7 @@ impl CustomOp3 for BatchNormAct {
                         .zip(y.chunks(64 * c))
                         .zip(u.chunks(64 * c))
                     {
-                        for ((dy, y), u) in dy
-                            .chunks_exact(c)
-                            .zip(y.chunks_exact(c))
-                            .zip(u.chunks_exact(c))
-                        {
-                            for (((s, p), ((&g, &y), &u)), (&mu, &iv)) in s
-                                .iter_mut()
-                                .zip(p.iter_mut())
-                                .zip(dy.iter().zip(y).zip(u))
-                                .zip(mean.iter().zip(inv))
-                            {
-                                let d = through(activation, g, y);
-                                *s += d;
-                                *p += d * (u - mu) * iv;
-                            }
-                        }
+                        bn_backward_sums(dy, y, u, ch, &mut s, &mut p, activation);
                         flush(&mut s, &mut s64);
                         flush(&mut p, &mut p64);
                     }
@@ -288,34 +259,22 @@ impl CustomOp3 for BatchNormAct {
                 })
                 .reduce(|| (vec![0f64; c], vec![0f64; c]), add_pairs);
             // Pass 2: du = γ/σ · (dz − Σdz/M − û·Σ(dz·û)/M).
-            let scale: Vec<f32> = (0..c).map(|i| gamma[i] * inv[i]).collect();
-            let shift: Vec<f32> = (0..c).map(|i| (sum_dz[i] / m as f64) as f32).collect();
-            let slope: Vec<f32> = (0..c).map(|i| (sum_dz_xhat[i] / m as f64) as f32).collect();
-            let mut du = vec![0f32; u.len()];
-            du.par_chunks_mut(rows * c)
+            let mean_dz: Vec<f32> = sum_dz.iter().map(|&v| (v / m as f64) as f32).collect();
+            let mean_dz_xhat: Vec<f32> =
+                sum_dz_xhat.iter().map(|&v| (v / m as f64) as f32).collect();
+            let grad = BnGrad {
+                mean_dz: &mean_dz,
+                mean_dz_xhat: &mean_dz_xhat,
+            };
+            let mut du = uninit(u.len());
+            slots(&mut du, u.len())
+                .par_chunks_mut(rows * c)
                 .zip(dy.par_chunks(rows * c))
                 .zip(y.par_chunks(rows * c))
                 .zip(u.par_chunks(rows * c))
-                .for_each(|(((du, dy), y), u)| {
-                    for (((du, dy), y), u) in du
-                        .chunks_exact_mut(c)
-                        .zip(dy.chunks_exact(c))
-                        .zip(y.chunks_exact(c))
-                        .zip(u.chunks_exact(c))
-                    {
-                        for ((du, ((&g, &y), &u)), (((&mu, &iv), &sc), (&sh, &sl))) in
-                            du.iter_mut().zip(dy.iter().zip(y).zip(u)).zip(
-                                mean.iter()
-                                    .zip(inv)
-                                    .zip(&scale)
-                                    .zip(shift.iter().zip(&slope)),
-                            )
-                        {
-                            let xhat = (u - mu) * iv;
-                            *du = sc * (through(activation, g, y) - sh - xhat * sl);
-                        }
-                    }
-                });
+                .for_each(|(((du, dy), y), u)| bn_backward(dy, y, u, du, ch, grad, activation));
+            // SAFETY: `bn_backward` wrote every slot of every chunk.
+            unsafe { finish(&mut du, u.len()) };
             let dgamma: Vec<f32> = sum_dz_xhat.iter().map(|&v| v as f32).collect();
             let dbeta: Vec<f32> = sum_dz.iter().map(|&v| v as f32).collect();
             Ok((du, dgamma, dbeta))

@@ -30,6 +30,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::depthwise::{Activation, Padding2d, bias_activation};
+use super::elementwise::{activation_pass, add_column_sums, finish, slots, uninit};
 
 /// A convolution with its bias and activation fused (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -622,17 +623,21 @@ pub(crate) fn pointwise_input_grad(
     k: usize,
     n: usize,
 ) -> Vec<f32> {
-    let mut dx = vec![0f32; m * k];
-    if k == 0 {
-        return dx;
+    if k == 0 || m == 0 {
+        return vec![0f32; m * k];
     }
+    let mut dx = uninit(m * k);
     let threads = rayon::current_num_threads().max(1);
     let rows = rows_per_task(m, n, k, threads);
-    dx.par_chunks_mut(rows * k)
+    slots(&mut dx, m * k)
+        .par_chunks_mut(rows * k)
         .enumerate()
         .for_each(|(i, block)| {
             let r0 = i * rows;
             let r = block.len() / k;
+            // SAFETY: `gemm_strided` with `accumulate` false writes every element of the
+            // block (n = 0 fills it with zeros) before anything reads it.
+            let block = unsafe { &mut *(block as *mut [MaybeUninit<f32>] as *mut [f32]) };
             gemm_strided(
                 (r, k, n),
                 block,
@@ -645,6 +650,8 @@ pub(crate) fn pointwise_input_grad(
                 Parallelism::None,
             );
         });
+    // SAFETY: every block of rows was written above.
+    unsafe { finish(&mut dx, m * k) };
     dx
 }
 
@@ -668,52 +675,31 @@ pub(crate) fn activation_grad(
         Activation::Identity => {
             let db = dy
                 .par_chunks(share)
-                .map(|rows| column_sums(rows, n))
+                .map(|rows| {
+                    let mut sums = vec![0f32; n];
+                    add_column_sums(rows, &mut sums);
+                    sums
+                })
                 .reduce(|| vec![0f32; n], add_into);
             (None, db)
         }
         _ => {
-            let mut dz = vec![0f32; dy.len()];
-            let db = dz
+            let mut dz = uninit(dy.len());
+            let db = slots(&mut dz, dy.len())
                 .par_chunks_mut(share)
                 .zip(dy.par_chunks(share))
                 .zip(y.par_chunks(share))
                 .map(|((dz, dy), y)| {
-                    masked_rows(dz, dy, y, activation);
-                    column_sums(dz, n)
+                    let mut sums = vec![0f32; n];
+                    activation_pass(dz, dy, y, &mut sums, activation);
+                    sums
                 })
                 .reduce(|| vec![0f32; n], add_into);
+            // SAFETY: `activation_pass` wrote every slot of every chunk.
+            unsafe { finish(&mut dz, dy.len()) };
             (Some(dz), db)
         }
     }
-}
-
-/// `dz = dy` where the activation passed its input through (its derivative is 1), 0 elsewhere.
-fn masked_rows(dz: &mut [f32], dy: &[f32], y: &[f32], activation: Activation) {
-    match activation {
-        Activation::Identity => dz.copy_from_slice(dy),
-        Activation::Relu => {
-            for ((d, &g), &v) in dz.iter_mut().zip(dy).zip(y) {
-                *d = if v > 0.0 { g } else { 0.0 };
-            }
-        }
-        Activation::Relu6 => {
-            for ((d, &g), &v) in dz.iter_mut().zip(dy).zip(y) {
-                *d = if v > 0.0 && v < 6.0 { g } else { 0.0 };
-            }
-        }
-    }
-}
-
-/// The sums of the columns of rows of `n` values.
-fn column_sums(rows: &[f32], n: usize) -> Vec<f32> {
-    let mut sums = vec![0f32; n];
-    for row in rows.chunks_exact(n) {
-        for (s, v) in sums.iter_mut().zip(row) {
-            *s += v;
-        }
-    }
-    sums
 }
 
 #[cfg(test)]

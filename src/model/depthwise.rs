@@ -623,11 +623,11 @@ multiversion!(forward_row => forward_row_body::<Avx512, Avx2, Portable>(
 ));
 
 /// The FMA flag of the scalar kernels, as a type for [`multiversion!`].
-trait Fma {
+pub(crate) trait Fma {
     const FMA: bool;
 }
-struct WithFma;
-struct WithoutFma;
+pub(crate) struct WithFma;
+pub(crate) struct WithoutFma;
 impl Fma for WithFma {
     const FMA: bool = true;
 }
@@ -637,7 +637,7 @@ impl Fma for WithoutFma {
 
 /// `a · b + acc`, fused where the instruction set has FMA (Rust never fuses on its own).
 #[inline(always)]
-fn madd<F: Fma>(a: f32, b: f32, acc: f32) -> f32 {
+pub(crate) fn madd<F: Fma>(a: f32, b: f32, acc: f32) -> f32 {
     if F::FMA {
         a.mul_add(b, acc)
     } else {

@@ -5,6 +5,7 @@ pub mod backbone;
 pub mod batch_norm;
 pub mod conv;
 pub mod depthwise;
+pub(crate) mod elementwise;
 pub mod lite0;
 pub mod network;
 pub mod pickle;
