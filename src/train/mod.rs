@@ -358,6 +358,9 @@ pub fn train(
     ctx: &JobContext,
     events: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainReport> {
+    // The name (a folder under the library) is checked before anything is read or written,
+    // `resume` included.
+    config.check()?;
     let start = Instant::now();
     let dir = run_dir(lib.root(), &config.name);
     let items = lib.store.items(&ItemFilter::default())?;
