@@ -33,6 +33,8 @@
 pub mod catalog;
 pub mod cli;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod index;
