@@ -34,6 +34,8 @@ pub mod catalog;
 pub mod cli;
 pub mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod index;

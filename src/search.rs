@@ -17,7 +17,7 @@
 use crate::catalog::{ItemId, Label, LabelGroup, Partition};
 use crate::error::{Error, Result};
 use crate::index::search::{Hit, top_k, top_k_batch};
-use crate::index::{self, EmbeddingIndex, ImageFingerprint};
+use crate::index::{self, EmbeddingIndex};
 use crate::jobs::JobContext;
 use crate::library::{self, Library};
 use crate::model::system::System;
@@ -25,6 +25,7 @@ use crate::store::ItemFilter;
 use crate::vision::{self, preprocess::BatchLoader};
 use candle_core::{Device, Tensor};
 use image::RgbImage;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -147,18 +148,34 @@ impl Searcher {
             .into_iter()
             .map(|it| (it.id, it))
             .collect();
+        // In parallel: an image whose time changed (a copied library) is hashed.
+        let root = lib.root();
+        let checks: Vec<Option<std::io::Result<bool>>> = index
+            .ids
+            .par_iter()
+            .enumerate()
+            .map(|(row, id)| {
+                let item = catalog.get(id)?;
+                let image = library::resolve(root, &item.image);
+                Some(
+                    index.images[row]
+                        .check(&item.image, &image)
+                        .map(|now| now.is_some()),
+                )
+            })
+            .collect();
         let mut items = Vec::with_capacity(index.len());
         let mut stale: Vec<String> = Vec::new();
-        for (row, &id) in index.ids.iter().enumerate() {
+        for (&id, check) in index.ids.iter().zip(checks) {
             let Some(item) = catalog.get(&id) else {
                 stale.push(format!("item {id} left the catalogue"));
                 continue;
             };
             let image = library::resolve(lib.root(), &item.image);
-            match ImageFingerprint::of_file(&item.image, &image) {
-                Ok(now) if now == index.images[row] => {}
-                Ok(_) => stale.push(format!("{} changed", image.display())),
-                Err(e) => stale.push(format!("{}: {e}", image.display())),
+            match check {
+                Some(Ok(true)) => {}
+                Some(Ok(false)) | None => stale.push(format!("{} changed", image.display())),
+                Some(Err(e)) => stale.push(format!("{}: {e}", image.display())),
             }
             items.push(IndexedItem {
                 item_id: id,

@@ -386,6 +386,7 @@ fn time_index_load(index: &EmbeddingIndex) -> anyhow::Result<f64> {
             path: format!("images/catalog/{id}.png"),
             size_bytes: 0,
             mtime_ns: 0,
+            sha256: None,
         })
         .collect();
     let dir = TempDir::new("vitrine-bench-load");

@@ -13,7 +13,7 @@ pub struct CatalogArgs {
 }
 
 pub fn run(dir: &Path, args: &CatalogArgs) -> anyhow::Result<ExitCode> {
-    let lib = Library::open(dir)?;
+    let lib = Library::open_for_reading(dir)?;
     let counts = lib.store.counts()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&counts)?);

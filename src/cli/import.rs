@@ -193,13 +193,15 @@ fn print_report(report: &ImportReport, json: bool) -> anyhow::Result<()> {
         report.labels_kept,
         report.users,
         report.ratings,
-        report.skipped.len()
+        report.skipped.len() as u64 + report.skipped_unlisted
     );
     for s in report.skipped.iter().take(SKIPPED_SHOWN) {
         eprintln!("  skipped {}: {}", s.location, s.reason);
     }
-    if report.skipped.len() > SKIPPED_SHOWN {
-        eprintln!("  … and {} more", report.skipped.len() - SKIPPED_SHOWN);
+    let more =
+        (report.skipped.len().saturating_sub(SKIPPED_SHOWN)) as u64 + report.skipped_unlisted;
+    if more > 0 {
+        eprintln!("  … and {more} more");
     }
     if report.imported == 0 {
         eprintln!("Nothing was imported; the library is unchanged.");

@@ -240,13 +240,12 @@ fn score(dir: &Path, args: &ScoreArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"study": study.name, "scorer": args.scorer.trim(), "saved": saved})
+            serde_json::json!({"study": study.name, "scorer": args.scorer, "saved": saved})
         );
     } else {
         println!(
-            "Saved {saved} answers of {} to the study {:?}",
-            args.scorer.trim(),
-            study.name
+            "Saved {saved} answers of {:?} to the study {:?}",
+            args.scorer, study.name
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -280,7 +279,10 @@ fn by_system<'a>(systems: &'a [String], values: &[Option<f64>]) -> BTreeMap<&'a 
 }
 
 fn report_cmd(dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let lib = Library::open(dir)?;
+    let lib = Library::open_for_reading(dir)?;
+    for out in args.csv.iter().chain(&args.raw_csv) {
+        lib.check_output_path(out)?;
+    }
     let study = ohs::open_study(&lib.store, &args.name)?;
     let answers = lib.store.study_answers(study.id)?;
     let report = report::report(&study, &answers, BOOTSTRAP_ROUNDS);

@@ -113,6 +113,9 @@ pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result
             json,
             csv,
         } => {
+            if let Some(out) = csv {
+                crate::library::check_output_path(&root, out)?;
+            }
             let options = train_options(*epochs, *seed);
             let name = system.clone();
             let job = Job::spawn("personalize eval", None, move |ctx| {

@@ -63,7 +63,10 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
     }
     let files = expand(&args.images)?;
     let device = system::device(device)?;
-    let lib = Library::open(dir)?;
+    let lib = Library::open_for_reading(dir)?;
+    if let Some(out) = &args.grid {
+        lib.check_output_path(out)?;
+    }
     // With --user, the personaliser's searcher (its index brought up to date) and the cart.
     let personal = match &args.user {
         None => None,
@@ -193,18 +196,40 @@ const PAD_PX: u32 = 8;
 /// Font scale: each font pixel is drawn as a SCALE×SCALE square.
 const SCALE: u32 = 2;
 
-/// The contact sheet's size for `rows` queries of `k` results: one query column, K results.
+/// The contact sheet's size for `rows` queries of `k` results: one query column, K results
+/// (saturating: an impossible size is refused by its pixel count).
 pub fn grid_size(rows: usize, k: usize) -> (u32, u32) {
-    let cols = 1 + k as u32;
+    let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let cols = to_u32(k).saturating_add(1);
     (
-        PAD_PX + cols * (CELL_PX + PAD_PX),
-        PAD_PX + rows as u32 * (CELL_PX + CAPTION_PX + PAD_PX),
+        cols.saturating_mul(CELL_PX + PAD_PX).saturating_add(PAD_PX),
+        to_u32(rows)
+            .saturating_mul(CELL_PX + CAPTION_PX + PAD_PX)
+            .saturating_add(PAD_PX),
     )
 }
 
-/// Draws the contact sheet and writes it to `out` atomically (a temporary file, renamed).
+/// The most pixels a contact sheet may have (300 MB of RGB).
+pub const MAX_GRID_PIXELS: u64 = 100_000_000;
+
+/// Draws the contact sheet and writes it to `out` atomically (a temporary file, renamed). It
+/// is as wide as the longest result list (at most `k`), not as `k` asks, and refused when
+/// it would have more than [`MAX_GRID_PIXELS`].
 fn write_grid(results: &[QueryResult], k: usize, out: &Path) -> Result<()> {
-    let (width, height) = grid_size(results.len(), k);
+    let columns = results
+        .iter()
+        .map(|r| r.results.len())
+        .max()
+        .unwrap_or(0)
+        .min(k);
+    let (width, height) = grid_size(results.len(), columns);
+    if u64::from(width) * u64::from(height) > MAX_GRID_PIXELS {
+        return Err(Error::Invalid(format!(
+            "the contact sheet would be {width}×{height} pixels, more than the \
+             {MAX_GRID_PIXELS} a sheet may have (the limit); ask for fewer queries or a \
+             smaller -k"
+        )));
+    }
     let mut sheet = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
     for (row, result) in results.iter().enumerate() {
         let y = PAD_PX + row as u32 * (CELL_PX + CAPTION_PX + PAD_PX);
@@ -314,6 +339,42 @@ mod tests {
         for ch in "#0123456789.-Q".chars() {
             assert!(glyph(ch).is_some(), "{ch}");
         }
+    }
+
+    fn result(image: &str, results: usize) -> QueryResult {
+        QueryResult {
+            image: image.into(),
+            results: (1..=results)
+                .map(|rank| crate::search::RankedItem {
+                    rank,
+                    item_id: rank as i64,
+                    score: 0.5,
+                    image: format!("/nowhere/{rank}.png"),
+                    title: String::new(),
+                    labels: Vec::new(),
+                })
+                .collect(),
+            predicted_labels: Vec::new(),
+            timings: Default::default(),
+        }
+    }
+
+    /// `query -k 1000000 --grid` on a catalogue of 3: the sheet is as wide as 3 results.
+    #[test]
+    fn the_grid_is_sized_by_the_results_not_by_k() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sheet.png");
+        write_grid(&[result("/nowhere/q.png", 3)], 1_000_000, &out).unwrap();
+        let sheet = image::open(&out).unwrap();
+        assert_eq!((sheet.width(), sheet.height()), grid_size(1, 3));
+        // A sheet too large to draw is refused before any pixel is allocated.
+        let many: Vec<QueryResult> = (0..100_000).map(|_| result("q", 1)).collect();
+        let err = write_grid(&many, 10, &out).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("more than the {MAX_GRID_PIXELS}")),
+            "{err}"
+        );
+        assert_eq!(grid_size(usize::MAX, usize::MAX), (u32::MAX, u32::MAX));
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub struct SystemsArgs {
 }
 
 pub fn run(dir: &Path, args: &SystemsArgs) -> anyhow::Result<ExitCode> {
-    let lib = Library::open(dir)?;
+    let lib = Library::open_for_reading(dir)?;
     let systems = System::list(&lib)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&systems)?);

@@ -131,6 +131,16 @@ pub fn default_name(
 pub fn run(dir: &Path, device: &str, args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let device = system::device(device)?;
     let config = args.config()?;
+    // Checked before any file is read or written, `--resume` included: the name becomes
+    // folders under the library.
+    if !system::is_valid_system_name(&config.name) || config.name == system::IMAGENET_LITE0 {
+        anyhow::bail!(
+            "{:?} cannot name a trained system: use 1–64 characters of a-z, 0-9, '.', '_' and \
+             '-' (not {})",
+            config.name,
+            system::IMAGENET_LITE0
+        );
+    }
     let dir = dir.to_path_buf();
     let bar = ProgressBar::new(0);
     bar.set_style(

@@ -21,6 +21,10 @@ pub enum WeightsCommand {
         /// Leave out BatchNorm's `num_batches_tracked` counters (kept by default).
         #[arg(long)]
         skip_num_batches_tracked: bool,
+        /// Refuse a file whose tensors hold more than N times its size (views repeating one
+        /// storage, overlapping zip entries).
+        #[arg(long, value_name = "N", default_value_t = weights::DEFAULT_MAX_EXPANSION)]
+        max_expansion: u64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -34,11 +38,13 @@ pub fn run(cmd: &WeightsCommand) -> anyhow::Result<ExitCode> {
             out,
             keep_dtype,
             skip_num_batches_tracked,
+            max_expansion,
             json,
         } => {
             let options = ImportOptions {
                 keep_dtype: *keep_dtype,
                 skip_num_batches_tracked: *skip_num_batches_tracked,
+                max_expansion: Some(*max_expansion),
             };
             // The error names the file already.
             let report = weights::import_pth(file, out, &options)?;

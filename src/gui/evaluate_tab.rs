@@ -259,11 +259,11 @@ impl super::App {
                 self.state.ohs.scoring = false;
             }
             OhsCommand::StartScoring(scorer) => {
-                let scorer = scorer.trim().to_owned();
+                // The name is kept exactly as typed (it is the scorer's identity in merges).
                 let Some(study) = &view.study else {
                     return Ok(());
                 };
-                if scorer.is_empty() {
+                if scorer.trim().is_empty() {
                     return Err(crate::Error::Invalid(
                         "type your name to start scoring".into(),
                     ));

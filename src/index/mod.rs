@@ -2,8 +2,9 @@
 //! `DIR/index/<system>.emb` (DESIGN §2, §6; the file format is in [`store`]).
 //!
 //! [`build`] is a job (DESIGN §9): it lists the catalogue, keeps the rows of items whose
-//! image is unchanged (same stored path, size and modification time) from the previous index
-//! of the same system version, embeds the new and changed ones, and drops the items that left
+//! image is unchanged (same stored path, size and content: see [`ImageFingerprint::check`],
+//! so a copied or moved library keeps its index) from the previous index of the same system
+//! version, embeds the new and changed ones, and drops the items that left
 //! the catalogue. A new version of the system (another [`System::fingerprint`]) re-embeds
 //! everything. Images are decoded and letterboxed one batch ahead of the model by a
 //! [`BatchLoader`]; an image that cannot be read or decoded is reported (path and reason) and
@@ -25,6 +26,7 @@ use crate::library::{self, Library};
 use crate::model::system::System;
 use crate::vision::preprocess::BatchLoader;
 use candle_core::Device;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -155,34 +157,39 @@ pub fn build(
         New,
         Failed,
     }
+    // Fingerprints in parallel: an image whose time changed is read and hashed.
+    ctx.progress(0, items.len() as u64, "checking images");
+    let root = lib.root();
+    let checked: Vec<std::io::Result<(ImageFingerprint, Option<usize>)>> = items
+        .par_iter()
+        .map(|item| {
+            let resolved = library::resolve(root, &item.image);
+            let row = previous_rows.get(&item.id).copied();
+            if let (Some(old), Some(row)) = (&previous, row)
+                && let Some(now) = old.images[row].check(&item.image, &resolved)?
+            {
+                return Ok((now, Some(row)));
+            }
+            Ok((ImageFingerprint::of_file(&item.image, &resolved)?, None))
+        })
+        .collect();
     let mut failed = Vec::new();
     let mut plan = Vec::with_capacity(items.len());
     let mut to_embed: Vec<usize> = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let resolved = library::resolve(lib.root(), &item.image);
-        match ImageFingerprint::of_file(&item.image, &resolved) {
+    for (i, (item, checked)) in items.iter().zip(checked).enumerate() {
+        match checked {
             Err(e) => {
                 failed.push(IndexFailure {
                     item_id: item.id,
-                    image: resolved,
+                    image: library::resolve(lib.root(), &item.image),
                     reason: format!("cannot read the file: {e}"),
                 });
                 plan.push((None, Source::Failed));
             }
-            Ok(image) => {
-                let kept = previous.as_ref().and_then(|old| {
-                    previous_rows
-                        .get(&item.id)
-                        .filter(|&&row| old.images[row] == image)
-                        .copied()
-                });
-                match kept {
-                    Some(row) => plan.push((Some(image), Source::Kept(row))),
-                    None => {
-                        to_embed.push(i);
-                        plan.push((Some(image), Source::New));
-                    }
-                }
+            Ok((image, Some(row))) => plan.push((Some(image), Source::Kept(row))),
+            Ok((image, None)) => {
+                to_embed.push(i);
+                plan.push((Some(image), Source::New));
             }
         }
     }
@@ -410,6 +417,61 @@ mod tests {
     }
 
     const IMAGENET: &str = crate::model::system::IMAGENET_LITE0;
+
+    /// Copies a folder tree the way `cp -r` does: new files, new modification times.
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+                let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+                std::fs::File::options()
+                    .write(true)
+                    .open(&target)
+                    .unwrap()
+                    .set_modified(later)
+                    .unwrap();
+            }
+        }
+    }
+
+    /// A library copied elsewhere (every file with a new time) and then moved keeps its
+    /// index: searchable at once, and re-indexing embeds nothing.
+    #[test]
+    fn a_copied_or_moved_library_keeps_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = dir.path().join("lib");
+        let mut lib = Library::open(&original).unwrap();
+        add_items(&mut lib, 3);
+        let system = System::imagenet_lite0(&Device::Cpu).unwrap();
+        let ctx = JobContext::silent();
+        let first = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        assert_eq!(first.embedded, 3);
+        drop(lib);
+
+        let copy = dir.path().join("copy");
+        copy_tree(&original, &copy);
+        let lib = Library::open(&copy).unwrap();
+        crate::search::Searcher::open(&lib, IMAGENET, &Device::Cpu).unwrap();
+        let again = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        assert_eq!((again.embedded, again.kept), (0, 3), "{again:?}");
+        assert!(again.rebuilt.is_none() && again.failed.is_empty());
+        assert!(again.written, "the new times are recorded");
+        let third = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        assert!(!third.written && third.embedded == 0);
+        drop(lib);
+
+        let moved = dir.path().join("moved");
+        std::fs::rename(&copy, &moved).unwrap();
+        let lib = Library::open(&moved).unwrap();
+        crate::search::Searcher::open(&lib, IMAGENET, &Device::Cpu).unwrap();
+        let after_move = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        assert_eq!((after_move.embedded, after_move.kept), (0, 3));
+    }
 
     #[test]
     fn a_cancelled_build_leaves_the_old_index() {

@@ -6,16 +6,20 @@
 //! header    magic "VTRNEMB\0" · format version u32 · dim u32 · count u64
 //!           system name (u16 length + UTF-8) · system fingerprint (u16 length + UTF-8)
 //! entries   count × { item id i64 · image size u64 · image mtime ns i64 ·
-//!                     stored image path (u32 length + UTF-8) }
+//!                     image sha256 (32 bytes) · stored image path (u32 length + UTF-8) }
 //! matrix    count × dim f32, row-major, each row L2-normalised (or all zero)
 //! trailer   sha256 of everything above (32 bytes)
 //! ```
-//! Integers and floats are little-endian. The per-item image fingerprint (path, size,
-//! modification time) tells incremental indexing which images changed; the system
-//! fingerprint tells it (and a search) whether the index was made by this version of the
-//! system. Files are written to a temporary name and renamed, so a reader sees the old index
-//! or the new one, never half of one; a load checks magic, version and checksum and names the
-//! file in every error.
+//! Integers and floats are little-endian. The per-item image fingerprint tells incremental
+//! indexing (and a search) which images changed: the stored path (relative to the library
+//! for images inside it), the size, and the **content**: the sha256 of the file's bytes. The
+//! modification time is only a shortcut: a file of the same size and time is taken as
+//! unchanged without being read; another time (a copied or moved library, a restored backup)
+//! means the file is hashed and compared, so a copied library keeps its index. Format 1 (no
+//! hash) is still read; its files are hashed when next indexed. The system fingerprint tells
+//! whether the index was made by this version of the system. Files are written to a
+//! temporary name and renamed, so a reader sees the old index or the new one, never half of
+//! one; a load checks magic, version and checksum and names the file in every error.
 
 use crate::catalog::ItemId;
 use crate::error::{Error, Result};
@@ -26,23 +30,36 @@ use std::path::Path;
 
 /// How an index file starts.
 pub const MAGIC: [u8; 8] = *b"VTRNEMB\0";
-/// The format version this program writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this program writes.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this program reads (format 1 has no content hashes).
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 const CHECKSUM_BYTES: usize = 32;
 
-/// What an item's image was when it was embedded: a change of any part re-embeds it.
+/// What an item's image was when it was embedded: another path, size or content re-embeds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageFingerprint {
     /// The image path as stored in the catalogue.
     pub path: String,
     pub size_bytes: u64,
-    /// Modification time, in nanoseconds since the Unix epoch (negative before it).
+    /// Modification time, in nanoseconds since the Unix epoch (negative before it): only a
+    /// shortcut that spares reading a file whose size and time did not change.
     pub mtime_ns: i64,
+    /// The sha256 of the file's bytes (`None` in a format 1 index).
+    pub sha256: Option<[u8; 32]>,
 }
 
 impl ImageFingerprint {
-    /// The fingerprint of the file at `resolved`, recorded under the stored path `stored`.
+    /// The fingerprint of the file at `resolved` (read whole, to hash it), recorded under the
+    /// stored path `stored`.
     pub fn of_file(stored: &str, resolved: &Path) -> std::io::Result<ImageFingerprint> {
+        let mut fingerprint = ImageFingerprint::stat(stored, resolved)?;
+        fingerprint.sha256 = Some(sha256_of_file(resolved)?);
+        Ok(fingerprint)
+    }
+
+    /// Path, size and time of the file at `resolved`, without its hash.
+    fn stat(stored: &str, resolved: &Path) -> std::io::Result<ImageFingerprint> {
         let meta = std::fs::metadata(resolved)?;
         if !meta.is_file() {
             return Err(std::io::Error::other("not a file"));
@@ -55,8 +72,57 @@ impl ImageFingerprint {
             path: stored.to_owned(),
             size_bytes: meta.len(),
             mtime_ns,
+            sha256: None,
         })
     }
+
+    /// Whether the file at `resolved`, stored as `stored`, still is the one this fingerprint
+    /// describes: the same stored path and size, and the same modification time (the file
+    /// is then not read) or else the same content. When it is, the fingerprint as of now
+    /// (its current time, and its hash) is returned; `None` when it changed.
+    pub fn check(
+        &self,
+        stored: &str,
+        resolved: &Path,
+    ) -> std::io::Result<Option<ImageFingerprint>> {
+        let mut now = ImageFingerprint::stat(stored, resolved)?;
+        if now.path != self.path || now.size_bytes != self.size_bytes {
+            return Ok(None);
+        }
+        match self.sha256 {
+            Some(hash) if now.mtime_ns == self.mtime_ns => {
+                now.sha256 = Some(hash);
+                Ok(Some(now))
+            }
+            Some(hash) => {
+                let current = sha256_of_file(resolved)?;
+                now.sha256 = Some(current);
+                Ok((current == hash).then_some(now))
+            }
+            // Format 1: the time decides, as it did then; the hash is recorded from now on.
+            None if now.mtime_ns == self.mtime_ns => {
+                now.sha256 = Some(sha256_of_file(resolved)?);
+                Ok(Some(now))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// The sha256 of a file's bytes, read in blocks.
+fn sha256_of_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
 }
 
 /// One system's embeddings of the catalogue, as stored in an index file.
@@ -193,6 +259,9 @@ impl EmbeddingIndex {
             out.write_all(&id.to_le_bytes())?;
             out.write_all(&image.size_bytes.to_le_bytes())?;
             out.write_all(&image.mtime_ns.to_le_bytes())?;
+            // An image not yet hashed (read from format 1, never checked) gets zeros: it
+            // then never matches a file's hash, and is embedded again.
+            out.write_all(&image.sha256.unwrap_or_default())?;
             out.write_all(&u32_len(image.path.len())?.to_le_bytes())?;
             out.write_all(image.path.as_bytes())?;
         }
@@ -217,7 +286,9 @@ pub fn load(path: &Path) -> Result<EmbeddingIndex> {
     parse(&data).map_err(|reason| Error::file(path, reason))
 }
 
-fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
+/// Reads and checks an index file's bytes (what [`load`] does after reading the file); the
+/// error is the reason, without the file name.
+pub fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
     if data.len() < MAGIC.len() || data[..MAGIC.len()] != MAGIC {
         return Err("not a Vitrine embedding index (bad magic number)".into());
     }
@@ -226,10 +297,10 @@ fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
         pos: MAGIC.len(),
     };
     let version = r.u32()?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(format!(
-            "index format version {version}, but this program reads version {FORMAT_VERSION}; \
-             rebuild it with `vitrine index`"
+            "index format version {version}, but this program reads versions \
+             {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}; rebuild it with `vitrine index`"
         ));
     }
     if data.len() < r.pos + CHECKSUM_BYTES {
@@ -246,7 +317,7 @@ fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
         data: body,
         pos: r.pos,
     };
-    let header = read_header(&mut r);
+    let header = read_header(&mut r, version);
     let (dim, count, system, fingerprint, ids, images) = match header {
         Ok(h) => h,
         Err(reason) => return Err(if checksum_ok() { reason } else { corrupt() }),
@@ -296,13 +367,16 @@ type Header = (
     Vec<ImageFingerprint>,
 );
 
-fn read_header(r: &mut Reader<'_>) -> std::result::Result<Header, String> {
+fn read_header(r: &mut Reader<'_>, version: u32) -> std::result::Result<Header, String> {
     let dim = r.u32()? as usize;
     let count = usize::try_from(r.u64()?).map_err(|_| "too many items".to_string())?;
     let system = r.str16()?;
     let fingerprint = r.str16()?;
-    // Each entry takes at least 28 bytes: refuse counts the file cannot hold before allocating.
-    if count > r.data.len() / 28 {
+    // Each entry takes at least 28 bytes (60 with its hash): refuse counts the file cannot
+    // hold before allocating.
+    let hashed = version >= 2;
+    let entry_bytes = if hashed { 60 } else { 28 };
+    if count > r.data.len() / entry_bytes {
         return Err(format!("{count} items cannot fit in the file"));
     }
     let mut ids = Vec::with_capacity(count);
@@ -311,6 +385,7 @@ fn read_header(r: &mut Reader<'_>) -> std::result::Result<Header, String> {
         ids.push(r.i64()?);
         let size_bytes = r.u64()?;
         let mtime_ns = r.i64()?;
+        let sha256 = if hashed { Some(r.array()?) } else { None };
         let len = r.u32()? as usize;
         let path = std::str::from_utf8(r.take(len)?)
             .map_err(|_| "an image path is not UTF-8".to_string())?
@@ -319,6 +394,7 @@ fn read_header(r: &mut Reader<'_>) -> std::result::Result<Header, String> {
             path,
             size_bytes,
             mtime_ns,
+            sha256,
         });
     }
     Ok((dim, count, system, fingerprint, ids, images))
@@ -408,6 +484,7 @@ mod tests {
                 path: format!("images/catalog/{id}.png"),
                 size_bytes: 1000 + id as u64,
                 mtime_ns: -5 + id,
+                sha256: Some([id as u8; 32]),
             };
             index.push(id, image, &row).unwrap();
         }
@@ -484,6 +561,71 @@ mod tests {
         );
     }
 
+    /// A format 1 file (no hashes), as the previous version wrote it.
+    fn format_1_bytes(index: &EmbeddingIndex) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend(1u32.to_le_bytes());
+        out.extend((index.dim as u32).to_le_bytes());
+        out.extend((index.ids.len() as u64).to_le_bytes());
+        for s in [&index.system, &index.fingerprint] {
+            out.extend((s.len() as u16).to_le_bytes());
+            out.extend(s.as_bytes());
+        }
+        for (id, image) in index.ids.iter().zip(&index.images) {
+            out.extend(id.to_le_bytes());
+            out.extend(image.size_bytes.to_le_bytes());
+            out.extend(image.mtime_ns.to_le_bytes());
+            out.extend((image.path.len() as u32).to_le_bytes());
+            out.extend(image.path.as_bytes());
+        }
+        out.extend(index.matrix.iter().flat_map(|v| v.to_le_bytes()));
+        let digest = Sha256::digest(&out);
+        out.extend(digest);
+        out
+    }
+
+    #[test]
+    fn a_format_1_index_is_still_read_without_hashes() {
+        let index = sample();
+        let back = parse(&format_1_bytes(&index)).unwrap();
+        assert_eq!(back.ids, index.ids);
+        assert_eq!(back.matrix, index.matrix);
+        assert!(back.images.iter().all(|i| i.sha256.is_none()));
+        assert_eq!(back.images[1].mtime_ns, index.images[1].mtime_ns);
+    }
+
+    /// The content decides, the time is a shortcut: a copy with a new time is unchanged, an
+    /// edit of the same size with the old time restored is caught only by the time (as
+    /// before), an edit with a new time by the hash.
+    #[test]
+    fn a_fingerprint_checks_content_when_the_time_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.png");
+        std::fs::write(&file, b"first content").unwrap();
+        let first = ImageFingerprint::of_file("a.png", &file).unwrap();
+        assert!(first.sha256.is_some());
+        // Same file, same time: unchanged without reading it.
+        assert_eq!(first.check("a.png", &file).unwrap(), Some(first.clone()));
+        // A copy: same bytes, another time.
+        let older = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(older)
+            .unwrap();
+        let copied = first.check("a.png", &file).unwrap().unwrap();
+        assert_ne!(copied.mtime_ns, first.mtime_ns);
+        assert_eq!(copied.sha256, first.sha256);
+        // Other bytes of the same size, with a new time: changed.
+        std::fs::write(&file, b"other content").unwrap();
+        assert_eq!(first.check("a.png", &file).unwrap(), None);
+        // Another stored path or size: changed.
+        assert_eq!(copied.check("b.png", &file).unwrap(), None);
+        std::fs::write(&file, b"longer content!").unwrap();
+        assert_eq!(copied.check("a.png", &file).unwrap(), None);
+    }
+
     #[test]
     fn a_row_of_the_wrong_width_is_refused() {
         let mut index = EmbeddingIndex::empty("s", "f", 4);
@@ -491,6 +633,7 @@ mod tests {
             path: "a.png".into(),
             size_bytes: 1,
             mtime_ns: 0,
+            sha256: None,
         };
         assert!(index.push(1, image, &[1.0, 2.0]).is_err());
         assert!(index.is_empty());

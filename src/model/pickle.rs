@@ -8,6 +8,15 @@
 //! callables; anything else is refused with the file, the byte offset and what was asked
 //! for. It describes tensors ([`TensorRef`]: storage key, dtype, offset, shape, strides);
 //! reading their bytes is [`super::weights`]' job.
+//!
+//! A hostile pickle cannot run code here, but it could still ask for too much: memo
+//! references repeat shared data ("billion laughs": a 558-byte file that resolves to billions
+//! of values), and a million nested `TUPLE1`s make a value whose recursive drop overflows the
+//! stack. So every tuple records its nesting depth when it is built and deeper ones are
+//! refused at once ([`MAX_DEPTH`]); no value the machine holds is ever deeper, so resolving
+//! and dropping never recurse further. Resolving spends from a [`Budget`] of values and
+//! string bytes proportional to the pickle's size. Every refusal names the file, the byte
+//! offset and the limit.
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -150,15 +159,75 @@ impl Value {
     }
 }
 
-/// Deepest nesting of tuples, lists and dicts we resolve; deeper (or self-referencing) data
-/// is not a state dict.
-const MAX_DEPTH: usize = 64;
+/// Deepest nesting of tuples, lists and dicts we build or resolve; deeper (or
+/// self-referencing) data is not a state dict.
+pub const MAX_DEPTH: usize = 64;
+
+/// Values a pickle may resolve to, per byte of pickle, on top of [`MIN_VALUES`]. A state dict
+/// entry (a key and a tensor description) takes dozens of bytes and resolves to a handful of
+/// values; only memo references repeated over and over get near this.
+pub const VALUES_PER_BYTE: usize = 2;
+/// Values any pickle may resolve to, however small.
+pub const MIN_VALUES: usize = 100_000;
+/// String bytes a pickle may resolve to, per byte of pickle, on top of [`MIN_STRING_BYTES`].
+pub const STRING_BYTES_PER_BYTE: usize = 2;
+/// String bytes any pickle may resolve to, however small.
+pub const MIN_STRING_BYTES: usize = 1 << 20;
+
+/// What resolving one pickle may still produce (see the module docs).
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    values: usize,
+    string_bytes: usize,
+    values_limit: usize,
+    string_bytes_limit: usize,
+}
+
+impl Budget {
+    /// The budget of a pickle of `len` bytes.
+    fn for_pickle(len: usize) -> Budget {
+        let values = len
+            .saturating_mul(VALUES_PER_BYTE)
+            .saturating_add(MIN_VALUES);
+        let string_bytes = len
+            .saturating_mul(STRING_BYTES_PER_BYTE)
+            .saturating_add(MIN_STRING_BYTES);
+        Budget {
+            values,
+            string_bytes,
+            values_limit: values,
+            string_bytes_limit: string_bytes,
+        }
+    }
+
+    /// Spends `values` values and `string_bytes` bytes, or says which limit was reached.
+    fn spend(&mut self, values: usize, string_bytes: usize) -> std::result::Result<(), String> {
+        let over_values = values > self.values;
+        let over_bytes = string_bytes > self.string_bytes;
+        if over_values || over_bytes {
+            let what = if over_values {
+                format!("{} values", self.values_limit)
+            } else {
+                format!("{} bytes of strings", self.string_bytes_limit)
+            };
+            return Err(format!(
+                "the pickle resolves to more than {what} (the limit for a pickle of its size; \
+                 memo references repeating shared data, which a state dict never needs); \
+                 refusing"
+            ));
+        }
+        self.values -= values;
+        self.string_bytes -= string_bytes;
+        Ok(())
+    }
+}
 
 /// Runs one pickle from the start of `data` up to its STOP and returns the value it built and
 /// the bytes it used. `base_offset` is where `data` starts in `file`, so errors name the
 /// file's own byte offsets.
 pub fn load(data: &[u8], base_offset: u64, file: &Path) -> Result<(Value, usize)> {
     let mut machine = Machine {
+        budget: Budget::for_pickle(data.len()),
         data,
         pos: 0,
         op_pos: 0,
@@ -182,7 +251,7 @@ enum Item {
     Int(i128),
     Float(f64),
     Str(Rc<str>),
-    Tuple(Rc<[Item]>),
+    Tuple(Rc<Tuple>),
     List(usize),
     Dict(usize),
     Callable(Callable),
@@ -190,7 +259,23 @@ enum Item {
     Tensor(Rc<TensorRef>),
 }
 
+/// A tuple on the machine's stack, with how deeply tuples nest in it (1 for a tuple of no
+/// tuples), so that nesting is bounded when it is built, not when it is resolved.
+#[derive(Debug)]
+struct Tuple {
+    items: Vec<Item>,
+    depth: usize,
+}
+
 impl Item {
+    /// How deeply tuples nest in this item (lists and dicts are arena indices: 0).
+    fn depth(&self) -> usize {
+        match self {
+            Item::Tuple(t) => t.depth,
+            _ => 0,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Item::None => "None",
@@ -333,6 +418,8 @@ struct Machine<'a> {
     memo: HashMap<u32, Item>,
     lists: Vec<Vec<Item>>,
     dicts: Vec<Vec<(Item, Item)>>,
+    /// What resolving the result may still produce.
+    budget: Budget,
 }
 
 impl Machine<'_> {
@@ -352,7 +439,7 @@ impl Machine<'_> {
                 }
                 op::STOP => {
                     let top = self.pop()?;
-                    let value = self.resolve(&top, 0)?;
+                    let value = self.resolve(&top)?;
                     return Ok((value, self.pos));
                 }
                 op::MARK => self.marks.push(self.stack.len()),
@@ -394,10 +481,14 @@ impl Machine<'_> {
                         .map_err(|_| self.err(format!("string of negative length {n}")))?;
                     self.string(n)?;
                 }
-                op::EMPTY_TUPLE => self.stack.push(Item::Tuple(Rc::from([]))),
+                op::EMPTY_TUPLE => {
+                    let tuple = self.tuple(Vec::new())?;
+                    self.stack.push(tuple);
+                }
                 op::TUPLE => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Item::Tuple(items.into()));
+                    let tuple = self.tuple(items)?;
+                    self.stack.push(tuple);
                 }
                 op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
                     let n = usize::from(code - op::TUPLE1 + 1);
@@ -405,7 +496,8 @@ impl Machine<'_> {
                         return Err(self.err("tuple of more items than the stack holds"));
                     }
                     let items = self.stack.split_off(self.stack.len() - n);
-                    self.stack.push(Item::Tuple(items.into()));
+                    let tuple = self.tuple(items)?;
+                    self.stack.push(tuple);
                 }
                 op::EMPTY_LIST => {
                     self.lists.push(Vec::new());
@@ -499,6 +591,18 @@ impl Machine<'_> {
                 }
             }
         }
+    }
+
+    /// A tuple of `items`, refused when it would nest tuples more than [`MAX_DEPTH`] deep.
+    fn tuple(&self, items: Vec<Item>) -> Result<Item> {
+        let depth = 1 + items.iter().map(Item::depth).max().unwrap_or(0);
+        if depth > MAX_DEPTH {
+            return Err(self.err(format!(
+                "tuples nested more than {MAX_DEPTH} levels deep (the limit; a state dict \
+                 nests a few); refusing"
+            )));
+        }
+        Ok(Item::Tuple(Rc::new(Tuple { items, depth })))
     }
 
     fn err(&self, reason: impl std::fmt::Display) -> Error {
@@ -646,6 +750,7 @@ impl Machine<'_> {
         let Item::Tuple(args) = args else {
             return Err(self.err(format!("call arguments are a {}", args.kind())));
         };
+        let args = &args.items;
         match callable {
             Callable::OrderedDict if args.is_empty() => {
                 self.dicts.push(Vec::new());
@@ -695,6 +800,7 @@ impl Machine<'_> {
         let Item::Tuple(pid) = pid else {
             return Err(self.err(format!("persistent id is a {}", pid.kind())));
         };
+        let pid = &pid.items;
         let (tag, class, key, numel) = match &pid[..] {
             [tag, class, key, _location, numel] | [tag, class, key, _location, numel, _] => {
                 (tag, class, key, numel)
@@ -726,7 +832,7 @@ impl Machine<'_> {
         match pid.get(5) {
             None | Some(Item::None) => {}
             Some(Item::Tuple(view)) => {
-                let [_view_key, offset, size] = &view[..] else {
+                let [_view_key, offset, size] = &view.items[..] else {
                     return Err(self.err("storage view metadata is not (key, offset, size)"));
                 };
                 storage.offset = self.index(offset, "storage view offset")?;
@@ -749,20 +855,40 @@ impl Machine<'_> {
 
     fn indices(&self, item: &Item, what: &str) -> Result<Vec<usize>> {
         match item {
-            Item::Tuple(items) => items.iter().map(|i| self.index(i, what)).collect(),
+            Item::Tuple(t) => t.items.iter().map(|i| self.index(i, what)).collect(),
             other => Err(self.err(format!("{what} is a {}, not a tuple", other.kind()))),
         }
     }
 
-    /// Turns a stack item into an owned [`Value`], following lists and dicts.
-    fn resolve(&self, item: &Item, depth: usize) -> Result<Value> {
+    /// Turns a stack item into an owned [`Value`], following lists and dicts, within the
+    /// machine's [`Budget`].
+    fn resolve(&mut self, item: &Item) -> Result<Value> {
+        let mut budget = self.budget;
+        let value = self.resolve_at(item, 0, &mut budget);
+        self.budget = budget;
+        value
+    }
+
+    fn resolve_at(&self, item: &Item, depth: usize, budget: &mut Budget) -> Result<Value> {
         if depth > MAX_DEPTH {
             return Err(self.err(format!(
-                "data nested more than {MAX_DEPTH} levels deep (or containing itself)"
+                "data nested more than {MAX_DEPTH} levels deep (the limit), or containing itself"
             )));
         }
-        let all = |items: &[Item]| -> Result<Vec<Value>> {
-            items.iter().map(|i| self.resolve(i, depth + 1)).collect()
+        let (values, string_bytes) = match item {
+            Item::Str(s) => (1, s.len()),
+            Item::Storage(s) => (1, s.key.len()),
+            Item::Tensor(t) => (1 + 2 * t.shape.len(), t.storage.key.len()),
+            _ => (1, 0),
+        };
+        budget
+            .spend(values, string_bytes)
+            .map_err(|e| self.err(e))?;
+        let all = |items: &[Item], budget: &mut Budget| -> Result<Vec<Value>> {
+            items
+                .iter()
+                .map(|i| self.resolve_at(i, depth + 1, budget))
+                .collect()
         };
         Ok(match item {
             Item::None => Value::None,
@@ -770,13 +896,13 @@ impl Machine<'_> {
             Item::Int(v) => Value::Int(*v),
             Item::Float(v) => Value::Float(*v),
             Item::Str(s) => Value::Str(s.to_string()),
-            Item::Tuple(items) => Value::Tuple(all(items)?),
-            Item::List(id) => Value::List(all(&self.lists[*id])?),
+            Item::Tuple(t) => Value::Tuple(all(&t.items, budget)?),
+            Item::List(id) => Value::List(all(&self.lists[*id], budget)?),
             Item::Dict(id) => {
                 let mut pairs: Vec<(Value, Value)> = Vec::with_capacity(self.dicts[*id].len());
                 let mut by_str_key: HashMap<Rc<str>, usize> = HashMap::new();
                 for (key, value) in &self.dicts[*id] {
-                    let value = self.resolve(value, depth + 1)?;
+                    let value = self.resolve_at(value, depth + 1, budget)?;
                     if let Item::Str(s) = key {
                         if let Some(&at) = by_str_key.get(s) {
                             pairs[at].1 = value;
@@ -784,7 +910,7 @@ impl Machine<'_> {
                         }
                         by_str_key.insert(s.clone(), pairs.len());
                     }
-                    pairs.push((self.resolve(key, depth + 1)?, value));
+                    pairs.push((self.resolve_at(key, depth + 1, budget)?, value));
                 }
                 Value::Dict(pairs)
             }
@@ -817,7 +943,7 @@ pub(crate) mod writer {
     #[derive(Default)]
     pub(crate) struct Pickle {
         pub bytes: Vec<u8>,
-        next_memo: u8,
+        next_memo: u32,
     }
 
     impl Pickle {
@@ -852,15 +978,27 @@ pub(crate) mod writer {
             self.bytes.extend(format!("{module}\n{name}\n").as_bytes());
             self
         }
-        /// BINPUT with the next memo index; returns it.
-        pub fn put(&mut self) -> u8 {
+        /// BINPUT (LONG_BINPUT past 255) with the next memo index; returns it.
+        pub fn put(&mut self) -> u32 {
             let key = self.next_memo;
             self.next_memo += 1;
-            self.bytes.extend([op::BINPUT, key]);
+            match u8::try_from(key) {
+                Ok(short) => self.bytes.extend([op::BINPUT, short]),
+                Err(_) => {
+                    self.bytes.push(op::LONG_BINPUT);
+                    self.bytes.extend(key.to_le_bytes());
+                }
+            }
             key
         }
-        pub fn get(&mut self, key: u8) -> &mut Self {
-            self.bytes.extend([op::BINGET, key]);
+        pub fn get(&mut self, key: u32) -> &mut Self {
+            match u8::try_from(key) {
+                Ok(short) => self.bytes.extend([op::BINGET, short]),
+                Err(_) => {
+                    self.bytes.push(op::LONG_BINGET);
+                    self.bytes.extend(key.to_le_bytes());
+                }
+            }
             self
         }
         pub fn ints(&mut self, values: &[usize]) -> &mut Self {
@@ -870,6 +1008,24 @@ pub(crate) mod writer {
             }
             self.op(op::TUPLE)
         }
+    }
+
+    /// "Billion laughs": each level is a tuple of 20 memo references to the level below, so
+    /// 9 levels of 44 bytes each describe 20^9 values.
+    pub(crate) fn billion_laughs() -> Vec<u8> {
+        let mut p = Pickle::default();
+        p.proto().op(op::NONE);
+        let mut below = p.put();
+        for _ in 0..9 {
+            p.op(op::MARK);
+            for _ in 0..20 {
+                p.get(below);
+            }
+            p.op(op::TUPLE);
+            below = p.put();
+        }
+        p.op(op::STOP);
+        p.bytes
     }
 
     /// A state dict pickle as `torch.save(model.state_dict())` writes it. `legacy` adds the
@@ -923,7 +1079,7 @@ pub(crate) mod writer {
 
 #[cfg(test)]
 mod tests {
-    use super::writer::{Entry, Pickle, state_dict};
+    use super::writer::{Entry, Pickle, billion_laughs, state_dict};
     use super::*;
 
     const FILE: &str = "model.pth";
@@ -1026,6 +1182,58 @@ mod tests {
         p.get(list).op(op::APPEND).op(op::STOP);
         let err = run(&p.bytes).unwrap_err().to_string();
         assert!(err.contains("nested more than"), "{err}");
+    }
+
+    #[test]
+    fn billion_laughs_is_refused_by_the_value_budget() {
+        let bytes = billion_laughs();
+        assert!(bytes.len() < 600, "{} bytes", bytes.len());
+        let err = run(&bytes).unwrap_err().to_string();
+        assert!(err.starts_with("model.pth: offset "), "{err}");
+        let limit = MIN_VALUES + VALUES_PER_BYTE * bytes.len();
+        assert!(
+            err.contains(&format!("resolves to more than {limit} values")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_long_string_repeated_through_the_memo_is_refused_by_the_byte_budget() {
+        let mut p = Pickle::default();
+        p.proto().str(&"x".repeat(100_000));
+        let s = p.put();
+        p.op(op::EMPTY_LIST).op(op::MARK);
+        for _ in 0..100 {
+            p.get(s);
+        }
+        p.op(op::APPENDS).op(op::STOP);
+        let err = run(&p.bytes).unwrap_err().to_string();
+        assert!(err.contains("bytes of strings"), "{err}");
+    }
+
+    /// A million nested `TUPLE1`s: refused when the 65th level is built, so neither resolving
+    /// nor dropping ever recurses deeply (this test thread has the default 2 MiB stack).
+    #[test]
+    fn a_million_nested_tuples_are_refused_without_overflowing_the_stack() {
+        let mut bytes = vec![op::PROTO, 2, op::NONE];
+        bytes.extend(std::iter::repeat_n(op::TUPLE1, 1_000_000));
+        bytes.push(op::STOP);
+        let err = run(&bytes).unwrap_err().to_string();
+        assert!(err.contains("tuples nested more than 64 levels"), "{err}");
+        // The 65th TUPLE1 is the refused one: at offset 100 + 3 + 64.
+        assert!(err.contains("offset 167"), "{err}");
+    }
+
+    /// A million lists each appended into the one before: built flat (lists live in an
+    /// arena), refused by depth when resolved.
+    #[test]
+    fn a_million_nested_lists_are_refused_without_overflowing_the_stack() {
+        let mut bytes = vec![op::PROTO, 2];
+        bytes.extend(std::iter::repeat_n(op::EMPTY_LIST, 1_000_000));
+        bytes.extend(std::iter::repeat_n(op::APPEND, 999_999));
+        bytes.push(op::STOP);
+        let err = run(&bytes).unwrap_err().to_string();
+        assert!(err.contains("nested more than 64 levels"), "{err}");
     }
 
     #[test]

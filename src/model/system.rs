@@ -264,6 +264,12 @@ impl System {
         if name == IMAGENET_LITE0 {
             return Self::imagenet_lite0(device);
         }
+        // A name becomes a folder: refused before any path is made from it.
+        if !is_valid_system_name(name) {
+            return Err(Error::Invalid(format!(
+                "{name:?} is not a system name (1–64 characters of a-z, 0-9, '.', '_' and '-')"
+            )));
+        }
         if lib.store.system(name)?.is_none() {
             let known: Vec<String> = Self::list(lib)?.into_iter().map(|s| s.name).collect();
             return Err(Error::Invalid(format!(

@@ -13,6 +13,12 @@
 //!
 //! Tensors are made contiguous (storage offsets and strides applied), and kept in the state
 //! dict's order.
+//!
+//! Limits against hostile files, each refusal naming the file and the limit: at most
+//! [`MAX_ZIP_ENTRIES`] zip entries; no two zip entries may share bytes (overlapping entries
+//! repeat data without the file growing); and the tensors together may hold at most
+//! [`DEFAULT_MAX_EXPANSION`] times the file's size (many tensors viewing one storage repeat
+//! it), unless the caller allows more ([`ImportOptions::max_expansion`], `--max-expansion`).
 
 use super::pickle::{self, StorageDtype, TensorRef, Value};
 use crate::error::{Error, Result};
@@ -32,17 +38,25 @@ const LEGACY_PROTOCOL: i128 = 1001;
 const LEGACY_PREFIX: [u8; 4] = [0x80, 0x02, 0x8a, 0x0a];
 /// How a zip archive starts (a local file header).
 const ZIP_PREFIX: [u8; 4] = *b"PK\x03\x04";
+/// The most entries a zip `.pth` may have: torch.save writes one per storage, plus three.
+pub const MAX_ZIP_ENTRIES: usize = 100_000;
+/// By default the tensors of a file may hold at most this many times the file's size. A
+/// state dict holds each storage once (tied weights twice); only views repeating one storage
+/// many times come near it.
+pub const DEFAULT_MAX_EXPANSION: u64 = 8;
 
 /// Reads a PyTorch state dict (`torch.save(model.state_dict(), …)`, zip or legacy format)
 /// into named CPU tensors in the file's order and its own dtypes. A checkpoint dict with a
 /// `state_dict` entry is read through to that entry.
+/// The tensors may hold at most [`DEFAULT_MAX_EXPANSION`] times the file's size.
 pub fn read_pth(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse_pth(path, &data)
+    parse_pth(path, &data, DEFAULT_MAX_EXPANSION)
 }
 
-/// [`read_pth`] on the file's bytes, already read.
-fn parse_pth(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>> {
+/// [`read_pth`] on the file's bytes, already read, with the tensors holding at most
+/// `max_expansion` times `data.len()` bytes.
+pub fn parse_pth(path: &Path, data: &[u8], max_expansion: u64) -> Result<Vec<(String, Tensor)>> {
     let parsed = if data.starts_with(&ZIP_PREFIX) {
         read_zip(path, data)?
     } else if data.starts_with(&LEGACY_PREFIX) {
@@ -54,6 +68,7 @@ fn parse_pth(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>> {
              nor the legacy torch.save format",
         ));
     };
+    check_expansion(path, &parsed.tensors, data.len(), max_expansion)?;
     parsed
         .tensors
         .iter()
@@ -67,6 +82,40 @@ fn parse_pth(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>> {
             Ok((name.clone(), materialize(path, name, t, storage)?))
         })
         .collect()
+}
+
+/// Refuses tensors that together hold more than `max_expansion` times `file_len` bytes, before
+/// any is copied out.
+fn check_expansion(
+    path: &Path,
+    tensors: &[(String, TensorRef)],
+    file_len: usize,
+    max_expansion: u64,
+) -> Result<()> {
+    let limit = (file_len as u64).saturating_mul(max_expansion);
+    let mut total = 0u64;
+    for (name, t) in tensors {
+        let bytes = t
+            .shape
+            .iter()
+            .try_fold(t.storage.dtype.size_bytes() as u64, |n, &d| {
+                n.checked_mul(d as u64)
+            });
+        total = match bytes.and_then(|b| total.checked_add(b)) {
+            Some(total) if total <= limit => total,
+            _ => {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "its tensors (up to {name}) hold more than {limit} bytes, {max_expansion} \
+                         times the file's {file_len}: storages repeated by many views or \
+                         overlapping entries; refusing (allow more with --max-expansion)"
+                    ),
+                ));
+            }
+        };
+    }
+    Ok(())
 }
 
 /// A state dict's tensor descriptions and the raw bytes of the storages they point into.
@@ -157,6 +206,16 @@ fn read_legacy<'a>(path: &Path, data: &'a [u8]) -> Result<Parsed<'a>> {
 fn read_zip<'a>(path: &Path, data: &'a [u8]) -> Result<Parsed<'a>> {
     let zip_err = |e: zip::result::ZipError| Error::file(path, format!("zip archive: {e}"));
     let mut archive = zip::ZipArchive::new(Cursor::new(data)).map_err(zip_err)?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(Error::file(
+            path,
+            format!(
+                "zip archive of {} entries, more than the {MAX_ZIP_ENTRIES} a weights file may \
+                 have; refusing",
+                archive.len()
+            ),
+        ));
+    }
     let names: Vec<String> = archive
         .file_names()
         .map(|n| n.map(Cow::into_owned))
@@ -174,8 +233,22 @@ fn read_zip<'a>(path: &Path, data: &'a [u8]) -> Result<Parsed<'a>> {
     };
     let prefix = pickle_name.trim_end_matches("data.pkl").to_string();
 
+    // The bytes of the entries read so far: no two may share any.
+    let mut read_ranges: Vec<(u64, u64, String)> = Vec::new();
     let mut read_entry = |name: &str| -> Result<(Vec<u8>, u64)> {
         let mut file = archive.by_name(name).map_err(zip_err)?;
+        let start = file.data_start().unwrap_or(0);
+        let end = start.saturating_add(file.compressed_size());
+        if let Some((_, _, other)) = read_ranges.iter().find(|(s, e, _)| start < *e && *s < end) {
+            return Err(Error::file(
+                path,
+                format!(
+                    "zip entries {other} and {name} overlap (bytes {start}..{end}): a zip bomb, \
+                     not a torch.save file; refusing"
+                ),
+            ));
+        }
+        read_ranges.push((start, end, name.to_owned()));
         if file.compression() != zip::CompressionMethod::Stored {
             return Err(Error::file(
                 path,
@@ -503,6 +576,9 @@ pub struct ImportOptions {
     /// Leave out BatchNorm's `num_batches_tracked` counters (i64 scalars that only training
     /// in PyTorch uses). Kept by default, so the output holds the state dict whole.
     pub skip_num_batches_tracked: bool,
+    /// The most bytes the tensors may hold, as a multiple of the input file's size (`None`:
+    /// [`DEFAULT_MAX_EXPANSION`]).
+    pub max_expansion: Option<u64>,
 }
 
 /// What [`import_pth`] wrote.
@@ -528,7 +604,8 @@ pub struct ImportReport {
 pub fn import_pth(input: &Path, output: &Path, options: &ImportOptions) -> Result<ImportReport> {
     let input_bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
     let input_sha256 = sha256_hex(&input_bytes);
-    let read = parse_pth(input, &input_bytes)?;
+    let max_expansion = options.max_expansion.unwrap_or(DEFAULT_MAX_EXPANSION);
+    let read = parse_pth(input, &input_bytes, max_expansion)?;
     drop(input_bytes);
 
     let mut tensors = Vec::new();
@@ -580,7 +657,7 @@ pub fn import_pth(input: &Path, output: &Path, options: &ImportOptions) -> Resul
 
 #[cfg(test)]
 mod tests {
-    use super::super::pickle::writer::{Entry, Pickle, state_dict};
+    use super::super::pickle::writer::{Entry, Pickle, billion_laughs, state_dict};
     use super::super::pickle::{StorageRef, TensorRef};
     use super::*;
     use zip::write::SimpleFileOptions;
@@ -809,6 +886,118 @@ mod tests {
         assert_eq!(empty.dims(), [0, 3]);
     }
 
+    /// The import-pth case of the report: a zip whose data.pkl is a "billion laughs".
+    #[test]
+    fn a_billion_laughs_pickle_is_refused_by_import() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = write_temp(&dir, "laughs.pth", &zip_pth(&billion_laughs(), &[]));
+        let output = dir.path().join("out.safetensors");
+        let err = import_pth(&input, &output, &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&input.display().to_string()), "{err}");
+        assert!(err.contains("resolves to more than"), "{err}");
+    }
+
+    /// 500 tensors viewing one 4 KB storage: 2 MB of tensors from a file of about 40 KB.
+    #[test]
+    fn tensors_aliasing_one_storage_are_refused_over_the_expansion_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..500).map(|i| format!("t{i}")).collect();
+        let entries: Vec<Entry> = names
+            .iter()
+            .map(|name| Entry {
+                shape: &[1024],
+                stride: &[1],
+                ..entry(name, "0", "FloatStorage", 1024)
+            })
+            .collect();
+        let storage = f32_bytes(&vec![0.5; 1024]);
+        let bytes = zip_pth(&state_dict(&entries, false), &[("0", storage)]);
+        let input = write_temp(&dir, "aliased.pth", &bytes);
+        let output = dir.path().join("out.safetensors");
+        let err = import_pth(&input, &output, &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        let limit = bytes.len() as u64 * DEFAULT_MAX_EXPANSION;
+        assert!(err.starts_with(&input.display().to_string()), "{err}");
+        assert!(err.contains(&format!("more than {limit} bytes")), "{err}");
+        assert!(err.contains("--max-expansion"), "{err}");
+        assert!(!output.exists());
+        // Allowed explicitly, it converts.
+        let options = ImportOptions {
+            max_expansion: Some(100),
+            ..ImportOptions::default()
+        };
+        let report = import_pth(&input, &output, &options).unwrap();
+        assert_eq!(report.tensor_count, 500);
+    }
+
+    /// Two central-directory entries pointing at the same stored bytes.
+    #[test]
+    fn overlapping_zip_entries_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = [
+            Entry {
+                shape: &[4],
+                stride: &[1],
+                ..entry("a", "0", "FloatStorage", 4)
+            },
+            Entry {
+                shape: &[4],
+                stride: &[1],
+                ..entry("b", "1", "FloatStorage", 4)
+            },
+        ];
+        let storage = f32_bytes(&[1., 2., 3., 4.]);
+        let mut bytes = zip_pth(
+            &state_dict(&entries, false),
+            &[("0", storage.clone()), ("1", storage)],
+        );
+        assert!(read_pth(&write_temp(&dir, "fine.pth", &bytes)).is_ok());
+        // Point the central entry of model/data/1 at the local header of model/data/0.
+        let central = |bytes: &[u8], name: &[u8]| -> usize {
+            (0..bytes.len() - 46)
+                .find(|&i| {
+                    bytes[i..i + 4] == *b"PK\x01\x02" && {
+                        let len = u16::from_le_bytes([bytes[i + 28], bytes[i + 29]]) as usize;
+                        bytes.get(i + 46..i + 46 + len) == Some(name)
+                    }
+                })
+                .unwrap()
+        };
+        let first = central(&bytes, b"model/data/0");
+        let second = central(&bytes, b"model/data/1");
+        let offset: [u8; 4] = bytes[first + 42..first + 46].try_into().unwrap();
+        bytes[second + 42..second + 46].copy_from_slice(&offset);
+        let path = write_temp(&dir, "overlap.pth", &bytes);
+        let err = read_pth(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+        assert!(
+            err.contains("zip entries model/data/0 and model/data/1 overlap"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_zip_of_too_many_entries_is_refused() {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for i in 0..=MAX_ZIP_ENTRIES {
+            zip.start_file(format!("{i}"), options).unwrap();
+        }
+        let bytes = zip.finish().unwrap().into_inner();
+        let err = parse_pth(Path::new("many.pth"), &bytes, DEFAULT_MAX_EXPANSION)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("many.pth: "), "{err}");
+        assert!(
+            err.contains(&format!("more than the {MAX_ZIP_ENTRIES}")),
+            "{err}"
+        );
+    }
+
     #[test]
     fn reads_through_a_checkpoint_to_its_state_dict() {
         let dir = tempfile::tempdir().unwrap();
@@ -942,6 +1131,7 @@ mod tests {
         let options = ImportOptions {
             keep_dtype: true,
             skip_num_batches_tracked: true,
+            max_expansion: None,
         };
         let report = import_pth(&input, &output, &options).unwrap();
         assert_eq!(report.dtypes, BTreeMap::from([("bf16".into(), 1)]));

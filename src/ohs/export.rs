@@ -3,7 +3,10 @@
 //!
 //! Every exported cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
 //! leading `'`, so a spreadsheet shows it as text instead of running it as a formula
-//! (OWASP's advice against CSV injection); the importer takes the `'` off again.
+//! (OWASP's advice against CSV injection). A cell that itself begins with `'` gets one too,
+//! so the importer can always take exactly one `'` off again: every name (a scorer called
+//! `'=x`, or one that begins with a tab) reads back exactly as it was typed, and is never
+//! merged into another scorer's answers. Cells are read back untrimmed for the same reason.
 
 use super::report::Report;
 use super::{Answer, Study, check_answer, open_study};
@@ -16,19 +19,16 @@ use std::path::Path;
 
 /// A cell made safe for spreadsheets (see the module docs).
 pub fn escape_cell(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)
     }
 }
 
-/// The inverse of [`escape_cell`] for cells read back.
+/// The inverse of [`escape_cell`] for cells read back: one leading `'` is taken off.
 pub fn unescape_cell(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
-        _ => cell,
-    }
+    cell.strip_prefix('\'').unwrap_or(cell)
 }
 
 fn csv_text(rows: &[Vec<String>]) -> Result<String> {
@@ -232,7 +232,7 @@ pub fn merge_database(store: &mut Store, name: &str, other: &Path) -> Result<Mer
 pub fn import_raw_csv(store: &mut Store, name: &str, path: &Path) -> Result<MergeReport> {
     let study = open_study(store, name)?;
     let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
+        .trim(csv::Trim::Headers)
         .from_path(path)
         .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let headers = reader
@@ -283,7 +283,7 @@ pub fn import_raw_csv(store: &mut Store, name: &str, path: &Path) -> Result<Merg
                 ),
             )
         })?;
-        let hits: u32 = cell(5).parse().map_err(|_| {
+        let hits: u32 = cell(5).trim().parse().map_err(|_| {
             Error::format(
                 path,
                 line,

@@ -470,18 +470,38 @@ pub fn select_queries(
 
 const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff"];
 
+/// Every image file under `dir`, walked breadth-first (shallowest path first, in name order)
+/// with a queue rather than recursion. Symbolic links are followed, but a folder reached
+/// twice (through a link, or a link loop) is walked once and a file reached twice is listed
+/// once, so a loop neither hangs nor repeats queries.
 fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if path.is_dir() {
-            collect_images(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
-            out.push(path);
+    let mut seen_dirs = std::collections::HashSet::new();
+    let mut seen_files = std::collections::HashSet::new();
+    let mut pending = std::collections::VecDeque::from([dir.to_path_buf()]);
+    while let Some(dir) = pending.pop_front() {
+        let canonical = std::fs::canonicalize(&dir).map_err(|e| Error::io(&dir, e))?;
+        if !seen_dirs.insert(canonical) {
+            continue;
+        }
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            entries.push(entry.map_err(|e| Error::io(&dir, e))?.path());
+        }
+        entries.sort();
+        for path in entries {
+            if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                pending.push_back(path);
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            {
+                // A broken link is listed, so the query that cannot be read is named later.
+                let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                if seen_files.insert(key) {
+                    out.push(path);
+                }
+            }
         }
     }
     Ok(())
@@ -750,7 +770,7 @@ pub fn import_scores_csv(
         })?;
         let answer = Answer {
             sheet_id,
-            scorer: scorer.trim().to_owned(),
+            scorer: scorer.to_owned(),
             criterion: export::unescape_cell(cell(crit_col)).to_owned(),
             hits,
             marks: None,

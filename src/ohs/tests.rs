@@ -193,12 +193,14 @@ fn alpha_matches_krippendorffs_published_example() {
 
 #[test]
 fn cells_that_a_spreadsheet_would_run_are_escaped_and_read_back() {
-    for bad in ["=1+1", "+cmd", "-2", "@SUM(A1)", "\tx", "\rx"] {
+    for bad in [
+        "=1+1", "+cmd", "-2", "@SUM(A1)", "\tx", "\rx", "'quoted", "'=x",
+    ] {
         let escaped = escape_cell(bad);
         assert_eq!(escaped, format!("'{bad}"));
         assert_eq!(unescape_cell(&escaped), bad);
     }
-    for fine in ["category", "12.50", "a=b", "'quoted"] {
+    for fine in ["category", "12.50", "a=b", " spaced "] {
         assert_eq!(escape_cell(fine), fine);
         assert_eq!(unescape_cell(fine), fine);
     }
@@ -249,6 +251,87 @@ fn cells_that_a_spreadsheet_would_run_are_escaped_and_read_back() {
     // Importing it again finds only duplicates.
     let again = import_raw_csv(&mut other, "worked", &path).unwrap();
     assert_eq!((again.added, again.duplicates), (0, 1));
+}
+
+/// Scorer names that an export used to change, each with its own answer: they must come back
+/// through the raw CSV exactly as typed, every one its own scorer (none merged into "bob").
+#[test]
+fn scorer_names_survive_export_and_merge_exactly_as_typed() {
+    let names = [
+        "bob", "'=x", "=x", "\tbob", "\rbob", " bob", "bob ", "'bob", "''bob",
+    ];
+    let new = worked_study();
+    let mut store = Store::open_in_memory().unwrap();
+    let study = store_study(&mut store, &new).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scores.csv");
+    let id = study.sheets[0].id;
+    for (hits, name) in names.iter().enumerate() {
+        // Bulk entry stores the name as typed (it used to trim it).
+        std::fs::write(
+            &path,
+            format!("sheet_id,criterion,hits\n{id},category,{hits}\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            import_scores_csv(&mut store, &study, name, &path).unwrap(),
+            1
+        );
+    }
+    let answers = store.study_answers(study.id).unwrap();
+    let mut stored: Vec<&str> = answers.iter().map(|a| a.scorer.as_str()).collect();
+    stored.sort_unstable();
+    let mut expected = names.to_vec();
+    expected.sort_unstable();
+    assert_eq!(stored, expected);
+
+    let raw = raw_csv(&study, &answers).unwrap();
+    for line in raw.lines().skip(1) {
+        let scorer_cell = line.split(',').nth(1).unwrap();
+        assert!(!scorer_cell.starts_with(['=', '+', '-', '@']), "{line:?}");
+    }
+    let raw_path = dir.path().join("raw.csv");
+    std::fs::write(&raw_path, &raw).unwrap();
+    let mut other = Store::open_in_memory().unwrap();
+    store_study(&mut other, &new).unwrap();
+    let merged = import_raw_csv(&mut other, "worked", &raw_path).unwrap();
+    assert_eq!(merged.added, names.len(), "{merged:?}");
+    assert!(merged.conflicts.is_empty(), "{merged:?}");
+    let theirs = other
+        .study_answers(other.study("worked").unwrap().unwrap().id)
+        .unwrap();
+    let back: std::collections::HashMap<&str, u32> =
+        theirs.iter().map(|a| (a.scorer.as_str(), a.hits)).collect();
+    for (hits, name) in names.iter().enumerate() {
+        assert_eq!(back.get(name), Some(&(hits as u32)), "{name:?} in {back:?}");
+    }
+}
+
+/// A folder of query photos with a link back to itself and a link to a sibling folder: each
+/// photo is listed once and the walk ends.
+#[cfg(unix)]
+#[test]
+fn a_query_folder_walk_survives_symlink_loops_and_lists_each_photo_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("queries");
+    std::fs::create_dir_all(root.join("a/street")).unwrap();
+    std::fs::create_dir_all(root.join("b")).unwrap();
+    for photo in ["a/1.png", "a/street/2.png", "b/3.jpg"] {
+        std::fs::write(root.join(photo), b"x").unwrap();
+    }
+    std::os::unix::fs::symlink(&root, root.join("a/loop")).unwrap();
+    std::os::unix::fs::symlink("../b", root.join("a/street/to-b")).unwrap();
+    std::os::unix::fs::symlink("1.png", root.join("a/same.png")).unwrap();
+    std::os::unix::fs::symlink("missing.png", root.join("b/broken.png")).unwrap();
+    let mut files = Vec::new();
+    collect_images(&root, &mut files).unwrap();
+    let mut found: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert_eq!(found, ["1.png", "2.png", "3.jpg", "broken.png"]);
 }
 
 #[test]

@@ -88,6 +88,14 @@ impl<'a> Writer<'a> {
         Ok(deleted > 0)
     }
 
+    /// Deletes the labels no item carries (after items were deleted); returns how many.
+    pub fn delete_unused_labels(&self) -> Result<usize> {
+        Ok(self.tx.execute(
+            "DELETE FROM labels WHERE id NOT IN (SELECT label_id FROM item_labels)",
+            [],
+        )?)
+    }
+
     /// The id of the item with this key, if stored (including earlier in this transaction).
     pub fn item_id(&self, key: &str) -> Result<Option<ItemId>> {
         Ok(self

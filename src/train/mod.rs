@@ -372,6 +372,9 @@ pub fn train(
     ctx: &JobContext,
     events: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainReport> {
+    // The name (a folder under the library) is checked before anything is read or written,
+    // `resume` included.
+    config.check()?;
     let start = Instant::now();
     let _retain = crate::RetainFreedMemory::new();
     // The name becomes a folder: it is checked before any file is read or written.

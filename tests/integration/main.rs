@@ -3,6 +3,8 @@
 
 mod cli;
 mod common;
+mod fuzz_corpus;
+mod harden;
 mod index;
 mod model;
 mod ohs;

@@ -87,35 +87,11 @@ pub fn import_amazon(
     }
     super::require_dir(images_dir, "the images folder")?;
     let mut rows = Rows::default();
-    let mut lines = open_json_lines(meta)?;
-    while let Some((line, text)) = lines.next_line()? {
-        if line.is_multiple_of(10_000) {
-            ctx.check_cancelled()?;
-            ctx.progress(line, 0, "reading product metadata");
-        }
-        match parse_product(meta, line, text, images_dir) {
-            Ok(Some(candidate)) => rows.push(candidate),
-            Ok(None) => {}
-            Err(reason) => rows.skip(Problem::at(meta, line, reason)),
-        }
-    }
-
-    let mut read = Vec::new();
-    if let Some(path) = reviews {
-        let mut lines = open_json_lines(path)?;
-        while let Some((line, text)) = lines.next_line()? {
-            if line.is_multiple_of(10_000) {
-                ctx.check_cancelled()?;
-                ctx.progress(line, 0, "reading reviews");
-            }
-            match parse_review(text) {
-                // Reviews of products not being imported are not needed.
-                Ok(Some(review)) if rows.has_key(&review.asin) => read.push(review),
-                Ok(_) => {}
-                Err(reason) => rows.skip(Problem::at(path, line, reason)),
-            }
-        }
-    }
+    read_products(meta, images_dir, &mut rows, ctx)?;
+    let read = match reviews {
+        Some(path) => read_reviews(path, &mut rows, ctx)?,
+        None => Vec::new(),
+    };
 
     super::run_with(lib, Source::Amazon, rows, opts, ctx, |w, ids| {
         let histories = histories(&read, ids, users);
@@ -130,6 +106,51 @@ pub fn import_amazon(
         }
         Ok((user_count, rating_count))
     })
+}
+
+/// Reads the metadata file's products into `rows` (the row parser the fuzz target runs).
+fn read_products(meta: &Path, images_dir: &Path, rows: &mut Rows, ctx: &JobContext) -> Result<()> {
+    let mut lines = open_json_lines(meta)?;
+    while let Some((line, text)) = lines.next_line()? {
+        if line.is_multiple_of(10_000) {
+            ctx.check_cancelled()?;
+            ctx.progress(line, 0, "reading product metadata");
+        }
+        match parse_product(meta, line, text, images_dir) {
+            Ok(Some(candidate)) => rows.push(candidate),
+            Ok(None) => {}
+            Err(reason) => rows.skip(Problem::at(meta, line, reason)),
+        }
+    }
+    Ok(())
+}
+
+/// The reviews of products in `rows` (bad lines are skipped into `rows`).
+fn read_reviews(path: &Path, rows: &mut Rows, ctx: &JobContext) -> Result<Vec<Review>> {
+    let mut read = Vec::new();
+    let mut lines = open_json_lines(path)?;
+    while let Some((line, text)) = lines.next_line()? {
+        if line.is_multiple_of(10_000) {
+            ctx.check_cancelled()?;
+            ctx.progress(line, 0, "reading reviews");
+        }
+        match parse_review(text) {
+            // Reviews of products not being imported are not needed.
+            Ok(Some(review)) if rows.has_key(&review.asin) => read.push(review),
+            Ok(_) => {}
+            Err(reason) => rows.skip(Problem::at(path, line, reason)),
+        }
+    }
+    Ok(read)
+}
+
+/// The fuzz target's entry: `file` read as product metadata, then as reviews, with images
+/// looked for in `images_dir`.
+pub(crate) fn fuzz_lines(file: &Path, images_dir: &Path) -> Result<usize> {
+    let mut rows = Rows::default();
+    let ctx = JobContext::silent();
+    read_products(file, images_dir, &mut rows, &ctx)?;
+    Ok(read_reviews(file, &mut rows, &ctx)?.len())
 }
 
 /// A review as read.
@@ -179,16 +200,25 @@ fn histories<'a>(
 }
 
 /// Opens a JSON-lines file, decompressing it if it starts with the gzip magic bytes.
+/// A gzip file may decompress to [`super::decompressed_limit`] bytes; a line longer than
+/// [`super::MAX_LINE_BYTES`] is skipped.
 fn open_json_lines(path: &Path) -> Result<TextLines<Box<dyn BufRead>>> {
     let file = super::open_data_file(path)?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut reader = BufReader::new(file);
     let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
-    let reader: Box<dyn BufRead> = if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(reader)))
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let reader: Box<dyn BufRead> =
+            Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(reader)));
+        Ok(TextLines::with_limits(
+            path,
+            reader,
+            super::decompressed_limit(size),
+            super::MAX_LINE_BYTES,
+        ))
     } else {
-        Box::new(reader)
-    };
-    Ok(TextLines::new(path, reader))
+        Ok(TextLines::new(path, Box::new(reader)))
+    }
 }
 
 /// Parses one JSON line into an object; blank lines give `None`.
@@ -475,6 +505,47 @@ mod tests {
         assert_eq!(report.imported, 10);
         assert_eq!((report.users, report.ratings), (1, 8));
         assert!(lib.store.user_id("U8").unwrap().is_some());
+    }
+
+    /// A small .gz holding one line longer than the limit between good ones: the line is
+    /// skipped (read through, never held) and named; the products around it import.
+    #[test]
+    fn a_gzipped_line_longer_than_the_limit_is_skipped_in_bounded_memory() {
+        let (dir, mut lib) = library();
+        let (meta, _) = dataset(dir.path());
+        let mut lines: Vec<&str> = meta.lines().collect();
+        let huge = format!(
+            "{{\"asin\": \"{}\"}}",
+            "x".repeat(super::super::MAX_LINE_BYTES + 10)
+        );
+        lines.insert(5, &huge);
+        let meta_path = dir.path().join("meta.json.gz");
+        gzip(&meta_path, &(lines.join("\n") + "\n"));
+        let compressed = std::fs::metadata(&meta_path).unwrap().len();
+        assert!(compressed < 200_000, "{compressed} bytes");
+        let report = import_amazon(
+            &mut lib,
+            &meta_path,
+            None,
+            &dir.path().join("images"),
+            UserFilter::default(),
+            &opts(),
+            &JobContext::silent(),
+        )
+        .unwrap();
+        assert_eq!(report.imported, 10);
+        assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
+        assert_eq!(
+            report.skipped[0].location,
+            format!("{}:6", meta_path.display())
+        );
+        assert!(
+            report.skipped[0]
+                .reason
+                .contains("longer than 16777216 bytes"),
+            "{}",
+            report.skipped[0]
+        );
     }
 
     #[test]

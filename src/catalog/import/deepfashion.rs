@@ -43,6 +43,19 @@ pub fn import_deepfashion_inshop(
         None => HashMap::new(),
     };
 
+    read_partition(dir, &list, &attributes, &mut rows, ctx)?;
+    super::run(lib, Source::DeepfashionInshop, rows, opts, ctx)
+}
+
+/// Reads `list_eval_partition.txt` into `rows` (the row parser the fuzz target runs).
+fn read_partition(
+    dir: &Path,
+    list: &Path,
+    attributes: &HashMap<String, Vec<Label>>,
+    rows: &mut Rows,
+    ctx: &JobContext,
+) -> Result<()> {
+    let list = list.to_path_buf();
     let mut lines = open_lines(&list)?;
     let declared = read_count(&list, &mut lines)?;
     let header = read_line(&list, &mut lines, 2, "the header")?;
@@ -74,7 +87,7 @@ pub fn import_deepfashion_inshop(
             ctx.check_cancelled()?;
             ctx.progress(listed, declared, "reading list_eval_partition.txt");
         }
-        match candidate(dir, &list, line, &text, &attributes) {
+        match candidate(dir, &list, line, &text, attributes) {
             Ok(candidate) => rows.push(candidate),
             Err(reason) => rows.skip(Problem::at(&list, line, reason)),
         }
@@ -82,7 +95,15 @@ pub fn import_deepfashion_inshop(
     if listed != declared {
         rows.skip(count_mismatch(&list, declared, listed, "images"));
     }
-    super::run(lib, Source::DeepfashionInshop, rows, opts, ctx)
+    Ok(())
+}
+
+/// The fuzz target's entry: `file` read as `list_attr_items.txt`, then as
+/// `list_eval_partition.txt` with images under `dir`.
+pub(crate) fn fuzz_lists(dir: &Path, file: &Path) -> Result<()> {
+    let mut rows = Rows::default();
+    let attributes = read_attributes(file, &mut rows).unwrap_or_default();
+    read_partition(dir, file, &attributes, &mut rows, &JobContext::silent())
 }
 
 /// `dir/name`, or else `dir/sub/name`, whichever is a file.

@@ -9,12 +9,16 @@
 //! 1. candidates whose id is already in the library are skipped;
 //! 2. images are checked **in parallel** (rayon) by a full [`vision::decode`], so missing,
 //!    empty, corrupt, truncated and oversized images are caught now and not during training;
-//!    the image's size is recorded and its absolute canonical path stored (imported images
-//!    stay where they are);
+//!    the image's size is recorded and its canonical path stored: relative to the library
+//!    when it lies inside it (so the library can be moved), absolute otherwise (imported
+//!    images stay where they are);
 //! 3. the label [`vocabulary`](crate::catalog::vocabulary) is counted over the items that
 //!    passed and applied to each of them;
-//! 4. everything is written in **one** [`Store::write`](crate::store::Store::write)
-//!    transaction (Amazon adds its users and ratings in the same transaction);
+//! 4. items are written in transactions of [`WRITE_CHUNK`] items (so another process's
+//!    write, a scorer's answer, waits milliseconds, not minutes), then Amazon's users and
+//!    ratings in one more; if a later one fails or the import is cancelled, the items
+//!    already committed are deleted again, so a failed import leaves the library as it was
+//!    (a killed one leaves whole items, which importing again skips as already stored);
 //! 5. an [`ImportReport`] says what was imported and what was skipped, and why.
 //!
 //! Progress goes to [`JobContext::progress`]; cancellation is checked between stages and
@@ -32,6 +36,16 @@
 //!   text that is not UTF-8. With [`ImportOptions::strict`] the first such problem fails
 //!   the whole import instead, and nothing is written.
 //! - If no row can be imported, nothing is written and the report says so (`imported: 0`).
+//! - A CSV row whose opening quote is never closed would swallow every line after it: it is
+//!   skipped, naming how many lines it would have swallowed, and reading goes on at the next
+//!   line, so no row is lost without a word.
+//!
+//! # Budgets
+//! Files from outside may be hostile or broken, so reading them is bounded: a line (or a CSV
+//! row) longer than [`MAX_LINE_BYTES`] is skipped without being held in memory; a gzip file
+//! may decompress to at most [`MAX_DECOMPRESSION_RATIO`] times its size (and at least
+//! [`MIN_DECOMPRESSED_LIMIT`]) before the import fails; at most [`MAX_PROBLEMS_KEPT`] skipped
+//! rows are listed in the report, the rest are counted ([`ImportReport::skipped_unlisted`]).
 
 pub mod amazon;
 pub mod csv;
@@ -69,14 +83,27 @@ pub struct ImportOptions {
     pub limit: Option<usize>,
 }
 
+/// The longest line of a text file (or row of a CSV file) an importer reads; longer ones are
+/// skipped.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+/// Skipped rows listed, with their reasons, in one report; the rest are only counted.
+pub const MAX_PROBLEMS_KEPT: usize = 10_000;
+/// A gzip file may decompress to at most this many times its own size …
+pub const MAX_DECOMPRESSION_RATIO: u64 = 200;
+/// … or to this many bytes, whichever is more.
+pub const MIN_DECOMPRESSED_LIMIT: u64 = 1 << 30;
+
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImportReport {
     pub source: Source,
     /// Items written to the library.
     pub imported: u64,
-    /// Rows (or files) that were not imported, with the reason.
+    /// Rows (or files) that were not imported, with the reason (at most
+    /// [`MAX_PROBLEMS_KEPT`]).
     pub skipped: Vec<Skipped>,
+    /// Rows skipped beyond those listed in `skipped`.
+    pub skipped_unlisted: u64,
     /// Labels in the vocabulary kept by this import.
     pub labels_kept: u64,
     /// Users written (Amazon reviewers that passed the user filter).
@@ -139,6 +166,40 @@ impl Problem {
     }
 }
 
+/// The problems of one import: the first [`MAX_PROBLEMS_KEPT`], and a count of the rest, so a
+/// file of millions of bad rows cannot fill the memory.
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    kept: Vec<Problem>,
+    unlisted: u64,
+}
+
+impl Problems {
+    fn push(&mut self, problem: Problem) {
+        if self.kept.len() < MAX_PROBLEMS_KEPT {
+            self.kept.push(problem);
+        } else {
+            self.unlisted += 1;
+        }
+    }
+
+    fn first(&self) -> Option<&Problem> {
+        self.kept.first()
+    }
+
+    fn extend(&mut self, other: Problems) {
+        self.unlisted += other.unlisted;
+        for problem in other.kept {
+            self.push(problem);
+        }
+    }
+
+    /// The report's `skipped` (in file order) and `skipped_unlisted`.
+    fn into_report(self) -> (Vec<Skipped>, u64) {
+        (in_file_order(self.kept), self.unlisted)
+    }
+}
+
 /// A row turned into an item whose image is still to be checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
@@ -172,7 +233,7 @@ pub(crate) fn new_item(source: Source, key: String, title: String, labels: Vec<L
 #[derive(Debug, Default)]
 pub(crate) struct Rows {
     candidates: Vec<Candidate>,
-    problems: Vec<Problem>,
+    problems: Problems,
     /// Key → line of its first row, to catch duplicates within a file.
     first_line: HashMap<String, u64>,
 }
@@ -212,8 +273,9 @@ impl Rows {
 
 /// How many images are checked between two cancellation checks / progress reports.
 const CHUNK: usize = 256;
-/// How many items are written between two cancellation checks / progress reports.
-const WRITE_CHUNK: usize = 1000;
+/// How many items are written per transaction (and between two cancellation checks and
+/// progress reports).
+pub const WRITE_CHUNK: usize = 1000;
 
 /// Runs the shared pipeline (see the module docs) on what an importer read.
 pub(crate) fn run(
@@ -226,8 +288,8 @@ pub(crate) fn run(
     run_with(lib, source, rows, opts, ctx, |_, _| Ok((0, 0)))
 }
 
-/// [`run`], with `after_items` called inside the transaction once the items are stored; it
-/// gets the stored items' ids by key and returns how many users and ratings it wrote.
+/// [`run`], with `after_items` called in a transaction of its own once the items are stored;
+/// it gets the stored items' ids by key and returns how many users and ratings it wrote.
 pub(crate) fn run_with<F>(
     lib: &mut Library,
     source: Source,
@@ -266,6 +328,8 @@ where
     let mut valid: Vec<Candidate> = Vec::with_capacity(total as usize);
     let mut checked = 0u64;
     let mut queue = fresh.into_iter();
+    // Images inside the library are stored relative to it, so a moved library keeps them.
+    let root = std::fs::canonicalize(lib.root()).ok();
     ctx.progress(0, total, "checking images");
     while valid.len() < wanted {
         let chunk: Vec<Candidate> = queue
@@ -277,8 +341,10 @@ where
         }
         ctx.check_cancelled()?;
         checked += chunk.len() as u64;
-        let results: Vec<Result<Candidate, Problem>> =
-            chunk.into_par_iter().map(check_image).collect();
+        let results: Vec<Result<Candidate, Problem>> = chunk
+            .into_par_iter()
+            .map(|candidate| check_image(candidate, root.as_deref()))
+            .collect();
         for result in results {
             match result {
                 Ok(candidate) => valid.push(candidate),
@@ -303,47 +369,87 @@ where
         source,
         imported: 0,
         skipped: Vec::new(),
+        skipped_unlisted: 0,
         labels_kept: 0,
         users: 0,
         ratings: 0,
     };
     if valid.is_empty() {
-        report.skipped = in_file_order(problems);
+        (report.skipped, report.skipped_unlisted) = problems.into_report();
         return Ok(report);
     }
 
-    // 4. One transaction.
+    // 4. Chunks of items, each in its own transaction, so another process's write (a
+    //    scorer's answer) waits milliseconds, not the whole import; undone if a later chunk
+    //    fails or the import is cancelled.
     let count = valid.len() as u64;
-    let (ids, late, users, ratings) = lib.store.write(|w| {
-        let mut ids = HashMap::with_capacity(valid.len());
-        let mut late = Vec::new();
-        for (i, candidate) in valid.iter().enumerate() {
-            if i.is_multiple_of(WRITE_CHUNK) {
-                ctx.check_cancelled()?;
-                ctx.progress(i as u64, count, "storing items");
-            }
-            // Another import may have stored this id since step 1.
-            if w.item_id(&candidate.item.key)?.is_some() {
-                note(&mut late, already_stored(candidate), strict)?;
-                continue;
-            }
-            let id = w.insert_item(&candidate.item)?;
-            ids.insert(candidate.item.key.clone(), id);
+    let mut ids: HashMap<String, ItemId> = HashMap::with_capacity(valid.len());
+    let mut late = Problems::default();
+    let stored = (|| -> Result<(u64, u64)> {
+        for (c, chunk) in valid.chunks(WRITE_CHUNK).enumerate() {
+            ctx.check_cancelled()?;
+            ctx.progress((c * WRITE_CHUNK) as u64, count, "storing items");
+            let (chunk_ids, chunk_late) = lib.store.write(|w| {
+                let mut chunk_ids = Vec::with_capacity(chunk.len());
+                let mut chunk_late = Problems::default();
+                for candidate in chunk {
+                    // Another import may have stored this id since step 1.
+                    if w.item_id(&candidate.item.key)?.is_some() {
+                        note(&mut chunk_late, already_stored(candidate), strict)?;
+                        continue;
+                    }
+                    let id = w.insert_item(&candidate.item)?;
+                    chunk_ids.push((candidate.item.key.clone(), id));
+                }
+                Ok((chunk_ids, chunk_late))
+            })?;
+            ids.extend(chunk_ids);
+            late.extend(chunk_late);
         }
         ctx.check_cancelled()?;
-        let (users, ratings) = after_items(w, &ids)?;
-        ctx.check_cancelled()?;
-        Ok((ids, late, users, ratings))
-    })?;
+        lib.store.write(|w| {
+            let written = after_items(w, &ids)?;
+            ctx.check_cancelled()?;
+            Ok(written)
+        })
+    })();
+    let (users, ratings) = match stored {
+        Ok(written) => written,
+        Err(e) => return Err(undo_items(lib, ids.into_values().collect(), e)),
+    };
     ctx.progress(count, count, "storing items");
     problems.extend(late);
 
     report.imported = ids.len() as u64;
-    report.skipped = in_file_order(problems);
+    (report.skipped, report.skipped_unlisted) = problems.into_report();
     report.labels_kept = vocabulary.len() as u64;
     report.users = users;
     report.ratings = ratings;
     Ok(report)
+}
+
+/// Removes the items a failed or cancelled import already committed (their labels,
+/// ratings and the labels no item carries any more go with them), in chunks, and returns
+/// the import's error; or an error saying what is left if that fails too.
+fn undo_items(lib: &mut Library, mut ids: Vec<ItemId>, error: Error) -> Error {
+    ids.sort_unstable();
+    let undone = ids.chunks(WRITE_CHUNK).try_for_each(|chunk| {
+        lib.store.write(|w| {
+            for &id in chunk {
+                w.delete_item(id)?;
+            }
+            Ok(())
+        })
+    });
+    let undone = undone.and_then(|()| lib.store.write(|w| w.delete_unused_labels()));
+    match undone {
+        Ok(_) => error,
+        Err(undo) => Error::Invalid(format!(
+            "{error}; the {} items it had stored could not be removed again ({undo}): delete \
+             them or import again (they are then skipped as already stored)",
+            ids.len()
+        )),
+    }
 }
 
 /// The problems as report entries, by file (in the order files first appear) and line.
@@ -359,7 +465,7 @@ fn in_file_order(problems: Vec<Problem>) -> Vec<Skipped> {
 }
 
 /// Records a skipped row, or fails with it when the import is strict.
-fn note(problems: &mut Vec<Problem>, problem: Problem, strict: bool) -> Result<()> {
+fn note(problems: &mut Problems, problem: Problem, strict: bool) -> Result<()> {
     if strict {
         return Err(problem.into_error());
     }
@@ -379,8 +485,8 @@ fn already_stored(candidate: &Candidate) -> Problem {
 }
 
 /// Decodes a candidate's image fully (catching truncated files), records its size and its
-/// canonical path.
-fn check_image(mut candidate: Candidate) -> Result<Candidate, Problem> {
+/// canonical path: relative to the library's (canonical) `root` when it lies inside it.
+fn check_image(mut candidate: Candidate, root: Option<&Path>) -> Result<Candidate, Problem> {
     let at = |reason: String| Problem::at(&candidate.path, candidate.line, reason);
     let (width_px, height_px) = match vision::decode(&candidate.image) {
         Ok(img) => img.dimensions(),
@@ -388,7 +494,8 @@ fn check_image(mut candidate: Candidate) -> Result<Candidate, Problem> {
     };
     let canonical = std::fs::canonicalize(&candidate.image)
         .map_err(|e| at(format!("image {}: {e}", candidate.image.display())))?;
-    let Some(stored) = canonical.to_str() else {
+    let inside = root.and_then(|root| canonical.strip_prefix(root).ok());
+    let Some(stored) = inside.unwrap_or(&canonical).to_str() else {
         return Err(at(format!(
             "image {}: the path is not valid UTF-8, which the library cannot store",
             canonical.display()
@@ -420,13 +527,58 @@ pub(crate) fn require_dir(dir: &Path, what: &str) -> Result<()> {
     }
 }
 
-/// A CSV row's fields, or why they cannot be read (a field that is not UTF-8).
+/// A CSV row's fields, or why they cannot be read (a field that is not UTF-8, a row whose
+/// quote is never closed, a row longer than [`MAX_LINE_BYTES`]).
 pub(crate) type RowFields = std::result::Result<Vec<String>, String>;
+
+/// The file under a CSV reader, failing a read once the row being read has grown past
+/// [`MAX_LINE_BYTES`] (the CSV reader has no limit of its own: an unterminated quote in a
+/// large file would otherwise make one row of the whole file).
+struct RowGuard<R> {
+    inner: R,
+    /// Bytes read from the start of the file.
+    read: u64,
+    /// Where the row being read starts.
+    row_start: u64,
+    limit: u64,
+}
+
+/// The error [`RowGuard`] fails a read with.
+#[derive(Debug)]
+struct RowTooLong;
+
+impl std::fmt::Display for RowTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a row longer than {MAX_LINE_BYTES} bytes")
+    }
+}
+
+impl std::error::Error for RowTooLong {}
+
+impl<R: std::io::Read> std::io::Read for RowGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read.saturating_sub(self.row_start) > self.limit {
+            return Err(std::io::Error::other(RowTooLong));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for RowGuard<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let at = self.inner.seek(pos)?;
+        self.read = at;
+        self.row_start = at;
+        Ok(at)
+    }
+}
 
 /// A CSV file read as byte records, so that one row that is not UTF-8 skips that row only.
 pub(crate) struct CsvFile {
     pub path: PathBuf,
-    reader: ::csv::Reader<std::fs::File>,
+    reader: ::csv::Reader<RowGuard<std::fs::File>>,
     /// The header's column names, trimmed.
     pub header: Vec<String>,
     record: ::csv::ByteRecord,
@@ -437,10 +589,16 @@ impl CsvFile {
     /// that is not UTF-8 are errors.
     pub(crate) fn open(path: &Path) -> Result<CsvFile> {
         let file = open_data_file(path)?;
+        let guard = RowGuard {
+            inner: file,
+            read: 0,
+            row_start: 0,
+            limit: MAX_LINE_BYTES as u64,
+        };
         let mut reader = ::csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(file);
+            .from_reader(guard);
         let mut record = ::csv::ByteRecord::new();
         let read = reader
             .read_byte_record(&mut record)
@@ -503,17 +661,71 @@ impl CsvFile {
         ))
     }
 
-    /// The next row: its line number and its fields, or a reason naming the field that is
-    /// not UTF-8. `Ok(None)` at the end of the file.
+    /// The next row: its line number and its fields, or a reason it cannot be read (a field
+    /// that is not UTF-8; an opening quote never closed, or a row longer than
+    /// [`MAX_LINE_BYTES`]: then reading goes on at the line after the row's first, so the
+    /// lines it would have swallowed are read as rows). `Ok(None)` at the end of the file.
     pub(crate) fn next_row(&mut self) -> Result<Option<(u64, RowFields)>> {
-        let read = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|e| csv_error(&self.path, e))?;
+        let before = self.reader.position().clone();
+        self.reader.get_mut().row_start = before.byte();
+        let read = match self.reader.read_byte_record(&mut self.record) {
+            Ok(read) => read,
+            Err(e) if is_row_too_long(&e) => {
+                let (line, next) = self.row_after(&before)?;
+                self.reader
+                    .seek(next)
+                    .map_err(|e| csv_error(&self.path, e))?;
+                let reason = format!(
+                    "the row is longer than {MAX_LINE_BYTES} bytes (the limit; an opening quote \
+                     that is never closed?); reading went on at the next line"
+                );
+                return Ok(Some((line, Err(reason))));
+            }
+            Err(e) => return Err(csv_error(&self.path, e)),
+        };
         if !read {
             return Ok(None);
         }
-        let line = self.record.position().map_or(0, |p| p.line());
+        let start = self.record.position().cloned().unwrap_or(before);
+        let line = start.line();
+        // Only a quoted field can hold a line break. A row over several lines is good when
+        // its quote was closed and it has the header's width; otherwise the lines it took
+        // are named, and read again as rows.
+        if self.record.iter().any(|field| field.contains(&b'\n')) {
+            let end = self.reader.position().byte();
+            let raw = self.raw_bytes(start.byte(), end)?;
+            let left_open = quote_left_open(&raw);
+            let width = self.record.len();
+            if left_open || width != self.header.len() {
+                let body = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let swallowed = body.iter().filter(|&&b| b == b'\n').count() as u64;
+                let lines = format!(
+                    "{swallowed} line{} after it (lines {}–{})",
+                    if swallowed == 1 { "" } else { "s" },
+                    line + 1,
+                    line + swallowed
+                );
+                let reason = if left_open {
+                    format!(
+                        "an opening quote on this line is never closed: the row would swallow \
+                         the {lines}, to the end of the file"
+                    )
+                } else {
+                    format!(
+                        "a quoted field on this line runs over the {lines} and the row then has \
+                         {width} fields, the header {}: a quote closed on a later line?",
+                        self.header.len()
+                    )
+                };
+                let (_, next) = self.row_after(&start)?;
+                self.reader
+                    .seek(next)
+                    .map_err(|e| csv_error(&self.path, e))?;
+                let reason =
+                    format!("{reason}; this line was skipped and the lines after it read as rows");
+                return Ok(Some((line, Err(reason))));
+            }
+        }
         let mut fields = Vec::with_capacity(self.record.len());
         for (i, field) in self.record.iter().enumerate() {
             match std::str::from_utf8(field) {
@@ -532,43 +744,218 @@ impl CsvFile {
         }
         Ok(Some((line, Ok(fields))))
     }
+
+    /// The bytes `start..end` of the file, read again (for a row over several lines).
+    fn raw_bytes(&self, start: u64, end: u64) -> Result<Vec<u8>> {
+        use std::io::{Read, Seek};
+        let mut file = open_data_file(&self.path)?;
+        file.seek(std::io::SeekFrom::Start(start))
+            .map_err(|e| Error::io(&self.path, e))?;
+        let mut raw = Vec::new();
+        file.take(end.saturating_sub(start))
+            .read_to_end(&mut raw)
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(raw)
+    }
+
+    /// For a row that begins at `from` (perhaps after blank lines): the line it starts on and
+    /// the position of the line after that one.
+    fn row_after(&self, from: &::csv::Position) -> Result<(u64, ::csv::Position)> {
+        use std::io::{BufRead, Seek};
+        let io = |e| Error::io(&self.path, e);
+        let mut file = std::io::BufReader::new(open_data_file(&self.path)?);
+        file.seek(std::io::SeekFrom::Start(from.byte()))
+            .map_err(io)?;
+        let (mut byte, mut line) = (from.byte(), from.line());
+        // Blank lines before the row.
+        loop {
+            let buf = file.fill_buf().map_err(io)?;
+            let blank = buf
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            line += buf[..blank].iter().filter(|&&b| b == b'\n').count() as u64;
+            byte += blank as u64;
+            let more = blank > 0 && blank == buf.len();
+            file.consume(blank);
+            if !more {
+                break;
+            }
+        }
+        byte += skip_line(&mut file).map_err(io)?;
+        let mut next = ::csv::Position::new();
+        next.set_byte(byte).set_line(line + 1);
+        Ok((line, next))
+    }
+}
+
+/// Consumes the rest of a line (through its `\n`) without keeping it; returns its length.
+fn skip_line(reader: &mut impl std::io::BufRead) -> std::io::Result<u64> {
+    let mut skipped = 0u64;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(skipped);
+        }
+        let (n, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        reader.consume(n);
+        skipped += n as u64;
+        if done {
+            return Ok(skipped);
+        }
+    }
+}
+
+/// The fuzz targets' entries: each importer's row parser over one file of arbitrary bytes
+/// (see `fuzz/`). Errors are expected; a panic, a hang or unbounded memory is the bug.
+#[doc(hidden)]
+pub mod fuzz {
+    use super::*;
+
+    /// `file` as the CSV importers (folder + CSV, Fashion Product Images) read it: the header,
+    /// then every row; returns the rows read.
+    pub fn csv_rows(file: &Path) -> Result<usize> {
+        let mut csv = CsvFile::open(file)?;
+        let _ = csv.require_columns(&["image"]);
+        let mut rows = 0;
+        while let Some((_, fields)) = csv.next_row()? {
+            rows += usize::from(fields.is_ok());
+        }
+        Ok(rows)
+    }
+
+    /// `file` as the Amazon importer reads metadata and reviews (images in `images_dir`).
+    pub fn amazon_lines(file: &Path, images_dir: &Path) -> Result<usize> {
+        amazon::fuzz_lines(file, images_dir)
+    }
+
+    /// `file` as the DeepFashion importer reads its attribute and partition lists.
+    pub fn deepfashion_lists(dir: &Path, file: &Path) -> Result<()> {
+        deepfashion::fuzz_lists(dir, file)
+    }
+}
+
+/// Whether the CSV reader failed because a row grew past [`MAX_LINE_BYTES`].
+fn is_row_too_long(e: &::csv::Error) -> bool {
+    match e.kind() {
+        ::csv::ErrorKind::Io(io) => io.get_ref().is_some_and(|inner| inner.is::<RowTooLong>()),
+        _ => false,
+    }
+}
+
+/// Whether the raw bytes of one CSV row end inside a quoted field (the quote was never
+/// closed), following the CSV reader's rules: a `"` opens a quoted field only at the start
+/// of a field, and `""` inside one is a quote.
+fn quote_left_open(raw: &[u8]) -> bool {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    for &b in raw {
+        state = match (state, b) {
+            (State::FieldStart, b'"') => State::Quoted,
+            (State::FieldStart | State::Unquoted, b',' | b'\n' | b'\r') => State::FieldStart,
+            (State::FieldStart | State::Unquoted, _) => State::Unquoted,
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (State::QuoteInQuoted, b',' | b'\n' | b'\r') => State::FieldStart,
+            (State::QuoteInQuoted, _) => State::Unquoted,
+        };
+    }
+    state == State::Quoted
 }
 
 /// A line-oriented text file read line by line as bytes, so that a line that is not UTF-8
-/// skips that line only.
+/// skips that line only. A line longer than [`MAX_LINE_BYTES`] is skipped without being
+/// held in memory, and reading more than `max_total_bytes` fails.
 pub(crate) struct TextLines<R> {
     path: PathBuf,
     reader: R,
     line: u64,
     buf: Vec<u8>,
+    total_bytes: u64,
+    max_total_bytes: u64,
+    max_line_bytes: usize,
 }
 
 impl<R: std::io::BufRead> TextLines<R> {
+    /// Lines of `reader` (the file at `path`), with no limit on the total read.
     pub(crate) fn new(path: &Path, reader: R) -> TextLines<R> {
+        TextLines::with_limits(path, reader, u64::MAX, MAX_LINE_BYTES)
+    }
+
+    /// Lines of `reader`, failing once more than `max_total_bytes` were read, and skipping
+    /// lines longer than `max_line_bytes`.
+    pub(crate) fn with_limits(
+        path: &Path,
+        reader: R,
+        max_total_bytes: u64,
+        max_line_bytes: usize,
+    ) -> TextLines<R> {
         TextLines {
             path: path.to_path_buf(),
             reader,
             line: 0,
             buf: Vec::new(),
+            total_bytes: 0,
+            max_total_bytes,
+            max_line_bytes,
         }
     }
 
     /// The next line's number (1-based) and text without its line ending, or the reason it
-    /// is not UTF-8 text; `Ok(None)` at the end. A read error (a truncated gzip stream, say)
-    /// fails naming the line.
+    /// is skipped (not UTF-8 text, too long); `Ok(None)` at the end. A read error (a
+    /// truncated gzip stream, say) or passing the total limit fails naming the line.
     pub(crate) fn next_line(&mut self) -> Result<Option<(u64, Result<String, String>)>> {
+        use std::io::{BufRead, Read};
         self.buf.clear();
-        let read = self.reader.read_until(b'\n', &mut self.buf).map_err(|e| {
-            Error::format(
-                &self.path,
-                self.line + 1,
-                format!("cannot read this line (is the file corrupt or truncated?): {e}"),
-            )
-        })?;
+        let limit = self.max_line_bytes as u64 + 1;
+        let read = (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| line_error(&self.path, self.line + 1, e))?;
         if read == 0 {
             return Ok(None);
         }
         self.line += 1;
+        self.add_total(read as u64)?;
+        if self.buf.len() > self.max_line_bytes && self.buf.last() != Some(&b'\n') {
+            // Skip the rest of the line without keeping it, a buffer at a time.
+            self.buf.clear();
+            loop {
+                let chunk = self
+                    .reader
+                    .fill_buf()
+                    .map_err(|e| line_error(&self.path, self.line, e))?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let (n, done) = match chunk.iter().position(|&b| b == b'\n') {
+                    Some(i) => (i + 1, true),
+                    None => (chunk.len(), false),
+                };
+                self.reader.consume(n);
+                self.add_total(n as u64)?;
+                if done {
+                    break;
+                }
+            }
+            return Ok(Some((
+                self.line,
+                Err(format!(
+                    "the line is longer than {} bytes (the limit); skipped",
+                    self.max_line_bytes
+                )),
+            )));
+        }
         while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
             self.buf.pop();
         }
@@ -581,6 +968,39 @@ impl<R: std::io::BufRead> TextLines<R> {
         };
         Ok(Some((self.line, text)))
     }
+
+    /// Counts `n` more bytes read, failing past the total limit.
+    fn add_total(&mut self, n: u64) -> Result<()> {
+        self.total_bytes = self.total_bytes.saturating_add(n);
+        if self.total_bytes > self.max_total_bytes {
+            return Err(Error::format(
+                &self.path,
+                self.line,
+                format!(
+                    "the file holds more than {} bytes once decompressed (the limit: {} times \
+                     its size, at least {} bytes); a gzip bomb or a damaged file? refusing",
+                    self.max_total_bytes, MAX_DECOMPRESSION_RATIO, MIN_DECOMPRESSED_LIMIT
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A read error on line `line` of `path`.
+fn line_error(path: &Path, line: u64, e: std::io::Error) -> Error {
+    Error::format(
+        path,
+        line,
+        format!("cannot read this line (is the file corrupt or truncated?): {e}"),
+    )
+}
+
+/// The most bytes a gzip file of `compressed_len` bytes may decompress to.
+pub(crate) fn decompressed_limit(compressed_len: u64) -> u64 {
+    compressed_len
+        .saturating_mul(MAX_DECOMPRESSION_RATIO)
+        .max(MIN_DECOMPRESSED_LIMIT)
 }
 
 fn csv_error(path: &Path, e: ::csv::Error) -> Error {
@@ -672,5 +1092,295 @@ pub(crate) mod fixtures {
     /// Writes bytes that are no image at all.
     pub fn write_garbage(path: &Path) {
         std::fs::write(path, b"this is not an image, just text").unwrap();
+    }
+}
+
+/// Budgets, CSV rows that would vanish, and imports that share a library with other writers.
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+    use crate::catalog::Source;
+
+    fn ctx() -> JobContext {
+        JobContext::silent()
+    }
+
+    /// Twenty rows, the third of which opens a quote it never closes: it is reported on its
+    /// line with the 17 lines it would have swallowed, and those lines are imported.
+    #[test]
+    fn an_unterminated_quote_is_reported_with_the_lines_it_swallowed() {
+        let (dir, mut lib) = library();
+        let folder = dir.path().join("shop");
+        write_png(&folder.join("a.png"));
+        let mut text = String::from("id,image,title\n");
+        for row in 1..=20 {
+            if row == 3 {
+                text += "r3,a.png,\"Red dress\n";
+            } else {
+                text += &format!("r{row},a.png,Dress {row}\n");
+            }
+        }
+        let csv = folder.join("items.csv");
+        std::fs::write(&csv, &text).unwrap();
+
+        let strict = ImportOptions {
+            strict: true,
+            ..keep_every_label()
+        };
+        let err = import_csv(&mut lib, &csv, None, &strict, &ctx())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("items.csv:4:"), "{err}");
+        assert!(err.contains("never closed"), "{err}");
+        assert_eq!(lib.store.counts().unwrap().items, 0);
+
+        let report = import_csv(&mut lib, &csv, None, &keep_every_label(), &ctx()).unwrap();
+        assert_eq!(report.imported, 19, "{:?}", report.skipped);
+        assert_eq!(report.skipped.len(), 1);
+        let skipped = &report.skipped[0];
+        assert_eq!(skipped.location, format!("{}:4", csv.display()));
+        assert!(
+            skipped
+                .reason
+                .contains("swallow the 17 lines after it (lines 5–21)"),
+            "{skipped}"
+        );
+        for key in ["r1", "r2", "r4", "r20"] {
+            assert!(lib.store.item_id(key).unwrap().is_some(), "{key}");
+        }
+    }
+
+    /// A quote closed on a later line makes one row of several: it is reported with the lines
+    /// it took, and reading goes on after its first line. A quoted field with a line break
+    /// that does fit the header is a good row.
+    #[test]
+    fn a_quote_closed_lines_later_is_reported_and_a_good_multiline_field_kept() {
+        let (dir, mut lib) = library();
+        write_png(&dir.path().join("a.png"));
+        let csv = dir.path().join("items.csv");
+        std::fs::write(
+            &csv,
+            "id,image,title\n\
+             m1,a.png,\"Two\nlines\"\n\
+             b1,a.png,\"Opened\n\
+             r2,a.png,Fine\n\
+             r3,a.png,Closed here\",x\n\
+             r4,a.png,Last\n",
+        )
+        .unwrap();
+        let report = import_csv(&mut lib, &csv, None, &keep_every_label(), &ctx()).unwrap();
+        let reasons: Vec<String> = report.skipped.iter().map(|s| s.to_string()).collect();
+        // b1 (line 4) takes lines 5-6; they are read again from line 5.
+        assert_eq!(report.skipped.len(), 2, "{reasons:?}");
+        assert!(reasons[0].contains("items.csv:4: "), "{reasons:?}");
+        assert!(reasons[0].contains("2 lines"), "{reasons:?}");
+        // Read again, r3's stray quote is text: a row of 4 fields.
+        assert!(reasons[1].contains("items.csv:6: "), "{reasons:?}");
+        assert!(reasons[1].contains("4 fields"), "{reasons:?}");
+        for key in ["m1", "r2", "r4"] {
+            assert!(
+                lib.store.item_id(key).unwrap().is_some(),
+                "{key}: {reasons:?}"
+            );
+        }
+        let m1 = lib
+            .store
+            .item(lib.store.item_id("m1").unwrap().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(m1.title, "Two\nlines");
+    }
+
+    #[test]
+    fn quote_state_follows_the_csv_rules() {
+        assert!(quote_left_open(b"a,\"b\nc"));
+        assert!(!quote_left_open(b"a,\"b\nc\",d\n"));
+        assert!(
+            !quote_left_open(b"a,b\"c\nd"),
+            "a quote inside a field is text"
+        );
+        assert!(quote_left_open(b"a,\"b\"\"c\nd"), "a doubled quote is text");
+        assert!(!quote_left_open(b"\"\"\"\"\n"));
+    }
+
+    #[test]
+    fn a_long_line_is_skipped_and_the_total_read_is_bounded() {
+        let text = format!("short\n{}\nafter\n", "x".repeat(100));
+        let path = Path::new("t.jsonl");
+        let mut lines = TextLines::with_limits(path, text.as_bytes(), u64::MAX, 10);
+        assert_eq!(lines.next_line().unwrap(), Some((1, Ok("short".into()))));
+        let (line, long) = lines.next_line().unwrap().unwrap();
+        assert_eq!(line, 2);
+        assert!(long.unwrap_err().contains("longer than 10 bytes"));
+        assert_eq!(lines.next_line().unwrap(), Some((3, Ok("after".into()))));
+        assert_eq!(lines.next_line().unwrap(), None);
+
+        let mut lines = TextLines::with_limits(path, text.as_bytes(), 50, 1000);
+        assert!(lines.next_line().unwrap().is_some());
+        let err = lines.next_line().unwrap_err().to_string();
+        assert!(err.starts_with("t.jsonl:2: "), "{err}");
+        assert!(err.contains("more than 50 bytes"), "{err}");
+        assert_eq!(decompressed_limit(10), MIN_DECOMPRESSED_LIMIT);
+        assert_eq!(
+            decompressed_limit(10 << 30),
+            (10 << 30) * MAX_DECOMPRESSION_RATIO
+        );
+    }
+
+    /// A file of more bad rows than a report lists: the rest are counted.
+    #[test]
+    fn problems_beyond_the_cap_are_counted_not_kept() {
+        let (dir, mut lib) = library();
+        write_png(&dir.path().join("a.png"));
+        let mut text = String::from("id,image\ngood,a.png\n");
+        for i in 0..MAX_PROBLEMS_KEPT + 10 {
+            text += &format!("bad{i}\n");
+        }
+        let csv = dir.path().join("bad.csv");
+        std::fs::write(&csv, text).unwrap();
+        let report = import_csv(&mut lib, &csv, None, &keep_every_label(), &ctx()).unwrap();
+        assert_eq!(report.imported, 1);
+        assert_eq!(report.skipped.len(), MAX_PROBLEMS_KEPT);
+        assert_eq!(report.skipped_unlisted, 10);
+    }
+
+    /// `count` candidates sharing one image, for pipeline tests.
+    fn candidates(dir: &Path, prefix: &str, count: usize) -> Rows {
+        let image = dir.join("a.png");
+        if !image.exists() {
+            write_png(&image);
+        }
+        let mut rows = Rows::default();
+        for i in 0..count {
+            rows.push(Candidate {
+                path: dir.join("list.csv"),
+                line: i as u64 + 2,
+                image: image.clone(),
+                item: new_item(
+                    Source::Csv,
+                    format!("{prefix}{i}"),
+                    String::new(),
+                    vec![crate::catalog::Label::new(
+                        crate::catalog::LabelGroup::Attribute,
+                        prefix,
+                    )],
+                ),
+            });
+        }
+        rows
+    }
+
+    /// Items are committed a chunk at a time; when a later step fails, those already
+    /// committed are removed again and the library is as it was.
+    #[test]
+    fn a_failure_after_some_chunks_undoes_the_committed_items() {
+        let (dir, mut lib) = library();
+        let rows = candidates(dir.path(), "u", WRITE_CHUNK * 2 + 5);
+        let err = run_with(
+            &mut lib,
+            Source::Csv,
+            rows,
+            &keep_every_label(),
+            &ctx(),
+            |w, ids| {
+                assert_eq!(ids.len(), WRITE_CHUNK * 2 + 5);
+                w.insert_user("ann", Source::Csv)?;
+                Err(Error::Invalid("the ratings file is broken".into()))
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "the ratings file is broken");
+        let counts = lib.store.counts().unwrap();
+        assert_eq!((counts.items, counts.labels, counts.users), (0, 0, 0));
+    }
+
+    /// Twenty threads open one new library at the same moment, each with its own connection.
+    #[test]
+    fn twenty_concurrent_first_opens_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lib");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(20));
+        let threads: Vec<_> = (0..20)
+            .map(|_| {
+                let (root, barrier) = (root.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Library::open(&root).map(|lib| lib.store.schema_version().unwrap())
+                })
+            })
+            .collect();
+        let versions: Vec<u32> = threads
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap())
+            .collect();
+        assert!(
+            versions.iter().all(|&v| v == versions[0] && v > 0),
+            "{versions:?}"
+        );
+    }
+
+    /// Two imports of several chunks each into one library at once, and a scorer's answers
+    /// saved while they run: everything succeeds.
+    #[test]
+    fn two_concurrent_imports_and_an_answer_during_them_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lib");
+        let study = {
+            let mut lib = Library::open(&root).unwrap();
+            crate::ohs::store_study(&mut lib.store, &crate::ohs::tests::worked_study()).unwrap()
+        };
+        let per_import = WRITE_CHUNK * 3;
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+        let imports: Vec<_> = ["x", "y"]
+            .into_iter()
+            .map(|prefix| {
+                let (root, barrier) = (root.clone(), barrier.clone());
+                let folder = dir.path().join(prefix);
+                std::fs::create_dir_all(&folder).unwrap();
+                let rows = candidates(&folder, prefix, per_import);
+                std::thread::spawn(move || {
+                    let mut lib = Library::open(&root)?;
+                    barrier.wait();
+                    run(&mut lib, Source::Csv, rows, &keep_every_label(), &ctx())
+                })
+            })
+            .collect();
+        let scorer = {
+            let (root, study) = (root.clone(), study.clone());
+            std::thread::spawn(move || -> Result<usize> {
+                let mut lib = Library::open(&root)?;
+                barrier.wait();
+                // Wait for the first chunk of either import, then answer.
+                while lib.store.counts()?.items == 0 {
+                    std::thread::yield_now();
+                }
+                let mut saved = 0;
+                for (i, sheet) in study.sheets.iter().enumerate() {
+                    let answer = crate::ohs::Answer {
+                        sheet_id: sheet.id,
+                        scorer: "ann".into(),
+                        criterion: "category".into(),
+                        hits: i as u32,
+                        marks: None,
+                        given_at: String::new(),
+                    };
+                    crate::ohs::record_answer(&mut lib.store, &study, &answer)?;
+                    saved += 1;
+                }
+                Ok(saved)
+            })
+        };
+        for import in imports {
+            let report = import.join().unwrap().unwrap();
+            assert_eq!(report.imported, per_import as u64, "{:?}", report.skipped);
+        }
+        assert_eq!(scorer.join().unwrap().unwrap(), study.sheets.len());
+        let lib = Library::open(&root).unwrap();
+        assert_eq!(lib.store.counts().unwrap().items, 2 * per_import as u64);
+        assert_eq!(
+            lib.store.study_answers(study.id).unwrap().len(),
+            study.sheets.len()
+        );
     }
 }
