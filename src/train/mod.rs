@@ -372,13 +372,11 @@ pub fn train(
     ctx: &JobContext,
     events: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainReport> {
-    // The name (a folder under the library) is checked before anything is read or written,
-    // `resume` included.
+    // The name (a folder under the library) and the rest of the config are checked before
+    // anything is read or written, `resume` included.
     config.check()?;
     let start = Instant::now();
     let _retain = crate::RetainFreedMemory::new();
-    // The name becomes a folder: it is checked before any file is read or written.
-    check_run_name(&config.name)?;
     let dir = run_dir(lib.root(), &config.name);
     let items = lib.store.items(&ItemFilter::default())?;
     let mut state = if resume {
@@ -387,7 +385,6 @@ pub fn train(
         state.config.epochs = state.config.epochs.max(config.epochs);
         state
     } else {
-        config.check()?;
         let state = new_state(config, &items)?;
         // Saved before the slow part, so that a run killed while caching can resume.
         state.save(&dir)?;
