@@ -187,6 +187,11 @@ impl Problems {
         self.kept.first()
     }
 
+    /// Whether no problem was recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kept.is_empty() && self.unlisted == 0
+    }
+
     fn extend(&mut self, other: Problems) {
         self.unlisted += other.unlisted;
         for problem in other.kept {
@@ -267,7 +272,7 @@ impl Rows {
     /// The candidates, and the rows skipped so far as report entries (a held-out query set
     /// is read like an import but never stored).
     pub(crate) fn into_parts(self) -> (Vec<Candidate>, Vec<Skipped>) {
-        (self.candidates, in_file_order(self.problems))
+        (self.candidates, self.problems.into_report().0)
     }
 }
 
