@@ -9,6 +9,7 @@ pub(crate) mod elementwise;
 pub mod lite0;
 pub mod network;
 pub mod pickle;
+pub mod pool;
 pub mod shallow;
 pub mod system;
 pub mod weights;

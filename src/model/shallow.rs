@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::conv::ConvAct;
 use super::depthwise::{Activation, Padding2d};
+use super::pool::{AvgPool, GlobalMeanMax};
 
 /// The shallow branch's sizes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,7 +161,7 @@ impl ShallowBranch {
     }
 
     /// What the branch reads of an `N×3×H×W` normalised batch: the image average-pooled by
-    /// `input_pool`, `N×3×(H/p)×(W/p)` (what training caches).
+    /// `input_pool`, channels-last, `N×(H/p)×(W/p)×3` (what training caches).
     pub fn input(&self, x: &Tensor) -> Result<Tensor> {
         let (_, channels, _, _) = x.dims4()?;
         if channels != 3 {
@@ -169,49 +170,53 @@ impl ShallowBranch {
                 x.dims()
             )
         }
-        match self.config.input_pool {
-            1 => Ok(x.clone()),
-            p => x.avg_pool2d(p),
-        }
+        let small = match self.config.input_pool {
+            1 => x.clone(),
+            p => x.avg_pool2d(p)?,
+        };
+        small.permute((0, 2, 3, 1))?.contiguous()
     }
 
     /// The branch on its [`ShallowBranch::input`]: `N × output_dim`.
     pub fn forward_input(&self, small: &Tensor) -> Result<Tensor> {
-        let (_, channels, _, _) = small.dims4()?;
+        let (_, _, _, channels) = small.dims4()?;
         if channels != 3 {
             bail!(
-                "shallow branch: expected an N×3×H×W input, got {:?}",
+                "shallow branch: expected an N×H×W×3 input, got {:?}",
                 small.dims()
             )
         }
         let ours = small.device().is_cpu() && small.dtype() == DType::F32;
-        let map = if ours {
-            self.map_channels_last(small)?
-        } else {
-            self.conv2
-                .forward(
-                    &self
-                        .conv1
-                        .forward(small)?
-                        .relu()?
-                        .avg_pool2d(self.config.pool)?,
-                )?
-                .relu()?
-                .permute((0, 2, 3, 1))?
-        };
-        let (n, h, w, c) = map.dims4()?;
-        let pixels = map.reshape((n, h * w, c))?;
-        let mean = pixels.mean(1)?;
-        let max = pixels.max(1)?;
-        Tensor::cat(&[&mean, &max], D::Minus1)
+        if ours {
+            return GlobalMeanMax.forward(&self.map_channels_last(small)?);
+        }
+        let map = self
+            .conv2
+            .forward(
+                &self
+                    .conv1
+                    .forward(&small.permute((0, 3, 1, 2))?)?
+                    .relu()?
+                    .avg_pool2d(self.config.pool)?,
+            )?
+            .relu()?;
+        let (n, c, h, w) = map.dims4()?;
+        let pixels = map.reshape((n, c, h * w))?;
+        Tensor::cat(
+            &[&pixels.mean(D::Minus1)?, &pixels.max(D::Minus1)?],
+            D::Minus1,
+        )
     }
 
     /// The two convolutions on the CPU kernels, channels-last: `N × h × w × conv2_channels`.
     fn map_channels_last(&self, small: &Tensor) -> Result<Tensor> {
-        let h = small.permute((0, 2, 3, 1))?;
+        let h = small;
         let conv1 = ConvAct::square(3, self.config.conv1_stride, PAD1, Activation::Relu);
-        let h = conv1.forward(&h, &im2col_weight(&self.conv1)?, &bias(&self.conv1)?)?;
-        let h = avg_pool_channels_last(&h, self.config.pool)?;
+        let h = conv1.forward(h, &im2col_weight(&self.conv1)?, &bias(&self.conv1)?)?;
+        let h = AvgPool {
+            side: self.config.pool,
+        }
+        .forward(&h)?;
         let conv2 = ConvAct::square(3, 1, PAD1, Activation::Relu);
         conv2.forward(&h, &im2col_weight(&self.conv2)?, &bias(&self.conv2)?)
     }
@@ -233,25 +238,6 @@ fn bias(conv: &Conv2d) -> Result<Tensor> {
             Tensor::zeros(w.dim(0)?, w.dtype(), w.device())
         }
     }
-}
-
-/// Average pool of side and stride `p` on an `N×H×W×C` map (rows and columns past the last
-/// whole window are dropped, as `avg_pool2d` does).
-fn avg_pool_channels_last(x: &Tensor, p: usize) -> Result<Tensor> {
-    if p == 1 {
-        return Ok(x.clone());
-    }
-    let (n, h, w, c) = x.dims4()?;
-    let (oh, ow) = (h / p, w / p);
-    if oh == 0 || ow == 0 {
-        bail!("shallow branch: a {h}×{w} map is smaller than the {p}×{p} pool")
-    }
-    x.narrow(1, 0, oh * p)?
-        .narrow(2, 0, ow * p)?
-        .reshape((n, oh, p, ow, p, c))?
-        .sum(4)?
-        .sum(2)?
-        .affine(1.0 / (p * p) as f64, 0.0)
 }
 
 impl Module for ShallowBranch {
@@ -352,6 +338,7 @@ mod tests {
             let x = Tensor::randn(0f32, 1.0, (2, 3, 64, 48), &dev).unwrap();
             let small = branch.input(&x).unwrap();
             let got = branch.forward_input(&small).unwrap();
+            let small = small.permute((0, 3, 1, 2)).unwrap();
             let reference = branch
                 .conv2
                 .forward(
