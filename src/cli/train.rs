@@ -45,6 +45,9 @@ pub struct TrainArgs {
     /// AdamW's learning rate.
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
+    /// The backbone's learning rate as a fraction of --lr (partial and full modes).
+    #[arg(long, default_value_t = 0.1)]
+    pub backbone_lr_factor: f64,
     /// AdamW's decoupled weight decay.
     #[arg(long, default_value_t = 1e-2)]
     pub weight_decay: f64,
@@ -100,6 +103,7 @@ impl TrainArgs {
             batch_size: self.batch,
             accumulate: self.accumulate,
             learning_rate: self.lr,
+            backbone_lr_factor: self.backbone_lr_factor,
             weight_decay: self.weight_decay,
             dropout: self.dropout,
             embedding_dim: self.embedding_dim,

@@ -157,6 +157,10 @@ fn one() -> usize {
     1
 }
 
+fn default_backbone_lr_factor() -> f64 {
+    0.1
+}
+
 /// Everything a training run is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -174,6 +178,11 @@ pub struct TrainConfig {
     #[serde(default = "one")]
     pub accumulate: usize,
     pub learning_rate: f64,
+    /// The backbone's learning rate as a fraction of `learning_rate` (partial and full
+    /// modes): pretrained weights need smaller steps than the new head, or the first epochs
+    /// undo what ImageNet taught them.
+    #[serde(default = "default_backbone_lr_factor")]
+    pub backbone_lr_factor: f64,
     pub weight_decay: f64,
     pub dropout: f32,
     pub embedding_dim: usize,
@@ -198,6 +207,7 @@ impl Default for TrainConfig {
             batch_size: 32,
             accumulate: 1,
             learning_rate: 2e-3,
+            backbone_lr_factor: default_backbone_lr_factor(),
             weight_decay: 1e-2,
             dropout: 0.3,
             embedding_dim: 512,
@@ -221,6 +231,11 @@ impl TrainConfig {
         if self.batch_size == 0 || self.accumulate == 0 {
             return Err(Error::Invalid(
                 "the batch size and the batches per step must be at least 1".into(),
+            ));
+        }
+        if !(self.backbone_lr_factor >= 0.0 && self.backbone_lr_factor.is_finite()) {
+            return Err(Error::Invalid(
+                "the backbone's learning-rate factor must be 0 or more".into(),
             ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
@@ -289,6 +304,16 @@ pub struct TrainReport {
     pub images_per_s: f64,
     pub elapsed_secs: f64,
     pub history: Vec<EpochStats>,
+    /// The feature cache of head and partial modes: views in it, and how many were already
+    /// there when the run started (a resumed or repeated run).
+    pub cache: Option<CacheReport>,
+}
+
+/// How a run's feature cache was filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CacheReport {
+    pub views: usize,
+    pub reused: usize,
 }
 
 /// An item with what training needs of it.
@@ -444,8 +469,8 @@ pub fn train(
 
     let frequencies = label_frequencies(&sets.train, state.labels.len());
     let weights = Tensor::new(loss::label_weights(&frequencies), device)?;
-    let mut optimizer = AdamW::new(
-        trainable.clone(),
+    let mut optimizer = AdamW::with_groups(
+        backbone_groups(&varmap, &trainable, config.backbone_lr_factor)?,
         ParamsAdamW {
             lr: config.learning_rate,
             weight_decay: config.weight_decay,
@@ -591,6 +616,7 @@ pub fn train(
         images_per_s,
         elapsed_secs: start.elapsed().as_secs_f64(),
         history: state.history.clone(),
+        cache: feed.report(),
     };
     let metrics = serde_json::json!({
         "mode": report.mode,
@@ -618,6 +644,28 @@ pub fn train(
         &split_json,
     )?;
     Ok(report)
+}
+
+/// The trainable variables in two groups for the optimiser: the head and the shallow branch
+/// at the full learning rate, the backbone's at `backbone_factor` of it.
+fn backbone_groups(
+    varmap: &VarMap,
+    trainable: &[Var],
+    backbone_factor: f64,
+) -> Result<Vec<(Vec<Var>, f64)>> {
+    let backbone: HashSet<TensorId> = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Model("the variable map is poisoned".into()))?
+        .iter()
+        .filter(|(name, _)| name.starts_with("backbone."))
+        .map(|(_, v)| v.as_tensor().id())
+        .collect();
+    let (ours, theirs): (Vec<Var>, Vec<Var>) = trainable
+        .iter()
+        .cloned()
+        .partition(|v| !backbone.contains(&v.as_tensor().id()));
+    Ok(vec![(ours, 1.0), (theirs, backbone_factor)])
 }
 
 /// `grads` added to the sums so far (`None` before the first batch), for the variables that
@@ -703,6 +751,8 @@ enum Feed {
     /// Rows of the feature cache (see [`cache`]): the frozen part ran once per view.
     Cached {
         cache: FeatureCache,
+        /// Rows already written when the run opened the cache.
+        reused: usize,
         rows: HashMap<(ItemId, usize), usize>,
         /// Augmented views per training item (besides the plain one).
         variants: usize,
@@ -786,6 +836,7 @@ impl Feed {
         )?;
         const CHUNK: usize = 32;
         let total = wanted.len();
+        let reused = cache.rows_done();
         while !cache.is_complete() {
             ctx.check_cancelled()?;
             let first = cache.rows_done();
@@ -803,10 +854,22 @@ impl Feed {
         }
         Ok(Feed::Cached {
             cache,
+            reused,
             rows,
             variants,
             suffix_start,
         })
+    }
+
+    /// What the cache held, where there is one.
+    fn report(&self) -> Option<CacheReport> {
+        match self {
+            Feed::Cached { rows, reused, .. } => Some(CacheReport {
+                views: rows.len(),
+                reused: *reused,
+            }),
+            Feed::Images => None,
+        }
     }
 
     /// The network's outputs for a training step on `chosen` (random views when augmenting).
@@ -1041,10 +1104,14 @@ fn trainable_vars(varmap: &VarMap, net: &ParallelNetwork, mode: Mode) -> Result<
     let mut out: Vec<(String, Var)> = vars
         .iter()
         .filter(|(name, _)| {
-            !name.starts_with("backbone.")
-                || trainable_backbone
-                    .iter()
-                    .any(|b| name.strip_prefix("backbone.") == Some(b.as_str()))
+            // Batch norms' running averages are measured, not trained (full mode updates
+            // them from each batch's statistics).
+            let running = name.contains(".running_");
+            !running
+                && (!name.starts_with("backbone.")
+                    || trainable_backbone
+                        .iter()
+                        .any(|b| name.strip_prefix("backbone.") == Some(b.as_str())))
         })
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();

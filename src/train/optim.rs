@@ -20,6 +20,8 @@ struct Slot {
     var: Var,
     first_moment: Var,
     second_moment: Var,
+    /// This variable's learning rate as a fraction of the optimiser's.
+    lr_factor: f64,
 }
 
 /// AdamW with decoupled weight decay; see the module docs.
@@ -30,28 +32,36 @@ pub struct AdamW {
     step_t: usize,
 }
 
-impl Optimizer for AdamW {
-    type Config = ParamsAdamW;
-
-    fn new(vars: Vec<Var>, params: ParamsAdamW) -> Result<Self> {
-        let slots = vars
-            .into_iter()
-            .filter(|var| var.dtype().is_float())
-            .map(|var| {
+impl AdamW {
+    /// Groups of variables, each with its learning rate as a fraction of `params.lr` (a
+    /// pretrained backbone takes smaller steps than a new head).
+    pub fn with_groups(groups: Vec<(Vec<Var>, f64)>, params: ParamsAdamW) -> Result<Self> {
+        let mut slots = Vec::new();
+        for (vars, lr_factor) in groups {
+            for var in vars.into_iter().filter(|var| var.dtype().is_float()) {
                 let first_moment = Var::zeros(var.shape(), var.dtype(), var.device())?;
                 let second_moment = Var::zeros(var.shape(), var.dtype(), var.device())?;
-                Ok(Slot {
+                slots.push(Slot {
                     var,
                     first_moment,
                     second_moment,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+                    lr_factor,
+                });
+            }
+        }
         Ok(Self {
             slots,
             params,
             step_t: 0,
         })
+    }
+}
+
+impl Optimizer for AdamW {
+    type Config = ParamsAdamW;
+
+    fn new(vars: Vec<Var>, params: ParamsAdamW) -> Result<Self> {
+        Self::with_groups(vec![(vars, 1.0)], params)
     }
 
     fn learning_rate(&self) -> f64 {
@@ -65,16 +75,17 @@ impl Optimizer for AdamW {
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.step_t += 1;
         let p = &self.params;
-        let step = Step {
-            lr: p.lr,
-            decay: 1.0 - p.lr * p.weight_decay,
-            beta1: p.beta1,
-            beta2: p.beta2,
-            scale_m: 1.0 / (1.0 - p.beta1.powi(self.step_t as i32)),
-            scale_v: 1.0 / (1.0 - p.beta2.powi(self.step_t as i32)),
-            eps: p.eps,
-        };
         for slot in &self.slots {
+            let lr = p.lr * slot.lr_factor;
+            let step = Step {
+                lr,
+                decay: 1.0 - lr * p.weight_decay,
+                beta1: p.beta1,
+                beta2: p.beta2,
+                scale_m: 1.0 / (1.0 - p.beta1.powi(self.step_t as i32)),
+                scale_v: 1.0 / (1.0 - p.beta2.powi(self.step_t as i32)),
+                eps: p.eps,
+            };
             if let Some(g) = grads.get(slot.var.as_tensor()) {
                 let fused = slot.var.device().is_cpu() && slot.var.dtype() == DType::F32;
                 if fused {

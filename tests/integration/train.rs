@@ -99,3 +99,82 @@ fn train_head_makes_a_listed_system_that_beats_an_untrained_head() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("state.json"), "{}", stderr(&out));
 }
+
+/// A run killed (SIGKILL: no destructor runs) while it caches backbone features resumes:
+/// `--resume` continues the cache from the rows already written and trains to the end.
+#[cfg(unix)]
+#[test]
+fn a_run_killed_while_caching_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let out = vitrine(
+        &lib,
+        &["demo", "--items", "200", "--users", "4", "--street", "4"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let args = [
+        "train",
+        "--mode",
+        "head",
+        "--epochs",
+        "2",
+        "--variants",
+        "2",
+        "--background-aug",
+        "procedural",
+        "--name",
+        "killed",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .arg("--library")
+        .arg(&lib)
+        .args(args)
+        .env_remove("DISPLAY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until some rows of the cache are written, but not all, then kill.
+    let meta = lib.join("train/killed/cache.json");
+    let started = std::time::Instant::now();
+    let done_at_kill = loop {
+        let rows = std::fs::read(&meta)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|m| {
+                (
+                    m["rows_done"].as_u64().unwrap_or(0),
+                    m["rows"].as_u64().unwrap_or(0),
+                )
+            });
+        if let Some((done, total)) = rows
+            && done > 0
+        {
+            assert!(
+                done < total,
+                "caching finished before the kill: make it bigger"
+            );
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break done;
+        }
+        assert!(
+            started.elapsed().as_secs() < 300,
+            "the cache never started: {:?}",
+            child.try_wait()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let out = vitrine(&lib, &[&args[..], &["--resume", "--json"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["epochs_run"], 2, "{report}");
+    assert_eq!(report["resumed_from"], 0, "{report}");
+    // The resumed run kept what was cached before the kill.
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(m["rows_done"], m["rows"]);
+    let reused = report["cache"]["reused"].as_u64().unwrap();
+    assert!(reused >= done_at_kill && reused < report["cache"]["views"].as_u64().unwrap());
+    let out = vitrine(&lib, &["systems", "--json"]);
+    assert!(stdout(&out).contains("\"killed\""), "{}", stdout(&out));
+}
