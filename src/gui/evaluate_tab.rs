@@ -3,8 +3,10 @@
 //! Scorer mode: the scorer types their name; sheets come one at a time in their own shuffled
 //! order with the system hidden; the query is shown large beside the K results. For the
 //! current criterion the scorer clicks the tiles that are hits (or presses 1–9 and 0 for
-//! tiles 1–10, or types the count); keys move between criteria and sheets, as the help line
-//! says. Every answer and every move is written to SQLite the moment it happens (in
+//! tiles 1–10, or types the count into its field); keys move between criteria and sheets, as
+//! the help line says. Digits are tile shortcuts only while no text field has the keyboard
+//! (`App::read_shortcuts`); a click on the field or its label, and Enter in it, keep them a
+//! count. Every answer and every move is written to SQLite the moment it happens (in
 //! [`super::App::apply_ohs`]), so closing or killing the app loses nothing and the scorer
 //! resumes exactly where they stopped.
 
@@ -542,11 +544,14 @@ fn save_position(lib: &mut crate::Library, view: &EvaluateView) -> Result<()> {
 
 /// The keys of scorer mode, as the help line shows them.
 pub(crate) const KEY_HELP: &str = "Keys: 1-9 and 0 mark results 1-10 | Up/Down: criterion | \
-     Enter: next criterion | Left: back | Right: next sheet | S: skip";
+     Enter: next criterion | Left: back | Right: next sheet | S: skip | \
+     in the count field, digits are the count and Esc leaves it";
 
-/// Scorer-mode keys become commands (not while a text field has the keyboard).
+/// Scorer-mode keys become commands. The caller (`App::read_shortcuts`) calls this only in
+/// frames where no text field has the keyboard, so a digit typed into the count field is
+/// never also a click on a result tile.
 pub(crate) fn read_scoring_keys(ctx: &egui::Context, rt: &mut Runtime) {
-    if rt.evaluate.session.is_none() || rt.evaluate.form.is_some() || ctx.text_edit_focused() {
+    if rt.evaluate.session.is_none() || rt.evaluate.form.is_some() {
         return;
     }
     let commands = &mut rt.commands;
@@ -747,15 +752,22 @@ fn sheet_ui(
             });
             ui.add(egui::Label::new(&criterion.description).wrap());
             ui.horizontal(|ui| {
-                let answer = match current {
-                    Some((hits, _)) => format!("Hits: {hits} of {}", study.k),
-                    None => "Not answered yet".to_owned(),
-                };
-                ui.label(RichText::new(answer).strong());
-                let label = ui.label("Type the number");
+                // The field comes first, so it stays where it is whatever the answer says.
+                let label = ui.add(egui::Label::new("Type the number").sense(Sense::click()));
                 let field = ui
-                    .add(egui::TextEdit::singleline(hits_input).desired_width(40.0))
+                    .add(
+                        egui::TextEdit::singleline(hits_input)
+                            .id_salt("hits field")
+                            .desired_width(40.0),
+                    )
                     .labelled_by(label.id);
+                // As in any form, a click on the label puts the keyboard in its field.
+                if label.clicked() {
+                    field.request_focus();
+                }
+                widgets::keep_text_typed_while_focusing(ui, &field, hits_input, |c| {
+                    c.is_ascii_digit()
+                });
                 let typed = hits_input.trim().parse::<u32>().ok();
                 let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 let set = ui.add_enabled(typed.is_some(), egui::Button::new("Set"));
@@ -767,12 +779,22 @@ fn sheet_ui(
                         advance: true,
                     }));
                 }
+                if enter {
+                    // The next criterion's count goes into the same field: keep the keyboard
+                    // there, so the next digits are a count, not clicks on result tiles.
+                    field.request_focus();
+                }
                 if ui.button("None match (0)").clicked() {
                     commands.push(Command::Ohs(OhsCommand::SetHits {
                         hits: 0,
                         advance: false,
                     }));
                 }
+                let answer = match current {
+                    Some((hits, _)) => format!("Hits: {hits} of {}", study.k),
+                    None => "Not answered yet".to_owned(),
+                };
+                ui.label(RichText::new(answer).strong());
             });
             ui.horizontal(|ui| {
                 for (text, command) in [

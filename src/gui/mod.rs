@@ -2,8 +2,10 @@
 //!
 //! Shape, after rerun's app split:
 //! - `App::logic` (eframe's state step) updates state and never paints: it collects finished
-//!   jobs, the folder picker's answer and loaded thumbnails, reads the keyboard shortcuts,
-//!   and applies every `Command` queued since the last frame, in one place (`App::apply`).
+//!   jobs, the folder picker's answer and loaded thumbnails, and applies every `Command`
+//!   queued since the last frame, in one place (`App::apply`). Keyboard shortcuts are read
+//!   at the end of `App::ui`, once the frame's clicks have placed the keyboard focus (see
+//!   `App::read_shortcuts`).
 //! - `App::ui` paints: the top bar (`top_bar`), error banners, the tab row, and the current
 //!   tab (`search_tab`, `catalog_tab`, `train_tab`, `personalize_tab`, `evaluate_tab`,
 //!   `analyze_tab`), each a function of the runtime state that pushes commands.
@@ -364,6 +366,9 @@ pub(crate) struct Runtime {
     /// The selected item with its labels.
     pub detail: Option<Item>,
     pub thumbs: ThumbCache,
+    /// A text field had the keyboard when the frame began (set in `logic`): plain keys are
+    /// then text, never shortcuts, even if the field lets go during the frame (Enter).
+    pub typing_at_start: bool,
     pub grid: GridLayout,
     pub search: search_tab::SearchView,
     pub train: train_tab::TrainView,
@@ -412,6 +417,7 @@ impl App {
                 selected: None,
                 detail: None,
                 thumbs: ThumbCache::new(&cc.egui_ctx),
+                typing_at_start: false,
                 grid: GridLayout::default(),
                 search: search_tab::SearchView::default(),
                 train: train_tab::TrainView::default(),
@@ -957,8 +963,22 @@ impl App {
     }
 
     /// Keyboard shortcuts become commands: Ctrl+1…6 switch tabs; in the Catalog tab with an
-    /// item open, Escape closes it and the arrow keys move the selection.
+    /// item open, Escape closes it and the arrow keys move the selection; in scorer mode the
+    /// digits, letters and arrows of [`evaluate_tab::read_scoring_keys`].
+    ///
+    /// Runs at the end of the frame, after every widget: egui moves the keyboard focus to a
+    /// text field when the field is *clicked*, which happens while the field is drawn. Keys
+    /// read before the widgets (in `logic`) were judged by the focus of the previous frame,
+    /// so a click on a field and a digit that arrived in the same frame (a busy window
+    /// batches them) made the digit a shortcut: it marked a result tile and saved a wrong
+    /// answer while the field, now focused, stayed empty. Plain keys are shortcuts only when
+    /// no text field had the keyboard as the frame began ([`Runtime::typing_at_start`]) and
+    /// none took it during the frame.
     fn read_shortcuts(&mut self, ctx: &egui::Context) {
+        let plain_keys_free = !self.rt.typing_at_start && !ctx.text_edit_focused();
+        if self.state.tab == Tab::Evaluate && plain_keys_free {
+            evaluate_tab::read_scoring_keys(ctx, &mut self.rt);
+        }
         let commands = &mut self.rt.commands;
         ctx.input_mut(|input| {
             use egui::{Key, KeyboardShortcut, Modifiers};
@@ -977,6 +997,9 @@ impl App {
                 commands.push(Command::SearchHistory(1));
             }
         });
+        if !plain_keys_free {
+            return;
+        }
         if self.state.tab == Tab::Search && self.rt.selected.is_some() {
             ctx.input_mut(|input| {
                 if input.consume_key(egui::Modifiers::NONE, egui::Key::Escape) {
@@ -989,14 +1012,10 @@ impl App {
             return;
         }
         let columns = self.rt.grid.columns.max(1) as isize;
-        let typing = ctx.text_edit_focused();
         ctx.input_mut(|input| {
             use egui::{Key, Modifiers};
             if input.consume_key(Modifiers::NONE, Key::Escape) {
                 commands.push(Command::SelectItem(None));
-            }
-            if typing {
-                return;
             }
             for (key, delta) in [
                 (Key::ArrowLeft, -1),
@@ -1076,10 +1095,8 @@ impl eframe::App for App {
             self.search(search_tab::QuerySource::Pasted(Arc::new(rgb)));
         }
         self.rt.thumbs.receive(ctx);
-        self.read_shortcuts(ctx);
-        if self.state.tab == Tab::Evaluate {
-            evaluate_tab::read_scoring_keys(ctx, &mut self.rt);
-        }
+        // Whether a text field has the keyboard as this frame begins (see `read_shortcuts`).
+        self.rt.typing_at_start = ctx.text_edit_focused();
         for command in std::mem::take(&mut self.rt.commands) {
             self.apply(command);
         }
@@ -1104,6 +1121,8 @@ impl eframe::App for App {
                 }
             });
         self.rt.thumbs.flush();
+        // After the widgets, when this frame's clicks have placed the keyboard focus.
+        self.read_shortcuts(ui.ctx());
         if !self.rt.commands.is_empty() {
             ui.ctx().request_repaint();
         }

@@ -509,3 +509,65 @@ fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
     assert!(has_label(&h, "fresh-head"));
     assert!(h.query_by_label_contains("are shared").is_some());
 }
+
+#[test]
+fn keys_typed_into_the_filter_field_never_move_the_selection() {
+    let dir = demo_library(8);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    let first = h.state().rt.catalog.items[0].id;
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SelectItem(Some(first)));
+    settle(&mut h);
+    // The click on the field and the arrow key arrive in one frame, as in a busy window.
+    let field = h.get_by_role_and_label(Role::TextInput, "Search").rect();
+    let pos = field.center();
+    let key = |pressed| egui::Event::Key {
+        key: egui::Key::ArrowRight,
+        physical_key: Some(egui::Key::ArrowRight),
+        pressed,
+        repeat: false,
+        modifiers: egui::Modifiers::NONE,
+    };
+    h.input_mut().events.extend([
+        egui::Event::PointerMoved(pos),
+        egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed: true,
+            modifiers: egui::Modifiers::NONE,
+        },
+        egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: egui::Modifiers::NONE,
+        },
+        key(true),
+        key(false),
+    ]);
+    h.step();
+    h.run();
+    assert_eq!(
+        h.state().rt.selected,
+        Some(first),
+        "the arrow moved the selection"
+    );
+    // With no field holding the keyboard (Escape lets go of it, and closes the item), the
+    // arrow keys move the selection again.
+    h.key_press(egui::Key::Escape);
+    h.run();
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SelectItem(Some(first)));
+    h.run();
+    h.key_press(egui::Key::ArrowRight);
+    h.run();
+    assert_eq!(
+        h.state().rt.selected,
+        Some(h.state().rt.catalog.items[1].id)
+    );
+}

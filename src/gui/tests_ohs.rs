@@ -9,6 +9,7 @@ use crate::ohs::{self, Criterion, Direction, Domain, NewQuery, NewSheet, NewStud
 use eframe::egui;
 use egui::Role;
 use egui_kittest::kittest::Queryable;
+use std::collections::HashMap;
 
 /// A study over the demo library's street photos, with sheets frozen from real catalogue
 /// items (no model needed): 2 queries × 2 systems, K = 5, two criteria.
@@ -318,4 +319,134 @@ fn a_study_is_created_from_the_form_as_a_background_job() {
     assert_eq!(study.domain_counts(), (2, 3));
     assert!(h.state().rt.evaluate.form.is_none());
     assert_eq!(h.state().rt.evaluate.studies, ["form study"]);
+}
+
+/// A key as a real keyboard sends it: egui-winit puts the key press and its text in the same
+/// frame (kittest's `type_text` sends the text alone).
+fn key_events(key: egui::Key, text: Option<&str>) -> Vec<egui::Event> {
+    let key_event = |pressed| egui::Event::Key {
+        key,
+        physical_key: Some(key),
+        pressed,
+        repeat: false,
+        modifiers: egui::Modifiers::NONE,
+    };
+    let mut events = vec![key_event(true)];
+    events.extend(text.map(|t| egui::Event::Text(t.to_owned())));
+    events.push(key_event(false));
+    events
+}
+
+/// One frame holding `events` (a real window batches everything that arrived while the
+/// previous frame was drawn), then frames until the app settles.
+fn one_frame(h: &mut egui_kittest::Harness<'_, App>, events: Vec<egui::Event>) {
+    h.input_mut().events.extend(events);
+    h.step();
+    h.run();
+}
+
+/// A click on the middle of `rect`: move, press, release.
+fn click_events(rect: egui::Rect) -> Vec<egui::Event> {
+    let pos = rect.center();
+    let button = |pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    vec![egui::Event::PointerMoved(pos), button(true), button(false)]
+}
+
+#[test]
+fn a_typed_count_is_saved_as_typed_and_toggles_no_tile() {
+    let dir = demo_library(12);
+    let mut lib = Library::open(dir.path()).unwrap();
+    let study = gui_study(&mut lib);
+    drop(lib);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Evaluate").click();
+    h.run();
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::SelectStudy("gui study".into())));
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::StartScoring("ann".into())));
+    settle(&mut h);
+    assert!(has_label(&h, "Sheet 1 of 4"));
+    let sheet = study.sheets[study.sheet_order("ann")[0]].id;
+    let field_rect = |h: &egui_kittest::Harness<'_, App>| {
+        h.get_by_role_and_label(Role::TextInput, "Type the number")
+            .rect()
+    };
+
+    // As a person does it in a busy window: the click on the field and the key "4" (press
+    // and text) arrive in the same frame; then Enter.
+    let mut events = click_events(field_rect(&h));
+    events.extend(key_events(egui::Key::Num4, Some("4")));
+    one_frame(&mut h, events);
+    assert!(
+        h.get_by_role_and_label(Role::TextInput, "Type the number")
+            .is_focused()
+    );
+    assert_eq!(
+        h.state().rt.evaluate.session.as_ref().unwrap().answers,
+        HashMap::new(),
+        "the 4 meant for the field toggled a tile"
+    );
+    // The 4 typed in the click's own frame reaches the field (egui handles a field's text
+    // before its click, so a text edit alone would drop it).
+    assert_eq!(
+        h.state().rt.evaluate.hits_input,
+        "4",
+        "the field shows the 4"
+    );
+    one_frame(&mut h, key_events(egui::Key::Enter, None));
+    // Enter moved on and the field keeps the keyboard for the next count: "1", an "s" that
+    // must not skip the sheet, two Backspaces, "0", Enter.
+    assert!(
+        h.get_by_role_and_label(Role::TextInput, "Type the number")
+            .is_focused()
+    );
+    one_frame(&mut h, key_events(egui::Key::Num1, Some("1")));
+    one_frame(&mut h, key_events(egui::Key::S, Some("s")));
+    one_frame(&mut h, key_events(egui::Key::Backspace, None));
+    one_frame(&mut h, key_events(egui::Key::Backspace, None));
+    one_frame(&mut h, key_events(egui::Key::Num0, Some("0")));
+    one_frame(&mut h, key_events(egui::Key::Enter, None));
+
+    // Clicking the field's label gives the field the keyboard, as a form's label does.
+    h.get_by_label_contains("Type the number").click();
+    h.run();
+    one_frame(&mut h, key_events(egui::Key::Num2, Some("2")));
+    assert_eq!(h.state().rt.evaluate.hits_input, "2");
+    one_frame(&mut h, key_events(egui::Key::Escape, None));
+
+    let lib = Library::open(dir.path()).unwrap();
+    let answers = lib.store.study_answers(study.id).unwrap();
+    let stored: Vec<(i64, &str, u32, Option<Vec<u32>>)> = answers
+        .iter()
+        .map(|a| (a.sheet_id, a.criterion.as_str(), a.hits, a.marks.clone()))
+        .collect();
+    // Exactly the typed counts, with no marked tiles behind them.
+    assert_eq!(
+        stored,
+        [
+            (sheet, "category", 4, None),
+            (sheet, "shape difference", 0, None)
+        ]
+    );
+    // The last Enter moved on to the next sheet; the "s" typed into the field skipped
+    // nothing, and no tile was marked.
+    assert!(has_label(&h, "Sheet 2 of 4"));
+    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    assert_eq!((session.pos, session.criterion), (1, 0));
+    assert!(
+        session.answers.values().all(|(_, marks)| marks.is_none()),
+        "a tile was toggled: {:?}",
+        session.answers
+    );
 }

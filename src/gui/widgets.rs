@@ -86,3 +86,41 @@ pub(crate) fn progress_bar_ui(ui: &mut Ui, fraction: f32, width: f32) -> egui::R
             .fill(theme::ACCENT),
     )
 }
+
+/// Keeps the text typed in the very frame a click gave `field` the keyboard. egui hands a
+/// text field its typed text before it handles the click that focuses it, so when the click
+/// and the first key arrive together (a busy window batches them into one frame) that key
+/// would be lost. `accept` says which characters the field takes; the cursor goes after them.
+pub(crate) fn keep_text_typed_while_focusing(
+    ui: &Ui,
+    field: &egui::Response,
+    text: &mut String,
+    accept: impl Fn(char) -> bool,
+) {
+    // A field that had the keyboard in time took its text itself (and says so: changed).
+    if !field.gained_focus() || field.changed() {
+        return;
+    }
+    let typed: String = ui.input(|i| {
+        i.events
+            .iter()
+            .filter_map(|e| match e {
+                egui::Event::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .flat_map(str::chars)
+            .filter(|&c| accept(c))
+            .collect()
+    });
+    if typed.is_empty() {
+        return;
+    }
+    text.push_str(&typed);
+    if let Some(mut state) = egui::text_edit::TextEditState::load(ui.ctx(), field.id) {
+        let end = egui::text::CCursor::new(text.chars().count());
+        state
+            .cursor
+            .set_char_range(Some(egui::text::CCursorRange::one(end)));
+        state.store(ui.ctx(), field.id);
+    }
+}
