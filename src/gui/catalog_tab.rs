@@ -46,12 +46,12 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
     }
     if rt.catalog.total_items == 0 {
         match &rt.job {
-            JobState::Running(
-                running @ RunningJob {
-                    kind: JobKind::DemoCatalogue(opts),
-                    ..
-                },
-            ) => demo_progress_ui(ui, running, opts, &mut rt.commands),
+            JobState::Running(running) => match &running.kind {
+                JobKind::DemoCatalogue(opts) => {
+                    demo_progress_ui(ui, running, opts, &mut rt.commands)
+                }
+                _ => empty_library_ui(ui, &rt.job, &mut rt.commands),
+            },
             job => empty_library_ui(ui, job, &mut rt.commands),
         }
         return;
@@ -60,7 +60,7 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
     egui::Panel::left("filters")
         .resizable(true)
         .default_size(theme::FILTER_PANEL_WIDTH)
-        .frame(theme::panel_frame())
+        .frame(theme::panel_frame(ui))
         .show(ui, |ui| {
             filters_ui(ui, &state.filter, &rt.catalog, &mut rt.commands)
         });
@@ -69,7 +69,7 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
         egui::Panel::right("detail")
             .resizable(true)
             .default_size(theme::DETAIL_PANEL_WIDTH)
-            .frame(theme::panel_frame())
+            .frame(theme::panel_frame(ui))
             .show(ui, |ui| {
                 detail_ui(ui, item, &mut rt.thumbs, &rt.library_dir, &mut rt.commands);
             });
@@ -78,7 +78,7 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
     egui::CentralPanel::default()
         .frame(
             egui::Frame::new()
-                .fill(theme::CANVAS_FILL)
+                .fill(theme::colours(ui).canvas)
                 .inner_margin(theme::PANEL_MARGIN),
         )
         .show(ui, |ui| grid_ui(ui, state, rt));
@@ -120,7 +120,7 @@ fn filters_ui(
     ui.label(
         RichText::new("Items must carry every chosen label.")
             .small()
-            .color(theme::TEXT_WEAK),
+            .weak(),
     );
     ui.separator();
     ScrollArea::vertical()
@@ -149,9 +149,9 @@ fn filters_ui(
 /// A checkable label chip: "red 123". Its accessible name is the same text.
 fn chip_ui(ui: &mut Ui, name: &str, items: u64, selected: bool) -> egui::Response {
     let (name_colour, count_colour) = if selected {
-        (theme::ON_ACCENT, theme::ACCENT_TINT)
+        (theme::ON_ACCENT, theme::colours(ui).accent_tint)
     } else {
-        (theme::TEXT, theme::TEXT_WEAK)
+        (theme::colours(ui).text, theme::colours(ui).text_weak)
     };
     let mut chip = egui::Button::selectable(
         selected,
@@ -302,11 +302,17 @@ fn thumb_card_ui(
     if ui.is_rect_visible(rect) {
         let painter = ui.painter();
         let (fill, stroke) = if selected {
-            (theme::ACCENT_TINT, Stroke::new(2.0, theme::ACCENT))
+            (
+                theme::colours(ui).accent_tint,
+                Stroke::new(2.0, theme::ACCENT),
+            )
         } else if response.hovered() {
-            (theme::CARD_FILL, Stroke::new(1.0, theme::ACCENT))
+            (theme::colours(ui).card, Stroke::new(1.0, theme::ACCENT))
         } else {
-            (theme::CARD_FILL, Stroke::new(1.0, theme::CARD_STROKE))
+            (
+                theme::colours(ui).card,
+                Stroke::new(1.0, theme::colours(ui).card_stroke),
+            )
         };
         painter.rect(rect, theme::CARD_RADIUS, fill, stroke, StrokeKind::Inside);
         let pad = theme::CARD_PADDING;
@@ -325,7 +331,8 @@ fn thumb_card_ui(
             rect.center().x - caption.size().x / 2.0,
             image_rect.bottom() + 4.0,
         );
-        ui.painter().galley(caption_pos, caption, theme::TEXT);
+        ui.painter()
+            .galley(caption_pos, caption, theme::colours(ui).text);
     }
     match thumb {
         Thumb::Failed(reason) => {
@@ -377,7 +384,7 @@ pub(crate) fn detail_ui(
 ) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
-        ui.label(RichText::new("Item").strong().color(theme::TEXT_WEAK));
+        ui.label(RichText::new("Item").strong().weak());
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if ui
                 .button("Close")
@@ -425,7 +432,7 @@ pub(crate) fn detail_ui(
             let (rect, image_response) =
                 ui.allocate_exact_size(vec2(width, height), Sense::hover());
             ui.painter()
-                .rect_filled(rect, theme::CARD_RADIUS, theme::CARD_FILL);
+                .rect_filled(rect, theme::CARD_RADIUS, theme::colours(ui).card);
             image_or_placeholder(ui, &shown, rect);
             if let Thumb::Failed(reason) = &shown {
                 image_response.on_hover_text(reason);
@@ -438,7 +445,7 @@ pub(crate) fn detail_ui(
 
             ui.label(RichText::new("Labels").strong());
             if item.labels.is_empty() {
-                ui.label(RichText::new("none").color(theme::TEXT_WEAK));
+                ui.label(RichText::new("none").weak());
             }
             for group in LabelGroup::ALL {
                 let names: Vec<&str> = item
@@ -457,7 +464,7 @@ pub(crate) fn detail_ui(
                         Layout::left_to_right(Align::Center),
                         |ui| {
                             ui.set_min_width(theme::DETAIL_KEY_WIDTH);
-                            ui.label(RichText::new(group_title(group)).color(theme::TEXT_WEAK));
+                            ui.label(RichText::new(group_title(group)).weak());
                         },
                     );
                     ui.horizontal_wrapped(|ui| {
@@ -497,14 +504,14 @@ pub(crate) fn detail_ui(
             ui.label(
                 RichText::new("Arrow keys: next item · Esc: close")
                     .small()
-                    .color(theme::TEXT_WEAK),
+                    .weak(),
             );
         });
 }
 
 fn fact_ui(ui: &mut Ui, name: &str, value: &str) {
-    ui.label(RichText::new(name).color(theme::TEXT_WEAK));
-    ui.add(egui::Label::new(RichText::new(value).color(theme::TEXT)).truncate())
+    ui.label(RichText::new(name).weak());
+    ui.add(egui::Label::new(RichText::new(value).color(theme::colours(ui).text)).truncate())
         .on_hover_text(value);
     ui.end_row();
 }
@@ -514,8 +521,8 @@ fn centred_card_ui(ui: &mut Ui, add_contents: impl FnOnce(&mut Ui)) {
     ui.add_space(ui.available_height() * 0.2);
     ui.vertical_centered(|ui| {
         egui::Frame::new()
-            .fill(theme::CARD_FILL)
-            .stroke(Stroke::new(1.0, theme::CARD_STROKE))
+            .fill(theme::colours(ui).card)
+            .stroke(Stroke::new(1.0, theme::colours(ui).card_stroke))
             .corner_radius(theme::CARD_RADIUS)
             .inner_margin(24)
             .show(ui, |ui| {
@@ -548,12 +555,12 @@ fn demo_progress_ui(
         );
         ui.add_space(10.0);
         let (fraction, text) = widgets::job_progress(running);
-        ui.label(RichText::new(capitalised(&text)).color(theme::TEXT_WEAK));
+        ui.label(RichText::new(capitalised(&text)).weak());
         widgets::progress_bar_ui(ui, fraction, ui.available_width());
         ui.add_space(10.0);
         let cancel = ui.add_enabled(!running.cancelling, egui::Button::new("Cancel"));
         if cancel.clicked() {
-            commands.push(Command::CancelJob);
+            commands.push(super::JobCommand::Cancel.into());
         }
     });
 }
@@ -566,27 +573,32 @@ fn empty_library_ui(ui: &mut Ui, job: &JobState, commands: &mut Vec<Command>) {
         ui.add_space(6.0);
         if let JobState::Cancelled { .. } = job {
             ui.label(
-                RichText::new("The demo catalogue was cancelled; nothing of it was kept.")
-                    .color(theme::TEXT_WEAK),
+                RichText::new("The demo catalogue was cancelled; nothing of it was kept.").weak(),
             );
         }
         ui.add(
             egui::Label::new(format!(
                 "Draw the demo catalogue ({} shop photos, {} shoppers, {} street photos) to try \
-                 Vitrine without a dataset, or import a real catalogue from the command line \
-                 (vitrine import --help).",
+                 Vitrine without a dataset, or import a real catalogue (File > Import \
+                 catalogue: a CSV, Fashion Product Images or DeepFashion In-shop). Either way \
+                 the catalogue is indexed by itself, so the first search just works.",
                 opts.items, opts.users, opts.street
             ))
             .wrap(),
         );
         ui.add_space(10.0);
         let running = matches!(job, JobState::Running(_));
-        if ui
-            .add_enabled(!running, egui::Button::new("Create the demo catalogue"))
-            .clicked()
-        {
-            commands.push(Command::CreateDemo);
-        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!running, egui::Button::new("Create the demo catalogue"))
+                .clicked()
+            {
+                commands.push(Command::CreateDemo);
+            }
+            if ui.button("Import a CSV catalogue…").clicked() {
+                commands.push(Command::PickImport(super::menu::ImportKind::Csv));
+            }
+        });
     });
 }
 

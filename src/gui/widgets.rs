@@ -43,36 +43,66 @@ pub(crate) fn warning_sign_ui(ui: &mut Ui, colour: Color32) {
 /// A rounded "pill" holding one short text (an item's label in the detail view).
 pub(crate) fn pill_ui(ui: &mut Ui, text: &str) {
     egui::Frame::new()
-        .fill(theme::ACCENT_TINT)
+        .fill(theme::colours(ui).accent_tint)
         .corner_radius(10)
         .inner_margin(egui::Margin::symmetric(8, 2))
         .show(ui, |ui| {
-            ui.label(egui::RichText::new(text).color(theme::TEXT));
+            ui.label(egui::RichText::new(text).color(theme::colours(ui).text));
         });
 }
 
 /// The placeholder of an image that is loading: a light grey box.
 pub(crate) fn paint_loading(painter: &Painter, rect: Rect) {
-    painter.rect_filled(rect, 4, theme::PLACEHOLDER_FILL);
+    painter.rect_filled(rect, 4, theme::colours_of(painter.ctx()).placeholder);
 }
 
 /// The placeholder of an image that cannot be shown: a grey box with a warning sign.
 pub(crate) fn paint_failed(painter: &Painter, rect: Rect) {
-    painter.rect_filled(rect, 4, theme::PLACEHOLDER_FILL);
+    painter.rect_filled(rect, 4, theme::colours_of(painter.ctx()).placeholder);
     let side = (rect.height().min(rect.width()) * 0.3).max(14.0);
     paint_warning_sign(painter, rect.center(), side, theme::WARNING);
 }
 
-/// How far a job has come: the fraction done and what it is doing, e.g.
-/// ("drawing catalogue items: 576 of 2200").
+/// How far a job has come: the current phase's fraction and what it is doing, e.g.
+/// ("Caching features: 352 of 8400, 2 min left").
 pub(crate) fn job_progress(running: &RunningJob) -> (f32, String) {
-    match &running.progress {
+    match running.phases.current() {
         _ if running.cancelling => (0.0, "cancelling…".to_owned()),
-        Some(p) => (
-            p.fraction(),
-            format!("{}: {} of {}", p.stage, p.done, p.total),
+        Some(phase) => (
+            phase.fraction,
+            format!("{}: {}", phase.name, phase.count_text()),
         ),
         None => (0.0, "starting…".to_owned()),
+    }
+}
+
+/// Every phase of a job so far, each with its own bar, count and time left; bars never go
+/// backwards (see `progress`).
+pub(crate) fn phases_ui(ui: &mut Ui, running: &RunningJob, bar_width: f32) {
+    if running.cancelling {
+        ui.label(egui::RichText::new("cancelling…").weak());
+        return;
+    }
+    if running.phases.phases.is_empty() {
+        ui.label(egui::RichText::new("starting…").weak());
+        return;
+    }
+    for phase in &running.phases.phases {
+        // One piece per phase, so a wrapping row keeps a bar with its words.
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(&phase.name).small());
+            progress_bar_ui(ui, phase.fraction, bar_width)
+                .on_hover_text(format!("{:.0} %", phase.fraction * 100.0));
+            ui.label(
+                egui::RichText::new(format!(
+                    "{:.0} %  {}",
+                    phase.fraction * 100.0,
+                    phase.count_text()
+                ))
+                .small()
+                .weak(),
+            );
+        });
     }
 }
 
