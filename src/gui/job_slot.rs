@@ -62,9 +62,14 @@ impl JobKind {
         )
     }
 
-    /// What stopping it keeps and what it loses, for the confirmation.
-    pub fn cancel_consequence(&self) -> &'static str {
+    /// What stopping it keeps and what it loses, for the confirmation; `epochs_started`:
+    /// training has left its caching phase.
+    pub fn cancel_consequence(&self, epochs_started: bool) -> &'static str {
         match self {
+            JobKind::Train { .. } if !epochs_started => {
+                "No epoch has finished yet, so there is no checkpoint to resume from: the \
+                 run starts again from the beginning."
+            }
             JobKind::Train { .. } => {
                 "The epochs already finished stay checkpointed: Resume in the Train tab \
                  continues from the last one. The epoch under way is lost."

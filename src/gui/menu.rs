@@ -277,7 +277,12 @@ fn confirm_cancel_ui(ctx: &egui::Context, job: &super::RunningJob, commands: &mu
         if let Some(phase) = job.phases.current() {
             ui.label(format!("{}: {}", phase.name, phase.count_text()));
         }
-        ui.add(egui::Label::new(job.kind.cancel_consequence()).wrap());
+        let epochs_started = job
+            .phases
+            .phases
+            .iter()
+            .any(|p| p.name == super::progress::TRAINING);
+        ui.add(egui::Label::new(job.kind.cancel_consequence(epochs_started)).wrap());
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             let keep = ui.button("Keep running");

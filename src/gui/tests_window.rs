@@ -198,7 +198,7 @@ fn cancel_asks_first_and_tab_tab_tab_space_cannot_stop_a_long_job() {
     assert!(matches!(&h.state().rt.job, JobState::Running(j) if !j.cancelling));
     assert!(has_label(&h, "Stop “Training long”?"));
     assert!(
-        h.query_by_label_contains("Resume in the Train tab continues")
+        h.query_by_label_contains("there is no checkpoint to resume from")
             .is_some()
     );
     assert!(

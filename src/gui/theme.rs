@@ -212,6 +212,8 @@ impl ThemeChoice {
 pub fn apply(ctx: &egui::Context, choice: ThemeChoice) {
     ctx.style_mut_of(egui::Theme::Light, |style| vitrine_style(style, &LIGHT));
     ctx.style_mut_of(egui::Theme::Dark, |style| vitrine_style(style, &DARK));
+    // Where the desktop does not say (X11 often does not), Vitrine is light.
+    ctx.options_mut(|o| o.fallback_theme = egui::Theme::Light);
     ctx.set_theme(choice.preference());
 }
 
@@ -245,6 +247,8 @@ fn vitrine_style(style: &mut egui::Style, p: &Palette) {
     ] {
         w.corner_radius = CornerRadius::same(5);
     }
+    // A thin outline at rest, so a text field shows where it is on a card of its colour.
+    v.widgets.inactive.bg_stroke = Stroke::new(1.0, p.card_stroke);
     v.widgets.inactive.weak_bg_fill = p.button_weak;
     v.widgets.inactive.bg_fill = p.button;
     v.widgets.hovered.weak_bg_fill = p.accent_tint;

@@ -668,8 +668,9 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
     };
     ui.add_space(theme::SECTION_GAP);
     ui.horizontal_wrapped(|ui| {
-        let start_text = if state.busy {
-            "Start training (after the job running)"
+        // With another kind of job running, a new run waits in the queue behind it.
+        let start_text = if state.busy && !state.train_queued {
+            "Start training (queued)"
         } else {
             "Start training"
         };
@@ -704,7 +705,7 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
 /// the last run ended.
 fn status_ui(ui: &mut Ui, view: &TrainView, running: Option<&super::RunningJob>) {
     if let Some(job) = running {
-        ui.horizontal_wrapped(|ui| widgets::phases_ui(ui, job, 120.0));
+        widgets::phases_stacked_ui(ui, job);
         if let Some(TrainEvent::Step {
             loss, images_per_s, ..
         }) = &view.latest

@@ -106,6 +106,30 @@ pub(crate) fn phases_ui(ui: &mut Ui, running: &RunningJob, bar_width: f32) {
     }
 }
 
+/// The phases one under another, for a narrow panel: the name and its count and time
+/// left on one line, the bar across the panel's width under it.
+pub(crate) fn phases_stacked_ui(ui: &mut Ui, running: &RunningJob) {
+    if running.cancelling || running.phases.phases.is_empty() {
+        ui.horizontal_wrapped(|ui| phases_ui(ui, running, 120.0));
+        return;
+    }
+    for phase in &running.phases.phases {
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!(
+                    "{}: {:.0} %, {}",
+                    phase.name,
+                    phase.fraction * 100.0,
+                    phase.count_text()
+                ))
+                .small(),
+            )
+            .wrap(),
+        );
+        progress_bar_ui(ui, phase.fraction, ui.available_width());
+    }
+}
+
 /// A thin progress bar; its text goes beside it, where it stays readable.
 pub(crate) fn progress_bar_ui(ui: &mut Ui, fraction: f32, width: f32) -> egui::Response {
     ui.add(
