@@ -836,7 +836,8 @@ fn sheet_ui(
                     widgets::pill_ui(ui, "this sheet is done");
                 }
             });
-            ui.label(RichText::new(KEY_HELP).small().weak());
+            // Readable at a glance (F1 shows every key).
+            ui.add(egui::Label::new(RichText::new(KEY_HELP).weak()).wrap());
         });
     let query = &study.queries[sheet.query];
     egui::Panel::left("sheet_query")
@@ -1006,16 +1007,14 @@ fn results_grid_ui(
     commands: &mut Vec<Command>,
 ) {
     let gap = theme::GRID_GAP;
-    let width = ((ui.available_width() - gap * (SHEET_COLUMNS as f32 - 1.0))
-        / SHEET_COLUMNS as f32)
-        .clamp(theme::SEARCH_TILE_MIN, theme::SEARCH_TILE_MAX);
+    let (columns, width) = widgets::grid_columns(ui.available_width(), SHEET_COLUMNS, gap);
     ScrollArea::vertical().show(ui, |ui| {
-        for row in sheet.items.chunks(SHEET_COLUMNS).enumerate() {
+        for row in sheet.items.chunks(columns).enumerate() {
             let (r, items) = row;
             ui.horizontal(|ui| {
                 ui.spacing_mut().item_spacing.x = gap;
                 for (i, item) in items.iter().enumerate() {
-                    let rank = (r * SHEET_COLUMNS + i + 1) as u32;
+                    let rank = (r * columns + i + 1) as u32;
                     let marked = marks.contains(&rank);
                     let (rect, response) =
                         ui.allocate_exact_size(Vec2::new(width, width + 22.0), Sense::click());

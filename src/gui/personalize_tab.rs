@@ -445,7 +445,7 @@ fn cart_ui(
                         let text = if s == stars {
                             RichText::new(s.to_string())
                                 .strong()
-                                .color(theme::ON_ACCENT)
+                                .color(theme::colours(ui).accent_text)
                         } else if s < stars {
                             RichText::new(s.to_string()).strong().color(theme::ACCENT)
                         } else {

@@ -101,12 +101,12 @@ impl PhaseProgress {
             }
             return;
         }
-        // The phases before this one are over.
+        // The phases before this one are over; one that never had a count ("listing the
+        // catalogue") was only a word while starting, and goes.
+        self.phases.retain(|p| p.total > 0);
         for earlier in &mut self.phases {
-            if earlier.total > 0 {
-                earlier.done = earlier.total;
-                earlier.fraction = 1.0;
-            }
+            earlier.done = earlier.total;
+            earlier.fraction = 1.0;
         }
         self.phases.push(Phase {
             name: name.to_owned(),
@@ -244,9 +244,11 @@ mod tests {
             stage: stage.into(),
         };
         p.update_from_progress(&progress(0, 0, "listing the catalogue"), 0.0);
+        assert_eq!(p.current().unwrap().count_text(), "starting");
         p.update_from_progress(&progress(10, 40, "embedding images"), 2.0);
         p.update_from_progress(&progress(20, 40, "embedding images"), 4.0);
-        assert_eq!(p.phases.len(), 2);
+        // The count-less start is not a phase of its own once counting begins.
+        assert_eq!(p.phases.len(), 1);
         assert_eq!(p.current().unwrap().eta_secs(), Some(4.0));
         assert_eq!(p.current().unwrap().count_text(), "20 of 40, 4 s left");
     }

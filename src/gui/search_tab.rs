@@ -315,7 +315,7 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
 
 fn toolbar_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
     let commands = &mut rt.commands;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(rt.search.can_go_back(), egui::Button::new("Back"))
             .on_hover_text("The previous query (Alt+Left)")
@@ -395,40 +395,42 @@ fn toolbar_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
             .response
             .labelled_by(label.id)
             .on_hover_text("Run each query with a second system too, side by side");
-        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            if let Some(waiting) = &rt.search.waiting {
-                ui.label(RichText::new(waiting_text(waiting, &rt.job)).weak());
-                ui.spinner();
-            } else if let Some(running) = &rt.search.running {
-                ui.label(
-                    RichText::new(format!(
-                        "Searching {} with {}…",
-                        running.source.describe(),
-                        running.system
-                    ))
-                    .weak(),
-                );
-                ui.spinner();
-            } else if let Some(shown) = &rt.search.shown {
-                ui.label(
-                    RichText::new(format!(
-                        "{} results with {} in {:.1} ms",
-                        shown.result.results.len(),
-                        shown.system,
-                        shown.result.timings.total_ms
-                    ))
-                    .weak(),
-                )
-                .on_hover_text(format!(
-                    "decode {:.1} ms, embed {:.1} ms, search {:.1} ms",
-                    shown.result.timings.decode_ms,
-                    shown.result.timings.embed_ms,
-                    shown.result.timings.search_ms
-                ));
-            } else {
-                ui.label(RichText::new(format!("System: {}", state.system)).weak());
-            }
-        });
+    });
+    // The query's state on a line of its own under the controls, where a long one wraps
+    // (never drawn over them).
+    ui.horizontal(|ui| {
+        if let Some(waiting) = &rt.search.waiting {
+            ui.spinner();
+            ui.add(egui::Label::new(RichText::new(waiting_text(waiting, &rt.job)).weak()).wrap());
+        } else if let Some(running) = &rt.search.running {
+            ui.spinner();
+            ui.label(
+                RichText::new(format!(
+                    "Searching {} with {}…",
+                    running.source.describe(),
+                    running.system
+                ))
+                .weak(),
+            );
+        } else if let Some(shown) = &rt.search.shown {
+            ui.label(
+                RichText::new(format!(
+                    "{} results with {} in {:.1} ms",
+                    shown.result.results.len(),
+                    shown.system,
+                    shown.result.timings.total_ms
+                ))
+                .weak(),
+            )
+            .on_hover_text(format!(
+                "decode {:.1} ms, embed {:.1} ms, search {:.1} ms",
+                shown.result.timings.decode_ms,
+                shown.result.timings.embed_ms,
+                shown.result.timings.search_ms
+            ));
+        } else {
+            ui.label(RichText::new(format!("System: {}", state.system)).weak());
+        }
     });
 }
 
@@ -472,7 +474,7 @@ fn drop_zone_ui(ui: &mut Ui, rt: &mut Runtime) {
             .max_rect(rect.shrink(theme::DROP_ZONE_MARGIN * 4.0))
             .layout(Layout::top_down(Align::Center)),
     );
-    child.add_space(rect.height() * 0.3);
+    child.add_space(rect.height() * 0.22);
     if let Some(waiting) = &rt.search.waiting {
         child.label(
             RichText::new("Indexing the catalogue for this search")
@@ -640,8 +642,7 @@ fn results_ui(
         return;
     }
     let gap = theme::GRID_GAP;
-    let tile_w = ((ui.available_width() - gap * (columns as f32 - 1.0)) / columns as f32)
-        .clamp(theme::SEARCH_TILE_MIN, theme::SEARCH_TILE_MAX);
+    let (columns, tile_w) = widgets::grid_columns(ui.available_width(), columns, gap);
     ScrollArea::vertical()
         .id_salt(id_salt)
         .auto_shrink([false, false])

@@ -77,15 +77,21 @@ fn the_top_bar_and_the_status_line_fit_without_overlap_at_1024_1280_1920_and_2x(
     ] {
         let mut h = harness_sized(dir.path(), size, ppp);
         settle(&mut h);
+        // A long job with a long name (its phases come from its progress events).
         slow_job(
             &mut h,
-            JobKind::Train {
-                system: "lite0-head-bg-long-name".into(),
+            JobKind::CreateStudy {
+                name: "street-vs-shop-long-name".into(),
             },
-            "Training lite0-head-bg-long-name",
+            "Creating the study street-vs-shop-long-name",
         );
         h.state_mut().index_system("imagenet-lite0".into());
-        for _ in 0..4 {
+        run_until(
+            &mut h,
+            "the job's progress",
+            |h| matches!(&h.state().rt.job, JobState::Running(j) if !j.phases.phases.is_empty()),
+        );
+        for _ in 0..3 {
             h.step();
         }
         let wanted: &[(Role, &str)] = &[
@@ -104,33 +110,75 @@ fn the_top_bar_and_the_status_line_fit_without_overlap_at_1024_1280_1920_and_2x(
             (Role::Button, "Personalize"),
             (Role::Button, "Evaluate"),
             (Role::Button, "Analyze"),
-            (Role::Label, "Training lite0-head-bg-long-name"),
+            (Role::Label, "Creating the study street-vs-shop-long-name"),
+            (Role::Label, "waiting"),
+            (Role::ProgressIndicator, ""),
             (Role::Button, "Cancel"),
             (Role::Label, "then: Indexing with imagenet-lite0"),
             (Role::Button, "Remove"),
         ];
-        let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, size.into());
-        let mut rects: Vec<(String, egui::Rect)> = Vec::new();
-        for (role, label) in wanted {
-            let nodes: Vec<_> = h.query_all_by_role_and_label(*role, label).collect();
-            assert!(!nodes.is_empty(), "{size:?}@{ppp}: no {role:?} {label:?}");
-            for node in nodes {
-                let rect = node.rect();
-                assert!(
-                    screen.expand(0.5).contains_rect(rect),
-                    "{size:?}@{ppp}: {label:?} at {rect:?} is outside the window"
-                );
-                rects.push((format!("{role:?} {label}"), rect));
-            }
+        assert_fit(&h, size, ppp, wanted);
+
+        // The Search tab's toolbar, with a query waiting for the index (its longest line).
+        h.state_mut().state.tab = Tab::Search;
+        h.state_mut().rt.search.waiting = Some(search_tab::WaitingQuery {
+            source: search_tab::QuerySource::File("a-street-photo-with-a-long-name.png".into()),
+            record: true,
+            systems: vec!["imagenet-lite0".into()],
+        });
+        for _ in 0..4 {
+            h.step();
         }
-        for (i, (a, ra)) in rects.iter().enumerate() {
-            for (b, rb) in &rects[i + 1..] {
-                let overlap = ra.intersect(*rb);
-                assert!(
-                    !(overlap.width() > 0.5 && overlap.height() > 0.5),
-                    "{size:?}@{ppp}: {a} {ra:?} overlaps {b} {rb:?}"
-                );
-            }
+        assert_fit(
+            &h,
+            size,
+            ppp,
+            &[
+                (Role::Button, "Back"),
+                (Role::Button, "Forward"),
+                (Role::Button, "Open image…"),
+                (Role::Label, "Category"),
+                (Role::ComboBox, "Category"),
+                (Role::Label, "Compare with"),
+                (Role::ComboBox, "Compare with"),
+                (
+                    Role::Label,
+                    "a-street-photo-with-a-long-name.png waits for the index of imagenet-lite0 \
+                     (queued after “Creating the study street-vs-shop-long-name”)",
+                ),
+            ],
+        );
+    }
+}
+
+/// Every widget `wanted` names is inside the window and none overlaps another.
+fn assert_fit(h: &Harness<'_, App>, size: [f32; 2], ppp: f32, wanted: &[(Role, &str)]) {
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, size.into());
+    let mut rects: Vec<(String, egui::Rect)> = Vec::new();
+    for (role, label) in wanted {
+        // An empty label: every widget of that role (progress bars have none).
+        let nodes: Vec<_> = if label.is_empty() {
+            h.query_all_by_role(*role).collect()
+        } else {
+            h.query_all_by_role_and_label(*role, label).collect()
+        };
+        assert!(!nodes.is_empty(), "{size:?}@{ppp}: no {role:?} {label:?}");
+        for node in nodes {
+            let rect = node.rect();
+            assert!(
+                screen.expand(0.5).contains_rect(rect),
+                "{size:?}@{ppp}: {label:?} at {rect:?} is outside the window"
+            );
+            rects.push((format!("{role:?} {label}"), rect));
+        }
+    }
+    for (i, (a, ra)) in rects.iter().enumerate() {
+        for (b, rb) in &rects[i + 1..] {
+            let overlap = ra.intersect(*rb);
+            assert!(
+                !(overlap.width() > 0.5 && overlap.height() > 0.5),
+                "{size:?}@{ppp}: {a} {ra:?} overlaps {b} {rb:?}"
+            );
         }
     }
 }
@@ -497,4 +545,32 @@ fn search_follows_the_system_and_imagenet_lite0_speaks_the_catalogues_words() {
     // A trained system predicts the catalogue's labels itself.
     assert!(has_label(&h, "The system sees"));
     assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
+}
+
+#[test]
+fn search_results_stay_inside_a_window_at_2x() {
+    let dir = demo_library(12);
+    let device = crate::model::system::device("cpu").unwrap();
+    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    let first = Library::open(dir.path())
+        .unwrap()
+        .store
+        .items(&ItemFilter::default())
+        .unwrap()[0]
+        .id;
+    let mut h = harness_sized(dir.path(), [800.0, 500.0], 2.0);
+    settle(&mut h);
+    h.state_mut().rt.commands.push(Command::SearchItem(first));
+    h.step();
+    run_until(&mut h, "the results", |h| {
+        h.state().rt.search.shown.is_some()
+    });
+    settle(&mut h);
+    for rank in 1..=5 {
+        let rect = h.get_by_label(&format!("#{rank}")).rect();
+        assert!(
+            rect.max.x <= 800.5,
+            "result #{rank} at {rect:?} is past the window's edge"
+        );
+    }
 }

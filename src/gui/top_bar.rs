@@ -125,7 +125,10 @@ pub(crate) fn status_line_ui(ui: &mut Ui, rt: &Runtime, commands: &mut Vec<Comma
                 job_ui(ui, &rt.job, commands);
                 for (i, queued) in rt.jobs.queue.iter().enumerate() {
                     ui.separator();
-                    ui.label(RichText::new(format!("then: {}", queued.name)).weak());
+                    ui.add(
+                        egui::Label::new(RichText::new(format!("then: {}", queued.name)).weak())
+                            .extend(),
+                    );
                     if ui
                         .small_button("Remove")
                         .on_hover_text("Take this job out of the queue")
@@ -145,7 +148,9 @@ fn job_ui(ui: &mut Ui, job: &JobState, commands: &mut Vec<Command>) {
             ui.label(RichText::new("Ready").weak());
         }
         JobState::Running(running) => {
-            ui.label(RichText::new(&running.name).strong());
+            // Each piece moves whole to the next line when the row is full (a wrapped
+            // label's box would cover the row's start).
+            ui.add(egui::Label::new(RichText::new(&running.name).strong()).extend());
             widgets::phases_ui(ui, running, theme::TOP_BAR_PROGRESS_WIDTH);
             let cancel = ui.add_enabled(!running.cancelling, egui::Button::new("Cancel"));
             let hover = if running.kind.asks_before_cancel() {

@@ -76,33 +76,44 @@ pub(crate) fn job_progress(running: &RunningJob) -> (f32, String) {
     }
 }
 
-/// Every phase of a job so far, each with its own bar, count and time left; bars never go
-/// backwards (see `progress`).
+/// Every phase of a job so far: the finished ones in a word, the current one with its bar,
+/// count and time left (bars never go backwards; see `progress`). Each piece is its own
+/// widget, so a wrapping row moves it whole to the next line instead of cutting it off.
 pub(crate) fn phases_ui(ui: &mut Ui, running: &RunningJob, bar_width: f32) {
     if running.cancelling {
         ui.label(egui::RichText::new("cancelling…").weak());
         return;
     }
-    if running.phases.phases.is_empty() {
+    let Some(current) = running.phases.current() else {
         ui.label(egui::RichText::new("starting…").weak());
         return;
+    };
+    for phase in &running.phases.phases[..running.phases.phases.len() - 1] {
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("{}: done", phase.name))
+                    .small()
+                    .weak(),
+            )
+            .extend(),
+        );
     }
-    for phase in &running.phases.phases {
-        // One piece per phase, so a wrapping row keeps a bar with its words.
-        ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(&phase.name).small());
-            progress_bar_ui(ui, phase.fraction, bar_width)
-                .on_hover_text(format!("{:.0} %", phase.fraction * 100.0));
-            ui.label(
+    ui.add(egui::Label::new(egui::RichText::new(&current.name).small()).extend());
+    if current.total > 0 {
+        progress_bar_ui(ui, current.fraction, bar_width)
+            .on_hover_text(format!("{:.0} %", current.fraction * 100.0));
+        ui.add(
+            egui::Label::new(
                 egui::RichText::new(format!(
                     "{:.0} %  {}",
-                    phase.fraction * 100.0,
-                    phase.count_text()
+                    current.fraction * 100.0,
+                    current.count_text()
                 ))
                 .small()
                 .weak(),
-            );
-        });
+            )
+            .extend(),
+        );
     }
 }
 
@@ -176,5 +187,31 @@ pub(crate) fn keep_text_typed_while_focusing(
             .cursor
             .set_char_range(Some(egui::text::CCursorRange::one(end)));
         state.store(ui.ctx(), field.id);
+    }
+}
+
+/// How many tiles of a grid fit in `available` points (at most `wanted`, at least 1), and
+/// their width: tiles shrink to the minimum width before a column goes, so a narrow window
+/// (or 2× scaling) gets fewer columns instead of tiles drawn past its edge.
+pub(crate) fn grid_columns(available: f32, wanted: usize, gap: f32) -> (usize, f32) {
+    let fits = ((available + gap) / (theme::SEARCH_TILE_MIN + gap)).floor() as usize;
+    let columns = wanted.min(fits).max(1);
+    let width = ((available - gap * (columns as f32 - 1.0)) / columns as f32).clamp(
+        theme::SEARCH_TILE_MIN.min(available),
+        theme::SEARCH_TILE_MAX,
+    );
+    (columns, width)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_grid_drops_columns_before_it_overflows() {
+        let (columns, width) = super::grid_columns(1000.0, 5, 10.0);
+        assert_eq!(columns, 5);
+        assert!((width - 192.0).abs() < 1e-3);
+        // 5 tiles of 120 and 4 gaps need 640: 600 holds 4.
+        assert_eq!(super::grid_columns(600.0, 5, 10.0).0, 4);
+        assert_eq!(super::grid_columns(90.0, 5, 10.0), (1, 90.0));
     }
 }
