@@ -197,7 +197,8 @@ fn jobs_queue_and_the_personalize_tab_waits_its_turn_without_an_error() {
     );
     h.step();
     h.get_by_role_and_label(Role::Button, "Personalize").click();
-    h.run();
+    // The long job repaints on every progress event: a fixed number of frames, not `run`.
+    frames(&mut h);
     // No banner the user did not cause: the tab's loading waits in the queue.
     assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
     assert!(
@@ -209,7 +210,7 @@ fn jobs_queue_and_the_personalize_tab_waits_its_turn_without_an_error() {
     h.state_mut().rt.commands.push(Command::Personalize(
         personalize_tab::PersonalizeCommand::Load,
     ));
-    h.run();
+    frames(&mut h);
     assert_eq!(h.state().rt.jobs.queue.len(), 1);
     // The long job stops; the queued one starts by itself and loads the shoppers.
     h.state_mut().apply_job_command(JobCommand::Cancel);
@@ -352,7 +353,7 @@ fn a_cancelled_run_clears_its_caching_line_and_says_what_it_kept() {
         "the caching phase",
         |h| matches!(&h.state().rt.job, JobState::Running(j) if !j.phases.phases.is_empty()),
     );
-    h.run();
+    frames(&mut h);
     let caching = |h: &Harness<'_, App>| h.query_all_by_label_contains("Caching features").count();
     // In the status line and in the Train tab.
     assert!(caching(&h) > 0);
