@@ -120,6 +120,48 @@ pub struct QueryResult {
     pub timings: Timings,
 }
 
+/// The catalogue's own labels for a query, voted by its results: each label scores the
+/// share of the results' similarity carried by the results that have it (1 when all of them
+/// do), best first, at most `max`. A system whose classifier speaks another vocabulary
+/// (`imagenet-lite0` names ImageNet classes: "broom", "panpipe") can still say what the query
+/// is in the catalogue's words.
+pub fn neighbour_labels(results: &[RankedItem], max: usize) -> Vec<PredictedLabel> {
+    let weight = |r: &RankedItem| f64::from(r.score.max(0.0));
+    let total: f64 = results.iter().map(weight).sum();
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    let mut votes: HashMap<&str, f64> = HashMap::new();
+    for r in results {
+        for label in &r.labels {
+            *votes.entry(label.as_str()).or_default() += weight(r);
+        }
+    }
+    let mut labels: Vec<PredictedLabel> = votes
+        .into_iter()
+        .map(|(label, vote)| PredictedLabel {
+            label: label.to_owned(),
+            probability: (vote / total) as f32,
+        })
+        .collect();
+    labels.sort_by(|a, b| {
+        b.probability
+            .total_cmp(&a.probability)
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    labels.truncate(max);
+    labels
+}
+
+/// What [`Searcher::open_or_needs_index`] found.
+#[derive(Debug)]
+pub enum Opened {
+    Ready(Box<Searcher>),
+    /// The index must be built or brought up to date first; the error says why (it is the
+    /// one [`Searcher::open`] returns).
+    NeedsIndex(Error),
+}
+
 /// A system, its index and the indexed items' metadata, ready to answer queries.
 #[derive(Debug)]
 pub struct Searcher {
@@ -140,8 +182,21 @@ impl Searcher {
     /// Loads the system `system` on `device` and its index, refusing an index that is missing,
     /// from another version of the system, or out of date with the catalogue.
     pub fn open(lib: &Library, system: &str, device: &Device) -> Result<Searcher> {
+        match Searcher::open_or_needs_index(lib, system, device)? {
+            Opened::Ready(searcher) => Ok(*searcher),
+            Opened::NeedsIndex(why) => Err(why),
+        }
+    }
+
+    /// Like [`Searcher::open`], but an index that indexing would make or bring up to date
+    /// (missing, unreadable, from another version of the system, out of date with the
+    /// catalogue) is an answer rather than an error: the GUI indexes, then asks again.
+    pub fn open_or_needs_index(lib: &Library, system: &str, device: &Device) -> Result<Opened> {
         let system = System::load(lib, system, device)?;
-        let index = index::load_for(lib.root(), &system)?;
+        let index = match index::load_for(lib.root(), &system) {
+            Ok(index) => index,
+            Err(why) => return Ok(Opened::NeedsIndex(why)),
+        };
         let catalog: HashMap<ItemId, crate::catalog::Item> = lib
             .store
             .items(&ItemFilter::default())?
@@ -189,14 +244,14 @@ impl Searcher {
         }
         if let Some(first) = stale.first() {
             let name = system.name();
-            return Err(Error::file(
+            return Ok(Opened::NeedsIndex(Error::file(
                 index::index_path(lib.root(), name),
                 format!(
                     "out of date: {} indexed item(s) changed since indexing (first: {first}); \
                      run `vitrine index --system {name}`",
                     stale.len()
                 ),
-            ));
+            )));
         }
         let row_of = index
             .ids
@@ -204,12 +259,12 @@ impl Searcher {
             .enumerate()
             .map(|(row, &id)| (id, row))
             .collect();
-        Ok(Searcher {
+        Ok(Opened::Ready(Box::new(Searcher {
             system,
             index,
             items,
             row_of,
-        })
+        })))
     }
 
     /// The system's name.
@@ -688,6 +743,37 @@ mod tests {
             row_mask(&items(), &filter),
             Some(vec![true, false, true, true])
         );
+    }
+
+    #[test]
+    fn neighbours_vote_for_the_catalogues_labels_by_similarity() {
+        let ranked = |rank: usize, score: f32, labels: &[&str]| RankedItem {
+            rank,
+            item_id: rank as ItemId,
+            score,
+            image: String::new(),
+            title: String::new(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+        };
+        let results = [
+            ranked(1, 0.6, &["category:hat", "subtype:beanie", "colour:yellow"]),
+            ranked(2, 0.3, &["category:hat", "subtype:beanie", "colour:black"]),
+            ranked(3, 0.1, &["category:scarf", "colour:yellow"]),
+        ];
+        let labels = neighbour_labels(&results, 3);
+        let got: Vec<(&str, f32)> = labels
+            .iter()
+            .map(|l| (l.label.as_str(), (l.probability * 100.0).round()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("category:hat", 90.0),
+                ("subtype:beanie", 90.0),
+                ("colour:yellow", 70.0)
+            ]
+        );
+        assert!(neighbour_labels(&[], 5).is_empty());
     }
 
     #[test]

@@ -39,11 +39,18 @@ pub(crate) fn analyze_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
                     if ui.button("Refresh").clicked() {
                         commands.push(Command::Ohs(OhsCommand::ShowReport(name.clone())));
                     }
-                    if ui.button("Export table CSV").clicked() {
-                        commands.push(Command::Ohs(OhsCommand::ExportCsv { raw: false }));
+                    if ui
+                        .button("Export table CSV…")
+                        .on_hover_text(
+                            "The table with its intervals, α, answer counts and, when the \
+                             sliders moved, the OHS with your weights",
+                        )
+                        .clicked()
+                    {
+                        commands.push(Command::Ohs(OhsCommand::PickExportFile { raw: false }));
                     }
-                    if ui.button("Export raw scores CSV").clicked() {
-                        commands.push(Command::Ohs(OhsCommand::ExportCsv { raw: true }));
+                    if ui.button("Export raw scores CSV…").clicked() {
+                        commands.push(Command::Ohs(OhsCommand::PickExportFile { raw: true }));
                     }
                     if ui
                         .button("Merge scores from...")
@@ -71,12 +78,10 @@ pub(crate) fn analyze_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
                     }
                 }
                 if let Some(merged) = &rt.analyze.merged {
-                    ui.label(RichText::new(merged).color(theme::TEXT_WEAK));
+                    ui.label(RichText::new(merged).weak());
                 }
                 if let Some(path) = &rt.analyze.exported {
-                    ui.label(
-                        RichText::new(format!("Saved {}", path.display())).color(theme::TEXT_WEAK),
-                    );
+                    ui.label(RichText::new(format!("Saved {}", path.display())).weak());
                 }
             });
         });
@@ -127,9 +132,9 @@ fn best_and_worst(values: &[Option<f64>], higher_is_better: bool) -> Option<(usi
 /// A table cell, filled green (best of its row) or red (worst).
 fn cell_ui(ui: &mut Ui, text: String, detail: Option<String>, mark: Option<bool>) {
     let (fill, colour) = match mark {
-        Some(true) => (theme::BEST_FILL, theme::BEST_TEXT),
-        Some(false) => (theme::WORST_FILL, theme::WORST_TEXT),
-        None => (egui::Color32::TRANSPARENT, theme::TEXT),
+        Some(true) => (theme::colours(ui).best_fill, theme::colours(ui).best_text),
+        Some(false) => (theme::colours(ui).worst_fill, theme::colours(ui).worst_text),
+        None => (egui::Color32::TRANSPARENT, theme::colours(ui).text),
     };
     egui::Frame::new()
         .fill(fill)
@@ -143,7 +148,7 @@ fn cell_ui(ui: &mut Ui, text: String, detail: Option<String>, mark: Option<bool>
                 );
                 if let Some(d) = detail {
                     ui.add(
-                        egui::Label::new(RichText::new(d).small().color(theme::TEXT_WEAK))
+                        egui::Label::new(RichText::new(d).small().weak())
                             .wrap_mode(egui::TextWrapMode::Extend),
                     );
                 }
@@ -170,7 +175,7 @@ fn report_ui(ui: &mut Ui, report: &Report, view: &AnalyzeView, commands: &mut Ve
             report.systems.len(),
             report.k
         ))
-        .color(theme::TEXT_WEAK),
+        .weak(),
     );
     ui.add_space(8.0);
     table_ui(ui, report, view);
@@ -319,13 +324,13 @@ fn weights_ui(ui: &mut Ui, report: &Report, view: &AnalyzeView, commands: &mut V
         names(&live_order, &live)
     ));
     let verdict = if live_order == study_order {
-        RichText::new("The ranking of systems holds.").color(theme::BEST_TEXT)
+        RichText::new("The ranking of systems holds.").color(theme::colours(ui).best_text)
     } else {
         RichText::new(format!(
             "The ranking changes (the study's weights: {}).",
             names(&study_order, &report.ohs)
         ))
-        .color(theme::WORST_TEXT)
+        .color(theme::colours(ui).worst_text)
     };
     ui.horizontal(|ui| {
         ui.label(verdict);

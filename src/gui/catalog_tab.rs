@@ -8,7 +8,9 @@
 //! and one that cannot be loaded shows a warning sign with the reason in its tooltip.
 //!
 //! While the library is empty the tab shows what is happening instead: the demo catalogue
-//! being drawn (with its progress and Cancel), or a button to draw it.
+//! being drawn (with its progress and Cancel), or buttons to draw it or import a catalogue
+//! (a CSV, or a photo folder with its split). The filters panel keeps "Import photo
+//! folder…" at hand once the catalogue has items.
 
 use super::thumbs::{ImageKey, ImageRequest, Thumb, ThumbCache};
 use super::widgets;
@@ -46,12 +48,12 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
     }
     if rt.catalog.total_items == 0 {
         match &rt.job {
-            JobState::Running(
-                running @ RunningJob {
-                    kind: JobKind::DemoCatalogue(opts),
-                    ..
-                },
-            ) => demo_progress_ui(ui, running, opts, &mut rt.commands),
+            JobState::Running(running) => match &running.kind {
+                JobKind::DemoCatalogue(opts) => {
+                    demo_progress_ui(ui, running, opts, &mut rt.commands)
+                }
+                _ => empty_library_ui(ui, &rt.job, &mut rt.import, &mut rt.commands),
+            },
             job => empty_library_ui(ui, job, &mut rt.import, &mut rt.commands),
         }
         return;
@@ -60,10 +62,9 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
     egui::Panel::left("filters")
         .resizable(true)
         .default_size(theme::FILTER_PANEL_WIDTH)
-        .frame(theme::panel_frame())
+        .frame(theme::panel_frame(ui))
         .show(ui, |ui| {
-            let busy = matches!(rt.job, JobState::Running(_));
-            super::import::import_button_ui(ui, &mut rt.import, busy, &mut rt.commands);
+            super::import::import_button_ui(ui, &mut rt.import, &mut rt.commands);
             ui.separator();
             filters_ui(ui, &state.filter, &rt.catalog, &mut rt.commands)
         });
@@ -72,7 +73,7 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
         egui::Panel::right("detail")
             .resizable(true)
             .default_size(theme::DETAIL_PANEL_WIDTH)
-            .frame(theme::panel_frame())
+            .frame(theme::panel_frame(ui))
             .show(ui, |ui| {
                 detail_ui(ui, item, &mut rt.thumbs, &rt.library_dir, &mut rt.commands);
             });
@@ -81,7 +82,7 @@ pub(crate) fn catalog_tab_ui(ui: &mut Ui, state: &mut UiState, rt: &mut Runtime)
     egui::CentralPanel::default()
         .frame(
             egui::Frame::new()
-                .fill(theme::CANVAS_FILL)
+                .fill(theme::colours(ui).canvas)
                 .inner_margin(theme::PANEL_MARGIN),
         )
         .show(ui, |ui| grid_ui(ui, state, rt));
@@ -123,7 +124,7 @@ fn filters_ui(
     ui.label(
         RichText::new("Items must carry every chosen label.")
             .small()
-            .color(theme::TEXT_WEAK),
+            .weak(),
     );
     ui.separator();
     ScrollArea::vertical()
@@ -152,9 +153,9 @@ fn filters_ui(
 /// A checkable label chip: "red 123". Its accessible name is the same text.
 fn chip_ui(ui: &mut Ui, name: &str, items: u64, selected: bool) -> egui::Response {
     let (name_colour, count_colour) = if selected {
-        (theme::ON_ACCENT, theme::ACCENT_TINT)
+        (theme::ON_ACCENT, theme::colours(ui).accent_tint)
     } else {
-        (theme::TEXT, theme::TEXT_WEAK)
+        (theme::colours(ui).text, theme::colours(ui).text_weak)
     };
     let mut chip = egui::Button::selectable(
         selected,
@@ -305,11 +306,17 @@ fn thumb_card_ui(
     if ui.is_rect_visible(rect) {
         let painter = ui.painter();
         let (fill, stroke) = if selected {
-            (theme::ACCENT_TINT, Stroke::new(2.0, theme::ACCENT))
+            (
+                theme::colours(ui).accent_tint,
+                Stroke::new(2.0, theme::ACCENT),
+            )
         } else if response.hovered() {
-            (theme::CARD_FILL, Stroke::new(1.0, theme::ACCENT))
+            (theme::colours(ui).card, Stroke::new(1.0, theme::ACCENT))
         } else {
-            (theme::CARD_FILL, Stroke::new(1.0, theme::CARD_STROKE))
+            (
+                theme::colours(ui).card,
+                Stroke::new(1.0, theme::colours(ui).card_stroke),
+            )
         };
         painter.rect(rect, theme::CARD_RADIUS, fill, stroke, StrokeKind::Inside);
         let pad = theme::CARD_PADDING;
@@ -328,7 +335,8 @@ fn thumb_card_ui(
             rect.center().x - caption.size().x / 2.0,
             image_rect.bottom() + 4.0,
         );
-        ui.painter().galley(caption_pos, caption, theme::TEXT);
+        ui.painter()
+            .galley(caption_pos, caption, theme::colours(ui).text);
     }
     match thumb {
         Thumb::Failed(reason) => {
@@ -380,7 +388,7 @@ pub(crate) fn detail_ui(
 ) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
-        ui.label(RichText::new("Item").strong().color(theme::TEXT_WEAK));
+        ui.label(RichText::new("Item").strong().weak());
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if ui
                 .button("Close")
@@ -428,7 +436,7 @@ pub(crate) fn detail_ui(
             let (rect, image_response) =
                 ui.allocate_exact_size(vec2(width, height), Sense::hover());
             ui.painter()
-                .rect_filled(rect, theme::CARD_RADIUS, theme::CARD_FILL);
+                .rect_filled(rect, theme::CARD_RADIUS, theme::colours(ui).card);
             image_or_placeholder(ui, &shown, rect);
             if let Thumb::Failed(reason) = &shown {
                 image_response.on_hover_text(reason);
@@ -441,7 +449,7 @@ pub(crate) fn detail_ui(
 
             ui.label(RichText::new("Labels").strong());
             if item.labels.is_empty() {
-                ui.label(RichText::new("none").color(theme::TEXT_WEAK));
+                ui.label(RichText::new("none").weak());
             }
             for group in LabelGroup::ALL {
                 let names: Vec<&str> = item
@@ -460,7 +468,7 @@ pub(crate) fn detail_ui(
                         Layout::left_to_right(Align::Center),
                         |ui| {
                             ui.set_min_width(theme::DETAIL_KEY_WIDTH);
-                            ui.label(RichText::new(group_title(group)).color(theme::TEXT_WEAK));
+                            ui.label(RichText::new(group_title(group)).weak());
                         },
                     );
                     ui.horizontal_wrapped(|ui| {
@@ -500,14 +508,14 @@ pub(crate) fn detail_ui(
             ui.label(
                 RichText::new("Arrow keys: next item · Esc: close")
                     .small()
-                    .color(theme::TEXT_WEAK),
+                    .weak(),
             );
         });
 }
 
 fn fact_ui(ui: &mut Ui, name: &str, value: &str) {
-    ui.label(RichText::new(name).color(theme::TEXT_WEAK));
-    ui.add(egui::Label::new(RichText::new(value).color(theme::TEXT)).truncate())
+    ui.label(RichText::new(name).weak());
+    ui.add(egui::Label::new(RichText::new(value).color(theme::colours(ui).text)).truncate())
         .on_hover_text(value);
     ui.end_row();
 }
@@ -517,8 +525,8 @@ fn centred_card_ui(ui: &mut Ui, add_contents: impl FnOnce(&mut Ui)) {
     ui.add_space(ui.available_height() * 0.2);
     ui.vertical_centered(|ui| {
         egui::Frame::new()
-            .fill(theme::CARD_FILL)
-            .stroke(Stroke::new(1.0, theme::CARD_STROKE))
+            .fill(theme::colours(ui).card)
+            .stroke(Stroke::new(1.0, theme::colours(ui).card_stroke))
             .corner_radius(theme::CARD_RADIUS)
             .inner_margin(24)
             .show(ui, |ui| {
@@ -551,12 +559,12 @@ fn demo_progress_ui(
         );
         ui.add_space(10.0);
         let (fraction, text) = widgets::job_progress(running);
-        ui.label(RichText::new(capitalised(&text)).color(theme::TEXT_WEAK));
+        ui.label(RichText::new(capitalised(&text)).weak());
         widgets::progress_bar_ui(ui, fraction, ui.available_width());
         ui.add_space(10.0);
         let cancel = ui.add_enabled(!running.cancelling, egui::Button::new("Cancel"));
         if cancel.clicked() {
-            commands.push(Command::CancelJob);
+            commands.push(super::JobCommand::Cancel.into());
         }
     });
 }
@@ -574,30 +582,35 @@ fn empty_library_ui(
         ui.add_space(6.0);
         if let JobState::Cancelled { .. } = job {
             ui.label(
-                RichText::new("The demo catalogue was cancelled; nothing of it was kept.")
-                    .color(theme::TEXT_WEAK),
+                RichText::new("The demo catalogue was cancelled; nothing of it was kept.").weak(),
             );
         }
         ui.add(
             egui::Label::new(format!(
                 "Draw the demo catalogue ({} shop photos, {} shoppers, {} street photos) to try \
                  Vitrine without a dataset, import a folder of your own photos (one folder per \
-                 category), or import another catalogue format from the command line \
-                 (vitrine import --help).",
+                 category), or import another catalogue (File > Import catalogue: a CSV, \
+                 Fashion Product Images or DeepFashion In-shop). Either way the catalogue is \
+                 indexed by itself, so the first search just works.",
                 opts.items, opts.users, opts.street
             ))
             .wrap(),
         );
         ui.add_space(10.0);
         let running = matches!(job, JobState::Running(_));
-        if ui
-            .add_enabled(!running, egui::Button::new("Create the demo catalogue"))
-            .clicked()
-        {
-            commands.push(Command::CreateDemo);
-        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!running, egui::Button::new("Create the demo catalogue"))
+                .clicked()
+            {
+                commands.push(Command::CreateDemo);
+            }
+            if ui.button("Import a CSV catalogue…").clicked() {
+                commands.push(Command::PickImport(super::menu::ImportKind::Csv));
+            }
+        });
         ui.add_space(6.0);
-        super::import::import_button_ui(ui, import, running, commands);
+        super::import::import_button_ui(ui, import, commands);
     });
 }
 

@@ -84,7 +84,7 @@ pub(crate) fn cutouts_ui(ui: &mut Ui, view: &CutoutView, commands: &mut Vec<Comm
     let Some((survey, tiles)) = &view.shown else {
         ui.label(
             RichText::new("Real photos on a floor or a bed have no plain background to cut out.")
-                .color(theme::TEXT_WEAK),
+                .weak(),
         );
         return;
     };
@@ -102,11 +102,12 @@ pub(crate) fn cutouts_ui(ui: &mut Ui, view: &CutoutView, commands: &mut Vec<Comm
                         .fit_to_exact_size(egui::vec2(TILE_SIDE as f32, TILE_SIDE as f32))
                         .alt_text(format!("cut-out {}: {}", i + 1, verdict.describe())),
                 );
-                let colour = match verdict {
-                    CutoutVerdict::Reliable => theme::TEXT_WEAK,
-                    _ => theme::ERROR_TEXT,
+                let text = RichText::new(verdict.describe()).small();
+                let text = match verdict {
+                    CutoutVerdict::Reliable => text.weak(),
+                    _ => text.color(theme::colours(ui).error_text),
                 };
-                ui.label(RichText::new(verdict.describe()).small().color(colour));
+                ui.label(text);
             });
         }
     });

@@ -24,6 +24,11 @@ use std::path::{Path, PathBuf};
 
 /// Result tiles per row on a sheet.
 const SHEET_COLUMNS: usize = 5;
+/// The study form: the width of its text fields, of a criterion's name, and of the whole
+/// form (wider reads badly), in points.
+const FORM_FIELD_WIDTH: f32 = 520.0;
+const CRITERION_NAME_WIDTH: f32 = 220.0;
+const FORM_MAX_WIDTH: f32 = 900.0;
 
 /// A study action; [`super::App::apply_ohs`] carries it out.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,10 +61,19 @@ pub(crate) enum OhsCommand {
     /// Analyze: the slider weight of criterion `i`.
     SetWeight(usize, f64),
     ResetWeights,
-    /// Analyze: write the summary (false) or raw-score (true) CSV into `DIR/exports/`.
-    ExportCsv {
+    /// Analyze (and File > Export): show the save dialog for the summary (false) or
+    /// raw-score (true) CSV, starting in `DIR/exports/`.
+    PickExportFile {
         raw: bool,
     },
+    /// Write the summary (false) or raw-score (true) CSV to `path`.
+    ExportCsvTo {
+        raw: bool,
+        path: PathBuf,
+    },
+    /// Take back the scorer's last answer (Ctrl+Z): the answer it replaced comes back in
+    /// SQLite, or it is deleted, and the sheet and criterion it was given on are shown.
+    Undo,
     /// Analyze: show the file picker for another library's database or a raw-score CSV.
     PickMergeFile,
     /// Analyze: merge the answers in this file into the shown study.
@@ -80,6 +94,19 @@ pub(crate) struct ScorerSession {
     pub criterion: usize,
     /// This scorer's answers: (sheet id, criterion index) → (hits, marked ranks).
     pub answers: HashMap<(i64, usize), GivenAnswer>,
+    /// The answers given in this session, last on top, for Ctrl+Z.
+    pub undo: Vec<UndoStep>,
+}
+
+/// An answer as given, and what it replaced, so it can be taken back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct UndoStep {
+    pub given: Answer,
+    /// The answer it replaced in SQLite (`None`: it was the first).
+    pub previous: Option<Answer>,
+    /// Where the scorer was when they gave it.
+    pub pos: usize,
+    pub criterion: usize,
 }
 
 impl ScorerSession {
@@ -106,6 +133,7 @@ impl ScorerSession {
             criterion: criterion.min(study.criteria.len().saturating_sub(1)),
             order,
             answers,
+            undo: Vec::new(),
         }
     }
 
@@ -210,6 +238,8 @@ pub(crate) struct AnalyzeView {
     pub weights: Vec<f64>,
     /// Where the last export went.
     pub exported: Option<PathBuf>,
+    /// The export save dialog's answer arrives here: (raw, path), `None` when cancelled.
+    pub export_picker: Option<std::sync::mpsc::Receiver<Option<(bool, PathBuf)>>>,
     /// The merge file picker's answer arrives here (`None`: cancelled).
     pub merge_picker: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
     /// What the last merge did, in a sentence.
@@ -393,38 +423,77 @@ impl super::App {
                     self.rt.analyze.weights = r.weights();
                 }
             }
-            OhsCommand::ExportCsv { raw } => {
+            OhsCommand::PickExportFile { raw } => {
+                let Some(r) = &self.rt.analyze.report else {
+                    return Ok(());
+                };
+                if self.rt.analyze.export_picker.is_some() {
+                    return Ok(());
+                }
+                let dir = lib.root().join("exports");
+                std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+                let file_name = export_file_name(&r.study, raw);
+                let (tx, rx) = std::sync::mpsc::channel();
+                let ctx = self.rt.ctx.clone();
+                std::thread::Builder::new()
+                    .name("export save dialog".into())
+                    .spawn(move || {
+                        let dialog = rfd::AsyncFileDialog::new()
+                            .set_title(if raw {
+                                "Export the raw scores"
+                            } else {
+                                "Export the OHS table"
+                            })
+                            .add_filter("CSV", &["csv"])
+                            .set_directory(&dir)
+                            .set_file_name(file_name)
+                            .save_file();
+                        let picked = super::block_on(dialog).map(|h| (raw, h.path().to_path_buf()));
+                        let _ = tx.send(picked);
+                        ctx.request_repaint();
+                    })
+                    .map_err(|e| {
+                        crate::Error::Invalid(format!("cannot show the save dialog: {e}"))
+                    })?;
+                self.rt.analyze.export_picker = Some(rx);
+            }
+            OhsCommand::ExportCsvTo { raw, path } => {
                 let Some(r) = &self.rt.analyze.report else {
                     return Ok(());
                 };
                 let study = ohs::open_study(&lib.store, &r.study)?;
-                let dir = lib.root().join("exports");
-                std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
-                let file_name: String = r
-                    .study
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '-' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let (path, text) = if raw {
+                let text = if raw {
                     let answers = lib.store.study_answers(study.id)?;
-                    (
-                        dir.join(format!("{file_name}-raw-scores.csv")),
-                        ohs::export::raw_csv(&study, &answers)?,
-                    )
+                    ohs::export::raw_csv(&study, &answers)?
                 } else {
-                    (
-                        dir.join(format!("{file_name}-table.csv")),
-                        ohs::export::summary_csv(r)?,
-                    )
+                    ohs::export::summary_csv_with(r, Some(&self.rt.analyze.weights))?
                 };
                 ohs::export::write_text(&path, &text)?;
                 self.rt.analyze.exported = Some(path);
+            }
+            OhsCommand::Undo => {
+                let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
+                    return Ok(());
+                };
+                let Some(step) = session.undo.pop() else {
+                    return Ok(());
+                };
+                ohs::undo_answer(&mut lib.store, study, &step.given, step.previous.as_ref())?;
+                let key = (step.given.sheet_id, step.criterion);
+                match &step.previous {
+                    Some(previous) => {
+                        session
+                            .answers
+                            .insert(key, (previous.hits, previous.marks.clone()));
+                    }
+                    None => {
+                        session.answers.remove(&key);
+                    }
+                }
+                session.pos = step.pos;
+                session.criterion = step.criterion;
+                view.hits_input.clear();
+                save_position(lib, view)?;
             }
             OhsCommand::PickMergeFile => {
                 if self.rt.analyze.merge_picker.is_some() {
@@ -480,11 +549,8 @@ impl super::App {
         Ok(())
     }
 
-    /// Creates a study as the background job (indexing missing systems, freezing sheets).
+    /// Creates a study as a background job (indexing missing systems, freezing sheets).
     fn start_create_study(&mut self, spec: StudySpec) {
-        if !self.job_slot_free() {
-            return;
-        }
         let dir = self.rt.library_dir.clone();
         let name = format!("Creating the study {}", spec.name);
         self.start_job(
@@ -528,11 +594,59 @@ fn answer(
         marks: marks.clone(),
         given_at: String::new(),
     };
-    ohs::record_answer(&mut lib.store, study, &a)?;
+    let previous = ohs::record_answer_undoable(&mut lib.store, study, &a)?;
+    session.undo.push(UndoStep {
+        given: a,
+        previous,
+        pos: session.pos,
+        criterion: session.criterion,
+    });
     session
         .answers
         .insert((sheet.id, session.criterion), (hits, marks));
     save_position(lib, view)
+}
+
+/// The file name an export suggests: the study's name made safe, and what it holds.
+fn export_file_name(study: &str, raw: bool) -> String {
+    let safe: String = study
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if raw {
+        format!("{safe}-raw-scores.csv")
+    } else {
+        format!("{safe}-table.csv")
+    }
+}
+
+impl super::App {
+    /// Collects the export save dialog's answer (from any tab: File > Export opens it too).
+    pub(super) fn poll_export_picker(&mut self) {
+        let Some(rx) = &self.rt.analyze.export_picker else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(picked) => {
+                self.rt.analyze.export_picker = None;
+                if let Some((raw, path)) = picked {
+                    self.rt
+                        .commands
+                        .push(Command::Ohs(OhsCommand::ExportCsvTo { raw, path }));
+                }
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                self.rt.analyze.export_picker = None;
+            }
+        }
+    }
 }
 
 fn save_position(lib: &mut crate::Library, view: &EvaluateView) -> Result<()> {
@@ -544,8 +658,8 @@ fn save_position(lib: &mut crate::Library, view: &EvaluateView) -> Result<()> {
 
 /// The keys of scorer mode, as the help line shows them.
 pub(crate) const KEY_HELP: &str = "Keys: 1-9 and 0 mark results 1-10 | Up/Down: criterion | \
-     Enter: next criterion | Left: back | Right: next sheet | S: skip | \
-     in the count field, digits are the count and Esc leaves it";
+     Enter: next criterion | Left: back | Right: next sheet | S: skip | Ctrl+Z: undo | \
+     in the count field, digits are the count and Esc leaves it | F1: all keys";
 
 /// Scorer-mode keys become commands. The caller (`App::read_shortcuts`) calls this only in
 /// frames where no text field has the keyboard, so a digit typed into the count field is
@@ -573,6 +687,9 @@ pub(crate) fn read_scoring_keys(ctx: &egui::Context, rt: &mut Runtime) {
             if input.consume_key(Modifiers::NONE, key) {
                 commands.push(Command::Ohs(OhsCommand::ToggleMark(i as u32 + 1)));
             }
+        }
+        if input.consume_shortcut(&egui::KeyboardShortcut::new(Modifiers::COMMAND, Key::Z)) {
+            commands.push(Command::Ohs(OhsCommand::Undo));
         }
         for (key, command) in [
             (Key::ArrowUp, OhsCommand::MoveCriterion(-1)),
@@ -602,7 +719,10 @@ pub(crate) fn evaluate_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
         ScrollArea::vertical().show(ui, |ui| {
             egui::Frame::new()
                 .inner_margin(theme::PANEL_MARGIN)
-                .show(ui, |ui| create_form_ui(ui, form, &systems, &mut commands));
+                .show(ui, |ui| {
+                    ui.set_max_width(FORM_MAX_WIDTH);
+                    create_form_ui(ui, form, &systems, &mut commands)
+                });
         });
     } else if let (Some(study), Some(session)) = (&view.study, &view.session) {
         sheet_ui(
@@ -716,7 +836,8 @@ fn sheet_ui(
                     widgets::pill_ui(ui, "this sheet is done");
                 }
             });
-            ui.label(RichText::new(KEY_HELP).small().color(theme::TEXT_WEAK));
+            // Readable at a glance (F1 shows every key).
+            ui.add(egui::Label::new(RichText::new(KEY_HELP).weak()).wrap());
         });
     let query = &study.queries[sheet.query];
     egui::Panel::left("sheet_query")
@@ -748,9 +869,9 @@ fn sheet_ui(
                     Direction::More => "count the results that match",
                     Direction::Fewer => "count the results that match (fewer is better)",
                 };
-                ui.label(RichText::new(how).color(theme::TEXT_WEAK));
+                ui.label(RichText::new(how).weak());
             });
-            ui.add(egui::Label::new(&criterion.description).wrap());
+            guidelines_ui(ui, study, session.criterion);
             ui.horizontal(|ui| {
                 // The field comes first, so it stays where it is whatever the answer says.
                 let label = ui.add(egui::Label::new("Type the number").sense(Sense::click()));
@@ -818,6 +939,41 @@ fn sheet_ui(
         });
 }
 
+/// The study author's guidelines for the current criterion (what counts as a hit, with
+/// examples; several lines), and every criterion's under a fold, so a scorer can check how
+/// the others were meant without leaving the sheet.
+fn guidelines_ui(ui: &mut Ui, study: &Study, current: usize) {
+    let criterion = &study.criteria[current];
+    egui::Frame::new()
+        .fill(theme::colours(ui).card)
+        .stroke(egui::Stroke::new(1.0, theme::colours(ui).card_stroke))
+        .corner_radius(theme::CARD_RADIUS)
+        .inner_margin(theme::CARD_PADDING * 1.5)
+        .show(ui, |ui| {
+            ui.set_max_width(theme::READING_WIDTH * 1.4);
+            ui.label(RichText::new("Guidelines").small().weak());
+            let text = if criterion.description.trim().is_empty() {
+                "The study gives no guidelines for this criterion."
+            } else {
+                criterion.description.as_str()
+            };
+            ui.add(egui::Label::new(text).wrap());
+            egui::CollapsingHeader::new("Every criterion's guidelines")
+                .id_salt("all guidelines")
+                .default_open(false)
+                .show(ui, |ui| {
+                    for (c, other) in study.criteria.iter().enumerate() {
+                        let mut name = RichText::new(&other.name).strong();
+                        if c == current {
+                            name = name.color(theme::colours(ui).accent_text);
+                        }
+                        ui.label(name);
+                        ui.add(egui::Label::new(&other.description).wrap());
+                    }
+                });
+        });
+}
+
 /// The criteria of the sheet with this scorer's counts; click one to score it.
 fn criteria_ui(
     ui: &mut Ui,
@@ -851,16 +1007,14 @@ fn results_grid_ui(
     commands: &mut Vec<Command>,
 ) {
     let gap = theme::GRID_GAP;
-    let width = ((ui.available_width() - gap * (SHEET_COLUMNS as f32 - 1.0))
-        / SHEET_COLUMNS as f32)
-        .clamp(theme::SEARCH_TILE_MIN, theme::SEARCH_TILE_MAX);
+    let (columns, width) = widgets::grid_columns(ui.available_width(), SHEET_COLUMNS, gap);
     ScrollArea::vertical().show(ui, |ui| {
-        for row in sheet.items.chunks(SHEET_COLUMNS).enumerate() {
+        for row in sheet.items.chunks(columns).enumerate() {
             let (r, items) = row;
             ui.horizontal(|ui| {
                 ui.spacing_mut().item_spacing.x = gap;
                 for (i, item) in items.iter().enumerate() {
-                    let rank = (r * SHEET_COLUMNS + i + 1) as u32;
+                    let rank = (r * columns + i + 1) as u32;
                     let marked = marks.contains(&rank);
                     let (rect, response) =
                         ui.allocate_exact_size(Vec2::new(width, width + 22.0), Sense::click());
@@ -890,15 +1044,15 @@ fn paint_tile(
 ) {
     let painter = ui.painter();
     let fill = if marked {
-        theme::ACCENT_TINT
+        theme::colours(ui).accent_tint
     } else {
-        theme::CARD_FILL
+        theme::colours(ui).card
     };
     painter.rect_filled(rect, theme::CARD_RADIUS, fill);
     let (stroke, width) = if marked {
         (theme::ACCENT, 3.0)
     } else {
-        (theme::CARD_STROKE, 1.0)
+        (theme::colours(ui).card_stroke, 1.0)
     };
     painter.rect_stroke(
         rect,
@@ -926,7 +1080,11 @@ fn paint_tile(
         egui::Align2::LEFT_BOTTOM,
         text,
         egui::FontId::proportional(13.0),
-        if marked { theme::ACCENT } else { theme::TEXT },
+        if marked {
+            theme::ACCENT
+        } else {
+            theme::colours(ui).text
+        },
     );
 }
 
@@ -967,14 +1125,15 @@ fn create_form_ui(
         .spacing([12.0, 6.0])
         .show(ui, |ui| {
             let label = ui.label("Name");
-            ui.add(egui::TextEdit::singleline(&mut form.name).desired_width(320.0))
+            ui.add(egui::TextEdit::singleline(&mut form.name).desired_width(FORM_FIELD_WIDTH))
                 .labelled_by(label.id);
             ui.end_row();
             let label = ui.label("Goal");
             ui.add(
-                egui::TextEdit::singleline(&mut form.goal)
+                egui::TextEdit::multiline(&mut form.goal)
                     .hint_text("e.g. an image search engine for street photos")
-                    .desired_width(420.0),
+                    .desired_rows(2)
+                    .desired_width(FORM_FIELD_WIDTH),
             )
             .labelled_by(label.id);
             ui.end_row();
@@ -1012,7 +1171,7 @@ fn create_form_ui(
             ui.add(
                 egui::TextEdit::singleline(&mut form.folder)
                     .hint_text("optional; a subfolder named street holds street photos")
-                    .desired_width(420.0),
+                    .desired_width(FORM_FIELD_WIDTH),
             )
             .labelled_by(label.id);
             ui.end_row();
@@ -1027,64 +1186,74 @@ fn create_form_ui(
     } else {
         format!("{} shop photos, no street photos", form.items)
     };
-    ui.label(RichText::new(ratio).color(theme::TEXT_WEAK));
+    ui.label(RichText::new(ratio).weak());
     ui.add_space(8.0);
     ui.label(RichText::new("Criteria").strong());
+    ui.label(
+        RichText::new(
+            "Each criterion's guidelines are what scorers read beside every sheet: say what \
+             counts as a hit, with an example or two.",
+        )
+        .weak(),
+    );
     let mut remove = None;
     let mut swap = None;
     let count = form.criteria.len();
-    egui::Grid::new("study_criteria")
-        .num_columns(5)
-        .spacing([8.0, 4.0])
-        .show(ui, |ui| {
-            ui.label("name");
-            ui.label("weight");
-            ui.label("better");
-            ui.label("description");
-            ui.label("");
-            ui.end_row();
-            for (i, c) in form.criteria.iter_mut().enumerate() {
-                let label = format!("Criterion {} name", i + 1);
-                ui.add(egui::TextEdit::singleline(&mut c.name).desired_width(130.0))
-                    .widget_info(|| egui::WidgetInfo::labeled(egui::Role::TextInput, true, &label));
-                ui.add(
-                    egui::DragValue::new(&mut c.weight)
-                        .range(0.0..=100.0)
-                        .speed(0.1),
-                )
-                .widget_info(|| {
-                    egui::WidgetInfo::labeled(
-                        egui::Role::SpinButton,
-                        true,
-                        format!("Criterion {} weight", i + 1),
+    for (i, c) in form.criteria.iter_mut().enumerate() {
+        let n = i + 1;
+        egui::Frame::new()
+            .fill(theme::colours(ui).card)
+            .stroke(egui::Stroke::new(1.0, theme::colours(ui).card_stroke))
+            .corner_radius(theme::CARD_RADIUS)
+            .inner_margin(theme::CARD_PADDING * 1.5)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new(format!("{n}.")).strong());
+                    ui.add(
+                        egui::TextEdit::singleline(&mut c.name)
+                            .hint_text("name")
+                            .desired_width(CRITERION_NAME_WIDTH),
                     )
-                });
-                egui::ComboBox::from_id_salt(("direction", i))
-                    .selected_text(match c.direction {
-                        Direction::More => "more hits",
-                        Direction::Fewer => "fewer hits",
-                    })
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut c.direction, Direction::More, "more hits");
-                        ui.selectable_value(&mut c.direction, Direction::Fewer, "fewer hits");
-                    })
-                    .response
-                    .widget_info(|| {
-                        egui::WidgetInfo::labeled(
-                            egui::Role::ComboBox,
-                            true,
-                            format!("Criterion {} direction", i + 1),
-                        )
-                    });
-                ui.add(egui::TextEdit::singleline(&mut c.description).desired_width(360.0))
                     .widget_info(|| {
                         egui::WidgetInfo::labeled(
                             egui::Role::TextInput,
                             true,
-                            format!("Criterion {} description", i + 1),
+                            format!("Criterion {n} name"),
                         )
                     });
-                ui.horizontal(|ui| {
+                    let label = ui.label("weight");
+                    ui.add(
+                        egui::DragValue::new(&mut c.weight)
+                            .range(0.0..=100.0)
+                            .speed(0.1),
+                    )
+                    .labelled_by(label.id)
+                    .widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::SpinButton,
+                            true,
+                            format!("Criterion {n} weight"),
+                        )
+                    });
+                    let label = ui.label("better with");
+                    egui::ComboBox::from_id_salt(("direction", i))
+                        .selected_text(match c.direction {
+                            Direction::More => "more hits",
+                            Direction::Fewer => "fewer hits",
+                        })
+                        .show_ui(ui, |ui| {
+                            ui.selectable_value(&mut c.direction, Direction::More, "more hits");
+                            ui.selectable_value(&mut c.direction, Direction::Fewer, "fewer hits");
+                        })
+                        .response
+                        .labelled_by(label.id)
+                        .widget_info(|| {
+                            egui::WidgetInfo::labeled(
+                                egui::Role::ComboBox,
+                                true,
+                                format!("Criterion {n} direction"),
+                            )
+                        });
                     if ui
                         .add_enabled(i > 0, egui::Button::new("Up").small())
                         .clicked()
@@ -1101,9 +1270,25 @@ fn create_form_ui(
                         remove = Some(i);
                     }
                 });
-                ui.end_row();
-            }
-        });
+                ui.add(
+                    egui::TextEdit::multiline(&mut c.description)
+                        .hint_text(
+                            "What counts as a hit, with examples, e.g. \"Same category as the \
+                             query. A boot for a boot is a hit; a sandal for a boot is not.\"",
+                        )
+                        .desired_rows(3)
+                        .desired_width(f32::INFINITY),
+                )
+                .widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::MultilineTextInput,
+                        true,
+                        format!("Criterion {n} guidelines"),
+                    )
+                });
+            });
+        ui.add_space(4.0);
+    }
     if let Some((a, b)) = swap {
         form.criteria.swap(a, b);
     }
@@ -1145,7 +1330,7 @@ fn create_form_ui(
                 RichText::new(
                     "Every query runs through every system once; the sheets are then frozen.",
                 )
-                .color(theme::TEXT_WEAK),
+                .weak(),
             );
         }
     });

@@ -1,41 +1,31 @@
-//! Importing a folder of photos from the window: a folder picker (rfd, on its own thread),
-//! then [`crate::catalog::import::import_folder`] as the background job, the same importer
-//! `vitrine import folder` runs. The split (all, or one split folder of a
-//! `train/validation/test` layout) is chosen beside the button.
+//! "Import photo folder…" in the Catalog tab (on the empty-library card and above the
+//! filters), with its split choice beside it: all photos, or one split folder of a
+//! `train/validation/test` layout. The button starts the same import as File > Import
+//! catalogue > Photo folder (`menu::ImportKind::PhotoFolder`): a folder picker on its own
+//! thread, then [`crate::catalog::import::import_folder`] (what `vitrine import folder` runs)
+//! as a job that queues behind a running one, and the new catalogue indexed by itself.
 
-use super::{App, Command, JobKind, JobOutput, JobState, block_on};
-use crate::catalog::import::{self, FolderSplit, ImportOptions, ImportReport};
-use crate::library::Library;
+use super::Command;
+use super::menu::ImportKind;
+use crate::catalog::import::FolderSplit;
 use eframe::egui::{self, Ui};
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, TryRecvError};
 
-/// The import controls' state.
+/// The split choice of the Catalog tab's photo-folder import.
 #[derive(Default)]
 pub(crate) struct ImportView {
-    /// The folder picker's answer arrives here (`None`: cancelled).
-    picker: Option<Receiver<Option<PathBuf>>>,
     /// Import only this split folder (`None`: every photo in the folder).
     pub split: Option<FolderSplit>,
 }
 
-/// "Import photo folder…" and its split choice; `busy` while another job runs.
-pub(crate) fn import_button_ui(
-    ui: &mut Ui,
-    view: &mut ImportView,
-    busy: bool,
-    commands: &mut Vec<Command>,
-) {
+/// "Import photo folder…" and its split choice.
+pub(crate) fn import_button_ui(ui: &mut Ui, view: &mut ImportView, commands: &mut Vec<Command>) {
     ui.horizontal_wrapped(|ui| {
-        let button = ui
-            .add_enabled(!busy, egui::Button::new("Import photo folder…"))
-            .on_hover_text(
-                "A folder of photos in category folders (the folder names become categories), \
-                 or a flat folder",
-            )
-            .on_disabled_hover_text("One background job at a time");
+        let button = ui.button("Import photo folder…").on_hover_text(
+            "A folder of photos in category folders (the folder names become categories), \
+                 or a flat folder; it waits its turn if another job runs",
+        );
         if button.clicked() {
-            commands.push(Command::PickImportFolder);
+            commands.push(Command::PickImport(ImportKind::PhotoFolder(view.split)));
         }
         let shown = view.split.map_or("all photos", FolderSplit::as_str);
         egui::ComboBox::from_id_salt("import split")
@@ -51,92 +41,10 @@ pub(crate) fn import_button_ui(
     });
 }
 
-impl App {
-    /// Shows the folder picker for a photo folder on its own thread.
-    pub(super) fn pick_import_folder(&mut self) {
-        if self.rt.import.picker.is_some() {
-            return;
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = self.rt.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("import folder picker".into())
-            .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title("Import a folder of photos")
-                    .pick_folder();
-                let picked = block_on(dialog).map(|handle| handle.path().to_path_buf());
-                let _ = tx.send(picked);
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => self.rt.import.picker = Some(rx),
-            Err(e) => self.report(format!("Cannot show the folder picker: {e}")),
-        }
-    }
-
-    /// Turns the picker's answer into an import.
-    pub(super) fn poll_import_picker(&mut self) {
-        let Some(rx) = &self.rt.import.picker else {
-            return;
-        };
-        match rx.try_recv() {
-            Ok(picked) => {
-                self.rt.import.picker = None;
-                if let Some(dir) = picked {
-                    self.rt.commands.push(Command::ImportFolder(dir));
-                }
-            }
-            Err(TryRecvError::Empty) => {}
-            Err(TryRecvError::Disconnected) => self.rt.import.picker = None,
-        }
-    }
-
-    /// Imports the photos under `dir` (the chosen split) as the background job.
-    pub(super) fn start_import_folder(&mut self, dir: PathBuf) {
-        if !self.job_slot_free() {
-            return;
-        }
-        let library = self.rt.library_dir.clone();
-        let split = self.rt.import.split;
-        let name = format!("Importing {}", dir.display());
-        self.start_job(
-            JobKind::ImportFolder {
-                folder: dir.clone(),
-            },
-            &name,
-            move |ctx| {
-                let mut lib = Library::open(&library)?;
-                import::import_folder(&mut lib, &dir, split, &ImportOptions::default(), ctx)
-                    .map(JobOutput::Import)
-            },
-        );
-    }
-
-    /// Shows the new items, and says what was skipped.
-    pub(super) fn import_finished(&mut self, name: String, report: ImportReport) -> JobState {
-        self.reload_catalog();
-        if let Some(first) = report.skipped.first() {
-            self.report(format!(
-                "{} file(s) were not imported; the first: {first}",
-                report.skipped.len()
-            ));
-        }
-        JobState::Done {
-            name,
-            summary: format!(
-                "Imported {} photos ({} labels); skipped {}",
-                report.imported,
-                report.labels_kept,
-                report.skipped.len()
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::catalog::import::FolderSplit;
+    use crate::gui::menu::ImportKind;
     use crate::gui::tests::{harness, has_label, run_until, settle};
     use crate::gui::*;
     use egui::Role;
@@ -148,32 +56,52 @@ mod tests {
         let mut h = harness(dir.path(), Startup::AsIs);
         settle(&mut h);
         assert!(has_label(&h, "This library is empty"));
-        // The button opens the system's folder dialog, which a test cannot click through;
-        // its answer becomes this command.
-        assert!(
-            h.query_by_role_and_label(Role::Button, "Import photo folder…")
-                .is_some()
-        );
+        // The button opens the system's folder dialog, which a test cannot click through:
+        // what it asks for (a photo folder's picker, with the chosen split) is taken from the
+        // command list before it is carried out, and the picker's answer becomes the import.
+        let train = ImportKind::PhotoFolder(Some(FolderSplit::Train));
         h.state_mut().rt.import.split = Some(FolderSplit::Train);
+        h.get_by_role_and_label(Role::Button, "Import photo folder…")
+            .click();
+        h.step();
+        let asked = std::mem::take(&mut h.state_mut().rt.commands);
+        assert!(asked.contains(&Command::PickImport(train)), "{asked:?}");
         let photos = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos");
         h.state_mut()
             .rt
             .commands
-            .push(Command::ImportFolder(photos));
+            .push(Command::Import(train, photos));
         run_until(&mut h, "the import", |h| {
-            matches!(
-                &h.state().rt.job,
-                JobState::Done { .. } | JobState::Failed { .. }
-            )
+            h.state()
+                .rt
+                .job_pending_of(|k| matches!(k, JobKind::Import { .. }))
         });
-        h.step();
+        run_until(&mut h, "the end of the import", |h| {
+            !h.state()
+                .rt
+                .job_pending_of(|k| matches!(k, JobKind::Import { .. }))
+        });
+        // The new catalogue is indexed by itself, and the import's outcome stays on show in
+        // the status line while the index runs.
         let rt = &h.state().rt;
         assert!(
-            matches!(&rt.job, JobState::Done { summary, .. } if summary.contains("Imported 24 photos")),
-            "{:?}",
+            matches!(&rt.jobs.previous, Some(summary) if summary.contains("Imported 24 photos")),
+            "{:?} {:?}",
+            rt.jobs.previous,
             rt.errors
         );
         assert_eq!(rt.catalog.total_items, 24);
+        assert!(rt.job_pending_of(
+            |k| matches!(k, JobKind::Index { system } if system == "imagenet-lite0")
+        ));
+        h.step();
+        assert!(h.query_by_label_contains("Imported 24 photos").is_some());
+        run_until(
+            &mut h,
+            "the index",
+            |h| matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.starts_with("Indexed 24 items")),
+        );
+        assert!(crate::index::index_path(dir.path(), "imagenet-lite0").is_file());
         settle(&mut h);
         // The catalogue shows, with the categories as filters and the import button.
         assert!(h.query_all_by_label_contains("t-shirt").next().is_some());

@@ -24,7 +24,10 @@ mod catalog_tab;
 mod cutouts;
 mod evaluate_tab;
 mod import;
+mod job_slot;
+mod menu;
 mod personalize_tab;
+mod progress;
 mod search_tab;
 #[cfg(test)]
 mod tests;
@@ -34,17 +37,17 @@ mod tests_ohs;
 mod tests_personalize;
 #[cfg(test)]
 mod tests_train;
+#[cfg(test)]
+mod tests_window;
 mod theme;
 mod thumbs;
 mod top_bar;
 mod train_tab;
 mod widgets;
 
-use crate::catalog::demo::{self, DemoOptions, DemoReport};
+use crate::catalog::demo::DemoOptions;
 use crate::catalog::{Item, ItemId, Label, LabelGroup};
 use crate::error::{Error, Result};
-use crate::index::IndexReport;
-use crate::jobs::{Job, Progress};
 use crate::library::Library;
 use crate::model::system::{self, System, SystemInfo};
 use crate::store::{ItemFilter, LabelCount};
@@ -54,6 +57,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use thumbs::ThumbCache;
+
+pub(crate) use job_slot::{JobCommand, JobKind, JobOutput, JobState, Jobs, RunningJob};
 
 /// The window title (our screenshot tool finds the window by `^Vitrine`).
 pub const WINDOW_TITLE: &str = "Vitrine";
@@ -172,6 +177,10 @@ pub struct UiState {
     pub system: String,
     /// The study being scored or analysed, to resume after a restart.
     pub ohs: evaluate_tab::OhsUiState,
+    /// Light, dark, or as the desktop is (View > Theme).
+    pub theme: theme::ThemeChoice,
+    /// The zoom factor (View > Zoom; Ctrl+Plus, Ctrl+Minus, Ctrl+0).
+    pub zoom: f32,
 }
 
 impl Default for UiState {
@@ -182,6 +191,8 @@ impl Default for UiState {
             thumb_size: theme::THUMB_SIZE_DEFAULT,
             system: system::IMAGENET_LITE0.to_owned(),
             ohs: evaluate_tab::OhsUiState::default(),
+            theme: theme::ThemeChoice::default(),
+            zoom: 1.0,
         }
     }
 }
@@ -217,11 +228,20 @@ pub(crate) enum Command {
     OpenLibrary(PathBuf),
     /// Draw the demo catalogue (default size) into the open, empty library.
     CreateDemo,
-    /// Show the folder picker (on its own thread) for a photo folder to import.
-    PickImportFolder,
-    /// Import the photos under this folder (a background job; `import::ImportView::split`).
-    ImportFolder(PathBuf),
-    CancelJob,
+    /// Cancel (asking first for long jobs), its confirmation, or a queued job removed.
+    Job(JobCommand),
+    /// Show the file or folder picker for a catalogue import (File > Import).
+    PickImport(menu::ImportKind),
+    /// Import the catalogue at this path as a job; its index follows by itself.
+    Import(menu::ImportKind, PathBuf),
+    /// View > Theme.
+    SetTheme(theme::ThemeChoice),
+    /// View > Zoom: in (+1), out (-1) or back to 100 % (0).
+    Zoom(i32),
+    /// Show (or close) a dialog: the shortcut sheet (F1, ?) or About.
+    ShowDialog(Option<menu::Dialog>),
+    /// File > Quit.
+    Quit,
     DismissError(usize),
     SetSearchText(String),
     ToggleLabel(Label),
@@ -274,81 +294,6 @@ pub(crate) struct CatalogView {
     pub label_groups: Vec<(LabelGroup, Vec<LabelCount>)>,
 }
 
-/// What a running job is, and what it returns.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum JobKind {
-    DemoCatalogue(DemoOptions),
-    /// Importing a folder of photos.
-    ImportFolder {
-        folder: PathBuf,
-    },
-    /// Bringing a system's embedding index up to date.
-    Index {
-        system: String,
-    },
-    /// Training a new system (or resuming one).
-    Train {
-        system: String,
-    },
-    /// Creating a study: picking queries and freezing its sheets.
-    CreateStudy {
-        name: String,
-    },
-    /// Loading a system's users, index and personaliser for the Personalize tab.
-    PersonalizeLoad {
-        system: String,
-    },
-    /// Recall@K of every recommendation method.
-    PersonalizeEval {
-        system: String,
-    },
-}
-
-enum JobOutput {
-    DemoCatalogue(DemoReport),
-    Import(crate::catalog::import::ImportReport),
-    Index(IndexReport),
-    Train(crate::train::TrainReport),
-    Study(crate::ohs::Study),
-    Personalizer(Box<crate::personalize::engine::Personalizer>),
-    PersonalizeEval(
-        Box<(
-            crate::personalize::engine::Personalizer,
-            crate::personalize::eval::EvalReport,
-            Option<crate::personalize::personaliser::TrainReport>,
-        )>,
-    ),
-}
-
-/// A job on its worker thread, with its latest progress.
-pub(crate) struct RunningJob {
-    pub kind: JobKind,
-    pub name: String,
-    pub progress: Option<Progress>,
-    /// Cancel was pressed; the job stops at its next check.
-    pub cancelling: bool,
-    job: Job<JobOutput>,
-}
-
-/// The background job slot: one job at a time. A finished job leaves its outcome on show
-/// until the next one starts.
-pub(crate) enum JobState {
-    Idle,
-    Running(RunningJob),
-    /// `summary` is a sentence naming what the job made.
-    Done {
-        name: String,
-        summary: String,
-    },
-    Cancelled {
-        name: String,
-    },
-    Failed {
-        name: String,
-        message: String,
-    },
-}
-
 /// Where the grid is, so the keyboard can move the selection and keep it in view.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GridLayout {
@@ -370,6 +315,12 @@ pub(crate) struct Runtime {
     pub systems: Vec<SystemInfo>,
     pub catalog: CatalogView,
     pub job: JobState,
+    /// The jobs waiting for the slot, and a Cancel waiting for its confirmation.
+    pub jobs: Jobs,
+    /// The dialog on show (shortcut sheet, About).
+    pub dialog: Option<menu::Dialog>,
+    /// The import picker's answer arrives here.
+    import_picker: Option<Receiver<Option<(menu::ImportKind, PathBuf)>>>,
     /// The folder picker's answer arrives here (`None`: cancelled).
     picker: Option<Receiver<Option<PathBuf>>>,
     /// Errors not yet dismissed, oldest first.
@@ -392,6 +343,13 @@ pub(crate) struct Runtime {
     pub cutouts: cutouts::CutoutView,
 }
 
+impl Runtime {
+    /// Whether a job `wanted` picks is running (and not being cancelled) or queued.
+    pub(crate) fn job_pending_of(&self, wanted: impl Fn(&JobKind) -> bool) -> bool {
+        job_slot::job_pending(&self.job, &self.jobs, wanted)
+    }
+}
+
 /// The Vitrine desktop app.
 pub struct App {
     state: UiState,
@@ -412,11 +370,12 @@ impl App {
         library_dir: PathBuf,
         startup: Startup,
     ) -> App {
-        theme::apply(&cc.egui_ctx);
         let state: UiState = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
+        theme::apply(&cc.egui_ctx, state.theme);
+        cc.egui_ctx.set_zoom_factor(menu::clamp_zoom(state.zoom));
         let mut app = App {
             state,
             rt: Runtime {
@@ -426,6 +385,9 @@ impl App {
                 systems: Vec::new(),
                 catalog: CatalogView::default(),
                 job: JobState::Idle,
+                jobs: Jobs::default(),
+                dialog: None,
+                import_picker: None,
                 picker: None,
                 errors: Vec::new(),
                 commands: Vec::new(),
@@ -458,8 +420,6 @@ impl App {
         match command {
             Command::SelectTab(tab) => self.state.tab = tab,
             Command::PickLibraryFolder => self.pick_library_folder(),
-            Command::PickImportFolder => self.pick_import_folder(),
-            Command::ImportFolder(dir) => self.start_import_folder(dir),
             Command::OpenLibrary(dir) => {
                 if let JobState::Running(job) = &self.rt.job {
                     self.report(format!(
@@ -471,12 +431,19 @@ impl App {
                 }
             }
             Command::CreateDemo => self.start_demo(DemoOptions::default()),
-            Command::CancelJob => {
-                if let JobState::Running(job) = &mut self.rt.job {
-                    job.job.cancel();
-                    job.cancelling = true;
-                }
+            Command::Job(command) => self.apply_job_command(command),
+            Command::PickImport(kind) => self.pick_import(kind),
+            Command::Import(kind, path) => self.start_import(kind, path),
+            Command::SetTheme(choice) => {
+                self.state.theme = choice;
+                theme::apply(&self.rt.ctx, choice);
             }
+            Command::Zoom(step) => {
+                self.state.zoom = menu::next_zoom(self.rt.ctx.zoom_factor(), step);
+                self.rt.ctx.set_zoom_factor(self.state.zoom);
+            }
+            Command::ShowDialog(dialog) => self.rt.dialog = dialog,
+            Command::Quit => self.rt.ctx.send_viewport_cmd(egui::ViewportCommand::Close),
             Command::DismissError(i) => {
                 if i < self.rt.errors.len() {
                     self.rt.errors.remove(i);
@@ -501,7 +468,7 @@ impl App {
             }
             Command::SelectItem(id) => self.select(id),
             Command::MoveSelection(delta) => self.move_selection(delta),
-            Command::SelectSystem(name) => self.state.system = name,
+            Command::SelectSystem(name) => self.select_system(name),
             Command::IndexCatalogue => self.start_index(),
             Command::SearchFile(path) => self.search(search_tab::QuerySource::File(path)),
             Command::SearchItem(id) => {
@@ -551,10 +518,28 @@ impl App {
     }
 
     /// Runs a query on a worker thread, or queues it behind the one running; `record` adds it
-    /// to the history once it succeeds (history navigation and filter changes do not).
+    /// to the history once it succeeds (history navigation and filter changes do not). A
+    /// query whose system is being indexed (or is queued for it) waits for that index.
     fn run_query(&mut self, source: search_tab::QuerySource, record: bool) {
+        self.run_query_as(source, record, false);
+    }
+
+    fn run_query_as(&mut self, source: search_tab::QuerySource, record: bool, after_index: bool) {
         if self.rt.library.is_none() {
             self.report("Open a library before searching.".to_owned());
+            return;
+        }
+        let systems = self.rt.search.systems_for(&self.state.system);
+        let indexing: Vec<String> = systems
+            .into_iter()
+            .filter(|s| self.job_pending(|k| matches!(k, JobKind::Index { system } if system == s)))
+            .collect();
+        if !indexing.is_empty() {
+            self.rt.search.waiting = Some(search_tab::WaitingQuery {
+                source,
+                record,
+                systems: indexing,
+            });
             return;
         }
         if self.rt.search.running.is_some() {
@@ -567,14 +552,58 @@ impl App {
             &mut self.rt.search,
             &self.rt.library_dir,
             &self.state.system,
-            source,
-            record,
+            (source, record, after_index),
             notify,
         );
     }
 
+    /// Indexing with `system` ended (`indexed`: it made an index). A query waiting for it
+    /// runs now; if indexing was cancelled or failed, the query is dropped with a word why.
+    pub(super) fn index_ended(&mut self, system: &str, indexed: bool) {
+        let Some(waiting) = &mut self.rt.search.waiting else {
+            return;
+        };
+        if !waiting.systems.iter().any(|s| s == system) {
+            return;
+        }
+        if !indexed {
+            self.rt.search.waiting = None;
+            self.report(format!(
+                "The search waited for the index of {system}, and indexing stopped before it was \
+                 done. Search again to index and search."
+            ));
+            return;
+        }
+        waiting.systems.retain(|s| s != system);
+        if waiting.systems.is_empty()
+            && let Some(w) = self.rt.search.waiting.take()
+        {
+            self.run_query_as(w.source, w.record, true);
+        }
+    }
+
+    /// Searches and indexes with `name` from now on. The results on show belong to the
+    /// previous system: they go, and the query on show runs again with this one.
+    fn select_system(&mut self, name: String) {
+        if name == self.state.system {
+            return;
+        }
+        self.state.system = name;
+        let search = &mut self.rt.search;
+        if search.compare_with.as_deref() == Some(self.state.system.as_str()) {
+            search.compare_with = None;
+        }
+        search.shown = None;
+        search.pending = None;
+        search.waiting = None;
+        if let Some(source) = search.history.get(search.position).cloned() {
+            self.run_query(source, false);
+        }
+    }
+
     /// Collects a finished query: its results go on show; an error goes to the banner and
-    /// the previous results stay.
+    /// the previous results stay. A query whose index is missing or out of date queues the
+    /// indexing and waits for it.
     fn poll_search(&mut self) {
         if let Some(rx) = &self.rt.search.picker {
             match rx.try_recv() {
@@ -600,44 +629,73 @@ impl App {
         let Some(running) = self.rt.search.running.take() else {
             return;
         };
-        match outcome {
-            Ok(output) => {
-                self.rt.search.searchers = output.searchers;
-                match output.result {
-                    Ok((result, compared)) => {
-                        if running.record {
-                            let view = &mut self.rt.search;
-                            if !view.history.is_empty() {
-                                view.history.truncate(view.position + 1);
-                            }
-                            view.history.push(running.source.clone());
-                            view.position = view.history.len() - 1;
-                        }
-                        let pasted_texture = match &running.source {
-                            search_tab::QuerySource::Pasted(img) => {
-                                Some(search_tab::pasted_texture(&self.rt.ctx, img))
-                            }
-                            _ => None,
-                        };
-                        let compared = compared.and_then(|c| {
-                            self.rt.search.compare_with.clone().map(|name| (name, c))
-                        });
-                        self.rt.search.shown = Some(search_tab::ShownQuery {
-                            source: running.source,
-                            system: running.system,
-                            result,
-                            compared,
-                            pasted_texture,
-                        });
-                    }
-                    Err(e) => self.report(format!("Search failed: {e}")),
+        let answer = outcome.and_then(|output| {
+            self.rt.search.searchers = output.searchers;
+            output.result
+        });
+        match answer {
+            // The system changed while it ran: the query runs again with the new one
+            // (`select_system` queued it), and this answer is not for the screen.
+            Ok(_) if running.system != self.state.system => {}
+            Ok(search_tab::QueryAnswer::Found(result, compared)) => {
+                self.show_results(running.source.clone(), running.record, result, compared);
+            }
+            Ok(search_tab::QueryAnswer::NeedsIndex(systems)) if running.after_index => {
+                self.report(format!(
+                    "Cannot search with {}: its index still does not cover the catalogue after \
+                     indexing (the status line and the banner say which images could not be \
+                     read).",
+                    systems.join(" and ")
+                ));
+            }
+            Ok(search_tab::QueryAnswer::NeedsIndex(systems)) => {
+                for system in &systems {
+                    self.index_system(system.clone());
                 }
+                self.rt.search.waiting = Some(search_tab::WaitingQuery {
+                    source: running.source,
+                    record: running.record,
+                    systems,
+                });
             }
             Err(e) => self.report(format!("Search failed: {e}")),
         }
         if let Some((next, record)) = self.rt.search.pending.take() {
             self.run_query(next, record);
         }
+    }
+
+    /// Puts a query's results on show (and in the history when `record`).
+    fn show_results(
+        &mut self,
+        source: search_tab::QuerySource,
+        record: bool,
+        result: crate::search::QueryResult,
+        compared: Option<crate::search::QueryResult>,
+    ) {
+        if record {
+            let view = &mut self.rt.search;
+            if !view.history.is_empty() {
+                view.history.truncate(view.position + 1);
+            }
+            view.history.push(source.clone());
+            view.position = view.history.len() - 1;
+        }
+        let pasted_texture = match &source {
+            search_tab::QuerySource::Pasted(img) => {
+                Some(search_tab::pasted_texture(&self.rt.ctx, img))
+            }
+            _ => None,
+        };
+        let compared =
+            compared.and_then(|c| self.rt.search.compare_with.clone().map(|name| (name, c)));
+        self.rt.search.shown = Some(search_tab::ShownQuery {
+            source,
+            system: self.state.system.clone(),
+            result,
+            compared,
+            pasted_texture,
+        });
     }
 
     /// The title of an item, for the query history ("Search similar" to it).
@@ -799,149 +857,6 @@ impl App {
         self.select(Some(id));
     }
 
-    /// Refuses (with a reason in the banner) while another job runs: one job at a time.
-    fn job_slot_free(&mut self) -> bool {
-        if let JobState::Running(job) = &self.rt.job {
-            let message = format!(
-                "“{}” is still running; one background job at a time.",
-                job.name
-            );
-            self.report(message);
-            return false;
-        }
-        true
-    }
-
-    /// Starts `work` as the background job, repainting the window on every progress event.
-    fn start_job(
-        &mut self,
-        kind: JobKind,
-        name: &str,
-        work: impl FnOnce(&crate::jobs::JobContext) -> Result<JobOutput> + Send + 'static,
-    ) {
-        let ctx = self.rt.ctx.clone();
-        let notify: crate::jobs::Notify = Arc::new(move || ctx.request_repaint());
-        let job = Job::spawn(name, Some(notify), work);
-        self.rt.job = JobState::Running(RunningJob {
-            kind,
-            name: name.to_owned(),
-            progress: None,
-            cancelling: false,
-            job,
-        });
-    }
-
-    fn start_demo(&mut self, opts: DemoOptions) {
-        if !self.job_slot_free() {
-            return;
-        }
-        let dir = self.rt.library_dir.clone();
-        let job_opts = opts.clone();
-        self.start_job(
-            JobKind::DemoCatalogue(opts),
-            "Creating the demo catalogue",
-            move |ctx| {
-                let mut lib = Library::open(&dir)?;
-                demo::generate(&mut lib, &job_opts, ctx).map(JobOutput::DemoCatalogue)
-            },
-        );
-    }
-
-    /// Indexes the catalogue with the chosen system on the CPU (incremental: only new or
-    /// changed items are embedded).
-    fn start_index(&mut self) {
-        if !self.job_slot_free() {
-            return;
-        }
-        let dir = self.rt.library_dir.clone();
-        let name = self.state.system.clone();
-        let job_name = format!("Indexing with {name}");
-        self.start_job(
-            JobKind::Index {
-                system: name.clone(),
-            },
-            &job_name,
-            move |ctx| {
-                let device = system::device("cpu")?;
-                crate::index::build_in(&dir, &name, &device, ctx).map(JobOutput::Index)
-            },
-        );
-    }
-
-    /// Collects the running job's progress, and its result once it ends.
-    fn poll_job(&mut self) {
-        let JobState::Running(running) = &mut self.rt.job else {
-            return;
-        };
-        if let Some(p) = running.job.progress() {
-            running.progress = Some(p.clone());
-        }
-        let Some(result) = running.job.try_finish() else {
-            return;
-        };
-        let name = running.name.clone();
-        self.rt.job = match result {
-            Ok(JobOutput::DemoCatalogue(report)) => {
-                self.reload_catalog();
-                // New users and items: the Personalize tab loads again.
-                self.rt.personalize = personalize_tab::PersonalizeView::default();
-                JobState::Done {
-                    name,
-                    summary: format!(
-                        "Demo catalogue ready: {} items, {} users, {} street photos in {:.0} s",
-                        report.items, report.users, report.street_queries, report.elapsed_secs
-                    ),
-                }
-            }
-            Ok(JobOutput::Index(report)) => {
-                // The next query loads the new index.
-                self.rt.search.searchers.clear();
-                if let Some(first) = report.failed.first() {
-                    self.report(format!(
-                        "{} of {} images could not be indexed; the first: {}: {}",
-                        report.failed.len(),
-                        report.items,
-                        first.image.display(),
-                        first.reason
-                    ));
-                }
-                JobState::Done {
-                    name,
-                    summary: index_summary(&report),
-                }
-            }
-            Ok(JobOutput::Train(report)) => self.train_finished(name, report),
-            Ok(JobOutput::Import(report)) => self.import_finished(name, report),
-            Ok(JobOutput::Study(study)) => {
-                self.study_created(&study);
-                JobState::Done {
-                    name,
-                    summary: format!(
-                        "Study {} ready: {} sheets to score",
-                        study.name,
-                        study.sheets.len()
-                    ),
-                }
-            }
-            Ok(JobOutput::Personalizer(p)) => JobState::Done {
-                summary: self.personalize_loaded(*p),
-                name,
-            },
-            Ok(JobOutput::PersonalizeEval(output)) => JobState::Done {
-                summary: self.personalize_evaluated(*output),
-                name,
-            },
-            Err(Error::Cancelled) => JobState::Cancelled { name },
-            Err(e) => {
-                self.report(format!("{name} failed: {e}"));
-                JobState::Failed {
-                    name,
-                    message: e.to_string(),
-                }
-            }
-        };
-    }
-
     /// Shows the folder picker on its own thread, so the window keeps painting.
     fn pick_library_folder(&mut self) {
         if self.rt.picker.is_some() {
@@ -996,13 +911,23 @@ impl App {
     /// no text field had the keyboard as the frame began ([`Runtime::typing_at_start`]) and
     /// none took it during the frame.
     fn read_shortcuts(&mut self, ctx: &egui::Context) {
-        let plain_keys_free = !self.rt.typing_at_start && !ctx.text_edit_focused();
+        // A dialog over the window takes the keys too (Escape closes it).
+        let dialog_open = self.rt.dialog.is_some() || self.rt.jobs.confirm_cancel;
+        let plain_keys_free = !self.rt.typing_at_start && !ctx.text_edit_focused() && !dialog_open;
         if self.state.tab == Tab::Evaluate && plain_keys_free {
             evaluate_tab::read_scoring_keys(ctx, &mut self.rt);
         }
         let commands = &mut self.rt.commands;
         ctx.input_mut(|input| {
             use egui::{Key, KeyboardShortcut, Modifiers};
+            // The shortcut sheet: F1 always, `?` where it is not text.
+            let question = plain_keys_free && input.consume_key(Modifiers::NONE, Key::Questionmark);
+            if input.consume_key(Modifiers::NONE, Key::F1) || question {
+                commands.push(Command::ShowDialog(Some(menu::Dialog::Shortcuts)));
+            }
+            if dialog_open {
+                return;
+            }
             for tab in Tab::ALL {
                 if input.consume_shortcut(&tab.shortcut()) {
                     commands.push(Command::SelectTab(tab));
@@ -1058,8 +983,8 @@ impl App {
         egui::Panel::top("errors")
             .frame(
                 egui::Frame::new()
-                    .fill(theme::ERROR_FILL)
-                    .stroke(egui::Stroke::new(1.0, theme::ERROR_STROKE))
+                    .fill(theme::colours(ui).error_fill)
+                    .stroke(egui::Stroke::new(1.0, theme::colours(ui).error_stroke))
                     .inner_margin(theme::PANEL_MARGIN),
             )
             .show(ui, |ui| {
@@ -1076,10 +1001,11 @@ impl App {
                             ui.with_layout(
                                 egui::Layout::left_to_right(egui::Align::Center),
                                 |ui| {
-                                    widgets::warning_sign_ui(ui, theme::ERROR_TEXT);
+                                    widgets::warning_sign_ui(ui, theme::colours(ui).error_text);
                                     ui.add(
                                         egui::Label::new(
-                                            egui::RichText::new(message).color(theme::ERROR_TEXT),
+                                            egui::RichText::new(message)
+                                                .color(theme::colours(ui).error_text),
                                         )
                                         .wrap(),
                                     );
@@ -1094,11 +1020,21 @@ impl App {
 
 impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.poll_job();
+        let now_secs = ctx.input(|i| i.time);
+        // Training events first: they carry the run's phases (caching, epochs).
+        let events = train_tab::poll(&mut self.rt.train, ctx, &mut self.rt.errors);
+        if let JobState::Running(running) = &mut self.rt.job
+            && matches!(running.kind, JobKind::Train { .. })
+        {
+            for event in &events {
+                running.phases.update_from_train(event, now_secs);
+            }
+        }
+        self.poll_job(now_secs);
         self.poll_picker();
         self.poll_import_picker();
+        self.poll_export_picker();
         self.poll_search();
-        train_tab::poll(&mut self.rt.train, ctx, &mut self.rt.errors);
         cutouts::poll(&mut self.rt.cutouts, ctx, &mut self.rt.errors);
         self.poll_personalize();
         // A photo dropped anywhere on the window is a query.
@@ -1128,9 +1064,12 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let mut commands = Vec::new();
         top_bar::top_bar_ui(ui, &self.state, &self.rt, &mut commands);
+        top_bar::status_line_ui(ui, &self.rt, &mut commands);
+        menu::dialogs_ui(ui.ctx(), &self.rt, &mut commands);
+        menu::drop_overlay_ui(ui.ctx());
         self.rt.commands.extend(commands);
         self.banner_ui(ui);
-        let page_frame = egui::Frame::new().fill(theme::CANVAS_FILL);
+        let page_frame = egui::Frame::new().fill(theme::colours(ui).canvas);
         egui::CentralPanel::default()
             .frame(page_frame)
             .show(ui, |ui| match self.state.tab {
@@ -1152,6 +1091,8 @@ impl eframe::App for App {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // Ctrl+Plus / Ctrl+Minus zoom too (eframe's own keys): keep what the user set.
+        self.state.zoom = self.rt.ctx.zoom_factor();
         eframe::set_value(storage, eframe::APP_KEY, &self.state);
     }
 }
@@ -1160,9 +1101,9 @@ impl Drop for Runtime {
     /// A job still running when the window closes is cancelled and waited for, so it can
     /// clean up (the demo generator removes the images it wrote) instead of being cut off.
     fn drop(&mut self) {
+        self.jobs.queue.clear();
         if let JobState::Running(running) = std::mem::replace(&mut self.job, JobState::Idle) {
-            running.job.cancel();
-            let _ = running.job.wait();
+            running.stop_and_wait();
         }
     }
 }
@@ -1203,23 +1144,4 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
             std::task::Poll::Pending => std::thread::park(),
         }
     }
-}
-
-/// One line about an indexing run, for the top bar.
-fn index_summary(report: &IndexReport) -> String {
-    if report.embedded == 0 && report.removed == 0 {
-        return format!(
-            "Index of {} is up to date: {} items",
-            report.system, report.indexed
-        );
-    }
-    format!(
-        "Indexed {} items with {}: {} embedded, {} kept, {} failed, {:.0} images/s",
-        report.indexed,
-        report.system,
-        report.embedded,
-        report.kept,
-        report.failed.len(),
-        report.images_per_s
-    )
 }

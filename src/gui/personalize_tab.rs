@@ -181,9 +181,6 @@ impl App {
 
     fn start_personalize_load(&mut self) {
         self.rt.personalize.load_requested = true;
-        if !self.job_slot_free() {
-            return;
-        }
         let dir = self.rt.library_dir.clone();
         let name = self.state.system.clone();
         self.start_job(
@@ -200,9 +197,6 @@ impl App {
     }
 
     fn start_personalize_eval(&mut self) {
-        if !self.job_slot_free() {
-            return;
-        }
         let dir = self.rt.library_dir.clone();
         let name = self.state.system.clone();
         self.start_job(
@@ -268,8 +262,13 @@ impl App {
 /// Draws the tab.
 pub(crate) fn personalize_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
     let mut commands: Vec<PersonalizeCommand> = Vec::new();
-    let loading = matches!(&rt.job, JobState::Running(r)
-        if matches!(r.kind, JobKind::PersonalizeLoad { .. } | JobKind::PersonalizeEval { .. }));
+    // Loading runs now or waits in the queue behind another job (it is never refused).
+    let loading = rt.job_pending_of(|k| {
+        matches!(
+            k,
+            JobKind::PersonalizeLoad { .. } | JobKind::PersonalizeEval { .. }
+        )
+    });
     let engine = rt.personalize.engine.clone();
     let current = engine
         .as_ref()
@@ -278,7 +277,18 @@ pub(crate) fn personalize_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime)
         if rt.library.is_some() && !rt.personalize.load_requested && !loading {
             commands.push(PersonalizeCommand::Load);
         }
-        intro_ui(ui, state, loading, &mut commands);
+        let waiting_for = match &rt.job {
+            JobState::Running(r)
+                if !matches!(
+                    r.kind,
+                    JobKind::PersonalizeLoad { .. } | JobKind::PersonalizeEval { .. }
+                ) =>
+            {
+                Some(r.name.as_str())
+            }
+            _ => None,
+        };
+        intro_ui(ui, state, (loading, waiting_for), &mut commands);
         rt.commands
             .extend(commands.into_iter().map(super::Command::Personalize));
         return;
@@ -287,7 +297,7 @@ pub(crate) fn personalize_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime)
     egui::Panel::left("personalize-cart")
         .resizable(false)
         .default_size(theme::DETAIL_PANEL_WIDTH)
-        .frame(theme::panel_frame())
+        .frame(theme::panel_frame(ui))
         .show(ui, |ui| {
             ScrollArea::vertical().show(ui, |ui| {
                 users_ui(ui, &engine, &rt.personalize, &mut commands);
@@ -308,11 +318,22 @@ pub(crate) fn personalize_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime)
         .extend(commands.into_iter().map(super::Command::Personalize));
 }
 
-fn intro_ui(ui: &mut Ui, state: &UiState, loading: bool, commands: &mut Vec<PersonalizeCommand>) {
+/// What the tab says while it cannot show a shopper yet: loading runs, or waits in the queue
+/// behind `waiting_for` (a job the user started elsewhere).
+fn intro_ui(
+    ui: &mut Ui,
+    state: &UiState,
+    (loading, waiting_for): (bool, Option<&str>),
+    commands: &mut Vec<PersonalizeCommand>,
+) {
     ui.add_space(40.0);
     ui.vertical_centered(|ui| {
         ui.set_max_width(theme::READING_WIDTH);
-        ui.label(RichText::new("Personalize").heading().color(theme::TEXT));
+        ui.label(
+            RichText::new("Personalize")
+                .heading()
+                .color(theme::colours(ui).text),
+        );
         ui.add(
             egui::Label::new(
                 "Recommendations for a shopper from their cart: the rating-weighted mean of \
@@ -322,8 +343,15 @@ fn intro_ui(ui: &mut Ui, state: &UiState, loading: bool, commands: &mut Vec<Pers
             .wrap(),
         );
         ui.add_space(8.0);
-        if loading {
-            ui.label(RichText::new("Loading users and embeddings …").color(theme::TEXT_WEAK));
+        if let (true, Some(job)) = (loading, waiting_for) {
+            ui.label(
+                RichText::new(format!(
+                    "Queued: the users load as soon as “{job}” ends (the status line shows it)."
+                ))
+                .weak(),
+            );
+        } else if loading {
+            ui.label(RichText::new("Loading users and embeddings …").weak());
         } else if ui
             .button(format!("Load users for {}", state.system))
             .clicked()
@@ -382,7 +410,7 @@ fn users_ui(
             engine.histories.users.len()
         ))
         .small()
-        .color(theme::TEXT_WEAK),
+        .weak(),
     );
 }
 
@@ -399,10 +427,7 @@ fn cart_ui(
     };
     ui.label(RichText::new(title).strong());
     if view.cart.is_empty() {
-        ui.label(
-            RichText::new("Pick a user above, or add items to build a cart.")
-                .color(theme::TEXT_WEAK),
-        );
+        ui.label(RichText::new("Pick a user above, or add items to build a cart.").weak());
     }
     for &(item, stars) in &view.cart {
         let Some(row) = engine.searcher.row_of(item) else {
@@ -420,11 +445,11 @@ fn cart_ui(
                         let text = if s == stars {
                             RichText::new(s.to_string())
                                 .strong()
-                                .color(theme::ON_ACCENT)
+                                .color(theme::colours(ui).accent_text)
                         } else if s < stars {
                             RichText::new(s.to_string()).strong().color(theme::ACCENT)
                         } else {
-                            RichText::new(s.to_string()).color(theme::TEXT_WEAK)
+                            RichText::new(s.to_string()).weak()
                         };
                         if ui
                             .selectable_label(s == stars, text)
@@ -478,16 +503,14 @@ fn cart_ui(
             "Recommending with the cart mean (Run evaluation trains the personaliser)."
         })
         .small()
-        .color(theme::TEXT_WEAK),
+        .weak(),
     );
 }
 
 fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
     let view = &rt.personalize;
     if view.groups.is_empty() {
-        ui.label(
-            RichText::new("Recommendations appear here for the cart.").color(theme::TEXT_WEAK),
-        );
+        ui.label(RichText::new("Recommendations appear here for the cart.").weak());
         return;
     }
     ui.label(
@@ -514,8 +537,8 @@ fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
                 ui.horizontal(|ui| {
                     for r in &group.results {
                         egui::Frame::new()
-                            .fill(theme::CARD_FILL)
-                            .stroke(egui::Stroke::new(1.0, theme::CARD_STROKE))
+                            .fill(theme::colours(ui).card)
+                            .stroke(egui::Stroke::new(1.0, theme::colours(ui).card_stroke))
                             .corner_radius(theme::CARD_RADIUS)
                             .inner_margin(theme::CARD_PADDING)
                             .show(ui, |ui| {
@@ -530,7 +553,7 @@ fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
                                     ui.label(
                                         RichText::new(format!("#{} {:.3}", r.rank, r.score))
                                             .small()
-                                            .color(theme::TEXT_WEAK),
+                                            .weak(),
                                     );
                                     ui.add(
                                         egui::Label::new(RichText::new(&r.title).small())
@@ -564,13 +587,13 @@ fn evaluation_ui(ui: &mut Ui, rt: &Runtime, busy: bool, commands: &mut Vec<Perso
         {
             let (fraction, text) = widgets::job_progress(running);
             widgets::progress_bar_ui(ui, fraction, 160.0);
-            ui.label(RichText::new(text).small().color(theme::TEXT_WEAK));
+            ui.label(RichText::new(text).small().weak());
         }
     });
     let Some(report) = &rt.personalize.eval else {
         ui.label(
             RichText::new("Run evaluation to compare popularity, item-kNN, ALS, the cart mean and the personaliser.")
-                .color(theme::TEXT_WEAK),
+                .weak(),
         );
         return;
     };
@@ -586,7 +609,7 @@ fn evaluation_ui(ui: &mut Ui, rt: &Runtime, busy: bool, commands: &mut Vec<Perso
                 .join(", ")
         ))
         .small()
-        .color(theme::TEXT_WEAK),
+        .weak(),
     );
     egui_plot::Plot::new("recall-at-k")
         .height(PLOT_HEIGHT)

@@ -12,7 +12,7 @@ use super::thumbs::{ImageKey, ImageRequest, Thumb};
 use super::{Command, Runtime, UiState, theme, widgets};
 use crate::catalog::ItemId;
 use crate::jobs::Job;
-use crate::search::{QueryResult, RankedItem, SearchFilter, Searcher};
+use crate::search::{Opened, QueryResult, RankedItem, SearchFilter, Searcher};
 use eframe::egui;
 use egui::{Align, Layout, RichText, ScrollArea, Sense, Ui, Vec2};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,8 @@ pub(crate) const RESULTS: usize = 10;
 const COLUMNS: usize = 5;
 /// Tiles per row of each system's grid in compare mode (5 rows of 2, side by side).
 const COMPARE_COLUMNS: usize = 2;
+/// Catalogue labels voted by the results, shown for a system that names ImageNet classes.
+const NEIGHBOUR_LABELS: usize = 6;
 
 /// What a query searched from.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,11 +63,28 @@ pub(crate) struct ShownQuery {
     pub pasted_texture: Option<egui::TextureHandle>,
 }
 
-/// What the query job hands back: the searchers (to keep for the next query) and the results
-/// (the second with the comparison system, in compare mode).
+/// What the query job hands back: the searchers (to keep for the next query) and the answer.
 pub(crate) struct QueryOutput {
     pub searchers: Vec<Searcher>,
-    pub result: crate::Result<(QueryResult, Option<QueryResult>)>,
+    pub result: crate::Result<QueryAnswer>,
+}
+
+/// The answer of a query job.
+pub(crate) enum QueryAnswer {
+    /// The results (the second with the comparison system, in compare mode).
+    Found(QueryResult, Option<QueryResult>),
+    /// These systems have no index that can answer yet (missing, out of date, or without
+    /// the query item): the app indexes them, and the query waits.
+    NeedsIndex(Vec<String>),
+}
+
+/// A query waiting for indexing to end.
+#[derive(Debug, Clone)]
+pub(crate) struct WaitingQuery {
+    pub source: QuerySource,
+    pub record: bool,
+    /// The systems whose index it waits for.
+    pub systems: Vec<String>,
 }
 
 /// A query on its worker thread.
@@ -74,6 +93,9 @@ pub(crate) struct RunningQuery {
     /// Add it to the history when it succeeds (a new query, not a step through the history).
     pub record: bool,
     pub system: String,
+    /// It runs after indexing that it waited for: if the index still cannot answer, say so
+    /// instead of indexing again.
+    pub after_index: bool,
     pub job: Job<QueryOutput>,
 }
 
@@ -97,6 +119,8 @@ pub(crate) struct SearchView {
     /// A query asked for while another ran (and whether to record it in the history): it
     /// starts when that one ends (latest wins).
     pub pending: Option<(QuerySource, bool)>,
+    /// A query waiting for the index of its system (latest wins).
+    pub waiting: Option<WaitingQuery>,
 }
 
 impl SearchView {
@@ -108,6 +132,13 @@ impl SearchView {
     /// Whether Forward would show a later query.
     pub fn can_go_forward(&self) -> bool {
         self.position + 1 < self.history.len()
+    }
+
+    /// The systems a query runs with: the chosen one, and the comparison system if any.
+    pub fn systems_for(&self, system: &str) -> Vec<String> {
+        std::iter::once(system.to_owned())
+            .chain(self.compare_with.clone().filter(|c| c != system))
+            .collect()
     }
 
     /// The filter every query of this tab uses.
@@ -126,8 +157,7 @@ pub(crate) fn start_query(
     view: &mut SearchView,
     library_dir: &Path,
     system: &str,
-    source: QuerySource,
-    record: bool,
+    (source, record, after_index): (QuerySource, bool, bool),
     notify: crate::jobs::Notify,
 ) {
     let cached = std::mem::take(&mut view.searchers);
@@ -137,23 +167,23 @@ pub(crate) fn start_query(
     };
     let filter = view.filter(exclude);
     let dir = library_dir.to_path_buf();
-    let wanted: Vec<String> = std::iter::once(system.to_owned())
-        .chain(view.compare_with.clone().filter(|c| c != system))
-        .collect();
+    let wanted = view.systems_for(system);
     let job_source = source.clone();
     let job = Job::spawn("search", Some(notify), move |_ctx| {
         let mut searchers = Vec::new();
         let mut cached = cached;
+        let mut needs_index = Vec::new();
         for name in &wanted {
             match cached.iter().position(|s| s.system_name() == name) {
                 Some(i) => searchers.push(cached.swap_remove(i)),
                 None => {
                     let opened = crate::library::Library::open(&dir).and_then(|lib| {
                         let device = crate::model::system::device("cpu")?;
-                        Searcher::open(&lib, name, &device)
+                        Searcher::open_or_needs_index(&lib, name, &device)
                     });
                     match opened {
-                        Ok(s) => searchers.push(s),
+                        Ok(Opened::Ready(s)) => searchers.push(*s),
+                        Ok(Opened::NeedsIndex(_)) => needs_index.push(name.clone()),
                         Err(e) => {
                             return Ok(QueryOutput {
                                 searchers,
@@ -164,6 +194,21 @@ pub(crate) fn start_query(
                 }
             }
         }
+        // A catalogue item the index does not hold yet (imported since): index first.
+        if let QuerySource::Item { id, .. } = &job_source {
+            needs_index.extend(
+                searchers
+                    .iter()
+                    .filter(|s| s.row_of(*id).is_none())
+                    .map(|s| s.system_name().to_owned()),
+            );
+        }
+        if !needs_index.is_empty() {
+            return Ok(QueryOutput {
+                searchers,
+                result: Ok(QueryAnswer::NeedsIndex(needs_index)),
+            });
+        }
         let run = |searcher: &Searcher| match &job_source {
             QuerySource::File(path) => searcher.query_file(path, RESULTS, &filter),
             QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, &filter),
@@ -171,7 +216,7 @@ pub(crate) fn start_query(
         };
         let result = run(&searchers[0]).and_then(|main| {
             let compared = searchers.get(1).map(run).transpose()?;
-            Ok((main, compared))
+            Ok(QueryAnswer::Found(main, compared))
         });
         Ok(QueryOutput { searchers, result })
     });
@@ -179,6 +224,7 @@ pub(crate) fn start_query(
         source,
         record,
         system: system.to_owned(),
+        after_index,
         job,
     });
 }
@@ -199,7 +245,7 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
         egui::Panel::right("search_detail")
             .resizable(false)
             .exact_size(theme::DETAIL_PANEL_WIDTH)
-            .frame(theme::panel_frame())
+            .frame(theme::panel_frame(ui))
             .show(ui, |ui| {
                 super::catalog_tab::detail_ui(ui, item, &mut rt.thumbs, &root, &mut commands)
             });
@@ -208,7 +254,14 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
         .resizable(false)
         .exact_size(theme::SEARCH_QUERY_WIDTH)
         .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
-        .show(ui, |ui| query_ui(ui, shown, &root, &mut rt.thumbs));
+        .show(ui, |ui| {
+            let imagenet_words = rt
+                .systems
+                .iter()
+                .find(|s| s.name == shown.system)
+                .is_some_and(|s| s.builtin);
+            query_ui(ui, shown, imagenet_words, &root, &mut rt.thumbs)
+        });
     egui::CentralPanel::default()
         .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
         .show(ui, |ui| match &shown.compared {
@@ -235,7 +288,7 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
                         "{} of the top {RESULTS} are shared (outlined)",
                         shared.len()
                     ))
-                    .color(theme::TEXT_WEAK),
+                    .weak(),
                 );
                 ui.columns(2, |columns| {
                     for (ui, (salt, name, results)) in columns.iter_mut().zip([
@@ -262,7 +315,7 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
 
 fn toolbar_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
     let commands = &mut rt.commands;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(rt.search.can_go_back(), egui::Button::new("Back"))
             .on_hover_text("The previous query (Alt+Left)")
@@ -342,58 +395,78 @@ fn toolbar_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
             .response
             .labelled_by(label.id)
             .on_hover_text("Run each query with a second system too, side by side");
-        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            if let Some(running) = &rt.search.running {
-                ui.label(
-                    RichText::new(format!(
-                        "Searching {} with {}…",
-                        running.source.describe(),
-                        running.system
-                    ))
-                    .color(theme::TEXT_WEAK),
-                );
-                ui.spinner();
-            } else if let Some(shown) = &rt.search.shown {
-                ui.label(
-                    RichText::new(format!(
-                        "{} results with {} in {:.1} ms",
-                        shown.result.results.len(),
-                        shown.system,
-                        shown.result.timings.total_ms
-                    ))
-                    .color(theme::TEXT_WEAK),
-                )
-                .on_hover_text(format!(
-                    "decode {:.1} ms, embed {:.1} ms, search {:.1} ms",
-                    shown.result.timings.decode_ms,
-                    shown.result.timings.embed_ms,
-                    shown.result.timings.search_ms
-                ));
-            } else {
-                ui.label(
-                    RichText::new(format!("System: {}", state.system)).color(theme::TEXT_WEAK),
-                );
-            }
-        });
+    });
+    // The query's state on a line of its own under the controls, where a long one wraps
+    // (never drawn over them).
+    ui.horizontal(|ui| {
+        if let Some(waiting) = &rt.search.waiting {
+            ui.spinner();
+            ui.add(egui::Label::new(RichText::new(waiting_text(waiting, &rt.job)).weak()).wrap());
+        } else if let Some(running) = &rt.search.running {
+            ui.spinner();
+            ui.label(
+                RichText::new(format!(
+                    "Searching {} with {}…",
+                    running.source.describe(),
+                    running.system
+                ))
+                .weak(),
+            );
+        } else if let Some(shown) = &rt.search.shown {
+            ui.label(
+                RichText::new(format!(
+                    "{} results with {} in {:.1} ms",
+                    shown.result.results.len(),
+                    shown.system,
+                    shown.result.timings.total_ms
+                ))
+                .weak(),
+            )
+            .on_hover_text(format!(
+                "decode {:.1} ms, embed {:.1} ms, search {:.1} ms",
+                shown.result.timings.decode_ms,
+                shown.result.timings.embed_ms,
+                shown.result.timings.search_ms
+            ));
+        } else {
+            ui.label(RichText::new(format!("System: {}", state.system)).weak());
+        }
     });
 }
 
-/// The empty tab: a large drop zone that says what to do.
+/// What a query waiting for indexing says: whose index, and how far indexing has come.
+fn waiting_text(waiting: &WaitingQuery, job: &super::JobState) -> String {
+    let systems = waiting.systems.join(" and ");
+    let progress = match job {
+        super::JobState::Running(running) if matches!(&running.kind, super::JobKind::Index { system } if waiting.systems.contains(system)) => {
+            widgets::job_progress(running).1
+        }
+        super::JobState::Running(running) => format!("queued after “{}”", running.name),
+        _ => "starting".to_owned(),
+    };
+    format!(
+        "{} waits for the index of {systems} ({progress})",
+        waiting.source.describe()
+    )
+}
+
+/// The empty tab: a large drop zone that says what to do (or, while the first query waits
+/// for the catalogue's index, how far indexing has come).
 fn drop_zone_ui(ui: &mut Ui, rt: &mut Runtime) {
     let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
     let size = ui.available_size();
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let fill = if hovering {
-        theme::DROP_ZONE_HOVER_FILL
+        theme::colours(ui).drop_zone_hover
     } else {
-        theme::DROP_ZONE_FILL
+        theme::colours(ui).drop_zone
     };
     ui.painter()
         .rect_filled(rect.shrink(theme::DROP_ZONE_MARGIN), 12.0, fill);
     ui.painter().rect_stroke(
         rect.shrink(theme::DROP_ZONE_MARGIN),
         12.0,
-        egui::Stroke::new(2.0, theme::DROP_ZONE_STROKE),
+        egui::Stroke::new(2.0, theme::colours(ui).drop_zone_stroke),
         egui::StrokeKind::Inside,
     );
     let mut child = ui.new_child(
@@ -401,7 +474,28 @@ fn drop_zone_ui(ui: &mut Ui, rt: &mut Runtime) {
             .max_rect(rect.shrink(theme::DROP_ZONE_MARGIN * 4.0))
             .layout(Layout::top_down(Align::Center)),
     );
-    child.add_space(rect.height() * 0.3);
+    child.add_space(rect.height() * 0.22);
+    if let Some(waiting) = &rt.search.waiting {
+        child.label(
+            RichText::new("Indexing the catalogue for this search")
+                .heading()
+                .strong(),
+        );
+        child.add_space(6.0);
+        child.label(RichText::new(waiting_text(waiting, &rt.job)).weak());
+        child.add_space(6.0);
+        if let super::JobState::Running(running) = &rt.job {
+            let (fraction, _) = widgets::job_progress(running);
+            widgets::progress_bar_ui(&mut child, fraction, 320.0);
+        }
+        child.add_space(6.0);
+        child.label(
+            RichText::new("The results show as soon as every item is embedded.")
+                .small()
+                .weak(),
+        );
+        return;
+    }
     child.label(RichText::new("Drop a photo here").heading().strong());
     child.add_space(6.0);
     child.label(
@@ -409,7 +503,7 @@ fn drop_zone_ui(ui: &mut Ui, rt: &mut Runtime) {
             "A catalogue shot or a street photo: Vitrine shows the 10 most similar items in \
              the catalogue. Ctrl+V pastes an image from the clipboard.",
         )
-        .color(theme::TEXT_WEAK),
+        .weak(),
     );
     child.add_space(12.0);
     if child
@@ -423,13 +517,22 @@ fn drop_zone_ui(ui: &mut Ui, rt: &mut Runtime) {
     child.label(
         RichText::new("Or choose “Search similar” on any item in the Catalog tab.")
             .small()
-            .color(theme::TEXT_WEAK),
+            .weak(),
     );
 }
 
 /// The query: its image, what it is, and the labels the system sees in it.
-fn query_ui(ui: &mut Ui, shown: &ShownQuery, root: &Path, thumbs: &mut super::thumbs::ThumbCache) {
-    ui.label(RichText::new("Query").strong().color(theme::TEXT_WEAK));
+/// With `imagenet_words`, the system's classifier names ImageNet classes ("broom",
+/// "panpipe" for a beanie): the labels shown first are then the catalogue's own, voted by the
+/// nearest items, and ImageNet's words follow under a heading that says whose they are.
+fn query_ui(
+    ui: &mut Ui,
+    shown: &ShownQuery,
+    imagenet_words: bool,
+    root: &Path,
+    thumbs: &mut super::thumbs::ThumbCache,
+) {
+    ui.label(RichText::new("Query").strong().weak());
     ui.add_space(4.0);
     let side = ui.available_width();
     let thumb = match (&shown.source, &shown.pasted_texture) {
@@ -443,21 +546,53 @@ fn query_ui(ui: &mut Ui, shown: &ShownQuery, root: &Path, thumbs: &mut super::th
     image_ui(ui, &thumb, Vec2::splat(side));
     ui.add_space(6.0);
     ui.add(egui::Label::new(RichText::new(shown.source.describe()).strong()).wrap());
+    let labels_ui = |ui: &mut Ui, labels: &[crate::search::PredictedLabel]| {
+        for label in labels {
+            ui.horizontal(|ui| {
+                widgets::pill_ui(ui, &label.label.replace(':', ": "));
+                ui.label(
+                    RichText::new(format!("{:.0} %", label.probability * 100.0))
+                        .small()
+                        .weak(),
+                );
+            });
+        }
+    };
+    if imagenet_words {
+        let voted = crate::search::neighbour_labels(&shown.result.results, NEIGHBOUR_LABELS);
+        if !voted.is_empty() {
+            ui.add_space(10.0);
+            ui.label(RichText::new("Catalogue labels of the nearest items").weak())
+                .on_hover_text(
+                    "Each label's share of the results' similarity: what the catalogue calls \
+                     what this system finds alike",
+                );
+            labels_ui(ui, &voted);
+        }
+        if !shown.result.predicted_labels.is_empty() {
+            ui.add_space(6.0);
+            egui::CollapsingHeader::new("ImageNet's words for it")
+                .default_open(false)
+                .show(ui, |ui| {
+                    ui.label(
+                        RichText::new(
+                            "imagenet-lite0 names the 1000 ImageNet classes, not the \
+                             catalogue's labels; train a system to predict those.",
+                        )
+                        .small()
+                        .weak(),
+                    );
+                    labels_ui(ui, &shown.result.predicted_labels);
+                });
+        }
+        return;
+    }
     if shown.result.predicted_labels.is_empty() {
         return;
     }
     ui.add_space(10.0);
-    ui.label(RichText::new("The system sees").color(theme::TEXT_WEAK));
-    for label in &shown.result.predicted_labels {
-        ui.horizontal(|ui| {
-            widgets::pill_ui(ui, &label.label);
-            ui.label(
-                RichText::new(format!("{:.0} %", label.probability * 100.0))
-                    .small()
-                    .color(theme::TEXT_WEAK),
-            );
-        });
-    }
+    ui.label(RichText::new("The system sees").weak());
+    labels_ui(ui, &shown.result.predicted_labels);
 }
 
 /// The whole image at `original`, through the thumbnail cache's loader.
@@ -507,8 +642,7 @@ fn results_ui(
         return;
     }
     let gap = theme::GRID_GAP;
-    let tile_w = ((ui.available_width() - gap * (columns as f32 - 1.0)) / columns as f32)
-        .clamp(theme::SEARCH_TILE_MIN, theme::SEARCH_TILE_MAX);
+    let (columns, tile_w) = widgets::grid_columns(ui.available_width(), columns, gap);
     ScrollArea::vertical()
         .id_salt(id_salt)
         .auto_shrink([false, false])
@@ -553,10 +687,10 @@ fn result_tile_ui(
     let stroke = match mark {
         TileMark::Selected => egui::Stroke::new(2.0, theme::ACCENT),
         TileMark::Shared => egui::Stroke::new(2.0, theme::SHARED_RESULT),
-        TileMark::Plain => egui::Stroke::new(1.0, theme::CARD_STROKE),
+        TileMark::Plain => egui::Stroke::new(1.0, theme::colours(ui).card_stroke),
     };
     let frame = egui::Frame::new()
-        .fill(theme::CARD_FILL)
+        .fill(theme::colours(ui).card)
         .stroke(stroke)
         .corner_radius(6.0)
         .inner_margin(6.0);
@@ -576,7 +710,7 @@ fn result_tile_ui(
                     ui.label(
                         RichText::new(format!("{:.3}", item.score))
                             .monospace()
-                            .color(theme::TEXT_WEAK),
+                            .weak(),
                     );
                 });
                 ui.add(egui::Label::new(RichText::new(&item.title).small()).truncate());

@@ -4,6 +4,7 @@
 
 use super::thumbs::ImageKey;
 use super::*;
+use crate::catalog::demo;
 use crate::jobs::JobContext;
 use eframe::egui;
 use egui::Role;
@@ -41,7 +42,7 @@ pub(super) fn harness(dir: &Path, startup: Startup) -> Harness<'static, App> {
 pub(super) fn run_until(
     h: &mut Harness<'_, App>,
     what: &str,
-    done: impl Fn(&Harness<'_, App>) -> bool,
+    mut done: impl FnMut(&Harness<'_, App>) -> bool,
 ) {
     let start = Instant::now();
     loop {
@@ -212,7 +213,7 @@ fn an_empty_library_draws_the_demo_catalogue_on_first_start() {
     let mut h = harness(dir.path(), Startup::CreateDemoIfEmpty(small_demo(12)));
     h.step();
     assert!(has_label(&h, "Creating the demo catalogue…"));
-    // One Cancel on the card, one by the job's progress bar in the top bar.
+    // One Cancel on the card, one by the job's progress bar in the status line.
     assert_eq!(
         h.query_all_by_role_and_label(Role::Button, "Cancel")
             .count(),
@@ -222,7 +223,83 @@ fn an_empty_library_draws_the_demo_catalogue_on_first_start() {
     run_until(&mut h, "the demo catalogue", |h| {
         has_label(h, "12 of 12 items")
     });
-    assert!(matches!(h.state().rt.job, JobState::Done { .. }));
+    // The new catalogue is indexed by itself, as a job like any other.
+    assert!(
+        h.state()
+            .job_pending(|k| matches!(k, JobKind::Index { system } if system == "imagenet-lite0"))
+    );
+    run_until(
+        &mut h,
+        "the index",
+        |h| matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.starts_with("Indexed 12 items")),
+    );
+    assert!(crate::index::index_path(dir.path(), "imagenet-lite0").is_file());
+}
+
+#[test]
+fn the_first_photo_dropped_on_a_new_library_waits_for_the_index_and_finds_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path(), Startup::CreateDemoIfEmpty(small_demo(16)));
+    run_until(&mut h, "the demo catalogue", |h| {
+        h.state().rt.catalog.total_items == 16
+    });
+    // Dropped at once, while the catalogue is being indexed (or about to be).
+    let item = h.state().rt.catalog.items[3].clone();
+    let photo = Library::open(dir.path()).unwrap().resolve(&item.image);
+    drop_file(&mut h, &photo);
+    h.step();
+    h.step();
+    assert_eq!(h.state().state.tab, Tab::Search);
+    assert!(
+        h.state().rt.search.waiting.is_some(),
+        "the query waits for the index"
+    );
+    assert!(has_label(&h, "Indexing the catalogue for this search"));
+    run_until(&mut h, "the results", |h| {
+        h.state().rt.search.shown.is_some()
+    });
+    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    assert_eq!(shown.result.results.len(), 10);
+    assert_eq!(shown.result.results[0].item_id, item.id);
+    // Nothing went wrong, and the window never advises a command line.
+    assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
+}
+
+#[test]
+fn a_drop_on_a_library_without_an_index_indexes_it_first_and_dragging_shows_where_to_drop() {
+    let dir = demo_library(14);
+    let lib = Library::open(dir.path()).unwrap();
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    drop_file(&mut h, &lib.resolve(&items[2].image));
+    h.step();
+    run_until(&mut h, "the results", |h| {
+        h.state().rt.search.shown.is_some()
+    });
+    settle(&mut h);
+    assert_eq!(
+        h.state().rt.search.shown.as_ref().unwrap().result.results[0].item_id,
+        items[2].id
+    );
+    assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
+    assert!(crate::index::index_path(dir.path(), "imagenet-lite0").is_file());
+
+    // A file dragged over the results (not the empty drop zone) says that dropping searches.
+    assert!(!has_label(&h, "Drop the photo to search for similar items"));
+    // (The platform reports the hovering file every frame while it is dragged.)
+    for _ in 0..2 {
+        h.input_mut().hovered_files = vec![egui::HoveredFile {
+            path: Some(lib.resolve(&items[5].image)),
+            ..Default::default()
+        }];
+        h.step();
+    }
+    assert!(has_label(&h, "Drop the photo to search for similar items"));
+    h.input_mut().hovered_files.clear();
+    h.step();
+    h.step();
+    assert!(!has_label(&h, "Drop the photo to search for similar items"));
 }
 
 #[test]

@@ -201,12 +201,25 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
             .is_some()
     );
 
-    h.get_by_label("Export table CSV").click();
-    h.run();
-    let exported = h.state().rt.analyze.exported.clone().unwrap();
-    let text = std::fs::read_to_string(&exported).unwrap();
+    // Export opens a save dialog (File > Export or the tab's button); the path it answers
+    // with, as the dialog thread sends it:
     assert!(
-        text.starts_with("criterion,weight,direction,imagenet-lite0,other\n"),
+        h.query_by_role_and_label(Role::Button, "Export table CSV…")
+            .is_some()
+    );
+    let chosen = dir.path().join("chosen-name.csv");
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::ExportCsvTo {
+            raw: false,
+            path: chosen.clone(),
+        }));
+    h.run();
+    assert_eq!(h.state().rt.analyze.exported.as_ref(), Some(&chosen));
+    let text = std::fs::read_to_string(&chosen).unwrap();
+    assert!(
+        text.starts_with("criterion,weight,direction,imagenet-lite0,other,imagenet-lite0 95% low,"),
         "{text}"
     );
 
@@ -300,6 +313,9 @@ fn a_study_is_created_from_the_form_as_a_background_job() {
         h.state().rt.evaluate.form.as_ref().unwrap().criteria.len(),
         6
     );
+    // The button is below seven criteria cards: scroll to it first.
+    h.get_by_label("Create study").scroll_to_me();
+    h.run();
     h.get_by_label("Create study").click();
     h.step();
     super::tests::run_until(&mut h, "the study job", |h| {
@@ -448,5 +464,195 @@ fn a_typed_count_is_saved_as_typed_and_toggles_no_tile() {
         session.answers.values().all(|(_, marks)| marks.is_none()),
         "a tile was toggled: {:?}",
         session.answers
+    );
+}
+
+/// Scoring with the "gui study" as `scorer`, on the Evaluate tab.
+fn scoring(dir: &std::path::Path, scorer: &str) -> egui_kittest::Harness<'static, App> {
+    let mut h = harness(dir, Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Evaluate").click();
+    h.run();
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::SelectStudy("gui study".into())));
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::StartScoring(scorer.into())));
+    settle(&mut h);
+    h
+}
+
+#[test]
+fn ctrl_z_takes_back_the_last_answer_in_sqlite() {
+    let dir = demo_library(12);
+    let mut lib = Library::open(dir.path()).unwrap();
+    let study = gui_study(&mut lib);
+    drop(lib);
+    let mut h = scoring(dir.path(), "ann");
+    let sheet = study.sheets[study.sheet_order("ann")[0]].id;
+    let stored = || {
+        let lib = Library::open(dir.path()).unwrap();
+        lib.store
+            .study_answers(study.id)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.sheet_id, a.criterion, a.hits, a.marks))
+            .collect::<Vec<_>>()
+    };
+    let ctrl_z = egui::Modifiers::COMMAND;
+    // Two tiles for "category", then a typed 1 replaces that answer and moves on.
+    h.get_by_label("Result 1").click();
+    h.run();
+    h.get_by_label("Result 2").click();
+    h.run();
+    let field = h
+        .get_by_role_and_label(Role::TextInput, "Type the number")
+        .rect();
+    let mut events = click_events(field);
+    events.extend(key_events(egui::Key::Num1, Some("1")));
+    one_frame(&mut h, events);
+    one_frame(&mut h, key_events(egui::Key::Enter, None));
+    one_frame(&mut h, key_events(egui::Key::Escape, None));
+    assert_eq!(stored(), [(sheet, "category".into(), 1, None)]);
+
+    // Ctrl+Z: the two marked tiles come back, in SQLite and on the sheet, at "category".
+    let undo = |h: &mut egui_kittest::Harness<'_, App>| {
+        let z = |pressed| egui::Event::Key {
+            key: egui::Key::Z,
+            physical_key: Some(egui::Key::Z),
+            pressed,
+            repeat: false,
+            modifiers: ctrl_z,
+        };
+        one_frame(h, vec![z(true), z(false)]);
+    };
+    undo(&mut h);
+    assert_eq!(stored(), [(sheet, "category".into(), 2, Some(vec![1, 2]))]);
+    assert!(has_label(&h, "Hits: 2 of 5"));
+    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    assert_eq!((session.pos, session.criterion), (0, 0));
+    // Twice more: one tile, then no answer at all (the row is deleted).
+    undo(&mut h);
+    assert_eq!(stored(), [(sheet, "category".into(), 1, Some(vec![1]))]);
+    undo(&mut h);
+    assert_eq!(stored(), []);
+    assert!(has_label(&h, "Not answered yet"));
+    // Nothing left to undo: nothing happens.
+    undo(&mut h);
+    assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
+}
+
+#[test]
+fn scorers_read_each_criterions_guidelines_beside_the_sheet() {
+    let dir = demo_library(12);
+    let mut lib = Library::open(dir.path()).unwrap();
+    let mut new_study = {
+        let study = gui_study(&mut lib);
+        // A second study with guidelines written as an author would, on several lines.
+        let mut spec = NewStudy {
+            name: "guided".into(),
+            goal: String::new(),
+            k: study.k,
+            seed: 3,
+            criteria: study.criteria.clone(),
+            systems: study.systems.clone(),
+            queries: study
+                .queries
+                .iter()
+                .map(|q| NewQuery {
+                    image: q.image.clone(),
+                    domain: q.domain,
+                    item_id: q.item_id,
+                })
+                .collect(),
+            sheets: Vec::new(),
+        };
+        spec.sheets = study
+            .sheets
+            .iter()
+            .map(|s| NewSheet {
+                query: s.query,
+                system: study.systems.iter().position(|n| *n == s.system).unwrap(),
+                items: s.items.clone(),
+            })
+            .collect();
+        spec
+    };
+    new_study.criteria[0].description =
+        "Same category as the query.\nExample: a boot for a boot is a hit.".into();
+    ohs::store_study(&mut lib.store, &new_study).unwrap();
+    drop(lib);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Evaluate").click();
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::SelectStudy("guided".into())));
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Ohs(OhsCommand::StartScoring("bea".into())));
+    settle(&mut h);
+    assert!(has_label(&h, "Guidelines"));
+    assert!(
+        h.query_by_label_contains("Example: a boot for a boot is a hit.")
+            .is_some()
+    );
+    // Every criterion's guidelines, under a fold.
+    h.get_by_label("Every criterion's guidelines").click();
+    h.run();
+    assert!(has_label(&h, "other outline"));
+}
+
+#[test]
+fn the_new_study_form_has_wide_fields_and_multi_line_guidelines() {
+    let dir = demo_library(6);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Evaluate").click();
+    h.run();
+    h.get_by_label("New study").click();
+    h.run();
+    let name = h
+        .get_by_role_and_label(Role::TextInput, "Criterion 1 name")
+        .rect();
+    let guidelines = h.get_by_role_and_label(Role::MultilineTextInput, "Criterion 1 guidelines");
+    // Was about 4 characters; now a name reads whole and guidelines take the form's width.
+    assert!(name.width() >= 200.0, "{name:?}");
+    assert!(
+        guidelines.rect().width() >= 600.0,
+        "{:?}",
+        guidelines.rect()
+    );
+    assert!(
+        guidelines.rect().height() >= 50.0,
+        "several lines: {:?}",
+        guidelines.rect()
+    );
+    // They take several lines: Enter is a new line, not the end of the field.
+    guidelines.focus();
+    h.run();
+    let form_guidelines = |h: &egui_kittest::Harness<'_, App>| {
+        h.state().rt.evaluate.form.as_ref().unwrap().criteria[0]
+            .description
+            .clone()
+    };
+    let before = form_guidelines(&h);
+    let node = h.get_by_role_and_label(Role::MultilineTextInput, "Criterion 1 guidelines");
+    node.type_text("\nExample: a boot for a boot.");
+    h.run();
+    assert_eq!(
+        form_guidelines(&h),
+        format!("{before}\nExample: a boot for a boot.")
+    );
+    assert!(
+        h.get_by_role_and_label(Role::MultilineTextInput, "Goal")
+            .rect()
+            .width()
+            >= 500.0
     );
 }

@@ -1,90 +1,106 @@
-//! The top bar: which library is open (and a button to open another), which system searches
-//! run with, the background job with its progress and a Cancel button, and the row of tabs.
+//! The top bar and the status line.
 //!
-//! It only reads state and pushes [`Command`]s; `App::apply` does the rest.
+//! The top bar holds the menu bar, which library is open, which system searches run with,
+//! and the row of tabs. Its items flow left to right and wrap onto a second row when the
+//! window is narrow (1024 px, or 800 points at 2× scaling), so they never overlap.
+//!
+//! The background job lives in the status line at the bottom of the window: the outcome of
+//! the job that handed it the slot (an import's, while its index runs), its name, one bar per
+//! phase (caching, epochs, embedding …) with its count and time left, its Cancel (which asks
+//! first for long jobs), and the jobs queued behind it. It wraps too.
+//!
+//! Both only read state and push [`Command`]s; `App::apply` does the rest.
 
-use super::{Command, JobState, Runtime, Tab, UiState, theme, widgets};
+use super::{Command, JobCommand, JobState, Runtime, Tab, UiState, menu, theme, widgets};
 use crate::model::system::SystemInfo;
 use eframe::egui;
-use egui::{Align, Layout, RichText, Ui};
+use egui::{RichText, Ui};
 
-/// Draws the top bar (library, system, job) and the tab row under it.
+/// Draws the top bar (menus, library, system) and the tab row under it.
 pub(crate) fn top_bar_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Command>) {
     egui::Panel::top("top_bar")
-        .frame(theme::panel_frame())
+        .frame(theme::panel_frame(ui))
         .show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
+                menu::menu_bar_ui(ui, state, rt, commands);
+                ui.separator();
                 ui.label(
                     RichText::new("Vitrine")
                         .strong()
                         .size(18.0)
-                        .color(theme::ACCENT),
+                        .color(theme::colours(ui).accent_text),
                 );
                 ui.separator();
                 library_ui(ui, rt, commands);
                 ui.separator();
                 system_ui(ui, state, rt, commands);
-                ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                    job_ui(ui, &rt.job, commands);
-                });
             });
             ui.add_space(2.0);
             tabs_ui(ui, state.tab, commands);
         });
 }
 
+/// The library's folder (its end, which tells libraries apart) and a button to open another.
+/// The group is laid out as one piece, so the wrapping row never splits it.
 fn library_ui(ui: &mut Ui, rt: &Runtime, commands: &mut Vec<Command>) {
-    let label = ui.label("Library");
-    let full = rt.library_dir.display().to_string();
-    let shown = shorten_path(&full, 48);
-    ui.label(RichText::new(shown).monospace())
-        .on_hover_text(full)
-        .labelled_by(label.id);
-    if ui
-        .button("Open library…")
-        .on_hover_text("Open another library folder (an empty folder becomes a new library)")
-        .clicked()
-    {
-        commands.push(Command::PickLibraryFolder);
-    }
+    ui.horizontal(|ui| {
+        let label = ui.label("Library");
+        let full = rt.library_dir.display().to_string();
+        let shown = shorten_path(&full, 32);
+        ui.label(RichText::new(shown).monospace())
+            .on_hover_text(full)
+            .labelled_by(label.id);
+        if ui
+            .button("Open…")
+            .on_hover_text("Open another library folder (an empty folder becomes a new library)")
+            .clicked()
+        {
+            commands.push(Command::PickLibraryFolder);
+        }
+    });
 }
 
 fn system_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Command>) {
-    let label = ui.label("System");
-    let current = rt.systems.iter().find(|s| s.name == state.system);
-    egui::ComboBox::from_id_salt("system")
-        .selected_text(&state.system)
-        .show_ui(ui, |ui| {
-            for system in &rt.systems {
-                let chosen = system.name == state.system;
-                if ui
-                    .selectable_label(chosen, &system.name)
-                    .on_hover_text(system_description(system))
-                    .clicked()
-                    && !chosen
-                {
-                    commands.push(Command::SelectSystem(system.name.clone()));
+    ui.horizontal(|ui| {
+        let label = ui.label("System");
+        let current = rt.systems.iter().find(|s| s.name == state.system);
+        egui::ComboBox::from_id_salt("system")
+            .selected_text(&state.system)
+            .show_ui(ui, |ui| {
+                for system in &rt.systems {
+                    let chosen = system.name == state.system;
+                    if ui
+                        .selectable_label(chosen, &system.name)
+                        .on_hover_text(system_description(system))
+                        .clicked()
+                        && !chosen
+                    {
+                        commands.push(Command::SelectSystem(system.name.clone()));
+                    }
                 }
-            }
-        })
-        .response
-        .labelled_by(label.id)
-        .on_hover_text(current.map(system_description).unwrap_or_default());
-    let running = matches!(rt.job, JobState::Running(_));
-    let index = ui.add_enabled(
-        rt.library.is_some() && !running,
-        egui::Button::new("Index catalogue"),
-    );
-    if index
-        .on_hover_text(
-            "Embed every catalogue item with this system, so searches can use it \
-             (only new or changed items are embedded)",
-        )
-        .on_disabled_hover_text("One background job at a time")
-        .clicked()
-    {
-        commands.push(Command::IndexCatalogue);
-    }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text(current.map(system_description).unwrap_or_default());
+        let indexing = rt.job_pending_of(
+            |k| matches!(k, super::JobKind::Index { system } if *system == state.system),
+        );
+        let index = ui.add_enabled(
+            rt.library.is_some() && !indexing,
+            egui::Button::new("Index catalogue"),
+        );
+        if index
+            .on_hover_text(
+                "Embed every catalogue item with this system, so searches can use it (only new \
+                 or changed items are embedded; the app does this by itself after the demo, \
+                 an import, or when a search needs it)",
+            )
+            .on_disabled_hover_text("Indexing with this system is running or queued")
+            .clicked()
+        {
+            commands.push(Command::IndexCatalogue);
+        }
+    });
 }
 
 /// What a system is, for its tooltip.
@@ -100,45 +116,73 @@ fn system_description(system: &SystemInfo) -> String {
     )
 }
 
-/// The running job (right-aligned, so drawn right to left), or the last job's outcome.
+/// The status line at the bottom of the window: the running job with its phases and
+/// Cancel, the queue behind it, or the last job's outcome.
+pub(crate) fn status_line_ui(ui: &mut Ui, rt: &Runtime, commands: &mut Vec<Command>) {
+    egui::Panel::bottom("status_line")
+        .frame(theme::panel_frame(ui))
+        .show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                if let (Some(previous), JobState::Running(_)) = (&rt.jobs.previous, &rt.job) {
+                    ui.add(egui::Label::new(RichText::new(previous).weak()).extend());
+                    ui.separator();
+                }
+                job_ui(ui, &rt.job, commands);
+                for (i, queued) in rt.jobs.queue.iter().enumerate() {
+                    ui.separator();
+                    ui.add(
+                        egui::Label::new(RichText::new(format!("then: {}", queued.name)).weak())
+                            .extend(),
+                    );
+                    if ui
+                        .small_button("Remove")
+                        .on_hover_text("Take this job out of the queue")
+                        .clicked()
+                    {
+                        commands.push(JobCommand::RemoveQueued(i).into());
+                    }
+                }
+            });
+        });
+}
+
+/// The running job (name, a bar per phase, Cancel), or the last job's outcome.
 fn job_ui(ui: &mut Ui, job: &JobState, commands: &mut Vec<Command>) {
     match job {
-        JobState::Idle => {}
+        JobState::Idle => {
+            ui.label(RichText::new("Ready").weak());
+        }
         JobState::Running(running) => {
+            // Each piece moves whole to the next line when the row is full (a wrapped
+            // label's box would cover the row's start).
+            ui.add(egui::Label::new(RichText::new(&running.name).strong()).extend());
+            widgets::phases_ui(ui, running, theme::TOP_BAR_PROGRESS_WIDTH);
             let cancel = ui.add_enabled(!running.cancelling, egui::Button::new("Cancel"));
-            if cancel
-                .on_hover_text("Stop this job; nothing half-done is kept")
-                .clicked()
-            {
-                commands.push(Command::CancelJob);
+            let hover = if running.kind.asks_before_cancel() {
+                "Stop this job (asks first)"
+            } else {
+                "Stop this job; nothing half-done is kept"
+            };
+            if cancel.on_hover_text(hover).clicked() {
+                commands.push(JobCommand::Cancel.into());
             }
-            let (fraction, text) = widgets::job_progress(running);
-            ui.label(
-                RichText::new(format!("{:.0} %", fraction * 100.0))
-                    .small()
-                    .color(theme::TEXT_WEAK),
-            );
-            widgets::progress_bar_ui(ui, fraction, theme::TOP_BAR_PROGRESS_WIDTH)
-                .on_hover_text(&text);
-            ui.label(RichText::new(&running.name).strong())
-                .on_hover_text(text);
         }
         JobState::Done { name, summary } => {
-            ui.label(RichText::new(summary).color(theme::TEXT_WEAK))
+            ui.label(RichText::new(summary).weak())
                 .on_hover_text(format!("{name}: done"));
         }
         JobState::Cancelled { name } => {
-            ui.label(RichText::new(format!("{name}: cancelled")).color(theme::TEXT_WEAK));
+            ui.label(RichText::new(format!("{name}: cancelled")).weak());
         }
         JobState::Failed { name, message } => {
-            ui.label(RichText::new(format!("{name}: failed")).color(theme::ERROR_TEXT))
+            ui.label(RichText::new(format!("{name}: failed")).color(theme::colours(ui).error_text))
                 .on_hover_text(message);
         }
     }
 }
 
 fn tabs_ui(ui: &mut Ui, current: Tab, commands: &mut Vec<Command>) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 4.0;
         for tab in Tab::ALL {
             let selected = tab == current;

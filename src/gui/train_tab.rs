@@ -4,14 +4,20 @@
 //! mask quality is visible), and compare past runs, any of which can become the system
 //! search uses.
 //!
-//! The run is the one background job (`JobKind::Train`): it sends its detailed
-//! [`TrainEvent`]s over a channel that [`poll`] drains each frame; the job slot's progress
-//! bar shows the overall progress as for any job.
+//! The run is a background job (`JobKind::Train`, queued if another job runs): it sends its
+//! detailed [`TrainEvent`]s over a channel that [`poll`] drains each frame; they feed the
+//! plots and the job's phases (caching features, then the epochs, each with its own bar and
+//! time left), which the status line and this tab show alike.
+//!
+//! Resume is offered only where there is a run to resume: a checkpoint of the form's name
+//! (`train::checkpoint::find_run`) with epochs still to go. A cancelled run says what it
+//! kept.
 
-use super::{App, Command, JobKind, JobOutput, JobState, Runtime, Tab, theme};
+use super::{App, Command, JobKind, JobOutput, JobState, Runtime, Tab, theme, widgets};
 use crate::library::Library;
 use crate::model::backbone::BackboneKind;
 use crate::model::system;
+use crate::train::checkpoint::{RunState, find_run};
 use crate::train::{self, BackgroundAug, EpochStats, Mode, TrainConfig, TrainEvent, TrainReport};
 use eframe::egui;
 use egui::{RichText, ScrollArea, Ui};
@@ -37,6 +43,16 @@ pub(crate) enum BackgroundChoice {
     Real,
     Procedural,
     Folder,
+}
+
+/// What the augmentation preview depends on: when the form's settings move away from the
+/// ones the shown preview was drawn with, it is drawn again.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PreviewSettings {
+    pub backbone: String,
+    pub augment: bool,
+    pub background: BackgroundChoice,
+    pub background_dir: Option<PathBuf>,
 }
 
 /// The run the form describes.
@@ -76,6 +92,16 @@ impl Default for TrainForm {
 }
 
 impl TrainForm {
+    /// The settings the augmentation preview shows.
+    pub fn preview_settings(&self) -> PreviewSettings {
+        PreviewSettings {
+            backbone: self.backbone.clone(),
+            augment: self.augment,
+            background: self.background,
+            background_dir: self.background_dir.clone(),
+        }
+    }
+
     /// The config of the run (errors: a folder choice without a folder, a bad mode).
     pub fn config(&self) -> crate::Result<TrainConfig> {
         let background = match (self.background, &self.background_dir) {
@@ -128,23 +154,42 @@ pub(crate) struct TrainView {
     pub history: Vec<EpochStats>,
     /// Whose epochs the plots show (the running run, or a past one picked in the table).
     pub plotted: Option<String>,
-    /// The latest step or caching event.
+    /// The latest step event of the running run (cleared when it ends).
     pub latest: Option<TrainEvent>,
     pub report: Option<TrainReport>,
+    /// How the last run ended, when it did not finish: what it kept.
+    pub outcome: Option<String>,
+    /// The run of the form's name that Resume would continue, as last read from its
+    /// checkpoint: (name, what was found). Read again when the name changes or a run ends.
+    pub resumable: Option<(String, Result<Option<RunState>, String>)>,
+    /// The settings of the preview on show (or being drawn).
+    pub preview_settings: Option<PreviewSettings>,
     /// `None` until read from the library (and after every change).
     pub runs: Option<Vec<PastRun>>,
     pub preview: Vec<egui::TextureHandle>,
-    preview_rx: Option<Receiver<crate::Result<Vec<RgbImage>>>>,
+    /// The preview being drawn, with the settings it is drawn for.
+    preview_rx: Option<(PreviewSettings, Receiver<crate::Result<Vec<RgbImage>>>)>,
     folder_rx: Option<Receiver<Option<PathBuf>>>,
 }
 
-/// Drains the running job's training events, the preview and the folder picker.
-pub(crate) fn poll(view: &mut TrainView, ctx: &egui::Context, errors: &mut Vec<String>) {
+/// Drains the running job's training events (returned, for the job's phases), the preview
+/// and the folder picker.
+pub(crate) fn poll(
+    view: &mut TrainView,
+    ctx: &egui::Context,
+    errors: &mut Vec<String>,
+) -> Vec<TrainEvent> {
+    let mut events = Vec::new();
     if let Some(rx) = &view.events {
         loop {
             match rx.try_recv() {
                 Ok(TrainEvent::Epoch(stats)) => view.history.push(stats),
-                Ok(other) => view.latest = Some(other),
+                Ok(other) => {
+                    if matches!(other, TrainEvent::Step { .. }) {
+                        view.latest = Some(other.clone());
+                    }
+                    events.push(other);
+                }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     view.events = None;
@@ -153,9 +198,10 @@ pub(crate) fn poll(view: &mut TrainView, ctx: &egui::Context, errors: &mut Vec<S
             }
         }
     }
-    if let Some(rx) = &view.preview_rx {
+    if let Some((settings, rx)) = &view.preview_rx {
         match rx.try_recv() {
             Ok(Ok(images)) => {
+                view.preview_settings = Some(settings.clone());
                 view.preview = images
                     .iter()
                     .enumerate()
@@ -190,6 +236,7 @@ pub(crate) fn poll(view: &mut TrainView, ctx: &egui::Context, errors: &mut Vec<S
             Err(TryRecvError::Disconnected) => view.folder_rx = None,
         }
     }
+    events
 }
 
 /// The trained systems of `lib` with their metrics, for the runs table.
@@ -216,7 +263,8 @@ fn past_runs(lib: &Library) -> crate::Result<Vec<PastRun>> {
 }
 
 impl App {
-    /// Starts the form's run (or resumes the run of the form's name) as the background job.
+    /// Starts the form's run (or resumes the run of the form's name) as a background job,
+    /// queued behind the one running, if any.
     pub(super) fn start_train(&mut self, resume: bool) {
         let config = match self.rt.train.form.config() {
             Ok(config) => config,
@@ -225,20 +273,53 @@ impl App {
                 return;
             }
         };
-        if !self.job_slot_free() {
+        if resume {
+            // Resume is offered only where a run can continue; the checkpoint may have gone
+            // since (another window, a cleanup): say so in words, never as a raw OS error.
+            match find_run(&self.rt.library_dir, &config.name) {
+                Ok(Some(state)) if state.can_continue(config.epochs) => {}
+                Ok(Some(state)) => {
+                    self.report(format!(
+                        "The run {} has finished its {} epochs; ask for more epochs to \
+                         resume it, or start a new run.",
+                        config.name, state.epochs_done
+                    ));
+                    return;
+                }
+                Ok(None) => {
+                    self.report(format!(
+                        "There is no run called {} to resume; Start training begins one.",
+                        config.name
+                    ));
+                    return;
+                }
+                Err(e) => {
+                    self.report(format!("Cannot resume {}: {e}", config.name));
+                    return;
+                }
+            }
+        }
+        if self.job_pending(|k| matches!(k, JobKind::Train { .. })) {
+            self.report(
+                "A training run is already running or queued; one run at a time.".to_owned(),
+            );
             return;
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        let view = &mut self.rt.train;
-        view.events = Some(rx);
-        view.history.clear();
-        view.plotted = Some(config.name.clone());
-        view.latest = None;
-        view.report = None;
         let dir = self.rt.library_dir.clone();
         let name = config.name.clone();
         let job_name = format!("{} {name}", if resume { "Resuming" } else { "Training" });
-        self.start_job(JobKind::Train { system: name }, &job_name, move |ctx| {
+        let plotted = name.clone();
+        let on_start: super::job_slot::OnStart = Box::new(move |app: &mut App| {
+            let view = &mut app.rt.train;
+            view.events = Some(rx);
+            view.history.clear();
+            view.plotted = Some(plotted);
+            view.latest = None;
+            view.report = None;
+            view.outcome = None;
+        });
+        let work: super::job_slot::Work = Box::new(move |ctx| {
             let mut lib = Library::open(&dir)?;
             let device = system::device("cpu")?;
             train::train(&mut lib, &config, resume, &device, ctx, &mut |event| {
@@ -246,10 +327,39 @@ impl App {
             })
             .map(JobOutput::Train)
         });
+        self.queue_job(
+            JobKind::Train { system: name },
+            &job_name,
+            work,
+            Some(on_start),
+        );
+    }
+
+    /// A training job ended (finished, cancelled or failed): the caching or step line of the
+    /// run goes, and a cancelled run says what it kept.
+    pub(super) fn train_ended(&mut self, cancelled: bool) {
+        let view = &mut self.rt.train;
+        view.latest = None;
+        view.resumable = None;
+        if !cancelled {
+            return;
+        }
+        let name = view.plotted.clone().unwrap_or_default();
+        view.outcome = Some(match find_run(&self.rt.library_dir, &name) {
+            Ok(Some(state)) if state.epochs_done > 0 => format!(
+                "Cancelled after epoch {} of {}: its checkpoint is kept, Resume continues it.",
+                state.epochs_done, state.config.epochs
+            ),
+            Ok(Some(_)) => {
+                "Cancelled before the first epoch ended: Resume starts its epochs again.".to_owned()
+            }
+            _ => "Cancelled before the first checkpoint: nothing to resume.".to_owned(),
+        });
     }
 
     /// Draws a few augmented samples on a thread; [`poll`] turns them into textures.
     pub(super) fn start_preview(&mut self) {
+        let settings = self.rt.train.form.preview_settings();
         let config = match self.rt.train.form.config() {
             Ok(config) => config,
             Err(e) => {
@@ -269,7 +379,7 @@ impl App {
                 ctx.request_repaint();
             });
         match spawned {
-            Ok(_) => self.rt.train.preview_rx = Some(rx),
+            Ok(_) => self.rt.train.preview_rx = Some((settings, rx)),
             Err(e) => self.report(format!("Cannot preview the augmentation: {e}")),
         }
     }
@@ -328,20 +438,39 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
             }
         }
     }
-    let running =
-        matches!(&rt.job, JobState::Running(r) if matches!(r.kind, JobKind::Train { .. }));
+    let running_job = match &rt.job {
+        JobState::Running(r) if matches!(r.kind, JobKind::Train { .. }) => Some(r),
+        _ => None,
+    };
+    let running = running_job.is_some();
     let busy = matches!(rt.job, JobState::Running(_));
+    let train_queued = rt.job_pending_of(|k| matches!(k, JobKind::Train { .. }));
+    refresh_resumable(&mut rt.train, &rt.library_dir);
+    // The preview follows the settings: once shown, it is drawn again when they change.
     let mut commands = Vec::new();
+    let drawing = rt.train.preview_rx.is_some();
+    if !drawing
+        && let Some(shown) = &rt.train.preview_settings
+        && *shown != rt.train.form.preview_settings()
+    {
+        commands.push(Command::PreviewAugmentation);
+    }
     let mut show_history = None;
     egui::Panel::left("train form")
         .resizable(false)
         .exact_size(theme::FILTER_PANEL_WIDTH + 40.0)
-        .frame(theme::panel_frame())
+        .frame(theme::panel_frame(ui))
         .show(ui, |ui| {
             ScrollArea::vertical().show(ui, |ui| {
-                form_ui(ui, &mut rt.train.form, busy, running, &mut commands);
+                let state = FormState {
+                    busy,
+                    running,
+                    train_queued,
+                    resumable: rt.train.resumable.as_ref().map(|(_, r)| r),
+                };
+                form_ui(ui, &mut rt.train.form, &state, &mut commands);
                 ui.add_space(theme::SECTION_GAP);
-                status_ui(ui, &rt.train);
+                status_ui(ui, &rt.train, running_job.map(|r| &**r));
             });
         });
     egui::CentralPanel::default()
@@ -368,11 +497,15 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
     if let Some(name) = show_history
         && !running
     {
-        match train::run_history(&rt.library_dir, &name) {
-            Ok(history) => {
-                rt.train.history = history;
+        match find_run(&rt.library_dir, &name) {
+            Ok(Some(state)) => {
+                rt.train.history = state.history;
                 rt.train.plotted = Some(name);
             }
+            Ok(None) => rt.errors.push(format!(
+                "{name} has no training run in this library to plot (it was trained elsewhere, \
+                 or its run folder was removed)."
+            )),
             Err(e) => rt
                 .errors
                 .push(format!("Cannot show the epochs of {name}: {e}")),
@@ -380,13 +513,31 @@ pub(crate) fn train_tab_ui(ui: &mut Ui, rt: &mut Runtime) {
     }
 }
 
-fn form_ui(
-    ui: &mut Ui,
-    form: &mut TrainForm,
+/// Reads again which run Resume would continue, when the form's name changed (or a run
+/// ended: `train_ended` clears it). A missing checkpoint is "nothing to resume", never an
+/// error.
+fn refresh_resumable(view: &mut TrainView, root: &std::path::Path) {
+    let name = view.form.name.trim().to_owned();
+    if view.resumable.as_ref().is_some_and(|(n, _)| *n == name) {
+        return;
+    }
+    let found = find_run(root, &name).map_err(|e| e.to_string());
+    view.resumable = Some((name, found));
+}
+
+/// What the form's buttons depend on.
+struct FormState<'a> {
+    /// Some job runs (a new run would queue behind it).
     busy: bool,
+    /// A training job runs.
     running: bool,
-    commands: &mut Vec<Command>,
-) {
+    /// A training job runs or is queued: one run at a time.
+    train_queued: bool,
+    /// The run of the form's name, as its checkpoint says.
+    resumable: Option<&'a Result<Option<RunState>, String>>,
+}
+
+fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut Vec<Command>) {
     ui.heading("Training run");
     egui::Grid::new("train form grid")
         .num_columns(2)
@@ -488,64 +639,88 @@ fn form_ui(
                 .background_dir
                 .as_ref()
                 .map_or("no folder chosen".to_string(), |d| d.display().to_string());
-            ui.label(RichText::new(shown).monospace().color(theme::TEXT_WEAK));
+            ui.label(RichText::new(shown).monospace().weak());
             if ui.button("Choose folder…").clicked() {
                 commands.push(Command::PickBackgroundFolder);
             }
         });
     }
+    // Resume only where there is a run of this name with epochs to go.
+    let (can_resume, why) = match state.resumable {
+        Some(Ok(Some(run))) if run.can_continue(form.epochs) => (
+            true,
+            format!(
+                "Resume continues {}: {} of {} epochs done",
+                run.config.name,
+                run.epochs_done,
+                run.config.epochs.max(form.epochs)
+            ),
+        ),
+        Some(Ok(Some(run))) => (
+            false,
+            format!(
+                "{} has finished its {} epochs; raise Epochs to train it further",
+                run.config.name, run.epochs_done
+            ),
+        ),
+        Some(Err(e)) => (false, format!("Its checkpoint cannot be read: {e}")),
+        Some(Ok(None)) | None => (
+            false,
+            format!(
+                "No run called {} to resume: Start training begins one",
+                form.name.trim()
+            ),
+        ),
+    };
     ui.add_space(theme::SECTION_GAP);
     ui.horizontal_wrapped(|ui| {
+        // With another kind of job running, a new run waits in the queue behind it.
+        let start_text = if state.busy && !state.train_queued {
+            "Start training (queued)"
+        } else {
+            "Start training"
+        };
         if ui
-            .add_enabled(!busy, egui::Button::new("Start training"))
+            .add_enabled(!state.train_queued, egui::Button::new(start_text))
             .on_hover_text("Train a new system with these settings")
-            .on_disabled_hover_text("One background job at a time")
+            .on_disabled_hover_text("A training run is running or queued: one run at a time")
             .clicked()
         {
             commands.push(Command::StartTraining { resume: false });
         }
         if ui
-            .add_enabled(!busy, egui::Button::new("Resume"))
-            .on_hover_text("Continue the run of this name from its last checkpoint")
-            .on_disabled_hover_text("One background job at a time")
+            .add_enabled(
+                can_resume && !state.train_queued,
+                egui::Button::new("Resume"),
+            )
+            .on_hover_text(why.as_str())
+            .on_disabled_hover_text(why.as_str())
             .clicked()
         {
             commands.push(Command::StartTraining { resume: true });
         }
-        if running && ui.button("Cancel training").clicked() {
-            commands.push(Command::CancelJob);
+        if state.running && ui.button("Cancel training").clicked() {
+            commands.push(super::JobCommand::Cancel.into());
         }
     });
+    // What Resume would do (or why it cannot), always in view rather than in a tooltip.
+    ui.add(egui::Label::new(RichText::new(why).small().weak()).wrap());
 }
 
-fn status_ui(ui: &mut Ui, view: &TrainView) {
-    match &view.latest {
-        Some(TrainEvent::Caching { done, total }) => {
-            ui.label(format!(
-                "Caching backbone features: {done} of {total} images"
-            ));
+/// The running run's phases (the same bars as the status line), its latest step, and how
+/// the last run ended.
+fn status_ui(ui: &mut Ui, view: &TrainView, running: Option<&super::RunningJob>) {
+    if let Some(job) = running {
+        widgets::phases_stacked_ui(ui, job);
+        if let Some(TrainEvent::Step {
+            loss, images_per_s, ..
+        }) = &view.latest
+        {
+            ui.label(RichText::new(format!("loss {loss:.4}, {images_per_s:.0} images/s")).weak());
         }
-        Some(TrainEvent::Step {
-            epoch,
-            epochs,
-            step,
-            steps,
-            loss,
-            images_per_s,
-            eta_secs,
-        }) => {
-            ui.label(format!(
-                "Epoch {epoch} of {epochs}, step {step} of {steps}: loss {loss:.4}"
-            ));
-            ui.label(
-                RichText::new(format!(
-                    "{images_per_s:.0} images/s, about {:.0} s left",
-                    eta_secs
-                ))
-                .color(theme::TEXT_WEAK),
-            );
-        }
-        _ => {}
+    }
+    if let Some(outcome) = &view.outcome {
+        ui.add(egui::Label::new(RichText::new(outcome).strong()).wrap());
     }
     if let Some(last) = view.history.last() {
         ui.label(format!(
@@ -575,7 +750,7 @@ fn plots_ui(ui: &mut Ui, plotted: Option<&str>, history: &[EpochStats]) {
         None => "Progress per epoch".to_string(),
     });
     if history.is_empty() {
-        ui.label(RichText::new("The plots fill in as epochs finish.").color(theme::TEXT_WEAK));
+        ui.label(RichText::new("The plots fill in as epochs finish.").weak());
         return;
     }
     let series = |f: &dyn Fn(&EpochStats) -> f64| -> Vec<[f64; 2]> {
@@ -643,9 +818,25 @@ fn preview_ui(ui: &mut Ui, view: &TrainView, commands: &mut Vec<Command>) {
     } else if view.preview.is_empty() {
         ui.label(
             RichText::new("Shows what training sees: each item cut out and pasted on a new scene.")
-                .color(theme::TEXT_WEAK),
+                .weak(),
         );
     } else {
+        if let Some(settings) = &view.preview_settings {
+            let background = match settings.background {
+                BackgroundChoice::Off => "off",
+                BackgroundChoice::Real => "real scene photos",
+                BackgroundChoice::Procedural => "procedural scenes",
+                BackgroundChoice::Folder => "scenes from the folder",
+            };
+            let regular = if settings.augment { "on" } else { "off" };
+            ui.label(
+                RichText::new(format!(
+                    "Regular augmentation {regular}, background augmentation {background} (the \
+                     preview follows the settings)"
+                ))
+                .weak(),
+            );
+        }
         ui.horizontal_wrapped(|ui| {
             for (i, texture) in view.preview.iter().enumerate() {
                 ui.add(
@@ -667,7 +858,7 @@ fn runs_ui(
 ) {
     ui.heading("Trained systems");
     if runs.is_empty() {
-        ui.label(RichText::new("No trained system yet.").color(theme::TEXT_WEAK));
+        ui.label(RichText::new("No trained system yet.").weak());
         return;
     }
     egui::Grid::new("past runs")

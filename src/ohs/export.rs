@@ -48,15 +48,40 @@ fn percent_cell(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.2}")).unwrap_or_default()
 }
 
-/// The summary in the shape of Table I: a header `criterion,weight,direction,<systems>…`,
-/// one row per criterion with each system's mean hit rate in percent, the OHS row last.
+/// The summary in the shape of Table I with what the Analyze tab shows beside it (see
+/// [`summary_csv_with`]), with the study's own weights only.
 pub fn summary_csv(report: &Report) -> Result<String> {
-    let mut rows = Vec::with_capacity(report.criteria.len() + 2);
+    summary_csv_with(report, None)
+}
+
+/// The summary in the shape of Table I, and what the Analyze tab shows beside it:
+///
+/// - header `criterion,weight,direction,<systems>…` (each system's mean hit rate in percent),
+///   then for each system `<system> 95% low` and `<system> 95% high` (the bootstrap interval
+///   over queries), then `<system> answers` (the answers behind the rate), then `alpha` and
+///   `agreement` (Krippendorff's α between scorers and its reading);
+/// - one row per criterion, then `OHS` with the study's weights (and its interval);
+/// - with `weights` (the analyst's own, from the Analyze tab's sliders) that differ from the
+///   study's, a last row `OHS (your weights)` whose weight cell lists them.
+pub fn summary_csv_with(report: &Report, weights: Option<&[f64]>) -> Result<String> {
+    let systems = &report.systems;
+    let mut rows = Vec::with_capacity(report.criteria.len() + 3);
     let mut header: Vec<String> = ["criterion", "weight", "direction"]
         .map(String::from)
         .to_vec();
-    header.extend(report.systems.iter().cloned());
+    header.extend(systems.iter().cloned());
+    for s in systems {
+        header.push(format!("{s} 95% low"));
+        header.push(format!("{s} 95% high"));
+    }
+    header.extend(systems.iter().map(|s| format!("{s} answers")));
+    header.extend(["alpha".to_owned(), "agreement".to_owned()]);
     rows.push(header);
+    let interval_cells = |ci: &[Option<(f64, f64)>]| -> Vec<String> {
+        ci.iter()
+            .flat_map(|c| [percent_cell(c.map(|c| c.0)), percent_cell(c.map(|c| c.1))])
+            .collect()
+    };
     for c in &report.criteria {
         let mut row = vec![
             c.name.clone(),
@@ -64,11 +89,47 @@ pub fn summary_csv(report: &Report) -> Result<String> {
             c.direction.as_str().to_owned(),
         ];
         row.extend(c.percent.iter().map(|&v| percent_cell(v)));
+        row.extend(interval_cells(&c.ci));
+        row.extend(c.answers.iter().map(|n| n.to_string()));
+        row.push(c.alpha.map(|a| format!("{a:.3}")).unwrap_or_default());
+        row.push(super::report::alpha_reading(c.alpha).to_owned());
         rows.push(row);
     }
+    let total_answers: Vec<String> = (0..systems.len())
+        .map(|s| {
+            report
+                .criteria
+                .iter()
+                .map(|c| c.answers.get(s).copied().unwrap_or(0))
+                .sum::<usize>()
+                .to_string()
+        })
+        .collect();
     let mut last = vec!["OHS".to_owned(), String::new(), String::new()];
     last.extend(report.ohs.iter().map(|&v| percent_cell(v)));
+    last.extend(interval_cells(&report.ohs_ci));
+    last.extend(total_answers.iter().cloned());
+    last.extend([String::new(), String::new()]);
     rows.push(last);
+    if let Some(weights) = weights.filter(|w| *w != report.weights().as_slice()) {
+        let listed: Vec<String> = report
+            .criteria
+            .iter()
+            .zip(weights)
+            .map(|(c, w)| format!("{} {w}", c.name))
+            .collect();
+        let mut yours = vec![
+            "OHS (your weights)".to_owned(),
+            listed.join("; "),
+            String::new(),
+        ];
+        yours.extend(report.ohs_with(weights).iter().map(|&v| percent_cell(v)));
+        // Intervals and answers belong to the study's weights; the row repeats the answers.
+        yours.extend((0..2 * systems.len()).map(|_| String::new()));
+        yours.extend(total_answers);
+        yours.extend([String::new(), String::new()]);
+        rows.push(yours);
+    }
     csv_text(&rows)
 }
 

@@ -705,6 +705,37 @@ pub fn record_answer(store: &mut Store, study: &Study, answer: &Answer) -> Resul
     store.write(|w| w.upsert_answer(answer))
 }
 
+/// Records `answer` like [`record_answer`] and returns the answer it replaced (`None` for a
+/// first answer), so the scorer can take it back with [`undo_answer`].
+pub fn record_answer_undoable(
+    store: &mut Store,
+    study: &Study,
+    answer: &Answer,
+) -> Result<Option<Answer>> {
+    check_answer(study, answer)?;
+    let previous = store.answer(answer.sheet_id, &answer.scorer, &answer.criterion)?;
+    store.write(|w| w.upsert_answer(answer))?;
+    Ok(previous)
+}
+
+/// Takes back an answer (Ctrl+Z while scoring), in its own transaction: the `previous`
+/// answer it replaced comes back as it was (hits, marks and time), or, where it was the first
+/// answer for that sheet, scorer and criterion, the answer is deleted.
+pub fn undo_answer(
+    store: &mut Store,
+    study: &Study,
+    given: &Answer,
+    previous: Option<&Answer>,
+) -> Result<()> {
+    match previous {
+        Some(previous) => {
+            check_answer(study, previous)?;
+            store.write(|w| w.upsert_answer(previous))
+        }
+        None => store.write(|w| w.delete_answer(given.sheet_id, &given.scorer, &given.criterion)),
+    }
+}
+
 /// Remembers where `scorer` is (their sheet position and criterion), in its own transaction.
 pub fn save_position(
     store: &mut Store,

@@ -107,6 +107,15 @@ impl ScoreData {
         self.percent_where(|_| true, |_| 1.0)
     }
 
+    /// Answers per criterion (rows) and system (columns).
+    pub fn answer_counts(&self) -> Vec<Vec<usize>> {
+        let mut counts = vec![vec![0usize; self.systems.len()]; self.criteria.len()];
+        for o in &self.observations {
+            counts[o.criterion][o.system] += 1;
+        }
+        counts
+    }
+
     /// The same table from one scorer's answers.
     pub fn percent_of_scorer(&self, scorer: usize) -> Vec<Vec<Option<f64>>> {
         self.percent_where(|o| o.scorer == scorer, |_| 1.0)
@@ -211,6 +220,8 @@ pub struct CriterionReport {
     pub ci: Vec<Option<(f64, f64)>>,
     /// Agreement between scorers on this criterion (interval metric).
     pub alpha: Option<f64>,
+    /// Per system: the answers behind the rate (queries × scorers that answered).
+    pub answers: Vec<usize>,
 }
 
 /// One scorer's own table.
@@ -275,6 +286,7 @@ pub fn report(study: &Study, answers: &[Answer], rounds: usize) -> Report {
     let percent = data.percent();
     let (criterion_ci, ohs_ci) = bootstrap(&data, &weights, rounds, study.seed);
     let alphas = alpha_per_criterion(&data);
+    let counts = data.answer_counts();
     let criteria = study
         .criteria
         .iter()
@@ -287,6 +299,7 @@ pub fn report(study: &Study, answers: &[Answer], rounds: usize) -> Report {
             percent: percent[c].clone(),
             ci: criterion_ci[c].clone(),
             alpha: alphas[c],
+            answers: counts[c].clone(),
         })
         .collect();
     let per_scorer = data

@@ -2,7 +2,8 @@
 //! published example, CSV escaping, bulk entry, merging, and the per-scorer order.
 
 use super::export::{
-    MergeReport, escape_cell, import_raw_csv, merge_database, raw_csv, summary_csv, unescape_cell,
+    MergeReport, escape_cell, import_raw_csv, merge_database, raw_csv, summary_csv,
+    summary_csv_with, unescape_cell,
 };
 use super::report::{alpha_reading, krippendorff_alpha_interval, ranking, report};
 use super::*;
@@ -222,12 +223,18 @@ fn cells_that_a_spreadsheet_would_run_are_escaped_and_read_back() {
     assert_eq!(answers[0].marks, Some(vec![1, 4, 9]));
     let summary = summary_csv(&report(&study, &answers, 10)).unwrap();
     let mut lines = summary.lines();
-    assert_eq!(lines.next(), Some("criterion,weight,direction,A,B"));
+    assert_eq!(
+        lines.next(),
+        Some(
+            "criterion,weight,direction,A,B,A 95% low,A 95% high,B 95% low,B 95% high,\
+             A answers,B answers,alpha,agreement"
+        )
+    );
     assert!(
         summary.contains("\"'=HYPERLINK(\"\"http://x\"\")\",1,more,30.00,"),
         "{summary}"
     );
-    assert!(summary.ends_with("OHS,,,30.00,\n"), "{summary}");
+    assert!(summary.contains("\nOHS,,,30.00,,"), "{summary}");
     let raw = raw_csv(&study, &answers).unwrap();
     assert!(
         raw.contains("worked,'@mallory,images/street/q0.png,A,"),
@@ -478,6 +485,98 @@ fn each_scorer_gets_their_own_stable_order_and_answers_are_checked() {
     assert_eq!(answers[0].hits, 0);
     // A taken name is refused.
     assert!(store_study(&mut store, &worked_study()).is_err());
+}
+
+#[test]
+fn the_summary_csv_carries_intervals_alpha_answers_and_the_analysts_weights() {
+    let mut store = Store::open_in_memory().unwrap();
+    let study = store_study(&mut store, &worked_study()).unwrap();
+    score_worked(&mut store, &study);
+    let answers = store.study_answers(study.id).unwrap();
+    let r = report(&study, &answers, 200);
+    let text = summary_csv_with(&r, Some(&[1.0, 1.0, 1.0])).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "criterion",
+            "weight",
+            "direction",
+            "A",
+            "B",
+            "A 95% low",
+            "A 95% high",
+            "B 95% low",
+            "B 95% high",
+            "A answers",
+            "B answers",
+            "alpha",
+            "agreement"
+        ]
+    );
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    // Three criteria, the OHS, the OHS with the analyst's weights.
+    assert_eq!(rows.len(), 5);
+    let category = &rows[0];
+    assert_eq!(&category[..5], ["category", "2", "more", "90.00", "70.00"]);
+    let (low, high): (f64, f64) = (category[5].parse().unwrap(), category[6].parse().unwrap());
+    assert!(low <= 90.0 && 90.0 <= high, "{category:?}");
+    // 3 queries × 2 scorers answered every cell.
+    assert_eq!(&category[9..11], ["6", "6"]);
+    let alpha = r.criteria[0].alpha.unwrap();
+    assert_eq!(category[11], format!("{alpha:.3}"));
+    assert_eq!(category[12], alpha_reading(Some(alpha)));
+    assert_eq!(&rows[3][..5], ["OHS", "", "", "78.75", "65.00"]);
+    assert_eq!(&rows[3][9..11], ["18", "18"]);
+    // Equal weights: A (90 + 55 + 80) / 3, B (70 + 80 + 40) / 3.
+    let yours = &rows[4];
+    assert_eq!(yours[0], "OHS (your weights)");
+    assert_eq!(yours[1], "category 1; colour 1; shape difference 1");
+    assert_eq!(&yours[3..5], ["75.00", "63.33"]);
+    // The study's own weights add no second OHS row.
+    assert_eq!(
+        summary_csv_with(&r, Some(&r.weights())).unwrap(),
+        summary_csv(&r).unwrap()
+    );
+}
+
+#[test]
+fn an_undone_answer_restores_the_one_it_replaced_or_is_deleted() {
+    let mut store = Store::open_in_memory().unwrap();
+    let study = store_study(&mut store, &worked_study()).unwrap();
+    let first = Answer {
+        sheet_id: study.sheets[0].id,
+        scorer: "ann".into(),
+        criterion: "colour".into(),
+        hits: 2,
+        marks: Some(vec![1, 4]),
+        given_at: "2024-05-01T10:00:00.000Z".into(),
+    };
+    assert_eq!(
+        record_answer_undoable(&mut store, &study, &first).unwrap(),
+        None
+    );
+    let second = Answer {
+        hits: 3,
+        marks: None,
+        given_at: String::new(),
+        ..first.clone()
+    };
+    let previous = record_answer_undoable(&mut store, &study, &second).unwrap();
+    assert_eq!(previous.as_ref(), Some(&first));
+    let stored = |store: &Store| store.answer(first.sheet_id, "ann", "colour").unwrap();
+    assert_eq!(stored(&store).unwrap().hits, 3);
+    // Undo the second: the first comes back exactly, time included.
+    undo_answer(&mut store, &study, &second, previous.as_ref()).unwrap();
+    assert_eq!(stored(&store), Some(first.clone()));
+    // Undo the first: no answer is left.
+    undo_answer(&mut store, &study, &first, None).unwrap();
+    assert_eq!(stored(&store), None);
+    assert!(store.study_answers(study.id).unwrap().is_empty());
 }
 
 #[test]

@@ -117,6 +117,17 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Removes the answer of `scorer` on `sheet_id` for `criterion`, if there is one (an
+    /// answer taken back where none came before it).
+    pub fn delete_answer(&self, sheet_id: i64, scorer: &str, criterion: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "DELETE FROM scores WHERE sheet_id = ?1 AND scorer = ?2 AND criterion = ?3",
+            )?
+            .execute(params![sheet_id, scorer, criterion])?;
+        Ok(())
+    }
+
     /// Remembers where `scorer` is in `study`: the sheet (in their own order) and criterion.
     pub fn set_scorer_position(
         &self,
@@ -301,15 +312,33 @@ impl Store {
                 scorer: r.get(1)?,
                 criterion: r.get(2)?,
                 hits: r.get(3)?,
-                marks: marks.map(|m| {
-                    m.split(',')
-                        .filter_map(|v| v.trim().parse::<u32>().ok())
-                        .collect()
-                }),
+                marks: marks.map(|m| parse_marks(&m)),
                 given_at: r.get(5)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The answer of `scorer` on `sheet_id` for `criterion`, if given.
+    pub fn answer(&self, sheet_id: i64, scorer: &str, criterion: &str) -> Result<Option<Answer>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT hits, marks, given_at FROM scores \
+                 WHERE sheet_id = ?1 AND scorer = ?2 AND criterion = ?3",
+            )?
+            .query_row(params![sheet_id, scorer, criterion], |r| {
+                let marks: Option<String> = r.get(1)?;
+                Ok(Answer {
+                    sheet_id,
+                    scorer: scorer.to_owned(),
+                    criterion: criterion.to_owned(),
+                    hits: r.get(0)?,
+                    marks: marks.map(|m| parse_marks(&m)),
+                    given_at: r.get(2)?,
+                })
+            })
+            .optional()?)
     }
 
     /// Where `scorer` stopped in the study: (sheet position in their order, criterion).
@@ -325,4 +354,12 @@ impl Store {
             })
             .optional()?)
     }
+}
+
+/// Marked ranks as stored: `"1,3,7"`.
+fn parse_marks(stored: &str) -> Vec<u32> {
+    stored
+        .split(',')
+        .filter_map(|v| v.trim().parse::<u32>().ok())
+        .collect()
 }

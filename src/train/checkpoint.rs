@@ -74,6 +74,26 @@ impl RunState {
     }
 }
 
+/// The run called `name` in the library at `root`, if one was started there: `Ok(None)` when
+/// it has no `state.json` (never started, or cancelled before its first checkpoint), so a
+/// caller can offer Resume only where there is something to resume; a damaged state is an
+/// error naming the file.
+pub fn find_run(root: &Path, name: &str) -> Result<Option<RunState>> {
+    let dir = run_dir(root, name);
+    if name.is_empty() || !dir.join("state.json").is_file() {
+        return Ok(None);
+    }
+    RunState::load(&dir).map(Some)
+}
+
+impl RunState {
+    /// Whether `train --resume` would train more epochs: fewer are done than the run asked
+    /// for, or than `wanted` (a resumed run may only ask for more).
+    pub fn can_continue(&self, wanted: usize) -> bool {
+        self.epochs_done < self.config.epochs.max(wanted)
+    }
+}
+
 /// Writes every variable of `varmap` to `path` (atomically).
 pub fn save_vars(varmap: &VarMap, path: &Path) -> Result<()> {
     let vars = varmap
@@ -114,6 +134,47 @@ mod tests {
     use super::*;
     use candle_core::DType;
     use candle_nn::Init;
+
+    #[test]
+    fn a_run_is_found_only_where_its_state_was_saved() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(find_run(root.path(), "never-started").unwrap(), None);
+        // A folder without state.json (cancelled before the first checkpoint): nothing to resume.
+        std::fs::create_dir_all(run_dir(root.path(), "early")).unwrap();
+        assert_eq!(find_run(root.path(), "early").unwrap(), None);
+        let state = RunState {
+            format: STATE_FORMAT,
+            config: TrainConfig {
+                name: "half".into(),
+                epochs: 6,
+                ..TrainConfig::default()
+            },
+            split: Split {
+                train: vec![1, 2],
+                validation: vec![3],
+                test: vec![4],
+            },
+            labels: vec!["category:top".into()],
+            epochs_done: 3,
+            best_iou: 0.5,
+            best_epoch: 2,
+            history: Vec::new(),
+        };
+        state.save(&run_dir(root.path(), "half")).unwrap();
+        let found = find_run(root.path(), "half").unwrap().unwrap();
+        assert_eq!(found, state);
+        assert!(found.can_continue(2));
+        let done = RunState {
+            epochs_done: 6,
+            ..state
+        };
+        assert!(!done.can_continue(6));
+        assert!(done.can_continue(8));
+        // A damaged state is an error that names the file, never a quiet "nothing to resume".
+        std::fs::write(run_dir(root.path(), "early").join("state.json"), b"{").unwrap();
+        let err = find_run(root.path(), "early").unwrap_err().to_string();
+        assert!(err.contains("state.json"), "{err}");
+    }
 
     #[test]
     fn variables_round_trip_and_a_short_file_is_refused() {

@@ -220,7 +220,7 @@ fn create_sheets_score_report_and_merge_from_the_cli() {
         assert!((got - want).abs() < 1e-9, "{system}: {got} vs {want}");
     }
     let table = std::fs::read_to_string(&summary).unwrap();
-    assert!(table.starts_with("criterion,weight,direction,imagenet-lite0,fresh-head\n"));
+    assert!(table.starts_with("criterion,weight,direction,imagenet-lite0,fresh-head,"));
     assert!(
         table.lines().last().unwrap().starts_with("OHS,,,"),
         "{table}"

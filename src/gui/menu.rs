@@ -1,0 +1,501 @@
+//! The menu bar (File, View, Help), its dialogs (the keyboard shortcut sheet on F1 or `?`,
+//! About, and the confirmation of a Cancel), the catalogue import it starts, and the overlay
+//! that says "drop to search" while a file is dragged over the window.
+//!
+//! Menus only push [`Command`]s; `App::apply` carries them out. File > Import shows a file or
+//! folder picker on its own thread ([`App::pick_import`]); the import runs as a job (queued
+//! behind a running one), and the imported catalogue is indexed by itself when it ends
+//! (`App::catalogue_changed`). The Catalog tab's "Import photo folder…" (`super::import`)
+//! starts the same import.
+
+use super::{App, Command, JobCommand, JobOutput, JobState, Runtime, Tab, theme};
+use crate::catalog::import::{self, FolderSplit, ImportOptions, ImportReport};
+use crate::library::Library;
+use eframe::egui;
+use egui::{RichText, Ui};
+use std::path::PathBuf;
+use std::sync::mpsc::TryRecvError;
+
+/// The zoom steps of View > Zoom (egui's own Ctrl+Plus / Ctrl+Minus use the same range).
+const ZOOM_STEP: f32 = 0.1;
+const ZOOM_MIN: f32 = 0.5;
+const ZOOM_MAX: f32 = 3.0;
+
+/// A zoom factor kept within the range the menu offers.
+pub(crate) fn clamp_zoom(zoom: f32) -> f32 {
+    if zoom.is_finite() {
+        zoom.clamp(ZOOM_MIN, ZOOM_MAX)
+    } else {
+        1.0
+    }
+}
+
+/// The zoom after one step in (+1) or out (-1) from `current`, or back to 100 % (0).
+pub(crate) fn next_zoom(current: f32, step: i32) -> f32 {
+    if step == 0 {
+        return 1.0;
+    }
+    // Round to the step, so steps always land on 90 %, 100 %, 110 % …
+    let stepped = current + ZOOM_STEP * step.signum() as f32;
+    clamp_zoom((stepped / ZOOM_STEP).round() * ZOOM_STEP)
+}
+
+/// A catalogue format File > Import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImportKind {
+    /// A folder of photos: one folder per category, a flat folder, or train/validation/test
+    /// split folders; with a split, only that split's folder (`vitrine import folder
+    /// --split`).
+    PhotoFolder(Option<FolderSplit>),
+    /// A CSV file (`image,labels,title,category,…`); images relative to its folder.
+    Csv,
+    /// Kaggle's Fashion Product Images: a folder with styles.csv and images/.
+    FashionProductImages,
+    /// DeepFashion In-shop: a folder with list_eval_partition.txt, list_attr_items.txt, img/.
+    DeepFashionInshop,
+}
+
+impl ImportKind {
+    /// The formats after the photo folder (which has its own submenu, one entry per split).
+    pub const FORMATS: [ImportKind; 3] = [
+        ImportKind::Csv,
+        ImportKind::FashionProductImages,
+        ImportKind::DeepFashionInshop,
+    ];
+
+    /// The menu entry (a photo folder's, in its submenu).
+    fn menu_text(self) -> &'static str {
+        match self {
+            ImportKind::PhotoFolder(None) => "All photos…",
+            ImportKind::PhotoFolder(Some(FolderSplit::Train)) => "Only the train split…",
+            ImportKind::PhotoFolder(Some(FolderSplit::Validation)) => "Only the validation split…",
+            ImportKind::PhotoFolder(Some(FolderSplit::Test)) => "Only the test split…",
+            ImportKind::Csv => "CSV file…",
+            ImportKind::FashionProductImages => "Fashion Product Images folder…",
+            ImportKind::DeepFashionInshop => "DeepFashion In-shop folder…",
+        }
+    }
+
+    /// The picker's title.
+    fn picker_title(self) -> String {
+        match self {
+            ImportKind::PhotoFolder(None) => "Import a folder of photos".to_owned(),
+            ImportKind::PhotoFolder(Some(split)) => format!(
+                "Import the {} split of a photo folder (its {0}/ folder)",
+                split.as_str()
+            ),
+            other => format!("Import {}", other.menu_text()),
+        }
+    }
+
+    fn picks_folder(self) -> bool {
+        !matches!(self, ImportKind::Csv)
+    }
+}
+
+/// A dialog over the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialog {
+    /// Help > Keyboard shortcuts (F1 or `?`).
+    Shortcuts,
+    /// Help > About Vitrine.
+    About,
+}
+
+/// Every keyboard shortcut, by where it works: the sheet F1 shows.
+pub(crate) const SHORTCUTS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Everywhere",
+        &[
+            (
+                "Ctrl+1 … Ctrl+6",
+                "Search, Catalog, Train, Personalize, Evaluate, Analyze",
+            ),
+            ("Ctrl+O", "search with a photo from disk"),
+            ("Ctrl+V", "search with an image from the clipboard"),
+            (
+                "Ctrl+Plus, Ctrl+Minus, Ctrl+0",
+                "zoom in, out, back to 100 %",
+            ),
+            ("F1 or ?", "this sheet"),
+            ("Esc", "leave a text field; close a dialog"),
+        ],
+    ),
+    (
+        "Search and Catalog",
+        &[
+            ("Alt+Left, Alt+Right", "the previous or next query"),
+            ("Arrow keys", "move the selection in the catalogue"),
+            ("Esc", "close the item's details"),
+        ],
+    ),
+    (
+        "Scoring a sheet (Evaluate)",
+        &[
+            ("1 … 9, 0", "mark or unmark results 1 to 10 as hits"),
+            ("Up, Down", "previous or next criterion"),
+            ("Enter", "next criterion"),
+            ("Left, Right", "previous or next sheet"),
+            ("S", "skip this sheet for now"),
+            ("Ctrl+Z", "take back the last answer"),
+            (
+                "In the count field",
+                "digits are the count; Enter sets it; Esc leaves",
+            ),
+        ],
+    ),
+];
+
+/// The menu bar: File, View, Help.
+pub(crate) fn menu_bar_ui(
+    ui: &mut Ui,
+    state: &super::UiState,
+    rt: &Runtime,
+    commands: &mut Vec<Command>,
+) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open library…").clicked() {
+                commands.push(Command::PickLibraryFolder);
+            }
+            ui.menu_button("Import catalogue", |ui| {
+                let open = rt.library.is_some();
+                let mut entry = |ui: &mut Ui, kind: ImportKind| {
+                    if ui
+                        .add_enabled(open, egui::Button::new(kind.menu_text()))
+                        .clicked()
+                    {
+                        commands.push(Command::PickImport(kind));
+                    }
+                };
+                ui.menu_button("Photo folder", |ui| {
+                    entry(ui, ImportKind::PhotoFolder(None));
+                    for split in FolderSplit::ALL {
+                        entry(ui, ImportKind::PhotoFolder(Some(split)));
+                    }
+                })
+                .response
+                .on_hover_text(
+                    "One folder per category (the folder names become categories), a flat \
+                     folder, or train/validation/test folders of which one split is imported",
+                );
+                for kind in ImportKind::FORMATS {
+                    entry(ui, kind);
+                }
+            });
+            ui.menu_button("Export", |ui| {
+                let report = rt.analyze.report.is_some();
+                for (text, raw) in [("OHS table (CSV)…", false), ("Raw scores (CSV)…", true)] {
+                    if ui
+                        .add_enabled(report, egui::Button::new(text))
+                        .on_disabled_hover_text("Open a study's report in the Analyze tab first")
+                        .clicked()
+                    {
+                        commands.push(Command::Ohs(
+                            super::evaluate_tab::OhsCommand::PickExportFile { raw },
+                        ));
+                    }
+                }
+            });
+            ui.separator();
+            if ui.button("Quit").clicked() {
+                commands.push(Command::Quit);
+            }
+        });
+        ui.menu_button("View", |ui| {
+            ui.label(RichText::new("Theme").weak());
+            for choice in theme::ThemeChoice::ALL {
+                if ui.radio(state.theme == choice, choice.title()).clicked() {
+                    commands.push(Command::SetTheme(choice));
+                }
+            }
+            ui.separator();
+            let zoom = ui.ctx().zoom_factor();
+            ui.label(RichText::new(format!("Zoom: {:.0} %", zoom * 100.0)).weak());
+            for (text, step, keys) in [
+                ("Zoom in", 1, "Ctrl+Plus"),
+                ("Zoom out", -1, "Ctrl+Minus"),
+                ("Actual size", 0, "Ctrl+0"),
+            ] {
+                if ui
+                    .add(egui::Button::new(text).shortcut_text(keys))
+                    .clicked()
+                {
+                    commands.push(Command::Zoom(step));
+                }
+            }
+            ui.separator();
+            for tab in Tab::ALL {
+                let keys = ui.ctx().format_shortcut(&tab.shortcut());
+                if ui
+                    .add(egui::Button::new(tab.title()).shortcut_text(keys))
+                    .clicked()
+                {
+                    commands.push(Command::SelectTab(tab));
+                }
+            }
+        });
+        ui.menu_button("Help", |ui| {
+            if ui
+                .add(egui::Button::new("Keyboard shortcuts").shortcut_text("F1"))
+                .clicked()
+            {
+                commands.push(Command::ShowDialog(Some(Dialog::Shortcuts)));
+            }
+            if ui.button("About Vitrine").clicked() {
+                commands.push(Command::ShowDialog(Some(Dialog::About)));
+            }
+        });
+    });
+}
+
+/// The dialog on show, and the confirmation of a Cancel.
+pub(crate) fn dialogs_ui(ctx: &egui::Context, rt: &Runtime, commands: &mut Vec<Command>) {
+    if rt.jobs.confirm_cancel
+        && let JobState::Running(job) = &rt.job
+    {
+        confirm_cancel_ui(ctx, job, commands);
+    }
+    let Some(dialog) = rt.dialog else {
+        return;
+    };
+    let modal = egui::Modal::new(egui::Id::unique("dialog")).show(ctx, |ui| {
+        ui.set_max_width(560.0);
+        match dialog {
+            Dialog::Shortcuts => shortcuts_ui(ui),
+            Dialog::About => about_ui(ui),
+        }
+        ui.add_space(8.0);
+        if ui.button("Close").clicked() {
+            commands.push(Command::ShowDialog(None));
+        }
+    });
+    if modal.should_close() {
+        commands.push(Command::ShowDialog(None));
+    }
+}
+
+fn shortcuts_ui(ui: &mut Ui) {
+    ui.heading("Keyboard shortcuts");
+    for (place, keys) in SHORTCUTS {
+        ui.add_space(6.0);
+        ui.label(RichText::new(*place).strong());
+        egui::Grid::new(("shortcuts", *place))
+            .num_columns(2)
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                for (key, what) in *keys {
+                    ui.label(RichText::new(*key).monospace());
+                    ui.label(*what);
+                    ui.end_row();
+                }
+            });
+    }
+}
+
+fn about_ui(ui: &mut Ui) {
+    ui.heading("About Vitrine");
+    ui.label(format!("Version {}", env!("CARGO_PKG_VERSION")));
+    ui.add(
+        egui::Label::new(
+            "Visual fashion recommendation and its human evaluation: search by photo, \
+             train the feature extractor on your own catalogue, personalise from carts, and \
+             compare systems by an objective-guided human score.",
+        )
+        .wrap(),
+    );
+    ui.label(RichText::new(env!("CARGO_PKG_LICENSE")).weak());
+}
+
+/// "Stop this job?" with what stopping keeps and loses. "Keep running" has the keyboard, so
+/// Space or Enter pressed by habit keeps the job; Escape keeps it too.
+fn confirm_cancel_ui(ctx: &egui::Context, job: &super::RunningJob, commands: &mut Vec<Command>) {
+    let modal = egui::Modal::new(egui::Id::unique("confirm cancel")).show(ctx, |ui| {
+        ui.set_max_width(460.0);
+        ui.heading(format!("Stop “{}”?", job.name));
+        if let Some(phase) = job.phases.current() {
+            ui.label(format!("{}: {}", phase.name, phase.count_text()));
+        }
+        let epochs_started = job
+            .phases
+            .phases
+            .iter()
+            .any(|p| p.name == super::progress::TRAINING);
+        ui.add(egui::Label::new(job.kind.cancel_consequence(epochs_started)).wrap());
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            let keep = ui.button("Keep running");
+            let stop = ui.button(
+                RichText::new(format!("Stop {}", job.name)).color(theme::colours(ui).error_text),
+            );
+            // The safe answer has the keyboard from the moment the question shows (the
+            // Cancel pressed with Space still had it); Tab moves on to Stop.
+            let holds = |r: &egui::Response| ui.memory(|m| m.has_focus(r.id));
+            if !holds(&keep) && !holds(&stop) {
+                keep.request_focus();
+            }
+            if keep.clicked() {
+                commands.push(JobCommand::KeepRunning.into());
+            }
+            if stop.clicked() {
+                commands.push(JobCommand::ConfirmCancel.into());
+            }
+        });
+    });
+    if modal.should_close() {
+        commands.push(JobCommand::KeepRunning.into());
+    }
+}
+
+/// While a file is dragged over the window, a layer over everything says that dropping it
+/// searches (a drop anywhere is a query, not only on the Search tab's empty drop zone).
+pub(crate) fn drop_overlay_ui(ctx: &egui::Context) {
+    let hovering = ctx.input(|i| !i.raw.hovered_files.is_empty());
+    if !hovering {
+        return;
+    }
+    let screen = ctx.content_rect();
+    egui::Area::new(egui::Id::unique("drop overlay"))
+        .order(egui::Order::Foreground)
+        .fixed_pos(screen.min)
+        .interactable(false)
+        .show(ctx, |ui| {
+            let colours = theme::colours(ui);
+            let rect = screen.shrink(theme::DROP_ZONE_MARGIN);
+            ui.painter()
+                .rect_filled(rect, 12.0, colours.drop_zone_hover.gamma_multiply(0.85));
+            ui.painter().rect_stroke(
+                rect,
+                12.0,
+                egui::Stroke::new(3.0, theme::ACCENT),
+                egui::StrokeKind::Inside,
+            );
+            let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).layout(
+                egui::Layout::centered_and_justified(egui::Direction::TopDown),
+            ));
+            child.label(
+                RichText::new("Drop the photo to search for similar items")
+                    .heading()
+                    .strong()
+                    .color(colours.accent_text),
+            );
+        });
+}
+
+impl App {
+    /// Shows the file or folder picker of an import on its own thread.
+    pub(super) fn pick_import(&mut self, kind: ImportKind) {
+        if self.rt.import_picker.is_some() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = self.rt.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("import picker".into())
+            .spawn(move || {
+                let dialog = rfd::AsyncFileDialog::new().set_title(kind.picker_title());
+                let picked = if kind.picks_folder() {
+                    super::block_on(dialog.pick_folder())
+                } else {
+                    super::block_on(dialog.add_filter("CSV", &["csv"]).pick_file())
+                };
+                let _ = tx.send(picked.map(|h| (kind, h.path().to_path_buf())));
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.rt.import_picker = Some(rx),
+            Err(e) => self.report(format!("Cannot show the file picker: {e}")),
+        }
+    }
+
+    pub(super) fn poll_import_picker(&mut self) {
+        let Some(rx) = &self.rt.import_picker else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(picked) => {
+                self.rt.import_picker = None;
+                if let Some((kind, path)) = picked {
+                    self.rt.commands.push(Command::Import(kind, path));
+                }
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => self.rt.import_picker = None,
+        }
+    }
+
+    /// Imports the catalogue at `path` as a job (default options, as `vitrine import`).
+    pub(super) fn start_import(&mut self, kind: ImportKind, path: PathBuf) {
+        let dir = self.rt.library_dir.clone();
+        let name = format!(
+            "Importing {}",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string())
+        );
+        self.start_job(
+            super::JobKind::Import {
+                kind,
+                source: path.clone(),
+            },
+            &name,
+            move |ctx| {
+                let mut lib = Library::open(&dir)?;
+                let opts = ImportOptions::default();
+                let report = match kind {
+                    ImportKind::PhotoFolder(split) => {
+                        import::import_folder(&mut lib, &path, split, &opts, ctx)
+                    }
+                    ImportKind::Csv => import::csv::import_csv(&mut lib, &path, None, &opts, ctx),
+                    ImportKind::FashionProductImages => {
+                        import::fashion::import_fashion_product_images(&mut lib, &path, &opts, ctx)
+                    }
+                    ImportKind::DeepFashionInshop => {
+                        import::deepfashion::import_deepfashion_inshop(&mut lib, &path, &opts, ctx)
+                    }
+                }?;
+                Ok(JobOutput::Import(kind, report))
+            },
+        );
+    }
+
+    /// A finished import: the catalogue re-read and indexed; skipped rows (or photos) in the
+    /// banner.
+    pub(super) fn import_finished(&mut self, kind: ImportKind, report: &ImportReport) -> String {
+        // The report lists at most `MAX_PROBLEMS_KEPT` problems and counts the rest.
+        let skipped = report.skipped.len() as u64 + report.skipped_unlisted;
+        if let Some(first) = report.skipped.first() {
+            self.report(match kind {
+                ImportKind::PhotoFolder(_) => {
+                    format!("{skipped} photo(s) were not imported; the first: {first}")
+                }
+                _ => format!("{skipped} rows were skipped; the first: {first}"),
+            });
+        }
+        if report.imported > 0 {
+            self.catalogue_changed();
+        }
+        match kind {
+            ImportKind::PhotoFolder(_) => format!(
+                "Imported {} photos ({} labels), skipped {skipped}",
+                report.imported, report.labels_kept
+            ),
+            _ => format!(
+                "Imported {} items ({} labels, {} users, {} ratings), skipped {skipped}",
+                report.imported, report.labels_kept, report.users, report.ratings
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zoom_steps_land_on_tenths_within_range() {
+        assert!((super::next_zoom(1.0, 1) - 1.1).abs() < 1e-6);
+        assert!((super::next_zoom(1.04, -1) - 0.9).abs() < 1e-6);
+        assert_eq!(super::next_zoom(1.7, 0), 1.0);
+        assert_eq!(super::next_zoom(3.0, 1), 3.0);
+        assert_eq!(super::clamp_zoom(f32::NAN), 1.0);
+    }
+}
