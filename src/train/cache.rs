@@ -170,12 +170,12 @@ impl FeatureCache {
             }
         }
         let offset = (self.meta.rows_done * row.len() * 2) as u64;
-        write_all_at(&self.file, &bytes, offset).map_err(|e| Error::io(&self.data_path(), e))?;
+        write_all_at(&self.file, &bytes, offset).map_err(|e| Error::io(self.data_path(), e))?;
         self.meta.rows_done += n;
         if self.is_complete() {
             self.file
                 .sync_data()
-                .map_err(|e| Error::io(&self.data_path(), e))?;
+                .map_err(|e| Error::io(self.data_path(), e))?;
         }
         self.save_meta()
     }
@@ -198,7 +198,7 @@ impl FeatureCache {
                 )));
             }
             read_exact_at(&self.file, &mut bytes, (r * row_len * 2) as u64)
-                .map_err(|e| Error::io(&self.data_path(), e))?;
+                .map_err(|e| Error::io(self.data_path(), e))?;
             for (h, pair) in half.iter_mut().zip(bytes.chunks_exact(2)) {
                 *h = f16::from_le_bytes([pair[0], pair[1]]);
             }

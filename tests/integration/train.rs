@@ -125,15 +125,25 @@ fn a_run_killed_while_caching_resumes_where_it_stopped() {
         "--name",
         "killed",
     ];
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .arg("--library")
-        .arg(&lib)
-        .args(args)
-        .env_remove("DISPLAY")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    /// The child process, killed and reaped however the test ends.
+    struct Reaped(std::process::Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reaped(
+        std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+            .arg("--library")
+            .arg(&lib)
+            .args(args)
+            .env_remove("DISPLAY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Wait until some rows of the cache are written, but not all, then kill.
     let meta = lib.join("train/killed/cache.json");
     let started = std::time::Instant::now();
@@ -154,14 +164,14 @@ fn a_run_killed_while_caching_resumes_where_it_stopped() {
                 done < total,
                 "caching finished before the kill: make it bigger"
             );
-            child.kill().unwrap();
-            child.wait().unwrap();
+            child.0.kill().unwrap(); // SIGKILL: no destructor, nothing flushed.
+            child.0.wait().unwrap();
             break done;
         }
         assert!(
             started.elapsed().as_secs() < 300,
             "the cache never started: {:?}",
-            child.try_wait()
+            child.0.try_wait()
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
