@@ -166,8 +166,9 @@ impl CustomOp3 for DepthwiseConv2d {
             }
             let (dz, db) = activation_grad(dy, y, channels, self.activation);
             let dz: &[f32] = dz.as_deref().unwrap_or(dy);
-            let dx = want_dx.then(|| input_grad_cpu(&g, dz, w));
-            Ok((dx, weight_grad_cpu(&g, dz, xs), db))
+            let simd = Simd::detect();
+            let dx = want_dx.then(|| input_grad_cpu(simd, &g, dz, w));
+            Ok((dx, weight_grad_cpu(simd, &g, dz, xs), db))
         })?;
         let device = x.device();
         let dx = match dx {
@@ -913,8 +914,7 @@ fn lanes(data: &[f32], offset: usize) -> *const f32 {
     data[offset..offset + LANES].as_ptr()
 }
 
-fn input_grad_cpu(g: &Geometry, grad: &[f32], weight: &[f32]) -> Vec<f32> {
-    let simd = Simd::detect();
+fn input_grad_cpu(simd: Simd, g: &Geometry, grad: &[f32], weight: &[f32]) -> Vec<f32> {
     let row_len = g.in_w * g.channels;
     let mut out = vec![0f32; g.batch * g.in_h * row_len];
     if row_len == 0 {
@@ -972,8 +972,7 @@ unsafe fn input_grad_row_body<F: Fma>(
     }
 }
 
-fn weight_grad_cpu(g: &Geometry, grad: &[f32], x: &[f32]) -> Vec<f32> {
-    let simd = Simd::detect();
+fn weight_grad_cpu(simd: Simd, g: &Geometry, grad: &[f32], x: &[f32]) -> Vec<f32> {
     let taps = g.kernel_h * g.kernel_w * g.channels;
     let row_len = g.out_w * g.channels;
     if row_len == 0 {
@@ -1242,15 +1241,30 @@ mod tests {
             .into_iter()
             .map(|simd| forward_cpu(simd, &g, &xs, &ws, &bs, Activation::Relu6))
             .collect();
-        let portable = results.last().unwrap();
-        for result in &results {
-            let err = result
-                .iter()
-                .zip(portable)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(err < 1e-4, "max difference {err}");
-        }
+        let same = |results: &[Vec<f32>], what: &str| {
+            let portable = results.last().unwrap();
+            for result in results {
+                let err = result
+                    .iter()
+                    .zip(portable)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(err < 1e-4, "{what}: max difference {err}");
+            }
+        };
+        same(&results, "forward");
+        // The backward kernels, from one output gradient.
+        let grad = &results[0];
+        let input_grads: Vec<Vec<f32>> = Simd::available()
+            .into_iter()
+            .map(|simd| input_grad_cpu(simd, &g, grad, &ws))
+            .collect();
+        same(&input_grads, "input gradient");
+        let weight_grads: Vec<Vec<f32>> = Simd::available()
+            .into_iter()
+            .map(|simd| weight_grad_cpu(simd, &g, grad, &xs))
+            .collect();
+        same(&weight_grads, "weight gradient");
         let rows = xs[..3 * c].to_vec();
         let residual = &xs[3 * c..6 * c];
         for simd in Simd::available() {

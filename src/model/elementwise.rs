@@ -413,3 +413,85 @@ unsafe fn bn_backward_body<F: Fma>(
         Activation::Relu6 => run::<Relu6Act, F>(dy, y, u, du, ch, grad),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_util::Seeded;
+
+    fn values(seed: u64, n: usize, scale: f32) -> Vec<f32> {
+        Seeded::new(seed)
+            .normal(2.0, scale, &[n])
+            .to_vec1::<f32>()
+            .unwrap()
+    }
+
+    /// Every instruction set the CPU has gives the portable loop's results (force the
+    /// narrower ones in the whole program with `VITRINE_SIMD`).
+    #[test]
+    fn every_instruction_set_gives_the_same_result() {
+        let (rows, c) = (37, 21);
+        let (dy, y, u) = (
+            values(1, rows * c, 1.0),
+            values(2, rows * c, 3.0),
+            values(3, rows * c, 2.0),
+        );
+        let (mean, inv, scale, beta) = (
+            values(4, c, 0.5),
+            values(5, c, 0.1),
+            values(6, c, 1.0),
+            values(7, c, 1.0),
+        );
+        let (md, mx) = (values(8, c, 0.2), values(9, c, 0.2));
+        let ch = BnChannels {
+            mean: &mean,
+            inv_std: &inv,
+            scale: &scale,
+            beta: &beta,
+        };
+        let grad = BnGrad {
+            mean_dz: &md,
+            mean_dz_xhat: &mx,
+        };
+        let written = |f: &mut dyn FnMut(&mut [MaybeUninit<f32>])| {
+            let mut v = uninit(rows * c);
+            f(slots(&mut v, rows * c));
+            // SAFETY: every kernel here writes each slot.
+            unsafe { finish(&mut v, rows * c) };
+            v
+        };
+        for activation in [Activation::Identity, Activation::Relu, Activation::Relu6] {
+            let mut outputs: Vec<Vec<Vec<f32>>> = Vec::new();
+            for simd in Simd::available() {
+                let mut sums = vec![0f32; c];
+                let dz = written(&mut |dz| pass_rows(simd, dz, &dy, &y, &mut sums, activation));
+                let mut col = vec![0f32; c];
+                column_sums_rows(simd, &dy, &mut col);
+                let (mut s, mut q) = (vec![0f32; c], vec![0f32; c]);
+                bn_moments_rows(simd, &u, &mean, &mut s, &mut q);
+                let fwd = written(&mut |y| bn_forward_rows(simd, &u, y, ch, activation));
+                let (mut bs, mut bp) = (vec![0f32; c], vec![0f32; c]);
+                bn_backward_sums_rows(simd, &dy, &y, &u, ch, &mut bs, &mut bp, activation);
+                let bwd = written(&mut |du| {
+                    bn_backward_rows(simd, &dy, &y, &u, du, ch, grad, activation)
+                });
+                outputs.push(vec![dz, sums, col, s, q, fwd, bs, bp, bwd]);
+            }
+            let portable = outputs.last().unwrap();
+            for (simd, out) in Simd::available().into_iter().zip(&outputs) {
+                for (i, (a, b)) in out.iter().zip(portable).enumerate() {
+                    let err = a
+                        .iter()
+                        .zip(b)
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0f32, f32::max);
+                    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+                    assert!(
+                        err <= 1e-5 * scale,
+                        "{simd:?} {activation:?} output {i}: {err}"
+                    );
+                }
+            }
+        }
+    }
+}
