@@ -19,7 +19,9 @@ pub struct TrainArgs {
     /// The backbone's pretrained weights (safetensors, timm names) for other backbones.
     #[arg(long, value_name = "FILE")]
     pub backbone_weights: Option<PathBuf>,
-    /// What trains. head: the shallow colour branch, the embedding and the classifier, on
+    /// What trains. auto (the default): partial where this catalogue and this machine can
+    /// afford it (estimated from a few real images and steps), else head; the run says which
+    /// and why. head: the shallow colour branch, the embedding and the classifier, on
     /// backbone features computed once per view and cached (an epoch costs next to nothing
     /// once the cache is built: one backbone pass per cached view). partial: also the
     /// backbone's last --blocks blocks and its head conv, from the cached output of the
@@ -27,7 +29,7 @@ pub struct TrainArgs {
     /// epoch costs a small fraction of a full pass). full: every weight, every image decoded
     /// and augmented anew each epoch (a forward and backward pass of the whole network per
     /// image; several times slower than partial).
-    #[arg(long, default_value = "head")]
+    #[arg(long, default_value = "auto")]
     pub mode: String,
     /// Backbone blocks that train in partial mode (of Lite0's 16).
     #[arg(long, default_value_t = 3)]
@@ -57,6 +59,11 @@ pub struct TrainArgs {
     /// The width of the embedding (the search vector).
     #[arg(long, default_value_t = 512)]
     pub embedding_dim: usize,
+    /// The classifier and its loss: multi-label (the paper's: independent sigmoids, eq. 1–3),
+    /// single-label (a softmax over categories, cross-entropy with label smoothing 0.1), or
+    /// auto (single-label when every training item has exactly one label).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "multi-label", "single-label"])]
+    pub classifier: String,
     /// Regular augmentation (flip, rotation, shift, shear): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     pub augment: String,
@@ -107,6 +114,7 @@ impl TrainArgs {
             weight_decay: self.weight_decay,
             dropout: self.dropout,
             embedding_dim: self.embedding_dim,
+            classifier: train::ClassifierChoice::parse(&self.classifier)?,
             augment: self.augment == "on",
             background,
             variants: self.variants,
@@ -157,6 +165,14 @@ pub fn run(dir: &Path, device: &str, args: &TrainArgs) -> anyhow::Result<ExitCod
     let job = Job::spawn("train", None, move |ctx| {
         let mut lib = Library::open(&dir)?;
         train::train(&mut lib, &job_config, resume, &device, ctx, &mut |event| {
+            if let TrainEvent::Plan(plan) = event {
+                let line = format!("mode {}", plan.reason);
+                if lines.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    lines.println(line);
+                }
+            }
             if let TrainEvent::Epoch(e) = event {
                 let line = format!(
                     "epoch {:>3}: loss {:.4} (bce {:.4}), validation IoU {:.3} precision {:.3} \

@@ -145,7 +145,7 @@ impl PhaseProgress {
                 let detail = format!("epoch {epoch} of {epochs}");
                 self.update(TRAINING, done, total, Some(detail), now);
             }
-            TrainEvent::Epoch(_) => {}
+            TrainEvent::Epoch(_) | TrainEvent::Plan(_) => {}
         }
     }
 }

@@ -79,7 +79,7 @@ impl Default for TrainForm {
             name: "lite0-head-bg".into(),
             backbone: d.backbone,
             backbone_weights: String::new(),
-            mode: "head",
+            mode: "auto",
             blocks: 3,
             epochs: d.epochs,
             batch: d.batch_size,
@@ -159,6 +159,8 @@ pub(crate) struct TrainView {
     pub report: Option<TrainReport>,
     /// How the last run ended, when it did not finish: what it kept.
     pub outcome: Option<String>,
+    /// The mode the running (or last) run chose with `auto`, and why.
+    pub plan: Option<crate::train::plan::ModePlan>,
     /// The run of the form's name that Resume would continue, as last read from its
     /// checkpoint: (name, what was found). Read again when the name changes or a run ends.
     pub resumable: Option<(String, Result<Option<RunState>, String>)>,
@@ -184,6 +186,7 @@ pub(crate) fn poll(
         loop {
             match rx.try_recv() {
                 Ok(TrainEvent::Epoch(stats)) => view.history.push(stats),
+                Ok(TrainEvent::Plan(plan)) => view.plan = Some(plan),
                 Ok(other) => {
                     if matches!(other, TrainEvent::Step { .. }) {
                         view.latest = Some(other.clone());
@@ -318,6 +321,7 @@ impl App {
             view.latest = None;
             view.report = None;
             view.outcome = None;
+            view.plan = None;
         });
         let work: super::job_slot::Work = Box::new(move |ctx| {
             let mut lib = Library::open(&dir)?;
@@ -579,9 +583,26 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
                 .selected_text(form.mode)
                 .show_ui(ui, |ui| {
                     for (mode, what) in [
-                        ("head", "backbone frozen, features cached: minutes on a CPU"),
-                        ("partial", "the backbone's last blocks train too"),
-                        ("full", "every weight trains (a GPU is advised)"),
+                        (
+                            "auto",
+                            "partial where this catalogue and machine can afford it, else head; \
+                             the run says which and why",
+                        ),
+                        (
+                            "head",
+                            "backbone frozen, its features cached once: the shallow branch and \
+                             the head train (the fastest)",
+                        ),
+                        (
+                            "partial",
+                            "the backbone's last blocks train too, from a cached frozen prefix: \
+                             an epoch costs a fraction of a full pass",
+                        ),
+                        (
+                            "full",
+                            "every weight trains, every image decoded each epoch (a GPU is \
+                             advised)",
+                        ),
                     ] {
                         ui.selectable_value(&mut form.mode, mode, mode)
                             .on_hover_text(what);
@@ -718,6 +739,9 @@ fn status_ui(ui: &mut Ui, view: &TrainView, running: Option<&super::RunningJob>)
         {
             ui.label(RichText::new(format!("loss {loss:.4}, {images_per_s:.0} images/s")).weak());
         }
+    }
+    if let Some(plan) = &view.plan {
+        ui.add(egui::Label::new(format!("Mode chosen: {}.", plan.reason)).wrap());
     }
     if let Some(outcome) = &view.outcome {
         ui.add(egui::Label::new(RichText::new(outcome).strong()).wrap());

@@ -68,6 +68,37 @@ pub struct NetworkConfig {
     pub dropout: f32,
     /// The number of labels the classifier predicts.
     pub label_count: usize,
+    /// How the logits become probabilities. (Skipped in `system.json` when it is the
+    /// paper's multi-label head, so systems saved before it existed keep their fingerprint.)
+    #[serde(default, skip_serializing_if = "Classifier::is_multi_label")]
+    pub classifier: Classifier,
+}
+
+/// How the classifier's logits become label probabilities.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Classifier {
+    /// Independent sigmoids: any number of labels per item (the paper's multi-label head,
+    /// trained with eq. 1–3).
+    #[default]
+    MultiLabel,
+    /// A softmax: exactly one label per item (a catalogue of categories), trained with
+    /// cross-entropy.
+    SingleLabel,
+}
+
+impl Classifier {
+    pub fn is_multi_label(&self) -> bool {
+        *self == Classifier::MultiLabel
+    }
+
+    /// Label probabilities from logits, `N × L`.
+    pub fn probabilities(&self, logits: &Tensor) -> Result<Tensor> {
+        match self {
+            Classifier::MultiLabel => candle_nn::ops::sigmoid(logits),
+            Classifier::SingleLabel => candle_nn::ops::softmax(logits, candle_core::D::Minus1),
+        }
+    }
 }
 
 impl NetworkConfig {
@@ -81,6 +112,7 @@ impl NetworkConfig {
             embedding_activation: EmbeddingActivation::Relu,
             dropout: 0.3,
             label_count,
+            classifier: Classifier::MultiLabel,
         }
     }
 
@@ -353,9 +385,11 @@ impl ParallelNetwork {
 }
 
 impl ModuleT for ParallelNetwork {
-    /// Label probabilities (sigmoid of the logits), `N × label_count`.
+    /// Label probabilities (see [`Classifier`]), `N × label_count`.
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        candle_nn::ops::sigmoid(&self.outputs_t(x, train)?.logits)
+        self.config
+            .classifier
+            .probabilities(&self.outputs_t(x, train)?.logits)
     }
 }
 

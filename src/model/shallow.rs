@@ -37,7 +37,7 @@ use super::pool::{AvgPool, GlobalMeanMax};
 pub struct ShallowConfig {
     /// Side of the average pool applied to the image before the first convolution (also its
     /// stride); 1 (no pool) in systems saved before it existed.
-    #[serde(default = "no_pool")]
+    #[serde(default = "no_pool", skip_serializing_if = "is_one")]
     pub input_pool: usize,
     /// Channels of the first convolution (3×3, stride [`ShallowConfig::conv1_stride`]).
     pub conv1_channels: usize,
@@ -51,6 +51,12 @@ pub struct ShallowConfig {
 
 fn no_pool() -> usize {
     1
+}
+
+/// Configs saved before the input pool existed serialise as they did (their systems'
+/// fingerprints stay the same).
+fn is_one(v: &usize) -> bool {
+    *v == 1
 }
 
 impl ShallowConfig {

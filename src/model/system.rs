@@ -468,8 +468,18 @@ impl System {
         Ok(embedded)
     }
 
+    /// How the system's classifier turns logits into probabilities (the ImageNet classifier
+    /// of the built-in system is a softmax).
+    pub fn classifier(&self) -> crate::model::network::Classifier {
+        match &self.model {
+            SystemModel::ImageNet(_) => crate::model::network::Classifier::SingleLabel,
+            SystemModel::Trained(network) => network.config().classifier,
+        }
+    }
+
     /// Label probabilities, `N × label_count`: a softmax over the ImageNet classes for the
-    /// built-in system, independent sigmoids (multi-label) for trained ones.
+    /// built-in system, the network's classifier for trained ones (independent sigmoids for
+    /// the paper's multi-label head, a softmax for a single-label one).
     pub fn predict(&self, x: &Tensor) -> Result<Tensor> {
         let probabilities = match &self.model {
             SystemModel::ImageNet(lite0) => {

@@ -38,6 +38,7 @@ pub mod checkpoint;
 pub mod loss;
 pub mod metrics;
 pub mod optim;
+pub mod plan;
 pub mod split;
 
 use crate::catalog::{Item, ItemId};
@@ -45,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::model::backbone::BackboneKind;
-use crate::model::network::{NetworkConfig, NetworkOutput, ParallelNetwork};
+use crate::model::network::{Classifier, NetworkConfig, NetworkOutput, ParallelNetwork};
 use crate::model::system::{self, IMAGENET_LITE0, LITE0_WEIGHTS_FILE, System};
 use crate::store::ItemFilter;
 use crate::vision::preprocess::{Preprocess, WHITE, letterbox};
@@ -84,6 +85,10 @@ pub enum Mode {
     Partial { blocks: usize },
     /// Every weight.
     Full,
+    /// Chosen at the start of a new run for this catalogue and machine ([`plan::plan_mode`]);
+    /// the run's state keeps the mode chosen, so nothing past the start sees `Auto` (where it
+    /// does, it is taken as head mode).
+    Auto,
 }
 
 impl Mode {
@@ -93,8 +98,9 @@ impl Mode {
             "head" => Ok(Mode::Head),
             "partial" => Ok(Mode::Partial { blocks }),
             "full" => Ok(Mode::Full),
+            "auto" => Ok(Mode::Auto),
             other => Err(Error::Invalid(format!(
-                "unknown training mode {other:?}: use head, partial or full"
+                "unknown training mode {other:?}: use auto, head, partial or full"
             ))),
         }
     }
@@ -105,6 +111,7 @@ impl Mode {
             Mode::Head => "head",
             Mode::Partial { .. } => "partial",
             Mode::Full => "full",
+            Mode::Auto => "auto",
         }
     }
 }
@@ -161,6 +168,70 @@ fn default_backbone_lr_factor() -> f64 {
     0.1
 }
 
+/// The classifier a run asks for (see [`TrainConfig::classifier`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClassifierChoice {
+    #[default]
+    Auto,
+    MultiLabel,
+    SingleLabel,
+}
+
+impl ClassifierChoice {
+    /// `auto`, `multi-label` or `single-label`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.trim() {
+            "auto" => Ok(Self::Auto),
+            "multi-label" | "multi" | "sigmoid" => Ok(Self::MultiLabel),
+            "single-label" | "single" | "softmax" => Ok(Self::SingleLabel),
+            other => Err(Error::Invalid(format!(
+                "unknown classifier {other:?}: use auto, multi-label or single-label"
+            ))),
+        }
+    }
+
+    /// The classifier for a training set: `auto` is single-label when every item has exactly
+    /// one label of the vocabulary (and there are at least two).
+    fn resolve(self, train: &[Sample], labels: usize) -> Classifier {
+        match self {
+            Self::MultiLabel => Classifier::MultiLabel,
+            Self::SingleLabel => Classifier::SingleLabel,
+            Self::Auto => {
+                let one_each = train
+                    .iter()
+                    .all(|s| s.targets.iter().filter(|&&t| t > 0.5).count() == 1);
+                if labels >= 2 && one_each && !train.is_empty() {
+                    Classifier::SingleLabel
+                } else {
+                    Classifier::MultiLabel
+                }
+            }
+        }
+    }
+}
+
+/// Turns probabilities into what eq. (5) scores: unchanged for the multi-label head (a label
+/// is predicted at p ≥ 0.5), the most probable label alone for a single-label one.
+fn as_predictions(classifier: Classifier, rows: &mut [Vec<f32>]) {
+    if classifier != Classifier::SingleLabel {
+        return;
+    }
+    for row in rows {
+        let best = row
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = if i == best { 1.0 } else { 0.0 };
+        }
+    }
+}
+
+/// Label smoothing of the single-label loss ([`loss::softmax_loss`]).
+const LABEL_SMOOTHING: f64 = 0.1;
+
 /// Everything a training run is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -186,6 +257,11 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     pub dropout: f32,
     pub embedding_dim: usize,
+    /// Which classifier and loss: the paper's multi-label head (eq. 1–3), a softmax for
+    /// single-label catalogues, or `auto` (softmax when every training item has exactly one
+    /// label).
+    #[serde(default)]
+    pub classifier: ClassifierChoice,
     /// Regular augmentation (flip, rotation, shift, shear).
     pub augment: bool,
     pub background: BackgroundAug,
@@ -211,6 +287,7 @@ impl Default for TrainConfig {
             weight_decay: 1e-2,
             dropout: 0.3,
             embedding_dim: 512,
+            classifier: ClassifierChoice::Auto,
             augment: true,
             background: BackgroundAug::Off,
             variants: 4,
@@ -268,6 +345,8 @@ pub struct EpochStats {
 /// What a running training reports, besides `JobContext::progress`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainEvent {
+    /// The mode `--mode auto` chose, and why (the first event of a new run that asked).
+    Plan(plan::ModePlan),
     /// Head mode is computing the frozen backbone's features.
     Caching { done: usize, total: usize },
     /// One optimisation step.
@@ -410,7 +489,13 @@ pub fn train(
         state.config.epochs = state.config.epochs.max(config.epochs);
         state
     } else {
-        let state = new_state(config, &items)?;
+        let mut config = config.clone();
+        if config.mode == Mode::Auto {
+            let chosen = plan::plan_mode(lib, &config, device)?;
+            config.mode = chosen.mode;
+            events(&TrainEvent::Plan(chosen));
+        }
+        let state = new_state(&config, &items)?;
         // Saved before the slow part, so that a run killed while caching can resume.
         state.save(&dir)?;
         state
@@ -433,6 +518,7 @@ pub fn train(
         embedding_dim: config.embedding_dim,
         dropout: config.dropout,
         label_count: state.labels.len(),
+        classifier: config.classifier.resolve(&sets.train, state.labels.len()),
         ..NetworkConfig::lite0(state.labels.len())
     };
     let varmap = VarMap::new();
@@ -452,7 +538,7 @@ pub fn train(
     // Partial mode trains a network whose frozen weights are detached (`frozen_except`).
     let frozen = match config.mode {
         Mode::Partial { .. } => Some(frozen_except(&varmap, &trainable, &net_config, device)?),
-        Mode::Head | Mode::Full => None,
+        Mode::Head | Mode::Full | Mode::Auto => None,
     };
     let net = frozen.as_ref().unwrap_or(&fresh);
     let feed = Feed::new(
@@ -524,7 +610,10 @@ pub fn train(
                     device,
                 )?
                 .logits;
-            let parts = loss::paper_loss(&logits, &targets, &weights)?;
+            let parts = match net_config.classifier {
+                Classifier::MultiLabel => loss::paper_loss(&logits, &targets, &weights)?,
+                Classifier::SingleLabel => loss::softmax_loss(&logits, &targets, LABEL_SMOOTHING)?,
+            };
             let value = f64::from(parts.loss.to_scalar::<f32>()?);
             check_finite(value, epoch, step + 1)?;
             let accumulate = config.accumulate.max(1);
@@ -591,7 +680,7 @@ pub fn train(
             let trainable = trainable_vars(&varmap, &fresh, config.mode)?;
             frozen_except(&varmap, &trainable, &net_config, device)?
         }
-        Mode::Head | Mode::Full => varmap_net(&varmap, &net_config, device)?,
+        Mode::Head | Mode::Full | Mode::Auto => varmap_net(&varmap, &net_config, device)?,
     };
     let validation = eval.metrics(&settled, &sets.validation, ctx)?;
     let test = eval.metrics(&settled, &sets.test, ctx)?;
@@ -781,7 +870,7 @@ impl Feed {
         events: &mut dyn FnMut(&TrainEvent),
     ) -> Result<Feed> {
         let suffix_start = match config.mode {
-            Mode::Head => None,
+            Mode::Head | Mode::Auto => None,
             Mode::Partial { blocks } => match net.backbone().split_blocks() {
                 Some(count) => Some(count.saturating_sub(blocks)),
                 None => return Ok(Feed::Images),
@@ -996,7 +1085,9 @@ impl Evaluation<'_> {
                     net.outputs_t(&x, false)?.logits
                 }
             };
-            let p = candle_nn::ops::sigmoid(&logits)?.to_vec2::<f32>()?;
+            let classifier = net.config().classifier;
+            let mut p = classifier.probabilities(&logits)?.to_vec2::<f32>()?;
+            as_predictions(classifier, &mut p);
             let y: Vec<Vec<f32>> = batch.iter().map(|s| s.targets.clone()).collect();
             acc.add_rows(&p, &y);
         }
@@ -1097,7 +1188,7 @@ fn trainable_vars(varmap: &VarMap, net: &ParallelNetwork, mode: Mode) -> Result<
         .filter(|n| !n.starts_with("_fc."))
         .collect();
     let trainable_backbone: Vec<String> = match mode {
-        Mode::Head => Vec::new(),
+        Mode::Head | Mode::Auto => Vec::new(),
         Mode::Full => backbone_names,
         Mode::Partial { blocks } => last_blocks(&backbone_names, blocks),
     };
@@ -1310,7 +1401,8 @@ pub fn evaluate_classification(
             .map(|path| preprocess.load(path))
             .collect::<Result<_>>()?;
         let x = preprocess.to_tensor(&images, system.device())?;
-        let p = system.predict(&x)?.to_vec2::<f32>()?;
+        let mut p = system.predict(&x)?.to_vec2::<f32>()?;
+        as_predictions(system.classifier(), &mut p);
         for (item, row) in batch.iter().zip(&p) {
             let mut y = vec![0.0f32; row.len()];
             for label in &item.labels {
@@ -1368,7 +1460,7 @@ pub fn step_throughput(
     let trainable_parameters = trainable.iter().map(|v| v.elem_count()).sum();
     let net = match mode {
         Mode::Partial { .. } => frozen_except(&varmap, &trainable, &config, device)?,
-        Mode::Head | Mode::Full => fresh,
+        Mode::Head | Mode::Full | Mode::Auto => fresh,
     };
     let mut optimizer = AdamW::new(trainable, ParamsAdamW::default())?;
     let side = Preprocess::LITE0.side_px as usize;
@@ -1382,7 +1474,7 @@ pub fn step_throughput(
             })?;
             Some(count.saturating_sub(blocks))
         }
-        Mode::Head | Mode::Full => None,
+        Mode::Head | Mode::Full | Mode::Auto => None,
     };
     let cached = match (start, cached_prefix) {
         (Some(start), true) => Some(net.backbone().prefix(&x, start)?),
@@ -1396,7 +1488,9 @@ pub fn step_throughput(
     for i in 0..=steps.max(1) {
         let step_start = Instant::now();
         let out = match (mode, start) {
-            (Mode::Head, _) => net.outputs_from_parts_t(&pooled, small.as_ref(), true)?,
+            (Mode::Head | Mode::Auto, _) => {
+                net.outputs_from_parts_t(&pooled, small.as_ref(), true)?
+            }
             (Mode::Partial { .. }, Some(start)) => {
                 let h = match &cached {
                     Some(h) => h.clone(),

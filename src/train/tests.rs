@@ -413,3 +413,38 @@ fn partial_training_moves_every_trainable_variable_and_accumulates() {
         );
     }
 }
+
+#[test]
+fn auto_mode_chooses_partial_where_it_fits_and_says_why() {
+    let (_dir, mut lib) = demo_library(20);
+    let chosen = plan::plan_mode(&lib, &tiny("a1"), &Device::Cpu).unwrap();
+    assert_eq!(chosen.mode, Mode::Partial { blocks: plan::AUTO_BLOCKS });
+    assert!(chosen.reason.starts_with("partial"), "{}", chosen.reason);
+    assert!(chosen.partial_estimate_secs.unwrap() > 0.0);
+    // A run asked for auto says what it chose first, and its state keeps the mode chosen.
+    let mut events = Vec::new();
+    let config = TrainConfig {
+        mode: Mode::Auto,
+        epochs: 1,
+        ..tiny("a1")
+    };
+    train(
+        &mut lib,
+        &config,
+        false,
+        &Device::Cpu,
+        &JobContext::silent(),
+        &mut |e| events.push(e.clone()),
+    )
+    .unwrap();
+    assert!(matches!(&events[0], TrainEvent::Plan(p) if p.mode == chosen.mode));
+    let state = RunState::load(&run_dir(lib.root(), "a1")).unwrap();
+    assert_eq!(state.config.mode, chosen.mode);
+    // A backbone that cannot be split trains its head.
+    let resnet = TrainConfig {
+        backbone: "resnet50".into(),
+        ..tiny("a2")
+    };
+    let chosen = plan::plan_mode(&lib, &resnet, &Device::Cpu).unwrap();
+    assert_eq!(chosen.mode, Mode::Head);
+}
