@@ -317,12 +317,12 @@ impl Searcher {
             .preprocess()
             .to_tensor(std::slice::from_ref(image), self.system.device())?;
         let decode_ms = ms_since(start);
-        let embedded = self.system.embed(&x)?;
+        let (embedded, probabilities) = self.system.embed_and_predict(&x)?;
         let query = embedded
             .to_device(&Device::Cpu)?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        let predicted_labels = self.predicted_labels(&x)?;
+        let predicted_labels = self.predicted_labels(&probabilities)?;
         let embed_ms = ms_since(start) - decode_ms;
         let search_start = Instant::now();
         let mask = row_mask(&self.items, filter);
@@ -378,8 +378,8 @@ impl Searcher {
             .to_vec1::<f32>()?)
     }
 
-    fn predicted_labels(&self, x: &Tensor) -> Result<Vec<PredictedLabel>> {
-        let probabilities = self.system.predict(x)?;
+    /// The most probable labels of one query, from its `1 × label_count` probabilities.
+    fn predicted_labels(&self, probabilities: &Tensor) -> Result<Vec<PredictedLabel>> {
         let probabilities = probabilities
             .to_device(&Device::Cpu)?
             .squeeze(0)?

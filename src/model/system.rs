@@ -468,6 +468,26 @@ impl System {
         Ok(embedded)
     }
 
+    /// [`System::embed`] and [`System::predict`] from one pass of the backbone: what a query
+    /// needs (the ranked items and the labels shown beside them), at the cost of one.
+    pub fn embed_and_predict(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        match &self.model {
+            SystemModel::ImageNet(lite0) => {
+                let pooled = lite0.pooled(x)?;
+                let logits = lite0.logits_from_pooled_t(&pooled, false)?;
+                Ok((
+                    l2_normalize(&pooled)?,
+                    candle_nn::ops::softmax(&logits, D::Minus1)?,
+                ))
+            }
+            SystemModel::Trained(network) => {
+                let out = network.outputs_t(x, false)?;
+                let probabilities = network.config().classifier.probabilities(&out.logits)?;
+                Ok((l2_normalize(&out.embedding)?, probabilities))
+            }
+        }
+    }
+
     /// How the system's classifier turns logits into probabilities (the ImageNet classifier
     /// of the built-in system is a softmax).
     pub fn classifier(&self) -> crate::model::network::Classifier {
@@ -579,6 +599,19 @@ mod tests {
         }
     }
 
+    /// `embed_and_predict` gives what `embed` and `predict` give, from one pass.
+    fn assert_one_pass_matches(system: &System, x: &Tensor) {
+        let (e, p) = system.embed_and_predict(x).unwrap();
+        for (one, two) in [
+            (e, system.embed(x).unwrap()),
+            (p, system.predict(x).unwrap()),
+        ] {
+            assert_eq!(one.dims(), two.dims());
+            let diff = (one - two).unwrap().abs().unwrap().max_all().unwrap();
+            assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
+        }
+    }
+
     #[test]
     fn imagenet_lite0_embeds_unit_vectors_and_predicts_classes() {
         let system = System::imagenet_lite0_from(&shipped(), &Device::Cpu).unwrap();
@@ -602,6 +635,7 @@ mod tests {
         for row in p.to_vec2::<f32>().unwrap() {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         }
+        assert_one_pass_matches(&system, &x);
     }
 
     #[test]
@@ -657,6 +691,7 @@ mod tests {
             .unwrap();
         assert_eq!(diff, 0.0);
         assert_eq!(system.predict(&x).unwrap().dims(), [2, 3]);
+        assert_one_pass_matches(&system, &x);
 
         // Saving other weights under the same name changes the fingerprint; new metrics do not.
         let first = system.fingerprint().to_string();
