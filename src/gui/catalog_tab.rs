@@ -19,7 +19,6 @@ use super::{
 };
 use crate::catalog::demo::DemoOptions;
 use crate::catalog::{Item, LabelGroup};
-use crate::library;
 use eframe::egui;
 use egui::{
     Align, Layout, Rect, RichText, ScrollArea, Sense, Stroke, StrokeKind, TextStyle, TextWrapMode,
@@ -371,11 +370,7 @@ pub(crate) fn fit_into(size: Vec2, within: Rect) -> Rect {
 }
 
 fn thumb_request(root: &Path, item: &Item) -> ImageRequest {
-    ImageRequest {
-        key: ImageKey::Thumb(item.image.clone()),
-        original: library::resolve(root, &item.image),
-        thumb: library::thumb_path(root, &item.image),
-    }
+    ImageRequest::thumb(root, &item.image)
 }
 
 /// The detail view of the selected item: the large image, what it is, and its labels.

@@ -1064,11 +1064,7 @@ fn paint_tile(
         rect.min + Vec2::splat(theme::CARD_PADDING),
         Vec2::splat(rect.width() - 2.0 * theme::CARD_PADDING),
     );
-    let thumb = thumbs.texture_or_request(ImageRequest {
-        key: ImageKey::Thumb(item.image.clone()),
-        original: crate::library::resolve(root, &item.image),
-        thumb: crate::library::thumb_path(root, &item.image),
-    });
+    let thumb = thumbs.texture_or_request(ImageRequest::thumb(root, &item.image));
     paint_image(painter, &thumb, image_rect);
     let text = if marked {
         format!("#{rank}  hit")

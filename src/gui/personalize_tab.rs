@@ -9,7 +9,7 @@
 //! (milliseconds on a demo catalogue; the UI never waits for them); a cart edited while they
 //! run is recomputed when they end.
 
-use super::thumbs::{ImageKey, ImageRequest, Thumb};
+use super::thumbs::{ImageRequest, Thumb};
 use super::{App, JobKind, JobOutput, JobState, Runtime, UiState, theme, widgets};
 use crate::catalog::ItemId;
 use crate::jobs::Job;
@@ -20,7 +20,7 @@ use crate::personalize::personaliser::{TrainOptions, TrainReport};
 use crate::store::UserId;
 use eframe::egui;
 use egui::{RichText, ScrollArea, Ui, Vec2};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Recommendations per group.
@@ -435,7 +435,7 @@ fn cart_ui(
         };
         let indexed = &engine.searcher.items()[row];
         ui.horizontal(|ui| {
-            let thumb = thumb_of(&mut rt.thumbs, &indexed.image);
+            let thumb = thumb_of(&mut rt.thumbs, &rt.library_dir, &indexed.image);
             super::search_tab::image_ui(ui, &thumb, Vec2::splat(CART_THUMB));
             ui.vertical(|ui| {
                 ui.add(egui::Label::new(RichText::new(&indexed.title).small()).truncate());
@@ -526,7 +526,11 @@ fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
             ui.label(RichText::new(format!("Group {}", g + 1)).strong());
             for &item in &group.items {
                 if let Some(row) = engine.searcher.row_of(item) {
-                    let thumb = thumb_of(&mut rt.thumbs, &engine.searcher.items()[row].image);
+                    let thumb = thumb_of(
+                        &mut rt.thumbs,
+                        &rt.library_dir,
+                        &engine.searcher.items()[row].image,
+                    );
                     super::search_tab::image_ui(ui, &thumb, Vec2::splat(CART_THUMB * 0.6));
                 }
             }
@@ -544,7 +548,11 @@ fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
                             .show(ui, |ui| {
                                 ui.set_width(RESULT_THUMB);
                                 ui.vertical(|ui| {
-                                    let thumb = thumb_of(&mut rt.thumbs, Path::new(&r.image));
+                                    let thumb = thumb_of(
+                                        &mut rt.thumbs,
+                                        &rt.library_dir,
+                                        Path::new(&r.image),
+                                    );
                                     super::search_tab::image_ui(
                                         ui,
                                         &thumb,
@@ -633,11 +641,6 @@ fn evaluation_ui(ui: &mut Ui, rt: &Runtime, busy: bool, commands: &mut Vec<Perso
         });
 }
 
-fn thumb_of(thumbs: &mut super::thumbs::ThumbCache, image: &Path) -> Thumb {
-    let stored = image.to_string_lossy().into_owned();
-    thumbs.texture_or_request(ImageRequest {
-        key: ImageKey::Thumb(stored.clone()),
-        thumb: crate::library::thumb_path(Path::new("/"), &stored),
-        original: PathBuf::from(image),
-    })
+fn thumb_of(thumbs: &mut super::thumbs::ThumbCache, root: &Path, image: &Path) -> Thumb {
+    thumbs.texture_or_request(ImageRequest::thumb(root, &image.to_string_lossy()))
 }

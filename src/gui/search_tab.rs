@@ -272,6 +272,7 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
                 COLUMNS,
                 &[],
                 rt.selected,
+                &root,
                 &mut rt.thumbs,
                 &mut commands,
             ),
@@ -303,6 +304,7 @@ pub(crate) fn search_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
                             COMPARE_COLUMNS,
                             &shared,
                             rt.selected,
+                            &root,
                             &mut rt.thumbs,
                             &mut commands,
                         );
@@ -634,6 +636,7 @@ fn results_ui(
     columns: usize,
     shared: &[ItemId],
     selected: Option<ItemId>,
+    root: &Path,
     thumbs: &mut super::thumbs::ThumbCache,
     commands: &mut Vec<Command>,
 ) {
@@ -658,7 +661,7 @@ fn results_ui(
                         } else {
                             TileMark::Plain
                         };
-                        result_tile_ui(ui, item, tile_w, mark, thumbs, commands);
+                        result_tile_ui(ui, item, tile_w, mark, root, thumbs, commands);
                     }
                 });
                 ui.add_space(gap);
@@ -681,6 +684,7 @@ fn result_tile_ui(
     item: &RankedItem,
     width: f32,
     mark: TileMark,
+    root: &Path,
     thumbs: &mut super::thumbs::ThumbCache,
     commands: &mut Vec<Command>,
 ) {
@@ -699,11 +703,7 @@ fn result_tile_ui(
             // The frame adds its margins (2 × 6) and stroke (2 × 1) around the content.
             ui.set_width(width - 14.0);
             ui.vertical(|ui| {
-                let thumb = thumbs.texture_or_request(ImageRequest {
-                    key: ImageKey::Thumb(item.image.clone()),
-                    original: PathBuf::from(&item.image),
-                    thumb: crate::library::thumb_path(Path::new("/"), &item.image),
-                });
+                let thumb = thumbs.texture_or_request(ImageRequest::thumb(root, &item.image));
                 image_ui(ui, &thumb, Vec2::splat(width - 14.0));
                 ui.horizontal(|ui| {
                     ui.label(RichText::new(format!("#{}", item.rank)).strong());

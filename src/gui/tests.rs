@@ -455,6 +455,13 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
     assert_eq!(shown.result.results.len(), 10);
     // The dropped catalogue photo finds itself first.
     assert_eq!(shown.result.results[0].item_id, items[5].id);
+    // Each tile is the catalogue's own thumbnail, cached inside the library.
+    for result in &shown.result.results {
+        let item = items.iter().find(|i| i.id == result.item_id).unwrap();
+        let key = ImageKey::Thumb(item.image.clone());
+        assert!(h.state().rt.thumbs.is_ready(&key), "{key:?}");
+        assert!(lib.thumb_path(&item.image).is_file(), "{}", item.image);
+    }
 
     // A file that is not an image: one clear message naming it; the results stay.
     let bad = dir.path().join("notes.txt");

@@ -53,6 +53,14 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
         assert_eq!(group.results.len(), 10);
         assert!(group.results.iter().all(|r| !cart.contains(&r.item_id)));
     }
+    // Every recommended tile is the catalogue's own thumbnail, cached inside the library.
+    let lib = crate::library::Library::open(dir.path()).unwrap();
+    for result in view.groups.iter().flat_map(|g| &g.results) {
+        let stored = lib.stored_path(std::path::Path::new(&result.image));
+        let key = super::thumbs::ImageKey::Thumb(stored.clone());
+        assert!(h.state().rt.thumbs.is_ready(&key), "{key:?}");
+        assert!(lib.thumb_path(&stored).is_file(), "{stored}");
+    }
     let before = view.groups.clone();
 
     // Remove every item but the first: one group, and new recommendations.

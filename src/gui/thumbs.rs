@@ -10,11 +10,11 @@
 //! A missing or corrupt file becomes a [`Thumb::Failed`] entry with the reason (the grid shows
 //! a warning sign), never a crash. The cache evicts the least recently shown textures.
 
-use crate::vision;
+use crate::{library, vision};
 use eframe::egui;
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -43,6 +43,22 @@ pub struct ImageRequest {
     pub key: ImageKey,
     pub original: PathBuf,
     pub thumb: PathBuf,
+}
+
+impl ImageRequest {
+    /// The thumbnail of `image` in the library at `root`, whether `image` is named as stored
+    /// (relative to the library) or resolved: one key and one thumbnail file under
+    /// `root/thumbs/` either way, so a tile in any tab reuses the catalogue's thumbnail.
+    pub fn thumb(root: &Path, image: &str) -> ImageRequest {
+        let stored = Path::new(image)
+            .strip_prefix(root)
+            .map_or_else(|_| image.to_string(), |p| p.to_string_lossy().into_owned());
+        ImageRequest {
+            original: library::resolve(root, &stored),
+            thumb: library::thumb_path(root, &stored),
+            key: ImageKey::Thumb(stored),
+        }
+    }
 }
 
 /// A finished load.
