@@ -40,8 +40,10 @@ pub enum BenchCommand {
         /// Timed passes per batch size (after the warm-up); the median is reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// Print JSON: {"threads", "lite0_batch1_images_per_s", "lite0_batch32_images_per_s",
-        /// "index_images_per_s", "items", "device", "demo_library"}.
+        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s",
+        /// "lite0_batch1_images_per_s", "lite0_batch32_images_per_s" (medians), "lite0_batch1"
+        /// and "lite0_batch32" ({"median", "min", "max"}), "index_images_per_s", "items",
+        /// "device", "demo_library"}.
         #[arg(long)]
         json: bool,
     },
@@ -53,8 +55,9 @@ pub enum BenchCommand {
         /// Timed single queries per size (after a warm-up); the median is reported.
         #[arg(long, default_value_t = 10)]
         runs: usize,
-        /// Print JSON: {"threads", "dim", "results": [{"items", "single_ms",
-        /// "single_gb_per_s", "batch100_ms_per_query"}], "f16_recall_at_10"}.
+        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "dim", "results":
+        /// [{"items", "single_ms", "single_min_ms", "single_max_ms", "single_gb_per_s",
+        /// "batch100_ms_per_query"}], "f16_recall_at_10", "query_latency"}.
         #[arg(long)]
         json: bool,
     },
@@ -74,8 +77,8 @@ pub enum BenchCommand {
         /// Backbone blocks that train in partial mode.
         #[arg(long, default_value_t = 3)]
         blocks: usize,
-        /// Print JSON: {"cpu", "simd", "threads", "batch", "blocks", "device", "results":
-        /// [{"mode", "images_per_s", "trainable_parameters", "peak_rss_bytes"}]}.
+        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "batch", "blocks", "device",
+        /// "results": [{"mode", "images_per_s", "trainable_parameters", "peak_rss_bytes"}]}.
         #[arg(long)]
         json: bool,
     },
@@ -112,10 +115,12 @@ fn train_bench(
         results.push(bench);
     }
     if json {
+        let machine = Machine::measure();
         let out = serde_json::json!({
-            "cpu": cpu_model(),
-            "simd": crate::model::depthwise::simd_level(),
-            "threads": rayon::current_num_threads(),
+            "cpu": machine.cpu,
+            "simd": machine.simd,
+            "threads": machine.threads,
+            "memory_gb_per_s": machine.memory_gb_per_s,
             "batch": batch,
             "blocks": blocks,
             "device": device_spec,
@@ -124,6 +129,95 @@ fn train_bench(
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The machine every figure stands beside: a reader compares like with like.
+#[derive(Debug, Serialize)]
+struct Machine {
+    /// `/proc/cpuinfo`'s model name (Linux).
+    cpu: Option<String>,
+    /// The instruction set Vitrine's own kernels use (`VITRINE_SIMD` narrows it).
+    simd: &'static str,
+    threads: usize,
+    /// Read bandwidth of one pass over a 512 MiB buffer on every thread (best of 3), GB/s:
+    /// the ceiling of a memory-bound single query.
+    memory_gb_per_s: f64,
+}
+
+impl Machine {
+    fn measure() -> Machine {
+        Machine {
+            cpu: cpu_model(),
+            simd: crate::model::depthwise::simd_level(),
+            threads: rayon::current_num_threads(),
+            memory_gb_per_s: memory_bandwidth_gb_per_s(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}, {} kernels, {} threads, {:.1} GB/s memory read",
+            self.cpu.as_deref().unwrap_or("unknown CPU"),
+            self.simd,
+            self.threads,
+            self.memory_gb_per_s
+        )
+    }
+}
+
+/// Read bandwidth in GB/s: a parallel sum over 512 MiB of f32, the best of 3 passes after one
+/// that faults the pages in.
+fn memory_bandwidth_gb_per_s() -> f64 {
+    const BYTES: usize = 512 << 20;
+    let data = vec![1f32; BYTES / 4];
+    let pass = || {
+        let start = Instant::now();
+        let sum: f32 = data
+            .par_chunks(1 << 16)
+            .map(|chunk| {
+                // Independent lanes, so the loop is as wide as the vector unit.
+                let mut lanes = [0f32; 16];
+                for block in chunk.chunks_exact(16) {
+                    lanes.iter_mut().zip(block).for_each(|(a, v)| *a += v);
+                }
+                lanes.iter().sum::<f32>()
+            })
+            .sum();
+        std::hint::black_box(sum);
+        start.elapsed().as_secs_f64()
+    };
+    pass();
+    let best = (0..3).map(|_| pass()).fold(f64::INFINITY, f64::min);
+    BYTES as f64 / best / 1e9
+}
+
+/// Median, minimum and maximum of a few timings (a shared machine shows in the spread).
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(mut values: Vec<f64>) -> Spread {
+        values.sort_by(f64::total_cmp);
+        Spread {
+            median: values[values.len() / 2],
+            min: values[0],
+            max: values[values.len() - 1],
+        }
+    }
+
+    /// The same spread of `batch / seconds`: images per second from pass times.
+    fn rate(self, per: f64) -> Spread {
+        let r = |s: f64| if s > 0.0 { per / s } else { 0.0 };
+        Spread {
+            median: r(self.median),
+            min: r(self.max),
+            max: r(self.min),
+        }
+    }
 }
 
 /// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
@@ -136,9 +230,14 @@ fn cpu_model() -> Option<String> {
 /// What `bench embed` measured.
 #[derive(Debug, Serialize)]
 struct EmbedBench {
-    threads: usize,
+    #[serde(flatten)]
+    machine: Machine,
+    /// Medians.
     lite0_batch1_images_per_s: f64,
     lite0_batch32_images_per_s: f64,
+    /// Median, min and max over the timed passes.
+    lite0_batch1: Spread,
+    lite0_batch32: Spread,
     index_images_per_s: f64,
     /// Items indexed end to end.
     items: u64,
@@ -166,9 +265,9 @@ pub fn run(dir: &Path, device: &str, cmd: &BenchCommand) -> anyhow::Result<ExitC
 fn embed(dir: &Path, device_spec: &str, runs: usize, json: bool) -> anyhow::Result<ExitCode> {
     let device = system::device(device_spec)?;
     let system = System::imagenet_lite0(&device)?;
-    let threads = rayon::current_num_threads();
+    let machine = Machine::measure();
     if !json {
-        eprintln!("timing Lite0 on {device_spec} with {threads} threads …");
+        eprintln!("timing Lite0 on {device_spec}: {} …", machine.describe());
     }
     let batch1 = images_per_s(&system, 1, 3, runs)?;
     let batch32 = images_per_s(&system, 32, 1, runs.min(3))?;
@@ -209,20 +308,27 @@ fn embed(dir: &Path, device_spec: &str, runs: usize, json: bool) -> anyhow::Resu
     let report = report.context("the indexing run failed")?;
 
     let result = EmbedBench {
-        threads,
-        lite0_batch1_images_per_s: batch1,
-        lite0_batch32_images_per_s: batch32,
+        lite0_batch1_images_per_s: batch1.median,
+        lite0_batch32_images_per_s: batch32.median,
+        lite0_batch1: batch1,
+        lite0_batch32: batch32,
         index_images_per_s: report.images_per_s,
         items: report.embedded,
         device: device_spec.to_string(),
         demo_library: temp.is_some(),
+        machine,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        println!("Embedding throughput (imagenet-lite0 on {device_spec}, {threads} threads)");
-        println!("  Lite0, batch 1:   {batch1:7.1} images/s");
-        println!("  Lite0, batch 32:  {batch32:7.1} images/s");
+        println!("Embedding throughput (imagenet-lite0 on {device_spec})");
+        println!("  {}", result.machine.describe());
+        for (name, b) in [("batch 1: ", batch1), ("batch 32:", batch32)] {
+            println!(
+                "  Lite0, {name}  {:7.1} images/s (median; {:.1}–{:.1})",
+                b.median, b.min, b.max
+            );
+        }
         println!(
             "  indexing:         {:7.1} images/s ({} items{}: decode, embed, write)",
             report.images_per_s,
@@ -240,9 +346,14 @@ fn embed(dir: &Path, device_spec: &str, runs: usize, json: bool) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// Images per second of `system.embed` at `batch`: `warmup` passes, then the median of
-/// `runs` timed passes, on uniform random input in −1…1 (the normalised range).
-fn images_per_s(system: &System, batch: usize, warmup: usize, runs: usize) -> anyhow::Result<f64> {
+/// Images per second of `system.embed` at `batch`: `warmup` passes, then the median (and
+/// range) of `runs` timed passes, on uniform random input in −1…1 (the normalised range).
+fn images_per_s(
+    system: &System,
+    batch: usize,
+    warmup: usize,
+    runs: usize,
+) -> anyhow::Result<Spread> {
     let side = system.preprocess().side_px as usize;
     let x = Tensor::rand(-1f32, 1.0, (batch, 3, side, side), system.device())?;
     let pass = || -> anyhow::Result<f64> {
@@ -254,16 +365,10 @@ fn images_per_s(system: &System, batch: usize, warmup: usize, runs: usize) -> an
     for _ in 0..warmup {
         pass()?;
     }
-    let mut times = (0..runs)
+    let times = (0..runs)
         .map(|_| pass())
         .collect::<anyhow::Result<Vec<f64>>>()?;
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
-    Ok(if median > 0.0 {
-        batch as f64 / median
-    } else {
-        0.0
-    })
+    Ok(Spread::of(times).rate(batch as f64))
 }
 
 /// The width of the synthetic rows of `bench search` (the Lite0 embedding width).
@@ -276,7 +381,8 @@ const SEARCH_BATCH: usize = 100;
 /// What `bench search` measured.
 #[derive(Debug, Serialize)]
 struct SearchBench {
-    threads: usize,
+    #[serde(flatten)]
+    machine: Machine,
     dim: usize,
     results: Vec<SearchResult>,
     /// Mean share of the exact top 10 that the f16 index finds, on the first size.
@@ -363,8 +469,12 @@ fn query_latency(dir: &Path, device_spec: &str) -> anyhow::Result<Option<QueryLa
 #[derive(Debug, Serialize)]
 struct SearchResult {
     items: usize,
+    /// Median of the single queries, and their range.
     single_ms: f64,
-    /// Matrix bytes read per second by a single query.
+    single_min_ms: f64,
+    single_max_ms: f64,
+    /// Matrix bytes read per second by a single query (median): compare with the machine's
+    /// `memory_gb_per_s`.
     single_gb_per_s: f64,
     batch100_ms_per_query: f64,
     /// Reading this index back from its file (and checking its checksum), for sizes up to
@@ -420,7 +530,10 @@ fn search_bench(
             q.index_load_ms
         );
     }
-    let threads = rayon::current_num_threads();
+    let machine = Machine::measure();
+    if !json {
+        println!("{}", machine.describe());
+    }
     let available = available_memory_bytes();
     let mut results = Vec::new();
     let mut f16_recall_at_10 = None;
@@ -453,8 +566,8 @@ fn search_bench(
             search::top_k(&index, q, SEARCH_K, None)?;
             times.push(start.elapsed().as_secs_f64());
         }
-        times.sort_by(f64::total_cmp);
-        let single_s = times[times.len() / 2];
+        let single = Spread::of(times);
+        let single_s = single.median;
 
         // Batches of 100: one warm-up, the best of three.
         let batch = &queries[..SEARCH_BATCH * SEARCH_DIM];
@@ -499,14 +612,21 @@ fn search_bench(
         let result = SearchResult {
             items,
             single_ms: single_s * 1e3,
+            single_min_ms: single.min * 1e3,
+            single_max_ms: single.max * 1e3,
             single_gb_per_s: bytes as f64 / single_s / 1e9,
             batch100_ms_per_query: batch_s * 1e3 / SEARCH_BATCH as f64,
             load_ms,
         };
         if !json {
             println!(
-                "{items:>9} items: single {:7.2} ms ({:5.1} GB/s), batch of 100 {:6.3} ms/query",
-                result.single_ms, result.single_gb_per_s, result.batch100_ms_per_query
+                "{items:>9} items: single {:7.2} ms ({:.2}–{:.2}; {:5.1} GB/s), batch of 100 \
+                 {:6.3} ms/query",
+                result.single_ms,
+                result.single_min_ms,
+                result.single_max_ms,
+                result.single_gb_per_s,
+                result.batch100_ms_per_query
             );
             if let Some(ms) = result.load_ms {
                 println!("{items:>9} items: index file loaded and checked in {ms:.0} ms");
@@ -514,8 +634,9 @@ fn search_bench(
         }
         results.push(result);
     }
+    let threads = machine.threads;
     let bench = SearchBench {
-        threads,
+        machine,
         dim: SEARCH_DIM,
         results,
         f16_recall_at_10,
