@@ -175,7 +175,7 @@ pub fn run(dir: &Path, device: &str, args: &TrainArgs) -> anyhow::Result<ExitCod
             }
             if let TrainEvent::Epoch(e) = event {
                 let line = format!(
-                    "epoch {:>3}: loss {:.4} (bce {:.4}), validation IoU {:.3} precision {:.3} \
+                    "epoch {:>3}: loss {:.4} (cross-entropy {:.4}), validation IoU {:.3} precision {:.3} \
                      recall {:.3}, {:.1} images/s",
                     e.epoch,
                     e.train_loss,

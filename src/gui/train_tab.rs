@@ -790,14 +790,23 @@ fn plots_ui(ui: &mut Ui, plotted: Option<&str>, history: &[EpochStats]) {
                 .x_axis_label("epoch")
                 .include_y(0.0)
                 .show(ui, |plot| {
-                    plot.line(Line::new(
-                        "loss (eq. 3)",
-                        PlotPoints::from(series(&|h| h.train_loss)),
-                    ));
-                    plot.line(Line::new(
-                        "BCE (eq. 1)",
-                        PlotPoints::from(series(&|h| h.train_bce)),
-                    ));
+                    // A single-label (softmax) run has no eq. (3) weighting: one line.
+                    let weighted = history.iter().any(|h| h.train_loss != h.train_bce);
+                    if weighted {
+                        plot.line(Line::new(
+                            "loss (eq. 3)",
+                            PlotPoints::from(series(&|h| h.train_loss)),
+                        ));
+                        plot.line(Line::new(
+                            "BCE (eq. 1)",
+                            PlotPoints::from(series(&|h| h.train_bce)),
+                        ));
+                    } else {
+                        plot.line(Line::new(
+                            "cross-entropy loss",
+                            PlotPoints::from(series(&|h| h.train_loss)),
+                        ));
+                    }
                 });
         });
         ui.vertical(|ui| {

@@ -10,22 +10,34 @@
 //! indexing and `eval` use at once.
 //!
 //! ## Modes
-//! * **head**: the backbone *and the shallow branch* are frozen, so the concatenated
-//!   features `[pooled ‖ shallow]` are computed once and cached (on disk, so a resumed run
-//!   does not compute them again); only the embedding layer and the classifier train. With
-//!   augmentation, the cache holds a fixed number of augmented *variants* per training item,
-//!   drawn once; each epoch takes one of them per item at random. Why freeze the shallow
-//!   branch too: training it needs every variant's pixels every epoch, and Candle's CPU
-//!   convolution backward limits that to ~22 images/s on 2 cores (`vitrine bench train`),
-//!   half an hour for a 2000-item demo run, against seconds for the head alone. Its
-//!   Kaiming-initialised filters, ReLU and global mean/max already pass colour and texture
-//!   statistics on as random projections, which the trained embedding layer learns to read;
-//!   *partial* and *full* modes train it.
-//! * **partial**: the last N blocks of the backbone (and what follows them) train too; every
-//!   epoch draws a new augmentation of every item. The backbone runs in training mode (batch
-//!   statistics).
-//! * **full**: every weight trains (a GPU is advised).
+//! Every mode caches what it does not train, on disk ([`cache`], f16, so a resumed or killed
+//! run does not compute it again): with augmentation, a fixed number of augmented
+//! *variants* per training item, drawn once; each epoch takes one of them per item.
+//! * **head**: the backbone is frozen and its pooled features cached with the shallow
+//!   branch's small input (the photo pooled to 56×56); the shallow branch, the embedding
+//!   layer and the classifier train.
+//! * **partial** (`--blocks N`): the backbone's first blocks are frozen and the map entering
+//!   block `16 − N` is cached; the last N blocks, the head conv, the shallow branch and the
+//!   head train. The backbone learns at [`TrainConfig::backbone_lr_factor`] of the head's
+//!   rate and keeps its ImageNet batch-norm statistics (a 16-image batch of one shop's
+//!   photos is a worse estimate than ImageNet's), so the trained part sees the same
+//!   features in training and in search. On real photos this is what beats a linear probe
+//!   (README, "On real photos").
+//! * **full**: every weight trains from the decoded photos, batch norm on batch statistics
+//!   with its running averages updated, as the paper did (a GPU is advised).
+//! * **auto** (the default): [`plan`] picks partial where the estimated run fits its budget
+//!   on this machine, else head, and says why ([`TrainEvent::Plan`]).
 //!
+//! The training kernels (`model::conv`, `model::batch_norm`, `model::elementwise`,
+//! `model::depthwise`) make partial and full training on a CPU faster than PyTorch's
+//! (README, "Training speed").
+//!
+//! ## Classifier
+//! The paper's multi-label head (sigmoid, eq. 1–3) by default; a catalogue in which every
+//! item has exactly one label trains a softmax with label smoothing instead
+//! ([`ClassifierChoice::Auto`]): one category per photo is a choice among classes, and
+//! treating it as ten independent yes/no questions learnt less on real photos.
+
 //! ## Augmentation
 //! Regular augmentation ([`augment`]) flips, rotates, shifts and shears; background
 //! augmentation ([`background`]) cuts the item out and pastes it on a scene (with
@@ -331,9 +343,9 @@ impl TrainConfig {
 pub struct EpochStats {
     /// 1-based.
     pub epoch: usize,
-    /// The mean of eq. (3) over the epoch's steps.
+    /// The mean of eq. (3) over the epoch's steps (the softmax loss for a single-label head).
     pub train_loss: f64,
-    /// The mean of eq. (1) alone.
+    /// The mean of eq. (1) alone; for a single-label head, the same as `train_loss`.
     pub train_bce: f64,
     /// Eq. (5) on the validation split.
     pub validation: ClassifyMetrics,

@@ -418,7 +418,12 @@ fn partial_training_moves_every_trainable_variable_and_accumulates() {
 fn auto_mode_chooses_partial_where_it_fits_and_says_why() {
     let (_dir, mut lib) = demo_library(20);
     let chosen = plan::plan_mode(&lib, &tiny("a1"), &Device::Cpu).unwrap();
-    assert_eq!(chosen.mode, Mode::Partial { blocks: plan::AUTO_BLOCKS });
+    assert_eq!(
+        chosen.mode,
+        Mode::Partial {
+            blocks: plan::AUTO_BLOCKS
+        }
+    );
     assert!(chosen.reason.starts_with("partial"), "{}", chosen.reason);
     assert!(chosen.partial_estimate_secs.unwrap() > 0.0);
     // A run asked for auto says what it chose first, and its state keeps the mode chosen.
