@@ -466,6 +466,9 @@ pub struct InShopReport {
     pub category_precision: f64,
     /// Fraction of the top-K sharing the query's subtype (queries with one).
     pub subtype_precision: f64,
+    /// Fraction of the top-K sharing the query's (first) colour (queries with one): what the
+    /// shallow colour branch is for.
+    pub colour_precision: f64,
 }
 
 /// Top-N accuracy of finding the right item (street-to-shop) or product (DeepFashion).
@@ -520,6 +523,7 @@ fn in_shop(searcher: &Searcher, k: usize, ctx: &JobContext) -> Result<InShopRepo
     let (mut iou_sum, mut iou_count) = (0.0f64, 0usize);
     let (mut cat_sum, mut cat_count) = (0.0f64, 0usize);
     let (mut sub_sum, mut sub_count) = (0.0f64, 0usize);
+    let (mut col_sum, mut col_count) = (0.0f64, 0usize);
     let label_sets: Vec<HashSet<&Label>> =
         items.iter().map(|i| i.labels.iter().collect()).collect();
     for start in (0..n).step_by(EVAL_BATCH) {
@@ -556,6 +560,10 @@ fn in_shop(searcher: &Searcher, k: usize, ctx: &JobContext) -> Result<InShopRepo
                 sub_sum += share(LabelGroup::Subtype, s);
                 sub_count += 1;
             }
+            if let Some(c) = items[row].label_in(LabelGroup::Colour) {
+                col_sum += share(LabelGroup::Colour, c);
+                col_count += 1;
+            }
             for h in &hits {
                 iou_sum += label_iou(&label_sets[row], &label_sets[h.row]);
                 iou_count += 1;
@@ -569,6 +577,7 @@ fn in_shop(searcher: &Searcher, k: usize, ctx: &JobContext) -> Result<InShopRepo
         mean_label_iou: mean(iou_sum, iou_count),
         category_precision: mean(cat_sum, cat_count),
         subtype_precision: mean(sub_sum, sub_count),
+        colour_precision: mean(col_sum, col_count),
     })
 }
 

@@ -340,8 +340,14 @@ fn print_report(report: &RetrievalReport) {
     let s = &report.in_shop;
     println!("Retrieval with {}", report.system);
     println!(
-        "  in-shop ({} queries, top {}): label IoU {:.3}, same category {:.3}, same subtype {:.3}",
-        s.queries, s.k, s.mean_label_iou, s.category_precision, s.subtype_precision
+        "  in-shop ({} queries, top {}): label IoU {:.3}, same category {:.3}, same subtype \
+         {:.3}, same colour {:.3}",
+        s.queries,
+        s.k,
+        s.mean_label_iou,
+        s.category_precision,
+        s.subtype_precision,
+        s.colour_precision
     );
     let top_n = |what: &str, r: &Option<TopNReport>| match r {
         Some(r) => println!(

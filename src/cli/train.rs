@@ -64,6 +64,10 @@ pub struct TrainArgs {
     /// auto (single-label when every training item has exactly one label).
     #[arg(long, default_value = "auto", value_parser = ["auto", "multi-label", "single-label"])]
     pub classifier: String,
+    /// The shallow colour branch beside the backbone (paper §III): on, or off for a
+    /// backbone-only network (to measure what the branch adds).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub shallow: String,
     /// Regular augmentation (flip, rotation, shift, shear): on or off.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     pub augment: String,
@@ -99,7 +103,15 @@ impl TrainArgs {
         let background = BackgroundAug::parse(&self.background_aug);
         let name = match &self.name {
             Some(name) => name.clone(),
-            None => default_name(&self.backbone, mode, &background)?,
+            None => {
+                let name = default_name(&self.backbone, mode, &background)?;
+                // A backbone-only run must not replace the system with the branch.
+                if self.shallow == "on" {
+                    name
+                } else {
+                    format!("{name}-noshallow")
+                }
+            }
         };
         Ok(TrainConfig {
             name,
@@ -114,6 +126,7 @@ impl TrainArgs {
             weight_decay: self.weight_decay,
             dropout: self.dropout,
             embedding_dim: self.embedding_dim,
+            shallow: self.shallow == "on",
             classifier: train::ClassifierChoice::parse(&self.classifier)?,
             augment: self.augment == "on",
             background,

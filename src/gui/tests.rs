@@ -126,8 +126,10 @@ fn the_catalog_shows_filters_and_opens_an_item() {
     let item = &shown[0];
     h.get_by_label(&format!("{} ({})", item.title, item.key))
         .click();
-    h.run();
-    assert_eq!(h.state().rt.selected, Some(item.id));
+    // Frames until the click lands, not `run`: loading images keep repainting, and `run`
+    // gives up after a few steps on a busy machine.
+    run_until(&mut h, "the selection", |h| h.state().rt.selected == Some(item.id));
+    settle(&mut h);
     assert!(has_label(&h, &item.key), "the detail view names the key");
     assert!(has_label(&h, "256 × 256 px"));
     for label in &item.labels {

@@ -67,6 +67,8 @@ pub(crate) struct TrainForm {
     pub epochs: usize,
     pub batch: usize,
     pub learning_rate: f64,
+    /// The shallow colour branch beside the backbone.
+    pub shallow: bool,
     pub augment: bool,
     pub background: BackgroundChoice,
     pub background_dir: Option<PathBuf>,
@@ -84,6 +86,7 @@ impl Default for TrainForm {
             epochs: d.epochs,
             batch: d.batch_size,
             learning_rate: d.learning_rate,
+            shallow: d.shallow,
             augment: d.augment,
             background: BackgroundChoice::Real,
             background_dir: None,
@@ -124,6 +127,7 @@ impl TrainForm {
             epochs: self.epochs,
             batch_size: self.batch,
             learning_rate: self.learning_rate,
+            shallow: self.shallow,
             augment: self.augment,
             background,
             ..TrainConfig::default()
@@ -635,6 +639,11 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
             .labelled_by(label.id);
             ui.end_row();
         });
+    ui.checkbox(
+        &mut form.shallow,
+        "Shallow colour branch beside the backbone (paper §III)",
+    )
+    .on_hover_text("Off trains a backbone-only network, to see what the branch adds");
     ui.checkbox(
         &mut form.augment,
         "Regular augmentation (flip, rotation, shift, shear)",

@@ -176,6 +176,10 @@ fn one() -> usize {
     1
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn default_backbone_lr_factor() -> f64 {
     0.1
 }
@@ -269,6 +273,10 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     pub dropout: f32,
     pub embedding_dim: usize,
+    /// Whether the network has the shallow colour branch beside the backbone (paper §III;
+    /// off gives its backbone-only systems V1 and V4, to measure what the branch adds).
+    #[serde(default = "yes")]
+    pub shallow: bool,
     /// Which classifier and loss: the paper's multi-label head (eq. 1–3), a softmax for
     /// single-label catalogues, or `auto` (softmax when every training item has exactly one
     /// label).
@@ -299,6 +307,7 @@ impl Default for TrainConfig {
             weight_decay: 1e-2,
             dropout: 0.3,
             embedding_dim: 512,
+            shallow: true,
             classifier: ClassifierChoice::Auto,
             augment: true,
             background: BackgroundAug::Off,
@@ -532,6 +541,10 @@ pub fn train(
         label_count: state.labels.len(),
         classifier: config.classifier.resolve(&sets.train, state.labels.len()),
         ..NetworkConfig::lite0(state.labels.len())
+    };
+    let net_config = NetworkConfig {
+        shallow: net_config.shallow.filter(|_| config.shallow),
+        ..net_config
     };
     let varmap = VarMap::new();
     let fresh = ParallelNetwork::fresh(&varmap, &net_config, &weights_path, device)?;

@@ -83,7 +83,12 @@ fn query_grid_eval_and_a_stale_index_on_a_demo_library() {
     assert_eq!(report["system"], "imagenet-lite0");
     assert_eq!(report["in_shop"]["queries"], 60);
     assert_eq!(report["in_shop"]["k"], 10);
-    for key in ["mean_label_iou", "category_precision", "subtype_precision"] {
+    for key in [
+        "mean_label_iou",
+        "category_precision",
+        "subtype_precision",
+        "colour_precision",
+    ] {
         let v = report["in_shop"][key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{key}: {report}");
     }
