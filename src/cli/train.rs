@@ -68,8 +68,9 @@ pub struct TrainArgs {
     /// backbone-only network (to measure what the branch adds).
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     pub shallow: String,
-    /// Regular augmentation (flip, rotation, shift, shear): on or off.
-    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    /// Regular augmentation (flip, rotation, shift, shear): on, off, or heavy (about twice
+    /// the ranges: the paper's heavier augmentation, its system V3).
+    #[arg(long, default_value = "on", value_parser = ["on", "off", "heavy"])]
     pub augment: String,
     /// New backgrounds behind the cut-out item: real (the bundled scene photographs), off,
     /// procedural (drawn scenes), or a folder of your own scene photos. Photos whose cut-out
@@ -128,7 +129,8 @@ impl TrainArgs {
             embedding_dim: self.embedding_dim,
             shallow: self.shallow == "on",
             classifier: train::ClassifierChoice::parse(&self.classifier)?,
-            augment: self.augment == "on",
+            augment: self.augment != "off",
+            heavy_augment: self.augment == "heavy",
             background,
             variants: self.variants,
             patience: self.patience,
@@ -253,4 +255,31 @@ pub fn summary(r: &TrainReport) -> String {
         r.images_per_s,
         r.elapsed_secs
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> crate::train::TrainConfig {
+        let cli = Cli::try_parse_from([&["vitrine", "train"], args].concat()).unwrap();
+        match cli.command {
+            Some(Command::Train(t)) => t.config().unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ablation_flags_reach_the_config_and_the_default_name() {
+        let d = config(&[]);
+        assert!(d.shallow && d.augment && !d.heavy_augment);
+        let heavy = config(&["--augment", "heavy", "--shallow", "off", "--mode", "head"]);
+        assert!(heavy.augment && heavy.heavy_augment && !heavy.shallow);
+        // A backbone-only run never takes the name of the run with the branch.
+        assert_eq!(heavy.name, "lite0-head-bg-noshallow");
+        let off = config(&["--augment", "off"]);
+        assert!(!off.augment && !off.heavy_augment);
+        assert!(Cli::try_parse_from(["vitrine", "train", "--augment", "extreme"]).is_err());
+    }
 }

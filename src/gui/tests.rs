@@ -128,7 +128,9 @@ fn the_catalog_shows_filters_and_opens_an_item() {
         .click();
     // Frames until the click lands, not `run`: loading images keep repainting, and `run`
     // gives up after a few steps on a busy machine.
-    run_until(&mut h, "the selection", |h| h.state().rt.selected == Some(item.id));
+    run_until(&mut h, "the selection", |h| {
+        h.state().rt.selected == Some(item.id)
+    });
     settle(&mut h);
     assert!(has_label(&h, &item.key), "the detail view names the key");
     assert!(has_label(&h, "256 × 256 px"));

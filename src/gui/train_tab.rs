@@ -51,6 +51,7 @@ pub(crate) enum BackgroundChoice {
 pub(crate) struct PreviewSettings {
     pub backbone: String,
     pub augment: bool,
+    pub heavy_augment: bool,
     pub background: BackgroundChoice,
     pub background_dir: Option<PathBuf>,
 }
@@ -70,6 +71,7 @@ pub(crate) struct TrainForm {
     /// The shallow colour branch beside the backbone.
     pub shallow: bool,
     pub augment: bool,
+    pub heavy_augment: bool,
     pub background: BackgroundChoice,
     pub background_dir: Option<PathBuf>,
 }
@@ -88,6 +90,7 @@ impl Default for TrainForm {
             learning_rate: d.learning_rate,
             shallow: d.shallow,
             augment: d.augment,
+            heavy_augment: d.heavy_augment,
             background: BackgroundChoice::Real,
             background_dir: None,
         }
@@ -100,6 +103,7 @@ impl TrainForm {
         PreviewSettings {
             backbone: self.backbone.clone(),
             augment: self.augment,
+            heavy_augment: self.heavy_augment,
             background: self.background,
             background_dir: self.background_dir.clone(),
         }
@@ -129,6 +133,7 @@ impl TrainForm {
             learning_rate: self.learning_rate,
             shallow: self.shallow,
             augment: self.augment,
+            heavy_augment: self.heavy_augment,
             background,
             ..TrainConfig::default()
         })
@@ -644,10 +649,17 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
         "Shallow colour branch beside the backbone (paper §III)",
     )
     .on_hover_text("Off trains a backbone-only network, to see what the branch adds");
-    ui.checkbox(
-        &mut form.augment,
-        "Regular augmentation (flip, rotation, shift, shear)",
-    );
+    ui.horizontal(|ui| {
+        ui.checkbox(
+            &mut form.augment,
+            "Regular augmentation (flip, rotation, shift, shear)",
+        );
+        ui.add_enabled(
+            form.augment,
+            egui::Checkbox::new(&mut form.heavy_augment, "heavier"),
+        )
+        .on_hover_text("About twice the ranges: the paper's heavier augmentation (V3)");
+    });
     ui.label("Background augmentation");
     ui.horizontal_wrapped(|ui| {
         ui.radio_value(&mut form.background, BackgroundChoice::Off, "Off");

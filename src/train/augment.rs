@@ -36,6 +36,20 @@ impl Default for AugmentRanges {
     }
 }
 
+impl AugmentRanges {
+    /// About twice the default ranges: the paper's "heavier augmentation" (its system V3),
+    /// for photos taken less carefully than a catalogue's.
+    pub fn heavy() -> Self {
+        Self {
+            flip_probability: 0.5,
+            max_rotation_deg: 25.0,
+            max_shift: 0.15,
+            max_shear: 0.25,
+            max_zoom: 0.25,
+        }
+    }
+}
+
 /// One drawn transform.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Transform {
@@ -175,5 +189,43 @@ mod tests {
         let differs = (4..12)
             .any(|s| augment(&img, &ranges, [255; 3], &mut ChaCha8Rng::seed_from_u64(s)) != a);
         assert!(differs);
+    }
+
+    #[test]
+    fn heavy_ranges_draw_stronger_transforms_within_their_bounds() {
+        let largest = |ranges: &AugmentRanges| {
+            let mut rng = ChaCha8Rng::seed_from_u64(5);
+            let mut max = [0f32; 4];
+            for _ in 0..400 {
+                let t = Transform::random(ranges, &mut rng);
+                let drawn = [
+                    t.rotation_deg.abs(),
+                    t.shift.0.abs(),
+                    t.shear.abs(),
+                    (t.zoom - 1.0).abs(),
+                ];
+                for (m, d) in max.iter_mut().zip(drawn) {
+                    *m = m.max(d);
+                }
+            }
+            max
+        };
+        let (light, heavy) = (AugmentRanges::default(), AugmentRanges::heavy());
+        let (l, h) = (largest(&light), largest(&heavy));
+        let bounds = [
+            heavy.max_rotation_deg,
+            heavy.max_shift,
+            heavy.max_shear,
+            heavy.max_zoom,
+        ];
+        for i in 0..4 {
+            assert!(h[i] > l[i] * 1.5, "{i}: heavy {} vs default {}", h[i], l[i]);
+            assert!(
+                h[i] <= bounds[i] + 1e-6,
+                "{i}: {} beyond {}",
+                h[i],
+                bounds[i]
+            );
+        }
     }
 }

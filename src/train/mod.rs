@@ -284,6 +284,9 @@ pub struct TrainConfig {
     pub classifier: ClassifierChoice,
     /// Regular augmentation (flip, rotation, shift, shear).
     pub augment: bool,
+    /// With `augment`, the heavier ranges ([`AugmentRanges::heavy`]).
+    #[serde(default)]
+    pub heavy_augment: bool,
     pub background: BackgroundAug,
     /// Head mode: augmented variants cached per training item (besides the plain image).
     pub variants: usize,
@@ -310,6 +313,7 @@ impl Default for TrainConfig {
             shallow: true,
             classifier: ClassifierChoice::Auto,
             augment: true,
+            heavy_augment: false,
             background: BackgroundAug::Off,
             variants: 4,
             patience: 4,
@@ -319,6 +323,15 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// How strong the regular augmentation is.
+    pub fn augment_ranges(&self) -> AugmentRanges {
+        if self.heavy_augment {
+            AugmentRanges::heavy()
+        } else {
+            AugmentRanges::default()
+        }
+    }
+
     /// Whether any augmentation is on.
     pub fn augmenting(&self) -> bool {
         self.augment || self.background != BackgroundAug::Off
@@ -531,7 +544,7 @@ pub fn train(
         side: preprocess.side_px,
         augment: config.augment,
         scenes: config.background.scenes()?,
-        ranges: AugmentRanges::default(),
+        ranges: config.augment_ranges(),
     };
     let net_config = NetworkConfig {
         backbone: kind.as_str().into(),
@@ -1361,7 +1374,7 @@ pub fn preview(lib: &Library, config: &TrainConfig, count: usize) -> Result<Vec<
         side: kind.preprocess().side_px.min(160),
         augment: config.augment,
         scenes: config.background.scenes()?,
-        ranges: AugmentRanges::default(),
+        ranges: config.augment_ranges(),
     };
     let items = lib.store.item_images()?;
     items

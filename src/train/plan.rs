@@ -128,7 +128,7 @@ fn caching_rate(
         side: preprocess.side_px,
         augment: config.augment,
         scenes: config.background.scenes()?,
-        ranges: super::augment::AugmentRanges::default(),
+        ranges: config.augment_ranges(),
     };
     let sample: Vec<super::Sample> = items
         .iter()
