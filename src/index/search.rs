@@ -19,6 +19,7 @@
 
 use super::store::EmbeddingIndex;
 use crate::error::{Error, Result};
+use crate::model::depthwise::Simd;
 use rayon::prelude::*;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -423,19 +424,17 @@ enum Kernel {
 }
 
 impl Kernel {
+    /// The instruction set the model's kernels chose ([`Simd::detect`]: the best this CPU
+    /// has, narrowed by `VITRINE_SIMD`), so one setting forces search and model alike.
+    /// AVX2 also needs F16C here (the f16 index converts with it; every AVX2 CPU has it).
     fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Kernel::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Kernel::Avx2;
-            }
+        match Simd::detect() {
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => Kernel::Avx512,
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 if std::arch::is_x86_feature_detected!("f16c") => Kernel::Avx2,
+            _ => Kernel::Portable,
         }
-        Kernel::Portable
     }
 
     /// The dot products of the four rows of `rows` (`4 × query.len()`) with `query`.
@@ -476,7 +475,10 @@ impl Kernel {
             // SAFETY: made only by `detect`, which found the features (see the type's docs).
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => unsafe { x86::dot4_f16_avx512(rows, query) },
-            _ => {
+            // SAFETY: as above (`detect` makes `Avx2` only with F16C too).
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::dot4_f16_avx2(rows, query) },
+            Kernel::Portable => {
                 let dim = query.len();
                 std::array::from_fn(|i| portable::dot1_f16(&rows[i * dim..(i + 1) * dim], query))
             }
@@ -490,7 +492,10 @@ impl Kernel {
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => unsafe { x86::dot1_f16_avx512(row, query) },
-            _ => portable::dot1_f16(row, query),
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { x86::dot1_f16_avx2(row, query) },
+            Kernel::Portable => portable::dot1_f16(row, query),
         }
     }
 }
@@ -657,6 +662,51 @@ mod x86 {
         sum8(a) + tail(&row[i..d], &q[i..])
     }
 
+    /// Dot products of four consecutive half-precision rows with `q`, eight values at a time
+    /// (F16C converts them): the f16 index on AVX2 machines.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub fn dot4_f16_avx2(rows: &[half::f16], q: &[f32]) -> [f32; 4] {
+        let d = q.len();
+        assert!(rows.len() >= 4 * d);
+        let (qp, r) = (q.as_ptr(), rows.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        // SAFETY: every load reads 8 values at `i < d - 7` of `q` or of a row within `rows`
+        // (checked above); `f16` is a transparent `u16`.
+        unsafe {
+            while i + 8 <= d {
+                let qv = _mm256_loadu_ps(qp.add(i));
+                for (j, a) in acc.iter_mut().enumerate() {
+                    let h = _mm_loadu_si128(r.add(j * d + i).cast::<__m128i>());
+                    *a = _mm256_fmadd_ps(_mm256_cvtph_ps(h), qv, *a);
+                }
+                i += 8;
+            }
+        }
+        std::array::from_fn(|j| {
+            sum8(acc[j]) + super::portable::dot1_f16(&rows[j * d + i..(j + 1) * d], &q[i..])
+        })
+    }
+
+    /// The dot product of a half-precision `row` with `q`, summed as [`dot4_f16_avx2`] does.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub fn dot1_f16_avx2(row: &[half::f16], q: &[f32]) -> f32 {
+        let d = q.len();
+        assert!(row.len() >= d);
+        let (qp, r) = (q.as_ptr(), row.as_ptr());
+        let mut a = _mm256_setzero_ps();
+        let mut i = 0;
+        // SAFETY: as in `dot4_f16_avx2`, for one row.
+        unsafe {
+            while i + 8 <= d {
+                let h = _mm_loadu_si128(r.add(i).cast::<__m128i>());
+                a = _mm256_fmadd_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(qp.add(i)), a);
+                i += 8;
+            }
+        }
+        sum8(a) + super::portable::dot1_f16(&row[i..d], &q[i..])
+    }
+
     /// Dot products of four consecutive half-precision rows with `q`.
     #[target_feature(enable = "avx512f")]
     pub fn dot4_f16_avx512(rows: &[half::f16], q: &[f32]) -> [f32; 4] {
@@ -764,19 +814,52 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_kernel_sums_the_same() {
+    /// Every kernel this CPU can run, whatever `VITRINE_SIMD` says.
+    fn every_kernel() -> Vec<Kernel> {
         let mut kernels = vec![Kernel::Portable, Kernel::detect()];
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            kernels.push(Kernel::Avx2);
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") && has!("f16c") {
+                kernels.push(Kernel::Avx2);
+            }
+            if has!("avx512f") {
+                kernels.push(Kernel::Avx512);
+            }
         }
+        kernels
+    }
+
+    #[test]
+    fn every_kernel_sums_the_same() {
         let index = int_index(2051, 21, 3, 5);
         let q = int_queries(1, 21, 3, 6);
         let expected = naive(&index, &q, 50, None);
-        for kernel in kernels {
+        for kernel in every_kernel() {
             assert_eq!(scan(&index, &q, 50, None, kernel), expected, "{kernel:?}");
+        }
+    }
+
+    #[test]
+    fn every_kernel_scans_the_f16_index_the_same() {
+        // Small integers are exact in f16, and widths that leave a tail after 8 and 16 lanes.
+        for dim in [7, 21, 40, 1280] {
+            let index = int_index(37, dim, 2, 8);
+            let half = F16Index::from_index(&index);
+            for q in int_queries(2, dim, 2, 9).chunks(dim) {
+                let expected = naive(&index, q, 10, None);
+                for kernel in every_kernel() {
+                    let got = scan_rows(
+                        &half.matrix,
+                        q,
+                        10,
+                        None,
+                        |rows, q| kernel.dot4_f16(rows, q),
+                        |row, q| kernel.dot1_f16(row, q),
+                    );
+                    assert_eq!(got, expected, "{kernel:?} dim {dim}");
+                }
+            }
         }
     }
 
