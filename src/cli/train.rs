@@ -64,6 +64,10 @@ pub struct TrainArgs {
     /// auto (single-label when every training item has exactly one label).
     #[arg(long, default_value = "auto", value_parser = ["auto", "multi-label", "single-label"])]
     pub classifier: String,
+    /// The learning rate over the run: constant, or cosine (down to a twentieth of --lr at
+    /// the last epoch).
+    #[arg(long, default_value = "constant", value_parser = ["constant", "cosine"])]
+    pub lr_schedule: String,
     /// The shallow colour branch beside the backbone (paper §III): on, or off for a
     /// backbone-only network (to measure what the branch adds).
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
@@ -128,6 +132,7 @@ impl TrainArgs {
             dropout: self.dropout,
             embedding_dim: self.embedding_dim,
             shallow: self.shallow == "on",
+            lr_schedule: train::LrSchedule::parse(&self.lr_schedule)?,
             classifier: train::ClassifierChoice::parse(&self.classifier)?,
             augment: self.augment != "off",
             heavy_augment: self.augment == "heavy",

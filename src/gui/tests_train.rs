@@ -126,3 +126,27 @@ fn the_augmentation_preview_shows_cut_out_items_on_scenes() {
     h.step();
     assert!(h.query_by_label("augmented sample 8").is_some());
 }
+
+#[test]
+fn the_ablation_and_schedule_boxes_reach_the_run_config() {
+    let dir = demo_library(6);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Train").click();
+    settle(&mut h);
+    let before = h.state().rt.train.form.config().unwrap();
+    assert_eq!(before.lr_schedule, crate::train::LrSchedule::Constant);
+    assert!(before.shallow && !before.heavy_augment);
+    for label in [
+        "Cosine learning-rate schedule",
+        "Shallow colour branch beside the backbone (paper §III)",
+        "Heavier ranges",
+    ] {
+        h.get_by_label(label).click();
+        h.run();
+    }
+    let after = h.state().rt.train.form.config().unwrap();
+    assert_eq!(after.lr_schedule, crate::train::LrSchedule::Cosine);
+    assert!(!after.shallow, "the shallow box");
+    assert!(after.augment && after.heavy_augment, "the heavier box");
+}

@@ -68,6 +68,8 @@ pub(crate) struct TrainForm {
     pub epochs: usize,
     pub batch: usize,
     pub learning_rate: f64,
+    /// A cosine learning-rate schedule instead of a constant rate.
+    pub cosine: bool,
     /// The shallow colour branch beside the backbone.
     pub shallow: bool,
     pub augment: bool,
@@ -88,6 +90,7 @@ impl Default for TrainForm {
             epochs: d.epochs,
             batch: d.batch_size,
             learning_rate: d.learning_rate,
+            cosine: d.lr_schedule == crate::train::LrSchedule::Cosine,
             shallow: d.shallow,
             augment: d.augment,
             heavy_augment: d.heavy_augment,
@@ -131,6 +134,11 @@ impl TrainForm {
             epochs: self.epochs,
             batch_size: self.batch,
             learning_rate: self.learning_rate,
+            lr_schedule: if self.cosine {
+                crate::train::LrSchedule::Cosine
+            } else {
+                crate::train::LrSchedule::Constant
+            },
             shallow: self.shallow,
             augment: self.augment,
             heavy_augment: self.heavy_augment,
@@ -644,19 +652,23 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
             .labelled_by(label.id);
             ui.end_row();
         });
+    ui.checkbox(&mut form.cosine, "Cosine learning-rate schedule")
+        .on_hover_text(
+            "The rate falls from the value above to a twentieth of it by the last epoch",
+        );
     ui.checkbox(
         &mut form.shallow,
         "Shallow colour branch beside the backbone (paper §III)",
     )
     .on_hover_text("Off trains a backbone-only network, to see what the branch adds");
-    ui.horizontal(|ui| {
-        ui.checkbox(
-            &mut form.augment,
-            "Regular augmentation (flip, rotation, shift, shear)",
-        );
+    ui.checkbox(
+        &mut form.augment,
+        "Regular augmentation (flip, rotation, shift, shear)",
+    );
+    ui.indent("heavier augmentation", |ui| {
         ui.add_enabled(
             form.augment,
-            egui::Checkbox::new(&mut form.heavy_augment, "heavier"),
+            egui::Checkbox::new(&mut form.heavy_augment, "Heavier ranges"),
         )
         .on_hover_text("About twice the ranges: the paper's heavier augmentation (V3)");
     });

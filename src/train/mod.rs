@@ -273,6 +273,10 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     pub dropout: f32,
     pub embedding_dim: usize,
+    /// The learning rate over the run: constant, or a cosine from `learning_rate` down to a
+    /// twentieth of it at the last epoch.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     /// Whether the network has the shallow colour branch beside the backbone (paper §III;
     /// off gives its backbone-only systems V1 and V4, to measure what the branch adds).
     #[serde(default = "yes")]
@@ -310,6 +314,7 @@ impl Default for TrainConfig {
             weight_decay: 1e-2,
             dropout: 0.3,
             embedding_dim: 512,
+            lr_schedule: LrSchedule::Constant,
             shallow: true,
             classifier: ClassifierChoice::Auto,
             augment: true,
@@ -359,6 +364,43 @@ impl TrainConfig {
         Ok(())
     }
 }
+
+/// How the learning rate moves over a run ([`TrainConfig::lr_schedule`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    #[default]
+    Constant,
+    Cosine,
+}
+
+impl LrSchedule {
+    /// `constant` or `cosine`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "constant" => Ok(LrSchedule::Constant),
+            "cosine" => Ok(LrSchedule::Cosine),
+            other => Err(Error::Invalid(format!(
+                "unknown learning-rate schedule {other:?}: use constant or cosine"
+            ))),
+        }
+    }
+
+    /// The factor on the base learning rate in `epoch` (1-based) of `epochs`: a cosine ends
+    /// at [`COSINE_FLOOR`] of it, so the last epoch still learns.
+    pub fn factor(self, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                let t = epoch.saturating_sub(1) as f64 / epochs.saturating_sub(1).max(1) as f64;
+                COSINE_FLOOR + (1.0 - COSINE_FLOOR) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+/// Where the cosine schedule ends, as a fraction of the base learning rate.
+pub const COSINE_FLOOR: f64 = 0.05;
 
 /// One finished epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -626,6 +668,9 @@ pub fn train(
         }
         let epoch = state.epochs_done + 1;
         let epoch_start = Instant::now();
+        optimizer.set_learning_rate(
+            config.learning_rate * config.lr_schedule.factor(epoch, config.epochs),
+        );
         let mut order: Vec<usize> = (0..sets.train.len()).collect();
         order.shuffle(&mut stream(config.seed, SHUFFLE_STREAM, 0, epoch as u64));
         let mut variant_rng = stream(config.seed, SHUFFLE_STREAM, 1, epoch as u64);

@@ -505,3 +505,18 @@ fn without_the_shallow_branch_the_system_is_backbone_only_and_still_searches() {
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     assert!(saved["network"]["shallow"].is_object(), "{saved}");
 }
+
+#[test]
+fn the_cosine_schedule_falls_from_the_base_rate_to_its_floor() {
+    let epochs = 20;
+    let f: Vec<f64> = (1..=epochs)
+        .map(|e| LrSchedule::Cosine.factor(e, epochs))
+        .collect();
+    assert!((f[0] - 1.0).abs() < 1e-12);
+    assert!((f[epochs - 1] - COSINE_FLOOR).abs() < 1e-12);
+    assert!(f.windows(2).all(|w| w[1] < w[0]), "{f:?}");
+    assert!((0..=epochs).all(|e| LrSchedule::Constant.factor(e, epochs) == 1.0));
+    assert_eq!(LrSchedule::Cosine.factor(1, 1), 1.0);
+    assert!(LrSchedule::parse("step").is_err());
+    assert_eq!(LrSchedule::parse("cosine").unwrap(), LrSchedule::Cosine);
+}
