@@ -82,7 +82,7 @@ impl Default for TrainForm {
     fn default() -> Self {
         let d = TrainConfig::default();
         Self {
-            name: "lite0-head-bg".into(),
+            name: "lite0-auto-bg".into(),
             backbone: d.backbone,
             backbone_weights: String::new(),
             mode: "auto",
