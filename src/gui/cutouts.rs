@@ -119,30 +119,22 @@ impl App {
         if self.rt.cutouts.rx.is_some() {
             return;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
         let dir = self.rt.library_dir.clone();
-        let ctx = self.rt.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("cut-out check".into())
-            .spawn(move || {
-                let result = (|| -> Checked {
-                    let lib = Library::open(&dir)?;
-                    let photos = background::library_photos(&lib, Some(SAMPLE))?;
-                    let survey = background::survey_cut_outs(&photos, &JobContext::silent())?;
-                    let shown = &photos[..photos.len().min(SHOWN)];
-                    let mut tiles = Vec::with_capacity(shown.len());
-                    for (i, photo) in shown.iter().enumerate() {
-                        let img = crate::vision::decode(&photo.image)?;
-                        let (check, tile) = background::cut_out_preview(&img, TILE_SIDE, i as u64)?;
-                        tiles.push((check.verdict, tile));
-                    }
-                    Ok((survey, tiles))
-                })();
-                let _ = tx.send(result);
-                ctx.request_repaint();
-            });
+        let spawned = super::off_ui_thread(&self.rt.ctx, "cut-out check", move || -> Checked {
+            let lib = Library::open(&dir)?;
+            let photos = background::library_photos(&lib, Some(SAMPLE))?;
+            let survey = background::survey_cut_outs(&photos, &JobContext::silent())?;
+            let shown = &photos[..photos.len().min(SHOWN)];
+            let mut tiles = Vec::with_capacity(shown.len());
+            for (i, photo) in shown.iter().enumerate() {
+                let img = crate::vision::decode(&photo.image)?;
+                let (check, tile) = background::cut_out_preview(&img, TILE_SIDE, i as u64)?;
+                tiles.push((check.verdict, tile));
+            }
+            Ok((survey, tiles))
+        });
         match spawned {
-            Ok(_) => self.rt.cutouts.rx = Some(rx),
+            Ok(rx) => self.rt.cutouts.rx = Some(rx),
             Err(e) => self.report(format!("Cannot check the cut-outs: {e}")),
         }
     }

@@ -433,28 +433,20 @@ impl super::App {
                 let dir = lib.root().join("exports");
                 std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
                 let file_name = export_file_name(&r.study, raw);
-                let (tx, rx) = std::sync::mpsc::channel();
-                let ctx = self.rt.ctx.clone();
-                std::thread::Builder::new()
-                    .name("export save dialog".into())
-                    .spawn(move || {
-                        let dialog = rfd::AsyncFileDialog::new()
-                            .set_title(if raw {
-                                "Export the raw scores"
-                            } else {
-                                "Export the OHS table"
-                            })
-                            .add_filter("CSV", &["csv"])
-                            .set_directory(&dir)
-                            .set_file_name(file_name)
-                            .save_file();
-                        let picked = super::block_on(dialog).map(|h| (raw, h.path().to_path_buf()));
-                        let _ = tx.send(picked);
-                        ctx.request_repaint();
-                    })
-                    .map_err(|e| {
-                        crate::Error::Invalid(format!("cannot show the save dialog: {e}"))
-                    })?;
+                let rx = super::off_ui_thread(&self.rt.ctx, "export save dialog", move || {
+                    let dialog = rfd::AsyncFileDialog::new()
+                        .set_title(if raw {
+                            "Export the raw scores"
+                        } else {
+                            "Export the OHS table"
+                        })
+                        .add_filter("CSV", &["csv"])
+                        .set_directory(&dir)
+                        .set_file_name(file_name)
+                        .save_file();
+                    super::block_on(dialog).map(|h| (raw, h.path().to_path_buf()))
+                })
+                .map_err(|e| crate::Error::Invalid(format!("cannot show the save dialog: {e}")))?;
                 self.rt.analyze.export_picker = Some(rx);
             }
             OhsCommand::ExportCsvTo { raw, path } => {
@@ -499,24 +491,16 @@ impl super::App {
                 if self.rt.analyze.merge_picker.is_some() {
                     return Ok(());
                 }
-                let (tx, rx) = std::sync::mpsc::channel();
-                let ctx = self.rt.ctx.clone();
                 let start_in = lib.root().to_path_buf();
-                std::thread::Builder::new()
-                    .name("merge file picker".into())
-                    .spawn(move || {
-                        let dialog = rfd::AsyncFileDialog::new()
-                            .set_title("Merge scores from a Vitrine database or a raw-score CSV")
-                            .add_filter("Vitrine database or CSV", &["sqlite", "csv"])
-                            .set_directory(&start_in)
-                            .pick_file();
-                        let picked = super::block_on(dialog).map(|h| h.path().to_path_buf());
-                        let _ = tx.send(picked);
-                        ctx.request_repaint();
-                    })
-                    .map_err(|e| {
-                        crate::Error::Invalid(format!("cannot show the file picker: {e}"))
-                    })?;
+                let rx = super::off_ui_thread(&self.rt.ctx, "merge file picker", move || {
+                    let dialog = rfd::AsyncFileDialog::new()
+                        .set_title("Merge scores from a Vitrine database or a raw-score CSV")
+                        .add_filter("Vitrine database or CSV", &["sqlite", "csv"])
+                        .set_directory(&start_in)
+                        .pick_file();
+                    super::block_on(dialog).map(|h| h.path().to_path_buf())
+                })
+                .map_err(|e| crate::Error::Invalid(format!("cannot show the file picker: {e}")))?;
                 self.rt.analyze.merge_picker = Some(rx);
             }
             OhsCommand::MergeFrom(path) => {

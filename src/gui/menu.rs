@@ -388,22 +388,17 @@ impl App {
         if self.rt.import_picker.is_some() {
             return;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = self.rt.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("import picker".into())
-            .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new().set_title(kind.picker_title());
-                let picked = if kind.picks_folder() {
-                    super::block_on(dialog.pick_folder())
-                } else {
-                    super::block_on(dialog.add_filter("CSV", &["csv"]).pick_file())
-                };
-                let _ = tx.send(picked.map(|h| (kind, h.path().to_path_buf())));
-                ctx.request_repaint();
-            });
+        let spawned = super::off_ui_thread(&self.rt.ctx, "import picker", move || {
+            let dialog = rfd::AsyncFileDialog::new().set_title(kind.picker_title());
+            let picked = if kind.picks_folder() {
+                super::block_on(dialog.pick_folder())
+            } else {
+                super::block_on(dialog.add_filter("CSV", &["csv"]).pick_file())
+            };
+            picked.map(|h| (kind, h.path().to_path_buf()))
+        });
         match spawned {
-            Ok(_) => self.rt.import_picker = Some(rx),
+            Ok(rx) => self.rt.import_picker = Some(rx),
             Err(e) => self.report(format!("Cannot show the file picker: {e}")),
         }
     }

@@ -716,24 +716,18 @@ impl App {
         if self.rt.search.picker.is_some() {
             return;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = self.rt.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("image picker".into())
-            .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title("Search with a photo")
-                    .add_filter(
-                        "Images",
-                        &["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff"],
-                    )
-                    .pick_file();
-                let picked = block_on(dialog).map(|f| f.path().to_path_buf());
-                let _ = tx.send(picked);
-                ctx.request_repaint();
-            });
+        let spawned = off_ui_thread(&self.rt.ctx, "image picker", || {
+            let dialog = rfd::AsyncFileDialog::new()
+                .set_title("Search with a photo")
+                .add_filter(
+                    "Images",
+                    &["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff"],
+                )
+                .pick_file();
+            block_on(dialog).map(|f| f.path().to_path_buf())
+        });
         match spawned {
-            Ok(_) => self.rt.search.picker = Some(rx),
+            Ok(rx) => self.rt.search.picker = Some(rx),
             Err(e) => self.report(format!("Cannot show the file picker: {e}")),
         }
     }
@@ -862,22 +856,16 @@ impl App {
         if self.rt.picker.is_some() {
             return;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
         let start_in = self.rt.library_dir.clone();
-        let ctx = self.rt.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("folder picker".into())
-            .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title("Open a Vitrine library folder")
-                    .set_directory(&start_in)
-                    .pick_folder();
-                let picked = block_on(dialog).map(|handle| handle.path().to_path_buf());
-                let _ = tx.send(picked);
-                ctx.request_repaint();
-            });
+        let spawned = off_ui_thread(&self.rt.ctx, "folder picker", move || {
+            let dialog = rfd::AsyncFileDialog::new()
+                .set_title("Open a Vitrine library folder")
+                .set_directory(&start_in)
+                .pick_folder();
+            block_on(dialog).map(|handle| handle.path().to_path_buf())
+        });
         match spawned {
-            Ok(_) => self.rt.picker = Some(rx),
+            Ok(rx) => self.rt.picker = Some(rx),
             Err(e) => self.report(format!("Cannot show the folder picker: {e}")),
         }
     }
@@ -1123,6 +1111,25 @@ fn group_labels(counts: Vec<LabelCount>) -> Vec<(LabelGroup, Vec<LabelCount>)> {
     }
     groups.retain(|(_, list)| !list.is_empty());
     groups
+}
+
+/// Runs `work` on a thread of its own, named `name`, and hands its result back through the
+/// receiver, waking the window when it arrives: file dialogs and small one-off jobs that
+/// must not hold up a frame. (Long work with progress and cancel goes through a `Job`.)
+fn off_ui_thread<T: Send + 'static>(
+    ctx: &egui::Context,
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<Receiver<T>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ctx = ctx.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _ = tx.send(work());
+            ctx.request_repaint();
+        })?;
+    Ok(rx)
 }
 
 /// Runs a future to completion on the current thread (the folder picker's thread): rfd's

@@ -388,19 +388,12 @@ impl App {
                 return;
             }
         };
-        let (tx, rx) = std::sync::mpsc::channel();
         let dir = self.rt.library_dir.clone();
-        let ctx = self.rt.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("augmentation preview".into())
-            .spawn(move || {
-                let result = Library::open(&dir)
-                    .and_then(|lib| train::preview(&lib, &config, PREVIEW_COUNT));
-                let _ = tx.send(result);
-                ctx.request_repaint();
-            });
+        let spawned = super::off_ui_thread(&self.rt.ctx, "augmentation preview", move || {
+            Library::open(&dir).and_then(|lib| train::preview(&lib, &config, PREVIEW_COUNT))
+        });
         match spawned {
-            Ok(_) => self.rt.train.preview_rx = Some((settings, rx)),
+            Ok(rx) => self.rt.train.preview_rx = Some((settings, rx)),
             Err(e) => self.report(format!("Cannot preview the augmentation: {e}")),
         }
     }
@@ -410,20 +403,14 @@ impl App {
         if self.rt.train.folder_rx.is_some() {
             return;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let ctx = self.rt.ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("background folder picker".into())
-            .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title("Choose a folder of background scenes")
-                    .pick_folder();
-                let picked = super::block_on(dialog).map(|h| h.path().to_path_buf());
-                let _ = tx.send(picked);
-                ctx.request_repaint();
-            });
+        let spawned = super::off_ui_thread(&self.rt.ctx, "background folder picker", || {
+            let dialog = rfd::AsyncFileDialog::new()
+                .set_title("Choose a folder of background scenes")
+                .pick_folder();
+            super::block_on(dialog).map(|h| h.path().to_path_buf())
+        });
         match spawned {
-            Ok(_) => self.rt.train.folder_rx = Some(rx),
+            Ok(rx) => self.rt.train.folder_rx = Some(rx),
             Err(e) => self.report(format!("Cannot show the folder picker: {e}")),
         }
     }
