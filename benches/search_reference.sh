@@ -7,13 +7,9 @@ set -euo pipefail
 threads=${1:-$(nproc)}
 sizes=${2:-100000,1000000}
 here=$(dirname "$0")
-if [ -n "${VENV:-}" ]; then
-  venv=$VENV
-else
-  venv=$(mktemp -d)/venv
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q numpy faiss-cpu
-fi
+. "$here/venv.sh"
+work=$(mktemp -d)
+use_venv "$work" numpy faiss-cpu
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 "$venv/bin/python" "$here/search_reference.py" "$threads" "$sizes"
-[ -n "${VENV:-}" ] || rm -rf "$(dirname "$venv")"
+drop_venv "$work"

@@ -457,53 +457,39 @@ fn auto_mode_chooses_partial_where_it_fits_and_says_why() {
 #[test]
 fn without_the_shallow_branch_the_system_is_backbone_only_and_still_searches() {
     let (_dir, mut lib) = demo_library(20);
-    let config = TrainConfig {
+    // Trains one epoch and returns the network config the system saved.
+    let mut saved_network = |config: TrainConfig| {
+        let name = config.name.clone();
+        train(
+            &mut lib,
+            &config,
+            false,
+            &Device::Cpu,
+            &JobContext::silent(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let file = lib.root().join("systems").join(name).join("system.json");
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        saved["network"].clone()
+    };
+    let without = saved_network(TrainConfig {
         shallow: false,
         epochs: 1,
         ..tiny("no-shallow")
-    };
-    train(
-        &mut lib,
-        &config,
-        false,
-        &Device::Cpu,
-        &JobContext::silent(),
-        &mut |_| {},
-    )
-    .unwrap();
-    let file = lib
-        .root()
-        .join("systems")
-        .join("no-shallow")
-        .join("system.json");
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    assert!(saved["network"]["shallow"].is_null(), "{saved}");
+    });
+    assert!(without["shallow"].is_null(), "{without}");
+    // The same run with the branch has its weights.
+    let with = saved_network(TrainConfig {
+        epochs: 1,
+        ..tiny("with-shallow")
+    });
+    assert!(with["shallow"].is_object(), "{with}");
     let system = System::load(&lib, "no-shallow", &Device::Cpu).unwrap();
     let side = system.preprocess().side_px as usize;
     let x = Tensor::rand(-1f32, 1.0, (2, 3, side, side), &Device::Cpu).unwrap();
     assert_eq!(system.embed(&x).unwrap().dims(), [2, 32]);
-    // The same run with the branch has its weights.
-    train(
-        &mut lib,
-        &TrainConfig {
-            epochs: 1,
-            ..tiny("with-shallow")
-        },
-        false,
-        &Device::Cpu,
-        &JobContext::silent(),
-        &mut |_| {},
-    )
-    .unwrap();
-    let file = lib
-        .root()
-        .join("systems")
-        .join("with-shallow")
-        .join("system.json");
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    assert!(saved["network"]["shallow"].is_object(), "{saved}");
 }
 
 #[test]
