@@ -291,7 +291,7 @@ impl CustomOp3 for BatchNormAct {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_util::max_abs_diff;
+    use crate::model::test_util::{max_abs_diff, probed_grads};
     use candle_core::{Device, Var};
     use candle_nn::{BatchNorm, ModuleT};
 
@@ -354,18 +354,8 @@ mod tests {
             }
 
             let probe = Tensor::randn(0f32, 1.0, got.shape(), &dev).unwrap();
-            let g_got = (&got * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g_want = (&want * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let g_got = probed_grads(&got, &probe);
+            let g_want = probed_grads(&want, &probe);
             for (name, var) in [("u", &u), ("gamma", &gamma), ("beta", &beta)] {
                 let err = relative(g_got.get(var).unwrap(), g_want.get(var).unwrap());
                 assert!(

@@ -705,7 +705,7 @@ pub(crate) fn activation_grad(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_util::max_abs_diff;
+    use crate::model::test_util::{max_abs_diff, probed_grads};
     use candle_core::{Device, Var};
 
     /// The same convolution from Candle's generic, differentiable ops (NCHW conv2d with
@@ -796,18 +796,8 @@ mod tests {
 
             // A loss that weighs every output differently.
             let probe = Tensor::randn(0f32, 1.0, got.shape(), &dev).unwrap();
-            let g_got = (&got * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g_want = (&want * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let g_got = probed_grads(&got, &probe);
+            let g_want = probed_grads(&want, &probe);
             for (name, var) in [("x", &x), ("weight", &weight), ("bias", &bias)] {
                 let a = g_got.get(var).unwrap();
                 let b = g_want.get(var).unwrap();

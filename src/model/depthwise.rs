@@ -1049,7 +1049,7 @@ pub fn weight_to_hwc(weight: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_util::max_abs_diff;
+    use crate::model::test_util::{max_abs_diff, probed_grads};
     use candle_core::{DType, Device, Var};
 
     #[test]
@@ -1199,18 +1199,8 @@ mod tests {
             assert!(max_abs_diff(&got, &reference) < 1e-4);
 
             let probe = Tensor::randn(0f32, 1.0, got.dims(), &dev).unwrap();
-            let grads_got = (&got * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let grads_ref = (&reference * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let grads_got = probed_grads(&got, &probe);
+            let grads_ref = probed_grads(&reference, &probe);
             for (name, var) in [("input", &x), ("weight", &weight), ("bias", &bias)] {
                 let a = grads_got.get(var).unwrap();
                 let b = grads_ref.get(var).unwrap();

@@ -61,6 +61,17 @@ pub(crate) mod test_util {
         }
     }
 
+    /// The gradients of `Σ out·probe`: a loss that weighs every output differently, so a
+    /// wrong gradient anywhere shows (compare two paths with the same `probe`).
+    pub fn probed_grads(out: &Tensor, probe: &Tensor) -> candle_core::backprop::GradStore {
+        (out * probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
+    }
+
     /// The largest absolute difference between two tensors of one shape.
     pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)

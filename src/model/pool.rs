@@ -185,7 +185,7 @@ impl CustomOp1 for GlobalMeanMax {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_util::max_abs_diff;
+    use crate::model::test_util::{max_abs_diff, probed_grads};
     use candle_core::{D, Device, Var};
 
     #[test]
@@ -207,18 +207,8 @@ mod tests {
             assert!(max_abs_diff(&got, &want) < 1e-6);
             if check_grad {
                 let probe = Tensor::randn(0f32, 1.0, got.dims(), &dev).unwrap();
-                let a = (&got * &probe)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
-                let b = (&want * &probe)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
+                let a = probed_grads(&got, &probe);
+                let b = probed_grads(&want, &probe);
                 assert!(max_abs_diff(a.get(&x).unwrap(), b.get(&x).unwrap()) < 1e-6);
             }
         }
@@ -237,18 +227,8 @@ mod tests {
         .unwrap();
         assert!(max_abs_diff(&got, &want) < 1e-6);
         let probe = Tensor::randn(0f32, 1.0, got.dims(), &dev).unwrap();
-        let a = (&got * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let b = (&want * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let a = probed_grads(&got, &probe);
+        let b = probed_grads(&want, &probe);
         assert!(max_abs_diff(a.get(&x).unwrap(), b.get(&x).unwrap()) < 1e-6);
     }
 }
