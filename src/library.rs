@@ -141,10 +141,7 @@ impl Library {
 
     /// `path` as it is stored: relative to the library root when it lies inside it.
     pub fn stored_path(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned()
+        stored_path(&self.root, path)
     }
 
     /// Refuses `out` as a file to write an export to when it is one of the library's own
@@ -280,6 +277,15 @@ fn process_alive(pid: u32) -> bool {
         let _ = pid;
         true
     }
+}
+
+/// `path` as the database stores it: relative to the library `root` when it lies inside it
+/// (the inverse of [`resolve`]; safe to call from any thread).
+pub fn stored_path(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A stored image path made absolute against a library root (safe to call from any thread).

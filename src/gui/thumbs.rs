@@ -50,9 +50,7 @@ impl ImageRequest {
     /// (relative to the library) or resolved: one key and one thumbnail file under
     /// `root/thumbs/` either way, so a tile in any tab reuses the catalogue's thumbnail.
     pub fn thumb(root: &Path, image: &str) -> ImageRequest {
-        let stored = Path::new(image)
-            .strip_prefix(root)
-            .map_or_else(|_| image.to_string(), |p| p.to_string_lossy().into_owned());
+        let stored = library::stored_path(root, Path::new(image));
         ImageRequest {
             original: library::resolve(root, &stored),
             thumb: library::thumb_path(root, &stored),
