@@ -30,16 +30,16 @@
 //! probable `category:` label is the true one) when every evaluated photo has exactly one
 //! category.
 
-use crate::catalog::import::csv::read_csv;
-use crate::catalog::import::folder::read_folder;
-use crate::catalog::import::{FolderSplit, Skipped};
 use crate::catalog::{ItemId, Label, LabelGroup};
 use crate::error::{Error, Result};
-use crate::index::search::top_k_batch;
+use crate::index::scan::top_k_batch;
 use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::model::system::{self, IMAGENET_LITE0, System};
 use crate::search::Searcher;
+use crate::sources::import::csv::read_csv;
+use crate::sources::import::folder::read_folder;
+use crate::sources::import::{FolderSplit, Skipped};
 use crate::store::ItemFilter;
 use crate::train::metrics::{ClassifyMetrics, MetricsAccumulator};
 use crate::train::split::Split;
@@ -494,7 +494,7 @@ mod tests {
 
     #[test]
     fn query_sets_read_a_csv_or_a_folder_and_note_what_they_skip() {
-        use crate::catalog::import::fixtures::write_png;
+        use crate::sources::import::fixtures::write_png;
         let dir = tempfile::tempdir().unwrap();
         write_png(&dir.path().join("test/hat/a.png"));
         write_png(&dir.path().join("test/skirt/b.png"));

@@ -47,27 +47,27 @@ pub fn pth(data: &[u8]) {
 
 /// An embedding index file.
 pub fn index_file(data: &[u8]) {
-    let _ = crate::index::store::parse(data);
+    let _ = crate::index::emb_file::parse(data);
 }
 
 /// A CSV file as the CSV importers read it.
 pub fn csv_rows(data: &[u8]) {
     let file = scratch_file("rows.csv", data);
-    let _ = crate::catalog::import::fuzz::csv_rows(&file);
+    let _ = crate::sources::import::fuzz::csv_rows(&file);
 }
 
 /// A JSON-lines file (plain or gzip) as the Amazon importer reads it.
 pub fn amazon_lines(data: &[u8]) {
     let file = scratch_file("meta.json", data);
     let dir = file.parent().unwrap_or(Path::new("."));
-    let _ = crate::catalog::import::fuzz::amazon_lines(&file, dir);
+    let _ = crate::sources::import::fuzz::amazon_lines(&file, dir);
 }
 
 /// A list file as the DeepFashion importer reads it.
 pub fn deepfashion_lists(data: &[u8]) {
     let file = scratch_file("list_eval_partition.txt", data);
     let dir = file.parent().unwrap_or(Path::new("."));
-    let _ = crate::catalog::import::fuzz::deepfashion_lists(dir, &file);
+    let _ = crate::sources::import::fuzz::deepfashion_lists(dir, &file);
 }
 
 /// `data` written to `name` in a scratch folder of this process and thread (the importers

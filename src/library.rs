@@ -8,7 +8,7 @@
 //! ```
 //!
 //! A library can be copied or moved as a whole: paths inside it are stored relative to it,
-//! and indexes recognise images by their content (see [`crate::index::store`]). One that
+//! and indexes recognise images by their content (see [`crate::index::emb_file`]). One that
 //! cannot be written still serves the commands that only read ([`Library::open_for_reading`]).
 
 use crate::error::{Error, Result};

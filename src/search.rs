@@ -2,7 +2,7 @@
 //!
 //! A [`Searcher`] loads a system, its [`EmbeddingIndex`] and the metadata of every indexed
 //! item (stored image, title, labels, stock) once; then each query is decode → embed →
-//! exact cosine top-K ([`crate::index::search`]). The CLI (`vitrine query`, `vitrine eval
+//! exact cosine top-K ([`crate::index::scan`]). The CLI (`vitrine query`, `vitrine eval
 //! retrieval`) and the GUI's Search tab share it, so both search the same way. It is `Send`:
 //! the GUI opens and queries it on a worker thread.
 //!
@@ -16,7 +16,7 @@
 
 use crate::catalog::{ItemId, Label, LabelGroup, Partition};
 use crate::error::{Error, Result};
-use crate::index::search::{Hit, top_k, top_k_batch};
+use crate::index::scan::{Hit, top_k, top_k_batch};
 use crate::index::{self, EmbeddingIndex};
 use crate::jobs::JobContext;
 use crate::library::{self, Library};

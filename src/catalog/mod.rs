@@ -1,11 +1,10 @@
-//! The catalogue: items, their multi-labels, and where they come from (the demo generator
-//! and the importers for real catalogue formats).
+//! The catalogue's vocabulary: items, their multi-labels and where each came from. Pure
+//! types that the store saves; the demo generator and the importers that fill a catalogue
+//! live in [`crate::sources`].
 //!
 //! An *item* is one catalogue image with its labels. Several images of one product (the
 //! views of a DeepFashion item, say) are several items that share a `product` key.
 
-pub mod demo;
-pub mod import;
 pub mod vocabulary;
 
 use serde::{Deserialize, Serialize};

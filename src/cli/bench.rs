@@ -7,7 +7,7 @@
 //! does it, into a temporary file) on the library's catalogue, or on a temporary 256-item
 //! demo library when the library is empty. The machine may be shared: check the load.
 //!
-//! `bench search` times exact top-10 search alone ([`crate::index::search`]) on synthetic
+//! `bench search` times exact top-10 search alone ([`crate::index::scan`]) on synthetic
 //! indexes of random unit rows (1280 wide; 100k and 1M items, the latter only when memory
 //! allows): single queries (median, with the effective read bandwidth: a single query is
 //! memory-bound) and batches of 100 (ms per query), and the same single queries on an f16
@@ -17,12 +17,12 @@
 //! on random input ([`crate::train::step_throughput`]).
 
 use super::progress::wait_with_bar;
-use crate::catalog::demo::{self, DemoOptions};
-use crate::index::search::{self, F16Index};
+use crate::index::scan::{self, F16Index};
 use crate::index::{self, BuildOptions, EmbeddingIndex};
 use crate::jobs::Job;
 use crate::library::Library;
 use crate::model::system::{self, System};
+use crate::sources::demo::{self, DemoOptions};
 use anyhow::Context;
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
@@ -499,7 +499,7 @@ fn time_index_load(index: &EmbeddingIndex) -> anyhow::Result<f64> {
     index.images = index
         .ids
         .iter()
-        .map(|id| crate::index::store::ImageFingerprint {
+        .map(|id| crate::index::emb_file::ImageFingerprint {
             path: format!("images/catalog/{id}.png"),
             size_bytes: 0,
             mtime_ns: 0,
@@ -565,12 +565,12 @@ fn search_bench(
 
         // Single queries: warm up, then a different query each run.
         for q in queries.chunks_exact(SEARCH_DIM).take(2) {
-            search::top_k(&index, q, SEARCH_K, None)?;
+            scan::top_k(&index, q, SEARCH_K, None)?;
         }
         let mut times = Vec::with_capacity(runs);
         for q in queries.chunks_exact(SEARCH_DIM).take(runs) {
             let start = Instant::now();
-            search::top_k(&index, q, SEARCH_K, None)?;
+            scan::top_k(&index, q, SEARCH_K, None)?;
             times.push(start.elapsed().as_secs_f64());
         }
         let single = Spread::of(times);
@@ -578,11 +578,11 @@ fn search_bench(
 
         // Batches of 100: one warm-up, the best of three.
         let batch = &queries[..SEARCH_BATCH * SEARCH_DIM];
-        search::top_k_batch(&index, batch, SEARCH_K, None)?;
+        scan::top_k_batch(&index, batch, SEARCH_K, None)?;
         let mut batch_s = f64::INFINITY;
         for _ in 0..3 {
             let start = Instant::now();
-            search::top_k_batch(&index, batch, SEARCH_K, None)?;
+            scan::top_k_batch(&index, batch, SEARCH_K, None)?;
             batch_s = batch_s.min(start.elapsed().as_secs_f64());
         }
 
@@ -591,7 +591,7 @@ fn search_bench(
         let mut found = 0usize;
         let mut half_times = Vec::new();
         for q in batch.chunks_exact(SEARCH_DIM).take(runs.max(SEARCH_K)) {
-            let exact = search::top_k(&index, q, SEARCH_K, None)?;
+            let exact = scan::top_k(&index, q, SEARCH_K, None)?;
             let start = Instant::now();
             let approx = half.top_k(q, SEARCH_K, None)?;
             half_times.push(start.elapsed().as_secs_f64());

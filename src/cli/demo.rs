@@ -1,9 +1,9 @@
 //! `vitrine demo`: draw the demo catalogue into the library.
 
 use super::progress::wait_with_bar;
-use crate::catalog::demo::{self, DemoOptions};
 use crate::jobs::Job;
 use crate::library::Library;
+use crate::sources::demo::{self, DemoOptions};
 use anyhow::Context;
 use std::path::Path;
 use std::process::ExitCode;

@@ -5,12 +5,12 @@
 //! ([`crate::eval::evaluate_classification`]).
 
 use super::progress::wait_with_bar;
-use crate::catalog::import::FolderSplit;
 use crate::eval::{self, ClassifyReport, HeldOutReport};
 use crate::jobs::Job;
 use crate::library::Library;
 use crate::model::system::{self, IMAGENET_LITE0};
 use crate::search::{self, RetrievalReport, Searcher, TopNReport};
+use crate::sources::import::FolderSplit;
 use crate::train::background::{self, CutoutSurvey, SurveyPhoto};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -304,7 +304,7 @@ fn print_held_out(r: &HeldOutReport) {
 /// At most this many skipped queries are listed.
 const SKIPPED_SHOWN: usize = 20;
 
-fn print_skipped(skipped: &[crate::catalog::import::Skipped]) {
+fn print_skipped(skipped: &[crate::sources::import::Skipped]) {
     if skipped.is_empty() {
         return;
     }

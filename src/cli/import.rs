@@ -2,10 +2,10 @@
 //! transaction; the report lists what was imported and every skipped row with its reason.
 
 use super::progress::wait_with_bar;
-use crate::catalog::import::{self, ImportOptions, ImportReport};
 use crate::catalog::vocabulary::VocabularyRule;
 use crate::jobs::Job;
 use crate::library::Library;
+use crate::sources::import::{self, ImportOptions, ImportReport};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -5,7 +5,7 @@
 use super::progress::wait_with_bar;
 use crate::jobs::Job;
 use crate::model::system::{self, IMAGENET_LITE0};
-use crate::personalize::engine::{self, GroupRecommendation, Personalizer};
+use crate::personalize::engine::{self, GroupRecommendation, PersonalizeEngine};
 use crate::personalize::eval::SUMMARY_KS;
 use crate::personalize::personaliser::TrainOptions;
 use anyhow::Context;
@@ -285,10 +285,10 @@ fn open_personalizer(
     root: std::path::PathBuf,
     system: &str,
     device: candle_core::Device,
-) -> anyhow::Result<Personalizer> {
+) -> anyhow::Result<PersonalizeEngine> {
     let name = system.to_string();
     let job = Job::spawn("personalize", None, move |ctx| {
-        Personalizer::open(&root, &name, &device, ctx)
+        PersonalizeEngine::open(&root, &name, &device, ctx)
     });
     wait_with_bar(job).with_context(|| format!("cannot personalise with {system}"))
 }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::model::system::{self, IMAGENET_LITE0};
-use crate::personalize::engine::Personalizer;
+use crate::personalize::engine::PersonalizeEngine;
 use crate::search::{QueryResult, SearchFilter, Searcher};
 use crate::vision::{self, preprocess::letterbox};
 use anyhow::Context;
@@ -71,7 +71,7 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
     let personal = match &args.user {
         None => None,
         Some(user) => {
-            let p = Personalizer::open(dir, &args.system, &device, &JobContext::silent())
+            let p = PersonalizeEngine::open(dir, &args.system, &device, &JobContext::silent())
                 .with_context(|| format!("cannot personalise with {}", args.system))?;
             let cart = p.user(user)?.cart.clone();
             Some((p, cart))

@@ -17,8 +17,8 @@ use super::widgets;
 use super::{
     CatalogFilter, CatalogView, Command, JobKind, JobState, RunningJob, Runtime, UiState, theme,
 };
-use crate::catalog::demo::DemoOptions;
 use crate::catalog::{Item, LabelGroup};
+use crate::sources::demo::DemoOptions;
 use eframe::egui;
 use egui::{
     Align, Layout, Rect, RichText, ScrollArea, Sense, Stroke, StrokeKind, TextStyle, TextWrapMode,

@@ -2,12 +2,12 @@
 //! filters), with its split choice beside it: all photos, or one split folder of a
 //! `train/validation/test` layout. The button starts the same import as File > Import
 //! catalogue > Photo folder (`menu::ImportKind::PhotoFolder`): a folder picker on its own
-//! thread, then [`crate::catalog::import::import_folder`] (what `vitrine import folder` runs)
+//! thread, then [`crate::sources::import::import_folder`] (what `vitrine import folder` runs)
 //! as a job that queues behind a running one, and the new catalogue indexed by itself.
 
 use super::Command;
 use super::menu::ImportKind;
-use crate::catalog::import::FolderSplit;
+use crate::sources::import::FolderSplit;
 use eframe::egui::{self, Ui};
 
 /// The split choice of the Catalog tab's photo-folder import.
@@ -43,10 +43,10 @@ pub(crate) fn import_button_ui(ui: &mut Ui, view: &mut ImportView, commands: &mu
 
 #[cfg(test)]
 mod tests {
-    use crate::catalog::import::FolderSplit;
     use crate::gui::menu::ImportKind;
     use crate::gui::tests::{harness, has_label, run_until, settle};
     use crate::gui::*;
+    use crate::sources::import::FolderSplit;
     use egui::Role;
     use egui_kittest::kittest::Queryable;
 

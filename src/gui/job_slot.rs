@@ -14,13 +14,13 @@
 use super::menu::ImportKind;
 use super::progress::PhaseProgress;
 use super::{App, Command, personalize_tab};
-use crate::catalog::demo::{self, DemoOptions, DemoReport};
-use crate::catalog::import::ImportReport;
 use crate::error::{Error, Result};
 use crate::index::IndexReport;
 use crate::jobs::{Job, JobContext, Progress};
 use crate::library::Library;
 use crate::model::system;
+use crate::sources::demo::{self, DemoOptions, DemoReport};
+use crate::sources::import::ImportReport;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,10 +100,10 @@ pub(crate) enum JobOutput {
     Index(IndexReport),
     Train(crate::train::TrainReport),
     Study(crate::ohs::Study),
-    Personalizer(Box<crate::personalize::engine::Personalizer>),
+    PersonalizeEngine(Box<crate::personalize::engine::PersonalizeEngine>),
     PersonalizeEval(
         Box<(
-            crate::personalize::engine::Personalizer,
+            crate::personalize::engine::PersonalizeEngine,
             crate::personalize::eval::EvalReport,
             Option<crate::personalize::personaliser::TrainReport>,
         )>,
@@ -397,7 +397,7 @@ impl App {
                     ),
                 }
             }
-            Ok(JobOutput::Personalizer(p)) => JobState::Done {
+            Ok(JobOutput::PersonalizeEngine(p)) => JobState::Done {
                 summary: self.personalize_loaded(*p),
                 name,
             },

@@ -9,8 +9,8 @@
 //! starts the same import.
 
 use super::{App, Command, JobCommand, JobOutput, JobState, Runtime, Tab, theme};
-use crate::catalog::import::{self, FolderSplit, ImportOptions, ImportReport};
 use crate::library::Library;
+use crate::sources::import::{self, FolderSplit, ImportOptions, ImportReport};
 use eframe::egui;
 use egui::{RichText, Ui};
 use std::path::PathBuf;

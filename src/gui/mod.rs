@@ -45,11 +45,11 @@ mod top_bar;
 mod train_tab;
 mod widgets;
 
-use crate::catalog::demo::DemoOptions;
 use crate::catalog::{Item, ItemId, Label, LabelGroup};
 use crate::error::{Error, Result};
 use crate::library::Library;
 use crate::model::system::{self, System, SystemInfo};
+use crate::sources::demo::DemoOptions;
 use crate::store::{ItemFilter, LabelCount};
 use eframe::egui;
 use serde::{Deserialize, Serialize};

@@ -14,7 +14,7 @@ use super::{App, JobKind, JobOutput, JobState, Runtime, UiState, theme, widgets}
 use crate::catalog::ItemId;
 use crate::jobs::Job;
 use crate::model::system;
-use crate::personalize::engine::{self, GroupRecommendation, Personalizer};
+use crate::personalize::engine::{self, GroupRecommendation, PersonalizeEngine};
 use crate::personalize::eval::{EvalReport, MAX_K};
 use crate::personalize::personaliser::{TrainOptions, TrainReport};
 use crate::store::UserId;
@@ -56,7 +56,7 @@ pub(crate) enum PersonalizeCommand {
 /// The tab's runtime state.
 #[derive(Default)]
 pub(crate) struct PersonalizeView {
-    pub engine: Option<Arc<Personalizer>>,
+    pub engine: Option<Arc<PersonalizeEngine>>,
     /// Whether loading was asked for (the tab asks once by itself).
     pub load_requested: bool,
     pub user_search: String,
@@ -190,8 +190,8 @@ impl App {
             &format!("Loading users for {name}"),
             move |ctx| {
                 let device = system::device("cpu")?;
-                Personalizer::open(&dir, &name, &device, ctx)
-                    .map(|p| JobOutput::Personalizer(Box::new(p)))
+                PersonalizeEngine::open(&dir, &name, &device, ctx)
+                    .map(|p| JobOutput::PersonalizeEngine(Box::new(p)))
             },
         );
     }
@@ -206,7 +206,7 @@ impl App {
             &format!("Evaluating recommendations with {name}"),
             move |ctx| {
                 let device = system::device("cpu")?;
-                let mut p = Personalizer::open(&dir, &name, &device, ctx)?;
+                let mut p = PersonalizeEngine::open(&dir, &name, &device, ctx)?;
                 let (report, trained) =
                     engine::evaluate_with(&dir, &mut p, &TrainOptions::default(), ctx)?;
                 Ok(JobOutput::PersonalizeEval(Box::new((p, report, trained))))
@@ -215,7 +215,7 @@ impl App {
     }
 
     /// A finished load: the engine goes on show, with the user picked before, if any.
-    pub(crate) fn personalize_loaded(&mut self, p: Personalizer) -> String {
+    pub(crate) fn personalize_loaded(&mut self, p: PersonalizeEngine) -> String {
         let summary = format!(
             "Loaded {} users of {} ({})",
             p.histories.users.len(),
@@ -234,7 +234,7 @@ impl App {
     /// A finished evaluation: the plot, and the engine with the personaliser it used.
     pub(crate) fn personalize_evaluated(
         &mut self,
-        output: (Personalizer, EvalReport, Option<TrainReport>),
+        output: (PersonalizeEngine, EvalReport, Option<TrainReport>),
     ) -> String {
         let (p, report, trained) = output;
         let best = report
@@ -363,7 +363,7 @@ fn intro_ui(
 
 fn users_ui(
     ui: &mut Ui,
-    engine: &Personalizer,
+    engine: &PersonalizeEngine,
     view: &PersonalizeView,
     commands: &mut Vec<PersonalizeCommand>,
 ) {
@@ -416,7 +416,7 @@ fn users_ui(
 
 fn cart_ui(
     ui: &mut Ui,
-    engine: &Personalizer,
+    engine: &PersonalizeEngine,
     rt: &mut Runtime,
     commands: &mut Vec<PersonalizeCommand>,
 ) {
@@ -507,7 +507,7 @@ fn cart_ui(
     );
 }
 
-fn groups_ui(ui: &mut Ui, engine: &Personalizer, rt: &mut Runtime) {
+fn groups_ui(ui: &mut Ui, engine: &PersonalizeEngine, rt: &mut Runtime) {
     let view = &rt.personalize;
     if view.groups.is_empty() {
         ui.label(RichText::new("Recommendations appear here for the cart.").weak());

@@ -4,8 +4,8 @@
 
 use super::thumbs::ImageKey;
 use super::*;
-use crate::catalog::demo;
 use crate::jobs::JobContext;
+use crate::sources::demo;
 use eframe::egui;
 use egui::Role;
 use egui_kittest::Harness;

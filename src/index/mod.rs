@@ -14,10 +14,10 @@
 //!
 //! The search (exact cosine top-K, DESIGN §6) reads the result with [`load`].
 
-pub mod search;
-pub mod store;
+pub mod emb_file;
+pub mod scan;
 
-pub use store::{EmbeddingIndex, ImageFingerprint, load};
+pub use emb_file::{EmbeddingIndex, ImageFingerprint, load};
 
 use crate::catalog::ItemId;
 use crate::error::{Error, Result};
@@ -135,7 +135,7 @@ pub fn build(
     } else if !path.exists() {
         (None, Some("there was no index yet".to_string()))
     } else {
-        match store::load(&path) {
+        match emb_file::load(&path) {
             Ok(old) if old.fingerprint == system.fingerprint() && old.dim == dim => {
                 (Some(old), None)
             }
@@ -239,7 +239,7 @@ pub fn build(
     ctx.check_cancelled()?;
 
     // The new index, in catalogue order.
-    let mut index = store::EmbeddingIndex::empty(system.name(), system.fingerprint(), dim);
+    let mut index = emb_file::EmbeddingIndex::empty(system.name(), system.fingerprint(), dim);
     let (mut kept, mut embedded) = (0u64, 0u64);
     for (i, (image, source)) in plan.into_iter().enumerate() {
         let (Some(image), id) = (image, items[i].id) else {

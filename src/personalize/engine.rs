@@ -1,5 +1,5 @@
 //! What the CLI and the GUI call: a system's items, embeddings, users and personaliser in
-//! one place ([`Personalizer`]), per-group recommendations for a cart, a user's re-ranking
+//! one place ([`PersonalizeEngine`]), per-group recommendations for a cart, a user's re-ranking
 //! of a visual search, and the train and evaluate jobs.
 //!
 //! Opening brings the system's index up to date first ([`crate::index::build_in`]: only new
@@ -28,7 +28,7 @@ const FLOOR_SAMPLE: usize = 256;
 
 /// A system ready to personalise: its searcher (items, index), every user's history, its
 /// personaliser if one is saved, and the K-Splits noise floor of its embedding space.
-pub struct Personalizer {
+pub struct PersonalizeEngine {
     pub searcher: Searcher,
     pub histories: Histories,
     pub personaliser: Option<Personaliser>,
@@ -43,7 +43,7 @@ pub struct GroupRecommendation {
     pub results: Vec<RankedItem>,
 }
 
-impl Personalizer {
+impl PersonalizeEngine {
     /// Indexes the catalogue with `system` where needed, then loads everything. A saved
     /// personaliser of another version of the system is an error naming the command to run.
     pub fn open(
@@ -51,7 +51,7 @@ impl Personalizer {
         system: &str,
         device: &Device,
         ctx: &JobContext,
-    ) -> Result<Personalizer> {
+    ) -> Result<PersonalizeEngine> {
         crate::index::build_in(root, system, device, ctx)?;
         ctx.check_cancelled()?;
         ctx.progress(0, 0, "reading users and ratings");
@@ -75,7 +75,7 @@ impl Personalizer {
         // subtype 0.53, of one category 0.95 and of different categories 1.24.
         let noise_floor = 2.0 * typical_neighbour_distance(searcher.index(), FLOOR_SAMPLE);
         let neighbours = cart_neighbours(searcher.index().len());
-        Ok(Personalizer {
+        Ok(PersonalizeEngine {
             searcher,
             histories,
             personaliser,
@@ -208,13 +208,13 @@ pub fn train_in(
     options: &TrainOptions,
     ctx: &JobContext,
 ) -> Result<TrainReport> {
-    let p = Personalizer::open(root, system, device, ctx)?;
+    let p = PersonalizeEngine::open(root, system, device, ctx)?;
     train_and_save(root, &p, options, ctx).map(|(_, report)| report)
 }
 
 fn train_and_save(
     root: &Path,
-    p: &Personalizer,
+    p: &PersonalizeEngine,
     options: &TrainOptions,
     ctx: &JobContext,
 ) -> Result<(Personaliser, TrainReport)> {
@@ -228,7 +228,7 @@ fn train_and_save(
 }
 
 /// Evaluates every method on `system` (see [`super::eval`]); [`evaluate_with`] on a freshly
-/// opened [`Personalizer`].
+/// opened [`PersonalizeEngine`].
 pub fn evaluate_in(
     root: &Path,
     system: &str,
@@ -236,7 +236,7 @@ pub fn evaluate_in(
     options: &TrainOptions,
     ctx: &JobContext,
 ) -> Result<(EvalReport, Option<TrainReport>)> {
-    let mut p = Personalizer::open(root, system, device, ctx)?;
+    let mut p = PersonalizeEngine::open(root, system, device, ctx)?;
     evaluate_with(root, &mut p, options, ctx)
 }
 
@@ -245,7 +245,7 @@ pub fn evaluate_in(
 /// with `options`, saved, and put into `p` first (its report returned).
 pub fn evaluate_with(
     root: &Path,
-    p: &mut Personalizer,
+    p: &mut PersonalizeEngine,
     options: &TrainOptions,
     ctx: &JobContext,
 ) -> Result<(EvalReport, Option<TrainReport>)> {
@@ -308,7 +308,7 @@ pub struct SplitQuality {
     pub groups_per_cart: f64,
 }
 
-impl Personalizer {
+impl PersonalizeEngine {
     /// Measures [`SplitQuality`] of this system's K-Splits on every user's cart (items with
     /// no category label count as a category of their own).
     pub fn split_quality(&self) -> SplitQuality {
@@ -316,7 +316,7 @@ impl Personalizer {
         self.split_quality_with(|rows| split_cart(rows, &index.matrix, index.dim, &self.ksplits))
     }
 
-    /// [`Personalizer::split_quality`] of DESIGN §7's principal-axis K-Splits alone (no
+    /// [`PersonalizeEngine::split_quality`] of DESIGN §7's principal-axis K-Splits alone (no
     /// catalogue neighbourhoods): the baseline the cart method is measured against.
     pub fn split_quality_principal_axis(&self) -> SplitQuality {
         self.split_quality_with(|rows| super::ksplits::ksplits(rows, &self.ksplits))

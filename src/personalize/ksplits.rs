@@ -49,7 +49,7 @@
 //! along a frontier; this point keeps purity above 0.9). Without a catalogue, carts go to
 //! [`ksplits`] with `noise_floor` from the catalogue ([`typical_neighbour_distance`]).
 use crate::index::EmbeddingIndex;
-use crate::index::search::top_k;
+use crate::index::scan::top_k;
 
 /// How K-Splits decides.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -31,17 +31,17 @@
 //! generator's procedural scenes (a fallback that needs no photo at all), or a folder of the
 //! user's own photos. Each scene is a fresh random crop (position, size, mirror), so a few
 //! photos give many backgrounds. The demo's street queries are drawn on a *disjoint* set of
-//! photographs (`catalog::demo::scenes::STREET_PHOTOS`), so street-to-shop accuracy measures
+//! photographs (`sources::demo::scenes::STREET_PHOTOS`), so street-to-shop accuracy measures
 //! transfer to unseen backgrounds.
 
 use super::augment::Transform;
 use crate::catalog::LabelGroup;
-use crate::catalog::demo::scenes::{
-    BundledPhoto, bundled_photos, decode_photos, photo_scene, render_scene,
-};
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::library::Library;
+use crate::sources::demo::scenes::{
+    BundledPhoto, bundled_photos, decode_photos, photo_scene, render_scene,
+};
 use crate::store::ItemFilter;
 use image::{GrayImage, Luma, RgbImage};
 use imageproc::contours::{BorderType, find_contours};
@@ -801,8 +801,8 @@ pub fn mask_iou(a: &GrayImage, b: &GrayImage) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::demo::garments::render_shop;
-    use crate::catalog::demo::item_spec;
+    use crate::sources::demo::garments::render_shop;
+    use crate::sources::demo::item_spec;
     use image::Rgb;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -998,7 +998,7 @@ mod tests {
 
     #[test]
     fn the_bundled_training_photos_decode_and_differ_from_the_street_set() {
-        use crate::catalog::demo::scenes::STREET_PHOTOS;
+        use crate::sources::demo::scenes::STREET_PHOTOS;
         let photos = training_photos().unwrap();
         assert_eq!(photos.len(), TRAINING_PHOTOS.len());
         for photo in &TRAINING_PHOTOS {

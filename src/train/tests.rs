@@ -1,7 +1,7 @@
 //! The trainer end to end on a tiny demo library.
 
 use super::*;
-use crate::catalog::demo::{DemoOptions, generate};
+use crate::sources::demo::{DemoOptions, generate};
 
 fn demo_library(items: usize) -> (tempfile::TempDir, Library) {
     let dir = tempfile::tempdir().unwrap();

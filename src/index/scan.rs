@@ -17,7 +17,7 @@
 //! Results are ordered best first, ties broken by the lower row, so every path returns the
 //! same list for the same scores.
 
-use super::store::EmbeddingIndex;
+use super::emb_file::EmbeddingIndex;
 use crate::error::{Error, Result};
 use crate::model::depthwise::Simd;
 use rayon::prelude::*;

@@ -701,7 +701,7 @@ fn market(p: &mut Painter, rng: &mut impl Rng) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::demo::garments::{Colour, Subtype};
+    use crate::sources::demo::garments::{Colour, Subtype};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
