@@ -47,6 +47,7 @@ pub mod personalize;
 pub mod search;
 pub mod sources;
 pub mod store;
+pub mod study;
 pub mod train;
 pub mod vision;
 

@@ -8,7 +8,8 @@ use crate::library::Library;
 use crate::model::system;
 use crate::ohs::export::{self, MergeReport};
 use crate::ohs::report::{self, BOOTSTRAP_ROUNDS, Report};
-use crate::ohs::{self, DEFAULT_K, QuerySelection, StudySpec};
+use crate::ohs::{self, QuerySelection, StudySpec};
+use crate::study::{self, DEFAULT_K};
 use anyhow::Context;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -136,7 +137,7 @@ struct CreateOutput<'a> {
 fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCode> {
     let criteria = match &args.criteria {
         Some(path) => ohs::read_criteria_csv(path)?,
-        None => ohs::paper_criteria(),
+        None => study::paper_criteria(),
     };
     let spec = StudySpec {
         name: args.name.clone(),
@@ -191,7 +192,7 @@ fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCod
 struct SheetOutput {
     sheet_id: i64,
     query: String,
-    domain: ohs::Domain,
+    domain: study::Domain,
     system: String,
     items: Vec<i64>,
 }
@@ -265,7 +266,7 @@ struct ReportOutput<'a> {
 struct CriterionOutput<'a> {
     name: &'a str,
     weight: f64,
-    direction: ohs::Direction,
+    direction: study::Direction,
     percent: BTreeMap<&'a str, Option<f64>>,
     alpha: Option<f64>,
 }
@@ -321,8 +322,8 @@ fn report_cmd(dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
 fn table_text(report: &Report) -> String {
     let cell = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}%"));
     let row_name = |c: &report::CriterionReport| match c.direction {
-        ohs::Direction::More => c.name.clone(),
-        ohs::Direction::Fewer => format!("{} (fewer)", c.name),
+        study::Direction::More => c.name.clone(),
+        study::Direction::Fewer => format!("{} (fewer)", c.name),
     };
     let width = report
         .criteria

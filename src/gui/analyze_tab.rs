@@ -6,8 +6,8 @@
 
 use super::evaluate_tab::{AnalyzeView, OhsCommand};
 use super::{Command, Runtime, theme};
-use crate::ohs::Direction;
 use crate::ohs::report::{Report, alpha_reading, ranking};
+use crate::study::Direction;
 use eframe::egui;
 use egui::{RichText, ScrollArea, Ui};
 

@@ -14,9 +14,8 @@ use super::thumbs::{ImageKey, ImageRequest, Thumb, ThumbCache};
 use super::{Command, Runtime, theme, widgets};
 use crate::error::Result;
 use crate::model::system::SystemInfo;
-use crate::ohs::{
-    self, Answer, Criterion, Direction, QuerySelection, Sheet, Study, StudySpec, report,
-};
+use crate::ohs::{self, QuerySelection, StudySpec, report};
+use crate::study::{self, Answer, Criterion, Direction, Sheet, Study};
 use eframe::egui;
 use egui::{Align, Layout, RichText, ScrollArea, Sense, Stroke, StrokeKind, Ui, Vec2};
 use std::collections::HashMap;
@@ -178,9 +177,9 @@ impl CreateForm {
         CreateForm {
             name: String::new(),
             goal: String::new(),
-            k: ohs::DEFAULT_K,
+            k: study::DEFAULT_K,
             seed: 1,
-            criteria: ohs::paper_criteria(),
+            criteria: study::paper_criteria(),
             street,
             items: (street * 2 / 3).min(items_available),
             folder: String::new(),
@@ -1024,7 +1023,7 @@ fn paint_tile(
     marked: bool,
     root: &Path,
     thumbs: &mut ThumbCache,
-    item: &ohs::SheetItem,
+    item: &study::SheetItem,
 ) {
     let painter = ui.painter();
     let fill = if marked {
@@ -1118,7 +1117,7 @@ fn create_form_ui(
             .labelled_by(label.id);
             ui.end_row();
             let label = ui.label("Results per sheet (K)");
-            ui.add(egui::DragValue::new(&mut form.k).range(1..=ohs::MAX_K))
+            ui.add(egui::DragValue::new(&mut form.k).range(1..=study::MAX_K))
                 .labelled_by(label.id);
             ui.end_row();
             let label = ui.label("Seed");
@@ -1282,7 +1281,7 @@ fn create_form_ui(
                 .push(Criterion::new(&format!("criterion {n}"), ""));
         }
         if ui.button("The paper's seven").clicked() {
-            form.criteria = ohs::paper_criteria();
+            form.criteria = study::paper_criteria();
         }
     });
     ui.add_space(10.0);
@@ -1294,7 +1293,7 @@ fn create_form_ui(
     } else if spec.queries.street + spec.queries.items == 0 && spec.queries.folder.is_none() {
         Some("Choose some queries.".to_owned())
     } else {
-        ohs::validate_criteria(&spec.criteria)
+        study::validate_criteria(&spec.criteria)
             .err()
             .map(|e| e.to_string())
     };

@@ -99,7 +99,7 @@ pub(crate) enum JobOutput {
     Import(ImportKind, ImportReport),
     Index(IndexReport),
     Train(crate::train::TrainReport),
-    Study(crate::ohs::Study),
+    Study(crate::study::Study),
     PersonalizeEngine(Box<crate::personalize::engine::PersonalizeEngine>),
     PersonalizeEval(
         Box<(

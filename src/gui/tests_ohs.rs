@@ -5,7 +5,8 @@
 use super::evaluate_tab::OhsCommand;
 use super::tests::{demo_library, harness, has_label, settle};
 use super::*;
-use crate::ohs::{self, Criterion, Direction, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
+use crate::ohs;
+use crate::study::{self, Criterion, Direction, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
 use eframe::egui;
 use egui::Role;
 use egui_kittest::kittest::Queryable;
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 
 /// A study over the demo library's street photos, with sheets frozen from real catalogue
 /// items (no model needed): 2 queries × 2 systems, K = 5, two criteria.
-fn gui_study(lib: &mut Library) -> ohs::Study {
+fn gui_study(lib: &mut Library) -> study::Study {
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let street = lib.store.street_queries().unwrap();
     let new = NewStudy {
@@ -154,7 +155,7 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     // A second scorer (on another machine, merged) answered the same first sheet.
     let mut lib = lib;
     for (crit, hits) in [("category", 3), ("shape difference", 1)] {
-        let answer = ohs::Answer {
+        let answer = study::Answer {
             sheet_id: first.id,
             scorer: "bob".into(),
             criterion: crit.into(),

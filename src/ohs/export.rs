@@ -9,9 +9,10 @@
 //! merged into another scorer's answers. Cells are read back untrimmed for the same reason.
 
 use super::report::Report;
-use super::{Answer, Study, check_answer, open_study};
+use super::{check_answer, open_study};
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::study::{Answer, Sheet, Study};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -237,7 +238,7 @@ pub fn merge_database(store: &mut Store, name: &str, other: &Path) -> Result<Mer
             ),
         ));
     }
-    let ours: HashMap<(&str, &str), &super::Sheet> = study
+    let ours: HashMap<(&str, &str), &Sheet> = study
         .sheets
         .iter()
         .map(|s| {
@@ -259,7 +260,7 @@ pub fn merge_database(store: &mut Store, name: &str, other: &Path) -> Result<Mer
                 ),
             ));
         };
-        let ids = |s: &super::Sheet| -> Vec<i64> { s.items.iter().map(|i| i.item_id).collect() };
+        let ids = |s: &Sheet| -> Vec<i64> { s.items.iter().map(|i| i.item_id).collect() };
         if ids(mine) != ids(sheet) {
             return Err(Error::file(
                 other,

@@ -9,7 +9,8 @@
 //!   are left out of both sums (a half-scored study still gives a number, over what is
 //!   scored); with none, there is no OHS.
 
-use super::{Answer, Coverage, Criterion, Direction, Study, coverage};
+use super::{Coverage, coverage};
+use crate::study::{Answer, Criterion, Direction, Study};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::HashMap;

@@ -7,6 +7,7 @@ use super::export::{
 };
 use super::report::{alpha_reading, krippendorff_alpha_interval, ranking, report};
 use super::*;
+use crate::study::*;
 
 /// Two systems (A, B), three queries, K = 10, three criteria with unequal weights, the last
 /// "fewer is better". Items are fake ids: sheets do not need a catalogue.

@@ -7,7 +7,7 @@
 
 use super::{Store, Writer};
 use crate::error::{Error, Result};
-use crate::ohs::{
+use crate::study::{
     Answer, Criterion, Direction, Domain, NewStudy, Sheet, SheetItem, Study, StudyQuery,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};

@@ -5,7 +5,8 @@ use crate::common::{json, stderr, vitrine};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use vitrine::library::Library;
-use vitrine::ohs::{self, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
+use vitrine::ohs;
+use vitrine::study::{self, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
 
 /// `train --resume --name ../../x`: refused by name before the library or anything under it
 /// is touched, and nothing is registered.
@@ -145,7 +146,7 @@ fn a_read_only_library_serves_the_commands_that_only_read() {
             goal: String::new(),
             k: 3,
             seed: 1,
-            criteria: ohs::paper_criteria(),
+            criteria: study::paper_criteria(),
             systems: vec!["a".into(), "b".into()],
             queries: vec![NewQuery {
                 image: "q.png".into(),

@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use vitrine::library::Library;
-use vitrine::ohs::{self, Answer, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
+use vitrine::ohs;
+use vitrine::study::{self, Answer, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
 
 /// A second system for the demo library: Lite0 with a fresh (untrained) head, so two
 /// systems with different embeddings exist without training.
@@ -284,7 +285,7 @@ fn kill_study() -> NewStudy {
         goal: String::new(),
         k: 10,
         seed: 1,
-        criteria: ohs::paper_criteria(),
+        criteria: study::paper_criteria(),
         systems: vec!["a".into(), "b".into()],
         queries: (0..4)
             .map(|q| NewQuery {

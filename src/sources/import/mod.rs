@@ -1362,7 +1362,7 @@ mod tests {
                 }
                 let mut saved = 0;
                 for (i, sheet) in study.sheets.iter().enumerate() {
-                    let answer = crate::ohs::Answer {
+                    let answer = crate::study::Answer {
                         sheet_id: sheet.id,
                         scorer: "ann".into(),
                         criterion: "category".into(),

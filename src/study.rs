@@ -1,0 +1,280 @@
+//! A study's vocabulary (paper §IV.A, §IV.D): criteria with weights and directions, the
+//! frozen sheets (query × system → its top-K items), scorers' answers. Pure types that the
+//! store saves ([`crate::store`]); the service that creates studies, records answers and
+//! reports on them is [`crate::ohs`].
+
+use crate::catalog::ItemId;
+use crate::error::{Error, Result};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+/// Results per sheet unless the study says otherwise (the paper's hit@10).
+pub const DEFAULT_K: u32 = 10;
+/// The most results a sheet may hold (a scorer cannot judge more at a glance).
+pub const MAX_K: u32 = 50;
+
+/// Whether more hits on a criterion are better (category, colour …) or fewer (a goal that
+/// wants, say, little shape difference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    More,
+    Fewer,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::More => "more",
+            Direction::Fewer => "fewer",
+        }
+    }
+
+    /// `more` or `fewer` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "more" => Some(Direction::More),
+            "fewer" => Some(Direction::Fewer),
+            _ => None,
+        }
+    }
+}
+
+/// Where a query photo comes from: the shop's own catalogue, or the street (the paper used a
+/// shop/street ratio of 2/3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Domain {
+    Shop,
+    Street,
+}
+
+impl Domain {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Domain::Shop => "shop",
+            Domain::Street => "street",
+        }
+    }
+}
+
+/// A scoring criterion: what a hit means, how much it weighs, and which way is better.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Criterion {
+    pub name: String,
+    pub description: String,
+    pub weight: f64,
+    pub direction: Direction,
+}
+
+impl Criterion {
+    pub fn new(name: &str, description: &str) -> Criterion {
+        Criterion {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            weight: 1.0,
+            direction: Direction::More,
+        }
+    }
+}
+
+/// The paper's seven criteria (§IV.A), each with weight 1 and "more is better": the default
+/// of a new study. A study for another goal (advertising wants variety) changes the weights and
+/// directions.
+pub fn paper_criteria() -> Vec<Criterion> {
+    [
+        (
+            "category",
+            "Results in the query's main category (top, bottom, footwear, jewelry …).",
+        ),
+        (
+            "subtype",
+            "Results of the same subtype within the category (boots, high heels, slippers …).",
+        ),
+        (
+            "fabric/texture",
+            "Results with the query's main fabric or texture (denim, leather, smooth, shiny …).",
+        ),
+        (
+            "colour",
+            "Results with the query's dominant colour (red, green, blue, yellow …).",
+        ),
+        (
+            "variety",
+            "Novel results: a different category, subtype or colour from the query.",
+        ),
+        (
+            "details",
+            "Results that follow the query's fine details (neckline, zipper, pockets, design).",
+        ),
+        (
+            "shape difference",
+            "Results that do not follow the query's outline (other angle, perspective, \
+             rotation, flip).",
+        ),
+    ]
+    .iter()
+    .map(|(name, description)| Criterion::new(name, description))
+    .collect()
+}
+
+/// Refuses criteria a study cannot use: none, a blank or repeated name, a negative or
+/// non-finite weight, or weights that sum to zero.
+pub fn validate_criteria(criteria: &[Criterion]) -> Result<()> {
+    if criteria.is_empty() {
+        return Err(Error::Invalid(
+            "a study needs at least one criterion".into(),
+        ));
+    }
+    for (i, c) in criteria.iter().enumerate() {
+        if c.name.trim().is_empty() {
+            return Err(Error::Invalid(format!("criterion {} has no name", i + 1)));
+        }
+        if criteria[..i].iter().any(|o| o.name == c.name) {
+            return Err(Error::Invalid(format!(
+                "the criterion {:?} is named twice",
+                c.name
+            )));
+        }
+        if !c.weight.is_finite() || c.weight < 0.0 {
+            return Err(Error::Invalid(format!(
+                "the criterion {:?} has weight {}; weights are numbers ≥ 0",
+                c.name, c.weight
+            )));
+        }
+    }
+    if criteria.iter().map(|c| c.weight).sum::<f64>() <= 0.0 {
+        return Err(Error::Invalid(
+            "the criteria's weights sum to 0; give at least one a positive weight".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// One query photo of a study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StudyQuery {
+    pub id: i64,
+    /// As stored: relative to the library root when inside it.
+    pub image: String,
+    pub domain: Domain,
+    /// The catalogue item the photo shows, when known (an item query, a demo street photo).
+    pub item_id: Option<ItemId>,
+}
+
+/// One result on a frozen sheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SheetItem {
+    pub item_id: ItemId,
+    /// The item's image as stored when the sheet was frozen.
+    pub image: String,
+}
+
+/// A frozen sheet: one query's top-K from one system.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sheet {
+    pub id: i64,
+    /// Index into [`Study::queries`].
+    pub query: usize,
+    pub system: String,
+    /// Best first.
+    pub items: Vec<SheetItem>,
+}
+
+/// A study as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Study {
+    pub id: i64,
+    pub name: String,
+    pub goal: String,
+    pub k: u32,
+    pub seed: u64,
+    pub created_at: String,
+    pub criteria: Vec<Criterion>,
+    pub systems: Vec<String>,
+    pub queries: Vec<StudyQuery>,
+    /// In creation order (query by query, each system in turn).
+    pub sheets: Vec<Sheet>,
+}
+
+/// One answer: `hits` results of a sheet count for a criterion, by one scorer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    pub sheet_id: i64,
+    pub scorer: String,
+    pub criterion: String,
+    pub hits: u32,
+    /// The ranks (1-based) the scorer marked, when they clicked tiles rather than typed.
+    pub marks: Option<Vec<u32>>,
+    /// When it was given (UTC, ISO 8601); empty for "now" when writing.
+    pub given_at: String,
+}
+
+/// A study to store: everything but the ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewStudy {
+    pub name: String,
+    pub goal: String,
+    pub k: u32,
+    pub seed: u64,
+    pub criteria: Vec<Criterion>,
+    pub systems: Vec<String>,
+    pub queries: Vec<NewQuery>,
+    pub sheets: Vec<NewSheet>,
+}
+
+/// A query of a study to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewQuery {
+    pub image: String,
+    pub domain: Domain,
+    pub item_id: Option<ItemId>,
+}
+
+/// A sheet to store: indices into the new study's queries and systems.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSheet {
+    pub query: usize,
+    pub system: usize,
+    pub items: Vec<SheetItem>,
+}
+
+impl Study {
+    /// The sheet with this id.
+    pub fn sheet(&self, id: i64) -> Option<&Sheet> {
+        self.sheets.iter().find(|s| s.id == id)
+    }
+
+    /// The position of the criterion called `name`.
+    pub fn criterion_index(&self, name: &str) -> Option<usize> {
+        self.criteria.iter().position(|c| c.name == name)
+    }
+
+    /// The order in which `scorer` sees the sheets (indices into [`Study::sheets`]): shuffled
+    /// from the study's seed and the scorer's name, so it differs between scorers, is the
+    /// same every time one scorer comes back, and needs nothing stored.
+    pub fn sheet_order(&self, scorer: &str) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.sheets.len()).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ fnv1a(scorer));
+        order.shuffle(&mut rng);
+        order
+    }
+
+    /// How many queries are shop and street photos.
+    pub fn domain_counts(&self) -> (usize, usize) {
+        let street = self
+            .queries
+            .iter()
+            .filter(|q| q.domain == Domain::Street)
+            .count();
+        (self.queries.len() - street, street)
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_0193);
+    }
+    h
+}
