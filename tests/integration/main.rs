@@ -1,6 +1,9 @@
 //! Integration tests, one binary: the real `vitrine` CLI in temporary libraries, and the
 //! model checked against reference outputs.
 
+// Helpers outside #[test] functions may unwrap too: a failure here is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod cli;
 mod common;
 mod fuzz_corpus;
