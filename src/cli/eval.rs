@@ -1,15 +1,16 @@
 //! `vitrine eval retrieval`: how well a system retrieves on this library (see
-//! [`crate::search::evaluate_retrieval`]) or, with `--queries`, for held-out photos that are
+//! [`crate::eval::retrieval::evaluate_retrieval`]) or, with `--queries`, for held-out photos that are
 //! not in the catalogue ([`crate::eval::evaluate_held_out`]); `vitrine eval classify`: how
 //! well a trained system's classifier labels its test split or held-out photos
 //! ([`crate::eval::evaluate_classification`]).
 
 use super::progress::wait_with_bar;
+use crate::eval::retrieval::{self, RetrievalReport, TopNReport};
 use crate::eval::{self, ClassifyReport, HeldOutReport};
 use crate::jobs::Job;
 use crate::library::Library;
 use crate::model::system::{self, IMAGENET_LITE0};
-use crate::search::{self, RetrievalReport, Searcher, TopNReport};
+use crate::search::Searcher;
 use crate::sources::import::FolderSplit;
 use crate::train::background::{self, CutoutSurvey, SurveyPhoto};
 use anyhow::Context;
@@ -247,7 +248,7 @@ fn held_out(
     let job = Job::spawn("eval retrieval", None, move |ctx| {
         let lib = Library::open(&dir)?;
         let set = eval::load_queries(&queries, split, ctx)?;
-        let searcher = Searcher::open(&lib, &name, &device)?;
+        let searcher = Searcher::open_fresh(&lib, &name, &device, ctx)?;
         eval::evaluate_held_out(&searcher, &set, k, ctx)
     });
     let report = wait_with_bar(job)
@@ -323,8 +324,8 @@ fn retrieval(dir: &Path, device: &str, args: &RetrievalArgs) -> anyhow::Result<E
     let (name, k) = (args.system.clone(), args.k);
     let job = Job::spawn("eval retrieval", None, move |ctx| {
         let lib = Library::open(&dir)?;
-        let searcher = Searcher::open(&lib, &name, &device)?;
-        search::evaluate_retrieval(&lib, &searcher, k, ctx)
+        let searcher = Searcher::open_fresh(&lib, &name, &device, ctx)?;
+        retrieval::evaluate_retrieval(&lib, &searcher, k, ctx)
     });
     let report = wait_with_bar(job)
         .with_context(|| format!("cannot evaluate retrieval with {}", args.system))?;

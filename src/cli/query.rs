@@ -4,8 +4,9 @@
 //! One bad file never stops the run: it is reported by name, the others are searched, and
 //! the exit status is non-zero at the end.
 
+use super::progress::wait_with_bar;
 use crate::error::{Error, Result};
-use crate::jobs::JobContext;
+use crate::jobs::{Job, JobContext};
 use crate::library::Library;
 use crate::model::system::{self, IMAGENET_LITE0};
 use crate::personalize::engine::PersonalizeEngine;
@@ -81,7 +82,12 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
     let searcher: &Searcher = match &personal {
         Some((p, _)) => &p.searcher,
         None => {
-            searcher_owned = Searcher::open(&lib, &args.system, &device)
+            // Indexing what changed may take a while: on a worker, with a progress bar.
+            let (dir, name, device) = (dir.to_path_buf(), args.system.clone(), device.clone());
+            let job = Job::spawn("index", None, move |ctx| {
+                Searcher::open_fresh(&Library::open_for_reading(&dir)?, &name, &device, ctx)
+            });
+            searcher_owned = wait_with_bar(job)
                 .with_context(|| format!("cannot search with {}", args.system))?;
             &searcher_owned
         }
@@ -243,20 +249,10 @@ fn write_grid(results: &[QueryResult], k: usize, out: &Path) -> Result<()> {
             draw_text(&mut sheet, &caption, x + 2, y + CELL_PX + 4, [0, 0, 0]);
         }
     }
-    let file_name = out
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", out.display())))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(".{}.partial", std::process::id()));
-    let temp = out.with_file_name(temp_name);
-    if let Err(e) = sheet.save_with_format(&temp, image::ImageFormat::Png) {
-        let _ = std::fs::remove_file(&temp);
-        return Err(Error::image(&temp, format!("cannot encode the PNG: {e}")));
-    }
-    std::fs::rename(&temp, out).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        Error::io(out, e)
+    crate::atomic_file::write_with(out, |file| {
+        sheet
+            .write_to(file, image::ImageFormat::Png)
+            .map_err(|e| std::io::Error::other(format!("cannot encode the PNG: {e}")))
     })
 }
 

@@ -279,8 +279,8 @@ pub fn validate_spec(lib: &Library, spec: &StudySpec) -> Result<()> {
 }
 
 /// Creates a study in the library at `root` (a job: progress per query, cancellable): picks
-/// the queries, indexes each system whose index is missing, runs every query through every
-/// system and stores the frozen sheets in one transaction.
+/// the queries, brings each system's index up to date ([`Searcher::open_fresh`]), runs every
+/// query through every system and stores the frozen sheets in one transaction.
 pub fn create_study(
     root: &Path,
     spec: &StudySpec,
@@ -293,11 +293,8 @@ pub fn create_study(
     let mut searchers = Vec::with_capacity(spec.systems.len());
     for name in &spec.systems {
         ctx.check_cancelled()?;
-        if !crate::index::index_path(root, name).exists() {
-            ctx.progress(0, queries.len() as u64, &format!("indexing with {name}"));
-            crate::index::build_in(root, name, device, ctx)?;
-        }
-        searchers.push(Searcher::open(&lib, name, device)?);
+        ctx.progress(0, queries.len() as u64, &format!("indexing with {name}"));
+        searchers.push(Searcher::open_fresh(&lib, name, device, ctx)?);
     }
     let k = spec.k as usize;
     let mut sheets = Vec::with_capacity(queries.len() * searchers.len());

@@ -2,7 +2,7 @@
 //! one place ([`PersonalizeEngine`]), per-group recommendations for a cart, a user's re-ranking
 //! of a visual search, and the train and evaluate jobs.
 //!
-//! Opening brings the system's index up to date first ([`crate::index::build_in`]: only new
+//! Opening brings the system's index up to date first ([`Searcher::open_fresh`]: only new
 //! and changed images are embedded), so `personalize` never fails for want of
 //! `vitrine index`; the progress shows while it runs.
 
@@ -52,11 +52,9 @@ impl PersonalizeEngine {
         device: &Device,
         ctx: &JobContext,
     ) -> Result<PersonalizeEngine> {
-        crate::index::build_in(root, system, device, ctx)?;
-        ctx.check_cancelled()?;
-        ctx.progress(0, 0, "reading users and ratings");
         let lib = Library::open(root)?;
-        let searcher = Searcher::open(&lib, system, device)?;
+        let searcher = Searcher::open_fresh(&lib, system, device, ctx)?;
+        ctx.progress(0, 0, "reading users and ratings");
         let histories = Histories::load(&lib.store, searcher.index())?;
         let path = personaliser_path(root, system);
         let personaliser = if path.exists() {

@@ -1,5 +1,6 @@
 //! Search end to end: `vitrine query` (JSON, contact sheet, bad files), `vitrine eval
-//! retrieval`, and the refusal of a stale or missing index, on a small demo library.
+//! retrieval`, a stale index brought up to date (and refused where the library is read-only),
+//! on a small demo library.
 
 use crate::common::{json, stderr, stdout, vitrine};
 
@@ -101,28 +102,53 @@ fn query_grid_eval_and_a_stale_index_on_a_demo_library() {
     }
     assert!(report["deepfashion"].is_null(), "{report}");
 
-    // An item image changed since indexing: the index is refused with what to run.
+    // An item image changed since indexing: a search embeds it again first, so the changed
+    // item (now a copy of item 10) and item 10 both answer at cosine ≈ 1.
+    let original = std::fs::read(&item_image).unwrap();
     let other = std::fs::read(lib.join("images/catalog/demo-000010.png")).unwrap();
-    std::fs::write(&item_image, other).unwrap();
-    let out = vitrine(&lib, &["query", item_arg, "--json"]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(err.contains("out of date"), "{err}");
-    assert!(
-        err.contains("vitrine index --system imagenet-lite0"),
-        "{err}"
-    );
+    std::fs::write(&item_image, &other).unwrap();
+    let result = json(&vitrine(&lib, &["query", item_arg, "-k", "2", "--json"]));
+    let results = result["queries"][0]["results"].as_array().unwrap();
+    let mut images: Vec<&str> = results
+        .iter()
+        .map(|r| r["image"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    images.sort();
+    assert_eq!(images, ["demo-000003.png", "demo-000010.png"], "{result}");
+    assert!((results[1]["score"].as_f64().unwrap() - 1.0).abs() < 1e-3);
     let out = vitrine(&lib, &["eval", "retrieval"]);
-    assert!(stderr(&out).contains("out of date"), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
 
-    // No index at all.
-    std::fs::remove_file(lib.join("index/imagenet-lite0.emb")).unwrap();
-    let out = vitrine(&lib, &["query", item_arg]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    assert!(
-        err.contains("no index of the system imagenet-lite0"),
-        "{err}"
-    );
-    assert_eq!(err.matches("error:").count(), 1, "printed once: {err}");
+    // A library that cannot be written cannot be re-indexed: a stale index is refused with
+    // what to run, and so is a missing one.
+    std::fs::write(&item_image, &original).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |path: &std::path::Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        let db = lib.join("vitrine.sqlite");
+        set(&db, 0o444);
+        set(&lib, 0o555);
+        let stale = vitrine(&lib, &["query", item_arg, "--json"]);
+        std::fs::remove_file(lib.join("index/imagenet-lite0.emb")).unwrap();
+        let missing = vitrine(&lib, &["query", item_arg]);
+        set(&lib, 0o755);
+        set(&db, 0o644);
+        assert!(!stale.status.success());
+        let err = stderr(&stale);
+        assert!(err.contains("out of date"), "{err}");
+        assert!(
+            err.contains("vitrine index --system imagenet-lite0"),
+            "{err}"
+        );
+        assert!(!missing.status.success());
+        let err = stderr(&missing);
+        assert!(
+            err.contains("no index of the system imagenet-lite0"),
+            "{err}"
+        );
+        assert_eq!(err.matches("error:").count(), 1, "printed once: {err}");
+    }
 }

@@ -1,7 +1,7 @@
 //! Evaluation on held-out photos: a labelled query set that is *not* in the catalogue, the
 //! way a shop meets its customers' photos (DESIGN §6, §11).
 //!
-//! [`crate::search::evaluate_retrieval`] measures a system on the library itself (every item
+//! [`crate::eval::retrieval::evaluate_retrieval`] measures a system on the library itself (every item
 //! a query, itself excluded). That flatters a system trained on the same items. Here the
 //! queries come from a CSV file (the columns of `vitrine import csv`: `image` and
 //! `category`, `subtype`, `colour`, `labels` …) or a photo folder laid out as for `vitrine
@@ -29,6 +29,8 @@
 //! on its own test split: eq. (5) IoU / precision / recall, and **top-1 accuracy** (the most
 //! probable `category:` label is the true one) when every evaluated photo has exactly one
 //! category.
+
+pub mod retrieval;
 
 use crate::catalog::{ItemId, Label, LabelGroup};
 use crate::error::{Error, Result};
