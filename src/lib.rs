@@ -30,6 +30,7 @@
 //! ## On disk
 //! See [`library`] for the folder layout and [`store`] for the schema and its migrations.
 
+pub mod atomic_file;
 pub mod catalog;
 pub mod cli;
 pub mod error;

@@ -225,28 +225,12 @@ impl EmbeddingIndex {
                 self.images.len()
             )));
         }
-        let file_name = path
-            .file_name()
-            .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(file_name);
-        temp_name.push(format!(".{}.partial", std::process::id()));
-        let temp = path.with_file_name(temp_name);
-        let result = self.write_to(&temp);
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&temp);
-            return Err(Error::io(&temp, e));
-        }
-        std::fs::rename(&temp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&temp);
-            Error::io(path, e)
-        })
+        crate::atomic_file::write_with(path, |out| self.write_to(out))
     }
 
-    fn write_to(&self, temp: &Path) -> std::io::Result<()> {
-        let file = std::fs::File::create(temp)?;
+    fn write_to(&self, file: &mut impl Write) -> std::io::Result<()> {
         let mut out = Hashing {
-            inner: std::io::BufWriter::with_capacity(1 << 20, file),
+            inner: file,
             hasher: Sha256::new(),
         };
         out.write_all(&MAGIC)?;
@@ -272,10 +256,7 @@ impl EmbeddingIndex {
             out.write_all(&bytes)?;
         }
         let digest = out.hasher.finalize();
-        let mut inner = out.inner;
-        inner.write_all(&digest)?;
-        let file = inner.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
+        out.inner.write_all(&digest)
     }
 }
 

@@ -98,18 +98,15 @@ pub fn thumbnail(img: &RgbImage) -> RgbImage {
     image::imageops::resize(img, tw, th, image::imageops::FilterType::Triangle)
 }
 
-/// Writes `thumbnail(decode(image))` to `thumb_path` as JPEG, via a temporary file and a
-/// rename so a reader never sees half a thumbnail.
+/// Writes `thumbnail(decode(image))` to `thumb_path` as JPEG, atomically
+/// ([`crate::atomic_file`]) so a reader never sees half a thumbnail.
 pub fn write_thumbnail(img: &RgbImage, thumb_path: &Path) -> Result<()> {
     let thumb = thumbnail(img);
-    let tmp = thumb_path.with_extension("tmp");
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut w = std::io::BufWriter::new(file);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut w, 88)
-        .encode_image(&thumb)
-        .map_err(|e| Error::image(&tmp, format!("cannot write thumbnail: {e}")))?;
-    drop(w);
-    std::fs::rename(&tmp, thumb_path).map_err(|e| Error::io(thumb_path, e))
+    crate::atomic_file::write_with(thumb_path, |out| {
+        image::codecs::jpeg::JpegEncoder::new_with_quality(out, 88)
+            .encode_image(&thumb)
+            .map_err(|e| std::io::Error::other(format!("cannot write thumbnail: {e}")))
+    })
 }
 
 fn open_reader(path: &Path) -> Result<ImageReader<BufReader<std::fs::File>>> {
