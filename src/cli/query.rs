@@ -23,7 +23,6 @@ const RERANK_DEPTH: usize = 5;
 const RERANK_WEIGHT: f32 = 0.5;
 
 /// File extensions a folder argument is expanded to.
-const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"];
 
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
@@ -157,12 +156,7 @@ fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let mut found: Vec<PathBuf> = std::fs::read_dir(arg)
             .map_err(|e| Error::io(arg, e))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
-            })
+            .filter(|p| p.is_file() && vision::has_image_extension(p))
             .collect();
         found.sort();
         if found.is_empty() {

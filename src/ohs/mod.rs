@@ -200,8 +200,6 @@ pub fn select_queries(
     Ok(queries)
 }
 
-const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff"];
-
 /// Every image file under `dir`, walked breadth-first (shallowest path first, in name order)
 /// with a queue rather than recursion. Symbolic links are followed, but a folder reached
 /// twice (through a link, or a link loop) is walked once and a file reached twice is listed
@@ -223,11 +221,7 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         for path in entries {
             if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
                 pending.push_back(path);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            {
+            } else if crate::vision::has_image_extension(&path) {
                 // A broken link is listed, so the query that cannot be read is named later.
                 let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
                 if seen_files.insert(key) {

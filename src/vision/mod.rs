@@ -19,6 +19,17 @@ pub mod preprocess;
 pub const MAX_SIDE_PX: u32 = 12_000;
 /// The most decoded bytes we allow for one image (RGBA 8-bit of ~8000×8000).
 pub const MAX_DECODED_BYTES: u64 = 256 * 1024 * 1024;
+/// The file extensions read as images, lower case, most common first: every folder walk,
+/// file dialog and importer uses this one list (the formats the `image` features enable).
+pub const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"];
+
+/// Whether `path` has one of [`IMAGE_EXTENSIONS`] (ASCII case-insensitive).
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Thumbnails fit in a square of this side.
 pub const THUMB_SIDE_PX: u32 = 160;
 
