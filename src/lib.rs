@@ -32,6 +32,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod device;
 pub mod error;
 pub mod eval;
 #[doc(hidden)]

@@ -5,7 +5,6 @@
 use super::progress::wait_with_bar;
 use crate::jobs::Job;
 use crate::library::Library;
-use crate::model::system;
 use crate::ohs::export::{self, MergeReport};
 use crate::ohs::report::{self, BOOTSTRAP_ROUNDS, Report};
 use crate::ohs::{self, QuerySelection, StudySpec};
@@ -152,7 +151,7 @@ fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCod
         },
         seed: args.seed,
     };
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let dir = dir.to_path_buf();
     let job_spec = spec.clone();
     let job = Job::spawn("create study", None, move |ctx| {
