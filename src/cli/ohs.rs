@@ -372,15 +372,7 @@ fn table_text(report: &Report) -> String {
 
 fn merge(dir: &Path, args: &MergeArgs) -> anyhow::Result<ExitCode> {
     let mut lib = Library::open(dir)?;
-    let is_csv = args
-        .other
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let report: MergeReport = if is_csv {
-        export::import_raw_csv(&mut lib.store, &args.name, &args.other)?
-    } else {
-        export::merge_database(&mut lib.store, &args.name, &args.other)?
-    };
+    let report: MergeReport = export::merge_file(&mut lib.store, &args.name, &args.other)?;
     for c in &report.conflicts {
         eprintln!("conflict: {c}");
     }

@@ -14,11 +14,11 @@ use super::thumbs::{ImageKey, ImageRequest, Thumb, ThumbCache};
 use super::{Command, Runtime, theme, widgets};
 use crate::error::Result;
 use crate::model::system::SystemInfo;
+use crate::ohs::session::ScorerSession;
 use crate::ohs::{self, QuerySelection, StudySpec, report};
-use crate::study::{self, Answer, Criterion, Direction, Sheet, Study};
+use crate::study::{self, Criterion, Direction, Sheet, Study};
 use eframe::egui;
 use egui::{Align, Layout, RichText, ScrollArea, Sense, Stroke, StrokeKind, Ui, Vec2};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Result tiles per row on a sheet.
@@ -77,80 +77,6 @@ pub(crate) enum OhsCommand {
     PickMergeFile,
     /// Analyze: merge the answers in this file into the shown study.
     MergeFrom(PathBuf),
-}
-
-/// An answer as the sheet shows it: the hits and, when tiles were clicked, their ranks.
-pub(crate) type GivenAnswer = (u32, Option<Vec<u32>>);
-
-/// One scorer at work on one study.
-pub(crate) struct ScorerSession {
-    pub scorer: String,
-    /// Indices into the study's sheets, in this scorer's order.
-    pub order: Vec<usize>,
-    /// Position in `order`.
-    pub pos: usize,
-    /// Index of the current criterion.
-    pub criterion: usize,
-    /// This scorer's answers: (sheet id, criterion index) → (hits, marked ranks).
-    pub answers: HashMap<(i64, usize), GivenAnswer>,
-    /// The answers given in this session, last on top, for Ctrl+Z.
-    pub undo: Vec<UndoStep>,
-}
-
-/// An answer as given, and what it replaced, so it can be taken back.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct UndoStep {
-    pub given: Answer,
-    /// The answer it replaced in SQLite (`None`: it was the first).
-    pub previous: Option<Answer>,
-    /// Where the scorer was when they gave it.
-    pub pos: usize,
-    pub criterion: usize,
-}
-
-impl ScorerSession {
-    /// The session of `scorer` on `study` from their stored answers and position.
-    pub fn resume(
-        study: &Study,
-        scorer: &str,
-        answers: &[Answer],
-        position: Option<(usize, usize)>,
-    ) -> Self {
-        let answers = answers
-            .iter()
-            .filter(|a| a.scorer == scorer)
-            .filter_map(|a| {
-                let c = study.criterion_index(&a.criterion)?;
-                Some(((a.sheet_id, c), (a.hits, a.marks.clone())))
-            })
-            .collect();
-        let order = study.sheet_order(scorer);
-        let (pos, criterion) = position.unwrap_or((0, 0));
-        ScorerSession {
-            scorer: scorer.to_owned(),
-            pos: pos.min(order.len().saturating_sub(1)),
-            criterion: criterion.min(study.criteria.len().saturating_sub(1)),
-            order,
-            answers,
-            undo: Vec::new(),
-        }
-    }
-
-    pub fn sheet<'a>(&self, study: &'a Study) -> Option<&'a Sheet> {
-        study.sheets.get(*self.order.get(self.pos)?)
-    }
-
-    pub fn is_done(&self, study: &Study, sheet: &Sheet) -> bool {
-        (0..study.criteria.len()).all(|c| self.answers.contains_key(&(sheet.id, c)))
-    }
-
-    pub fn sheets_done(&self, study: &Study) -> usize {
-        study
-            .sheets
-            .iter()
-            .filter(|s| self.is_done(study, s))
-            .count()
-    }
 }
 
 /// The creation form's fields.
@@ -288,18 +214,10 @@ impl super::App {
                 self.state.ohs.scoring = false;
             }
             OhsCommand::StartScoring(scorer) => {
-                // The name is kept exactly as typed (it is the scorer's identity in merges).
                 let Some(study) = &view.study else {
                     return Ok(());
                 };
-                if scorer.trim().is_empty() {
-                    return Err(crate::Error::Invalid(
-                        "type your name to start scoring".into(),
-                    ));
-                }
-                let answers = lib.store.study_answers(study.id)?;
-                let position = lib.store.scorer_position(study.id, &scorer)?;
-                view.session = Some(ScorerSession::resume(study, &scorer, &answers, position));
+                view.session = Some(ScorerSession::start(&lib.store, study, &scorer)?);
                 view.hits_input.clear();
                 self.state.ohs.scorer = scorer;
                 self.state.ohs.scoring = true;
@@ -309,7 +227,9 @@ impl super::App {
                 self.state.ohs.scoring = false;
             }
             OhsCommand::SetHits { hits, advance } => {
-                answer(lib, view, hits, None)?;
+                if let (Some(study), Some(session)) = (&view.study, &mut view.session) {
+                    session.answer(&mut lib.store, study, hits, None)?;
+                }
                 if advance {
                     self.rt
                         .commands
@@ -317,69 +237,33 @@ impl super::App {
                 }
             }
             OhsCommand::ToggleMark(rank) => {
-                let (Some(study), Some(session)) = (&view.study, &view.session) else {
-                    return Ok(());
-                };
-                let Some(sheet) = session.sheet(study) else {
-                    return Ok(());
-                };
-                if rank == 0 || rank as usize > sheet.items.len() {
-                    return Ok(());
+                if let (Some(study), Some(session)) = (&view.study, &mut view.session) {
+                    session.toggle_mark(&mut lib.store, study, rank)?;
                 }
-                let mut marks = match session.answers.get(&(sheet.id, session.criterion)) {
-                    Some((_, Some(marks))) => marks.clone(),
-                    _ => Vec::new(),
-                };
-                if let Some(i) = marks.iter().position(|&r| r == rank) {
-                    marks.remove(i);
-                } else {
-                    marks.push(rank);
-                    marks.sort_unstable();
-                }
-                answer(lib, view, marks.len() as u32, Some(marks))?;
             }
             OhsCommand::MoveCriterion(delta) => {
                 let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
                     return Ok(());
                 };
-                let n = study.criteria.len() as isize;
-                let next = session.criterion as isize + delta;
-                if next >= n && session.pos + 1 < session.order.len() {
-                    session.pos += 1;
-                    session.criterion = 0;
-                } else if next < 0 && session.pos > 0 {
-                    session.pos -= 1;
-                    session.criterion = (n - 1) as usize;
-                } else {
-                    session.criterion = next.clamp(0, n - 1) as usize;
-                }
+                session.move_criterion(study, delta);
                 view.hits_input.clear();
-                save_position(lib, view)?;
+                session.save_position(&mut lib.store, study)?;
             }
             OhsCommand::MoveSheet(delta) => {
-                let Some(session) = &mut view.session else {
+                let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
                     return Ok(());
                 };
-                let last = session.order.len().saturating_sub(1) as isize;
-                session.pos = (session.pos as isize + delta).clamp(0, last) as usize;
-                session.criterion = 0;
+                session.move_sheet(delta);
                 view.hits_input.clear();
-                save_position(lib, view)?;
+                session.save_position(&mut lib.store, study)?;
             }
             OhsCommand::Skip => {
                 let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
                     return Ok(());
                 };
-                let n = session.order.len();
-                let next = (1..n)
-                    .map(|step| (session.pos + step) % n)
-                    .find(|&p| !session.is_done(study, &study.sheets[session.order[p]]));
-                if let Some(p) = next {
-                    session.pos = p;
-                    session.criterion = 0;
-                }
+                session.skip(study);
                 view.hits_input.clear();
-                save_position(lib, view)?;
+                session.save_position(&mut lib.store, study)?;
             }
             OhsCommand::ShowCreateForm(show) => {
                 view.form = if show {
@@ -466,25 +350,9 @@ impl super::App {
                 let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
                     return Ok(());
                 };
-                let Some(step) = session.undo.pop() else {
-                    return Ok(());
-                };
-                ohs::undo_answer(&mut lib.store, study, &step.given, step.previous.as_ref())?;
-                let key = (step.given.sheet_id, step.criterion);
-                match &step.previous {
-                    Some(previous) => {
-                        session
-                            .answers
-                            .insert(key, (previous.hits, previous.marks.clone()));
-                    }
-                    None => {
-                        session.answers.remove(&key);
-                    }
+                if session.undo(&mut lib.store, study)? {
+                    view.hits_input.clear();
                 }
-                session.pos = step.pos;
-                session.criterion = step.criterion;
-                view.hits_input.clear();
-                save_position(lib, view)?;
             }
             OhsCommand::PickMergeFile => {
                 if self.rt.analyze.merge_picker.is_some() {
@@ -507,14 +375,7 @@ impl super::App {
                     return Ok(());
                 };
                 let name = r.study.clone();
-                let is_csv = path
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-                let merged = if is_csv {
-                    ohs::export::import_raw_csv(&mut lib.store, &name, &path)?
-                } else {
-                    ohs::export::merge_database(&mut lib.store, &name, &path)?
-                };
+                let merged = ohs::export::merge_file(&mut lib.store, &name, &path)?;
                 let mut summary = format!(
                     "Merged {}: {} answers added, {} duplicates skipped, {} conflicts kept as they were",
                     path.display(),
@@ -554,40 +415,6 @@ impl super::App {
         self.apply_ohs(OhsCommand::ListStudies);
         self.apply_ohs(OhsCommand::SelectStudy(study.name.clone()));
     }
-}
-
-/// Records the current criterion's answer on the current sheet and keeps it in the session.
-fn answer(
-    lib: &mut crate::Library,
-    view: &mut EvaluateView,
-    hits: u32,
-    marks: Option<Vec<u32>>,
-) -> Result<()> {
-    let (Some(study), Some(session)) = (&view.study, &mut view.session) else {
-        return Ok(());
-    };
-    let Some(sheet) = session.sheet(study) else {
-        return Ok(());
-    };
-    let a = Answer {
-        sheet_id: sheet.id,
-        scorer: session.scorer.clone(),
-        criterion: study.criteria[session.criterion].name.clone(),
-        hits,
-        marks: marks.clone(),
-        given_at: String::new(),
-    };
-    let previous = ohs::record_answer_undoable(&mut lib.store, study, &a)?;
-    session.undo.push(UndoStep {
-        given: a,
-        previous,
-        pos: session.pos,
-        criterion: session.criterion,
-    });
-    session
-        .answers
-        .insert((sheet.id, session.criterion), (hits, marks));
-    save_position(lib, view)
 }
 
 /// The file name an export suggests: the study's name made safe, and what it holds.
@@ -630,13 +457,6 @@ impl super::App {
             }
         }
     }
-}
-
-fn save_position(lib: &mut crate::Library, view: &EvaluateView) -> Result<()> {
-    if let (Some(study), Some(s)) = (&view.study, &view.session) {
-        ohs::save_position(&mut lib.store, study, &s.scorer, s.pos, s.criterion)?;
-    }
-    Ok(())
 }
 
 /// The keys of scorer mode, as the help line shows them.
