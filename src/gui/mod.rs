@@ -20,7 +20,7 @@
 //! Slow work never runs on the UI thread: the demo catalogue is a job on a worker thread
 //! that reports progress and can be cancelled (`job_slot`); thumbnails load on worker
 //! threads (`thumbs`); queries, exports, merges and the file dialogs each run on a thread of
-//! their own; every such result is a [`pending::Pending`]. Errors are shown once, as a
+//! their own; every such result is a `pending::Pending`. Errors are shown once, as a
 //! dismissible banner, and the app keeps working. Colours and spacing live in `theme` only.
 
 mod app;
