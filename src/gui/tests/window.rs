@@ -589,3 +589,30 @@ fn search_results_stay_inside_a_window_at_2x() {
         );
     }
 }
+
+#[test]
+fn the_device_picker_shows_only_where_there_is_a_choice_and_refuses_an_unusable_device() {
+    let dir = demo_library(4);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    // Models run on the CPU unless the picker chose another device.
+    assert_eq!(h.state().rt.device, crate::device::CPU);
+    let picker = |h: &Harness<'_, App>| {
+        h.query_by_role_and_label(Role::ComboBox, "Device")
+            .is_some()
+    };
+    // Only a CUDA build that finds a GPU has a choice.
+    assert_eq!(picker(&h), crate::device::gpu_available());
+    h.state_mut().rt.devices = vec![crate::device::CPU, crate::device::CUDA];
+    h.run();
+    assert!(picker(&h));
+    // A device this build cannot use is refused in words; the CPU stays.
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SelectDevice("tpu".into()));
+    h.run();
+    assert_eq!(h.state().rt.device, crate::device::CPU);
+    let errors = h.state().rt.errors.join("\n");
+    assert!(errors.contains("Cannot use the device tpu"), "{errors}");
+}
