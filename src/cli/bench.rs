@@ -95,7 +95,7 @@ fn train_bench(
     blocks: usize,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let device = system::device(device_spec)?;
+    let device = crate::device::device(device_spec)?;
     let mut results = Vec::new();
     for name in modes {
         let (mode, cached) = match name.as_str() {
@@ -265,7 +265,7 @@ pub fn run(dir: &Path, device: &str, cmd: &BenchCommand) -> anyhow::Result<ExitC
 }
 
 fn embed(dir: &Path, device_spec: &str, runs: usize, json: bool) -> anyhow::Result<ExitCode> {
-    let device = system::device(device_spec)?;
+    let device = crate::device::device(device_spec)?;
     let system = System::imagenet_lite0(&device)?;
     let machine = Machine::measure();
     if !json {
@@ -417,7 +417,7 @@ const LATENCY_QUERIES: usize = 20;
 /// library has an up-to-date index of it; `None` (and why, on stderr) otherwise.
 fn query_latency(dir: &Path, device_spec: &str) -> anyhow::Result<Option<QueryLatency>> {
     let lib = Library::open(dir)?;
-    let device = system::device(device_spec)?;
+    let device = crate::device::device(device_spec)?;
     let start = Instant::now();
     let searcher = match crate::search::Searcher::open(&lib, system::IMAGENET_LITE0, &device) {
         Ok(s) => s,

@@ -190,7 +190,7 @@ fn print_cutouts(s: &CutoutSurvey) {
 }
 
 fn classify(dir: &Path, device: &str, args: &ClassifyArgs) -> anyhow::Result<ExitCode> {
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let dir = dir.to_path_buf();
     let name = args.system.clone();
     let (queries, split) = (args.queries.queries.clone(), args.queries.split());
@@ -241,7 +241,7 @@ fn held_out(
     args: &RetrievalArgs,
     queries: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let dir = dir.to_path_buf();
     let (name, k) = (args.system.clone(), args.k);
     let (queries, split) = (queries.to_path_buf(), args.queries.split());
@@ -319,7 +319,7 @@ fn print_skipped(skipped: &[crate::sources::import::Skipped]) {
 }
 
 fn retrieval(dir: &Path, device: &str, args: &RetrievalArgs) -> anyhow::Result<ExitCode> {
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let dir = dir.to_path_buf();
     let (name, k) = (args.system.clone(), args.k);
     let job = Job::spawn("eval retrieval", None, move |ctx| {

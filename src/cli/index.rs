@@ -4,7 +4,7 @@ use super::progress::wait_with_bar;
 use crate::index::{self, BuildOptions, IndexReport};
 use crate::jobs::Job;
 use crate::library::Library;
-use crate::model::system::{self, IMAGENET_LITE0, System};
+use crate::model::system::{IMAGENET_LITE0, System};
 use anyhow::Context;
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,7 +26,7 @@ pub struct IndexArgs {
 }
 
 pub fn run(dir: &Path, device: &str, args: &IndexArgs) -> anyhow::Result<ExitCode> {
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let dir = dir.to_path_buf();
     let name = args.system.clone();
     let options = BuildOptions {

@@ -30,7 +30,7 @@ pub struct Cli {
     /// The library folder (default: the platform data dir, e.g. ~/.local/share/vitrine/default).
     #[arg(long, global = true, value_name = "DIR")]
     pub library: Option<PathBuf>,
-    /// Where models run: cpu, or cuda[:N] with the `cuda` feature.
+    /// Where models run: cpu, cuda[:N] with the `cuda` feature, or auto (a GPU if there is one).
     #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
     pub device: String,
     #[command(subcommand)]

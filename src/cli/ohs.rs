@@ -5,7 +5,6 @@
 use super::progress::wait_with_bar;
 use crate::jobs::Job;
 use crate::library::Library;
-use crate::model::system;
 use crate::ohs::export::{self, MergeReport};
 use crate::ohs::report::{self, BOOTSTRAP_ROUNDS, Report};
 use crate::ohs::{self, QuerySelection, StudySpec};
@@ -152,7 +151,7 @@ fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCod
         },
         seed: args.seed,
     };
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let dir = dir.to_path_buf();
     let job_spec = spec.clone();
     let job = Job::spawn("create study", None, move |ctx| {
@@ -373,15 +372,7 @@ fn table_text(report: &Report) -> String {
 
 fn merge(dir: &Path, args: &MergeArgs) -> anyhow::Result<ExitCode> {
     let mut lib = Library::open(dir)?;
-    let is_csv = args
-        .other
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let report: MergeReport = if is_csv {
-        export::import_raw_csv(&mut lib.store, &args.name, &args.other)?
-    } else {
-        export::merge_database(&mut lib.store, &args.name, &args.other)?
-    };
+    let report: MergeReport = export::merge_file(&mut lib.store, &args.name, &args.other)?;
     for c in &report.conflicts {
         eprintln!("conflict: {c}");
     }

@@ -4,7 +4,7 @@
 
 use super::progress::wait_with_bar;
 use crate::jobs::Job;
-use crate::model::system::{self, IMAGENET_LITE0};
+use crate::model::system::IMAGENET_LITE0;
 use crate::personalize::engine::{self, GroupRecommendation, PersonalizeEngine};
 use crate::personalize::eval::SUMMARY_KS;
 use crate::personalize::personaliser::TrainOptions;
@@ -73,7 +73,7 @@ pub enum PersonalizeCommand {
 }
 
 pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result<ExitCode> {
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let root = dir.to_path_buf();
     match cmd {
         PersonalizeCommand::Train {

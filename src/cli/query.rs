@@ -8,7 +8,7 @@ use super::progress::wait_with_bar;
 use crate::error::{Error, Result};
 use crate::jobs::{Job, JobContext};
 use crate::library::Library;
-use crate::model::system::{self, IMAGENET_LITE0};
+use crate::model::system::IMAGENET_LITE0;
 use crate::personalize::engine::PersonalizeEngine;
 use crate::search::{QueryResult, SearchFilter, Searcher};
 use crate::vision::{self, preprocess::letterbox};
@@ -62,7 +62,7 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
         anyhow::bail!("-k must be at least 1");
     }
     let files = expand(&args.images)?;
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let lib = Library::open_for_reading(dir)?;
     if let Some(out) = &args.grid {
         lib.check_output_path(out)?;

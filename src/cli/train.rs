@@ -161,7 +161,7 @@ pub fn default_name(
 }
 
 pub fn run(dir: &Path, device: &str, args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    let device = system::device(device)?;
+    let device = crate::device::device(device)?;
     let config = args.config()?;
     // Checked before any file is read or written, `--resume` included: the name becomes
     // folders under the library.

@@ -6,24 +6,24 @@
 //! Each running job keeps a [`PhaseProgress`] (caching, epochs, embedding … each with its
 //! own bar and time left, never going backwards). Cancel of a job that would lose real work
 //! (training, indexing, a study, an evaluation) asks first ([`JobKind::asks_before_cancel`]).
-//! A finished catalogue change (the demo, an import) queues the index of the current system
-//! at once, and a finished index lets the search that waited for it run. The outcome of a job
-//! that hands the slot straight to the next one ("Imported 24 photos …") stays on show in the
-//! status line while that next job runs ([`Jobs::previous`]).
+//! The job's result is a [`Pending`] like every other background result. What a finished job
+//! calls for is the app's to do (`app::jobs`): a finished catalogue change (the demo, an
+//! import) queues the index of the current system at once, and a finished index lets the
+//! search that waited for it run. The outcome of a job that hands the slot straight to the
+//! next one ("Imported 24 photos …") stays on show in the status line while that next job
+//! runs ([`JobSlot::previous`]).
 
 use super::menu::ImportKind;
+use super::pending::Pending;
 use super::progress::PhaseProgress;
-use super::{App, Command, personalize_tab};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::index::IndexReport;
-use crate::jobs::{Job, JobContext, Progress};
-use crate::library::Library;
-use crate::model::system;
-use crate::sources::demo::{self, DemoOptions, DemoReport};
+use crate::jobs::{JobContext, Progress};
+use crate::sources::demo::{DemoOptions, DemoReport};
 use crate::sources::import::ImportReport;
+use eframe::egui;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// What a job is, and what it returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,16 +113,11 @@ pub(crate) enum JobOutput {
 /// The work of a job, run on its worker thread.
 pub(crate) type Work = Box<dyn FnOnce(&JobContext) -> Result<JobOutput> + Send>;
 
-/// Called on the UI thread the moment a queued job starts (training connects its event
-/// channel there).
-pub(crate) type OnStart = Box<dyn FnOnce(&mut App)>;
-
 /// A job waiting for the slot.
 pub(crate) struct QueuedJob {
     pub kind: JobKind,
     pub name: String,
     work: Work,
-    on_start: Option<OnStart>,
 }
 
 /// A job on its worker thread, with its latest progress.
@@ -134,15 +129,15 @@ pub(crate) struct RunningJob {
     pub phases: PhaseProgress,
     /// Cancel was confirmed; the job stops at its next check.
     pub cancelling: bool,
-    job: Job<JobOutput>,
+    result: Pending<JobOutput>,
 }
 
-impl RunningJob {
-    /// Cancels the job and waits for it to clean up (the window is closing).
-    pub fn stop_and_wait(self) {
-        self.job.cancel();
-        let _ = self.job.wait();
-    }
+/// A job that has ended, as [`JobSlot::poll`] hands it over; the slot still shows it running
+/// until [`JobSlot::end`] is given its outcome.
+pub(crate) struct FinishedJob {
+    pub kind: JobKind,
+    pub name: String,
+    pub result: Result<JobOutput>,
 }
 
 /// The background job slot. A finished job leaves its outcome on show until the next one
@@ -165,282 +160,180 @@ pub(crate) enum JobState {
 }
 
 /// The slot, the queue behind it, and a Cancel waiting for its confirmation.
-#[derive(Default)]
-pub(crate) struct Jobs {
+pub(crate) struct JobSlot {
+    /// The job running, or the outcome of the last one.
+    pub current: JobState,
     pub queue: VecDeque<QueuedJob>,
     /// Cancel was pressed on a job that asks first: the confirmation is on show.
     pub confirm_cancel: bool,
     /// The summary of the job that ended as the running one left the queue (an import's,
     /// while the index it queued runs), so the outcome is not gone the frame it arrives.
     pub previous: Option<String>,
+    /// The jobs that left the queue since the app last asked ([`JobSlot::take_started`]):
+    /// training connects its event channel when its run starts.
+    started: Vec<JobKind>,
+    ctx: egui::Context,
 }
 
-impl App {
+impl JobSlot {
+    pub fn new(ctx: &egui::Context) -> JobSlot {
+        JobSlot {
+            current: JobState::Idle,
+            queue: VecDeque::new(),
+            confirm_cancel: false,
+            previous: None,
+            started: Vec::new(),
+            ctx: ctx.clone(),
+        }
+    }
+
     /// Queues `work` as a background job (it starts at once when the slot is free), repainting
-    /// the window on every progress event.
-    pub(super) fn start_job(
+    /// the window on every progress event. A job of the same kind that is running (not being
+    /// cancelled) or queued already is not queued again.
+    pub fn start(
         &mut self,
         kind: JobKind,
         name: &str,
         work: impl FnOnce(&JobContext) -> Result<JobOutput> + Send + 'static,
     ) {
-        self.queue_job(kind, name, Box::new(work), None);
-    }
-
-    /// Queues a job; `on_start` runs when it leaves the queue. A job of the same kind that
-    /// is running (not being cancelled) or queued already is not queued again.
-    pub(super) fn queue_job(
-        &mut self,
-        kind: JobKind,
-        name: &str,
-        work: Work,
-        on_start: Option<OnStart>,
-    ) {
-        if self.job_pending(|k| *k == kind) {
+        if self.pending(|k| *k == kind) {
             return;
         }
         let queued = QueuedJob {
             kind,
             name: name.to_owned(),
-            work,
-            on_start,
+            work: Box::new(work),
         };
-        if matches!(self.rt.job, JobState::Running(_)) {
-            self.rt.jobs.queue.push_back(queued);
+        if matches!(self.current, JobState::Running(_)) {
+            self.queue.push_back(queued);
         } else {
-            self.spawn_job(queued);
+            self.spawn(queued);
         }
     }
 
-    fn spawn_job(&mut self, queued: QueuedJob) {
-        let QueuedJob {
-            kind,
-            name,
-            work,
-            on_start,
-        } = queued;
-        if let Some(on_start) = on_start {
-            on_start(self);
-        }
-        self.rt.jobs.previous = None;
-        let ctx = self.rt.ctx.clone();
-        let notify: crate::jobs::Notify = Arc::new(move || ctx.request_repaint());
-        let job = Job::spawn(&name, Some(notify), work);
-        self.rt.job = JobState::Running(Box::new(RunningJob {
+    fn spawn(&mut self, queued: QueuedJob) {
+        let QueuedJob { kind, name, work } = queued;
+        self.previous = None;
+        self.started.push(kind.clone());
+        let result = Pending::job(&self.ctx, &name, work);
+        self.current = JobState::Running(Box::new(RunningJob {
             kind,
             name,
             progress: None,
             phases: PhaseProgress::default(),
             cancelling: false,
-            job,
+            result,
         }));
     }
 
+    /// The jobs that started since the last call, oldest first.
+    pub fn take_started(&mut self) -> Vec<JobKind> {
+        std::mem::take(&mut self.started)
+    }
+
     /// Whether a job `wanted` picks is running (and not being cancelled) or queued.
-    pub(crate) fn job_pending(&self, wanted: impl Fn(&JobKind) -> bool) -> bool {
-        job_pending(&self.rt.job, &self.rt.jobs, wanted)
+    pub fn pending(&self, wanted: impl Fn(&JobKind) -> bool) -> bool {
+        let running =
+            matches!(&self.current, JobState::Running(r) if !r.cancelling && wanted(&r.kind));
+        running || self.queue.iter().any(|q| wanted(&q.kind))
     }
 
     /// Cancel, as pressed: a job that would lose real work asks first; a queued job (by its
-    /// place in the queue) just leaves the queue.
-    pub(super) fn apply_job_command(&mut self, command: JobCommand) {
+    /// place in the queue) just leaves the queue. Returns the kind of a queued job removed.
+    pub fn command(&mut self, command: JobCommand) -> Option<JobKind> {
         match command {
             JobCommand::Cancel => {
-                let JobState::Running(job) = &self.rt.job else {
-                    return;
+                let JobState::Running(job) = &self.current else {
+                    return None;
                 };
                 if job.cancelling {
-                    return;
+                    return None;
                 }
                 if job.kind.asks_before_cancel() {
-                    self.rt.jobs.confirm_cancel = true;
+                    self.confirm_cancel = true;
                 } else {
-                    self.cancel_running_job();
+                    self.cancel_running();
                 }
             }
             JobCommand::ConfirmCancel => {
-                self.rt.jobs.confirm_cancel = false;
-                self.cancel_running_job();
+                self.confirm_cancel = false;
+                self.cancel_running();
             }
-            JobCommand::KeepRunning => self.rt.jobs.confirm_cancel = false,
+            JobCommand::KeepRunning => self.confirm_cancel = false,
             JobCommand::RemoveQueued(i) => {
-                if i < self.rt.jobs.queue.len() {
-                    let removed = self.rt.jobs.queue.remove(i);
-                    if let Some(QueuedJob {
-                        kind: JobKind::Index { system },
-                        ..
-                    }) = removed
-                    {
-                        self.index_ended(&system, false);
-                    }
+                if i < self.queue.len() {
+                    return self.queue.remove(i).map(|q| q.kind);
                 }
             }
         }
+        None
     }
 
-    fn cancel_running_job(&mut self) {
-        if let JobState::Running(job) = &mut self.rt.job {
-            job.job.cancel();
+    fn cancel_running(&mut self) {
+        if let JobState::Running(job) = &mut self.current {
+            job.result.cancel();
             job.cancelling = true;
         }
     }
 
-    /// Starts the next queued job if the slot is free.
-    fn start_next_job(&mut self) {
-        if matches!(self.rt.job, JobState::Running(_)) {
-            return;
-        }
-        if let Some(next) = self.rt.jobs.queue.pop_front() {
-            self.spawn_job(next);
-        }
-    }
-
-    /// Draws the demo catalogue into the open library; its index follows by itself.
-    pub(super) fn start_demo(&mut self, opts: DemoOptions) {
-        let dir = self.rt.library_dir.clone();
-        let job_opts = opts.clone();
-        self.start_job(
-            JobKind::DemoCatalogue(opts),
-            "Creating the demo catalogue",
-            move |ctx| {
-                let mut lib = Library::open(&dir)?;
-                demo::generate(&mut lib, &job_opts, ctx).map(JobOutput::DemoCatalogue)
-            },
-        );
-    }
-
-    /// Indexes the catalogue with the chosen system.
-    pub(super) fn start_index(&mut self) {
-        let system = self.state.system.clone();
-        self.index_system(system);
-    }
-
-    /// Indexes the catalogue with `system` on the CPU (incremental: only new or changed
-    /// items are embedded), as a job.
-    pub(super) fn index_system(&mut self, name: String) {
-        let dir = self.rt.library_dir.clone();
-        let job_name = format!("Indexing with {name}");
-        self.start_job(
-            JobKind::Index {
-                system: name.clone(),
-            },
-            &job_name,
-            move |ctx| {
-                let device = system::device("cpu")?;
-                crate::index::build_in(&dir, &name, &device, ctx).map(JobOutput::Index)
-            },
-        );
-    }
-
-    /// Collects the running job's progress, and its result once it ends; then starts the
-    /// next queued job.
-    pub(super) fn poll_job(&mut self, now_secs: f64) {
-        let JobState::Running(running) = &mut self.rt.job else {
-            self.start_next_job();
-            return;
+    /// Collects the running job's progress, and hands it over once it ends (the slot still
+    /// shows it, so jobs asked for while its outcome is handled queue behind it). With the
+    /// slot free, starts the next queued job.
+    pub fn poll(&mut self, now_secs: f64) -> Option<FinishedJob> {
+        let JobState::Running(running) = &mut self.current else {
+            self.start_next();
+            return None;
         };
-        if let Some(p) = running.job.progress() {
-            running.progress = Some(p.clone());
-            // Training's phases come from its own events (`train_tab::poll`).
+        if let Some(p) = running.result.progress() {
+            let p = p.clone();
+            // Training's phases come from its own events (`train::TrainTab::poll`).
             if !matches!(running.kind, JobKind::Train { .. }) {
-                running.phases.update_from_progress(p, now_secs);
+                running.phases.update_from_progress(&p, now_secs);
             }
+            running.progress = Some(p);
         }
-        let Some(result) = running.job.try_finish() else {
-            return;
-        };
-        let name = running.name.clone();
-        let kind = running.kind.clone();
-        let cancelled = matches!(result, Err(Error::Cancelled));
-        self.rt.jobs.confirm_cancel = false;
-        self.rt.job = match result {
-            Ok(JobOutput::DemoCatalogue(report)) => {
-                self.catalogue_changed();
-                JobState::Done {
-                    name,
-                    summary: format!(
-                        "Demo catalogue ready: {} items, {} users, {} street photos in {:.0} s",
-                        report.items, report.users, report.street_queries, report.elapsed_secs
-                    ),
-                }
-            }
-            Ok(JobOutput::Import(import_kind, report)) => JobState::Done {
-                summary: self.import_finished(import_kind, &report),
-                name,
-            },
-            Ok(JobOutput::Index(report)) => {
-                // The next query loads the new index.
-                self.rt.search.searchers.clear();
-                if let Some(first) = report.failed.first() {
-                    self.report(format!(
-                        "{} of {} images could not be indexed; the first: {}: {}",
-                        report.failed.len(),
-                        report.items,
-                        first.image.display(),
-                        first.reason
-                    ));
-                }
-                JobState::Done {
-                    name,
-                    summary: index_summary(&report),
-                }
-            }
-            Ok(JobOutput::Train(report)) => self.train_finished(name, report),
-            Ok(JobOutput::Study(study)) => {
-                self.study_created(&study);
-                JobState::Done {
-                    name,
-                    summary: format!(
-                        "Study {} ready: {} sheets to score",
-                        study.name,
-                        study.sheets.len()
-                    ),
-                }
-            }
-            Ok(JobOutput::PersonalizeEngine(p)) => JobState::Done {
-                summary: self.personalize_loaded(*p),
-                name,
-            },
-            Ok(JobOutput::PersonalizeEval(output)) => JobState::Done {
-                summary: self.personalize_evaluated(*output),
-                name,
-            },
-            Err(Error::Cancelled) => JobState::Cancelled { name },
-            Err(e) => {
-                self.report(format!("{name} failed: {e}"));
-                JobState::Failed {
-                    name,
-                    message: e.to_string(),
-                }
-            }
-        };
-        match kind {
-            JobKind::Index { system } => {
-                let indexed = matches!(self.rt.job, JobState::Done { .. });
-                self.index_ended(&system, indexed);
-            }
-            JobKind::Train { .. } => self.train_ended(cancelled),
-            _ => {}
-        }
-        let outcome = match &self.rt.job {
+        let result = running.result.take_finished()?;
+        self.confirm_cancel = false;
+        Some(FinishedJob {
+            kind: running.kind.clone(),
+            name: running.name.clone(),
+            result,
+        })
+    }
+
+    /// Puts the outcome of the job [`JobSlot::poll`] handed over on show and starts the next
+    /// queued job; a summary stays on show in the status line while that next one runs.
+    pub fn end(&mut self, outcome: JobState) {
+        self.current = outcome;
+        let summary = match &self.current {
             JobState::Done { summary, .. } => Some(summary.clone()),
             _ => None,
         };
-        self.start_next_job();
-        if matches!(self.rt.job, JobState::Running(_)) {
-            self.rt.jobs.previous = outcome;
+        self.start_next();
+        if matches!(self.current, JobState::Running(_)) {
+            self.previous = summary;
         }
     }
 
-    /// The catalogue changed (the demo, an import): re-read it, and index it with the current
-    /// system at once, so the first search finds every item.
-    pub(super) fn catalogue_changed(&mut self) {
-        self.reload_catalog();
-        // New users and items: the Personalize tab loads again.
-        self.rt.personalize = personalize_tab::PersonalizeView::default();
-        if self.rt.catalog.total_items > 0 {
-            let system = self.state.system.clone();
-            self.index_system(system);
+    /// Starts the next queued job if the slot is free.
+    fn start_next(&mut self) {
+        if matches!(self.current, JobState::Running(_)) {
+            return;
+        }
+        if let Some(next) = self.queue.pop_front() {
+            self.spawn(next);
+        }
+    }
+}
+
+impl Drop for JobSlot {
+    /// A job still running when the window closes is cancelled and waited for, so it can
+    /// clean up (the demo generator removes the images it wrote) instead of being cut off.
+    fn drop(&mut self) {
+        self.queue.clear();
+        if let JobState::Running(running) = std::mem::replace(&mut self.current, JobState::Idle) {
+            running.result.cancel();
+            running.result.wait();
         }
     }
 }
@@ -458,20 +351,8 @@ pub(crate) enum JobCommand {
     RemoveQueued(usize),
 }
 
-impl From<JobCommand> for Command {
-    fn from(c: JobCommand) -> Command {
-        Command::Job(c)
-    }
-}
-
-/// Whether a job `wanted` picks is running (and not being cancelled) or queued.
-pub(crate) fn job_pending(job: &JobState, jobs: &Jobs, wanted: impl Fn(&JobKind) -> bool) -> bool {
-    let running = matches!(job, JobState::Running(r) if !r.cancelling && wanted(&r.kind));
-    running || jobs.queue.iter().any(|q| wanted(&q.kind))
-}
-
 /// One line about an indexing run, for the status line.
-fn index_summary(report: &IndexReport) -> String {
+pub(crate) fn index_summary(report: &IndexReport) -> String {
     if report.embedded == 0 && report.removed == 0 {
         return format!(
             "Index of {} is up to date: {} items",

@@ -3,18 +3,18 @@
 //! that says "drop to search" while a file is dragged over the window.
 //!
 //! Menus only push [`Command`]s; `App::apply` carries them out. File > Import shows a file or
-//! folder picker on its own thread ([`App::pick_import`]); the import runs as a job (queued
-//! behind a running one), and the imported catalogue is indexed by itself when it ends
-//! (`App::catalogue_changed`). The Catalog tab's "Import photo folder…" (`super::import`)
-//! starts the same import.
+//! folder picker on its own thread (`App::pick_import`, in `app::library`); the import runs as
+//! a job (queued behind a running one), and the imported catalogue is indexed by itself when
+//! it ends (`App::catalogue_changed`). The Catalog tab's "Import photo folder…"
+//! (`tabs::catalog::import`) starts the same import.
 
-use super::{App, Command, JobCommand, JobOutput, JobState, Runtime, Tab, theme};
-use crate::library::Library;
-use crate::sources::import::{self, FolderSplit, ImportOptions, ImportReport};
+use super::app::{Command, Runtime, Tab, UiState};
+use super::job_slot::{JobCommand, JobState, RunningJob};
+use super::tabs::analyze::AnalyzeCommand;
+use super::theme;
+use crate::sources::import::FolderSplit;
 use eframe::egui;
 use egui::{RichText, Ui};
-use std::path::PathBuf;
-use std::sync::mpsc::TryRecvError;
 
 /// The zoom steps of View > Zoom (egui's own Ctrl+Plus / Ctrl+Minus use the same range).
 const ZOOM_STEP: f32 = 0.1;
@@ -77,7 +77,7 @@ impl ImportKind {
     }
 
     /// The picker's title.
-    fn picker_title(self) -> String {
+    pub fn picker_title(self) -> String {
         match self {
             ImportKind::PhotoFolder(None) => "Import a folder of photos".to_owned(),
             ImportKind::PhotoFolder(Some(split)) => format!(
@@ -88,7 +88,8 @@ impl ImportKind {
         }
     }
 
-    fn picks_folder(self) -> bool {
+    /// Whether its picker asks for a folder (else a file).
+    pub fn picks_folder(self) -> bool {
         !matches!(self, ImportKind::Csv)
     }
 }
@@ -146,11 +147,12 @@ pub(crate) const SHORTCUTS: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-/// The menu bar: File, View, Help.
+/// The menu bar: File, View, Help; `has_report`: the Analyze tab shows a report (File >
+/// Export exports it).
 pub(crate) fn menu_bar_ui(
     ui: &mut Ui,
-    state: &super::UiState,
-    rt: &Runtime,
+    state: &UiState,
+    (rt, has_report): (&Runtime, bool),
     commands: &mut Vec<Command>,
 ) {
     egui::MenuBar::new().ui(ui, |ui| {
@@ -184,16 +186,13 @@ pub(crate) fn menu_bar_ui(
                 }
             });
             ui.menu_button("Export", |ui| {
-                let report = rt.analyze.report.is_some();
                 for (text, raw) in [("OHS table (CSV)…", false), ("Raw scores (CSV)…", true)] {
                     if ui
-                        .add_enabled(report, egui::Button::new(text))
+                        .add_enabled(has_report, egui::Button::new(text))
                         .on_disabled_hover_text("Open a study's report in the Analyze tab first")
                         .clicked()
                     {
-                        commands.push(Command::Ohs(
-                            super::evaluate_tab::OhsCommand::PickExportFile { raw },
-                        ));
+                        commands.push(AnalyzeCommand::PickExportFile { raw }.into());
                     }
                 }
             });
@@ -252,7 +251,7 @@ pub(crate) fn menu_bar_ui(
 /// The dialog on show, and the confirmation of a Cancel.
 pub(crate) fn dialogs_ui(ctx: &egui::Context, rt: &Runtime, commands: &mut Vec<Command>) {
     if rt.jobs.confirm_cancel
-        && let JobState::Running(job) = &rt.job
+        && let JobState::Running(job) = &rt.jobs.current
     {
         confirm_cancel_ui(ctx, job, commands);
     }
@@ -309,7 +308,7 @@ fn about_ui(ui: &mut Ui) {
 
 /// "Stop this job?" with what stopping keeps and loses. "Keep running" has the keyboard, so
 /// Space or Enter pressed by habit keeps the job; Escape keeps it too.
-fn confirm_cancel_ui(ctx: &egui::Context, job: &super::RunningJob, commands: &mut Vec<Command>) {
+fn confirm_cancel_ui(ctx: &egui::Context, job: &RunningJob, commands: &mut Vec<Command>) {
     let modal = egui::Modal::new(egui::Id::unique("confirm cancel")).show(ctx, |ui| {
         ui.set_max_width(460.0);
         ui.heading(format!("Stop “{}”?", job.name));
@@ -380,107 +379,6 @@ pub(crate) fn drop_overlay_ui(ctx: &egui::Context) {
                     .color(colours.accent_text),
             );
         });
-}
-
-impl App {
-    /// Shows the file or folder picker of an import on its own thread.
-    pub(super) fn pick_import(&mut self, kind: ImportKind) {
-        if self.rt.import_picker.is_some() {
-            return;
-        }
-        let spawned = super::off_ui_thread(&self.rt.ctx, "import picker", move || {
-            let dialog = rfd::AsyncFileDialog::new().set_title(kind.picker_title());
-            let picked = if kind.picks_folder() {
-                super::block_on(dialog.pick_folder())
-            } else {
-                super::block_on(dialog.add_filter("CSV", &["csv"]).pick_file())
-            };
-            picked.map(|h| (kind, h.path().to_path_buf()))
-        });
-        match spawned {
-            Ok(rx) => self.rt.import_picker = Some(rx),
-            Err(e) => self.report(format!("Cannot show the file picker: {e}")),
-        }
-    }
-
-    pub(super) fn poll_import_picker(&mut self) {
-        let Some(rx) = &self.rt.import_picker else {
-            return;
-        };
-        match rx.try_recv() {
-            Ok(picked) => {
-                self.rt.import_picker = None;
-                if let Some((kind, path)) = picked {
-                    self.rt.commands.push(Command::Import(kind, path));
-                }
-            }
-            Err(TryRecvError::Empty) => {}
-            Err(TryRecvError::Disconnected) => self.rt.import_picker = None,
-        }
-    }
-
-    /// Imports the catalogue at `path` as a job (default options, as `vitrine import`).
-    pub(super) fn start_import(&mut self, kind: ImportKind, path: PathBuf) {
-        let dir = self.rt.library_dir.clone();
-        let name = format!(
-            "Importing {}",
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.display().to_string())
-        );
-        self.start_job(
-            super::JobKind::Import {
-                kind,
-                source: path.clone(),
-            },
-            &name,
-            move |ctx| {
-                let mut lib = Library::open(&dir)?;
-                let opts = ImportOptions::default();
-                let report = match kind {
-                    ImportKind::PhotoFolder(split) => {
-                        import::import_folder(&mut lib, &path, split, &opts, ctx)
-                    }
-                    ImportKind::Csv => import::csv::import_csv(&mut lib, &path, None, &opts, ctx),
-                    ImportKind::FashionProductImages => {
-                        import::fashion::import_fashion_product_images(&mut lib, &path, &opts, ctx)
-                    }
-                    ImportKind::DeepFashionInshop => {
-                        import::deepfashion::import_deepfashion_inshop(&mut lib, &path, &opts, ctx)
-                    }
-                }?;
-                Ok(JobOutput::Import(kind, report))
-            },
-        );
-    }
-
-    /// A finished import: the catalogue re-read and indexed; skipped rows (or photos) in the
-    /// banner.
-    pub(super) fn import_finished(&mut self, kind: ImportKind, report: &ImportReport) -> String {
-        // The report lists at most `MAX_PROBLEMS_KEPT` problems and counts the rest.
-        let skipped = report.skipped.len() as u64 + report.skipped_unlisted;
-        if let Some(first) = report.skipped.first() {
-            self.report(match kind {
-                ImportKind::PhotoFolder(_) => {
-                    format!("{skipped} photo(s) were not imported; the first: {first}")
-                }
-                _ => format!("{skipped} rows were skipped; the first: {first}"),
-            });
-        }
-        if report.imported > 0 {
-            self.catalogue_changed();
-        }
-        match kind {
-            ImportKind::PhotoFolder(_) => format!(
-                "Imported {} photos ({} labels), skipped {skipped}",
-                report.imported, report.labels_kept
-            ),
-            _ => format!(
-                "Imported {} items ({} labels, {} users, {} ratings), skipped {skipped}",
-                report.imported, report.labels_kept, report.users, report.ratings
-            ),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -48,13 +48,28 @@ pub struct ImageRequest {
 impl ImageRequest {
     /// The thumbnail of `image` in the library at `root`, whether `image` is named as stored
     /// (relative to the library) or resolved: one key and one thumbnail file under
-    /// `root/thumbs/` either way, so a tile in any tab reuses the catalogue's thumbnail.
-    pub fn thumb(root: &Path, image: &str) -> ImageRequest {
-        let stored = library::stored_path(root, Path::new(image));
+    /// `root/thumbs/` either way, so a tile in any tab reuses the catalogue's thumbnail. Every
+    /// tab asks for thumbnails here (a thumbnail path built by hand once pointed at `/thumbs`).
+    pub fn thumb(root: &Path, image: impl AsRef<Path>) -> ImageRequest {
+        let stored = library::stored_path(root, image.as_ref());
         ImageRequest {
             original: library::resolve(root, &stored),
             thumb: library::thumb_path(root, &stored),
             key: ImageKey::Thumb(stored),
+        }
+    }
+
+    /// The whole image (a detail view, a query), named as [`ImageRequest::thumb`] names it:
+    /// the same key for the same picture in every tab, and the same thumbnail file to fall
+    /// back on. A photo from outside the library (a dropped query) keeps its own path.
+    pub fn full(root: &Path, image: impl AsRef<Path>) -> ImageRequest {
+        let thumb = ImageRequest::thumb(root, image);
+        let ImageKey::Thumb(stored) = thumb.key else {
+            unreachable!("a thumbnail request has a thumbnail key")
+        };
+        ImageRequest {
+            key: ImageKey::Full(stored),
+            ..thumb
         }
     }
 }
@@ -244,6 +259,9 @@ pub struct ThumbCache {
     /// Bumped by [`Self::clear`]; loads from an older generation are dropped on arrival.
     generation: u64,
     capacity: usize,
+    /// The thumbnail file of every request, for tests that check where thumbnails go.
+    #[cfg(test)]
+    files: HashMap<ImageKey, PathBuf>,
 }
 
 impl ThumbCache {
@@ -261,12 +279,17 @@ impl ThumbCache {
             frame: 0,
             generation: 0,
             capacity: CACHE_CAPACITY,
+            #[cfg(test)]
+            files: HashMap::new(),
         }
     }
 
     /// The image for `request.key` if known (marking it used this frame); otherwise queues it
     /// and answers [`Thumb::Loading`].
     pub fn texture_or_request(&mut self, request: ImageRequest) -> Thumb {
+        #[cfg(test)]
+        self.files
+            .insert(request.key.clone(), request.thumb.clone());
         if let Some(entry) = self.entries.get_mut(&request.key) {
             entry.last_used_frame = self.frame;
             return entry.thumb.clone();
@@ -280,6 +303,12 @@ impl ThumbCache {
         );
         self.wanted.push(request);
         Thumb::Loading
+    }
+
+    /// The catalogue's thumbnail of `image` in the library at `root` (see
+    /// [`ImageRequest::thumb`]): what every tile in every tab shows.
+    pub fn thumb(&mut self, root: &Path, image: impl AsRef<Path>) -> Thumb {
+        self.texture_or_request(ImageRequest::thumb(root, image))
     }
 
     /// Asks for an image ahead of need (the rows just below the visible ones); lower priority
@@ -383,6 +412,12 @@ impl ThumbCache {
         }
     }
 
+    /// The thumbnail file asked for with `key`, if it was asked for.
+    #[cfg(test)]
+    pub fn thumb_file(&self, key: &ImageKey) -> Option<&Path> {
+        self.files.get(key).map(PathBuf::as_path)
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -458,6 +493,29 @@ mod tests {
             Thumb::Failed(reason) => assert!(reason.contains("bad.png"), "{reason}"),
             _ => panic!("a corrupt file should fail with a reason"),
         }
+    }
+
+    #[test]
+    fn thumbnails_are_always_asked_for_inside_the_librarys_cache() {
+        let root = Path::new("/libraries/mine");
+        let stored = ImageRequest::thumb(root, "images/catalog/a.png");
+        let resolved = ImageRequest::thumb(root, root.join("images/catalog/a.png"));
+        assert_eq!(stored.key, ImageKey::Thumb("images/catalog/a.png".into()));
+        assert_eq!(resolved.key, stored.key);
+        assert_eq!(resolved.thumb, stored.thumb);
+        assert!(
+            stored.thumb.starts_with(root.join("thumbs")),
+            "{:?}",
+            stored.thumb
+        );
+        assert_eq!(stored.original, root.join("images/catalog/a.png"));
+        let full = ImageRequest::full(root, root.join("images/catalog/a.png"));
+        assert_eq!(full.key, ImageKey::Full("images/catalog/a.png".into()));
+        assert_eq!(full.thumb, stored.thumb);
+        // A dropped photo from elsewhere keeps its path; its thumbnail is still cached here.
+        let outside = ImageRequest::full(root, "/home/me/photo.jpg");
+        assert_eq!(outside.original, Path::new("/home/me/photo.jpg"));
+        assert!(outside.thumb.starts_with(root.join("thumbs")));
     }
 
     #[test]

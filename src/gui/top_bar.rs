@@ -9,20 +9,31 @@
 //! phase (caching, epochs, embedding …) with its count and time left, its Cancel (which asks
 //! first for long jobs), and the jobs queued behind it. It wraps too.
 //!
-//! Both only read state and push [`Command`]s; `App::apply` does the rest.
+//! Both only read state and push [`Command`]s; `App::apply` does the rest. In a build with
+//! CUDA on a machine with a GPU, the top bar also shows which device models run on (the CPU
+//! by default).
 
-use super::{Command, JobCommand, JobState, Runtime, Tab, UiState, menu, theme, widgets};
+use super::app::{Command, Runtime, Tab, UiState};
+use super::job_slot::{JobCommand, JobKind, JobState};
+use super::{menu, theme, widgets};
 use crate::model::system::SystemInfo;
 use eframe::egui;
 use egui::{RichText, Ui};
 
-/// Draws the top bar (menus, library, system) and the tab row under it.
-pub(crate) fn top_bar_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Command>) {
+/// Draws the top bar (menus, library, system, device) and the tab row under it;
+/// `has_report`: the Analyze tab shows a report (File > Export exports it).
+pub(crate) fn top_bar_ui(
+    ui: &mut Ui,
+    state: &UiState,
+    rt: &Runtime,
+    has_report: bool,
+    commands: &mut Vec<Command>,
+) {
     egui::Panel::top("top_bar")
         .frame(theme::panel_frame(ui))
         .show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
-                menu::menu_bar_ui(ui, state, rt, commands);
+                menu::menu_bar_ui(ui, state, (rt, has_report), commands);
                 ui.separator();
                 ui.label(
                     RichText::new("Vitrine")
@@ -34,6 +45,10 @@ pub(crate) fn top_bar_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &
                 library_ui(ui, rt, commands);
                 ui.separator();
                 system_ui(ui, state, rt, commands);
+                if rt.devices.len() > 1 {
+                    ui.separator();
+                    device_ui(ui, rt, commands);
+                }
             });
             ui.add_space(2.0);
             tabs_ui(ui, state.tab, commands);
@@ -82,9 +97,8 @@ fn system_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Comm
             .response
             .labelled_by(label.id)
             .on_hover_text(current.map(system_description).unwrap_or_default());
-        let indexing = rt.job_pending_of(
-            |k| matches!(k, super::JobKind::Index { system } if *system == state.system),
-        );
+        let indexing =
+            rt.job_pending(|k| matches!(k, JobKind::Index { system } if *system == state.system));
         let index = ui.add_enabled(
             rt.library.is_some() && !indexing,
             egui::Button::new("Index catalogue"),
@@ -100,6 +114,27 @@ fn system_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Comm
         {
             commands.push(Command::IndexCatalogue);
         }
+    });
+}
+
+/// Which device models run on: shown only where there is a choice (a CUDA build on a
+/// machine with a GPU). Jobs started from then on, and the next search, use it.
+fn device_ui(ui: &mut Ui, rt: &Runtime, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Device");
+        egui::ComboBox::from_id_salt("device")
+            .selected_text(&rt.device)
+            .show_ui(ui, |ui| {
+                for &name in &rt.devices {
+                    let chosen = name == rt.device;
+                    if ui.selectable_label(chosen, name).clicked() && !chosen {
+                        commands.push(Command::SelectDevice(name.to_owned()));
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text("Where indexing, search, training and studies run their models");
     });
 }
 
@@ -123,11 +158,13 @@ pub(crate) fn status_line_ui(ui: &mut Ui, rt: &Runtime, commands: &mut Vec<Comma
         .frame(theme::panel_frame(ui))
         .show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
-                if let (Some(previous), JobState::Running(_)) = (&rt.jobs.previous, &rt.job) {
+                if let (Some(previous), JobState::Running(_)) =
+                    (&rt.jobs.previous, &rt.jobs.current)
+                {
                     ui.add(egui::Label::new(RichText::new(previous).weak()).extend());
                     ui.separator();
                 }
-                job_ui(ui, &rt.job, commands);
+                job_ui(ui, &rt.jobs.current, commands);
                 for (i, queued) in rt.jobs.queue.iter().enumerate() {
                     ui.separator();
                     ui.add(

@@ -2,7 +2,8 @@
 //! taken from a font: egui's bundled fonts (we ship only those) have no emoji, and a missing
 //! glyph would show as an empty box.
 
-use super::{RunningJob, theme};
+use super::job_slot::RunningJob;
+use super::theme;
 use eframe::egui;
 use egui::{Color32, Painter, Pos2, Rect, Shape, Stroke, Ui, Vec2, pos2};
 

@@ -288,6 +288,22 @@ pub fn merge_database(store: &mut Store, name: &str, other: &Path) -> Result<Mer
     merge_answers(store, &study, incoming)
 }
 
+/// Merges the scores in `path` into the study `name`, read by the file's extension: a
+/// raw-score CSV (`.csv`, any case: what `ohs report --raw-csv` and the Analyze tab's export
+/// write; see [`import_raw_csv`]) or else another library's database (its `vitrine.sqlite`;
+/// see [`merge_database`]). The CLI's `ohs merge` and the Analyze tab's "Merge scores from"
+/// both come here.
+pub fn merge_file(store: &mut Store, name: &str, path: &Path) -> Result<MergeReport> {
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv {
+        import_raw_csv(store, name, path)
+    } else {
+        merge_database(store, name, path)
+    }
+}
+
 /// Imports a raw-score CSV (the columns [`raw_csv`] writes) into the study `name`. A row of
 /// another study, an unknown query, system or criterion, or hits outside 0..=K refuses the
 /// whole file with its line.

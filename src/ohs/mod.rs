@@ -8,10 +8,12 @@
 //! criterion (hit@K, 0..=K) on sheets shown in an order shuffled per scorer with the system
 //! hidden; every answer is its own transaction ([`record_answer`]). [`report`] turns the
 //! answers into the Table I numbers, agreement and intervals; [`export`] writes CSV and
-//! merges scorers' databases.
+//! merges scorers' databases. [`session`] is one scorer at work: their place in their own
+//! order of sheets, moving on, skipping, and taking an answer back.
 
 pub mod export;
 pub mod report;
+pub mod session;
 
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;

@@ -2,7 +2,7 @@
 //! published example, CSV escaping, bulk entry, merging, and the per-scorer order.
 
 use super::export::{
-    MergeReport, escape_cell, import_raw_csv, merge_database, raw_csv, summary_csv,
+    MergeReport, escape_cell, import_raw_csv, merge_database, merge_file, raw_csv, summary_csv,
     summary_csv_with, unescape_cell,
 };
 use super::report::{alpha_reading, krippendorff_alpha_interval, ranking, report};
@@ -441,6 +441,32 @@ fn merging_another_database_adds_new_answers_and_detects_duplicates() {
     assert!(err.to_string().contains("other items"), "{err}");
     let err = merge_database(&mut mine, "nope", &other_path).unwrap_err();
     assert!(err.to_string().contains("\"nope\""), "{err}");
+}
+
+#[test]
+fn merge_file_reads_a_csv_by_its_extension_and_anything_else_as_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mine = Store::open(&dir.path().join("mine.sqlite")).unwrap();
+    let theirs_path = dir.path().join("theirs.db");
+    let mut theirs = Store::open(&theirs_path).unwrap();
+    let study = store_study(&mut mine, &worked_study()).unwrap();
+    let their_study = store_study(&mut theirs, &worked_study()).unwrap();
+    score_worked(&mut theirs, &their_study);
+    let answers = theirs.study_answers(their_study.id).unwrap();
+    drop(theirs);
+    // A raw-score CSV, whatever the case of its extension.
+    let csv = dir.path().join("scores.CSV");
+    std::fs::write(&csv, raw_csv(&their_study, &answers).unwrap()).unwrap();
+    let merged = merge_file(&mut mine, "worked", &csv).unwrap();
+    assert_eq!(merged.added, answers.len());
+    // Any other name is a database: the same answers are duplicates now.
+    let again = merge_file(&mut mine, "worked", &theirs_path).unwrap();
+    assert_eq!((again.added, again.duplicates), (0, answers.len()));
+    assert_eq!(mine.study_answers(study.id).unwrap().len(), answers.len());
+    // A CSV that is not a raw-score CSV is refused as such, not opened as a database.
+    let bad = dir.path().join("other.csv");
+    std::fs::write(&bad, "not,a,score\n").unwrap();
+    assert!(merge_file(&mut mine, "worked", &bad).is_err());
 }
 
 #[test]

@@ -4,11 +4,19 @@
 //! the menu bar (theme, zoom, the shortcut sheet), Search following the system, and the
 //! catalogue's own words for what `imagenet-lite0` sees.
 
-use super::tests::{demo_library, harness, has_label, run_until, settle};
-use super::*;
+use super::{demo_library, harness, has_label, run_until, settle};
+use crate::catalog::LabelGroup;
+use crate::gui::app::Command;
+use crate::gui::job_slot::{JobCommand, JobKind, JobOutput, JobState};
+use crate::gui::tabs::personalize::PersonalizeCommand;
+use crate::gui::tabs::search::{QuerySource, SearchCommand, WaitingQuery};
+use crate::gui::tabs::train::{BackgroundChoice, TrainCommand};
+use crate::gui::{App, Startup, Tab, theme};
 use crate::jobs::JobContext;
+use crate::library::Library;
+use crate::store::ItemFilter;
 use eframe::egui;
-use egui::Role;
+use eframe::egui::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use std::path::Path;
@@ -17,7 +25,9 @@ use std::time::Duration;
 /// A job that runs until it is cancelled (reporting progress), standing in for a long run.
 fn slow_job(h: &mut Harness<'_, App>, kind: JobKind, name: &str) {
     h.state_mut()
-        .start_job(kind, name, |ctx: &JobContext| -> crate::Result<JobOutput> {
+        .rt
+        .jobs
+        .start(kind, name, |ctx: &JobContext| -> crate::Result<JobOutput> {
             let mut done = 0;
             loop {
                 ctx.check_cancelled()?;
@@ -85,11 +95,11 @@ fn the_top_bar_and_the_status_line_fit_without_overlap_at_1024_1280_1920_and_2x(
             },
             "Creating the study street-vs-shop-long-name",
         );
-        h.state_mut().index_system("imagenet-lite0".into());
+        h.state_mut().rt.index_system("imagenet-lite0".into());
         run_until(
             &mut h,
             "the job's progress",
-            |h| matches!(&h.state().rt.job, JobState::Running(j) if !j.phases.phases.is_empty()),
+            |h| matches!(&h.state().rt.jobs.current, JobState::Running(j) if !j.phases.phases.is_empty()),
         );
         for _ in 0..3 {
             h.step();
@@ -121,8 +131,8 @@ fn the_top_bar_and_the_status_line_fit_without_overlap_at_1024_1280_1920_and_2x(
 
         // The Search tab's toolbar, with a query waiting for the index (its longest line).
         h.state_mut().state.tab = Tab::Search;
-        h.state_mut().rt.search.waiting = Some(search_tab::WaitingQuery {
-            source: search_tab::QuerySource::File("a-street-photo-with-a-long-name.png".into()),
+        h.state_mut().tabs.search.waiting = Some(WaitingQuery {
+            source: QuerySource::File("a-street-photo-with-a-long-name.png".into()),
             record: true,
             systems: vec!["imagenet-lite0".into()],
         });
@@ -207,16 +217,17 @@ fn jobs_queue_and_the_personalize_tab_waits_its_turn_without_an_error() {
     );
     assert!(has_label(&h, "then: Loading users for imagenet-lite0"));
     // Asking again queues nothing twice.
-    h.state_mut().rt.commands.push(Command::Personalize(
-        personalize_tab::PersonalizeCommand::Load,
-    ));
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::Personalize(PersonalizeCommand::Load));
     frames(&mut h);
     assert_eq!(h.state().rt.jobs.queue.len(), 1);
     // The long job stops; the queued one starts by itself and loads the shoppers.
     h.state_mut().apply_job_command(JobCommand::Cancel);
     h.state_mut().apply_job_command(JobCommand::ConfirmCancel);
     run_until(&mut h, "the users", |h| {
-        h.state().rt.personalize.engine.is_some()
+        h.state().tabs.personalize.engine.is_some()
     });
     assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
 }
@@ -244,7 +255,7 @@ fn cancel_asks_first_and_tab_tab_tab_space_cannot_stop_a_long_job() {
     key(&mut h, egui::Key::Space, egui::Modifiers::NONE);
     frames(&mut h);
     // A question, not a cancel; the safe answer has the keyboard.
-    assert!(matches!(&h.state().rt.job, JobState::Running(j) if !j.cancelling));
+    assert!(matches!(&h.state().rt.jobs.current, JobState::Running(j) if !j.cancelling));
     assert!(has_label(&h, "Stop “Training long”?"));
     assert!(
         h.query_by_label_contains("there is no checkpoint to resume from")
@@ -258,19 +269,19 @@ fn cancel_asks_first_and_tab_tab_tab_space_cannot_stop_a_long_job() {
     key(&mut h, egui::Key::Space, egui::Modifiers::NONE);
     frames(&mut h);
     assert!(!has_label(&h, "Stop “Training long”?"));
-    assert!(matches!(&h.state().rt.job, JobState::Running(j) if !j.cancelling));
+    assert!(matches!(&h.state().rt.jobs.current, JobState::Running(j) if !j.cancelling));
     // Escape keeps it too; only the explicit Stop stops it.
     h.get_by_role_and_label(Role::Button, "Cancel").click();
     frames(&mut h);
     key(&mut h, egui::Key::Escape, egui::Modifiers::NONE);
     frames(&mut h);
-    assert!(matches!(&h.state().rt.job, JobState::Running(j) if !j.cancelling));
+    assert!(matches!(&h.state().rt.jobs.current, JobState::Running(j) if !j.cancelling));
     h.get_by_role_and_label(Role::Button, "Cancel").click();
     frames(&mut h);
     h.get_by_role_and_label(Role::Button, "Stop Training long")
         .click();
     run_until(&mut h, "the cancel", |h| {
-        matches!(h.state().rt.job, JobState::Cancelled { .. })
+        matches!(h.state().rt.jobs.current, JobState::Cancelled { .. })
     });
 }
 
@@ -282,7 +293,7 @@ fn resume_is_offered_only_for_a_run_that_can_continue() {
     settle(&mut h);
     h.get_by_role_and_label(Role::Button, "Train").click();
     h.run();
-    h.state_mut().rt.train.form.name = "never-started".into();
+    h.state_mut().tabs.train.form.name = "never-started".into();
     h.run();
     let resume = |h: &Harness<'_, App>| {
         !h.get_by_role_and_label(Role::Button, "Resume")
@@ -294,7 +305,7 @@ fn resume_is_offered_only_for_a_run_that_can_continue() {
     h.state_mut()
         .rt
         .commands
-        .push(Command::StartTraining { resume: true });
+        .push(TrainCommand::Start { resume: true }.into());
     h.run();
     let errors = h.state().rt.errors.join("\n");
     assert!(
@@ -323,8 +334,8 @@ fn resume_is_offered_only_for_a_run_that_can_continue() {
         history: Vec::new(),
     };
     state.save(&run_dir(dir.path(), "half-done")).unwrap();
-    h.state_mut().rt.train.form.name = "half-done".into();
-    h.state_mut().rt.train.form.epochs = 6;
+    h.state_mut().tabs.train.form.name = "half-done".into();
+    h.state_mut().tabs.train.form.epochs = 6;
     h.run();
     assert!(resume(&h));
     assert!(
@@ -341,7 +352,7 @@ fn a_cancelled_run_clears_its_caching_line_and_says_what_it_kept() {
     h.get_by_role_and_label(Role::Button, "Train").click();
     h.run();
     {
-        let form = &mut h.state_mut().rt.train.form;
+        let form = &mut h.state_mut().tabs.train.form;
         form.name = "stopped".into();
         form.epochs = 50;
         form.batch = 4;
@@ -351,7 +362,7 @@ fn a_cancelled_run_clears_its_caching_line_and_says_what_it_kept() {
     run_until(
         &mut h,
         "the caching phase",
-        |h| matches!(&h.state().rt.job, JobState::Running(j) if !j.phases.phases.is_empty()),
+        |h| matches!(&h.state().rt.jobs.current, JobState::Running(j) if !j.phases.phases.is_empty()),
     );
     frames(&mut h);
     let caching = |h: &Harness<'_, App>| h.query_all_by_label_contains("Caching features").count();
@@ -360,7 +371,7 @@ fn a_cancelled_run_clears_its_caching_line_and_says_what_it_kept() {
     h.state_mut().apply_job_command(JobCommand::Cancel);
     h.state_mut().apply_job_command(JobCommand::ConfirmCancel);
     run_until(&mut h, "the cancel", |h| {
-        matches!(h.state().rt.job, JobState::Cancelled { .. })
+        matches!(h.state().rt.jobs.current, JobState::Cancelled { .. })
     });
     h.run();
     assert_eq!(caching(&h), 0);
@@ -386,7 +397,7 @@ fn the_augmentation_preview_follows_the_background_setting() {
     h.get_by_role_and_label(Role::Button, "Preview augmentation")
         .click();
     run_until(&mut h, "the first preview", |h| {
-        h.state().rt.train.preview_settings.is_some()
+        h.state().tabs.train.preview_settings.is_some()
     });
     h.run();
     // Real scene photos by default.
@@ -397,11 +408,11 @@ fn the_augmentation_preview_follows_the_background_setting() {
     h.get_by_role_and_label(Role::RadioButton, "Off").click();
     run_until(&mut h, "the preview drawn again", |h| {
         h.state()
-            .rt
+            .tabs
             .train
             .preview_settings
             .as_ref()
-            .is_some_and(|s| s.background == super::train_tab::BackgroundChoice::Off)
+            .is_some_and(|s| s.background == BackgroundChoice::Off)
     });
     h.run();
     assert!(
@@ -469,8 +480,9 @@ fn the_menu_switches_theme_and_zoom_and_f1_or_a_question_mark_shows_the_keys() {
 
 #[test]
 fn search_follows_the_system_and_imagenet_lite0_speaks_the_catalogues_words() {
+    use crate::device::device;
     use crate::model::network::{NetworkConfig, ParallelNetwork};
-    use crate::model::system::{System, device, find_weights};
+    use crate::model::system::{System, find_weights};
     let dir = demo_library(16);
     let mut lib = Library::open(dir.path()).unwrap();
     let config = NetworkConfig {
@@ -498,10 +510,10 @@ fn search_follows_the_system_and_imagenet_lite0_speaks_the_catalogues_words() {
     h.state_mut()
         .rt
         .commands
-        .push(Command::SearchFile(photo.clone()));
+        .push(SearchCommand::Query(QuerySource::File(photo.clone())).into());
     h.step();
     run_until(&mut h, "the results", |h| {
-        h.state().rt.search.shown.is_some()
+        h.state().tabs.search.shown.is_some()
     });
     settle(&mut h);
     // imagenet-lite0's own guesses are ImageNet classes: the catalogue's labels come first,
@@ -528,7 +540,7 @@ fn search_follows_the_system_and_imagenet_lite0_speaks_the_catalogues_words() {
     h.step();
     assert!(
         h.state()
-            .rt
+            .tabs
             .search
             .shown
             .as_ref()
@@ -537,7 +549,7 @@ fn search_follows_the_system_and_imagenet_lite0_speaks_the_catalogues_words() {
     );
     run_until(&mut h, "the results of fresh", |h| {
         h.state()
-            .rt
+            .tabs
             .search
             .shown
             .as_ref()
@@ -552,20 +564,21 @@ fn search_follows_the_system_and_imagenet_lite0_speaks_the_catalogues_words() {
 #[test]
 fn search_results_stay_inside_a_window_at_2x() {
     let dir = demo_library(12);
-    let device = crate::model::system::device("cpu").unwrap();
+    let device = crate::device::device("cpu").unwrap();
     crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
     let first = Library::open(dir.path())
         .unwrap()
         .store
         .items(&ItemFilter::default())
         .unwrap()[0]
-        .id;
+        .clone();
     let mut h = harness_sized(dir.path(), [800.0, 500.0], 2.0);
     settle(&mut h);
-    h.state_mut().rt.commands.push(Command::SearchItem(first));
+    let query = SearchCommand::Query(QuerySource::item(&first));
+    h.state_mut().rt.commands.push(query.into());
     h.step();
     run_until(&mut h, "the results", |h| {
-        h.state().rt.search.shown.is_some()
+        h.state().tabs.search.shown.is_some()
     });
     settle(&mut h);
     for rank in 1..=5 {
@@ -575,4 +588,31 @@ fn search_results_stay_inside_a_window_at_2x() {
             "result #{rank} at {rect:?} is past the window's edge"
         );
     }
+}
+
+#[test]
+fn the_device_picker_shows_only_where_there_is_a_choice_and_refuses_an_unusable_device() {
+    let dir = demo_library(4);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    // Models run on the CPU unless the picker chose another device.
+    assert_eq!(h.state().rt.device, crate::device::CPU);
+    let picker = |h: &Harness<'_, App>| {
+        h.query_by_role_and_label(Role::ComboBox, "Device")
+            .is_some()
+    };
+    // Only a CUDA build that finds a GPU has a choice.
+    assert_eq!(picker(&h), crate::device::gpu_available());
+    h.state_mut().rt.devices = vec![crate::device::CPU, crate::device::CUDA];
+    h.run();
+    assert!(picker(&h));
+    // A device this build cannot use is refused in words; the CPU stays.
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SelectDevice("tpu".into()));
+    h.run();
+    assert_eq!(h.state().rt.device, crate::device::CPU);
+    let errors = h.state().rt.errors.join("\n");
+    assert!(errors.contains("Cannot use the device tpu"), "{errors}");
 }

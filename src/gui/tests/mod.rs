@@ -2,15 +2,28 @@
 //! sees: tabs, filter chips, thumbnails, the detail view, the first-start demo job, and the
 //! error banner. kittest also checks that every input widget has an accessible name.
 
+mod ohs;
+mod personalize;
+mod train;
+mod window;
+
+use super::app::Command;
+use super::job_slot::{JobKind, JobState};
+use super::tabs::catalog::CatalogCommand;
+use super::tabs::search::{QuerySource, SearchCommand};
 use super::thumbs::ImageKey;
-use super::*;
+use super::{App, Startup, Tab};
+use crate::catalog::LabelGroup;
 use crate::jobs::JobContext;
-use crate::sources::demo;
+use crate::library::Library;
+use crate::sources::demo::{self, DemoOptions};
+use crate::store::ItemFilter;
 use eframe::egui;
-use egui::Role;
+use eframe::egui::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(super) fn small_demo(items: usize) -> DemoOptions {
@@ -119,7 +132,7 @@ fn the_catalog_shows_filters_and_opens_an_item() {
         "the count should drop to {}",
         category.items
     );
-    let shown = h.state().rt.catalog.items.clone();
+    let shown = h.state().tabs.catalog.items.clone();
     assert!(shown.iter().all(|it| it.labels.contains(&category.label)));
 
     // Clicking a thumbnail opens its details, with its labels grouped.
@@ -129,7 +142,7 @@ fn the_catalog_shows_filters_and_opens_an_item() {
     // Frames until the click lands, not `run`: loading images keep repainting, and `run`
     // gives up after a few steps on a busy machine.
     run_until(&mut h, "the selection", |h| {
-        h.state().rt.selected == Some(item.id)
+        h.state().tabs.catalog.selected == Some(item.id)
     });
     settle(&mut h);
     assert!(has_label(&h, &item.key), "the detail view names the key");
@@ -153,11 +166,11 @@ fn the_catalog_shows_filters_and_opens_an_item() {
     if shown.len() > 1 {
         h.key_press(egui::Key::ArrowRight);
         h.run();
-        assert_eq!(h.state().rt.selected, Some(shown[1].id));
+        assert_eq!(h.state().tabs.catalog.selected, Some(shown[1].id));
     }
     h.key_press(egui::Key::Escape);
     h.run();
-    assert_eq!(h.state().rt.selected, None);
+    assert_eq!(h.state().tabs.catalog.selected, None);
     assert!(h.query_by_role_and_label(Role::Button, "Close").is_none());
 
     // Clearing the filters and searching by key finds one item.
@@ -230,12 +243,13 @@ fn an_empty_library_draws_the_demo_catalogue_on_first_start() {
     // The new catalogue is indexed by itself, as a job like any other.
     assert!(
         h.state()
+            .rt
             .job_pending(|k| matches!(k, JobKind::Index { system } if system == "imagenet-lite0"))
     );
     run_until(
         &mut h,
         "the index",
-        |h| matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.starts_with("Indexed 12 items")),
+        |h| matches!(&h.state().rt.jobs.current, JobState::Done { summary, .. } if summary.starts_with("Indexed 12 items")),
     );
     assert!(crate::index::index_path(dir.path(), "imagenet-lite0").is_file());
 }
@@ -245,24 +259,24 @@ fn the_first_photo_dropped_on_a_new_library_waits_for_the_index_and_finds_itself
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path(), Startup::CreateDemoIfEmpty(small_demo(16)));
     run_until(&mut h, "the demo catalogue", |h| {
-        h.state().rt.catalog.total_items == 16
+        h.state().tabs.catalog.total_items == 16
     });
     // Dropped at once, while the catalogue is being indexed (or about to be).
-    let item = h.state().rt.catalog.items[3].clone();
+    let item = h.state().tabs.catalog.items[3].clone();
     let photo = Library::open(dir.path()).unwrap().resolve(&item.image);
     drop_file(&mut h, &photo);
     h.step();
     h.step();
     assert_eq!(h.state().state.tab, Tab::Search);
     assert!(
-        h.state().rt.search.waiting.is_some(),
+        h.state().tabs.search.waiting.is_some(),
         "the query waits for the index"
     );
     assert!(has_label(&h, "Indexing the catalogue for this search"));
     run_until(&mut h, "the results", |h| {
-        h.state().rt.search.shown.is_some()
+        h.state().tabs.search.shown.is_some()
     });
-    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    let shown = h.state().tabs.search.shown.as_ref().unwrap();
     assert_eq!(shown.result.results.len(), 10);
     assert_eq!(shown.result.results[0].item_id, item.id);
     // Nothing went wrong, and the window never advises a command line.
@@ -279,11 +293,11 @@ fn a_drop_on_a_library_without_an_index_indexes_it_first_and_dragging_shows_wher
     drop_file(&mut h, &lib.resolve(&items[2].image));
     h.step();
     run_until(&mut h, "the results", |h| {
-        h.state().rt.search.shown.is_some()
+        h.state().tabs.search.shown.is_some()
     });
     settle(&mut h);
     assert_eq!(
-        h.state().rt.search.shown.as_ref().unwrap().result.results[0].item_id,
+        h.state().tabs.search.shown.as_ref().unwrap().result.results[0].item_id,
         items[2].id
     );
     assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
@@ -314,7 +328,7 @@ fn cancelling_the_demo_leaves_an_empty_library_with_a_way_to_start_again() {
     let cancel = h.query_all_by_role_and_label(Role::Button, "Cancel").next();
     cancel.unwrap().click();
     run_until(&mut h, "the cancelled job", |h| {
-        matches!(h.state().rt.job, JobState::Cancelled { .. })
+        matches!(h.state().rt.jobs.current, JobState::Cancelled { .. })
     });
     h.run();
     assert!(has_label(&h, "This library is empty"));
@@ -345,7 +359,7 @@ fn a_library_that_cannot_open_is_reported_once_in_a_dismissible_banner() {
         h.query_by_label_contains("Cannot open the library")
             .is_some()
     );
-    assert!(matches!(h.state().rt.job, JobState::Idle));
+    assert!(matches!(h.state().rt.jobs.current, JobState::Idle));
     h.get_by_role_and_label(Role::Button, "Dismiss").click();
     h.run();
     assert!(
@@ -374,7 +388,7 @@ fn opening_another_library_shows_its_catalogue() {
 
 #[test]
 fn the_window_icon_decodes() {
-    let icon = app_icon();
+    let icon = super::app_icon();
     assert!(icon.width > 0 && icon.rgba.len() == (icon.width * icon.height * 4) as usize);
 }
 
@@ -395,7 +409,7 @@ fn the_index_button_embeds_the_catalogue_in_a_job_and_says_so() {
         .click();
     h.run();
     run_until(&mut h, "the index job", |h| {
-        matches!(h.state().rt.job, JobState::Done { .. })
+        matches!(h.state().rt.jobs.current, JobState::Done { .. })
     });
     h.run();
     assert!(
@@ -411,7 +425,7 @@ fn the_index_button_embeds_the_catalogue_in_a_job_and_says_so() {
     run_until(
         &mut h,
         "the second index job",
-        |h| matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.contains("up to date")),
+        |h| matches!(&h.state().rt.jobs.current, JobState::Done { summary, .. } if summary.contains("up to date")),
     );
 }
 
@@ -439,7 +453,7 @@ fn drop_file(h: &mut Harness<'_, App>, path: &Path) {
 fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
     let dir = demo_library(24);
     let lib = Library::open(dir.path()).unwrap();
-    let device = crate::model::system::device("cpu").unwrap();
+    let device = crate::device::device("cpu").unwrap();
     crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let query = lib.resolve(&items[5].image);
@@ -449,21 +463,29 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
     drop_file(&mut h, &query);
     h.step();
     assert_eq!(h.state().state.tab, Tab::Search);
-    run_until(&mut h, "the query", |h| h.state().rt.search.shown.is_some());
+    run_until(&mut h, "the query", |h| {
+        h.state().tabs.search.shown.is_some()
+    });
     settle(&mut h);
     for rank in 1..=10 {
         assert!(has_label(&h, &format!("#{rank}")), "result tile #{rank}");
     }
     assert!(!has_label(&h, "#11"));
-    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    let shown = h.state().tabs.search.shown.as_ref().unwrap();
     assert_eq!(shown.result.results.len(), 10);
     // The dropped catalogue photo finds itself first.
     assert_eq!(shown.result.results[0].item_id, items[5].id);
-    // Each tile is the catalogue's own thumbnail, cached inside the library.
+    // Each tile is the catalogue's own thumbnail, asked for and cached inside the library.
     for result in &shown.result.results {
         let item = items.iter().find(|i| i.id == result.item_id).unwrap();
         let key = ImageKey::Thumb(item.image.clone());
         assert!(h.state().rt.thumbs.is_ready(&key), "{key:?}");
+        let asked = h.state().rt.thumbs.thumb_file(&key).unwrap();
+        assert!(
+            asked.starts_with(dir.path().join("thumbs")),
+            "{}",
+            asked.display()
+        );
         assert!(lib.thumb_path(&item.image).is_file(), "{}", item.image);
     }
 
@@ -473,7 +495,7 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
     drop_file(&mut h, &bad);
     h.step();
     run_until(&mut h, "the failed query", |h| {
-        h.state().rt.search.running.is_none() && !h.state().rt.errors.is_empty()
+        !h.state().tabs.search.is_searching() && !h.state().rt.errors.is_empty()
     });
     settle(&mut h);
     assert!(
@@ -487,24 +509,24 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
     h.state_mut()
         .rt
         .commands
-        .push(Command::SearchItem(items[2].id));
+        .push(SearchCommand::Query(QuerySource::item(&items[2])).into());
     h.step();
     run_until(&mut h, "the item query", |h| {
-        h.state().rt.search.running.is_none()
+        !h.state().tabs.search.is_searching()
             && h.state()
-                .rt
+                .tabs
                 .search
                 .shown
                 .as_ref()
                 .is_some_and(|s| s.result.results.iter().all(|r| r.item_id != items[2].id))
     });
-    assert!(h.state().rt.search.can_go_back());
+    assert!(h.state().tabs.search.can_go_back());
     h.get_by_role_and_label(Role::Button, "Back").click();
     h.step();
     run_until(&mut h, "the earlier query", |h| {
-        h.state().rt.search.running.is_none()
+        !h.state().tabs.search.is_searching()
             && h.state()
-                .rt
+                .tabs
                 .search
                 .shown
                 .as_ref()
@@ -515,7 +537,7 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
 #[test]
 fn a_pasted_image_is_a_query() {
     let dir = demo_library(16);
-    let device = crate::model::system::device("cpu").unwrap();
+    let device = crate::device::device("cpu").unwrap();
     crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
     let lib = Library::open(dir.path()).unwrap();
     let items = lib.store.items(&ItemFilter::default()).unwrap();
@@ -529,10 +551,10 @@ fn a_pasted_image_is_a_query() {
         .push(egui::Event::PasteImage(Arc::new(pasted)));
     h.step();
     run_until(&mut h, "the pasted query", |h| {
-        h.state().rt.search.shown.is_some()
+        h.state().tabs.search.shown.is_some()
     });
     settle(&mut h);
-    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    let shown = h.state().tabs.search.shown.as_ref().unwrap();
     assert_eq!(shown.result.results[0].item_id, items[3].id);
     assert!(shown.pasted_texture.is_some());
     assert!(has_label(&h, "#10"));
@@ -551,7 +573,7 @@ fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
     };
     let varmap = candle_nn::VarMap::new();
     let weights = find_weights(crate::model::system::LITE0_WEIGHTS_FILE).unwrap();
-    let device = crate::model::system::device("cpu").unwrap();
+    let device = crate::device::device("cpu").unwrap();
     let net = ParallelNetwork::fresh(&varmap, &config, &weights, &device).unwrap();
     let labels: Vec<String> = [
         "category:top",
@@ -580,17 +602,17 @@ fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
     h.state_mut()
         .rt
         .commands
-        .push(Command::SetCompareSystem(Some("fresh-head".into())));
+        .push(SearchCommand::SetCompareSystem(Some("fresh-head".into())).into());
     h.state_mut()
         .rt
         .commands
-        .push(Command::SearchItem(items[0].id));
+        .push(SearchCommand::Query(QuerySource::item(&items[0])).into());
     h.step();
     run_until(&mut h, "the compared query", |h| {
-        h.state().rt.search.running.is_none() && h.state().rt.search.shown.is_some()
+        !h.state().tabs.search.is_searching() && h.state().tabs.search.shown.is_some()
     });
     settle(&mut h);
-    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    let shown = h.state().tabs.search.shown.as_ref().unwrap();
     let (other, compared) = shown.compared.as_ref().expect("compare mode");
     assert_eq!(other, "fresh-head");
     assert_eq!(compared.results.len(), 10);
@@ -603,11 +625,11 @@ fn keys_typed_into_the_filter_field_never_move_the_selection() {
     let dir = demo_library(8);
     let mut h = harness(dir.path(), Startup::AsIs);
     settle(&mut h);
-    let first = h.state().rt.catalog.items[0].id;
+    let first = h.state().tabs.catalog.items[0].id;
     h.state_mut()
         .rt
         .commands
-        .push(Command::SelectItem(Some(first)));
+        .push(CatalogCommand::Select(Some(first)).into());
     settle(&mut h);
     // The click on the field and the arrow key arrive in one frame, as in a busy window.
     let field = h.get_by_role_and_label(Role::TextInput, "Search").rect();
@@ -639,7 +661,7 @@ fn keys_typed_into_the_filter_field_never_move_the_selection() {
     h.step();
     h.run();
     assert_eq!(
-        h.state().rt.selected,
+        h.state().tabs.catalog.selected,
         Some(first),
         "the arrow moved the selection"
     );
@@ -650,12 +672,12 @@ fn keys_typed_into_the_filter_field_never_move_the_selection() {
     h.state_mut()
         .rt
         .commands
-        .push(Command::SelectItem(Some(first)));
+        .push(CatalogCommand::Select(Some(first)).into());
     h.run();
     h.key_press(egui::Key::ArrowRight);
     h.run();
     assert_eq!(
-        h.state().rt.selected,
-        Some(h.state().rt.catalog.items[1].id)
+        h.state().tabs.catalog.selected,
+        Some(h.state().tabs.catalog.items[1].id)
     );
 }

@@ -2,9 +2,14 @@
 //! progress and plots, the resulting system in the runs table and in search, and the
 //! augmentation preview.
 
-use super::tests::{demo_library, harness, has_label, run_until, settle};
-use super::*;
-use egui::Role;
+use super::{demo_library, harness, has_label, run_until, settle};
+use crate::gui::job_slot::JobState;
+use crate::gui::progress;
+use crate::gui::tabs::search::{QuerySource, SearchCommand};
+use crate::gui::{Startup, Tab};
+use crate::library::Library;
+use crate::store::ItemFilter;
+use eframe::egui::Role;
 use egui_kittest::kittest::Queryable;
 
 #[test]
@@ -17,7 +22,7 @@ fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
     assert!(has_label(&h, "Training run"));
     assert!(has_label(&h, "No trained system yet."));
     {
-        let form = &mut h.state_mut().rt.train.form;
+        let form = &mut h.state_mut().tabs.train.form;
         form.name = "gui-run".into();
         form.epochs = 2;
         form.batch = 8;
@@ -27,11 +32,11 @@ fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
     // The job runs: the panel shows its events as they come, then the result. Its progress
     // is phases (caching features, then the epochs), each bar only ever moving forward.
     run_until(&mut h, "training to start", |h| {
-        matches!(h.state().rt.job, JobState::Running(_))
+        matches!(h.state().rt.jobs.current, JobState::Running(_))
     });
     let mut seen: Vec<(String, f32)> = Vec::new();
     run_until(&mut h, "training to end", |h| {
-        if let JobState::Running(job) = &h.state().rt.job {
+        if let JobState::Running(job) = &h.state().rt.jobs.current {
             for phase in &job.phases.phases {
                 match seen.iter_mut().find(|(name, _)| *name == phase.name) {
                     Some((_, fraction)) => {
@@ -47,19 +52,19 @@ fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
                 }
             }
         }
-        !matches!(h.state().rt.job, JobState::Running(_))
+        !matches!(h.state().rt.jobs.current, JobState::Running(_))
     });
     let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, [super::progress::CACHING, super::progress::TRAINING]);
+    assert_eq!(names, [progress::CACHING, progress::TRAINING]);
     h.step();
-    let rt = &h.state().rt;
+    let (rt, tabs) = (&h.state().rt, &h.state().tabs);
     assert!(
-        matches!(&rt.job, JobState::Done { summary, .. } if summary.contains("Trained gui-run")),
+        matches!(&rt.jobs.current, JobState::Done { summary, .. } if summary.contains("Trained gui-run")),
         "the job ended otherwise"
     );
-    assert_eq!(rt.train.history.len(), 2, "two epochs plotted");
+    assert_eq!(tabs.train.history.len(), 2, "two epochs plotted");
     // The run's step line goes with the run.
-    assert_eq!(rt.train.latest, None);
+    assert_eq!(tabs.train.latest, None);
     assert!(rt.systems.iter().any(|s| s.name == "gui-run"));
     for _ in 0..3 {
         h.step();
@@ -74,13 +79,13 @@ fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
     );
 
     // The runs table lists it; its name plots its epochs again (from the run's state).
-    h.state_mut().rt.train.history.clear();
+    h.state_mut().tabs.train.history.clear();
     h.step();
     h.get_by_role_and_label(Role::Link, "gui-run").click();
     h.step();
     h.step();
     assert_eq!(
-        h.state().rt.train.history.len(),
+        h.state().tabs.train.history.len(),
         2,
         "{:?}",
         h.state().rt.errors
@@ -97,17 +102,18 @@ fn a_tiny_run_from_the_train_panel_shows_progress_and_its_system() {
     run_until(
         &mut h,
         "the index",
-        |h| matches!(&h.state().rt.job, JobState::Done { name, .. } if name.contains("gui-run")),
+        |h| matches!(&h.state().rt.jobs.current, JobState::Done { name, .. } if name.contains("gui-run")),
     );
     // And a search runs with it at once.
     let lib = Library::open(dir.path()).unwrap();
-    let first = lib.store.items(&ItemFilter::default()).unwrap()[0].id;
-    h.state_mut().rt.commands.push(Command::SearchItem(first));
+    let first = lib.store.items(&ItemFilter::default()).unwrap()[0].clone();
+    let query = SearchCommand::Query(QuerySource::item(&first));
+    h.state_mut().rt.commands.push(query.into());
     h.step();
     run_until(&mut h, "the query", |h| {
-        h.state().rt.search.running.is_none() && h.state().rt.search.shown.is_some()
+        !h.state().tabs.search.is_searching() && h.state().tabs.search.shown.is_some()
     });
-    let shown = h.state().rt.search.shown.as_ref().unwrap();
+    let shown = h.state().tabs.search.shown.as_ref().unwrap();
     assert_eq!(shown.result.results.len(), 10);
 }
 
@@ -121,7 +127,7 @@ fn the_augmentation_preview_shows_cut_out_items_on_scenes() {
     h.get_by_role_and_label(Role::Button, "Preview augmentation")
         .click();
     run_until(&mut h, "the preview", |h| {
-        h.state().rt.train.preview.len() == 8
+        h.state().tabs.train.preview.len() == 8
     });
     h.step();
     assert!(h.query_by_label("augmented sample 8").is_some());
@@ -134,7 +140,7 @@ fn the_ablation_and_schedule_boxes_reach_the_run_config() {
     settle(&mut h);
     h.get_by_role_and_label(Role::Button, "Train").click();
     settle(&mut h);
-    let before = h.state().rt.train.form.config().unwrap();
+    let before = h.state().tabs.train.form.config().unwrap();
     assert_eq!(before.lr_schedule, crate::train::LrSchedule::Constant);
     assert!(before.shallow && !before.heavy_augment);
     for label in [
@@ -145,7 +151,7 @@ fn the_ablation_and_schedule_boxes_reach_the_run_config() {
         h.get_by_label(label).click();
         h.run();
     }
-    let after = h.state().rt.train.form.config().unwrap();
+    let after = h.state().tabs.train.form.config().unwrap();
     assert_eq!(after.lr_schedule, crate::train::LrSchedule::Cosine);
     assert!(!after.shallow, "the shallow box");
     assert!(after.augment && after.heavy_augment, "the heavier box");

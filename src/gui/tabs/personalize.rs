@@ -8,19 +8,23 @@
 //! Cancel in the top bar. Recommendations for a cart run on a worker thread of their own
 //! (milliseconds on a demo catalogue; the UI never waits for them); a cart edited while they
 //! run is recomputed when they end.
+//!
+//! The tab owns its state ([`PersonalizeTab`]), its commands ([`PersonalizeCommand`]) and
+//! their handling; the recommendations are a [`Pending`] result. Its thumbnails are the
+//! catalogue's, asked for through the thumbnail cache's one helper (`ThumbCache::thumb`).
 
-use super::thumbs::{ImageRequest, Thumb};
-use super::{App, JobKind, JobOutput, JobState, Runtime, UiState, theme, widgets};
 use crate::catalog::ItemId;
-use crate::jobs::Job;
-use crate::model::system;
+use crate::gui::app::{Command, Runtime};
+use crate::gui::image_widget::image_ui;
+use crate::gui::job_slot::{JobKind, JobOutput, JobState};
+use crate::gui::pending::Pending;
+use crate::gui::{theme, widgets};
 use crate::personalize::engine::{self, GroupRecommendation, PersonalizeEngine};
 use crate::personalize::eval::{EvalReport, MAX_K};
 use crate::personalize::personaliser::{TrainOptions, TrainReport};
 use crate::store::UserId;
 use eframe::egui;
 use egui::{RichText, ScrollArea, Ui, Vec2};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Recommendations per group.
@@ -32,7 +36,7 @@ const CART_THUMB: f32 = 56.0;
 const RESULT_THUMB: f32 = 96.0;
 const PLOT_HEIGHT: f32 = 260.0;
 
-/// A Personalize tab action, applied by [`App::apply_personalize`].
+/// A Personalize tab action, applied by [`PersonalizeTab::handle`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PersonalizeCommand {
     /// Load the current system's users, index and personaliser (a job).
@@ -55,7 +59,7 @@ pub(crate) enum PersonalizeCommand {
 
 /// The tab's runtime state.
 #[derive(Default)]
-pub(crate) struct PersonalizeView {
+pub(crate) struct PersonalizeTab {
     pub engine: Option<Arc<PersonalizeEngine>>,
     /// Whether loading was asked for (the tab asks once by itself).
     pub load_requested: bool,
@@ -65,19 +69,20 @@ pub(crate) struct PersonalizeView {
     pub cart: Vec<(ItemId, u8)>,
     pub typed_item: String,
     pub groups: Vec<GroupRecommendation>,
-    pub running: Option<Job<Vec<GroupRecommendation>>>,
+    /// The recommendations for the cart, on their worker thread.
+    pub running: Pending<Vec<GroupRecommendation>>,
     /// The cart changed while recommendations ran: run again when they end.
     pub stale: bool,
     pub eval: Option<EvalReport>,
 }
 
-impl App {
-    /// Carries out one Personalize command.
-    pub(crate) fn apply_personalize(&mut self, command: PersonalizeCommand) {
-        let view = &mut self.rt.personalize;
+impl PersonalizeTab {
+    /// Carries out one Personalize command, with the current `system`.
+    pub fn handle(&mut self, command: PersonalizeCommand, system: &str, rt: &mut Runtime) {
+        let view = &mut *self;
         match command {
-            PersonalizeCommand::Load => self.start_personalize_load(),
-            PersonalizeCommand::Evaluate => self.start_personalize_eval(),
+            PersonalizeCommand::Load => self.start_load(system, rt),
+            PersonalizeCommand::Evaluate => self.start_eval(system, rt),
             PersonalizeCommand::SetUserSearch(text) => view.user_search = text,
             PersonalizeCommand::SetTypedItem(text) => view.typed_item = text,
             PersonalizeCommand::PickUser(id) => {
@@ -92,11 +97,11 @@ impl App {
                     .map(|e| (index.ids[e.row], e.stars as u8))
                     .collect();
                 view.user = Some((user.user_id, user.key.clone()));
-                self.recommend();
+                self.recommend(rt);
             }
             PersonalizeCommand::Reset => {
                 if let Some((id, _)) = view.user {
-                    self.apply_personalize(PersonalizeCommand::PickUser(id));
+                    self.handle(PersonalizeCommand::PickUser(id), system, rt);
                 }
             }
             PersonalizeCommand::Add(item) => {
@@ -105,25 +110,24 @@ impl App {
                     .as_ref()
                     .is_some_and(|e| e.searcher.row_of(item).is_some());
                 if !known {
-                    self.report(format!(
-                        "Item {item} is not in the index of {}; index the catalogue first.",
-                        self.state.system
+                    rt.report(format!(
+                        "Item {item} is not in the index of {system}; index the catalogue first."
                     ));
                     return;
                 }
                 if !view.cart.iter().any(|(id, _)| *id == item) {
                     view.cart.push((item, 4));
                 }
-                self.recommend();
+                self.recommend(rt);
             }
             PersonalizeCommand::AddTyped => match view.typed_item.trim().parse::<ItemId>() {
                 Ok(id) => {
                     view.typed_item.clear();
-                    self.apply_personalize(PersonalizeCommand::Add(id));
+                    self.handle(PersonalizeCommand::Add(id), system, rt);
                 }
                 Err(_) => {
                     let typed = view.typed_item.trim().to_owned();
-                    self.report(format!(
+                    rt.report(format!(
                         "“{typed}” is not an item id (a whole number, as the Catalog tab shows)."
                     ));
                 }
@@ -132,80 +136,77 @@ impl App {
                 if let Some(entry) = view.cart.iter_mut().find(|(id, _)| *id == item) {
                     entry.1 = stars.clamp(1, 5);
                 }
-                self.recommend();
+                self.recommend(rt);
             }
             PersonalizeCommand::Remove(item) => {
                 view.cart.retain(|(id, _)| *id != item);
-                self.recommend();
+                self.recommend(rt);
             }
         }
     }
 
     /// Recomputes the recommendations for the virtual cart on a worker thread.
-    fn recommend(&mut self) {
-        let view = &mut self.rt.personalize;
-        let Some(engine) = view.engine.clone() else {
+    fn recommend(&mut self, rt: &Runtime) {
+        let Some(engine) = self.engine.clone() else {
             return;
         };
-        if view.running.is_some() {
-            view.stale = true;
+        if self.running.is_running() {
+            self.stale = true;
             return;
         }
-        if view.cart.is_empty() {
-            view.groups.clear();
+        if self.cart.is_empty() {
+            self.groups.clear();
             return;
         }
-        let cart = engine.cart_of(&view.cart);
-        let ctx = self.rt.ctx.clone();
-        let notify: crate::jobs::Notify = Arc::new(move || ctx.request_repaint());
-        view.running = Some(Job::spawn("recommend", Some(notify), move |_| {
+        let cart = engine.cart_of(&self.cart);
+        self.running = Pending::job(&rt.ctx, "recommend", move |_| {
             engine.recommend(&cart, PER_GROUP)
-        }));
+        });
     }
 
     /// Collects finished recommendations (called every frame).
-    pub(crate) fn poll_personalize(&mut self) {
-        let view = &mut self.rt.personalize;
-        let Some(outcome) = view.running.as_mut().and_then(|j| j.try_finish()) else {
+    pub fn poll(&mut self, rt: &mut Runtime) {
+        let Some(outcome) = self.running.take_finished() else {
             return;
         };
-        view.running = None;
         match outcome {
-            Ok(groups) => view.groups = groups,
-            Err(e) => self.report(format!("Cannot recommend: {e}")),
+            Ok(groups) => self.groups = groups,
+            Err(e) => rt.report(format!("Cannot recommend: {e}")),
         }
-        if std::mem::take(&mut self.rt.personalize.stale) {
-            self.recommend();
+        if std::mem::take(&mut self.stale) {
+            self.recommend(rt);
         }
     }
 
-    fn start_personalize_load(&mut self) {
-        self.rt.personalize.load_requested = true;
-        let dir = self.rt.library_dir.clone();
-        let name = self.state.system.clone();
-        self.start_job(
+    fn start_load(&mut self, system: &str, rt: &mut Runtime) {
+        self.load_requested = true;
+        let dir = rt.library_dir.clone();
+        let device = rt.device.clone();
+        let name = system.to_owned();
+        rt.start_job(
             JobKind::PersonalizeLoad {
                 system: name.clone(),
             },
             &format!("Loading users for {name}"),
             move |ctx| {
-                let device = system::device("cpu")?;
+                let device = crate::device::device(&device)?;
                 PersonalizeEngine::open(&dir, &name, &device, ctx)
                     .map(|p| JobOutput::PersonalizeEngine(Box::new(p)))
             },
         );
     }
 
-    fn start_personalize_eval(&mut self) {
-        let dir = self.rt.library_dir.clone();
-        let name = self.state.system.clone();
-        self.start_job(
+    fn start_eval(&mut self, system: &str, rt: &mut Runtime) {
+        let dir = rt.library_dir.clone();
+        let device = rt.device.clone();
+        let name = system.to_owned();
+        rt.start_job(
             JobKind::PersonalizeEval {
                 system: name.clone(),
             },
             &format!("Evaluating recommendations with {name}"),
             move |ctx| {
-                let device = system::device("cpu")?;
+                let device = crate::device::device(&device)?;
                 let mut p = PersonalizeEngine::open(&dir, &name, &device, ctx)?;
                 let (report, trained) =
                     engine::evaluate_with(&dir, &mut p, &TrainOptions::default(), ctx)?;
@@ -215,7 +216,7 @@ impl App {
     }
 
     /// A finished load: the engine goes on show, with the user picked before, if any.
-    pub(crate) fn personalize_loaded(&mut self, p: PersonalizeEngine) -> String {
+    pub fn loaded(&mut self, p: PersonalizeEngine, rt: &Runtime) -> String {
         let summary = format!(
             "Loaded {} users of {} ({})",
             p.histories.users.len(),
@@ -226,15 +227,16 @@ impl App {
                 "no personaliser yet: Run evaluation trains one"
             }
         );
-        self.rt.personalize.engine = Some(Arc::new(p));
-        self.recommend();
+        self.engine = Some(Arc::new(p));
+        self.recommend(rt);
         summary
     }
 
     /// A finished evaluation: the plot, and the engine with the personaliser it used.
-    pub(crate) fn personalize_evaluated(
+    pub fn evaluated(
         &mut self,
         output: (PersonalizeEngine, EvalReport, Option<TrainReport>),
+        rt: &Runtime,
     ) -> String {
         let (p, report, trained) = output;
         let best = report
@@ -252,77 +254,78 @@ impl App {
                 ""
             }
         );
-        self.rt.personalize.eval = Some(report);
-        self.rt.personalize.engine = Some(Arc::new(p));
-        self.recommend();
+        self.eval = Some(report);
+        self.engine = Some(Arc::new(p));
+        self.recommend(rt);
         summary
     }
-}
 
-/// Draws the tab.
-pub(crate) fn personalize_tab_ui(ui: &mut Ui, state: &UiState, rt: &mut Runtime) {
-    let mut commands: Vec<PersonalizeCommand> = Vec::new();
-    // Loading runs now or waits in the queue behind another job (it is never refused).
-    let loading = rt.job_pending_of(|k| {
-        matches!(
-            k,
-            JobKind::PersonalizeLoad { .. } | JobKind::PersonalizeEval { .. }
-        )
-    });
-    let engine = rt.personalize.engine.clone();
-    let current = engine
-        .as_ref()
-        .is_some_and(|e| e.searcher.system_name() == state.system);
-    if !current {
-        if rt.library.is_some() && !rt.personalize.load_requested && !loading {
-            commands.push(PersonalizeCommand::Load);
-        }
-        let waiting_for = match &rt.job {
-            JobState::Running(r)
-                if !matches!(
-                    r.kind,
-                    JobKind::PersonalizeLoad { .. } | JobKind::PersonalizeEval { .. }
-                ) =>
-            {
-                Some(r.name.as_str())
+    /// Draws the tab with the current `system`; "Add selected item" adds the item
+    /// `selected` in the Catalog tab.
+    pub fn ui(&self, ui: &mut Ui, system: &str, selected: Option<ItemId>, rt: &mut Runtime) {
+        let mut commands: Vec<PersonalizeCommand> = Vec::new();
+        // Loading runs now or waits in the queue behind another job (it is never refused).
+        let loading = rt.job_pending(|k| {
+            matches!(
+                k,
+                JobKind::PersonalizeLoad { .. } | JobKind::PersonalizeEval { .. }
+            )
+        });
+        let engine = self.engine.clone();
+        let current = engine
+            .as_ref()
+            .is_some_and(|e| e.searcher.system_name() == system);
+        if !current {
+            if rt.library.is_some() && !self.load_requested && !loading {
+                commands.push(PersonalizeCommand::Load);
             }
-            _ => None,
-        };
-        intro_ui(ui, state, (loading, waiting_for), &mut commands);
+            let waiting_for = match &rt.jobs.current {
+                JobState::Running(r)
+                    if !matches!(
+                        r.kind,
+                        JobKind::PersonalizeLoad { .. } | JobKind::PersonalizeEval { .. }
+                    ) =>
+                {
+                    Some(r.name.as_str())
+                }
+                _ => None,
+            };
+            intro_ui(ui, system, (loading, waiting_for), &mut commands);
+            rt.commands
+                .extend(commands.into_iter().map(Command::Personalize));
+            return;
+        }
+        let Some(engine) = engine else { return };
+        egui::Panel::left("personalize-cart")
+            .resizable(false)
+            .default_size(theme::DETAIL_PANEL_WIDTH)
+            .frame(theme::panel_frame(ui))
+            .show(ui, |ui| {
+                ScrollArea::vertical().show(ui, |ui| {
+                    users_ui(ui, &engine, self, &mut commands);
+                    ui.separator();
+                    cart_ui(ui, &engine, (self, selected), rt, &mut commands);
+                });
+            });
+        egui::CentralPanel::default()
+            .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+            .show(ui, |ui| {
+                ScrollArea::vertical().show(ui, |ui| {
+                    groups_ui(ui, &engine, self, rt);
+                    ui.add_space(12.0);
+                    evaluation_ui(ui, self, rt, loading, &mut commands);
+                });
+            });
         rt.commands
-            .extend(commands.into_iter().map(super::Command::Personalize));
-        return;
+            .extend(commands.into_iter().map(Command::Personalize));
     }
-    let Some(engine) = engine else { return };
-    egui::Panel::left("personalize-cart")
-        .resizable(false)
-        .default_size(theme::DETAIL_PANEL_WIDTH)
-        .frame(theme::panel_frame(ui))
-        .show(ui, |ui| {
-            ScrollArea::vertical().show(ui, |ui| {
-                users_ui(ui, &engine, &rt.personalize, &mut commands);
-                ui.separator();
-                cart_ui(ui, &engine, rt, &mut commands);
-            });
-        });
-    egui::CentralPanel::default()
-        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
-        .show(ui, |ui| {
-            ScrollArea::vertical().show(ui, |ui| {
-                groups_ui(ui, &engine, rt);
-                ui.add_space(12.0);
-                evaluation_ui(ui, rt, loading, &mut commands);
-            });
-        });
-    rt.commands
-        .extend(commands.into_iter().map(super::Command::Personalize));
 }
 
 /// What the tab says while it cannot show a shopper yet: loading runs, or waits in the queue
 /// behind `waiting_for` (a job the user started elsewhere).
 fn intro_ui(
     ui: &mut Ui,
-    state: &UiState,
+    system: &str,
     (loading, waiting_for): (bool, Option<&str>),
     commands: &mut Vec<PersonalizeCommand>,
 ) {
@@ -352,10 +355,7 @@ fn intro_ui(
             );
         } else if loading {
             ui.label(RichText::new("Loading users and embeddings …").weak());
-        } else if ui
-            .button(format!("Load users for {}", state.system))
-            .clicked()
-        {
+        } else if ui.button(format!("Load users for {system}")).clicked() {
             commands.push(PersonalizeCommand::Load);
         }
     });
@@ -364,7 +364,7 @@ fn intro_ui(
 fn users_ui(
     ui: &mut Ui,
     engine: &PersonalizeEngine,
-    view: &PersonalizeView,
+    view: &PersonalizeTab,
     commands: &mut Vec<PersonalizeCommand>,
 ) {
     ui.label(RichText::new("Shopper").strong());
@@ -414,13 +414,15 @@ fn users_ui(
     );
 }
 
+/// The cart with its stars; "Add selected item" adds the item `selected` in the Catalog
+/// tab.
 fn cart_ui(
     ui: &mut Ui,
     engine: &PersonalizeEngine,
+    (view, selected): (&PersonalizeTab, Option<ItemId>),
     rt: &mut Runtime,
     commands: &mut Vec<PersonalizeCommand>,
 ) {
-    let view = &rt.personalize;
     let title = match &view.user {
         Some((_, key)) => format!("Cart of {key}"),
         None => "Virtual cart".to_string(),
@@ -435,8 +437,8 @@ fn cart_ui(
         };
         let indexed = &engine.searcher.items()[row];
         ui.horizontal(|ui| {
-            let thumb = thumb_of(&mut rt.thumbs, &rt.library_dir, &indexed.image);
-            super::search_tab::image_ui(ui, &thumb, Vec2::splat(CART_THUMB));
+            let thumb = rt.thumbs.thumb(&rt.library_dir, &indexed.image);
+            image_ui(ui, &thumb, Vec2::splat(CART_THUMB));
             ui.vertical(|ui| {
                 ui.add(egui::Label::new(RichText::new(&indexed.title).small()).truncate());
                 ui.horizontal(|ui| {
@@ -468,7 +470,6 @@ fn cart_ui(
     }
     ui.add_space(6.0);
     ui.horizontal(|ui| {
-        let selected = rt.selected;
         let add = ui
             .add_enabled(selected.is_some(), egui::Button::new("Add selected item"))
             .on_hover_text("Add the item selected in the Catalog tab")
@@ -507,8 +508,7 @@ fn cart_ui(
     );
 }
 
-fn groups_ui(ui: &mut Ui, engine: &PersonalizeEngine, rt: &mut Runtime) {
-    let view = &rt.personalize;
+fn groups_ui(ui: &mut Ui, engine: &PersonalizeEngine, view: &PersonalizeTab, rt: &mut Runtime) {
     if view.groups.is_empty() {
         ui.label(RichText::new("Recommendations appear here for the cart.").weak());
         return;
@@ -526,12 +526,10 @@ fn groups_ui(ui: &mut Ui, engine: &PersonalizeEngine, rt: &mut Runtime) {
             ui.label(RichText::new(format!("Group {}", g + 1)).strong());
             for &item in &group.items {
                 if let Some(row) = engine.searcher.row_of(item) {
-                    let thumb = thumb_of(
-                        &mut rt.thumbs,
-                        &rt.library_dir,
-                        &engine.searcher.items()[row].image,
-                    );
-                    super::search_tab::image_ui(ui, &thumb, Vec2::splat(CART_THUMB * 0.6));
+                    let thumb = rt
+                        .thumbs
+                        .thumb(&rt.library_dir, &engine.searcher.items()[row].image);
+                    image_ui(ui, &thumb, Vec2::splat(CART_THUMB * 0.6));
                 }
             }
         });
@@ -548,16 +546,8 @@ fn groups_ui(ui: &mut Ui, engine: &PersonalizeEngine, rt: &mut Runtime) {
                             .show(ui, |ui| {
                                 ui.set_width(RESULT_THUMB);
                                 ui.vertical(|ui| {
-                                    let thumb = thumb_of(
-                                        &mut rt.thumbs,
-                                        &rt.library_dir,
-                                        Path::new(&r.image),
-                                    );
-                                    super::search_tab::image_ui(
-                                        ui,
-                                        &thumb,
-                                        Vec2::splat(RESULT_THUMB),
-                                    );
+                                    let thumb = rt.thumbs.thumb(&rt.library_dir, &r.image);
+                                    image_ui(ui, &thumb, Vec2::splat(RESULT_THUMB));
                                     ui.label(
                                         RichText::new(format!("#{} {:.3}", r.rank, r.score))
                                             .small()
@@ -576,7 +566,13 @@ fn groups_ui(ui: &mut Ui, engine: &PersonalizeEngine, rt: &mut Runtime) {
     }
 }
 
-fn evaluation_ui(ui: &mut Ui, rt: &Runtime, busy: bool, commands: &mut Vec<PersonalizeCommand>) {
+fn evaluation_ui(
+    ui: &mut Ui,
+    view: &PersonalizeTab,
+    rt: &Runtime,
+    busy: bool,
+    commands: &mut Vec<PersonalizeCommand>,
+) {
     ui.separator();
     ui.horizontal(|ui| {
         ui.label(RichText::new("Recall@K on held-out purchases").strong());
@@ -590,7 +586,7 @@ fn evaluation_ui(ui: &mut Ui, rt: &Runtime, busy: bool, commands: &mut Vec<Perso
         {
             commands.push(PersonalizeCommand::Evaluate);
         }
-        if let JobState::Running(running) = &rt.job
+        if let JobState::Running(running) = &rt.jobs.current
             && matches!(running.kind, JobKind::PersonalizeEval { .. })
         {
             let (fraction, text) = widgets::job_progress(running);
@@ -598,7 +594,7 @@ fn evaluation_ui(ui: &mut Ui, rt: &Runtime, busy: bool, commands: &mut Vec<Perso
             ui.label(RichText::new(text).small().weak());
         }
     });
-    let Some(report) = &rt.personalize.eval else {
+    let Some(report) = &view.eval else {
         ui.label(
             RichText::new("Run evaluation to compare popularity, item-kNN, ALS, the cart mean and the personaliser.")
                 .weak(),
@@ -639,8 +635,4 @@ fn evaluation_ui(ui: &mut Ui, rt: &Runtime, busy: bool, commands: &mut Vec<Perso
                 plot.line(egui_plot::Line::new(m.name.clone(), points));
             }
         });
-}
-
-fn thumb_of(thumbs: &mut super::thumbs::ThumbCache, root: &Path, image: &Path) -> Thumb {
-    thumbs.texture_or_request(ImageRequest::thumb(root, &image.to_string_lossy()))
 }

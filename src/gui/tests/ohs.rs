@@ -2,13 +2,18 @@
 //! clicks on result tiles, number keys and a typed count, stops and resumes where they were,
 //! and the Analyze tab shows the Table I grid with α.
 
-use super::evaluate_tab::OhsCommand;
-use super::tests::{demo_library, harness, has_label, settle};
-use super::*;
+use super::{demo_library, harness, has_label, run_until, settle};
+use crate::gui::app::Command;
+use crate::gui::job_slot::JobState;
+use crate::gui::tabs::analyze::AnalyzeCommand;
+use crate::gui::tabs::evaluate::EvaluateCommand;
+use crate::gui::{App, Startup};
+use crate::library::Library;
 use crate::ohs;
+use crate::store::ItemFilter;
 use crate::study::{self, Criterion, Direction, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
 use eframe::egui;
-use egui::Role;
+use eframe::egui::Role;
 use egui_kittest::kittest::Queryable;
 use std::collections::HashMap;
 
@@ -69,7 +74,7 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     settle(&mut h);
     h.get_by_role_and_label(Role::Button, "Evaluate").click();
     h.run();
-    assert_eq!(h.state().rt.evaluate.studies, ["gui study"]);
+    assert_eq!(h.state().tabs.evaluate.studies, ["gui study"]);
 
     // The creation form opens with the paper's criteria and the shop/street ratio.
     h.get_by_label("New study").click();
@@ -82,7 +87,9 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::SelectStudy("gui study".into())));
+        .push(Command::Evaluate(EvaluateCommand::SelectStudy(
+            "gui study".into(),
+        )));
     h.run();
     h.get_by_label("Your name").focus();
     h.get_by_label("Your name").type_text("ann");
@@ -145,7 +152,7 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     h.get_by_label("Start scoring").click();
     h.run();
     assert!(has_label(&h, "Sheet 2 of 4"));
-    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    let session = h.state().tabs.evaluate.session.as_ref().unwrap();
     assert_eq!((session.pos, session.criterion), (1, 1));
     // Back returns to the first sheet with its marks.
     h.get_by_label("Back").click();
@@ -172,12 +179,14 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::ShowReport("gui study".into())));
+        .push(Command::Analyze(AnalyzeCommand::ShowReport(
+            "gui study".into(),
+        )));
     h.run();
     assert!(has_label(&h, "OHS"));
     assert!(has_label(&h, "Agreement (alpha)"));
     assert!(has_label(&h, "shape difference (fewer is better)"));
-    let report = h.state().rt.analyze.report.as_ref().unwrap();
+    let report = h.state().tabs.analyze.report.as_ref().unwrap();
     let system = report
         .systems
         .iter()
@@ -212,12 +221,16 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::ExportCsvTo {
+        .push(Command::Analyze(AnalyzeCommand::ExportCsvTo {
             raw: false,
             path: chosen.clone(),
         }));
     h.run();
-    assert_eq!(h.state().rt.analyze.exported.as_ref(), Some(&chosen));
+    // Written off the UI thread: wait for it.
+    run_until(&mut h, "the export", |h| {
+        h.state().tabs.analyze.exported.done().is_some()
+    });
+    assert_eq!(h.state().tabs.analyze.exported.done(), Some(&chosen));
     let text = std::fs::read_to_string(&chosen).unwrap();
     assert!(
         text.starts_with("criterion,weight,direction,imagenet-lite0,other,imagenet-lite0 95% low,"),
@@ -240,13 +253,17 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::MergeFrom(raw)));
+        .push(Command::Analyze(AnalyzeCommand::MergeFrom(raw)));
+    // Merged off the UI thread: wait for it.
+    run_until(&mut h, "the merge", |h| {
+        h.state().tabs.analyze.merged.is_some()
+    });
     h.run();
     assert!(
         h.query_by_label_contains("1 answers added, 1 duplicates skipped")
             .is_some()
     );
-    let report = h.state().rt.analyze.report.as_ref().unwrap();
+    let report = h.state().tabs.analyze.report.as_ref().unwrap();
     assert!(report.coverage.iter().any(|c| c.scorer == "dan"));
 
     // The saved UI state brings the scorer back to their sheet when the library reopens.
@@ -256,19 +273,20 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
         .commands
         .push(Command::OpenLibrary(dir.path().to_path_buf()));
     h.run();
-    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    let session = h.state().tabs.evaluate.session.as_ref().unwrap();
     assert_eq!(session.scorer, "ann");
     assert_eq!((session.pos, session.criterion), (0, 0));
     assert_eq!(
-        h.state().rt.analyze.report.as_ref().unwrap().study,
+        h.state().tabs.analyze.report.as_ref().unwrap().study,
         "gui study"
     );
 }
 
 #[test]
 fn a_study_is_created_from_the_form_as_a_background_job() {
+    use crate::device::device;
     use crate::model::network::{NetworkConfig, ParallelNetwork};
-    use crate::model::system::{LITE0_WEIGHTS_FILE, System, device, find_weights};
+    use crate::model::system::{LITE0_WEIGHTS_FILE, System, find_weights};
     let dir = demo_library(14);
     let mut lib = Library::open(dir.path()).unwrap();
     // A second system: Lite0 with a fresh (untrained) head.
@@ -311,7 +329,14 @@ fn a_study_is_created_from_the_form_as_a_background_job() {
     h.query_all_by_label("Remove").next().unwrap().click(); // the first criterion goes
     h.run();
     assert_eq!(
-        h.state().rt.evaluate.form.as_ref().unwrap().criteria.len(),
+        h.state()
+            .tabs
+            .evaluate
+            .form
+            .as_ref()
+            .unwrap()
+            .criteria
+            .len(),
         6
     );
     // The button is below seven criteria cards: scroll to it first.
@@ -319,23 +344,23 @@ fn a_study_is_created_from_the_form_as_a_background_job() {
     h.run();
     h.get_by_label("Create study").click();
     h.step();
-    super::tests::run_until(&mut h, "the study job", |h| {
-        !matches!(h.state().rt.job, JobState::Running(_))
+    run_until(&mut h, "the study job", |h| {
+        !matches!(h.state().rt.jobs.current, JobState::Running(_))
     });
     h.run();
     assert!(
-        matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.contains("10 sheets")),
+        matches!(&h.state().rt.jobs.current, JobState::Done { summary, .. } if summary.contains("10 sheets")),
         "{:?}",
         h.state().rt.errors
     );
-    let study = h.state().rt.evaluate.study.as_ref().unwrap();
+    let study = h.state().tabs.evaluate.study.as_ref().unwrap();
     assert_eq!(study.name, "form study");
     assert_eq!(study.systems, ["imagenet-lite0", "fresh"]);
     assert_eq!(study.criteria.len(), 6);
     assert_eq!(study.criteria[0].name, "subtype");
     assert_eq!(study.domain_counts(), (2, 3));
-    assert!(h.state().rt.evaluate.form.is_none());
-    assert_eq!(h.state().rt.evaluate.studies, ["form study"]);
+    assert!(h.state().tabs.evaluate.form.is_none());
+    assert_eq!(h.state().tabs.evaluate.studies, ["form study"]);
 }
 
 /// A key as a real keyboard sends it: egui-winit puts the key press and its text in the same
@@ -387,11 +412,15 @@ fn a_typed_count_is_saved_as_typed_and_toggles_no_tile() {
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::SelectStudy("gui study".into())));
+        .push(Command::Evaluate(EvaluateCommand::SelectStudy(
+            "gui study".into(),
+        )));
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::StartScoring("ann".into())));
+        .push(Command::Evaluate(EvaluateCommand::StartScoring(
+            "ann".into(),
+        )));
     settle(&mut h);
     assert!(has_label(&h, "Sheet 1 of 4"));
     let sheet = study.sheets[study.sheet_order("ann")[0]].id;
@@ -410,14 +439,14 @@ fn a_typed_count_is_saved_as_typed_and_toggles_no_tile() {
             .is_focused()
     );
     assert_eq!(
-        h.state().rt.evaluate.session.as_ref().unwrap().answers,
+        h.state().tabs.evaluate.session.as_ref().unwrap().answers,
         HashMap::new(),
         "the 4 meant for the field toggled a tile"
     );
     // The 4 typed in the click's own frame reaches the field (egui handles a field's text
     // before its click, so a text edit alone would drop it).
     assert_eq!(
-        h.state().rt.evaluate.hits_input,
+        h.state().tabs.evaluate.hits_input,
         "4",
         "the field shows the 4"
     );
@@ -439,7 +468,7 @@ fn a_typed_count_is_saved_as_typed_and_toggles_no_tile() {
     h.get_by_label_contains("Type the number").click();
     h.run();
     one_frame(&mut h, key_events(egui::Key::Num2, Some("2")));
-    assert_eq!(h.state().rt.evaluate.hits_input, "2");
+    assert_eq!(h.state().tabs.evaluate.hits_input, "2");
     one_frame(&mut h, key_events(egui::Key::Escape, None));
 
     let lib = Library::open(dir.path()).unwrap();
@@ -459,7 +488,7 @@ fn a_typed_count_is_saved_as_typed_and_toggles_no_tile() {
     // The last Enter moved on to the next sheet; the "s" typed into the field skipped
     // nothing, and no tile was marked.
     assert!(has_label(&h, "Sheet 2 of 4"));
-    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    let session = h.state().tabs.evaluate.session.as_ref().unwrap();
     assert_eq!((session.pos, session.criterion), (1, 0));
     assert!(
         session.answers.values().all(|(_, marks)| marks.is_none()),
@@ -477,11 +506,15 @@ fn scoring(dir: &std::path::Path, scorer: &str) -> egui_kittest::Harness<'static
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::SelectStudy("gui study".into())));
+        .push(Command::Evaluate(EvaluateCommand::SelectStudy(
+            "gui study".into(),
+        )));
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::StartScoring(scorer.into())));
+        .push(Command::Evaluate(EvaluateCommand::StartScoring(
+            scorer.into(),
+        )));
     settle(&mut h);
     h
 }
@@ -533,7 +566,7 @@ fn ctrl_z_takes_back_the_last_answer_in_sqlite() {
     undo(&mut h);
     assert_eq!(stored(), [(sheet, "category".into(), 2, Some(vec![1, 2]))]);
     assert!(has_label(&h, "Hits: 2 of 5"));
-    let session = h.state().rt.evaluate.session.as_ref().unwrap();
+    let session = h.state().tabs.evaluate.session.as_ref().unwrap();
     assert_eq!((session.pos, session.criterion), (0, 0));
     // Twice more: one tile, then no answer at all (the row is deleted).
     undo(&mut h);
@@ -592,11 +625,15 @@ fn scorers_read_each_criterions_guidelines_beside_the_sheet() {
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::SelectStudy("guided".into())));
+        .push(Command::Evaluate(EvaluateCommand::SelectStudy(
+            "guided".into(),
+        )));
     h.state_mut()
         .rt
         .commands
-        .push(Command::Ohs(OhsCommand::StartScoring("bea".into())));
+        .push(Command::Evaluate(EvaluateCommand::StartScoring(
+            "bea".into(),
+        )));
     settle(&mut h);
     assert!(has_label(&h, "Guidelines"));
     assert!(
@@ -638,7 +675,7 @@ fn the_new_study_form_has_wide_fields_and_multi_line_guidelines() {
     guidelines.focus();
     h.run();
     let form_guidelines = |h: &egui_kittest::Harness<'_, App>| {
-        h.state().rt.evaluate.form.as_ref().unwrap().criteria[0]
+        h.state().tabs.evaluate.form.as_ref().unwrap().criteria[0]
             .description
             .clone()
     };

@@ -1,16 +1,19 @@
 //! The Personalize tab driven through egui_kittest: open a demo library, pick a user, see
 //! their cart, its groups and the recommendations; edit the cart; evaluate every method.
 
-use super::tests::{demo_library, harness, run_until, settle};
-use super::*;
+use super::{demo_library, harness, run_until, settle};
+use crate::catalog::ItemId;
+use crate::gui::Startup;
+use crate::gui::job_slot::JobState;
+use crate::gui::thumbs::ImageKey;
 use crate::jobs::JobContext;
-use egui::Role;
+use eframe::egui::Role;
 use egui_kittest::kittest::Queryable;
 
 #[test]
 fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     let dir = demo_library(40);
-    let device = crate::model::system::device("cpu").unwrap();
+    let device = crate::device::device("cpu").unwrap();
     crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);
     settle(&mut h);
@@ -19,7 +22,7 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     h.get_by_role_and_label(Role::Button, "Personalize").click();
     h.step();
     run_until(&mut h, "the users", |h| {
-        h.state().rt.personalize.engine.is_some()
+        h.state().tabs.personalize.engine.is_some()
     });
     settle(&mut h);
     assert!(
@@ -39,12 +42,13 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     h.get_by_label_contains("demo-user-00002 (").click();
     h.step();
     run_until(&mut h, "the recommendations", |h| {
-        !h.state().rt.personalize.groups.is_empty() && h.state().rt.personalize.running.is_none()
+        !h.state().tabs.personalize.groups.is_empty()
+            && !h.state().tabs.personalize.running.is_running()
     });
     settle(&mut h);
     assert!(h.query_by_label("Cart of demo-user-00002").is_some());
     assert!(h.query_by_label("Group 1").is_some());
-    let view = &h.state().rt.personalize;
+    let view = &h.state().tabs.personalize;
     let cart: Vec<ItemId> = view.cart.iter().map(|(id, _)| *id).collect();
     assert!((5..=7).contains(&cart.len()));
     let grouped: usize = view.groups.iter().map(|g| g.items.len()).sum();
@@ -53,12 +57,19 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
         assert_eq!(group.results.len(), 10);
         assert!(group.results.iter().all(|r| !cart.contains(&r.item_id)));
     }
-    // Every recommended tile is the catalogue's own thumbnail, cached inside the library.
+    // Every recommended tile is the catalogue's own thumbnail, asked for and cached inside
+    // the library.
     let lib = crate::library::Library::open(dir.path()).unwrap();
     for result in view.groups.iter().flat_map(|g| &g.results) {
         let stored = lib.stored_path(std::path::Path::new(&result.image));
-        let key = super::thumbs::ImageKey::Thumb(stored.clone());
+        let key = ImageKey::Thumb(stored.clone());
         assert!(h.state().rt.thumbs.is_ready(&key), "{key:?}");
+        let asked = h.state().rt.thumbs.thumb_file(&key).unwrap();
+        assert!(
+            asked.starts_with(dir.path().join("thumbs")),
+            "{}",
+            asked.display()
+        );
         assert!(lib.thumb_path(&stored).is_file(), "{stored}");
     }
     let before = view.groups.clone();
@@ -69,11 +80,11 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
         // A step, not `run`: the recommendation job repaints until it ends.
         h.step();
         run_until(&mut h, "the new recommendations", |h| {
-            h.state().rt.personalize.running.is_none()
+            !h.state().tabs.personalize.running.is_running()
         });
     }
     settle(&mut h);
-    let view = &h.state().rt.personalize;
+    let view = &h.state().tabs.personalize;
     assert_eq!(view.cart.len(), 1);
     assert_eq!(view.groups.len(), 1);
     assert_ne!(view.groups, before);
@@ -86,7 +97,8 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     h.get_by_role_and_label(Role::Button, "Add").click();
     h.step();
     run_until(&mut h, "the cart of two", |h| {
-        h.state().rt.personalize.cart.len() == 2 && h.state().rt.personalize.running.is_none()
+        h.state().tabs.personalize.cart.len() == 2
+            && !h.state().tabs.personalize.running.is_running()
     });
 
     // Evaluate: a job in the slot, then the Recall@K plot's figures.
@@ -94,12 +106,12 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
         .click();
     h.step();
     run_until(&mut h, "the evaluation", |h| {
-        !matches!(h.state().rt.job, JobState::Running(_))
+        !matches!(h.state().rt.jobs.current, JobState::Running(_))
     });
     settle(&mut h);
     let report = h
         .state()
-        .rt
+        .tabs
         .personalize
         .eval
         .as_ref()
@@ -108,7 +120,7 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     assert!(h.query_by_label_contains("Evaluated on").is_some());
     assert!(
         h.state()
-            .rt
+            .tabs
             .personalize
             .engine
             .as_ref()

@@ -5,8 +5,8 @@
 //! thread, then [`crate::sources::import::import_folder`] (what `vitrine import folder` runs)
 //! as a job that queues behind a running one, and the new catalogue indexed by itself.
 
-use super::Command;
-use super::menu::ImportKind;
+use crate::gui::app::Command;
+use crate::gui::menu::ImportKind;
 use crate::sources::import::FolderSplit;
 use eframe::egui::{self, Ui};
 
@@ -43,12 +43,15 @@ pub(crate) fn import_button_ui(ui: &mut Ui, view: &mut ImportView, commands: &mu
 
 #[cfg(test)]
 mod tests {
+    use crate::gui::app::Command;
+    use crate::gui::job_slot::{JobKind, JobState};
     use crate::gui::menu::ImportKind;
     use crate::gui::tests::{harness, has_label, run_until, settle};
     use crate::gui::*;
     use crate::sources::import::FolderSplit;
     use egui::Role;
     use egui_kittest::kittest::Queryable;
+    use std::path::PathBuf;
 
     #[test]
     fn a_photo_folder_imports_from_the_empty_catalog_tab() {
@@ -60,7 +63,7 @@ mod tests {
         // what it asks for (a photo folder's picker, with the chosen split) is taken from the
         // command list before it is carried out, and the picker's answer becomes the import.
         let train = ImportKind::PhotoFolder(Some(FolderSplit::Train));
-        h.state_mut().rt.import.split = Some(FolderSplit::Train);
+        h.state_mut().tabs.catalog.import.split = Some(FolderSplit::Train);
         h.get_by_role_and_label(Role::Button, "Import photo folder…")
             .click();
         h.step();
@@ -74,12 +77,12 @@ mod tests {
         run_until(&mut h, "the import", |h| {
             h.state()
                 .rt
-                .job_pending_of(|k| matches!(k, JobKind::Import { .. }))
+                .job_pending(|k| matches!(k, JobKind::Import { .. }))
         });
         run_until(&mut h, "the end of the import", |h| {
             !h.state()
                 .rt
-                .job_pending_of(|k| matches!(k, JobKind::Import { .. }))
+                .job_pending(|k| matches!(k, JobKind::Import { .. }))
         });
         // The new catalogue is indexed by itself, and the import's outcome stays on show in
         // the status line while the index runs.
@@ -90,16 +93,18 @@ mod tests {
             rt.jobs.previous,
             rt.errors
         );
-        assert_eq!(rt.catalog.total_items, 24);
-        assert!(rt.job_pending_of(
-            |k| matches!(k, JobKind::Index { system } if system == "imagenet-lite0")
-        ));
+        assert_eq!(h.state().tabs.catalog.total_items, 24);
+        assert!(
+            rt.job_pending(
+                |k| matches!(k, JobKind::Index { system } if system == "imagenet-lite0")
+            )
+        );
         h.step();
         assert!(h.query_by_label_contains("Imported 24 photos").is_some());
         run_until(
             &mut h,
             "the index",
-            |h| matches!(&h.state().rt.job, JobState::Done { summary, .. } if summary.starts_with("Indexed 24 items")),
+            |h| matches!(&h.state().rt.jobs.current, JobState::Done { summary, .. } if summary.starts_with("Indexed 24 items")),
         );
         assert!(crate::index::index_path(dir.path(), "imagenet-lite0").is_file());
         settle(&mut h);

@@ -1,0 +1,287 @@
+//! Scorer mode's sheet: the query large on the left with the criteria and this scorer's
+//! counts, the current criterion with its guidelines, the typed count and the moves, and the
+//! K results as tiles a click marks as hits.
+
+use super::{EvaluateCommand, KEY_HELP};
+use crate::gui::app::Command;
+use crate::gui::image_widget::{image_ui, paint_image};
+use crate::gui::thumbs::{ImageRequest, ThumbCache};
+use crate::gui::{theme, widgets};
+use crate::ohs::session::ScorerSession;
+use crate::study::{self, Direction, Sheet, Study};
+use eframe::egui;
+use egui::{RichText, ScrollArea, Sense, Stroke, StrokeKind, Ui, Vec2};
+use std::path::Path;
+
+/// Result tiles per row on a sheet.
+const SHEET_COLUMNS: usize = 5;
+
+/// One sheet: query large on the left, the K results in a grid, the criteria and controls.
+pub(super) fn sheet_ui(
+    ui: &mut Ui,
+    study: &Study,
+    session: &ScorerSession,
+    hits_input: &mut String,
+    root: &Path,
+    thumbs: &mut ThumbCache,
+    commands: &mut Vec<Command>,
+) {
+    let Some(sheet) = session.sheet(study) else {
+        ui.label("This study has no sheets.");
+        return;
+    };
+    let done = session.sheets_done(study);
+    let total = study.sheets.len();
+    egui::Frame::new()
+        .inner_margin(theme::PANEL_MARGIN)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(format!("Sheet {} of {total}", session.pos + 1))
+                        .strong()
+                        .size(15.0),
+                );
+                widgets::progress_bar_ui(ui, done as f32 / total.max(1) as f32, 220.0);
+                ui.label(format!("{done} of {total} sheets done"));
+                if session.is_done(study, sheet) {
+                    widgets::pill_ui(ui, "this sheet is done");
+                }
+            });
+            // Readable at a glance (F1 shows every key).
+            ui.add(egui::Label::new(RichText::new(KEY_HELP).weak()).wrap());
+        });
+    let query = &study.queries[sheet.query];
+    egui::Panel::left("sheet_query")
+        .resizable(false)
+        .exact_size(theme::SEARCH_QUERY_WIDTH + 40.0)
+        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+        .show(ui, |ui| {
+            ui.label(RichText::new("Query").strong());
+            let thumb = thumbs.texture_or_request(ImageRequest::full(root, &query.image));
+            let side = ui.available_width();
+            image_ui(ui, &thumb, Vec2::splat(side));
+            widgets::pill_ui(ui, &format!("{} photo", query.domain.as_str()));
+            ui.add_space(10.0);
+            criteria_ui(ui, study, session, sheet, commands);
+        });
+    egui::CentralPanel::default()
+        .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
+        .show(ui, |ui| {
+            let criterion = &study.criteria[session.criterion];
+            let current = session.answer_on(sheet);
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&criterion.name).heading());
+                let how = match criterion.direction {
+                    Direction::More => "count the results that match",
+                    Direction::Fewer => "count the results that match (fewer is better)",
+                };
+                ui.label(RichText::new(how).weak());
+            });
+            guidelines_ui(ui, study, session.criterion);
+            ui.horizontal(|ui| {
+                // The field comes first, so it stays where it is whatever the answer says.
+                let label = ui.add(egui::Label::new("Type the number").sense(Sense::click()));
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(hits_input)
+                            .id_salt("hits field")
+                            .desired_width(40.0),
+                    )
+                    .labelled_by(label.id);
+                // As in any form, a click on the label puts the keyboard in its field.
+                if label.clicked() {
+                    field.request_focus();
+                }
+                widgets::keep_text_typed_while_focusing(ui, &field, hits_input, |c| {
+                    c.is_ascii_digit()
+                });
+                let typed = hits_input.trim().parse::<u32>().ok();
+                let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                let set = ui.add_enabled(typed.is_some(), egui::Button::new("Set"));
+                if let Some(h) = typed
+                    && (set.clicked() || enter)
+                {
+                    commands.push(Command::from(EvaluateCommand::SetHits {
+                        hits: h,
+                        advance: true,
+                    }));
+                }
+                if enter {
+                    // The next criterion's count goes into the same field: keep the keyboard
+                    // there, so the next digits are a count, not clicks on result tiles.
+                    field.request_focus();
+                }
+                if ui.button("None match (0)").clicked() {
+                    commands.push(Command::from(EvaluateCommand::SetHits {
+                        hits: 0,
+                        advance: false,
+                    }));
+                }
+                let answer = match current {
+                    Some((hits, _)) => format!("Hits: {hits} of {}", study.k),
+                    None => "Not answered yet".to_owned(),
+                };
+                ui.label(RichText::new(answer).strong());
+            });
+            ui.horizontal(|ui| {
+                for (text, command) in [
+                    ("Back", EvaluateCommand::MoveSheet(-1)),
+                    ("Previous criterion", EvaluateCommand::MoveCriterion(-1)),
+                    ("Next criterion", EvaluateCommand::MoveCriterion(1)),
+                    ("Skip", EvaluateCommand::Skip),
+                    ("Next sheet", EvaluateCommand::MoveSheet(1)),
+                ] {
+                    if ui.button(text).clicked() {
+                        commands.push(command.into());
+                    }
+                }
+            });
+            ui.add_space(6.0);
+            results_grid_ui(ui, sheet, session.marks_on(sheet), root, thumbs, commands);
+        });
+}
+
+/// The study author's guidelines for the current criterion (what counts as a hit, with
+/// examples; several lines), and every criterion's under a fold, so a scorer can check how
+/// the others were meant without leaving the sheet.
+fn guidelines_ui(ui: &mut Ui, study: &Study, current: usize) {
+    let criterion = &study.criteria[current];
+    egui::Frame::new()
+        .fill(theme::colours(ui).card)
+        .stroke(egui::Stroke::new(1.0, theme::colours(ui).card_stroke))
+        .corner_radius(theme::CARD_RADIUS)
+        .inner_margin(theme::CARD_PADDING * 1.5)
+        .show(ui, |ui| {
+            ui.set_max_width(theme::READING_WIDTH * 1.4);
+            ui.label(RichText::new("Guidelines").small().weak());
+            let text = if criterion.description.trim().is_empty() {
+                "The study gives no guidelines for this criterion."
+            } else {
+                criterion.description.as_str()
+            };
+            ui.add(egui::Label::new(text).wrap());
+            egui::CollapsingHeader::new("Every criterion's guidelines")
+                .id_salt("all guidelines")
+                .default_open(false)
+                .show(ui, |ui| {
+                    for (c, other) in study.criteria.iter().enumerate() {
+                        let mut name = RichText::new(&other.name).strong();
+                        if c == current {
+                            name = name.color(theme::colours(ui).accent_text);
+                        }
+                        ui.label(name);
+                        ui.add(egui::Label::new(&other.description).wrap());
+                    }
+                });
+        });
+}
+
+/// The criteria of the sheet with this scorer's counts; click one to score it.
+fn criteria_ui(
+    ui: &mut Ui,
+    study: &Study,
+    session: &ScorerSession,
+    sheet: &Sheet,
+    commands: &mut Vec<Command>,
+) {
+    ui.label(RichText::new("Criteria").strong());
+    for (c, criterion) in study.criteria.iter().enumerate() {
+        let count = session
+            .answers
+            .get(&(sheet.id, c))
+            .map_or_else(|| "-".to_owned(), |(h, _)| h.to_string());
+        let text = format!("{}: {count}", criterion.name);
+        if ui.selectable_label(c == session.criterion, text).clicked() {
+            commands.push(Command::from(EvaluateCommand::MoveCriterion(
+                c as isize - session.criterion as isize,
+            )));
+        }
+    }
+}
+
+/// The K results; a click marks or unmarks a hit.
+fn results_grid_ui(
+    ui: &mut Ui,
+    sheet: &Sheet,
+    marks: &[u32],
+    root: &Path,
+    thumbs: &mut ThumbCache,
+    commands: &mut Vec<Command>,
+) {
+    let gap = theme::GRID_GAP;
+    let (columns, width) = widgets::grid_columns(ui.available_width(), SHEET_COLUMNS, gap);
+    ScrollArea::vertical().show(ui, |ui| {
+        for row in sheet.items.chunks(columns).enumerate() {
+            let (r, items) = row;
+            ui.horizontal(|ui| {
+                ui.spacing_mut().item_spacing.x = gap;
+                for (i, item) in items.iter().enumerate() {
+                    let rank = (r * columns + i + 1) as u32;
+                    let marked = marks.contains(&rank);
+                    let (rect, response) =
+                        ui.allocate_exact_size(Vec2::new(width, width + 22.0), Sense::click());
+                    let label = format!("Result {rank}");
+                    response.widget_info(|| {
+                        egui::WidgetInfo::selected(egui::Role::CheckBox, true, marked, &label)
+                    });
+                    paint_tile(ui, rect, rank, marked, root, thumbs, item);
+                    if response.clicked() {
+                        commands.push(Command::from(EvaluateCommand::ToggleMark(rank)));
+                    }
+                }
+            });
+            ui.add_space(gap);
+        }
+    });
+}
+
+fn paint_tile(
+    ui: &Ui,
+    rect: egui::Rect,
+    rank: u32,
+    marked: bool,
+    root: &Path,
+    thumbs: &mut ThumbCache,
+    item: &study::SheetItem,
+) {
+    let painter = ui.painter();
+    let fill = if marked {
+        theme::colours(ui).accent_tint
+    } else {
+        theme::colours(ui).card
+    };
+    painter.rect_filled(rect, theme::CARD_RADIUS, fill);
+    let (stroke, width) = if marked {
+        (theme::ACCENT, 3.0)
+    } else {
+        (theme::colours(ui).card_stroke, 1.0)
+    };
+    painter.rect_stroke(
+        rect,
+        theme::CARD_RADIUS,
+        Stroke::new(width, stroke),
+        StrokeKind::Inside,
+    );
+    let image_rect = egui::Rect::from_min_size(
+        rect.min + Vec2::splat(theme::CARD_PADDING),
+        Vec2::splat(rect.width() - 2.0 * theme::CARD_PADDING),
+    );
+    let thumb = thumbs.thumb(root, &item.image);
+    paint_image(painter, &thumb, image_rect);
+    let text = if marked {
+        format!("#{rank}  hit")
+    } else {
+        format!("#{rank}")
+    };
+    painter.text(
+        egui::pos2(rect.min.x + theme::CARD_PADDING, rect.max.y - 4.0),
+        egui::Align2::LEFT_BOTTOM,
+        text,
+        egui::FontId::proportional(13.0),
+        if marked {
+            theme::ACCENT
+        } else {
+            theme::colours(ui).text
+        },
+    );
+}
