@@ -19,7 +19,7 @@
 
 use super::emb_file::EmbeddingIndex;
 use crate::error::{Error, Result};
-use crate::model::depthwise::Simd;
+use crate::simd::Simd;
 use rayon::prelude::*;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -58,7 +58,7 @@ pub fn top_k(
             index.dim
         )));
     }
-    Ok(scan(index, query, k, allow, Kernel::detect()))
+    Ok(scan(index, query, k, allow, scan_simd()))
 }
 
 /// The same for `queries.len() / dim` queries at once (row-major), as a matrix product.
@@ -81,10 +81,10 @@ pub fn top_k_batch(
     }
     let count = queries.len() / dim;
     if count < GEMM_MIN_QUERIES || k == 0 || index.is_empty() {
-        let kernel = Kernel::detect();
+        let simd = scan_simd();
         return Ok(queries
             .chunks_exact(dim)
-            .map(|q| scan(index, q, k, allow, kernel))
+            .map(|q| scan(index, q, k, allow, simd))
             .collect());
     }
     Ok(batch_gemm(index, queries, count, k, allow))
@@ -214,15 +214,15 @@ fn scan(
     query: &[f32],
     k: usize,
     allow: Option<&RowMask>,
-    kernel: Kernel,
+    simd: Simd,
 ) -> Vec<Hit> {
     scan_rows(
         &index.matrix,
         query,
         k,
         allow,
-        |rows, q| kernel.dot4(rows, q),
-        |row, q| kernel.dot1(row, q),
+        |rows, q| dot4(simd, rows, q),
+        |row, q| dot1(simd, row, q),
     )
 }
 
@@ -331,14 +331,14 @@ impl F16Index {
                 self.len()
             )));
         }
-        let kernel = Kernel::detect();
+        let simd = scan_simd();
         Ok(scan_rows(
             &self.matrix,
             query,
             k,
             allow,
-            |rows, q| kernel.dot4_f16(rows, q),
-            |row, q| kernel.dot1_f16(row, q),
+            |rows, q| dot4_f16(simd, rows, q),
+            |row, q| dot1_f16(simd, row, q),
         ))
     }
 }
@@ -412,91 +412,77 @@ fn batch_gemm(
     tops.into_iter().map(TopK::into_sorted).collect()
 }
 
-/// The dot-product kernel this CPU runs. The SIMD variants are only made by [`Kernel::detect`]
-/// after the CPU was found to have their features, which is what makes calling them sound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Portable,
-}
-
-impl Kernel {
-    /// The instruction set the model's kernels chose ([`Simd::detect`]: the best this CPU
-    /// has, narrowed by `VITRINE_SIMD`), so one setting forces search and model alike.
-    /// AVX2 also needs F16C here (the f16 index converts with it; every AVX2 CPU has it).
-    fn detect() -> Kernel {
-        match Simd::detect() {
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx512 => Kernel::Avx512,
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx2 if std::arch::is_x86_feature_detected!("f16c") => Kernel::Avx2,
-            _ => Kernel::Portable,
-        }
-    }
-
-    /// The dot products of the four rows of `rows` (`4 × query.len()`) with `query`.
-    #[inline]
-    fn dot4(self, rows: &[f32], query: &[f32]) -> [f32; 4] {
-        debug_assert_eq!(rows.len(), 4 * query.len());
-        match self {
-            // SAFETY: made only by `detect`, which found the features (see the type's docs).
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { x86::dot4_avx512(rows, query) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { x86::dot4_avx2(rows, query) },
-            Kernel::Portable => portable::dot4(rows, query),
-        }
-    }
-
-    /// The dot product of `row` with `query`, summed exactly as [`Kernel::dot4`] sums it.
-    #[inline]
-    fn dot1(self, row: &[f32], query: &[f32]) -> f32 {
-        match self {
-            // SAFETY: made only by `detect`, which found the features (see the type's docs).
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { x86::dot1_avx512(row, query) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { x86::dot1_avx2(row, query) },
-            Kernel::Portable => portable::dot1(row, query),
-        }
+/// The instruction set the dot products below run with: the one the model's kernels chose
+/// ([`Simd::detect`]: the best this CPU has, narrowed by `VITRINE_SIMD`), so one setting
+/// forces search and model alike. AVX2 also needs F16C here (the f16 index converts with it;
+/// every AVX2 CPU has it). The dot products are only given a SIMD instruction set that came
+/// from here (or, in the tests, from the same feature checks) after the CPU was found to have
+/// its features, which is what makes calling them sound.
+fn scan_simd() -> Simd {
+    match Simd::detect() {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 if !std::arch::is_x86_feature_detected!("f16c") => Simd::Portable,
+        simd => simd,
     }
 }
 
-impl Kernel {
-    /// [`Kernel::dot4`] on half-precision rows.
-    #[inline]
-    fn dot4_f16(self, rows: &[half::f16], query: &[f32]) -> [f32; 4] {
-        match self {
-            // SAFETY: made only by `detect`, which found the features (see the type's docs).
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { x86::dot4_f16_avx512(rows, query) },
-            // SAFETY: as above (`detect` makes `Avx2` only with F16C too).
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { x86::dot4_f16_avx2(rows, query) },
-            Kernel::Portable => {
-                let dim = query.len();
-                std::array::from_fn(|i| portable::dot1_f16(&rows[i * dim..(i + 1) * dim], query))
-            }
+/// The dot products of the four rows of `rows` (`4 × query.len()`) with `query`.
+#[inline]
+fn dot4(simd: Simd, rows: &[f32], query: &[f32]) -> [f32; 4] {
+    debug_assert_eq!(rows.len(), 4 * query.len());
+    match simd {
+        // SAFETY: made only by `scan_simd`, which found the features (see its docs).
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { x86::dot4_avx512(rows, query) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { x86::dot4_avx2(rows, query) },
+        Simd::Portable => portable::dot4(rows, query),
+    }
+}
+
+/// The dot product of `row` with `query`, summed exactly as [`dot4`] sums it.
+#[inline]
+fn dot1(simd: Simd, row: &[f32], query: &[f32]) -> f32 {
+    match simd {
+        // SAFETY: made only by `scan_simd`, which found the features (see its docs).
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { x86::dot1_avx512(row, query) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { x86::dot1_avx2(row, query) },
+        Simd::Portable => portable::dot1(row, query),
+    }
+}
+
+/// [`dot4`] on half-precision rows.
+#[inline]
+fn dot4_f16(simd: Simd, rows: &[half::f16], query: &[f32]) -> [f32; 4] {
+    match simd {
+        // SAFETY: made only by `scan_simd`, which found the features (see its docs).
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { x86::dot4_f16_avx512(rows, query) },
+        // SAFETY: as above (`scan_simd` gives `Avx2` only with F16C too).
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { x86::dot4_f16_avx2(rows, query) },
+        Simd::Portable => {
+            let dim = query.len();
+            std::array::from_fn(|i| portable::dot1_f16(&rows[i * dim..(i + 1) * dim], query))
         }
     }
+}
 
-    /// [`Kernel::dot1`] on a half-precision row.
-    #[inline]
-    fn dot1_f16(self, row: &[half::f16], query: &[f32]) -> f32 {
-        match self {
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { x86::dot1_f16_avx512(row, query) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { x86::dot1_f16_avx2(row, query) },
-            Kernel::Portable => portable::dot1_f16(row, query),
-        }
+/// [`dot1`] on a half-precision row.
+#[inline]
+fn dot1_f16(simd: Simd, row: &[half::f16], query: &[f32]) -> f32 {
+    match simd {
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { x86::dot1_f16_avx512(row, query) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { x86::dot1_f16_avx2(row, query) },
+        Simd::Portable => portable::dot1_f16(row, query),
     }
 }
 
@@ -815,16 +801,16 @@ mod tests {
     }
 
     /// Every kernel this CPU can run, whatever `VITRINE_SIMD` says.
-    fn every_kernel() -> Vec<Kernel> {
-        let mut kernels = vec![Kernel::Portable, Kernel::detect()];
+    fn every_kernel() -> Vec<Simd> {
+        let mut kernels = vec![Simd::Portable, scan_simd()];
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
             if has!("avx2") && has!("fma") && has!("f16c") {
-                kernels.push(Kernel::Avx2);
+                kernels.push(Simd::Avx2);
             }
             if has!("avx512f") {
-                kernels.push(Kernel::Avx512);
+                kernels.push(Simd::Avx512);
             }
         }
         kernels
@@ -854,8 +840,8 @@ mod tests {
                         q,
                         10,
                         None,
-                        |rows, q| kernel.dot4_f16(rows, q),
-                        |row, q| kernel.dot1_f16(row, q),
+                        |rows, q| dot4_f16(kernel, rows, q),
+                        |row, q| dot1_f16(kernel, row, q),
                     );
                     assert_eq!(got, expected, "{kernel:?} dim {dim}");
                 }

@@ -28,6 +28,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
 use super::conv::{activation_grad, with_cpu_f32};
+use crate::simd::{Fma, Simd, WithFma, WithoutFma, madd, multiversion};
 
 /// Zero padding around a 2-D input, in pixels per side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -290,85 +291,6 @@ pub(crate) const LANES: usize = 16;
 /// Output pixels computed together in the inner loop, sharing each weight load.
 pub(crate) const PIXELS: usize = 4;
 
-/// The instruction set a kernel runs with, detected once per call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Simd {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Portable,
-}
-
-impl Simd {
-    /// Every instruction set this CPU can run a kernel version for, best first.
-    #[cfg(test)]
-    pub(crate) fn available() -> Vec<Self> {
-        let mut all = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                all.push(Simd::Avx512);
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                all.push(Simd::Avx2);
-            }
-        }
-        all.push(Simd::Portable);
-        all
-    }
-
-    /// The instruction set the kernels run with: the best this CPU has that they have a
-    /// version for, capped by the `VITRINE_SIMD` environment variable (`avx512`, `avx2` or
-    /// `portable`), which lets a wider CPU run and test the narrower paths. Decided once.
-    pub(crate) fn detect() -> Self {
-        static CHOSEN: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
-        *CHOSEN.get_or_init(|| {
-            let best = Self::best();
-            match std::env::var("VITRINE_SIMD").ok().as_deref().map(str::trim) {
-                Some("portable") => Simd::Portable,
-                #[cfg(target_arch = "x86_64")]
-                Some("avx2") if best == Simd::Avx512 => Simd::Avx2,
-                _ => best,
-            }
-        })
-    }
-
-    /// The best instruction set of this CPU that the kernels have a version for.
-    fn best() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Simd::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Simd::Avx2;
-            }
-        }
-        Simd::Portable
-    }
-
-    /// The name of the instruction set, as benchmarks report it.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx512 => "avx512",
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx2 => "avx2+fma",
-            Simd::Portable => "portable",
-        }
-    }
-}
-
-/// The instruction set Vitrine's own kernels run with on this machine (see [`Simd::detect`]).
-pub fn simd_level() -> &'static str {
-    Simd::detect().name()
-}
-
 /// Sixteen `f32` lanes in the registers of one instruction set.
 ///
 /// # Safety
@@ -574,45 +496,6 @@ unsafe impl F32x16 for Portable {
     }
 }
 
-/// Defines `$name(simd, args…)`, which runs the `#[inline(always)]` unsafe generic
-/// `$body::<T>` compiled for the instruction set `simd` names, with `T` the type given for
-/// that instruction set (an [`F32x16`] for the SIMD kernels, an [`Fma`] for the scalar ones).
-macro_rules! multiversion {
-    ($name:ident => $body:ident::<$avx512:ty, $avx2:ty, $portable:ty>($($arg:ident: $ty:ty),* $(,)?)) => {
-        #[allow(clippy::too_many_arguments)]
-        fn $name(simd: $crate::model::depthwise::Simd, $($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn avx512($($arg: $ty),*) {
-                    // SAFETY: this function only runs where AVX-512F is available.
-                    unsafe { $body::<$avx512>($($arg),*) }
-                }
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn avx2($($arg: $ty),*) {
-                    // SAFETY: this function only runs where AVX2 and FMA are available.
-                    unsafe { $body::<$avx2>($($arg),*) }
-                }
-                use $crate::model::depthwise::Simd;
-                match simd {
-                    // SAFETY: `Simd::detect` found these instruction sets on this CPU.
-                    Simd::Avx512 => return unsafe { avx512($($arg),*) },
-                    // SAFETY: as above.
-                    Simd::Avx2 => return unsafe { avx2($($arg),*) },
-                    Simd::Portable => {}
-                }
-            }
-            let _ = simd;
-            // SAFETY: the portable version needs no particular instruction set.
-            unsafe { $body::<$portable>($($arg),*) }
-        }
-    };
-}
-
-pub(crate) use multiversion;
-
 multiversion!(forward_row => forward_row_body::<Avx512, Avx2, Portable>(
     g: &Geometry,
     image: &[f32],
@@ -622,29 +505,6 @@ multiversion!(forward_row => forward_row_body::<Avx512, Avx2, Portable>(
     oy: usize,
     out: &mut [MaybeUninit<f32>],
 ));
-
-/// The FMA flag of the scalar kernels, as a type for [`multiversion!`].
-pub(crate) trait Fma {
-    const FMA: bool;
-}
-pub(crate) struct WithFma;
-pub(crate) struct WithoutFma;
-impl Fma for WithFma {
-    const FMA: bool = true;
-}
-impl Fma for WithoutFma {
-    const FMA: bool = false;
-}
-
-/// `a · b + acc`, fused where the instruction set has FMA (Rust never fuses on its own).
-#[inline(always)]
-pub(crate) fn madd<F: Fma>(a: f32, b: f32, acc: f32) -> f32 {
-    if F::FMA {
-        a.mul_add(b, acc)
-    } else {
-        a * b + acc
-    }
-}
 
 multiversion!(input_grad_row => input_grad_row_body::<WithFma, WithFma, WithoutFma>(
     g: &Geometry,

@@ -7,7 +7,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::depthwise::{Activation, Fma, Simd, WithFma, WithoutFma, madd, multiversion};
+use super::depthwise::Activation;
+use crate::simd::{Fma, Simd, WithFma, WithoutFma, madd, multiversion};
 
 /// An activation as a type (see the module docs).
 pub(crate) trait Act {

@@ -985,10 +985,9 @@ mod fused {
 
     #[cfg(target_arch = "x86_64")]
     use super::super::depthwise::{Avx2, Avx512};
-    use super::super::depthwise::{
-        F32x16, LANES, PIXELS, Portable, Simd, bias_activation, multiversion,
-    };
+    use super::super::depthwise::{F32x16, LANES, PIXELS, Portable, bias_activation};
     use super::{Activation, Padding2d};
+    use crate::simd::{Simd, multiversion};
 
     /// `act(x · W + b) [+ residual]` for `x` `M × K` and `packed` `(K + 1) × N` (the last row
     /// is `b`); `M × N` out.
@@ -1762,7 +1761,7 @@ mod tests {
         };
         let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let ps = packed.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        for simd in super::super::depthwise::Simd::available() {
+        for simd in crate::simd::Simd::available() {
             let (got, shape) = op
                 .compute(simd, &xs, x.shape(), &ps, packed.shape())
                 .unwrap();
