@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::conv::{f32_slice, with_cpu_f32};
+use super::cpu_data::{f32_slice, with_cpu_f32};
 use super::depthwise::Activation;
 use super::elementwise::{
     BnChannels, BnGrad, bn_backward, bn_backward_sums, bn_forward, bn_moments, finish, slots,
@@ -160,9 +160,9 @@ impl CustomOp3 for BatchNormAct {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let u = f32_slice(s1, l1, "input")?;
-        let gamma = f32_slice(s2, l2, "scale")?;
-        let beta = f32_slice(s3, l3, "shift")?;
+        let u = f32_slice(s1, l1, "convolution", Some("input"))?;
+        let gamma = f32_slice(s2, l2, "convolution", Some("scale"))?;
+        let beta = f32_slice(s3, l3, "convolution", Some("shift"))?;
         let c = *l1.dims().last().unwrap_or(&0);
         if c == 0 || gamma.len() != c || beta.len() != c {
             bail!(

@@ -24,11 +24,11 @@
 
 use std::mem::MaybeUninit;
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::cpu_data::{f32_slice, with_cpu_f32};
 use super::depthwise::{Activation, Padding2d, bias_activation};
 use super::elementwise::{activation_pass, add_column_sums, finish, slots, uninit};
 
@@ -224,9 +224,9 @@ impl CustomOp3 for ConvAct {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, "input")?;
-        let weight = f32_slice(s2, l2, "weight")?;
-        let bias = f32_slice(s3, l3, "bias")?;
+        let x = f32_slice(s1, l1, "convolution", Some("input"))?;
+        let weight = f32_slice(s2, l2, "convolution", Some("weight"))?;
+        let bias = f32_slice(s3, l3, "convolution", Some("bias"))?;
         let g = self.geometry(l1.shape(), l2.shape())?;
         if bias.len() != g.out_c {
             bail!(
@@ -290,41 +290,6 @@ impl CustomOp3 for ConvAct {
         let dw = Tensor::from_vec(dw, weight.shape(), device)?;
         let db = Tensor::from_vec(db, n, device)?;
         Ok((dx, Some(dw), Some(db)))
-    }
-}
-
-/// Runs `f` on the `f32` data of contiguous CPU tensors (a backward pass reads its
-/// arguments this way, without copying them).
-pub(crate) fn with_cpu_f32<R>(
-    tensors: &[&Tensor],
-    f: impl FnOnce(&[&[f32]]) -> Result<R>,
-) -> Result<R> {
-    let guards: Vec<_> = tensors.iter().map(|t| t.storage_and_layout()).collect();
-    let mut slices = Vec::with_capacity(guards.len());
-    for (storage, layout) in &guards {
-        let candle_core::Storage::Cpu(cpu) = &**storage else {
-            bail!("the training kernels run on the CPU only")
-        };
-        slices.push(f32_slice(cpu, layout, "argument")?);
-    }
-    f(&slices)
-}
-
-/// The contiguous `f32` data of one op argument.
-pub(crate) fn f32_slice<'a>(
-    storage: &'a CpuStorage,
-    layout: &Layout,
-    what: &str,
-) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!(
-            "convolution: the {what} must be f32, not {:?}",
-            storage.dtype()
-        )
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("convolution: the {what} must be contiguous"),
     }
 }
 

@@ -23,11 +23,11 @@
 
 use std::mem::MaybeUninit;
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::conv::{activation_grad, with_cpu_f32};
+use super::conv::activation_grad;
+use super::cpu_data::{f32_slice, with_cpu_f32};
 use crate::simd::{Fma, Simd, WithFma, WithoutFma, madd, multiversion};
 
 /// Zero padding around a 2-D input, in pixels per side.
@@ -125,9 +125,9 @@ impl CustomOp3 for DepthwiseConv2d {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, "input")?;
-        let weight = f32_slice(s2, l2, "weight")?;
-        let bias = f32_slice(s3, l3, "bias")?;
+        let x = f32_slice(s1, l1, "depthwise convolution", Some("input"))?;
+        let weight = f32_slice(s2, l2, "depthwise convolution", Some("weight"))?;
+        let bias = f32_slice(s3, l3, "depthwise convolution", Some("bias"))?;
         let (kernel_h, kernel_w, channels) = l2.shape().dims3()?;
         if l3.shape().dims1()? != channels {
             bail!(
@@ -181,20 +181,6 @@ impl CustomOp3 for DepthwiseConv2d {
             Some(Tensor::from_vec(dw, weight.shape(), device)?),
             Some(Tensor::from_vec(db, channels, device)?),
         ))
-    }
-}
-
-/// The contiguous `f32` data of one op argument.
-fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!(
-            "depthwise convolution: the {what} must be f32, not {:?}",
-            storage.dtype()
-        )
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("depthwise convolution: the {what} must be contiguous"),
     }
 }
 

@@ -975,7 +975,6 @@ impl ModuleT for Lite0 {
 /// The inference-only CPU kernels besides the depthwise one: 1×1 convolutions as matrix
 /// products with a fused epilogue, and the stem's im2col.
 mod fused {
-    use candle_core::backend::BackendStorage;
     use candle_core::bail;
     use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
     use std::mem::MaybeUninit;
@@ -983,6 +982,7 @@ mod fused {
     use gemm::Parallelism;
     use rayon::prelude::*;
 
+    use super::super::cpu_data::f32_slice;
     #[cfg(target_arch = "x86_64")]
     use super::super::depthwise::{Avx2, Avx512};
     use super::super::depthwise::{F32x16, LANES, PIXELS, Portable, bias_activation};
@@ -1021,8 +1021,8 @@ mod fused {
             s2: &CpuStorage,
             l2: &Layout,
         ) -> Result<(CpuStorage, Shape)> {
-            let x = f32_slice(s1, l1)?;
-            let packed = f32_slice(s2, l2)?;
+            let x = f32_slice(s1, l1, "lite0 fused kernels", None)?;
+            let packed = f32_slice(s2, l2, "lite0 fused kernels", None)?;
             let (m, k) = l1.shape().dims2()?;
             let (k1, n) = l2.shape().dims2()?;
             if k1 != k + 1 {
@@ -1051,9 +1051,9 @@ mod fused {
             s3: &CpuStorage,
             l3: &Layout,
         ) -> Result<(CpuStorage, Shape)> {
-            let x = f32_slice(s1, l1)?;
-            let packed = f32_slice(s2, l2)?;
-            let residual = f32_slice(s3, l3)?;
+            let x = f32_slice(s1, l1, "lite0 fused kernels", None)?;
+            let packed = f32_slice(s2, l2, "lite0 fused kernels", None)?;
+            let residual = f32_slice(s3, l3, "lite0 fused kernels", None)?;
             let (m, k) = l1.shape().dims2()?;
             let (k1, n) = l2.shape().dims2()?;
             if k1 != k + 1 || l3.dims() != [m, n] {
@@ -1066,16 +1066,6 @@ mod fused {
             }
             let out = matmul_epilogue(x, m, k, packed, n, Some(residual), self.activation);
             Ok((CpuStorage::F32(out), Shape::from((m, n))))
-        }
-    }
-
-    fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-        let CpuStorage::F32(data) = storage else {
-            bail!("lite0 fused kernels take f32, not {:?}", storage.dtype())
-        };
-        match layout.contiguous_offsets() {
-            Some((start, end)) => Ok(&data[start..end]),
-            None => bail!("lite0 fused kernels take contiguous tensors"),
         }
     }
 
@@ -1243,8 +1233,8 @@ mod fused {
             s2: &CpuStorage,
             l2: &Layout,
         ) -> Result<(CpuStorage, Shape)> {
-            let x = f32_slice(s1, l1)?;
-            let packed = f32_slice(s2, l2)?;
+            let x = f32_slice(s1, l1, "lite0 fused kernels", None)?;
+            let packed = f32_slice(s2, l2, "lite0 fused kernels", None)?;
             let (out, shape) = self.compute(Simd::detect(), x, l1.shape(), packed, l2.shape())?;
             Ok((CpuStorage::F32(out), shape))
         }

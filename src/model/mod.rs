@@ -4,6 +4,7 @@
 pub mod backbone;
 pub mod batch_norm;
 pub mod conv;
+pub(crate) mod cpu_data;
 pub mod depthwise;
 pub(crate) mod elementwise;
 pub mod lite0;
