@@ -7,7 +7,7 @@
 //! [`multiversion!`] compiles one generic kernel body for AVX-512, for AVX2 + FMA and
 //! portably and dispatches on a [`Simd`]; [`Fma`] and [`madd`] let a scalar body use fused
 //! multiply-adds where the instruction set has them. The sixteen-lane vector types the SIMD
-//! bodies are written with are the model's ([`crate::model::depthwise::F32x16`]): they apply
+//! bodies are written with are the model's ([`crate::model::f32x16::F32x16`]): they apply
 //! its activations.
 
 /// The instruction set a kernel runs with, detected once per call.
@@ -91,7 +91,7 @@ pub fn simd_level() -> &'static str {
 
 /// Defines `$name(simd, args…)`, which runs the `#[inline(always)]` unsafe generic
 /// `$body::<T>` compiled for the instruction set `simd` names, with `T` the type given for
-/// that instruction set (an [`F32x16`](crate::model::depthwise::F32x16) for the SIMD
+/// that instruction set (an [`F32x16`](crate::model::f32x16::F32x16) for the SIMD
 /// kernels, an [`Fma`] for the scalar ones).
 macro_rules! multiversion {
     ($name:ident => $body:ident::<$avx512:ty, $avx2:ty, $portable:ty>($($arg:ident: $ty:ty),* $(,)?)) => {

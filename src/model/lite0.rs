@@ -983,9 +983,10 @@ mod fused {
     use rayon::prelude::*;
 
     use super::super::cpu_data::f32_slice;
+    use super::super::depthwise::{PIXELS, bias_activation};
     #[cfg(target_arch = "x86_64")]
-    use super::super::depthwise::{Avx2, Avx512};
-    use super::super::depthwise::{F32x16, LANES, PIXELS, Portable, bias_activation};
+    use super::super::f32x16::{Avx2, Avx512};
+    use super::super::f32x16::{F32x16, LANES, Portable};
     use super::{Activation, Padding2d};
     use crate::simd::{Simd, multiversion};
 

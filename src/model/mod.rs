@@ -7,6 +7,7 @@ pub mod conv;
 pub(crate) mod cpu_data;
 pub mod depthwise;
 pub(crate) mod elementwise;
+pub(crate) mod f32x16;
 pub mod lite0;
 pub mod network;
 pub mod pickle;
