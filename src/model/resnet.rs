@@ -39,6 +39,19 @@ impl ResNetConfig {
     }
 }
 
+/// The shape of one of ResNet's convolutions: a square kernel, padded by `kernel / 2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ConvShape {
+    /// Channels in.
+    pub in_channels: usize,
+    /// Channels out (and of the batch norm after it).
+    pub out_channels: usize,
+    /// The side of the kernel.
+    pub kernel: usize,
+    /// The stride, the same both ways.
+    pub stride: usize,
+}
+
 /// A bias-free convolution and its batch norm, channels-first.
 #[derive(Debug)]
 struct ConvBn {
@@ -48,17 +61,19 @@ struct ConvBn {
 
 impl ConvBn {
     /// `{conv}.weight` (a `kernel × kernel` convolution padded by `kernel / 2`) and `{bn}.*`.
-    #[allow(clippy::too_many_arguments)]
     fn new(
         vb: &VarBuilder,
         conv: &str,
         bn: &str,
-        in_channels: usize,
-        out_channels: usize,
-        kernel: usize,
-        stride: usize,
+        shape: ConvShape,
         cfg: &ResNetConfig,
     ) -> Result<Self> {
+        let ConvShape {
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+        } = shape;
         let conv_config = Conv2dConfig {
             padding: kernel / 2,
             stride,
@@ -102,13 +117,36 @@ impl Bottleneck {
         cfg: &ResNetConfig,
     ) -> Result<Self> {
         let out_channels = width * BOTTLENECK_EXPANSION;
-        let conv1 = ConvBn::new(&vb, "conv1", "bn1", in_channels, width, 1, 1, cfg)?;
-        let conv2 = ConvBn::new(&vb, "conv2", "bn2", width, width, 3, stride, cfg)?;
-        let conv3 = ConvBn::new(&vb, "conv3", "bn3", width, out_channels, 1, 1, cfg)?;
+        let reduce = ConvShape {
+            in_channels,
+            out_channels: width,
+            kernel: 1,
+            stride: 1,
+        };
+        let spatial = ConvShape {
+            in_channels: width,
+            out_channels: width,
+            kernel: 3,
+            stride,
+        };
+        let expand = ConvShape {
+            in_channels: width,
+            out_channels,
+            kernel: 1,
+            stride: 1,
+        };
+        let conv1 = ConvBn::new(&vb, "conv1", "bn1", reduce, cfg)?;
+        let conv2 = ConvBn::new(&vb, "conv2", "bn2", spatial, cfg)?;
+        let conv3 = ConvBn::new(&vb, "conv3", "bn3", expand, cfg)?;
         let downsample = if stride != 1 || in_channels != out_channels {
             let (conv, bn) = ("downsample.0", "downsample.1");
-            let (inp, out) = (in_channels, out_channels);
-            Some(ConvBn::new(&vb, conv, bn, inp, out, 1, stride, cfg)?)
+            let projection = ConvShape {
+                in_channels,
+                out_channels,
+                kernel: 1,
+                stride,
+            };
+            Some(ConvBn::new(&vb, conv, bn, projection, cfg)?)
         } else {
             None
         };
@@ -167,7 +205,13 @@ pub struct ResNet {
 impl ResNet {
     /// Builds the network from `vb` (timm's names).
     pub fn new(vb: VarBuilder, config: &ResNetConfig) -> Result<Self> {
-        let stem = ConvBn::new(&vb, "conv1", "bn1", 3, 64, 7, 2, config)?;
+        let stem_shape = ConvShape {
+            in_channels: 3,
+            out_channels: 64,
+            kernel: 7,
+            stride: 2,
+        };
+        let stem = ConvBn::new(&vb, "conv1", "bn1", stem_shape, config)?;
         let mut blocks = Vec::new();
         let mut in_channels = 64;
         for (stage, &count) in config.layers.iter().enumerate() {
@@ -301,7 +345,13 @@ mod tests {
             ("n.running_var".into(), Tensor::full(4f32, 2, &dev).unwrap()),
         ]);
         let vb = VarBuilder::from_tensors(weights, DType::F32, &dev);
-        let layer = ConvBn::new(&vb, "c", "n", 2, 2, 1, 1, &ResNetConfig::resnet50()).unwrap();
+        let shape = ConvShape {
+            in_channels: 2,
+            out_channels: 2,
+            kernel: 1,
+            stride: 1,
+        };
+        let layer = ConvBn::new(&vb, "c", "n", shape, &ResNetConfig::resnet50()).unwrap();
         let x = (Tensor::randn(0f32, 3.0, (4, 2, 8, 8), &dev).unwrap() + 1.0).unwrap();
         let channel_stats = |y: &Tensor| {
             let rows = y.transpose(0, 1).unwrap().flatten_from(1).unwrap();

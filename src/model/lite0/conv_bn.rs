@@ -68,19 +68,34 @@ pub(super) struct ConvBn {
     folded: FoldCache,
 }
 
+/// What one of Lite0's convolutions is, for [`ConvBn::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ConvSpec {
+    /// Channels in (a depthwise convolution's weight has one per output channel).
+    pub in_channels: usize,
+    /// Channels out, and of the batch norm after the convolution.
+    pub out_channels: usize,
+    /// Stem, 1×1 or depthwise, with the kernel and stride.
+    pub kind: ConvKind,
+    /// The activation after the batch norm.
+    pub activation: Activation,
+}
+
 impl ConvBn {
     /// Loads `{conv}.weight` and `{bn}.{weight,bias,running_mean,running_var}`.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         vb: &VarBuilder,
         conv: &str,
         bn: &str,
-        in_channels: usize,
-        out_channels: usize,
-        kind: ConvKind,
-        activation: Activation,
+        spec: ConvSpec,
         cfg: &Lite0Config,
     ) -> Result<Self> {
+        let ConvSpec {
+            in_channels,
+            out_channels,
+            kind,
+            activation,
+        } = spec;
         let shape = match kind {
             ConvKind::Stem { kernel, .. } => (out_channels, in_channels, kernel, kernel),
             ConvKind::Pointwise => (out_channels, in_channels, 1, 1),

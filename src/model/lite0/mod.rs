@@ -40,7 +40,7 @@ use candle_core::{D, DType, Module, ModuleT, Result, Tensor, bail};
 use candle_nn::{BatchNorm, Linear, VarBuilder};
 
 use super::depthwise::Activation;
-use conv_bn::{ConvBn, ConvKind};
+use conv_bn::{ConvBn, ConvKind, ConvSpec};
 
 /// The value subtracted from 0–255 RGB before the network ([`normalize_rgb`]).
 pub const INPUT_MEAN: f64 = 127.0;
@@ -323,42 +323,33 @@ impl MbConv {
     fn new(vb: VarBuilder, config: &BlockConfig, cfg: &Lite0Config) -> Result<Self> {
         let expanded = config.expanded_channels();
         let expand = if config.expand_ratio != 1 {
-            Some(ConvBn::new(
-                &vb,
-                "_expand_conv",
-                "_bn0",
-                config.in_channels,
-                expanded,
-                ConvKind::Pointwise,
-                Activation::Relu6,
-                cfg,
-            )?)
+            let spec = ConvSpec {
+                in_channels: config.in_channels,
+                out_channels: expanded,
+                kind: ConvKind::Pointwise,
+                activation: Activation::Relu6,
+            };
+            Some(ConvBn::new(&vb, "_expand_conv", "_bn0", spec, cfg)?)
         } else {
             None
         };
-        let depthwise = ConvBn::new(
-            &vb,
-            "_depthwise_conv",
-            "_bn1",
-            expanded,
-            expanded,
-            ConvKind::Depthwise {
+        let depthwise_spec = ConvSpec {
+            in_channels: expanded,
+            out_channels: expanded,
+            kind: ConvKind::Depthwise {
                 kernel: config.kernel,
                 stride: config.stride,
             },
-            Activation::Relu6,
-            cfg,
-        )?;
-        let project = ConvBn::new(
-            &vb,
-            "_project_conv",
-            "_bn2",
-            expanded,
-            config.out_channels,
-            ConvKind::Pointwise,
-            Activation::Identity,
-            cfg,
-        )?;
+            activation: Activation::Relu6,
+        };
+        let depthwise = ConvBn::new(&vb, "_depthwise_conv", "_bn1", depthwise_spec, cfg)?;
+        let project_spec = ConvSpec {
+            in_channels: expanded,
+            out_channels: config.out_channels,
+            kind: ConvKind::Pointwise,
+            activation: Activation::Identity,
+        };
+        let project = ConvBn::new(&vb, "_project_conv", "_bn2", project_spec, cfg)?;
         Ok(Self {
             expand,
             depthwise,
@@ -399,19 +390,16 @@ pub struct Lite0 {
 impl Lite0 {
     /// Builds the network from `vb`, whose names are the checkpoint's (see the module docs).
     pub fn new(vb: VarBuilder, config: &Lite0Config) -> Result<Self> {
-        let stem = ConvBn::new(
-            &vb,
-            "_conv_stem",
-            "_bn0",
-            3,
-            config.stem_out(),
-            ConvKind::Stem {
+        let stem_spec = ConvSpec {
+            in_channels: 3,
+            out_channels: config.stem_out(),
+            kind: ConvKind::Stem {
                 kernel: 3,
                 stride: 2,
             },
-            Activation::Relu6,
-            config,
-        )?;
+            activation: Activation::Relu6,
+        };
+        let stem = ConvBn::new(&vb, "_conv_stem", "_bn0", stem_spec, config)?;
         let block_configs = config.blocks();
         let blocks = block_configs
             .iter()
@@ -421,16 +409,13 @@ impl Lite0 {
         let last = block_configs
             .last()
             .map_or(config.stem_out(), |b| b.out_channels);
-        let head = ConvBn::new(
-            &vb,
-            "_conv_head",
-            "_bn1",
-            last,
-            config.head_out(),
-            ConvKind::Pointwise,
-            Activation::Relu6,
-            config,
-        )?;
+        let head_spec = ConvSpec {
+            in_channels: last,
+            out_channels: config.head_out(),
+            kind: ConvKind::Pointwise,
+            activation: Activation::Relu6,
+        };
+        let head = ConvBn::new(&vb, "_conv_head", "_bn1", head_spec, config)?;
         let classifier = candle_nn::linear(config.head_out(), config.num_classes, vb.pp("_fc"))?;
         Ok(Self {
             stem,
