@@ -29,7 +29,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::cpu_data::{f32_slice, with_cpu_f32};
-use super::depthwise::{Activation, Padding2d, bias_activation};
+use super::depthwise::{Activation, FusedLayer, Padding2d, bias_activation};
 use super::elementwise::{activation_pass, add_column_sums, finish, slots, uninit};
 
 /// A convolution with its bias and activation fused (see the module docs).
@@ -238,16 +238,12 @@ impl CustomOp3 for ConvAct {
         let shape = Shape::from((g.batch, g.out_h, g.out_w, g.out_c));
         let out = if self.is_pointwise() {
             let m = g.batch * g.pixels();
-            matmul_bias_act(
-                x,
-                m,
-                g.channels,
+            let layer = FusedLayer {
                 weight,
                 bias,
-                g.out_c,
-                None,
-                self.activation,
-            )
+                activation: self.activation,
+            };
+            matmul_bias_act(x, m, g.channels, &layer, g.out_c, None)
         } else {
             im2col_forward(&g, x, weight, bias, self.activation)
         };
@@ -293,20 +289,51 @@ impl CustomOp3 for ConvAct {
     }
 }
 
+/// One operand of [`gemm_strided`]: a matrix's elements and the distance, in elements, from
+/// one row to the next and from one column to the next (swapped, the matrix reads
+/// transposed).
+#[derive(Clone, Copy, Debug)]
+struct Strided<'a> {
+    /// The elements.
+    pub data: &'a [f32],
+    /// Elements from one row to the next.
+    pub row_stride: usize,
+    /// Elements from one column to the next.
+    pub col_stride: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// `data` with the strides `(row_stride, col_stride)`.
+    fn new(data: &'a [f32], (row_stride, col_stride): (usize, usize)) -> Self {
+        Self {
+            data,
+            row_stride,
+            col_stride,
+        }
+    }
+}
+
 /// `dst = lhs · rhs` (or `dst += …` with `accumulate`) for row-major `lhs` given by its
 /// strides, on one thread or `parallelism`'s. Sizes are checked against the slices.
-#[allow(clippy::too_many_arguments)]
 fn gemm_strided(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     (dst_rs, dst_cs): (usize, usize),
     accumulate: bool,
-    lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
-    rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
+    lhs: Strided<'_>,
+    rhs: Strided<'_>,
     parallelism: Parallelism,
 ) {
+    let Strided {
+        data: lhs,
+        row_stride: lhs_rs,
+        col_stride: lhs_cs,
+    } = lhs;
+    let Strided {
+        data: rhs,
+        row_stride: rhs_rs,
+        col_stride: rhs_cs,
+    } = rhs;
     if m == 0 || n == 0 {
         return;
     }
@@ -368,17 +395,19 @@ fn rows_per_task(m: usize, k: usize, n: usize, threads: usize) -> usize {
 /// `act(x · W + b) [+ residual]` for `x` `M × K` and `W` `K × N`, row-major; `M × N` out.
 /// The matrix product runs on blocks of rows in parallel, each finished (bias, activation,
 /// residual) while it is in cache.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul_bias_act(
     x: &[f32],
     m: usize,
     k: usize,
-    weight: &[f32],
-    bias: &[f32],
+    layer: &FusedLayer<'_>,
     n: usize,
     residual: Option<&[f32]>,
-    activation: Activation,
 ) -> Vec<f32> {
+    let FusedLayer {
+        weight,
+        bias,
+        activation,
+    } = *layer;
     let len = m * n;
     let mut out: Vec<f32> = Vec::with_capacity(len);
     let threads = rayon::current_num_threads().max(1);
@@ -394,10 +423,8 @@ pub(crate) fn matmul_bias_act(
             block,
             (n, 1),
             false,
-            &x[r0 * k..(r0 + r) * k],
-            (k, 1),
-            weight,
-            (n, 1),
+            Strided::new(&x[r0 * k..(r0 + r) * k], (k, 1)),
+            Strided::new(weight, (n, 1)),
             parallelism,
         );
         let res = residual.map(|res| &res[r0 * n..(r0 + r) * n]);
@@ -461,10 +488,8 @@ fn im2col_forward(
                 dst,
                 (n, 1),
                 false,
-                cols,
-                (k, 1),
-                weight,
-                (n, 1),
+                Strided::new(cols, (k, 1)),
+                Strided::new(weight, (n, 1)),
                 Parallelism::None,
             );
             bias_activation(dst, bias, None, activation);
@@ -509,10 +534,8 @@ fn im2col_backward(
                         &mut dw,
                         (n, 1),
                         true,
-                        cols,
-                        (1, k),
-                        dz_block,
-                        (n, 1),
+                        Strided::new(cols, (1, k)),
+                        Strided::new(dz_block, (n, 1)),
                         Parallelism::None,
                     );
                     if let Some(dx_image) = dx_image.as_deref_mut() {
@@ -522,10 +545,8 @@ fn im2col_backward(
                             cols,
                             (k, 1),
                             false,
-                            dz_block,
-                            (n, 1),
-                            weight,
-                            (1, n),
+                            Strided::new(dz_block, (n, 1)),
+                            Strided::new(weight, (1, n)),
                             Parallelism::None,
                         );
                         g.col2im_add(cols, first, dx_image);
@@ -569,10 +590,8 @@ pub(crate) fn pointwise_weight_grad(
                 &mut dw,
                 (n, 1),
                 false,
-                &x[r0 * k..(r0 + rows) * k],
-                (1, k),
-                &dz[r0 * n..(r0 + rows) * n],
-                (n, 1),
+                Strided::new(&x[r0 * k..(r0 + rows) * k], (1, k)),
+                Strided::new(&dz[r0 * n..(r0 + rows) * n], (n, 1)),
                 Parallelism::None,
             );
             dw
@@ -608,10 +627,8 @@ pub(crate) fn pointwise_input_grad(
                 block,
                 (k, 1),
                 false,
-                &dz[r0 * n..(r0 + r) * n],
-                (n, 1),
-                weight,
-                (1, n),
+                Strided::new(&dz[r0 * n..(r0 + r) * n], (n, 1)),
+                Strided::new(weight, (1, n)),
                 Parallelism::None,
             );
         });

@@ -91,6 +91,20 @@ impl Activation {
     }
 }
 
+/// A layer's parameters as a fused CPU kernel applies them: `act(… · weight + bias)`, the
+/// bias and the activation computed in the same pass as the product. The layouts are the
+/// kernel's (`KH×KW×C` and `C` for the depthwise convolution, `K×N` and `N` for a matrix
+/// product).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FusedLayer<'a> {
+    /// The weights.
+    pub weight: &'a [f32],
+    /// One value per output channel.
+    pub bias: &'a [f32],
+    /// The activation applied to `product + bias`.
+    pub activation: Activation,
+}
+
 /// A depthwise convolution (one `KH×KW` filter per channel) on channels-last tensors.
 ///
 /// Inputs to [`DepthwiseConv2d::forward`]: `x` is `N×H×W×C`, `weight` is `KH×KW×C` (PyTorch's
@@ -280,9 +294,7 @@ pub(crate) const PIXELS: usize = 4;
 multiversion!(forward_row => forward_row_body::<Avx512, Avx2, Portable>(
     g: &Geometry,
     image: &[f32],
-    weight: &[f32],
-    bias: &[f32],
-    activation: Activation,
+    layer: &FusedLayer<'_>,
     oy: usize,
     out: &mut [MaybeUninit<f32>],
 ));
@@ -364,6 +376,11 @@ fn forward_cpu(
     bias: &[f32],
     activation: Activation,
 ) -> Vec<f32> {
+    let layer = FusedLayer {
+        weight,
+        bias,
+        activation,
+    };
     let row_len = g.out_w * g.channels;
     let len = g.batch * g.out_h * row_len;
     let mut out = Vec::with_capacity(len);
@@ -374,7 +391,7 @@ fn forward_cpu(
             .for_each(|(row, out_row)| {
                 let (n, oy) = (row / g.out_h, row % g.out_h);
                 let image = &x[n * g.image_len()..][..g.image_len()];
-                forward_row(simd, g, image, weight, bias, activation, oy, out_row);
+                forward_row(simd, g, image, &layer, oy, out_row);
             });
     }
     // SAFETY: `forward_row` writes every element of every output row (each pixel, each
@@ -393,16 +410,18 @@ fn forward_cpu(
 /// # Safety
 /// `V`'s instruction set is available.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn forward_row_body<V: F32x16>(
     g: &Geometry,
     image: &[f32],
-    weight: &[f32],
-    bias: &[f32],
-    activation: Activation,
+    layer: &FusedLayer<'_>,
     oy: usize,
     out: &mut [MaybeUninit<f32>],
 ) {
+    let FusedLayer {
+        weight,
+        bias,
+        activation,
+    } = *layer;
     let c = g.channels;
     let s = g.stride;
     let full = c / LANES * LANES;

@@ -9,7 +9,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use crate::model::cpu_data::f32_slice;
-use crate::model::depthwise::{Activation, PIXELS, Padding2d, bias_activation};
+use crate::model::depthwise::{Activation, FusedLayer, PIXELS, Padding2d, bias_activation};
 #[cfg(target_arch = "x86_64")]
 use crate::model::f32x16::{Avx2, Avx512};
 use crate::model::f32x16::{F32x16, LANES, Portable};
@@ -122,6 +122,11 @@ fn matmul_epilogue(
         bias_activation(&mut out, bias, residual, activation);
         return out;
     }
+    let layer = FusedLayer {
+        weight,
+        bias,
+        activation,
+    };
     let mut out = Vec::with_capacity(m * n);
     let slots = &mut out.spare_capacity_mut()[..m * n];
     let threads = rayon::current_num_threads().max(1);
@@ -132,17 +137,7 @@ fn matmul_epilogue(
         } else {
             Parallelism::None
         };
-        block(
-            x,
-            weight,
-            bias,
-            residual,
-            slots,
-            k,
-            n,
-            activation,
-            parallelism,
-        );
+        block(x, &layer, residual, slots, k, n, parallelism);
     } else {
         slots
             .par_chunks_mut(rows * n)
@@ -152,17 +147,7 @@ fn matmul_epilogue(
                 let r = out.len() / n;
                 let x = &x[r0 * k..(r0 + r) * k];
                 let residual = residual.map(|res| &res[r0 * n..(r0 + r) * n]);
-                block(
-                    x,
-                    weight,
-                    bias,
-                    residual,
-                    out,
-                    k,
-                    n,
-                    activation,
-                    Parallelism::None,
-                );
+                block(x, &layer, residual, out, k, n, Parallelism::None);
             });
     }
     // SAFETY: `block` ran on every row block and the matrix product wrote every element.
@@ -171,18 +156,20 @@ fn matmul_epilogue(
 }
 
 /// One block of rows: `out = act(x · W + b) [+ residual]`; writes every element of `out`.
-#[allow(clippy::too_many_arguments)]
 fn block(
     x: &[f32],
-    weight: &[f32],
-    bias: &[f32],
+    layer: &FusedLayer<'_>,
     residual: Option<&[f32]>,
     out: &mut [MaybeUninit<f32>],
     k: usize,
     n: usize,
-    activation: Activation,
     parallelism: Parallelism,
 ) {
+    let FusedLayer {
+        weight,
+        bias,
+        activation,
+    } = *layer;
     let m = out.len() / n;
     assert!(x.len() == m * k && weight.len() == k * n && out.len() == m * n && k > 0);
     // SAFETY: `x` is m×k, `weight` k×n and `out` m×n, all row-major and in bounds as the
@@ -300,6 +287,11 @@ impl DenseConv {
             pad_left: p.left,
         };
         let (weight, bias) = packed.split_at(k * k * c * out_c);
+        let layer = FusedLayer {
+            weight,
+            bias,
+            activation: self.activation,
+        };
         let len = n * out_h * out_w * out_c;
         let mut out = Vec::with_capacity(len);
         if out_w * out_c > 0 {
@@ -309,7 +301,7 @@ impl DenseConv {
                 .for_each(|(row, out)| {
                     let (b, oy) = (row / out_h, row % out_h);
                     let image = &x[b * c * h * w..(b + 1) * c * h * w];
-                    dense_row(simd, &g, image, weight, bias, self.activation, oy, out);
+                    dense_row(simd, &g, image, &layer, oy, out);
                 });
         }
         // SAFETY: `dense_row` writes every channel of every pixel of every row.
@@ -321,9 +313,7 @@ impl DenseConv {
 multiversion!(dense_row => dense_row_body::<Avx512, Avx2, Portable>(
     g: &Dense,
     image: &[f32],
-    weight: &[f32],
-    bias: &[f32],
-    activation: Activation,
+    layer: &FusedLayer<'_>,
     oy: usize,
     out: &mut [MaybeUninit<f32>],
 ));
@@ -334,16 +324,18 @@ multiversion!(dense_row => dense_row_body::<Avx512, Avx2, Portable>(
 /// # Safety
 /// `V`'s instruction set is available.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn dense_row_body<V: F32x16>(
     g: &Dense,
     image: &[f32],
-    weight: &[f32],
-    bias: &[f32],
-    activation: Activation,
+    layer: &FusedLayer<'_>,
     oy: usize,
     out: &mut [MaybeUninit<f32>],
 ) {
+    let FusedLayer {
+        weight,
+        bias,
+        activation,
+    } = *layer;
     let (k, s, co) = (g.kernel, g.stride, g.out_c);
     let full = co / LANES * LANES;
     assert!(
