@@ -95,18 +95,15 @@ pub fn simd_level() -> &'static str {
 /// kernels, an [`Fma`] for the scalar ones).
 macro_rules! multiversion {
     ($name:ident => $body:ident::<$avx512:ty, $avx2:ty, $portable:ty>($($arg:ident: $ty:ty),* $(,)?)) => {
-        #[allow(clippy::too_many_arguments)]
         fn $name(simd: $crate::simd::Simd, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
                 fn avx512($($arg: $ty),*) {
                     // SAFETY: this function only runs where AVX-512F is available.
                     unsafe { $body::<$avx512>($($arg),*) }
                 }
                 #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
                 fn avx2($($arg: $ty),*) {
                     // SAFETY: this function only runs where AVX2 and FMA are available.
                     unsafe { $body::<$avx2>($($arg),*) }

@@ -27,8 +27,8 @@ use rayon::prelude::*;
 use super::cpu_data::{f32_slice, with_cpu_f32};
 use super::depthwise::Activation;
 use super::elementwise::{
-    BnChannels, BnGrad, bn_backward, bn_backward_sums, bn_forward, bn_moments, finish, slots,
-    uninit,
+    BnChannels, BnGrad, BnRows, bn_backward, bn_backward_sums, bn_forward, bn_moments, finish,
+    slots, uninit,
 };
 
 /// What one forward pass measured, per channel.
@@ -251,7 +251,7 @@ impl CustomOp3 for BatchNormAct {
                         .zip(y.chunks(64 * c))
                         .zip(u.chunks(64 * c))
                     {
-                        bn_backward_sums(dy, y, u, ch, &mut s, &mut p, activation);
+                        bn_backward_sums(BnRows { dy, y, u }, ch, &mut s, &mut p, activation);
                         flush(&mut s, &mut s64);
                         flush(&mut p, &mut p64);
                     }
@@ -272,7 +272,9 @@ impl CustomOp3 for BatchNormAct {
                 .zip(dy.par_chunks(rows * c))
                 .zip(y.par_chunks(rows * c))
                 .zip(u.par_chunks(rows * c))
-                .for_each(|(((du, dy), y), u)| bn_backward(dy, y, u, du, ch, grad, activation));
+                .for_each(|(((du, dy), y), u)| {
+                    bn_backward(BnRows { dy, y, u }, du, ch, grad, activation)
+                });
             // SAFETY: `bn_backward` wrote every slot of every chunk.
             unsafe { finish(&mut du, u.len()) };
             let dgamma: Vec<f32> = sum_dz_xhat.iter().map(|&v| v as f32).collect();
