@@ -92,7 +92,9 @@ pub fn simd_level() -> &'static str {
 /// Defines `$name(simd, args…)`, which runs the `#[inline(always)]` unsafe generic
 /// `$body::<T>` compiled for the instruction set `simd` names, with `T` the type given for
 /// that instruction set (an [`F32x16`](crate::model::f32x16::F32x16) for the SIMD
-/// kernels, an [`Fma`] for the scalar ones).
+/// kernels, an [`Fma`] for the scalar ones). A body takes at most six arguments, so that
+/// `$name` with `simd` stays within clippy's seven; more go into a struct of parameters (as
+/// [`FusedLayer`](crate::model::depthwise::FusedLayer) or `BnRows` group them).
 macro_rules! multiversion {
     ($name:ident => $body:ident::<$avx512:ty, $avx2:ty, $portable:ty>($($arg:ident: $ty:ty),* $(,)?)) => {
         fn $name(simd: $crate::simd::Simd, $($arg: $ty),*) {

@@ -255,7 +255,7 @@ pub(crate) struct BnRows<'a> {
     pub dy: &'a [f32],
     /// The output, whose activation derivative the pass reads off it.
     pub y: &'a [f32],
-    /// The input.
+    /// The batch norm's input.
     pub u: &'a [f32],
 }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 /// What resolving one pickle may still produce (see the module docs).
 #[derive(Debug, Clone, Copy)]
-struct Budget {
+pub(super) struct Budget {
     values: usize,
     string_bytes: usize,
     values_limit: usize,
