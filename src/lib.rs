@@ -47,6 +47,7 @@ pub mod model;
 pub mod ohs;
 pub mod personalize;
 pub mod search;
+pub mod simd;
 pub mod sources;
 pub mod store;
 pub mod study;

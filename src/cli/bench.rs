@@ -150,7 +150,7 @@ impl Machine {
     fn measure() -> Machine {
         Machine {
             cpu: cpu_model(),
-            simd: crate::model::depthwise::simd_level(),
+            simd: crate::simd::simd_level(),
             threads: rayon::current_num_threads(),
             memory_gb_per_s: memory_bandwidth_gb_per_s(),
         }

@@ -17,9 +17,12 @@
 //! Results are ordered best first, ties broken by the lower row, so every path returns the
 //! same list for the same scores.
 
+mod dot;
+
 use super::emb_file::EmbeddingIndex;
 use crate::error::{Error, Result};
-use crate::model::depthwise::Simd;
+use crate::simd::Simd;
+use dot::{dot1, dot1_f16, dot4, dot4_f16, scan_simd};
 use rayon::prelude::*;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -58,7 +61,7 @@ pub fn top_k(
             index.dim
         )));
     }
-    Ok(scan(index, query, k, allow, Kernel::detect()))
+    Ok(scan(index, query, k, allow, scan_simd()))
 }
 
 /// The same for `queries.len() / dim` queries at once (row-major), as a matrix product.
@@ -81,10 +84,10 @@ pub fn top_k_batch(
     }
     let count = queries.len() / dim;
     if count < GEMM_MIN_QUERIES || k == 0 || index.is_empty() {
-        let kernel = Kernel::detect();
+        let simd = scan_simd();
         return Ok(queries
             .chunks_exact(dim)
-            .map(|q| scan(index, q, k, allow, kernel))
+            .map(|q| scan(index, q, k, allow, simd))
             .collect());
     }
     Ok(batch_gemm(index, queries, count, k, allow))
@@ -214,15 +217,15 @@ fn scan(
     query: &[f32],
     k: usize,
     allow: Option<&RowMask>,
-    kernel: Kernel,
+    simd: Simd,
 ) -> Vec<Hit> {
     scan_rows(
         &index.matrix,
         query,
         k,
         allow,
-        |rows, q| kernel.dot4(rows, q),
-        |row, q| kernel.dot1(row, q),
+        |rows, q| dot4(simd, rows, q),
+        |row, q| dot1(simd, row, q),
     )
 }
 
@@ -331,14 +334,14 @@ impl F16Index {
                 self.len()
             )));
         }
-        let kernel = Kernel::detect();
+        let simd = scan_simd();
         Ok(scan_rows(
             &self.matrix,
             query,
             k,
             allow,
-            |rows, q| kernel.dot4_f16(rows, q),
-            |row, q| kernel.dot1_f16(row, q),
+            |rows, q| dot4_f16(simd, rows, q),
+            |row, q| dot1_f16(simd, row, q),
         ))
     }
 }
@@ -412,351 +415,6 @@ fn batch_gemm(
     tops.into_iter().map(TopK::into_sorted).collect()
 }
 
-/// The dot-product kernel this CPU runs. The SIMD variants are only made by [`Kernel::detect`]
-/// after the CPU was found to have their features, which is what makes calling them sound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kernel {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Portable,
-}
-
-impl Kernel {
-    /// The instruction set the model's kernels chose ([`Simd::detect`]: the best this CPU
-    /// has, narrowed by `VITRINE_SIMD`), so one setting forces search and model alike.
-    /// AVX2 also needs F16C here (the f16 index converts with it; every AVX2 CPU has it).
-    fn detect() -> Kernel {
-        match Simd::detect() {
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx512 => Kernel::Avx512,
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx2 if std::arch::is_x86_feature_detected!("f16c") => Kernel::Avx2,
-            _ => Kernel::Portable,
-        }
-    }
-
-    /// The dot products of the four rows of `rows` (`4 × query.len()`) with `query`.
-    #[inline]
-    fn dot4(self, rows: &[f32], query: &[f32]) -> [f32; 4] {
-        debug_assert_eq!(rows.len(), 4 * query.len());
-        match self {
-            // SAFETY: made only by `detect`, which found the features (see the type's docs).
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { x86::dot4_avx512(rows, query) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { x86::dot4_avx2(rows, query) },
-            Kernel::Portable => portable::dot4(rows, query),
-        }
-    }
-
-    /// The dot product of `row` with `query`, summed exactly as [`Kernel::dot4`] sums it.
-    #[inline]
-    fn dot1(self, row: &[f32], query: &[f32]) -> f32 {
-        match self {
-            // SAFETY: made only by `detect`, which found the features (see the type's docs).
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { x86::dot1_avx512(row, query) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { x86::dot1_avx2(row, query) },
-            Kernel::Portable => portable::dot1(row, query),
-        }
-    }
-}
-
-impl Kernel {
-    /// [`Kernel::dot4`] on half-precision rows.
-    #[inline]
-    fn dot4_f16(self, rows: &[half::f16], query: &[f32]) -> [f32; 4] {
-        match self {
-            // SAFETY: made only by `detect`, which found the features (see the type's docs).
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { x86::dot4_f16_avx512(rows, query) },
-            // SAFETY: as above (`detect` makes `Avx2` only with F16C too).
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { x86::dot4_f16_avx2(rows, query) },
-            Kernel::Portable => {
-                let dim = query.len();
-                std::array::from_fn(|i| portable::dot1_f16(&rows[i * dim..(i + 1) * dim], query))
-            }
-        }
-    }
-
-    /// [`Kernel::dot1`] on a half-precision row.
-    #[inline]
-    fn dot1_f16(self, row: &[half::f16], query: &[f32]) -> f32 {
-        match self {
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => unsafe { x86::dot1_f16_avx512(row, query) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { x86::dot1_f16_avx2(row, query) },
-            Kernel::Portable => portable::dot1_f16(row, query),
-        }
-    }
-}
-
-/// Plain Rust kernels: eight partial sums per row, in a fixed order.
-mod portable {
-    const LANES: usize = 8;
-
-    #[inline]
-    pub fn dot1(row: &[f32], query: &[f32]) -> f32 {
-        let mut acc = [0f32; LANES];
-        let mut r = row.chunks_exact(LANES);
-        let mut q = query.chunks_exact(LANES);
-        for (r, q) in r.by_ref().zip(q.by_ref()) {
-            for l in 0..LANES {
-                acc[l] += r[l] * q[l];
-            }
-        }
-        let tail: f32 = r
-            .remainder()
-            .iter()
-            .zip(q.remainder())
-            .map(|(a, b)| a * b)
-            .sum();
-        acc.iter().sum::<f32>() + tail
-    }
-
-    #[inline]
-    pub fn dot1_f16(row: &[half::f16], query: &[f32]) -> f32 {
-        row.iter().zip(query).map(|(a, b)| a.to_f32() * b).sum()
-    }
-
-    #[inline]
-    pub fn dot4(rows: &[f32], query: &[f32]) -> [f32; 4] {
-        let dim = query.len();
-        std::array::from_fn(|i| dot1(&rows[i * dim..(i + 1) * dim], query))
-    }
-}
-
-/// AVX-512 and AVX2 kernels: one accumulator per row, the query loaded once for four rows.
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::*;
-
-    /// Dot products of four consecutive rows with `q` (`rows.len() == 4 * q.len()`).
-    #[target_feature(enable = "avx512f")]
-    pub fn dot4_avx512(rows: &[f32], q: &[f32]) -> [f32; 4] {
-        let d = q.len();
-        assert!(rows.len() >= 4 * d);
-        let (qp, r) = (q.as_ptr(), rows.as_ptr());
-        let (mut a0, mut a1, mut a2, mut a3) = (
-            _mm512_setzero_ps(),
-            _mm512_setzero_ps(),
-            _mm512_setzero_ps(),
-            _mm512_setzero_ps(),
-        );
-        let mut i = 0;
-        // SAFETY: every load reads 16 floats at `i < d - 15` of `q` or of a row within `rows`
-        // (checked above); the tail loads are masked to the `d - i` floats that remain.
-        unsafe {
-            while i + 16 <= d {
-                let qv = _mm512_loadu_ps(qp.add(i));
-                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(i)), qv, a0);
-                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(d + i)), qv, a1);
-                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(2 * d + i)), qv, a2);
-                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(3 * d + i)), qv, a3);
-                i += 16;
-            }
-            if i < d {
-                let m: __mmask16 = (1u16 << (d - i)) - 1;
-                let qv = _mm512_maskz_loadu_ps(m, qp.add(i));
-                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(i)), qv, a0);
-                a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(d + i)), qv, a1);
-                a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(2 * d + i)), qv, a2);
-                a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(3 * d + i)), qv, a3);
-            }
-        }
-        [
-            _mm512_reduce_add_ps(a0),
-            _mm512_reduce_add_ps(a1),
-            _mm512_reduce_add_ps(a2),
-            _mm512_reduce_add_ps(a3),
-        ]
-    }
-
-    /// The dot product of `row` with `q`, summed as [`dot4_avx512`] sums each row.
-    #[target_feature(enable = "avx512f")]
-    pub fn dot1_avx512(row: &[f32], q: &[f32]) -> f32 {
-        let d = q.len();
-        assert!(row.len() >= d);
-        let (qp, r) = (q.as_ptr(), row.as_ptr());
-        let mut a = _mm512_setzero_ps();
-        let mut i = 0;
-        // SAFETY: as in `dot4_avx512`, for one row.
-        unsafe {
-            while i + 16 <= d {
-                a = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(i)), _mm512_loadu_ps(qp.add(i)), a);
-                i += 16;
-            }
-            if i < d {
-                let m: __mmask16 = (1u16 << (d - i)) - 1;
-                let qv = _mm512_maskz_loadu_ps(m, qp.add(i));
-                a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(i)), qv, a);
-            }
-        }
-        _mm512_reduce_add_ps(a)
-    }
-
-    /// The sum of the eight lanes of `v`, in a fixed order.
-    #[target_feature(enable = "avx2")]
-    fn sum8(v: __m256) -> f32 {
-        let mut lanes = [0f32; 8];
-        // SAFETY: `lanes` holds eight floats.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
-        lanes.iter().sum()
-    }
-
-    /// Dot products of four consecutive rows with `q` (`rows.len() == 4 * q.len()`).
-    #[target_feature(enable = "avx2,fma")]
-    pub fn dot4_avx2(rows: &[f32], q: &[f32]) -> [f32; 4] {
-        let d = q.len();
-        assert!(rows.len() >= 4 * d);
-        let (qp, r) = (q.as_ptr(), rows.as_ptr());
-        let (mut a0, mut a1, mut a2, mut a3) = (
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-        );
-        let mut i = 0;
-        // SAFETY: every load reads 8 floats at `i < d - 7` of `q` or of a row within `rows`.
-        unsafe {
-            while i + 8 <= d {
-                let qv = _mm256_loadu_ps(qp.add(i));
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(i)), qv, a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(d + i)), qv, a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(2 * d + i)), qv, a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(3 * d + i)), qv, a3);
-                i += 8;
-            }
-        }
-        let mut out = [sum8(a0), sum8(a1), sum8(a2), sum8(a3)];
-        for (j, o) in out.iter_mut().enumerate() {
-            *o += tail(&rows[j * d + i..(j + 1) * d], &q[i..]);
-        }
-        out
-    }
-
-    /// The dot product of `row` with `q`, summed as [`dot4_avx2`] sums each row.
-    #[target_feature(enable = "avx2,fma")]
-    pub fn dot1_avx2(row: &[f32], q: &[f32]) -> f32 {
-        let d = q.len();
-        assert!(row.len() >= d);
-        let (qp, r) = (q.as_ptr(), row.as_ptr());
-        let mut a = _mm256_setzero_ps();
-        let mut i = 0;
-        // SAFETY: as in `dot4_avx2`, for one row.
-        unsafe {
-            while i + 8 <= d {
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(i)), _mm256_loadu_ps(qp.add(i)), a);
-                i += 8;
-            }
-        }
-        sum8(a) + tail(&row[i..d], &q[i..])
-    }
-
-    /// Dot products of four consecutive half-precision rows with `q`, eight values at a time
-    /// (F16C converts them): the f16 index on AVX2 machines.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub fn dot4_f16_avx2(rows: &[half::f16], q: &[f32]) -> [f32; 4] {
-        let d = q.len();
-        assert!(rows.len() >= 4 * d);
-        let (qp, r) = (q.as_ptr(), rows.as_ptr());
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        // SAFETY: every load reads 8 values at `i < d - 7` of `q` or of a row within `rows`
-        // (checked above); `f16` is a transparent `u16`.
-        unsafe {
-            while i + 8 <= d {
-                let qv = _mm256_loadu_ps(qp.add(i));
-                for (j, a) in acc.iter_mut().enumerate() {
-                    let h = _mm_loadu_si128(r.add(j * d + i).cast::<__m128i>());
-                    *a = _mm256_fmadd_ps(_mm256_cvtph_ps(h), qv, *a);
-                }
-                i += 8;
-            }
-        }
-        std::array::from_fn(|j| {
-            sum8(acc[j]) + super::portable::dot1_f16(&rows[j * d + i..(j + 1) * d], &q[i..])
-        })
-    }
-
-    /// The dot product of a half-precision `row` with `q`, summed as [`dot4_f16_avx2`] does.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub fn dot1_f16_avx2(row: &[half::f16], q: &[f32]) -> f32 {
-        let d = q.len();
-        assert!(row.len() >= d);
-        let (qp, r) = (q.as_ptr(), row.as_ptr());
-        let mut a = _mm256_setzero_ps();
-        let mut i = 0;
-        // SAFETY: as in `dot4_f16_avx2`, for one row.
-        unsafe {
-            while i + 8 <= d {
-                let h = _mm_loadu_si128(r.add(i).cast::<__m128i>());
-                a = _mm256_fmadd_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(qp.add(i)), a);
-                i += 8;
-            }
-        }
-        sum8(a) + super::portable::dot1_f16(&row[i..d], &q[i..])
-    }
-
-    /// Dot products of four consecutive half-precision rows with `q`.
-    #[target_feature(enable = "avx512f")]
-    pub fn dot4_f16_avx512(rows: &[half::f16], q: &[f32]) -> [f32; 4] {
-        let d = q.len();
-        assert!(rows.len() >= 4 * d);
-        let (qp, r) = (q.as_ptr(), rows.as_ptr());
-        let mut acc = [_mm512_setzero_ps(); 4];
-        let mut i = 0;
-        // SAFETY: every load reads 16 values at `i < d - 15` of `q` or of a row within
-        // `rows` (checked above); `f16` is a transparent `u16`.
-        unsafe {
-            while i + 16 <= d {
-                let qv = _mm512_loadu_ps(qp.add(i));
-                for (j, a) in acc.iter_mut().enumerate() {
-                    let h = _mm256_loadu_si256(r.add(j * d + i).cast::<__m256i>());
-                    *a = _mm512_fmadd_ps(_mm512_cvtph_ps(h), qv, *a);
-                }
-                i += 16;
-            }
-        }
-        std::array::from_fn(|j| {
-            _mm512_reduce_add_ps(acc[j])
-                + super::portable::dot1_f16(&rows[j * d + i..(j + 1) * d], &q[i..])
-        })
-    }
-
-    /// The dot product of a half-precision `row` with `q`, summed as [`dot4_f16_avx512`] does.
-    #[target_feature(enable = "avx512f")]
-    pub fn dot1_f16_avx512(row: &[half::f16], q: &[f32]) -> f32 {
-        let d = q.len();
-        assert!(row.len() >= d);
-        let (qp, r) = (q.as_ptr(), row.as_ptr());
-        let mut a = _mm512_setzero_ps();
-        let mut i = 0;
-        // SAFETY: as in `dot4_f16_avx512`, for one row.
-        unsafe {
-            while i + 16 <= d {
-                let h = _mm256_loadu_si256(r.add(i).cast::<__m256i>());
-                a = _mm512_fmadd_ps(_mm512_cvtph_ps(h), _mm512_loadu_ps(qp.add(i)), a);
-                i += 16;
-            }
-        }
-        _mm512_reduce_add_ps(a) + super::portable::dot1_f16(&row[i..d], &q[i..])
-    }
-
-    fn tail(row: &[f32], q: &[f32]) -> f32 {
-        row.iter().zip(q).map(|(a, b)| a * b).sum()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,16 +473,16 @@ mod tests {
     }
 
     /// Every kernel this CPU can run, whatever `VITRINE_SIMD` says.
-    fn every_kernel() -> Vec<Kernel> {
-        let mut kernels = vec![Kernel::Portable, Kernel::detect()];
+    fn every_kernel() -> Vec<Simd> {
+        let mut kernels = vec![Simd::Portable, scan_simd()];
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
             if has!("avx2") && has!("fma") && has!("f16c") {
-                kernels.push(Kernel::Avx2);
+                kernels.push(Simd::Avx2);
             }
             if has!("avx512f") {
-                kernels.push(Kernel::Avx512);
+                kernels.push(Simd::Avx512);
             }
         }
         kernels
@@ -854,8 +512,8 @@ mod tests {
                         q,
                         10,
                         None,
-                        |rows, q| kernel.dot4_f16(rows, q),
-                        |row, q| kernel.dot1_f16(row, q),
+                        |rows, q| dot4_f16(kernel, rows, q),
+                        |row, q| dot1_f16(kernel, row, q),
                     );
                     assert_eq!(got, expected, "{kernel:?} dim {dim}");
                 }

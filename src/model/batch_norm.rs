@@ -24,11 +24,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::conv::{f32_slice, with_cpu_f32};
+use super::cpu_data::{f32_slice, with_cpu_f32};
 use super::depthwise::Activation;
 use super::elementwise::{
-    BnChannels, BnGrad, bn_backward, bn_backward_sums, bn_forward, bn_moments, finish, slots,
-    uninit,
+    BnChannels, BnGrad, BnRows, bn_backward, bn_backward_sums, bn_forward, bn_moments, finish,
+    slots, uninit,
 };
 
 /// What one forward pass measured, per channel.
@@ -160,9 +160,9 @@ impl CustomOp3 for BatchNormAct {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let u = f32_slice(s1, l1, "input")?;
-        let gamma = f32_slice(s2, l2, "scale")?;
-        let beta = f32_slice(s3, l3, "shift")?;
+        let u = f32_slice(s1, l1, "convolution", Some("input"))?;
+        let gamma = f32_slice(s2, l2, "convolution", Some("scale"))?;
+        let beta = f32_slice(s3, l3, "convolution", Some("shift"))?;
         let c = *l1.dims().last().unwrap_or(&0);
         if c == 0 || gamma.len() != c || beta.len() != c {
             bail!(
@@ -251,7 +251,7 @@ impl CustomOp3 for BatchNormAct {
                         .zip(y.chunks(64 * c))
                         .zip(u.chunks(64 * c))
                     {
-                        bn_backward_sums(dy, y, u, ch, &mut s, &mut p, activation);
+                        bn_backward_sums(BnRows { dy, y, u }, ch, &mut s, &mut p, activation);
                         flush(&mut s, &mut s64);
                         flush(&mut p, &mut p64);
                     }
@@ -272,7 +272,9 @@ impl CustomOp3 for BatchNormAct {
                 .zip(dy.par_chunks(rows * c))
                 .zip(y.par_chunks(rows * c))
                 .zip(u.par_chunks(rows * c))
-                .for_each(|(((du, dy), y), u)| bn_backward(dy, y, u, du, ch, grad, activation));
+                .for_each(|(((du, dy), y), u)| {
+                    bn_backward(BnRows { dy, y, u }, du, ch, grad, activation)
+                });
             // SAFETY: `bn_backward` wrote every slot of every chunk.
             unsafe { finish(&mut du, u.len()) };
             let dgamma: Vec<f32> = sum_dz_xhat.iter().map(|&v| v as f32).collect();

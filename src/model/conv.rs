@@ -24,12 +24,12 @@
 
 use std::mem::MaybeUninit;
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::depthwise::{Activation, Padding2d, bias_activation};
+use super::cpu_data::{f32_slice, with_cpu_f32};
+use super::depthwise::{Activation, FusedLayer, Padding2d, bias_activation};
 use super::elementwise::{activation_pass, add_column_sums, finish, slots, uninit};
 
 /// A convolution with its bias and activation fused (see the module docs).
@@ -224,9 +224,9 @@ impl CustomOp3 for ConvAct {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, "input")?;
-        let weight = f32_slice(s2, l2, "weight")?;
-        let bias = f32_slice(s3, l3, "bias")?;
+        let x = f32_slice(s1, l1, "convolution", Some("input"))?;
+        let weight = f32_slice(s2, l2, "convolution", Some("weight"))?;
+        let bias = f32_slice(s3, l3, "convolution", Some("bias"))?;
         let g = self.geometry(l1.shape(), l2.shape())?;
         if bias.len() != g.out_c {
             bail!(
@@ -238,16 +238,12 @@ impl CustomOp3 for ConvAct {
         let shape = Shape::from((g.batch, g.out_h, g.out_w, g.out_c));
         let out = if self.is_pointwise() {
             let m = g.batch * g.pixels();
-            matmul_bias_act(
-                x,
-                m,
-                g.channels,
+            let layer = FusedLayer {
                 weight,
                 bias,
-                g.out_c,
-                None,
-                self.activation,
-            )
+                activation: self.activation,
+            };
+            matmul_bias_act(x, m, g.channels, &layer, g.out_c, None)
         } else {
             im2col_forward(&g, x, weight, bias, self.activation)
         };
@@ -293,55 +289,51 @@ impl CustomOp3 for ConvAct {
     }
 }
 
-/// Runs `f` on the `f32` data of contiguous CPU tensors (a backward pass reads its
-/// arguments this way, without copying them).
-pub(crate) fn with_cpu_f32<R>(
-    tensors: &[&Tensor],
-    f: impl FnOnce(&[&[f32]]) -> Result<R>,
-) -> Result<R> {
-    let guards: Vec<_> = tensors.iter().map(|t| t.storage_and_layout()).collect();
-    let mut slices = Vec::with_capacity(guards.len());
-    for (storage, layout) in &guards {
-        let candle_core::Storage::Cpu(cpu) = &**storage else {
-            bail!("the training kernels run on the CPU only")
-        };
-        slices.push(f32_slice(cpu, layout, "argument")?);
-    }
-    f(&slices)
+/// One operand of [`gemm_strided`]: a matrix's elements and the distance, in elements, from
+/// one row to the next and from one column to the next (swapped, the matrix reads
+/// transposed).
+#[derive(Clone, Copy, Debug)]
+struct Strided<'a> {
+    /// The elements.
+    pub data: &'a [f32],
+    /// Elements from one row to the next.
+    pub row_stride: usize,
+    /// Elements from one column to the next.
+    pub col_stride: usize,
 }
 
-/// The contiguous `f32` data of one op argument.
-pub(crate) fn f32_slice<'a>(
-    storage: &'a CpuStorage,
-    layout: &Layout,
-    what: &str,
-) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!(
-            "convolution: the {what} must be f32, not {:?}",
-            storage.dtype()
-        )
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("convolution: the {what} must be contiguous"),
+impl<'a> Strided<'a> {
+    /// `data` with the strides `(row_stride, col_stride)`.
+    fn new(data: &'a [f32], (row_stride, col_stride): (usize, usize)) -> Self {
+        Self {
+            data,
+            row_stride,
+            col_stride,
+        }
     }
 }
 
 /// `dst = lhs · rhs` (or `dst += …` with `accumulate`) for row-major `lhs` given by its
 /// strides, on one thread or `parallelism`'s. Sizes are checked against the slices.
-#[allow(clippy::too_many_arguments)]
 fn gemm_strided(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     (dst_rs, dst_cs): (usize, usize),
     accumulate: bool,
-    lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
-    rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
+    lhs: Strided<'_>,
+    rhs: Strided<'_>,
     parallelism: Parallelism,
 ) {
+    let Strided {
+        data: lhs,
+        row_stride: lhs_rs,
+        col_stride: lhs_cs,
+    } = lhs;
+    let Strided {
+        data: rhs,
+        row_stride: rhs_rs,
+        col_stride: rhs_cs,
+    } = rhs;
     if m == 0 || n == 0 {
         return;
     }
@@ -403,17 +395,19 @@ fn rows_per_task(m: usize, k: usize, n: usize, threads: usize) -> usize {
 /// `act(x · W + b) [+ residual]` for `x` `M × K` and `W` `K × N`, row-major; `M × N` out.
 /// The matrix product runs on blocks of rows in parallel, each finished (bias, activation,
 /// residual) while it is in cache.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul_bias_act(
     x: &[f32],
     m: usize,
     k: usize,
-    weight: &[f32],
-    bias: &[f32],
+    layer: &FusedLayer<'_>,
     n: usize,
     residual: Option<&[f32]>,
-    activation: Activation,
 ) -> Vec<f32> {
+    let FusedLayer {
+        weight,
+        bias,
+        activation,
+    } = *layer;
     let len = m * n;
     let mut out: Vec<f32> = Vec::with_capacity(len);
     let threads = rayon::current_num_threads().max(1);
@@ -429,10 +423,8 @@ pub(crate) fn matmul_bias_act(
             block,
             (n, 1),
             false,
-            &x[r0 * k..(r0 + r) * k],
-            (k, 1),
-            weight,
-            (n, 1),
+            Strided::new(&x[r0 * k..(r0 + r) * k], (k, 1)),
+            Strided::new(weight, (n, 1)),
             parallelism,
         );
         let res = residual.map(|res| &res[r0 * n..(r0 + r) * n]);
@@ -496,10 +488,8 @@ fn im2col_forward(
                 dst,
                 (n, 1),
                 false,
-                cols,
-                (k, 1),
-                weight,
-                (n, 1),
+                Strided::new(cols, (k, 1)),
+                Strided::new(weight, (n, 1)),
                 Parallelism::None,
             );
             bias_activation(dst, bias, None, activation);
@@ -544,10 +534,8 @@ fn im2col_backward(
                         &mut dw,
                         (n, 1),
                         true,
-                        cols,
-                        (1, k),
-                        dz_block,
-                        (n, 1),
+                        Strided::new(cols, (1, k)),
+                        Strided::new(dz_block, (n, 1)),
                         Parallelism::None,
                     );
                     if let Some(dx_image) = dx_image.as_deref_mut() {
@@ -557,10 +545,8 @@ fn im2col_backward(
                             cols,
                             (k, 1),
                             false,
-                            dz_block,
-                            (n, 1),
-                            weight,
-                            (1, n),
+                            Strided::new(dz_block, (n, 1)),
+                            Strided::new(weight, (1, n)),
                             Parallelism::None,
                         );
                         g.col2im_add(cols, first, dx_image);
@@ -604,10 +590,8 @@ pub(crate) fn pointwise_weight_grad(
                 &mut dw,
                 (n, 1),
                 false,
-                &x[r0 * k..(r0 + rows) * k],
-                (1, k),
-                &dz[r0 * n..(r0 + rows) * n],
-                (n, 1),
+                Strided::new(&x[r0 * k..(r0 + rows) * k], (1, k)),
+                Strided::new(&dz[r0 * n..(r0 + rows) * n], (n, 1)),
                 Parallelism::None,
             );
             dw
@@ -643,10 +627,8 @@ pub(crate) fn pointwise_input_grad(
                 block,
                 (k, 1),
                 false,
-                &dz[r0 * n..(r0 + r) * n],
-                (n, 1),
-                weight,
-                (1, n),
+                Strided::new(&dz[r0 * n..(r0 + r) * n], (n, 1)),
+                Strided::new(weight, (1, n)),
                 Parallelism::None,
             );
         });
@@ -703,144 +685,4 @@ pub(crate) fn activation_grad(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::test_util::{max_abs_diff, probed_grads};
-    use candle_core::{Device, Var};
-
-    /// The same convolution from Candle's generic, differentiable ops (NCHW conv2d with
-    /// explicit padding, a broadcast bias, the activation).
-    fn reference(op: &ConvAct, x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        let (_, _, _, c) = x.dims4()?;
-        let (_, o) = weight.dims2()?;
-        let p = op.padding;
-        // K × O with rows (ky, kx, c) → O × C × KH × KW.
-        let w = weight
-            .t()?
-            .reshape((o, op.kernel_h, op.kernel_w, c))?
-            .permute((0, 3, 1, 2))?
-            .contiguous()?;
-        let y = x
-            .permute((0, 3, 1, 2))?
-            .pad_with_zeros(2, p.top, p.bottom)?
-            .pad_with_zeros(3, p.left, p.right)?
-            .conv2d(&w, 0, op.stride, 1, 1)?
-            .permute((0, 2, 3, 1))?
-            .broadcast_add(bias)?;
-        match op.activation {
-            Activation::Identity => Ok(y),
-            Activation::Relu => y.relu(),
-            Activation::Relu6 => y.clamp(0f32, 6f32),
-        }
-    }
-
-    fn relative(a: &Tensor, b: &Tensor) -> f32 {
-        let scale = b.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
-        max_abs_diff(a, b) / scale.to_scalar::<f32>().unwrap().max(1e-6)
-    }
-
-    #[test]
-    fn values_and_gradients_match_candle() {
-        let dev = Device::Cpu;
-        let cases = [
-            // 1×1 (the matrix-product path), each activation.
-            (ConvAct::pointwise(Activation::Relu6), 2, 5, 7, 24, 40),
-            (ConvAct::pointwise(Activation::Identity), 3, 4, 4, 40, 24),
-            // The stem: 3×3, stride 2, TF "SAME" padding (asymmetric).
-            (
-                ConvAct::square(3, 2, Padding2d::same(15, 12, 3, 2), Activation::Relu6),
-                2,
-                15,
-                12,
-                3,
-                32,
-            ),
-            // The shallow branch: 3×3, stride 1, padding 1, ReLU.
-            (
-                ConvAct::square(
-                    3,
-                    1,
-                    Padding2d {
-                        top: 1,
-                        bottom: 1,
-                        left: 1,
-                        right: 1,
-                    },
-                    Activation::Relu,
-                ),
-                2,
-                9,
-                11,
-                16,
-                32,
-            ),
-        ];
-        for (op, n, h, w, c, o) in cases {
-            let x =
-                Var::from_tensor(&(Tensor::randn(0f32, 1.0, (n, h, w, c), &dev).unwrap())).unwrap();
-            let k = op.kernel_h * op.kernel_w * c;
-            let scale = (2.0 / k as f64).sqrt() as f32;
-            let weight = Var::from_tensor(
-                &(Tensor::randn(0f32, scale, (k, o), &dev).unwrap() * 3.0).unwrap(),
-            )
-            .unwrap();
-            let bias = Var::from_tensor(&Tensor::randn(0f32, 1.0, o, &dev).unwrap()).unwrap();
-            let got = op.forward(&x, &weight, &bias).unwrap();
-            let want = reference(&op, &x, &weight, &bias).unwrap();
-            assert_eq!(got.dims(), want.dims(), "{op:?}");
-            assert!(
-                relative(&got, &want) < 1e-5,
-                "{op:?}: values {}",
-                relative(&got, &want)
-            );
-
-            // A loss that weighs every output differently.
-            let probe = Tensor::randn(0f32, 1.0, got.shape(), &dev).unwrap();
-            let g_got = probed_grads(&got, &probe);
-            let g_want = probed_grads(&want, &probe);
-            for (name, var) in [("x", &x), ("weight", &weight), ("bias", &bias)] {
-                let a = g_got.get(var).unwrap();
-                let b = g_want.get(var).unwrap();
-                let err = relative(a, b);
-                assert!(err < 1e-4, "{op:?}: gradient of {name} off by {err}");
-            }
-        }
-    }
-
-    #[test]
-    fn an_input_without_gradient_gets_none() {
-        let dev = Device::Cpu;
-        let x = Tensor::randn(0f32, 1.0, (2, 6, 6, 3), &dev).unwrap();
-        let weight = Var::from_tensor(&Tensor::randn(0f32, 0.3, (27, 8), &dev).unwrap()).unwrap();
-        let bias =
-            Var::from_tensor(&Tensor::zeros(8, candle_core::DType::F32, &dev).unwrap()).unwrap();
-        let op = ConvAct::square(
-            3,
-            1,
-            Padding2d {
-                top: 1,
-                bottom: 1,
-                left: 1,
-                right: 1,
-            },
-            Activation::Relu,
-        );
-        let y = op.forward(&x, &weight, &bias).unwrap();
-        let grads = y.sum_all().unwrap().backward().unwrap();
-        assert!(grads.get(&x).is_none());
-        assert!(grads.get(&weight).is_some());
-    }
-
-    #[test]
-    fn bad_shapes_are_refused() {
-        let dev = Device::Cpu;
-        let x = Tensor::zeros((1, 4, 4, 3), candle_core::DType::F32, &dev).unwrap();
-        let weight = Tensor::zeros((26, 8), candle_core::DType::F32, &dev).unwrap();
-        let bias = Tensor::zeros(8, candle_core::DType::F32, &dev).unwrap();
-        let op = ConvAct::square(3, 1, Padding2d::default(), Activation::Relu);
-        assert!(op.forward(&x, &weight, &bias).is_err());
-        let small = Tensor::zeros((1, 2, 2, 3), candle_core::DType::F32, &dev).unwrap();
-        let weight = Tensor::zeros((27, 8), candle_core::DType::F32, &dev).unwrap();
-        assert!(op.forward(&small, &weight, &bias).is_err());
-    }
-}
+mod tests;

@@ -23,11 +23,15 @@
 
 use std::mem::MaybeUninit;
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::conv::{activation_grad, with_cpu_f32};
+use super::conv::activation_grad;
+use super::cpu_data::{f32_slice, with_cpu_f32};
+#[cfg(target_arch = "x86_64")]
+use super::f32x16::{Avx2, Avx512};
+use super::f32x16::{F32x16, LANES, Portable};
+use crate::simd::{Fma, Simd, WithFma, WithoutFma, madd, multiversion};
 
 /// Zero padding around a 2-D input, in pixels per side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -87,6 +91,20 @@ impl Activation {
     }
 }
 
+/// A layer's parameters as a fused CPU kernel applies them: `act(… · weight + bias)`, the
+/// bias and the activation computed in the same pass as the product. The layouts are the
+/// kernel's (`KH×KW×C` and `C` for the depthwise convolution, `K×N` and `N` for a matrix
+/// product).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FusedLayer<'a> {
+    /// The weights.
+    pub weight: &'a [f32],
+    /// One value per output channel.
+    pub bias: &'a [f32],
+    /// The activation applied to `product + bias`.
+    pub activation: Activation,
+}
+
 /// A depthwise convolution (one `KH×KW` filter per channel) on channels-last tensors.
 ///
 /// Inputs to [`DepthwiseConv2d::forward`]: `x` is `N×H×W×C`, `weight` is `KH×KW×C` (PyTorch's
@@ -124,9 +142,9 @@ impl CustomOp3 for DepthwiseConv2d {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, "input")?;
-        let weight = f32_slice(s2, l2, "weight")?;
-        let bias = f32_slice(s3, l3, "bias")?;
+        let x = f32_slice(s1, l1, "depthwise convolution", Some("input"))?;
+        let weight = f32_slice(s2, l2, "depthwise convolution", Some("weight"))?;
+        let bias = f32_slice(s3, l3, "depthwise convolution", Some("bias"))?;
         let (kernel_h, kernel_w, channels) = l2.shape().dims3()?;
         if l3.shape().dims1()? != channels {
             bail!(
@@ -180,20 +198,6 @@ impl CustomOp3 for DepthwiseConv2d {
             Some(Tensor::from_vec(dw, weight.shape(), device)?),
             Some(Tensor::from_vec(db, channels, device)?),
         ))
-    }
-}
-
-/// The contiguous `f32` data of one op argument.
-fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        bail!(
-            "depthwise convolution: the {what} must be f32, not {:?}",
-            storage.dtype()
-        )
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("depthwise convolution: the {what} must be contiguous"),
     }
 }
 
@@ -284,367 +288,16 @@ fn taps(origin: usize, pad: usize, size: usize, kernel: usize) -> (usize, usize)
     (start, end.max(start))
 }
 
-/// Channels handled together: one AVX-512 register, two AVX2 registers.
-pub(crate) const LANES: usize = 16;
-
 /// Output pixels computed together in the inner loop, sharing each weight load.
 pub(crate) const PIXELS: usize = 4;
-
-/// The instruction set a kernel runs with, detected once per call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Simd {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Portable,
-}
-
-impl Simd {
-    /// Every instruction set this CPU can run a kernel version for, best first.
-    #[cfg(test)]
-    pub(crate) fn available() -> Vec<Self> {
-        let mut all = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                all.push(Simd::Avx512);
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                all.push(Simd::Avx2);
-            }
-        }
-        all.push(Simd::Portable);
-        all
-    }
-
-    /// The instruction set the kernels run with: the best this CPU has that they have a
-    /// version for, capped by the `VITRINE_SIMD` environment variable (`avx512`, `avx2` or
-    /// `portable`), which lets a wider CPU run and test the narrower paths. Decided once.
-    pub(crate) fn detect() -> Self {
-        static CHOSEN: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
-        *CHOSEN.get_or_init(|| {
-            let best = Self::best();
-            match std::env::var("VITRINE_SIMD").ok().as_deref().map(str::trim) {
-                Some("portable") => Simd::Portable,
-                #[cfg(target_arch = "x86_64")]
-                Some("avx2") if best == Simd::Avx512 => Simd::Avx2,
-                _ => best,
-            }
-        })
-    }
-
-    /// The best instruction set of this CPU that the kernels have a version for.
-    fn best() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Simd::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Simd::Avx2;
-            }
-        }
-        Simd::Portable
-    }
-
-    /// The name of the instruction set, as benchmarks report it.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx512 => "avx512",
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx2 => "avx2+fma",
-            Simd::Portable => "portable",
-        }
-    }
-}
-
-/// The instruction set Vitrine's own kernels run with on this machine (see [`Simd::detect`]).
-pub fn simd_level() -> &'static str {
-    Simd::detect().name()
-}
-
-/// Sixteen `f32` lanes in the registers of one instruction set.
-///
-/// # Safety
-/// An implementation's methods may only run on a CPU that has its instruction set (checked by
-/// [`Simd::detect`]); they are `#[inline(always)]` so that they compile into the
-/// `#[target_feature]` function that calls them.
-pub(crate) unsafe trait F32x16: Copy {
-    /// Sixteen floats from `src`.
-    ///
-    /// # Safety
-    /// The CPU has the implementation's instruction set, and `src` points to 16 readable
-    /// floats.
-    unsafe fn load(src: *const f32) -> Self;
-    /// Sixteen floats to `dst`.
-    ///
-    /// # Safety
-    /// The CPU has the implementation's instruction set, and `dst` points to 16 writable
-    /// floats.
-    unsafe fn store(self, dst: *mut f32);
-    /// All lanes set to `v`.
-    ///
-    /// # Safety
-    /// As for [`F32x16::load`].
-    unsafe fn splat(v: f32) -> Self;
-    /// `self · w + acc`, fused.
-    ///
-    /// # Safety
-    /// As for [`F32x16::load`].
-    unsafe fn mul_add(self, w: Self, acc: Self) -> Self;
-    /// # Safety
-    /// As for [`F32x16::load`].
-    unsafe fn add(self, other: Self) -> Self;
-    /// # Safety
-    /// As for [`F32x16::load`].
-    unsafe fn activate(self, activation: Activation) -> Self;
-}
-
-/// One AVX-512 register.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-pub(crate) struct Avx512(std::arch::x86_64::__m512);
-
-// SAFETY: only used by `*_avx512` functions, which run after `Simd::detect` found AVX-512F.
-#[cfg(target_arch = "x86_64")]
-unsafe impl F32x16 for Avx512 {
-    #[inline(always)]
-    unsafe fn load(src: *const f32) -> Self {
-        // SAFETY: 16 readable floats; AVX-512F per the trait's contract.
-        unsafe { Self(std::arch::x86_64::_mm512_loadu_ps(src)) }
-    }
-    #[inline(always)]
-    unsafe fn store(self, dst: *mut f32) {
-        // SAFETY: 16 writable floats; AVX-512F per the trait's contract.
-        unsafe { std::arch::x86_64::_mm512_storeu_ps(dst, self.0) }
-    }
-    #[inline(always)]
-    unsafe fn splat(v: f32) -> Self {
-        // SAFETY: AVX-512F per the trait's contract.
-        unsafe { Self(std::arch::x86_64::_mm512_set1_ps(v)) }
-    }
-    #[inline(always)]
-    unsafe fn mul_add(self, w: Self, acc: Self) -> Self {
-        // SAFETY: AVX-512F per the trait's contract.
-        unsafe { Self(std::arch::x86_64::_mm512_fmadd_ps(self.0, w.0, acc.0)) }
-    }
-    #[inline(always)]
-    unsafe fn add(self, other: Self) -> Self {
-        // SAFETY: AVX-512F per the trait's contract.
-        unsafe { Self(std::arch::x86_64::_mm512_add_ps(self.0, other.0)) }
-    }
-    #[inline(always)]
-    unsafe fn activate(self, activation: Activation) -> Self {
-        use std::arch::x86_64::{_mm512_max_ps, _mm512_min_ps, _mm512_set1_ps, _mm512_setzero_ps};
-        match activation {
-            Activation::Identity => self,
-            // SAFETY: AVX-512F per the trait's contract.
-            Activation::Relu6 => unsafe {
-                Self(_mm512_min_ps(
-                    _mm512_max_ps(self.0, _mm512_setzero_ps()),
-                    _mm512_set1_ps(6.0),
-                ))
-            },
-            // SAFETY: AVX-512F per the trait's contract.
-            Activation::Relu => unsafe { Self(_mm512_max_ps(self.0, _mm512_setzero_ps())) },
-        }
-    }
-}
-
-/// Two AVX2 registers.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-pub(crate) struct Avx2(std::arch::x86_64::__m256, std::arch::x86_64::__m256);
-
-// SAFETY: only used by `*_avx2` functions, which run after `Simd::detect` found AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-unsafe impl F32x16 for Avx2 {
-    #[inline(always)]
-    unsafe fn load(src: *const f32) -> Self {
-        use std::arch::x86_64::_mm256_loadu_ps;
-        // SAFETY: 16 readable floats; AVX per the trait's contract.
-        unsafe { Self(_mm256_loadu_ps(src), _mm256_loadu_ps(src.add(8))) }
-    }
-    #[inline(always)]
-    unsafe fn store(self, dst: *mut f32) {
-        use std::arch::x86_64::_mm256_storeu_ps;
-        // SAFETY: 16 writable floats; AVX per the trait's contract.
-        unsafe {
-            _mm256_storeu_ps(dst, self.0);
-            _mm256_storeu_ps(dst.add(8), self.1);
-        }
-    }
-    #[inline(always)]
-    unsafe fn splat(v: f32) -> Self {
-        // SAFETY: AVX per the trait's contract.
-        unsafe {
-            let v = std::arch::x86_64::_mm256_set1_ps(v);
-            Self(v, v)
-        }
-    }
-    #[inline(always)]
-    unsafe fn mul_add(self, w: Self, acc: Self) -> Self {
-        use std::arch::x86_64::_mm256_fmadd_ps;
-        // SAFETY: FMA per the trait's contract.
-        unsafe {
-            Self(
-                _mm256_fmadd_ps(self.0, w.0, acc.0),
-                _mm256_fmadd_ps(self.1, w.1, acc.1),
-            )
-        }
-    }
-    #[inline(always)]
-    unsafe fn add(self, other: Self) -> Self {
-        use std::arch::x86_64::_mm256_add_ps;
-        // SAFETY: AVX per the trait's contract.
-        unsafe {
-            Self(
-                _mm256_add_ps(self.0, other.0),
-                _mm256_add_ps(self.1, other.1),
-            )
-        }
-    }
-    #[inline(always)]
-    unsafe fn activate(self, activation: Activation) -> Self {
-        use std::arch::x86_64::{_mm256_max_ps, _mm256_min_ps, _mm256_set1_ps, _mm256_setzero_ps};
-        match activation {
-            Activation::Identity => self,
-            // SAFETY: AVX per the trait's contract.
-            Activation::Relu6 => unsafe {
-                let (zero, six) = (_mm256_setzero_ps(), _mm256_set1_ps(6.0));
-                Self(
-                    _mm256_min_ps(_mm256_max_ps(self.0, zero), six),
-                    _mm256_min_ps(_mm256_max_ps(self.1, zero), six),
-                )
-            },
-            // SAFETY: AVX per the trait's contract.
-            Activation::Relu => unsafe {
-                let zero = _mm256_setzero_ps();
-                Self(_mm256_max_ps(self.0, zero), _mm256_max_ps(self.1, zero))
-            },
-        }
-    }
-}
-
-/// Plain arrays, for other CPUs (the compiler vectorises what it can).
-#[derive(Clone, Copy)]
-pub(crate) struct Portable([f32; LANES]);
-
-// SAFETY: needs no particular instruction set.
-unsafe impl F32x16 for Portable {
-    #[inline(always)]
-    unsafe fn load(src: *const f32) -> Self {
-        // SAFETY: 16 readable floats per the trait's contract.
-        Self(unsafe { src.cast::<[f32; LANES]>().read_unaligned() })
-    }
-    #[inline(always)]
-    unsafe fn store(self, dst: *mut f32) {
-        // SAFETY: 16 writable floats per the trait's contract.
-        unsafe { dst.cast::<[f32; LANES]>().write_unaligned(self.0) }
-    }
-    #[inline(always)]
-    unsafe fn splat(v: f32) -> Self {
-        Self([v; LANES])
-    }
-    #[inline(always)]
-    unsafe fn mul_add(self, w: Self, acc: Self) -> Self {
-        let mut out = acc.0;
-        for ((o, a), b) in out.iter_mut().zip(self.0).zip(w.0) {
-            *o += a * b;
-        }
-        Self(out)
-    }
-    #[inline(always)]
-    unsafe fn add(self, other: Self) -> Self {
-        let mut out = self.0;
-        for (o, b) in out.iter_mut().zip(other.0) {
-            *o += b;
-        }
-        Self(out)
-    }
-    #[inline(always)]
-    unsafe fn activate(self, activation: Activation) -> Self {
-        Self(self.0.map(|v| activation.apply(v)))
-    }
-}
-
-/// Defines `$name(simd, args…)`, which runs the `#[inline(always)]` unsafe generic
-/// `$body::<T>` compiled for the instruction set `simd` names, with `T` the type given for
-/// that instruction set (an [`F32x16`] for the SIMD kernels, an [`Fma`] for the scalar ones).
-macro_rules! multiversion {
-    ($name:ident => $body:ident::<$avx512:ty, $avx2:ty, $portable:ty>($($arg:ident: $ty:ty),* $(,)?)) => {
-        #[allow(clippy::too_many_arguments)]
-        fn $name(simd: $crate::model::depthwise::Simd, $($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn avx512($($arg: $ty),*) {
-                    // SAFETY: this function only runs where AVX-512F is available.
-                    unsafe { $body::<$avx512>($($arg),*) }
-                }
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn avx2($($arg: $ty),*) {
-                    // SAFETY: this function only runs where AVX2 and FMA are available.
-                    unsafe { $body::<$avx2>($($arg),*) }
-                }
-                use $crate::model::depthwise::Simd;
-                match simd {
-                    // SAFETY: `Simd::detect` found these instruction sets on this CPU.
-                    Simd::Avx512 => return unsafe { avx512($($arg),*) },
-                    // SAFETY: as above.
-                    Simd::Avx2 => return unsafe { avx2($($arg),*) },
-                    Simd::Portable => {}
-                }
-            }
-            let _ = simd;
-            // SAFETY: the portable version needs no particular instruction set.
-            unsafe { $body::<$portable>($($arg),*) }
-        }
-    };
-}
-
-pub(crate) use multiversion;
 
 multiversion!(forward_row => forward_row_body::<Avx512, Avx2, Portable>(
     g: &Geometry,
     image: &[f32],
-    weight: &[f32],
-    bias: &[f32],
-    activation: Activation,
+    layer: &FusedLayer<'_>,
     oy: usize,
     out: &mut [MaybeUninit<f32>],
 ));
-
-/// The FMA flag of the scalar kernels, as a type for [`multiversion!`].
-pub(crate) trait Fma {
-    const FMA: bool;
-}
-pub(crate) struct WithFma;
-pub(crate) struct WithoutFma;
-impl Fma for WithFma {
-    const FMA: bool = true;
-}
-impl Fma for WithoutFma {
-    const FMA: bool = false;
-}
-
-/// `a · b + acc`, fused where the instruction set has FMA (Rust never fuses on its own).
-#[inline(always)]
-pub(crate) fn madd<F: Fma>(a: f32, b: f32, acc: f32) -> f32 {
-    if F::FMA {
-        a.mul_add(b, acc)
-    } else {
-        a * b + acc
-    }
-}
 
 multiversion!(input_grad_row => input_grad_row_body::<WithFma, WithFma, WithoutFma>(
     g: &Geometry,
@@ -723,6 +376,11 @@ fn forward_cpu(
     bias: &[f32],
     activation: Activation,
 ) -> Vec<f32> {
+    let layer = FusedLayer {
+        weight,
+        bias,
+        activation,
+    };
     let row_len = g.out_w * g.channels;
     let len = g.batch * g.out_h * row_len;
     let mut out = Vec::with_capacity(len);
@@ -733,7 +391,7 @@ fn forward_cpu(
             .for_each(|(row, out_row)| {
                 let (n, oy) = (row / g.out_h, row % g.out_h);
                 let image = &x[n * g.image_len()..][..g.image_len()];
-                forward_row(simd, g, image, weight, bias, activation, oy, out_row);
+                forward_row(simd, g, image, &layer, oy, out_row);
             });
     }
     // SAFETY: `forward_row` writes every element of every output row (each pixel, each
@@ -752,16 +410,18 @@ fn forward_cpu(
 /// # Safety
 /// `V`'s instruction set is available.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn forward_row_body<V: F32x16>(
     g: &Geometry,
     image: &[f32],
-    weight: &[f32],
-    bias: &[f32],
-    activation: Activation,
+    layer: &FusedLayer<'_>,
     oy: usize,
     out: &mut [MaybeUninit<f32>],
 ) {
+    let FusedLayer {
+        weight,
+        bias,
+        activation,
+    } = *layer;
     let c = g.channels;
     let s = g.stride;
     let full = c / LANES * LANES;
@@ -1047,239 +707,4 @@ pub fn weight_to_hwc(weight: &Tensor) -> Result<Tensor> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::test_util::{max_abs_diff, probed_grads};
-    use candle_core::{DType, Device, Var};
-
-    #[test]
-    fn same_padding_matches_tensorflow() {
-        // (input, kernel, stride) → (output, before, after), as tf.nn.conv2d(padding="SAME").
-        assert_eq!(same_padding(224, 3, 2), (112, 0, 1));
-        assert_eq!(same_padding(112, 3, 1), (112, 1, 1));
-        assert_eq!(same_padding(112, 3, 2), (56, 0, 1));
-        assert_eq!(same_padding(56, 5, 2), (28, 1, 2));
-        assert_eq!(same_padding(14, 5, 1), (14, 2, 2));
-        assert_eq!(same_padding(14, 5, 2), (7, 1, 2));
-        assert_eq!(same_padding(225, 3, 2), (113, 1, 1));
-        assert_eq!(same_padding(7, 1, 1), (7, 0, 0));
-        assert_eq!(same_padding(2, 5, 1), (2, 2, 2));
-        assert_eq!(same_padding(1, 3, 2), (1, 1, 1));
-        assert_eq!(
-            Padding2d::same(16, 15, 5, 2),
-            Padding2d {
-                top: 1,
-                bottom: 2,
-                left: 2,
-                right: 2
-            }
-        );
-    }
-
-    /// Candle's grouped convolution on NCHW, with the same asymmetric padding.
-    fn candle_reference(
-        x_nhwc: &Tensor,
-        weight_chw: &Tensor,
-        bias: &Tensor,
-        stride: usize,
-        p: Padding2d,
-    ) -> Result<Tensor> {
-        let channels = bias.dim(0)?;
-        let x = x_nhwc.permute((0, 3, 1, 2))?;
-        let x = x.pad_with_zeros(2, p.top, p.bottom)?;
-        let x = x.pad_with_zeros(3, p.left, p.right)?;
-        let y = x.conv2d(weight_chw, 0, stride, 1, channels)?;
-        y.broadcast_add(&bias.reshape((1, channels, 1, 1))?)?
-            .permute((0, 2, 3, 1))?
-            .contiguous()
-    }
-
-    #[test]
-    fn forward_matches_candle_grouped_conv() {
-        let dev = Device::Cpu;
-        // Channels 40 = two 16-lane blocks and a tail of 8; odd and even sizes.
-        for &(kernel, stride, h, w) in &[
-            (3, 1, 9, 8),
-            (3, 2, 9, 8),
-            (5, 1, 7, 10),
-            (5, 2, 14, 11),
-            (3, 2, 2, 1),
-        ] {
-            let channels = 40;
-            let x = Tensor::randn(0f32, 1.0, (2, h, w, channels), &dev).unwrap();
-            let weight = Tensor::randn(0f32, 1.0, (channels, 1, kernel, kernel), &dev).unwrap();
-            let bias = Tensor::randn(0f32, 1.0, channels, &dev).unwrap();
-            let padding = Padding2d::same(h, w, kernel, stride);
-            let expected = candle_reference(&x, &weight, &bias, stride, padding).unwrap();
-            let op = DepthwiseConv2d {
-                stride,
-                padding,
-                activation: Activation::Identity,
-            };
-            let hwc = weight_to_hwc(&weight).unwrap();
-            let got = op.forward(&x, &hwc, &bias).unwrap();
-            assert_eq!(got.dims(), expected.dims(), "k{kernel} s{stride} {h}×{w}");
-            let err = max_abs_diff(&got, &expected);
-            assert!(err < 1e-4, "k{kernel} s{stride} {h}×{w}: max error {err}");
-
-            let relu6 = DepthwiseConv2d {
-                activation: Activation::Relu6,
-                ..op
-            };
-            let got = relu6.forward(&x, &hwc, &bias).unwrap();
-            let err = max_abs_diff(&got, &expected.clamp(0f32, 6f32).unwrap());
-            assert!(err < 1e-4, "relu6 k{kernel} s{stride}: max error {err}");
-        }
-    }
-
-    /// The same convolution from differentiable Candle ops (shifted, strided slices), as a
-    /// reference for the gradients.
-    fn sliced_reference(
-        x: &Tensor,
-        weight_hwc: &Tensor,
-        bias: &Tensor,
-        stride: usize,
-        p: Padding2d,
-    ) -> Result<Tensor> {
-        let (n, h, w, c) = x.dims4()?;
-        let (kh, kw, _) = weight_hwc.dims3()?;
-        let oh = (h + p.top + p.bottom - kh) / stride + 1;
-        let ow = (w + p.left + p.right - kw) / stride + 1;
-        let xp = x
-            .pad_with_zeros(1, p.top, p.bottom + stride)?
-            .pad_with_zeros(2, p.left, p.right + stride)?;
-        let wp = xp.dim(2)?;
-        let mut acc = bias.reshape((1, 1, 1, c))?.broadcast_as((n, oh, ow, c))?;
-        for ky in 0..kh {
-            let rows = xp
-                .narrow(1, ky, oh * stride)?
-                .reshape((n, oh, stride, wp, c))?
-                .narrow(2, 0, 1)?
-                .squeeze(2)?;
-            for kx in 0..kw {
-                let patch = rows
-                    .narrow(2, kx, ow * stride)?
-                    .reshape((n, oh, ow, stride, c))?
-                    .narrow(3, 0, 1)?
-                    .squeeze(3)?;
-                let tap = weight_hwc.narrow(0, ky, 1)?.narrow(1, kx, 1)?.squeeze(0)?;
-                acc = acc.broadcast_add(&patch.broadcast_mul(&tap.reshape((1, 1, 1, c))?)?)?;
-            }
-        }
-        Ok(acc)
-    }
-
-    #[test]
-    fn backward_matches_differentiable_reference() {
-        let dev = Device::Cpu;
-        for &(kernel, stride, h, w, activation) in &[
-            (3, 1, 6, 7, Activation::Identity),
-            (3, 2, 7, 6, Activation::Relu6),
-            (5, 1, 6, 5, Activation::Relu6),
-            (5, 2, 9, 8, Activation::Identity),
-        ] {
-            let channels = 20;
-            let x = Var::randn(0f32, 2.0, (2, h, w, channels), &dev).unwrap();
-            let weight = Var::randn(0f32, 1.0, (kernel, kernel, channels), &dev).unwrap();
-            let bias = Var::randn(0f32, 1.0, channels, &dev).unwrap();
-            let padding = Padding2d::same(h, w, kernel, stride);
-            let op = DepthwiseConv2d {
-                stride,
-                padding,
-                activation,
-            };
-            let got = op.forward(&x, &weight, &bias).unwrap();
-            let reference =
-                sliced_reference(x.as_tensor(), &weight, &bias, stride, padding).unwrap();
-            let reference = match activation {
-                Activation::Identity => reference,
-                Activation::Relu6 => reference.clamp(0f32, 6f32).unwrap(),
-                Activation::Relu => reference.relu().unwrap(),
-            };
-            assert!(max_abs_diff(&got, &reference) < 1e-4);
-
-            let probe = Tensor::randn(0f32, 1.0, got.dims(), &dev).unwrap();
-            let grads_got = probed_grads(&got, &probe);
-            let grads_ref = probed_grads(&reference, &probe);
-            for (name, var) in [("input", &x), ("weight", &weight), ("bias", &bias)] {
-                let a = grads_got.get(var).unwrap();
-                let b = grads_ref.get(var).unwrap();
-                let err = max_abs_diff(a, b);
-                assert!(
-                    err < 1e-3,
-                    "{name} gradient k{kernel} s{stride}: max error {err}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn every_instruction_set_gives_the_same_result() {
-        let dev = Device::Cpu;
-        let (n, h, w, c, k, stride) = (2, 11, 13, 37, 5, 2);
-        let x = Tensor::randn(0f32, 2.0, (n, h, w, c), &dev).unwrap();
-        let weight = Tensor::randn(0f32, 1.0, (k, k, c), &dev).unwrap();
-        let bias = Tensor::randn(0f32, 1.0, c, &dev).unwrap();
-        let padding = Padding2d::same(h, w, k, stride);
-        let g = Geometry::new(x.shape(), k, k, stride, padding).unwrap();
-        let (xs, ws, bs) = (
-            x.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            weight.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            bias.to_vec1::<f32>().unwrap(),
-        );
-        let results: Vec<Vec<f32>> = Simd::available()
-            .into_iter()
-            .map(|simd| forward_cpu(simd, &g, &xs, &ws, &bs, Activation::Relu6))
-            .collect();
-        let same = |results: &[Vec<f32>], what: &str| {
-            let portable = results.last().unwrap();
-            for result in results {
-                let err = result
-                    .iter()
-                    .zip(portable)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max);
-                assert!(err < 1e-4, "{what}: max difference {err}");
-            }
-        };
-        same(&results, "forward");
-        // The backward kernels, from one output gradient.
-        let grad = &results[0];
-        let input_grads: Vec<Vec<f32>> = Simd::available()
-            .into_iter()
-            .map(|simd| input_grad_cpu(simd, &g, grad, &ws))
-            .collect();
-        same(&input_grads, "input gradient");
-        let weight_grads: Vec<Vec<f32>> = Simd::available()
-            .into_iter()
-            .map(|simd| weight_grad_cpu(simd, &g, grad, &xs))
-            .collect();
-        same(&weight_grads, "weight gradient");
-        let rows = xs[..3 * c].to_vec();
-        let residual = &xs[3 * c..6 * c];
-        for simd in Simd::available() {
-            let mut got = rows.clone();
-            bias_activation_rows(simd, &mut got, &bs, Some(residual), Activation::Relu6);
-            for (i, v) in got.iter().enumerate() {
-                let expected = (rows[i] + bs[i % c]).clamp(0.0, 6.0) + residual[i];
-                assert!((v - expected).abs() < 1e-5, "{simd:?} element {i}");
-            }
-        }
-    }
-
-    #[test]
-    fn rejects_other_dtypes_and_small_inputs() {
-        let dev = Device::Cpu;
-        let op = DepthwiseConv2d {
-            stride: 1,
-            padding: Padding2d::default(),
-            activation: Activation::Identity,
-        };
-        let w = Tensor::zeros((3, 3, 4), DType::F32, &dev).unwrap();
-        let b = Tensor::zeros(4, DType::F32, &dev).unwrap();
-        let x64 = Tensor::zeros((1, 5, 5, 4), DType::F64, &dev).unwrap();
-        assert!(op.forward(&x64, &w, &b).is_err());
-        let tiny = Tensor::zeros((1, 2, 2, 4), DType::F32, &dev).unwrap();
-        assert!(op.forward(&tiny, &w, &b).is_err());
-    }
-}
+mod tests;

@@ -7,7 +7,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::depthwise::{Activation, Fma, Simd, WithFma, WithoutFma, madd, multiversion};
+use super::depthwise::Activation;
+use crate::simd::{Fma, Simd, WithFma, WithoutFma, madd, multiversion};
 
 /// An activation as a type (see the module docs).
 pub(crate) trait Act {
@@ -247,10 +248,19 @@ unsafe fn bn_forward_body<F: Fma>(
     }
 }
 
+/// The rows a batch-norm backward pass reads, one channel per column.
+#[derive(Clone, Copy)]
+pub(crate) struct BnRows<'a> {
+    /// The gradient of the output.
+    pub dy: &'a [f32],
+    /// The output, whose activation derivative the pass reads off it.
+    pub y: &'a [f32],
+    /// The batch norm's input.
+    pub u: &'a [f32],
+}
+
 multiversion!(bn_backward_sums_rows => bn_backward_sums_body::<WithFma, WithFma, WithoutFma>(
-    dy: &[f32],
-    y: &[f32],
-    u: &[f32],
+    rows: BnRows<'_>,
     ch: BnChannels<'_>,
     sum_dz: &mut [f32],
     sum_dz_xhat: &mut [f32],
@@ -259,40 +269,27 @@ multiversion!(bn_backward_sums_rows => bn_backward_sums_body::<WithFma, WithFma,
 
 /// Adds `Σ dz` and `Σ dz·û` of rows of channels into the sums (`dz = dy·act'(y)`,
 /// `û = (u − μ)/σ`).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn bn_backward_sums(
-    dy: &[f32],
-    y: &[f32],
-    u: &[f32],
+    rows: BnRows<'_>,
     ch: BnChannels<'_>,
     sum_dz: &mut [f32],
     sum_dz_xhat: &mut [f32],
     activation: Activation,
 ) {
-    bn_backward_sums_rows(
-        Simd::detect(),
-        dy,
-        y,
-        u,
-        ch,
-        sum_dz,
-        sum_dz_xhat,
-        activation,
-    )
+    bn_backward_sums_rows(Simd::detect(), rows, ch, sum_dz, sum_dz_xhat, activation)
 }
 
 /// # Safety
 /// As for [`pass_rows_body`].
 #[inline(always)]
 unsafe fn bn_backward_sums_body<F: Fma>(
-    dy: &[f32],
-    y: &[f32],
-    u: &[f32],
+    rows: BnRows<'_>,
     ch: BnChannels<'_>,
     sum_dz: &mut [f32],
     sum_dz_xhat: &mut [f32],
     activation: Activation,
 ) {
+    let BnRows { dy, y, u } = rows;
     #[inline(always)]
     fn run<A: Act, F: Fma>(
         dy: &[f32],
@@ -340,9 +337,7 @@ pub(crate) struct BnGrad<'a> {
 }
 
 multiversion!(bn_backward_rows => bn_backward_body::<WithFma, WithFma, WithoutFma>(
-    dy: &[f32],
-    y: &[f32],
-    u: &[f32],
+    rows: BnRows<'_>,
     du: &mut [MaybeUninit<f32>],
     ch: BnChannels<'_>,
     grad: BnGrad<'_>,
@@ -351,29 +346,26 @@ multiversion!(bn_backward_rows => bn_backward_body::<WithFma, WithFma, WithoutFm
 
 /// `du = γ/σ · (dz − Σdz/M − û·Σ(dz·û)/M)` over rows of channels; writes every slot of `du`.
 pub(crate) fn bn_backward(
-    dy: &[f32],
-    y: &[f32],
-    u: &[f32],
+    rows: BnRows<'_>,
     du: &mut [MaybeUninit<f32>],
     ch: BnChannels<'_>,
     grad: BnGrad<'_>,
     activation: Activation,
 ) {
-    bn_backward_rows(Simd::detect(), dy, y, u, du, ch, grad, activation)
+    bn_backward_rows(Simd::detect(), rows, du, ch, grad, activation)
 }
 
 /// # Safety
 /// As for [`pass_rows_body`].
 #[inline(always)]
 unsafe fn bn_backward_body<F: Fma>(
-    dy: &[f32],
-    y: &[f32],
-    u: &[f32],
+    rows: BnRows<'_>,
     du: &mut [MaybeUninit<f32>],
     ch: BnChannels<'_>,
     grad: BnGrad<'_>,
     activation: Activation,
 ) {
+    let BnRows { dy, y, u } = rows;
     #[inline(always)]
     fn run<A: Act, F: Fma>(
         dy: &[f32],
@@ -453,6 +445,11 @@ mod tests {
             mean_dz: &md,
             mean_dz_xhat: &mx,
         };
+        let bn_rows = BnRows {
+            dy: &dy,
+            y: &y,
+            u: &u,
+        };
         let written = |f: &mut dyn FnMut(&mut [MaybeUninit<f32>])| {
             let mut v = uninit(rows * c);
             f(slots(&mut v, rows * c));
@@ -471,10 +468,9 @@ mod tests {
                 bn_moments_rows(simd, &u, &mean, &mut s, &mut q);
                 let fwd = written(&mut |y| bn_forward_rows(simd, &u, y, ch, activation));
                 let (mut bs, mut bp) = (vec![0f32; c], vec![0f32; c]);
-                bn_backward_sums_rows(simd, &dy, &y, &u, ch, &mut bs, &mut bp, activation);
-                let bwd = written(&mut |du| {
-                    bn_backward_rows(simd, &dy, &y, &u, du, ch, grad, activation)
-                });
+                bn_backward_sums_rows(simd, bn_rows, ch, &mut bs, &mut bp, activation);
+                let bwd =
+                    written(&mut |du| bn_backward_rows(simd, bn_rows, du, ch, grad, activation));
                 outputs.push(vec![dz, sums, col, s, q, fwd, bs, bp, bwd]);
             }
             let portable = outputs.last().unwrap();

@@ -4,12 +4,16 @@
 pub mod backbone;
 pub mod batch_norm;
 pub mod conv;
+pub(crate) mod cpu_data;
 pub mod depthwise;
+pub mod efficientnet;
 pub(crate) mod elementwise;
+pub(crate) mod f32x16;
 pub mod lite0;
 pub mod network;
 pub mod pickle;
 pub mod pool;
+pub mod resnet;
 pub mod shallow;
 pub mod system;
 pub mod weights;

@@ -11,7 +11,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::conv::{f32_slice, with_cpu_f32};
+use super::cpu_data::{f32_slice, with_cpu_f32};
 
 /// Average pool of side and stride `side` on an `N×H×W×C` map; rows and columns past the
 /// last whole window are dropped (as Candle's `avg_pool2d` does).
@@ -47,7 +47,7 @@ impl CustomOp1 for AvgPool {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l, "input")?;
+        let x = f32_slice(s, l, "convolution", Some("input"))?;
         let (n, h, w, c, oh, ow) = self.sizes(l.shape())?;
         let p = self.side;
         let scale = 1.0 / (p * p) as f32;
@@ -121,7 +121,7 @@ impl CustomOp1 for GlobalMeanMax {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l, "input")?;
+        let x = f32_slice(s, l, "convolution", Some("input"))?;
         let (n, h, w, c) = l.shape().dims4()?;
         let pixels = h * w;
         if pixels == 0 {

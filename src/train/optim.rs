@@ -8,7 +8,7 @@
 //! its gradient and the two moments once, in parallel, and writes the three results back;
 //! on other devices it runs Candle's operations.
 
-use crate::model::conv::with_cpu_f32;
+use crate::model::cpu_data::with_cpu_f32;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var};
 use candle_nn::{Optimizer, ParamsAdamW};

@@ -1,0 +1,420 @@
+//! The inference-only CPU kernels besides the depthwise one: 1×1 convolutions as matrix
+//! products with a fused epilogue, and the stem's im2col.
+
+use candle_core::bail;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use std::mem::MaybeUninit;
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use crate::model::cpu_data::f32_slice;
+use crate::model::depthwise::{Activation, FusedLayer, PIXELS, Padding2d, bias_activation};
+#[cfg(target_arch = "x86_64")]
+use crate::model::f32x16::{Avx2, Avx512};
+use crate::model::f32x16::{F32x16, LANES, Portable};
+use crate::simd::{Simd, multiversion};
+
+/// `act(x · W + b) [+ residual]` for `x` `M × K` and `packed` `(K + 1) × N` (the last row
+/// is `b`); `M × N` out.
+pub(super) fn pointwise(
+    x: &Tensor,
+    packed: &Tensor,
+    activation: Activation,
+    residual: Option<&Tensor>,
+) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    match residual {
+        None => x.apply_op2_no_bwd(packed, &Pointwise { activation }),
+        Some(r) => x.apply_op3_no_bwd(packed, &r.contiguous()?, &Pointwise { activation }),
+    }
+}
+
+/// A 1×1 convolution on channels-last rows (see [`pointwise`]).
+struct Pointwise {
+    activation: Activation,
+}
+
+impl CustomOp2 for Pointwise {
+    fn name(&self) -> &'static str {
+        "lite0-pointwise"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "lite0 fused kernels", None)?;
+        let packed = f32_slice(s2, l2, "lite0 fused kernels", None)?;
+        let (m, k) = l1.shape().dims2()?;
+        let (k1, n) = l2.shape().dims2()?;
+        if k1 != k + 1 {
+            bail!(
+                "lite0 pointwise: {:?} rows against packed weights {:?}",
+                l1.dims(),
+                l2.dims()
+            )
+        }
+        let out = matmul_epilogue(x, m, k, packed, n, None, self.activation);
+        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+    }
+}
+
+impl CustomOp3 for Pointwise {
+    fn name(&self) -> &'static str {
+        "lite0-pointwise-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "lite0 fused kernels", None)?;
+        let packed = f32_slice(s2, l2, "lite0 fused kernels", None)?;
+        let residual = f32_slice(s3, l3, "lite0 fused kernels", None)?;
+        let (m, k) = l1.shape().dims2()?;
+        let (k1, n) = l2.shape().dims2()?;
+        if k1 != k + 1 || l3.dims() != [m, n] {
+            bail!(
+                "lite0 pointwise: {:?} rows, packed weights {:?}, residual {:?}",
+                l1.dims(),
+                l2.dims(),
+                l3.dims()
+            )
+        }
+        let out = matmul_epilogue(x, m, k, packed, n, Some(residual), self.activation);
+        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+    }
+}
+
+/// Rows per task: small enough that a task's input and output rows stay in the core's
+/// cache while the epilogue runs, and enough tasks to keep every thread busy.
+fn rows_per_task(m: usize, k: usize, n: usize, threads: usize) -> usize {
+    const CACHE_FLOATS: usize = 48 * 1024;
+    let by_cache = (CACHE_FLOATS / (k + n)).max(16);
+    let by_balance = m.div_ceil(threads * 4).max(16);
+    by_cache.min(by_balance)
+}
+
+fn matmul_epilogue(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    packed: &[f32],
+    n: usize,
+    residual: Option<&[f32]>,
+    activation: Activation,
+) -> Vec<f32> {
+    let (weight, bias) = packed.split_at(k * n);
+    if m == 0 || n == 0 {
+        return Vec::new();
+    }
+    if k == 0 {
+        let mut out = vec![0f32; m * n];
+        bias_activation(&mut out, bias, residual, activation);
+        return out;
+    }
+    let layer = FusedLayer {
+        weight,
+        bias,
+        activation,
+    };
+    let mut out = Vec::with_capacity(m * n);
+    let slots = &mut out.spare_capacity_mut()[..m * n];
+    let threads = rayon::current_num_threads().max(1);
+    let rows = rows_per_task(m, k, n, threads);
+    if m <= rows {
+        let parallelism = if threads > 1 {
+            Parallelism::Rayon(threads)
+        } else {
+            Parallelism::None
+        };
+        block(x, &layer, residual, slots, k, n, parallelism);
+    } else {
+        slots
+            .par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(i, out)| {
+                let r0 = i * rows;
+                let r = out.len() / n;
+                let x = &x[r0 * k..(r0 + r) * k];
+                let residual = residual.map(|res| &res[r0 * n..(r0 + r) * n]);
+                block(x, &layer, residual, out, k, n, Parallelism::None);
+            });
+    }
+    // SAFETY: `block` ran on every row block and the matrix product wrote every element.
+    unsafe { out.set_len(m * n) };
+    out
+}
+
+/// One block of rows: `out = act(x · W + b) [+ residual]`; writes every element of `out`.
+fn block(
+    x: &[f32],
+    layer: &FusedLayer<'_>,
+    residual: Option<&[f32]>,
+    out: &mut [MaybeUninit<f32>],
+    k: usize,
+    n: usize,
+    parallelism: Parallelism,
+) {
+    let FusedLayer {
+        weight,
+        bias,
+        activation,
+    } = *layer;
+    let m = out.len() / n;
+    assert!(x.len() == m * k && weight.len() == k * n && out.len() == m * n && k > 0);
+    // SAFETY: `x` is m×k, `weight` k×n and `out` m×n, all row-major and in bounds as the
+    // strides say; `out` is borrowed mutably, so it aliases neither input. With
+    // `read_dst` false and k > 0, gemm writes every element of `out` without reading it.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr().cast::<f32>(),
+            1,
+            n as isize,
+            false,
+            x.as_ptr(),
+            1,
+            k as isize,
+            weight.as_ptr(),
+            1,
+            n as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    };
+    // SAFETY: the matrix product above initialised every element of `out`.
+    let out = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
+    bias_activation(out, bias, residual, activation);
+}
+
+/// A dense k×k convolution from a channel-first image to channels-last rows, with the
+/// batch norm folded in and the activation fused (the stem):
+/// `(x N×C×H×W, packed (KH·KW·C + 1) × OUT) → (N·OH·OW) × OUT`, weight rows in
+/// `(ky, kx, c)` order and the bias last.
+pub(super) struct DenseConv {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: Padding2d,
+    pub activation: Activation,
+}
+
+/// Sizes of one [`DenseConv`].
+struct Dense {
+    in_c: usize,
+    in_h: usize,
+    in_w: usize,
+    out_c: usize,
+    out_w: usize,
+    kernel: usize,
+    stride: usize,
+    pad_top: usize,
+    pad_left: usize,
+}
+
+/// Kernel offsets `k` in `start..end` with `0 ≤ origin + k − pad < size`.
+fn taps(origin: usize, pad: usize, size: usize, kernel: usize) -> (usize, usize) {
+    let start = pad.saturating_sub(origin);
+    let end = (size + pad).saturating_sub(origin).min(kernel);
+    (start, end.max(start))
+}
+
+impl CustomOp2 for DenseConv {
+    fn name(&self) -> &'static str {
+        "lite0-dense-conv"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "lite0 fused kernels", None)?;
+        let packed = f32_slice(s2, l2, "lite0 fused kernels", None)?;
+        let (out, shape) = self.compute(Simd::detect(), x, l1.shape(), packed, l2.shape())?;
+        Ok((CpuStorage::F32(out), shape))
+    }
+}
+
+impl DenseConv {
+    /// The convolution of contiguous `x` with `packed`, on the instruction set `simd`.
+    pub(super) fn compute(
+        &self,
+        simd: Simd,
+        x: &[f32],
+        x_shape: &Shape,
+        packed: &[f32],
+        packed_shape: &Shape,
+    ) -> Result<(Vec<f32>, Shape)> {
+        let (n, c, h, w) = x_shape.dims4()?;
+        let (rows, out_c) = packed_shape.dims2()?;
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        if rows != k * k * c + 1 || x.len() != n * c * h * w || packed.len() != rows * out_c {
+            bail!("lite0 dense conv: {c} channels, {k}×{k} kernel, {rows} weight rows")
+        }
+        let padded_h = h + p.top + p.bottom;
+        let padded_w = w + p.left + p.right;
+        if s == 0 || k == 0 || padded_h < k || padded_w < k {
+            bail!("lite0 dense conv: {h}×{w} input too small for a {k}×{k} kernel")
+        }
+        let (out_h, out_w) = ((padded_h - k) / s + 1, (padded_w - k) / s + 1);
+        let g = Dense {
+            in_c: c,
+            in_h: h,
+            in_w: w,
+            out_c,
+            out_w,
+            kernel: k,
+            stride: s,
+            pad_top: p.top,
+            pad_left: p.left,
+        };
+        let (weight, bias) = packed.split_at(k * k * c * out_c);
+        let layer = FusedLayer {
+            weight,
+            bias,
+            activation: self.activation,
+        };
+        let len = n * out_h * out_w * out_c;
+        let mut out = Vec::with_capacity(len);
+        if out_w * out_c > 0 {
+            out.spare_capacity_mut()[..len]
+                .par_chunks_mut(out_w * out_c)
+                .enumerate()
+                .for_each(|(row, out)| {
+                    let (b, oy) = (row / out_h, row % out_h);
+                    let image = &x[b * c * h * w..(b + 1) * c * h * w];
+                    dense_row(simd, &g, image, &layer, oy, out);
+                });
+        }
+        // SAFETY: `dense_row` writes every channel of every pixel of every row.
+        unsafe { out.set_len(len) };
+        Ok((out, Shape::from((n * out_h * out_w, out_c))))
+    }
+}
+
+multiversion!(dense_row => dense_row_body::<Avx512, Avx2, Portable>(
+    g: &Dense,
+    image: &[f32],
+    layer: &FusedLayer<'_>,
+    oy: usize,
+    out: &mut [MaybeUninit<f32>],
+));
+
+/// One output row: `out[ox, o] = act(bias[o] + Σ x[c, iy, ix] · w[(ky, kx, c), o])`,
+/// 16 output channels at a time. Every element of `out` is written.
+///
+/// # Safety
+/// `V`'s instruction set is available.
+#[inline(always)]
+unsafe fn dense_row_body<V: F32x16>(
+    g: &Dense,
+    image: &[f32],
+    layer: &FusedLayer<'_>,
+    oy: usize,
+    out: &mut [MaybeUninit<f32>],
+) {
+    let FusedLayer {
+        weight,
+        bias,
+        activation,
+    } = *layer;
+    let (k, s, co) = (g.kernel, g.stride, g.out_c);
+    let full = co / LANES * LANES;
+    assert!(
+        image.len() >= g.in_c * g.in_h * g.in_w
+            && weight.len() >= k * k * g.in_c * co
+            && bias.len() >= co
+            && out.len() >= g.out_w * co,
+        "dense conv row: buffers smaller than the geometry"
+    );
+    // Raw pointers for the weights and the output: every offset stays inside the buffers
+    // checked above (`ky, kx < k`, `ci < in_c`, `c0 + LANES ≤ out_c`, `ox < out_w`).
+    let (wts, dst) = (weight.as_ptr(), out.as_mut_ptr().cast::<f32>());
+    let (ky0, ky1) = taps(oy * s, g.pad_top, g.in_h, k);
+    // Pixels whose window lies inside the image go PIXELS at a time (independent
+    // accumulators sharing each weight load); the others one by one.
+    let inner_start = g.pad_left.div_ceil(s);
+    let inner_end = (g.in_w + g.pad_left)
+        .checked_sub(k)
+        .map_or(0, |last| (last / s + 1).min(g.out_w))
+        .max(inner_start);
+    let grouped_end = inner_start + (inner_end - inner_start) / PIXELS * PIXELS;
+    for c0 in (0..full).step_by(LANES) {
+        // SAFETY (all blocks below): `V`'s instruction set is available, and the offsets
+        // are in bounds as explained above.
+        let b = unsafe { V::load(bias.as_ptr().add(c0)) };
+        for ox in (inner_start..grouped_end).step_by(PIXELS) {
+            let mut acc = [b; PIXELS];
+            for ky in ky0..ky1 {
+                let iy = oy * s + ky - g.pad_top;
+                for kx in 0..k {
+                    let ix = ox * s + kx - g.pad_left;
+                    for ci in 0..g.in_c {
+                        let row =
+                            &image[(ci * g.in_h + iy) * g.in_w + ix..][..(PIXELS - 1) * s + 1];
+                        let tap = ((ky * k + kx) * g.in_c + ci) * co + c0;
+                        let w = unsafe { V::load(wts.add(tap)) };
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            *a = unsafe { V::splat(row[j * s]).mul_add(w, *a) };
+                        }
+                    }
+                }
+            }
+            for (j, a) in acc.into_iter().enumerate() {
+                unsafe { a.activate(activation).store(dst.add((ox + j) * co + c0)) };
+            }
+        }
+        for ox in (0..inner_start).chain(grouped_end..g.out_w) {
+            let (kx0, kx1) = taps(ox * s, g.pad_left, g.in_w, k);
+            let mut acc = b;
+            for ky in ky0..ky1 {
+                let iy = oy * s + ky - g.pad_top;
+                for kx in kx0..kx1 {
+                    let ix = ox * s + kx - g.pad_left;
+                    for ci in 0..g.in_c {
+                        let v = unsafe { V::splat(image[(ci * g.in_h + iy) * g.in_w + ix]) };
+                        let tap = ((ky * k + kx) * g.in_c + ci) * co + c0;
+                        acc = unsafe { v.mul_add(V::load(wts.add(tap)), acc) };
+                    }
+                }
+            }
+            unsafe { acc.activate(activation).store(dst.add(ox * co + c0)) };
+        }
+    }
+    for ox in 0..g.out_w {
+        let (kx0, kx1) = taps(ox * s, g.pad_left, g.in_w, k);
+        let dst = &mut out[ox * co..(ox + 1) * co];
+        for (o, slot) in dst.iter_mut().enumerate().skip(full) {
+            let mut acc = bias[o];
+            for ky in ky0..ky1 {
+                let iy = oy * s + ky - g.pad_top;
+                for kx in kx0..kx1 {
+                    let ix = ox * s + kx - g.pad_left;
+                    for ci in 0..g.in_c {
+                        let row = ((ky * k + kx) * g.in_c + ci) * co;
+                        acc += image[(ci * g.in_h + iy) * g.in_w + ix] * weight[row + o];
+                    }
+                }
+            }
+            slot.write(activation.apply(acc));
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The pickle opcodes: those this reader runs (protocol 2's, as `torch.save` writes them),
+//! which the test writer emits too, and the name of every opcode of protocols 0–5, so that a
+//! refusal can say what the file asked for.
+
+pub const MARK: u8 = b'(';
+pub const STOP: u8 = b'.';
+pub const BININT: u8 = b'J';
+pub const BININT1: u8 = b'K';
+pub const BININT2: u8 = b'M';
+pub const NONE: u8 = b'N';
+pub const BINPERSID: u8 = b'Q';
+pub const REDUCE: u8 = b'R';
+pub const BINSTRING: u8 = b'T';
+pub const SHORT_BINSTRING: u8 = b'U';
+pub const BINUNICODE: u8 = b'X';
+pub const APPEND: u8 = b'a';
+pub const BUILD: u8 = b'b';
+pub const GLOBAL: u8 = b'c';
+pub const EMPTY_DICT: u8 = b'}';
+pub const APPENDS: u8 = b'e';
+pub const BINGET: u8 = b'h';
+pub const LONG_BINGET: u8 = b'j';
+pub const EMPTY_LIST: u8 = b']';
+pub const BINPUT: u8 = b'q';
+pub const LONG_BINPUT: u8 = b'r';
+pub const SETITEM: u8 = b's';
+pub const TUPLE: u8 = b't';
+pub const EMPTY_TUPLE: u8 = b')';
+pub const SETITEMS: u8 = b'u';
+pub const BINFLOAT: u8 = b'G';
+pub const PROTO: u8 = 0x80;
+pub const TUPLE1: u8 = 0x85;
+pub const TUPLE2: u8 = 0x86;
+pub const TUPLE3: u8 = 0x87;
+pub const NEWTRUE: u8 = 0x88;
+pub const NEWFALSE: u8 = 0x89;
+pub const LONG1: u8 = 0x8a;
+pub const SHORT_BINUNICODE: u8 = 0x8c;
+
+/// The name of any pickle opcode (protocols 0–5), for refusals.
+pub fn name(code: u8) -> &'static str {
+    match code {
+        b'(' => "MARK",
+        b'.' => "STOP",
+        b'0' => "POP",
+        b'1' => "POP_MARK",
+        b'2' => "DUP",
+        b'F' => "FLOAT",
+        b'I' => "INT",
+        b'J' => "BININT",
+        b'K' => "BININT1",
+        b'L' => "LONG",
+        b'M' => "BININT2",
+        b'N' => "NONE",
+        b'P' => "PERSID",
+        b'Q' => "BINPERSID",
+        b'R' => "REDUCE",
+        b'S' => "STRING",
+        b'T' => "BINSTRING",
+        b'U' => "SHORT_BINSTRING",
+        b'V' => "UNICODE",
+        b'X' => "BINUNICODE",
+        b'a' => "APPEND",
+        b'b' => "BUILD",
+        b'c' => "GLOBAL",
+        b'd' => "DICT",
+        b'}' => "EMPTY_DICT",
+        b'e' => "APPENDS",
+        b'g' => "GET",
+        b'h' => "BINGET",
+        b'i' => "INST",
+        b'j' => "LONG_BINGET",
+        b'l' => "LIST",
+        b']' => "EMPTY_LIST",
+        b'o' => "OBJ",
+        b'p' => "PUT",
+        b'q' => "BINPUT",
+        b'r' => "LONG_BINPUT",
+        b's' => "SETITEM",
+        b't' => "TUPLE",
+        b')' => "EMPTY_TUPLE",
+        b'u' => "SETITEMS",
+        b'G' => "BINFLOAT",
+        b'B' => "BINBYTES",
+        b'C' => "SHORT_BINBYTES",
+        0x80 => "PROTO",
+        0x81 => "NEWOBJ",
+        0x82 => "EXT1",
+        0x83 => "EXT2",
+        0x84 => "EXT4",
+        0x85 => "TUPLE1",
+        0x86 => "TUPLE2",
+        0x87 => "TUPLE3",
+        0x88 => "NEWTRUE",
+        0x89 => "NEWFALSE",
+        0x8a => "LONG1",
+        0x8b => "LONG4",
+        0x8c => "SHORT_BINUNICODE",
+        0x8d => "BINUNICODE8",
+        0x8e => "BINBYTES8",
+        0x8f => "EMPTY_SET",
+        0x90 => "ADDITEMS",
+        0x91 => "FROZENSET",
+        0x92 => "NEWOBJ_EX",
+        0x93 => "STACK_GLOBAL",
+        0x94 => "MEMOIZE",
+        0x95 => "FRAME",
+        0x96 => "BYTEARRAY8",
+        0x97 => "NEXT_BUFFER",
+        0x98 => "READONLY_BUFFER",
+        _ => "not a pickle opcode",
+    }
+}

@@ -1,0 +1,184 @@
+//! The instruction set Vitrine's own CPU kernels run with, decided once for the whole
+//! program, and the helpers that compile a kernel for each instruction set.
+//!
+//! The model's kernels (depthwise convolution, the training loops, Lite0's fused inference)
+//! and the index scan's dot products all take their instruction set from [`Simd::detect`], so
+//! one `VITRINE_SIMD` setting forces search and model alike onto a narrower path.
+//! [`multiversion!`] compiles one generic kernel body for AVX-512, for AVX2 + FMA and
+//! portably and dispatches on a [`Simd`]; [`Fma`] and [`madd`] let a scalar body use fused
+//! multiply-adds where the instruction set has them. The sixteen-lane vector types the SIMD
+//! bodies are written with are the model's ([`crate::model::f32x16::F32x16`]): they apply
+//! its activations.
+
+/// The instruction set a kernel runs with, detected once per call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Simd {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Portable,
+}
+
+impl Simd {
+    /// Every instruction set this CPU can run a kernel version for, best first.
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Self> {
+        let mut all = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                all.push(Simd::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                all.push(Simd::Avx2);
+            }
+        }
+        all.push(Simd::Portable);
+        all
+    }
+
+    /// The instruction set the kernels run with: the best this CPU has that they have a
+    /// version for, capped by the `VITRINE_SIMD` environment variable (`avx512`, `avx2` or
+    /// `portable`), which lets a wider CPU run and test the narrower paths. Decided once.
+    pub(crate) fn detect() -> Self {
+        static CHOSEN: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let best = Self::best();
+            match std::env::var("VITRINE_SIMD").ok().as_deref().map(str::trim) {
+                Some("portable") => Simd::Portable,
+                #[cfg(target_arch = "x86_64")]
+                Some("avx2") if best == Simd::Avx512 => Simd::Avx2,
+                _ => best,
+            }
+        })
+    }
+
+    /// The best instruction set of this CPU that the kernels have a version for.
+    fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Simd::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Portable
+    }
+
+    /// The name of the instruction set, as benchmarks report it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => "avx512",
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => "avx2+fma",
+            Simd::Portable => "portable",
+        }
+    }
+}
+
+/// The instruction set Vitrine's own kernels run with on this machine (see [`Simd::detect`]).
+pub fn simd_level() -> &'static str {
+    Simd::detect().name()
+}
+
+/// Defines `$name(simd, args…)`, which runs the `#[inline(always)]` unsafe generic
+/// `$body::<T>` compiled for the instruction set `simd` names, with `T` the type given for
+/// that instruction set (an [`F32x16`](crate::model::f32x16::F32x16) for the SIMD
+/// kernels, an [`Fma`] for the scalar ones). A body takes at most six arguments, so that
+/// `$name` with `simd` stays within clippy's seven; more go into a struct of parameters (as
+/// [`FusedLayer`](crate::model::depthwise::FusedLayer) or `BnRows` group them).
+macro_rules! multiversion {
+    ($name:ident => $body:ident::<$avx512:ty, $avx2:ty, $portable:ty>($($arg:ident: $ty:ty),* $(,)?)) => {
+        fn $name(simd: $crate::simd::Simd, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) {
+                    // SAFETY: this function only runs where AVX-512F is available.
+                    unsafe { $body::<$avx512>($($arg),*) }
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    // SAFETY: this function only runs where AVX2 and FMA are available.
+                    unsafe { $body::<$avx2>($($arg),*) }
+                }
+                use $crate::simd::Simd;
+                match simd {
+                    // SAFETY: `Simd::detect` found these instruction sets on this CPU.
+                    Simd::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    Simd::Avx2 => return unsafe { avx2($($arg),*) },
+                    Simd::Portable => {}
+                }
+            }
+            let _ = simd;
+            // SAFETY: the portable version needs no particular instruction set.
+            unsafe { $body::<$portable>($($arg),*) }
+        }
+    };
+}
+
+pub(crate) use multiversion;
+
+/// The FMA flag of the scalar kernels, as a type for [`multiversion!`].
+pub(crate) trait Fma {
+    const FMA: bool;
+}
+pub(crate) struct WithFma;
+pub(crate) struct WithoutFma;
+impl Fma for WithFma {
+    const FMA: bool = true;
+}
+impl Fma for WithoutFma {
+    const FMA: bool = false;
+}
+
+/// `a · b + acc`, fused where the instruction set has FMA (Rust never fuses on its own).
+#[inline(always)]
+pub(crate) fn madd<F: Fma>(a: f32, b: f32, acc: f32) -> f32 {
+    if F::FMA {
+        a.mul_add(b, acc)
+    } else {
+        a * b + acc
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detect_chooses_an_instruction_set_this_cpu_has() {
+        let available = Simd::available();
+        assert_eq!(available.last(), Some(&Simd::Portable));
+        assert!(available.contains(&Simd::detect()), "{:?}", Simd::detect());
+        assert_eq!(Simd::detect(), Simd::detect());
+        assert_eq!(simd_level(), Simd::detect().name());
+        // `VITRINE_SIMD` only ever narrows the choice.
+        match std::env::var("VITRINE_SIMD").ok().as_deref().map(str::trim) {
+            Some("portable") => assert_eq!(Simd::detect(), Simd::Portable),
+            #[cfg(target_arch = "x86_64")]
+            Some("avx2") if available.contains(&Simd::Avx2) => {
+                assert_eq!(Simd::detect(), Simd::Avx2)
+            }
+            _ => assert_eq!(Simd::detect(), available[0]),
+        }
+    }
+
+    #[test]
+    fn madd_is_a_multiply_add_with_or_without_fma() {
+        assert_eq!(madd::<WithFma>(3.0, 4.0, 5.0), 17.0);
+        assert_eq!(madd::<WithoutFma>(3.0, 4.0, 5.0), 17.0);
+        // Fused, the product is not rounded before the sum.
+        let (a, b) = (1.0 + f32::EPSILON, 1.0 - f32::EPSILON);
+        assert_eq!(madd::<WithFma>(a, b, -1.0), -f32::EPSILON * f32::EPSILON);
+        assert_eq!(madd::<WithoutFma>(a, b, -1.0), 0.0);
+    }
+}
