@@ -19,7 +19,7 @@
 
 use super::lite0::{Kernels, Lite0, Lite0Config};
 use super::network::{LITE0_BACKBONE, NetworkConfig, ParallelNetwork, l2_normalize};
-use super::weights::{self, sha256_hex};
+use super::weights::sha256_hex;
 use crate::error::{Error, Result};
 use crate::library::Library;
 use crate::vision::preprocess::{Normalization, Preprocess, WHITE};
@@ -37,35 +37,6 @@ pub const LITE0_WEIGHTS_FILE: &str = "efficientnet-lite0.safetensors";
 pub const WEIGHTS_DIR_ENV: &str = "VITRINE_WEIGHTS_DIR";
 /// The version of `system.json` this program writes and reads.
 pub const SYSTEM_FILE_FORMAT: u32 = 1;
-
-/// The device a `--device` spec names: `cpu`, `cuda` (GPU 0) or `cuda:N`. CUDA needs a build
-/// with the `cuda` feature and the GPU itself; either missing is an error saying which.
-pub fn device(spec: &str) -> Result<Device> {
-    let spec = spec.trim();
-    let ordinal = match spec.to_ascii_lowercase().as_str() {
-        "cpu" => return Ok(Device::Cpu),
-        "cuda" => 0,
-        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(n)) => n,
-            Some(Err(_)) => {
-                return Err(Error::Invalid(format!(
-                    "bad device {spec:?}: the GPU number after cuda: must be 0, 1, …"
-                )));
-            }
-            None => {
-                return Err(Error::Invalid(format!(
-                    "unknown device {spec:?}: use cpu, cuda or cuda:N"
-                )));
-            }
-        },
-    };
-    if !candle_core::utils::cuda_is_available() {
-        return Err(Error::Invalid(
-            "this build has no CUDA support; rebuild with --features cuda".into(),
-        ));
-    }
-    Device::new_cuda(ordinal).map_err(|e| Error::Invalid(format!("no CUDA device {ordinal}: {e}")))
-}
 
 /// The Lite0 implementation for `device`: the fused kernels on the CPU, Candle's operations
 /// elsewhere (the fused kernels are CPU-only).
@@ -404,7 +375,7 @@ impl System {
         };
         let json = serde_json::to_vec_pretty(&file)
             .map_err(|e| Error::Invalid(format!("cannot describe the system: {e}")))?;
-        weights::write_atomically(&dir.join("system.json"), &json)?;
+        crate::atomic_file::write(&dir.join("system.json"), &json)?;
         lib.store.write(|w| {
             w.upsert_system(
                 name,
@@ -541,29 +512,6 @@ mod tests {
     }
 
     #[test]
-    fn device_specs_parse_or_say_what_is_wrong() {
-        assert!(device("cpu").unwrap().is_cpu());
-        assert!(device(" CPU ").unwrap().is_cpu());
-        let unknown = device("tpu").unwrap_err().to_string();
-        assert!(unknown.contains("unknown device \"tpu\""), "{unknown}");
-        let bad = device("cuda:x").unwrap_err().to_string();
-        assert!(bad.contains("GPU number"), "{bad}");
-        for spec in ["cuda", "cuda:1"] {
-            match device(spec) {
-                Ok(d) => assert!(d.is_cuda()),
-                Err(e) if cfg!(feature = "cuda") => {
-                    assert!(e.to_string().contains("no CUDA device"), "{e}")
-                }
-                Err(e) => assert_eq!(
-                    e.to_string(),
-                    "this build has no CUDA support; rebuild with --features cuda"
-                ),
-            }
-        }
-        assert_eq!(kernels_for(&Device::Cpu), Kernels::Fused);
-    }
-
-    #[test]
     fn missing_weights_name_every_place_looked_in() {
         let dir = tempfile::tempdir().unwrap();
         let dirs = [dir.path().join("a"), dir.path().join("b")];
@@ -643,7 +591,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("other.safetensors");
         let t = Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap();
-        weights::write_safetensors(&[("x".into(), t)], &BTreeMap::new(), &path).unwrap();
+        crate::model::weights::write_safetensors(&[("x".into(), t)], &BTreeMap::new(), &path)
+            .unwrap();
         let err = System::imagenet_lite0_from(&path, &Device::Cpu)
             .unwrap_err()
             .to_string();

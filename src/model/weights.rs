@@ -27,7 +27,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 /// The first pickle of a legacy `torch.save` file.
@@ -496,33 +496,8 @@ pub fn write_safetensors(
     for (_, tensor) in &order {
         bytes.extend_from_slice(&View::data(&tensor));
     }
-    write_atomically(path, &bytes)?;
+    crate::atomic_file::write(path, &bytes)?;
     Ok(sha256_hex(&bytes))
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it into place, so
-/// a reader never sees half a file.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(".{}.partial", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&temp);
-        return Err(Error::io(&temp, e));
-    }
-    std::fs::rename(&temp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        Error::io(path, e)
-    })
 }
 
 /// Loads a safetensors file and checks that every expected tensor is there with its shape.

@@ -14,7 +14,6 @@
 //! and how many are written, so a run killed while caching continues where it stopped.
 
 use crate::error::{Error, Result};
-use crate::model::weights::write_atomically;
 use candle_core::{Device, Tensor};
 use half::f16;
 use half::slice::HalfFloatSliceExt;
@@ -225,7 +224,7 @@ impl FeatureCache {
     fn save_meta(&self) -> Result<()> {
         let json = serde_json::to_vec_pretty(&self.meta)
             .map_err(|e| Error::Invalid(format!("cannot describe the feature cache: {e}")))?;
-        write_atomically(&self.dir.join(META_FILE), &json)
+        crate::atomic_file::write(&self.dir.join(META_FILE), &json)
     }
 }
 

@@ -15,7 +15,7 @@
 use super::split::Split;
 use super::{EpochStats, TrainConfig};
 use crate::error::{Error, Result};
-use crate::model::weights::{self, write_safetensors};
+use crate::model::weights::write_safetensors;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,7 @@ impl RunState {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Invalid(format!("cannot describe the run: {e}")))?;
-        weights::write_atomically(&dir.join("state.json"), &json)
+        crate::atomic_file::write(&dir.join("state.json"), &json)
     }
 
     /// Reads `state.json`; a missing run or a damaged file is an error naming the file.

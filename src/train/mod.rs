@@ -811,7 +811,7 @@ pub fn train(
     )?;
     let split_json = serde_json::to_vec_pretty(&state.split)
         .map_err(|e| Error::Invalid(format!("cannot describe the split: {e}")))?;
-    crate::model::weights::write_atomically(
+    crate::atomic_file::write(
         &system::system_dir(lib.root(), &config.name).join(SPLIT_FILE),
         &split_json,
     )?;

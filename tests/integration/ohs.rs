@@ -13,8 +13,9 @@ use vitrine::study::{self, Answer, Domain, NewQuery, NewSheet, NewStudy, SheetIt
 /// A second system for the demo library: Lite0 with a fresh (untrained) head, so two
 /// systems with different embeddings exist without training.
 pub fn add_fresh_head_system(root: &Path, name: &str) {
+    use vitrine::device::device;
     use vitrine::model::network::{NetworkConfig, ParallelNetwork};
-    use vitrine::model::system::{LITE0_WEIGHTS_FILE, System, device, find_weights};
+    use vitrine::model::system::{LITE0_WEIGHTS_FILE, System, find_weights};
     let mut lib = Library::open(root).unwrap();
     let config = NetworkConfig {
         embedding_dim: 32,

@@ -5,6 +5,7 @@
 use super::*;
 use crate::model::pickle::writer::{Entry, Pickle, billion_laughs, state_dict};
 use crate::model::pickle::{StorageRef, TensorRef};
+use std::io::Write;
 use zip::write::SimpleFileOptions;
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {
