@@ -13,10 +13,10 @@
 //! next one ("Imported 24 photos …") stays on show in the status line while that next job
 //! runs ([`JobSlot::previous`]).
 
-use super::menu::ImportKind;
 use super::pending::Pending;
 use super::progress::PhaseProgress;
 use crate::error::Result;
+use crate::gui::command::{ImportKind, JobCommand};
 use crate::index::IndexReport;
 use crate::jobs::{JobContext, Progress};
 use crate::sources::demo::{DemoOptions, DemoReport};
@@ -336,19 +336,6 @@ impl Drop for JobSlot {
             running.result.wait();
         }
     }
-}
-
-/// A job action from the status line or its confirmation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JobCommand {
-    /// Cancel pressed: stops at once, or asks first (see [`JobKind::asks_before_cancel`]).
-    Cancel,
-    /// "Stop" in the confirmation.
-    ConfirmCancel,
-    /// "Keep running" in the confirmation (or Escape).
-    KeepRunning,
-    /// Take the queued job at this place out of the queue.
-    RemoveQueued(usize),
 }
 
 /// One line about an indexing run, for the status line.

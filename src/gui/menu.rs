@@ -8,10 +8,16 @@
 //! it ends (`App::catalogue_changed`). The Catalog tab's "Import photo folder…"
 //! (`tabs::catalog::import`) starts the same import.
 
-use super::app::{Command, Runtime, Tab, UiState};
-use super::job_slot::{JobCommand, JobState, RunningJob};
-use super::tabs::analyze::AnalyzeCommand;
+use crate::gui::command::{Command, Tab};
+use crate::gui::command::{Dialog, ImportKind};
+
+use crate::gui::runtime::Runtime;
+
+use super::job_slot::{JobState, RunningJob};
 use super::theme;
+use crate::gui::command::AnalyzeCommand;
+use crate::gui::command::JobCommand;
+use crate::gui::ui_state::UiState;
 use crate::sources::import::FolderSplit;
 use eframe::egui;
 use egui::{RichText, Ui};
@@ -38,69 +44,6 @@ pub(crate) fn next_zoom(current: f32, step: i32) -> f32 {
     // Round to the step, so steps always land on 90 %, 100 %, 110 % …
     let stepped = current + ZOOM_STEP * step.signum() as f32;
     clamp_zoom((stepped / ZOOM_STEP).round() * ZOOM_STEP)
-}
-
-/// A catalogue format File > Import reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ImportKind {
-    /// A folder of photos: one folder per category, a flat folder, or train/validation/test
-    /// split folders; with a split, only that split's folder (`vitrine import folder
-    /// --split`).
-    PhotoFolder(Option<FolderSplit>),
-    /// A CSV file (`image,labels,title,category,…`); images relative to its folder.
-    Csv,
-    /// Kaggle's Fashion Product Images: a folder with styles.csv and images/.
-    FashionProductImages,
-    /// DeepFashion In-shop: a folder with list_eval_partition.txt, list_attr_items.txt, img/.
-    DeepFashionInshop,
-}
-
-impl ImportKind {
-    /// The formats after the photo folder (which has its own submenu, one entry per split).
-    pub const FORMATS: [ImportKind; 3] = [
-        ImportKind::Csv,
-        ImportKind::FashionProductImages,
-        ImportKind::DeepFashionInshop,
-    ];
-
-    /// The menu entry (a photo folder's, in its submenu).
-    fn menu_text(self) -> &'static str {
-        match self {
-            ImportKind::PhotoFolder(None) => "All photos…",
-            ImportKind::PhotoFolder(Some(FolderSplit::Train)) => "Only the train split…",
-            ImportKind::PhotoFolder(Some(FolderSplit::Validation)) => "Only the validation split…",
-            ImportKind::PhotoFolder(Some(FolderSplit::Test)) => "Only the test split…",
-            ImportKind::Csv => "CSV file…",
-            ImportKind::FashionProductImages => "Fashion Product Images folder…",
-            ImportKind::DeepFashionInshop => "DeepFashion In-shop folder…",
-        }
-    }
-
-    /// The picker's title.
-    pub fn picker_title(self) -> String {
-        match self {
-            ImportKind::PhotoFolder(None) => "Import a folder of photos".to_owned(),
-            ImportKind::PhotoFolder(Some(split)) => format!(
-                "Import the {} split of a photo folder (its {0}/ folder)",
-                split.as_str()
-            ),
-            other => format!("Import {}", other.menu_text()),
-        }
-    }
-
-    /// Whether its picker asks for a folder (else a file).
-    pub fn picks_folder(self) -> bool {
-        !matches!(self, ImportKind::Csv)
-    }
-}
-
-/// A dialog over the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialog {
-    /// Help > Keyboard shortcuts (F1 or `?`).
-    Shortcuts,
-    /// Help > About Vitrine.
-    About,
 }
 
 /// Every keyboard shortcut, by where it works: the sheet F1 shows.

@@ -24,21 +24,26 @@
 //! dismissible banner, and the app keeps working. Colours and spacing live in `theme` only.
 
 mod app;
+mod command;
 mod image_widget;
 mod job_slot;
 mod menu;
 mod pending;
 mod progress;
+mod runtime;
 mod tabs;
 #[cfg(test)]
 mod tests;
 mod theme;
 mod thumbs;
 mod top_bar;
+mod ui_state;
 mod widgets;
 
-pub use app::{App, Startup, Tab, UiState};
+pub use app::{App, Startup};
+pub use command::Tab;
 pub use tabs::catalog::CatalogFilter;
+pub use ui_state::UiState;
 
 use crate::error::{Error, Result};
 use eframe::egui;

@@ -13,9 +13,14 @@
 //! CUDA on a machine with a GPU, the top bar also shows which device models run on (the CPU
 //! by default).
 
-use super::app::{Command, Runtime, Tab, UiState};
-use super::job_slot::{JobCommand, JobKind, JobState};
+use crate::gui::command::{Command, Tab};
+
+use crate::gui::runtime::Runtime;
+
+use super::job_slot::{JobKind, JobState};
 use super::{menu, theme, widgets};
+use crate::gui::command::JobCommand;
+use crate::gui::ui_state::UiState;
 use crate::model::system::SystemInfo;
 use eframe::egui;
 use egui::{RichText, Ui};

@@ -5,7 +5,8 @@
 
 use super::App;
 use crate::error::Error;
-use crate::gui::job_slot::{FinishedJob, JobCommand, JobKind, JobOutput, JobState, index_summary};
+use crate::gui::command::JobCommand;
+use crate::gui::job_slot::{FinishedJob, JobKind, JobOutput, JobState, index_summary};
 use crate::library::Library;
 use crate::sources::demo::{self, DemoOptions};
 

@@ -3,9 +3,11 @@
 //! (File > Import and the Catalog tab's "Import photo folder…": a file or folder picker on its
 //! own thread, then a job that queues behind a running one).
 
-use super::{App, Command};
+use super::App;
+
+use crate::gui::command::Command;
+use crate::gui::command::ImportKind;
 use crate::gui::job_slot::{JobKind, JobOutput};
-use crate::gui::menu::ImportKind;
 use crate::gui::pending::block_on;
 use crate::library::Library;
 use crate::model::system::{self, System};
@@ -44,7 +46,7 @@ impl App {
             .clone()
             .filter(|s| self.tabs.evaluate.studies.contains(s))
         {
-            let show = crate::gui::tabs::analyze::AnalyzeCommand::ShowReport(study);
+            let show = crate::gui::command::AnalyzeCommand::ShowReport(study);
             self.tabs.analyze.handle(show, saved, &mut self.rt);
         }
     }

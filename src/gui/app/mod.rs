@@ -11,24 +11,21 @@
 mod commands;
 mod jobs;
 mod library;
-mod runtime;
 mod shortcuts;
 
-pub(crate) use commands::Command;
-pub(crate) use runtime::Runtime;
-
+use crate::gui::command::{Command, QuerySource, SearchCommand, Tab};
 use crate::gui::job_slot::{JobKind, JobState};
+use crate::gui::runtime::Runtime;
 use crate::gui::tabs::analyze::AnalyzeTab;
-use crate::gui::tabs::catalog::{CatalogFilter, CatalogTab};
-use crate::gui::tabs::evaluate::{EvaluateTab, OhsUiState};
+use crate::gui::tabs::catalog::CatalogTab;
+use crate::gui::tabs::evaluate::EvaluateTab;
 use crate::gui::tabs::personalize::PersonalizeTab;
-use crate::gui::tabs::search::{self, QuerySource, SearchCommand, SearchTab};
+use crate::gui::tabs::search::{self, SearchTab};
 use crate::gui::tabs::train::TrainTab;
+use crate::gui::ui_state::UiState;
 use crate::gui::{menu, theme, top_bar, widgets};
-use crate::model::system;
 use crate::sources::demo::DemoOptions;
 use eframe::egui;
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -46,87 +43,6 @@ impl Default for Startup {
     /// The first-start behaviour: the full demo catalogue (2000 items) if the library is empty.
     fn default() -> Self {
         Startup::CreateDemoIfEmpty(DemoOptions::default())
-    }
-}
-
-/// The tabs, in the order they are shown (Ctrl+1 … Ctrl+6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Tab {
-    Search,
-    #[default]
-    Catalog,
-    Train,
-    Personalize,
-    Evaluate,
-    Analyze,
-}
-
-impl Tab {
-    pub const ALL: [Tab; 6] = [
-        Tab::Search,
-        Tab::Catalog,
-        Tab::Train,
-        Tab::Personalize,
-        Tab::Evaluate,
-        Tab::Analyze,
-    ];
-
-    /// The name on the tab.
-    pub fn title(self) -> &'static str {
-        match self {
-            Tab::Search => "Search",
-            Tab::Catalog => "Catalog",
-            Tab::Train => "Train",
-            Tab::Personalize => "Personalize",
-            Tab::Evaluate => "Evaluate",
-            Tab::Analyze => "Analyze",
-        }
-    }
-
-    /// Its keyboard shortcut (Ctrl+1 … Ctrl+6; Cmd on macOS).
-    pub fn shortcut(self) -> egui::KeyboardShortcut {
-        let key = match self {
-            Tab::Search => egui::Key::Num1,
-            Tab::Catalog => egui::Key::Num2,
-            Tab::Train => egui::Key::Num3,
-            Tab::Personalize => egui::Key::Num4,
-            Tab::Evaluate => egui::Key::Num5,
-            Tab::Analyze => egui::Key::Num6,
-        };
-        egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, key)
-    }
-}
-
-/// UI state saved between runs (eframe storage). Every field has a default, so a state
-/// saved by an older version still loads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct UiState {
-    pub tab: Tab,
-    pub filter: CatalogFilter,
-    /// The side of a thumbnail in the catalogue grid, in points.
-    pub thumb_size: f32,
-    /// The system searches and indexing use (a name from `vitrine systems`).
-    pub system: String,
-    /// The study being scored or analysed, to resume after a restart.
-    pub ohs: OhsUiState,
-    /// Light, dark, or as the desktop is (View > Theme).
-    pub theme: theme::ThemeChoice,
-    /// The zoom factor (View > Zoom; Ctrl+Plus, Ctrl+Minus, Ctrl+0).
-    pub zoom: f32,
-}
-
-impl Default for UiState {
-    fn default() -> Self {
-        UiState {
-            tab: Tab::default(),
-            filter: CatalogFilter::default(),
-            thumb_size: theme::THUMB_SIZE_DEFAULT,
-            system: system::IMAGENET_LITE0.to_owned(),
-            ohs: OhsUiState::default(),
-            theme: theme::ThemeChoice::default(),
-            zoom: 1.0,
-        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! The keyboard: shortcuts become commands, read once per frame after every widget (see
 //! [`App::read_shortcuts`] for why then).
 
-use super::{App, Command, Tab};
-use crate::gui::menu;
-use crate::gui::tabs::catalog::CatalogCommand;
+use super::App;
+
+use crate::gui::command::CatalogCommand;
+use crate::gui::command::SearchCommand;
+use crate::gui::command::{Command, Tab};
 use crate::gui::tabs::evaluate;
-use crate::gui::tabs::search::SearchCommand;
 use eframe::egui;
 
 impl App {
@@ -34,7 +35,9 @@ impl App {
             // The shortcut sheet: F1 always, `?` where it is not text.
             let question = plain_keys_free && input.consume_key(Modifiers::NONE, Key::Questionmark);
             if input.consume_key(Modifiers::NONE, Key::F1) || question {
-                commands.push(Command::ShowDialog(Some(menu::Dialog::Shortcuts)));
+                commands.push(Command::ShowDialog(Some(
+                    crate::gui::command::Dialog::Shortcuts,
+                )));
             }
             if dialog_open {
                 return;

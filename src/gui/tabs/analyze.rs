@@ -9,8 +9,10 @@
 //! (each a [`Pending`]), as do their file dialogs.
 
 use crate::error::Result;
-use crate::gui::app::{Command, Runtime};
+use crate::gui::command::AnalyzeCommand;
+use crate::gui::command::Command;
 use crate::gui::pending::{Pending, block_on};
+use crate::gui::runtime::Runtime;
 use crate::gui::tabs::evaluate::OhsUiState;
 use crate::gui::theme;
 use crate::library::Library;
@@ -23,31 +25,6 @@ use std::path::PathBuf;
 
 /// The most a weight slider goes to.
 const WEIGHT_MAX: f64 = 5.0;
-
-/// An analyst's action (Analyze tab, and File > Export); [`AnalyzeTab::handle`] carries it
-/// out.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum AnalyzeCommand {
-    /// Compute the report of this study.
-    ShowReport(String),
-    /// The slider weight of criterion `i`.
-    SetWeight(usize, f64),
-    ResetWeights,
-    /// Show the save dialog for the summary (false) or raw-score (true) CSV, starting in
-    /// `DIR/exports/`.
-    PickExportFile {
-        raw: bool,
-    },
-    /// Write the summary (false) or raw-score (true) CSV to `path` (on a thread of its own).
-    ExportCsvTo {
-        raw: bool,
-        path: PathBuf,
-    },
-    /// Show the file picker for another library's database or a raw-score CSV.
-    PickMergeFile,
-    /// Merge the answers in this file into the shown study (on a thread of its own).
-    MergeFrom(PathBuf),
-}
 
 /// What the Analyze tab shows.
 #[derive(Default)]

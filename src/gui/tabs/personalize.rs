@@ -14,10 +14,12 @@
 //! catalogue's, asked for through the thumbnail cache's one helper (`ThumbCache::thumb`).
 
 use crate::catalog::ItemId;
-use crate::gui::app::{Command, Runtime};
+use crate::gui::command::Command;
+use crate::gui::command::PersonalizeCommand;
 use crate::gui::image_widget::image_ui;
 use crate::gui::job_slot::{JobKind, JobOutput, JobState};
 use crate::gui::pending::Pending;
+use crate::gui::runtime::Runtime;
 use crate::gui::{theme, widgets};
 use crate::personalize::engine::{self, GroupRecommendation, PersonalizeEngine};
 use crate::personalize::eval::{EvalReport, MAX_K};
@@ -35,27 +37,6 @@ const USERS_LISTED: usize = 12;
 const CART_THUMB: f32 = 56.0;
 const RESULT_THUMB: f32 = 96.0;
 const PLOT_HEIGHT: f32 = 260.0;
-
-/// A Personalize tab action, applied by [`PersonalizeTab::handle`].
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum PersonalizeCommand {
-    /// Load the current system's users, index and personaliser (a job).
-    Load,
-    /// Show this user (database id) and start from their purchases.
-    PickUser(UserId),
-    SetUserSearch(String),
-    /// Add an item to the virtual cart (4 stars), or re-rate it if there.
-    Add(ItemId),
-    /// Add the item whose id is typed in the "Item id" field.
-    AddTyped,
-    SetTypedItem(String),
-    Rate(ItemId, u8),
-    Remove(ItemId),
-    /// Back to the user's own purchases.
-    Reset,
-    /// Recall@K of every method (a job; trains the personaliser when needed).
-    Evaluate,
-}
 
 /// The tab's runtime state.
 #[derive(Default)]

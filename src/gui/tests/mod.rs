@@ -7,13 +7,14 @@ mod personalize;
 mod train;
 mod window;
 
-use super::app::Command;
 use super::job_slot::{JobKind, JobState};
-use super::tabs::catalog::CatalogCommand;
-use super::tabs::search::{QuerySource, SearchCommand};
 use super::thumbs::ImageKey;
-use super::{App, Startup, Tab};
+use super::{App, Startup};
 use crate::catalog::LabelGroup;
+use crate::gui::command::CatalogCommand;
+use crate::gui::command::Command;
+use crate::gui::command::Tab;
+use crate::gui::command::{QuerySource, SearchCommand};
 use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::sources::demo::{self, DemoOptions};

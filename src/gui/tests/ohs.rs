@@ -3,10 +3,10 @@
 //! and the Analyze tab shows the Table I grid with α.
 
 use super::{demo_library, harness, has_label, run_until, settle};
-use crate::gui::app::Command;
+use crate::gui::command::AnalyzeCommand;
+use crate::gui::command::Command;
+use crate::gui::command::EvaluateCommand;
 use crate::gui::job_slot::JobState;
-use crate::gui::tabs::analyze::AnalyzeCommand;
-use crate::gui::tabs::evaluate::EvaluateCommand;
 use crate::gui::{App, Startup};
 use crate::library::Library;
 use crate::ohs;

@@ -3,10 +3,11 @@
 //! augmentation preview.
 
 use super::{demo_library, harness, has_label, run_until, settle};
+use crate::gui::Startup;
+use crate::gui::command::Tab;
+use crate::gui::command::{QuerySource, SearchCommand};
 use crate::gui::job_slot::JobState;
 use crate::gui::progress;
-use crate::gui::tabs::search::{QuerySource, SearchCommand};
-use crate::gui::{Startup, Tab};
 use crate::library::Library;
 use crate::store::ItemFilter;
 use eframe::egui::Role;

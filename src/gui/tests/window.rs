@@ -6,12 +6,16 @@
 
 use super::{demo_library, harness, has_label, run_until, settle};
 use crate::catalog::LabelGroup;
-use crate::gui::app::Command;
-use crate::gui::job_slot::{JobCommand, JobKind, JobOutput, JobState};
-use crate::gui::tabs::personalize::PersonalizeCommand;
-use crate::gui::tabs::search::{QuerySource, SearchCommand, WaitingQuery};
-use crate::gui::tabs::train::{BackgroundChoice, TrainCommand};
-use crate::gui::{App, Startup, Tab, theme};
+use crate::gui::command::Command;
+use crate::gui::command::JobCommand;
+use crate::gui::command::PersonalizeCommand;
+use crate::gui::command::Tab;
+use crate::gui::command::TrainCommand;
+use crate::gui::command::{QuerySource, SearchCommand};
+use crate::gui::job_slot::{JobKind, JobOutput, JobState};
+use crate::gui::tabs::search::WaitingQuery;
+use crate::gui::tabs::train::BackgroundChoice;
+use crate::gui::{App, Startup, theme};
 use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::store::ItemFilter;

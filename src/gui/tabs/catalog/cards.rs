@@ -4,9 +4,10 @@
 
 use super::capitalised;
 use super::import::{ImportView, import_button_ui};
-use crate::gui::app::Command;
-use crate::gui::job_slot::{JobCommand, JobState, RunningJob};
-use crate::gui::menu::ImportKind;
+use crate::gui::command::Command;
+use crate::gui::command::ImportKind;
+use crate::gui::command::JobCommand;
+use crate::gui::job_slot::{JobState, RunningJob};
 use crate::gui::{theme, widgets};
 use crate::sources::demo::DemoOptions;
 use eframe::egui;

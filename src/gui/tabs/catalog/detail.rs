@@ -2,11 +2,13 @@
 //! image arrives), what it is, its labels grouped, and "Search similar". The Catalog tab shows
 //! it for the selected item, and so does the Search tab beside its results.
 
-use super::{CatalogCommand, group_title};
+use super::group_title;
+
 use crate::catalog::{Item, LabelGroup};
-use crate::gui::app::Command;
+use crate::gui::command::CatalogCommand;
+use crate::gui::command::Command;
+use crate::gui::command::{QuerySource, SearchCommand};
 use crate::gui::image_widget::paint_image;
-use crate::gui::tabs::search::{QuerySource, SearchCommand};
 use crate::gui::thumbs::{ImageRequest, Thumb, ThumbCache};
 use crate::gui::{theme, widgets};
 use eframe::egui;

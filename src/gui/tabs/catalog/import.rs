@@ -1,12 +1,12 @@
 //! "Import photo folder…" in the Catalog tab (on the empty-library card and above the
 //! filters), with its split choice beside it: all photos, or one split folder of a
 //! `train/validation/test` layout. The button starts the same import as File > Import
-//! catalogue > Photo folder (`menu::ImportKind::PhotoFolder`): a folder picker on its own
+//! catalogue > Photo folder (`crate::gui::command::ImportKind::PhotoFolder`): a folder picker on its own
 //! thread, then [`crate::sources::import::import_folder`] (what `vitrine import folder` runs)
 //! as a job that queues behind a running one, and the new catalogue indexed by itself.
 
-use crate::gui::app::Command;
-use crate::gui::menu::ImportKind;
+use crate::gui::command::Command;
+use crate::gui::command::ImportKind;
 use crate::sources::import::FolderSplit;
 use eframe::egui::{self, Ui};
 
@@ -43,9 +43,9 @@ pub(crate) fn import_button_ui(ui: &mut Ui, view: &mut ImportView, commands: &mu
 
 #[cfg(test)]
 mod tests {
-    use crate::gui::app::Command;
+    use crate::gui::command::Command;
+    use crate::gui::command::ImportKind;
     use crate::gui::job_slot::{JobKind, JobState};
-    use crate::gui::menu::ImportKind;
     use crate::gui::tests::{harness, has_label, run_until, settle};
     use crate::gui::*;
     use crate::sources::import::FolderSplit;

@@ -22,9 +22,11 @@ pub(crate) mod detail;
 pub(crate) mod import;
 
 use crate::catalog::{Item, ItemId, Label, LabelGroup};
-use crate::gui::app::{Command, Runtime};
+use crate::gui::command::CatalogCommand;
+use crate::gui::command::Command;
 use crate::gui::image_widget::paint_image;
 use crate::gui::job_slot::{JobKind, JobState};
+use crate::gui::runtime::Runtime;
 use crate::gui::theme;
 use crate::gui::thumbs::{ImageRequest, Thumb};
 use crate::store::{ItemFilter, LabelCount};
@@ -68,18 +70,6 @@ impl CatalogFilter {
             text: Some(self.text.clone()).filter(|t| !t.trim().is_empty()),
         }
     }
-}
-
-/// A Catalog tab action (the Search tab's detail panel and the keyboard push them too).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum CatalogCommand {
-    SetSearchText(String),
-    ToggleLabel(Label),
-    ClearFilters,
-    /// Open (or with `None`, close) the detail view of an item.
-    Select(Option<ItemId>),
-    /// Move the selection by this many items in the filtered list (arrow keys).
-    MoveSelection(isize),
 }
 
 /// Where the grid is, so the keyboard can move the selection and keep it in view.

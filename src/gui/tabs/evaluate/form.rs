@@ -1,8 +1,8 @@
 //! The study creation form (Evaluate > New study): name, goal, K, the systems compared, the
 //! queries (with the shop/street ratio), and the criteria with the guidelines scorers read.
 
-use super::EvaluateCommand;
-use crate::gui::app::Command;
+use crate::gui::command::Command;
+use crate::gui::command::EvaluateCommand;
 use crate::gui::theme;
 use crate::model::system::SystemInfo;
 use crate::ohs::{QuerySelection, StudySpec};

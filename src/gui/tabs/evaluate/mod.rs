@@ -18,8 +18,10 @@ mod form;
 mod sheet;
 
 use crate::error::Result;
-use crate::gui::app::{Command, Runtime};
+use crate::gui::command::Command;
+use crate::gui::command::EvaluateCommand;
 use crate::gui::job_slot::{JobKind, JobOutput};
+use crate::gui::runtime::Runtime;
 use crate::gui::theme;
 use crate::ohs::session::ScorerSession;
 use crate::ohs::{self, StudySpec};
@@ -30,37 +32,6 @@ use form::CreateForm;
 
 /// The study form's width (wider reads badly), in points.
 const FORM_MAX_WIDTH: f32 = 900.0;
-
-/// A scorer's or a study author's action; [`EvaluateTab::handle`] carries it out.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum EvaluateCommand {
-    /// Re-read the list of studies.
-    ListStudies,
-    SelectStudy(String),
-    /// Start scoring the selected study as this scorer (resuming where they stopped).
-    StartScoring(String),
-    StopScoring,
-    /// The current criterion's hit count, typed; with `advance`, then the next criterion
-    /// (only if the count was accepted).
-    SetHits {
-        hits: u32,
-        advance: bool,
-    },
-    /// Mark or unmark the result of this rank (1-based) as a hit for the current criterion.
-    ToggleMark(u32),
-    MoveCriterion(isize),
-    /// Back (-1) or next (+1) sheet in the scorer's order.
-    MoveSheet(isize),
-    /// Leave this sheet for later and go to the next one not yet done.
-    Skip,
-    /// Take back the scorer's last answer (Ctrl+Z): the answer it replaced comes back in
-    /// SQLite, or it is deleted, and the sheet and criterion it was given on are shown.
-    Undo,
-    /// Show (or hide) the creation form.
-    ShowCreateForm(bool),
-    /// Create the study the form describes (a background job).
-    CreateStudy(StudySpec),
-}
 
 /// What the study tabs remember between runs (eframe storage): the study, the scorer and
 /// whether they were scoring, and the study analysed, so a restart resumes the work.

@@ -2,8 +2,10 @@
 //! counts, the current criterion with its guidelines, the typed count and the moves, and the
 //! K results as tiles a click marks as hits.
 
-use super::{EvaluateCommand, KEY_HELP};
-use crate::gui::app::Command;
+use super::KEY_HELP;
+
+use crate::gui::command::Command;
+use crate::gui::command::EvaluateCommand;
 use crate::gui::image_widget::{image_ui, paint_image};
 use crate::gui::thumbs::{ImageRequest, ThumbCache};
 use crate::gui::{theme, widgets};

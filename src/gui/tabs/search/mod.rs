@@ -13,33 +13,18 @@
 mod query;
 mod ui;
 
-pub(crate) use query::{QuerySource, WaitingQuery, rgb_from_pasted};
+use crate::gui::command::QuerySource;
+use crate::gui::command::SearchCommand;
+pub(crate) use query::{WaitingQuery, rgb_from_pasted};
 
 use crate::catalog::ItemId;
-use crate::gui::app::Runtime;
 use crate::gui::job_slot::JobKind;
 use crate::gui::pending::{Pending, block_on};
+use crate::gui::runtime::Runtime;
 use crate::search::{QueryResult, SearchFilter, Searcher};
 use eframe::egui;
 use query::{AskedQuery, QueryAnswer, QueryOutput, QueryWork};
 use std::path::PathBuf;
-
-/// A Search tab action.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum SearchCommand {
-    /// Search from this source, as a new entry in the history: a photo from disk (dropped on
-    /// the window, or chosen with the file picker), an image pasted from the clipboard, or a
-    /// catalogue item ("Search similar", a double-click on a result).
-    Query(QuerySource),
-    /// Show the query this many steps back (-1) or forward (1) in the history.
-    History(isize),
-    /// Show the file picker for a query photo (on its own thread).
-    PickFile,
-    /// Only show results of this category (`None`: all), and run the query again.
-    SetCategory(Option<String>),
-    /// Compare mode: also run each query with this system (`None`: off), and run it again.
-    SetCompareSystem(Option<String>),
-}
 
 /// A finished query, on show.
 pub(crate) struct ShownQuery {

@@ -3,49 +3,14 @@
 //! loaded [`Searcher`]s (model + index) move into that work and come back with the answer, so
 //! each system is loaded once and never shared between threads.
 
-use crate::catalog::{Item, ItemId};
+use crate::gui::command::QuerySource;
 use crate::gui::pending::Pending;
 use crate::search::{Opened, QueryResult, SearchFilter, Searcher};
 use eframe::egui;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Results per query (the paper's top-10).
 pub(crate) const RESULTS: usize = 10;
-
-/// What a query searched from.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum QuerySource {
-    /// A photo from disk (dropped, opened or given on the command line).
-    File(PathBuf),
-    /// A catalogue item ("Search similar", or a double-click on a result).
-    Item { id: ItemId, title: String },
-    /// An image pasted from the clipboard (Ctrl+V: a screenshot, an image copied in a browser).
-    Pasted(Arc<image::RgbImage>),
-}
-
-impl QuerySource {
-    /// "Search similar" to a catalogue item (its title names the query in the history).
-    pub fn item(item: &Item) -> QuerySource {
-        QuerySource::Item {
-            id: item.id,
-            title: item.title.clone(),
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            QuerySource::File(path) => path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.display().to_string()),
-            QuerySource::Item { title, .. } => title.clone(),
-            QuerySource::Pasted(img) => {
-                format!("pasted image ({} × {} px)", img.width(), img.height())
-            }
-        }
-    }
-}
 
 /// A query as asked: where it came from and what to do with its answer.
 #[derive(Debug, Clone)]

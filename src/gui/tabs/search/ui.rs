@@ -2,13 +2,17 @@
 //! state, the drop zone of an empty tab, the query column with the labels the system sees,
 //! and the result grid (side by side in compare mode).
 
-use super::query::{QuerySource, RESULTS, WaitingQuery};
-use super::{SearchCommand, SearchTab, ShownQuery};
+use super::query::{RESULTS, WaitingQuery};
+
+use super::{SearchTab, ShownQuery};
 use crate::catalog::ItemId;
-use crate::gui::app::{Command, Runtime};
+use crate::gui::command::CatalogCommand;
+use crate::gui::command::Command;
+use crate::gui::command::QuerySource;
+use crate::gui::command::SearchCommand;
 use crate::gui::image_widget::image_ui;
 use crate::gui::job_slot::{JobKind, JobState};
-use crate::gui::tabs::catalog::CatalogCommand;
+use crate::gui::runtime::Runtime;
 use crate::gui::tabs::catalog::CatalogTab;
 use crate::gui::tabs::catalog::detail::detail_ui;
 use crate::gui::thumbs::{ImageRequest, Thumb, ThumbCache};

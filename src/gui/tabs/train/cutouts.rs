@@ -4,9 +4,10 @@
 //! [`crate::train::background::survey_cut_outs`] on a thread over a sample spread across the
 //! catalogue, the same check `vitrine eval cutouts` runs on all of it.
 
-use super::TrainCommand;
-use crate::gui::app::{Command, Runtime};
+use crate::gui::command::Command;
+use crate::gui::command::TrainCommand;
 use crate::gui::pending::Pending;
+use crate::gui::runtime::Runtime;
 use crate::gui::theme;
 use crate::jobs::JobContext;
 use crate::library::Library;

@@ -23,9 +23,10 @@
 mod cutouts;
 mod ui;
 
-use crate::gui::app::Runtime;
+use crate::gui::command::TrainCommand;
 use crate::gui::job_slot::{JobKind, JobOutput, JobState};
 use crate::gui::pending::{Pending, block_on};
+use crate::gui::runtime::Runtime;
 use crate::library::Library;
 use crate::train::checkpoint::{RunState, find_run};
 use crate::train::{self, BackgroundAug, EpochStats, Mode, TrainConfig, TrainEvent, TrainReport};
@@ -161,21 +162,6 @@ pub(crate) struct PastRun {
     pub test_iou: f64,
     pub test_precision: f64,
     pub test_recall: f64,
-}
-
-/// A Train tab action.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum TrainCommand {
-    /// Train a new system with the form (or resume the run of its name).
-    Start { resume: bool },
-    /// Draw the augmentation preview.
-    PreviewAugmentation,
-    /// Show the folder picker for background scenes.
-    PickBackgroundFolder,
-    /// Check the background cut-out on a sample of the catalogue.
-    CheckCutouts,
-    /// Plot the epochs of a past run (from its checkpoint state).
-    PlotRun(String),
 }
 
 /// The Train tab's state.

@@ -2,9 +2,13 @@
 //! and how the last run ended, the plots per epoch, the augmentation preview, the cut-out
 //! check and the table of trained systems.
 
-use super::{BackgroundChoice, PastRun, TrainCommand, TrainForm, TrainTab};
-use crate::gui::app::{Command, Runtime, Tab};
-use crate::gui::job_slot::{JobCommand, JobKind, JobState, RunningJob};
+use super::{BackgroundChoice, PastRun, TrainForm, TrainTab};
+
+use crate::gui::command::JobCommand;
+use crate::gui::command::TrainCommand;
+use crate::gui::command::{Command, Tab};
+use crate::gui::job_slot::{JobKind, JobState, RunningJob};
+use crate::gui::runtime::Runtime;
 use crate::gui::{theme, widgets};
 use crate::model::backbone::BackboneKind;
 use crate::train::checkpoint::RunState;

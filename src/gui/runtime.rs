@@ -4,10 +4,10 @@
 //! cache, with the few services tabs call on it (report an error, start a job, index a
 //! system). Tabs get a `&mut Runtime` beside their own state, never the `App`.
 
-use super::commands::Command;
 use crate::device;
+use crate::gui::command::Command;
+use crate::gui::command::{Dialog, ImportKind};
 use crate::gui::job_slot::{JobKind, JobOutput, JobSlot};
-use crate::gui::menu::{Dialog, ImportKind};
 use crate::gui::pending::Pending;
 use crate::gui::thumbs::ThumbCache;
 use crate::jobs::JobContext;
