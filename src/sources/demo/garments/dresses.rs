@@ -2,6 +2,7 @@
 
 use super::labels::{Detail as D, Fit, Length, Sleeve, Subtype as S};
 use super::materials::Ink;
+use super::parts::SleeveShape;
 use super::sketch::{Garment, OUT, Sketch, join, lerp, symmetric};
 use crate::sources::demo::draw::{Affine, Pt, cubic, quad};
 
@@ -167,17 +168,16 @@ impl Garment<'_> {
             } else {
                 (1.22, 0.84, 0.065)
             };
+            let shape = SleeveShape {
+                shoulder: (0.27, yt + 0.07),
+                armpit: (bust - 0.01, ya),
+                angle,
+                len,
+                cuff,
+                band: None,
+            };
             for side in [-1.0, 1.0] {
-                self.sleeve(
-                    s,
-                    side,
-                    (0.27, yt + 0.07),
-                    (bust - 0.01, ya),
-                    angle,
-                    len,
-                    cuff,
-                    None,
-                );
+                self.sleeve(s, side, shape);
             }
         }
         let mut body = right.clone();

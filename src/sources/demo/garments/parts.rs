@@ -190,19 +190,17 @@ impl Garment<'_> {
     }
 
     /// A sleeve hanging from shoulder `sh` and armpit `ap` (right-side coordinates, mirrored
-    /// for `side` < 0), `angle` below horizontal, `len` long, `cuff` half-width at the end.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn sleeve(
-        &self,
-        s: &mut Sketch,
-        side: f32,
-        sh: Pt,
-        ap: Pt,
-        angle: f32,
-        len: f32,
-        cuff: f32,
-        band: Option<Ink>,
-    ) {
+    /// for `side` < 0), `angle` below horizontal, `len` long, `cuff` half-width at the end
+    /// (see [`SleeveShape`]).
+    pub(super) fn sleeve(&self, s: &mut Sketch, side: f32, shape: SleeveShape) {
+        let SleeveShape {
+            shoulder: sh,
+            armpit: ap,
+            angle,
+            len,
+            cuff,
+            band,
+        } = shape;
         let d = (angle.cos(), angle.sin());
         let n = (angle.sin(), -angle.cos());
         let m = lerp(sh, ap, 0.5);
@@ -236,4 +234,21 @@ impl Garment<'_> {
             }
         });
     }
+}
+
+/// The shape of a sleeve ([`Garment::sleeve`]), in right-side coordinates.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SleeveShape {
+    /// The shoulder point (`sh`), where the sleeve's outer edge starts and it swings about.
+    pub shoulder: Pt,
+    /// The armpit point (`ap`), where its inner edge starts.
+    pub armpit: Pt,
+    /// Radians below horizontal.
+    pub angle: f32,
+    /// How long it is, from the middle of shoulder and armpit to the cuff's centre.
+    pub len: f32,
+    /// Half the cuff's width.
+    pub cuff: f32,
+    /// A cuff band in this ink, or `None` for a stitched hem.
+    pub band: Option<Ink>,
 }

@@ -2,6 +2,7 @@
 
 use super::labels::{Detail as D, Fit, Length, Sleeve, Subtype as S, Texture};
 use super::materials::Ink;
+use super::parts::SleeveShape;
 use super::sketch::{Garment, Sketch, join, symmetric};
 use crate::sources::demo::draw::{Pt, arc, cubic, ellipse, quad, rounded_rect};
 use std::f32::consts::{PI, TAU};
@@ -120,8 +121,16 @@ impl Garment<'_> {
             } else {
                 None
             };
+            let shape = SleeveShape {
+                shoulder: sh,
+                armpit: ap,
+                angle,
+                len,
+                cuff,
+                band,
+            };
             for side in [-1.0, 1.0] {
-                self.sleeve(s, side, sh, ap, angle, len, cuff, band);
+                self.sleeve(s, side, shape);
             }
         }
 
