@@ -134,6 +134,13 @@ impl CsvFile {
             .position(|h| h.eq_ignore_ascii_case(name))
     }
 
+    /// The index of the column named `name`, or the error [`Self::require_columns`] fails
+    /// with when the header lacks it.
+    pub(crate) fn required_column(&self, name: &str) -> Result<usize> {
+        self.column(name)
+            .ok_or_else(|| self.lacking_columns(&[name]))
+    }
+
     /// Fails naming the `required` columns the header lacks, and listing those it has.
     pub(crate) fn require_columns(&self, required: &[&str]) -> Result<()> {
         let missing: Vec<&str> = required
@@ -144,7 +151,13 @@ impl CsvFile {
         if missing.is_empty() {
             return Ok(());
         }
-        Err(Error::format(
+        Err(self.lacking_columns(&missing))
+    }
+
+    /// The error for a header that lacks the `missing` columns: it names them, and lists
+    /// the columns found.
+    fn lacking_columns(&self, missing: &[&str]) -> Error {
+        Error::format(
             &self.path,
             1,
             format!(
@@ -157,7 +170,7 @@ impl CsvFile {
                     self.header.join(", ")
                 }
             ),
-        ))
+        )
     }
 
     /// The next row: its line number and its fields, or a reason it cannot be read (a field
