@@ -7,6 +7,7 @@
 //! predicted for a labelled sample gives precision 0 (a classifier cannot score by silence),
 //! and predictions for an unlabelled sample give recall 1 and IoU 0.
 
+use crate::model::network::Classifier;
 use serde::{Deserialize, Serialize};
 
 /// The threshold on a predicted probability that puts a label in `Ŷ`.
@@ -71,6 +72,24 @@ impl MetricsAccumulator {
             precision: self.precision / n,
             recall: self.recall / n,
             samples: self.samples,
+        }
+    }
+}
+
+/// Turns probabilities into what eq. (5) scores: unchanged for the multi-label head (a label
+/// is predicted at p ≥ 0.5), the most probable label alone for a single-label one.
+pub(super) fn as_predictions(classifier: Classifier, rows: &mut [Vec<f32>]) {
+    if classifier != Classifier::SingleLabel {
+        return;
+    }
+    for row in rows {
+        let best = row
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = if i == best { 1.0 } else { 0.0 };
         }
     }
 }

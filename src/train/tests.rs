@@ -1,7 +1,15 @@
 //! The trainer end to end on a tiny demo library.
 
+use super::optim::AdamW;
+use super::run::check_finite;
+use super::trainable::{block_of, frozen_except, last_blocks, trainable_vars};
 use super::*;
+use crate::model::network::{NetworkConfig, ParallelNetwork};
+use crate::model::system::LITE0_WEIGHTS_FILE;
 use crate::sources::demo::{DemoOptions, generate};
+use candle_core::{Tensor, TensorId};
+use candle_nn::{Optimizer, ParamsAdamW, VarMap};
+use std::collections::HashSet;
 
 fn demo_library(items: usize) -> (tempfile::TempDir, Library) {
     let dir = tempfile::tempdir().unwrap();
