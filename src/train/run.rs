@@ -5,6 +5,7 @@
 use super::checkpoint::{RunState, load_vars, run_dir, save_vars};
 use super::data::{Sample, Sets, label_frequencies, new_state, targets_tensor};
 use super::feed::{Evaluation, Feed, SHUFFLE_STREAM, Views, stream};
+use super::metrics::SystemMetrics;
 use super::optim::AdamW;
 use super::trainable::{add_grads, backbone_groups, frozen_except, trainable_vars, varmap_net};
 use super::{EpochStats, Mode, SPLIT_FILE, TrainConfig, TrainEvent, TrainReport, loss, plan};
@@ -460,7 +461,7 @@ impl<'a> Trainer<'a> {
 }
 
 /// Saves the `settled` network as the system of the run's name, so that search, indexing and
-/// `eval` can use it at once, with the run's metrics; and the split beside it,
+/// `eval` can use it at once, with the run's [`SystemMetrics`]; and the split beside it,
 /// which `evaluate_classification` tests the system on.
 pub(super) fn save_system(
     lib: &mut Library,
@@ -470,24 +471,14 @@ pub(super) fn save_system(
     report: &TrainReport,
 ) -> Result<()> {
     let config = &setup.config;
-    let metrics = serde_json::json!({
-        "mode": report.mode,
-        "epochs": report.epochs_run,
-        "best_epoch": report.best_epoch,
-        "augment": config.augment,
-        "background_aug": config.background.describe(),
-        "seed": config.seed,
-        "validation": report.validation,
-        "test": report.test,
-        "train_images_per_s": report.images_per_s,
-    });
+    let metrics = SystemMetrics::of_run(config, report);
     System::save_trained(
         lib,
         &config.name,
         settled,
         &setup.preprocess,
         &state.labels,
-        &metrics,
+        &metrics.to_value()?,
     )?;
     let split_json = serde_json::to_vec_pretty(&state.split)
         .map_err(|e| Error::Invalid(format!("cannot describe the split: {e}")))?;
