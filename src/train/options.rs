@@ -22,9 +22,9 @@ pub enum Mode {
     Partial { blocks: usize },
     /// Every weight.
     Full,
-    /// Chosen at the start of a new run for this catalogue and machine ([`plan::plan_mode`]);
-    /// the run's state keeps the mode chosen, so nothing past the start sees `Auto` (where it
-    /// does, it is taken as head mode).
+    /// Chosen at the start of a new run for this catalogue and machine
+    /// ([`plan::plan_mode`](super::plan::plan_mode)); the run's state keeps the mode chosen,
+    /// so nothing past the start sees `Auto` (where it does, it is taken as head mode).
     Auto,
 }
 

@@ -7,8 +7,9 @@
 //! and notes the rows it cannot use. The rest is the same for every source:
 //!
 //! 1. candidates whose id is already in the library are skipped;
-//! 2. images are checked **in parallel** (rayon) by a full [`vision::decode`], so missing,
-//!    empty, corrupt, truncated and oversized images are caught now and not during training;
+//! 2. images are checked **in parallel** (rayon) by a full
+//!    [`vision::decode`](crate::vision::decode), so missing, empty, corrupt, truncated and
+//!    oversized images are caught now and not during training;
 //!    the image's size is recorded and its canonical path stored: relative to the library
 //!    when it lies inside it (so the library can be moved), absolute otherwise (imported
 //!    images stay where they are);
@@ -21,8 +22,8 @@
 //!    (a killed one leaves whole items, which importing again skips as already stored);
 //! 5. an [`ImportReport`] says what was imported and what was skipped, and why.
 //!
-//! Progress goes to [`JobContext::progress`]; cancellation is checked between stages and
-//! chunks, and a cancelled import writes nothing.
+//! Progress goes to [`JobContext::progress`](crate::jobs::JobContext::progress);
+//! cancellation is checked between stages and chunks, and a cancelled import writes nothing.
 //!
 //! # Skip or fail
 //! The promise to the user: a clear message naming the file and line, and nothing already
