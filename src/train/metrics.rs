@@ -6,8 +6,17 @@
 //! Empty sets: a sample with no true and no predicted labels is perfect (1, 1, 1); nothing
 //! predicted for a labelled sample gives precision 0 (a classifier cannot score by silence),
 //! and predictions for an unlabelled sample give recall 1 and IoU 0.
+//!
+//! [`SystemMetrics`] is what a trained system keeps of the run that trained it: written by
+//! [`train`](super::train) into the system's `system.json` and its row in the store, read
+//! back with [`SystemMetrics::load`] or [`SystemMetrics::from_json`].
 
+use super::{TrainConfig, TrainReport};
+use crate::error::{Error, Result};
+use crate::model::network::Classifier;
+use crate::model::system::{self, IMAGENET_LITE0};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// The threshold on a predicted probability that puts a label in `Ŷ`.
 pub const THRESHOLD: f32 = 0.5;
@@ -75,6 +84,120 @@ impl MetricsAccumulator {
     }
 }
 
+/// Turns probabilities into what eq. (5) scores: unchanged for the multi-label head (a label
+/// is predicted at p ≥ 0.5), the most probable label alone for a single-label one.
+pub(super) fn as_predictions(classifier: Classifier, rows: &mut [Vec<f32>]) {
+    if classifier != Classifier::SingleLabel {
+        return;
+    }
+    for row in rows {
+        let best = row
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = if i == best { 1.0 } else { 0.0 };
+        }
+    }
+}
+
+/// What a trained system keeps of the run that trained it: the `metrics` object of
+/// `DIR/systems/<name>/system.json`, also the `metrics_json` of its row in the store's
+/// `systems` table. The field names are the JSON keys training has always written; the
+/// fields an older or hand-written file may lack read as their defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemMetrics {
+    /// The mode that trained (`head`, `partial` or `full`).
+    pub mode: String,
+    /// Epochs run (`TrainReport::epochs_run`).
+    pub epochs: usize,
+    /// The epoch whose weights were saved (0: none beat the untrained network).
+    #[serde(default)]
+    pub best_epoch: usize,
+    /// Whether regular augmentation was on.
+    #[serde(default)]
+    pub augment: bool,
+    /// The background augmentation, as [`BackgroundAug::describe`](super::BackgroundAug::describe)
+    /// says it (`off`, `real`, `procedural` or a folder).
+    #[serde(default)]
+    pub background_aug: String,
+    /// The run's seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Eq. (5) of the saved weights on the validation split.
+    pub validation: ClassifyMetrics,
+    /// Eq. (5) of the saved weights on the test split.
+    pub test: ClassifyMetrics,
+    /// Training images per second.
+    #[serde(default)]
+    pub train_images_per_s: f64,
+}
+
+impl SystemMetrics {
+    /// The metrics of a finished run.
+    pub fn of_run(config: &TrainConfig, report: &TrainReport) -> SystemMetrics {
+        SystemMetrics {
+            mode: report.mode.clone(),
+            epochs: report.epochs_run,
+            best_epoch: report.best_epoch,
+            augment: config.augment,
+            background_aug: config.background.describe(),
+            seed: config.seed,
+            validation: report.validation,
+            test: report.test,
+            train_images_per_s: report.images_per_s,
+        }
+    }
+
+    /// As JSON, the way a system's description and its row store it.
+    pub fn to_value(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(self)
+            .map_err(|e| Error::Invalid(format!("cannot describe the metrics: {e}")))
+    }
+
+    /// Metrics as stored: `Ok(None)` for none (`null` or `{}`, as a system row without
+    /// metrics holds), an error for JSON that is not a run's metrics.
+    pub fn from_value(value: &serde_json::Value) -> Result<Option<SystemMetrics>> {
+        if value.is_null() || value.as_object().is_some_and(|o| o.is_empty()) {
+            return Ok(None);
+        }
+        SystemMetrics::deserialize(value)
+            .map(Some)
+            .map_err(|e| Error::Invalid(format!("not the metrics of a training run: {e}")))
+    }
+
+    /// [`SystemMetrics::from_value`] of JSON text (a system row's `metrics_json`).
+    pub fn from_json(text: &str) -> Result<Option<SystemMetrics>> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::Invalid(format!("the metrics are not JSON: {e}")))?;
+        SystemMetrics::from_value(&value)
+    }
+
+    /// The metrics of the system `name` in the library at `root`, from its `system.json`
+    /// (`Ok(None)` for the built-in system and for a system saved without metrics).
+    pub fn load(root: &Path, name: &str) -> Result<Option<SystemMetrics>> {
+        if name == IMAGENET_LITE0 {
+            return Ok(None);
+        }
+        // A name becomes a folder: refused before any path is made from it.
+        if !system::is_valid_system_name(name) {
+            return Err(Error::Invalid(format!("{name:?} is not a system name")));
+        }
+        /// The part of `system.json` read here.
+        #[derive(Deserialize)]
+        struct Described {
+            #[serde(default)]
+            metrics: serde_json::Value,
+        }
+        let path = system::system_dir(root, name).join("system.json");
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let described: Described = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::file(&path, format!("not a system description: {e}")))?;
+        SystemMetrics::from_value(&described.metrics).map_err(|e| Error::file(&path, e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +227,129 @@ mod tests {
         let m = nothing.finish();
         assert_eq!((m.iou, m.precision, m.recall), (1.0, 1.0, 1.0));
         assert_eq!(MetricsAccumulator::default().finish().samples, 0);
+    }
+
+    /// Metrics as `train` has written them so far: the keys in the order serde_json's map
+    /// writes them (sorted), the text byte for byte.
+    const STORED: &str = "{\"augment\":true,\"background_aug\":\"procedural\",\"best_epoch\":2,\
+        \"epochs\":3,\"mode\":\"head\",\"seed\":7,\"test\":{\"iou\":0.5,\"precision\":0.625,\
+        \"recall\":0.75,\"samples\":3},\"train_images_per_s\":41.5,\"validation\":{\"iou\":0.25,\
+        \"precision\":0.5,\"recall\":0.375,\"samples\":3}}";
+
+    fn stored() -> SystemMetrics {
+        SystemMetrics {
+            mode: "head".into(),
+            epochs: 3,
+            best_epoch: 2,
+            augment: true,
+            background_aug: "procedural".into(),
+            seed: 7,
+            validation: ClassifyMetrics {
+                iou: 0.25,
+                precision: 0.5,
+                recall: 0.375,
+                samples: 3,
+            },
+            test: ClassifyMetrics {
+                iou: 0.5,
+                precision: 0.625,
+                recall: 0.75,
+                samples: 3,
+            },
+            train_images_per_s: 41.5,
+        }
+    }
+
+    #[test]
+    fn system_metrics_read_todays_format_and_write_it_unchanged() {
+        let read = SystemMetrics::from_json(STORED).unwrap().unwrap();
+        assert_eq!(read, stored());
+        assert_eq!(read.to_value().unwrap().to_string(), STORED);
+        // What `train` built by hand before the struct, from the same run.
+        let config = TrainConfig {
+            augment: true,
+            background: super::super::BackgroundAug::Procedural,
+            seed: 7,
+            ..TrainConfig::default()
+        };
+        let m = stored();
+        let report = TrainReport {
+            system: "s".into(),
+            mode: m.mode.clone(),
+            epochs_run: m.epochs,
+            best_epoch: m.best_epoch,
+            stopped_early: false,
+            resumed_from: None,
+            labels: 4,
+            train_items: 24,
+            validation_items: 3,
+            test_items: 3,
+            validation: m.validation,
+            test: m.test,
+            images_per_s: m.train_images_per_s,
+            elapsed_secs: 9.0,
+            history: Vec::new(),
+            cache: None,
+        };
+        let by_hand = serde_json::json!({
+            "mode": report.mode,
+            "epochs": report.epochs_run,
+            "best_epoch": report.best_epoch,
+            "augment": config.augment,
+            "background_aug": config.background.describe(),
+            "seed": config.seed,
+            "validation": report.validation,
+            "test": report.test,
+            "train_images_per_s": report.images_per_s,
+        });
+        let of_run = SystemMetrics::of_run(&config, &report);
+        assert_eq!(of_run, m);
+        assert_eq!(of_run.to_value().unwrap(), by_hand);
+    }
+
+    #[test]
+    fn system_metrics_round_trip_and_tolerate_missing_fields() {
+        let m = stored();
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(SystemMetrics::from_json(&text).unwrap(), Some(m.clone()));
+        assert_eq!(
+            SystemMetrics::from_value(&m.to_value().unwrap()).unwrap(),
+            Some(m)
+        );
+        // No metrics at all (a row's default), and a file with only the core keys.
+        assert_eq!(SystemMetrics::from_json("{}").unwrap(), None);
+        assert_eq!(SystemMetrics::from_json("null").unwrap(), None);
+        let core = SystemMetrics::from_json(
+            r#"{"mode":"full","epochs":1,"validation":{"iou":0.1,"precision":0.2,"recall":0.3,"samples":1},"test":{"iou":0.4,"precision":0.5,"recall":0.6,"samples":1}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((core.mode.as_str(), core.epochs), ("full", 1));
+        assert_eq!((core.best_epoch, core.seed, core.augment), (0, 0, false));
+        assert_eq!(core.background_aug, "");
+        assert_eq!(core.test.recall, 0.6);
+        // Free-form JSON that is not a run's metrics is an error, not a default.
+        assert!(SystemMetrics::from_json(r#"{"iou":0.5}"#).is_err());
+        assert!(SystemMetrics::from_json("not json").is_err());
+    }
+
+    #[test]
+    fn system_metrics_load_from_the_system_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = system::system_dir(dir.path(), "v2");
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = format!(r#"{{"format":1,"name":"v2","labels":[],"metrics":{STORED}}}"#);
+        std::fs::write(folder.join("system.json"), file).unwrap();
+        assert_eq!(
+            SystemMetrics::load(dir.path(), "v2").unwrap(),
+            Some(stored())
+        );
+        // The built-in system has none; a bad name or a missing system is an error.
+        assert_eq!(
+            SystemMetrics::load(dir.path(), IMAGENET_LITE0).unwrap(),
+            None
+        );
+        assert!(SystemMetrics::load(dir.path(), "../v2").is_err());
+        assert!(SystemMetrics::load(dir.path(), "absent").is_err());
     }
 }

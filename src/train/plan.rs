@@ -113,7 +113,7 @@ fn caching_rate(
     let preprocess = kind.preprocess();
     let varmap = candle_nn::VarMap::new();
     let net_config = NetworkConfig::lite0(2);
-    let weights = super::backbone_weights(config, kind)?;
+    let weights = super::run::backbone_weights(config, kind)?;
     let net =
         crate::model::network::ParallelNetwork::fresh(&varmap, &net_config, &weights, device)?;
     let start = net
@@ -124,16 +124,16 @@ fn caching_rate(
     let side = preprocess.side_px as usize;
     let warm = Tensor::zeros((4, 3, side, side), candle_core::DType::F32, device)?;
     net.backbone().prefix(&warm, start)?;
-    let views = super::Views {
+    let views = super::feed::Views {
         side: preprocess.side_px,
         augment: config.augment,
         scenes: config.background.scenes()?,
         ranges: config.augment_ranges(),
     };
-    let sample: Vec<super::Sample> = items
+    let sample: Vec<super::data::Sample> = items
         .iter()
         .take(16)
-        .map(|item| super::Sample {
+        .map(|item| super::data::Sample {
             id: item.id,
             path: lib.resolve(&item.image),
             targets: Vec::new(),
@@ -146,7 +146,7 @@ fn caching_rate(
     use rayon::prelude::*;
     let images: Vec<image::RgbImage> = sample
         .par_iter()
-        .map(|s| views.load(s, config.seed, super::VARIANT_STREAM, 1))
+        .map(|s| views.load(s, config.seed, super::feed::VARIANT_STREAM, 1))
         .collect::<Result<_>>()?;
     let x = preprocess.to_tensor(&images, device)?;
     net.backbone().prefix(&x, start)?;

@@ -1,7 +1,15 @@
 //! The trainer end to end on a tiny demo library.
 
+use super::optim::AdamW;
+use super::run::check_finite;
+use super::trainable::{block_of, frozen_except, last_blocks, trainable_vars};
 use super::*;
+use crate::model::network::{NetworkConfig, ParallelNetwork};
+use crate::model::system::LITE0_WEIGHTS_FILE;
 use crate::sources::demo::{DemoOptions, generate};
+use candle_core::{Tensor, TensorId};
+use candle_nn::{Optimizer, ParamsAdamW, VarMap};
+use std::collections::HashSet;
 
 fn demo_library(items: usize) -> (tempfile::TempDir, Library) {
     let dir = tempfile::tempdir().unwrap();
@@ -74,6 +82,46 @@ fn head_training_makes_a_system_and_resumes() {
             .iter()
             .any(|s| s.name == "t1" && s.embedding_dim == 32)
     );
+    // Its metrics, in its folder and in its row, are the report's (floats to within JSON's
+    // round trip).
+    let expected = SystemMetrics::of_run(&tiny("t1"), &report);
+    let row = lib.store.system("t1").unwrap().unwrap();
+    let floats = |m: &SystemMetrics| {
+        let (v, t) = (m.validation, m.test);
+        [
+            m.train_images_per_s,
+            v.iou,
+            v.precision,
+            v.recall,
+            t.iou,
+            t.precision,
+            t.recall,
+        ]
+    };
+    let rest = |m: &SystemMetrics| {
+        let (v, t) = (m.validation.samples, m.test.samples);
+        (
+            m.mode.clone(),
+            m.epochs,
+            m.best_epoch,
+            m.augment,
+            m.background_aug.clone(),
+            m.seed,
+            v,
+            t,
+        )
+    };
+    for metrics in [
+        SystemMetrics::load(lib.root(), "t1").unwrap().unwrap(),
+        SystemMetrics::from_json(&row.metrics_json)
+            .unwrap()
+            .unwrap(),
+    ] {
+        assert_eq!(rest(&metrics), rest(&expected));
+        for (a, b) in floats(&metrics).into_iter().zip(floats(&expected)) {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{metrics:?}");
+        }
+    }
     let system = System::load(&lib, "t1", &Device::Cpu).unwrap();
     let test = evaluate_classification(&lib, &system, &JobContext::silent()).unwrap();
     assert_eq!(test.samples, 3);

@@ -19,7 +19,7 @@
 use super::{Candidate, CsvFile, ImportOptions, ImportReport, Problem, Rows, new_item};
 use crate::catalog::vocabulary::title_words;
 use crate::catalog::{Label, LabelGroup, Source};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::jobs::JobContext;
 use crate::library::Library;
 use std::path::Path;
@@ -61,15 +61,11 @@ pub fn import_fashion_product_images(
     let mut file = CsvFile::open(&styles)?;
     file.require_columns(&STYLES_COLUMNS)?;
     super::require_dir(&images, "the images folder")?;
-    let column = |name: &str| {
-        file.column(name)
-            .ok_or_else(|| Error::format(&styles, 1, format!("the header lacks {name}")))
-    };
-    let id_col = column("id")?;
-    let name_col = column("productDisplayName")?;
+    let id_col = file.required_column("id")?;
+    let name_col = file.required_column("productDisplayName")?;
     let label_cols = LABEL_COLUMNS
         .iter()
-        .map(|&(name, group)| Ok((column(name)?, group)))
+        .map(|&(name, group)| Ok((file.required_column(name)?, group)))
         .collect::<Result<Vec<_>>>()?;
     let width = file.header.len();
     // Extra fields can only be part of the name when the name is the last column.
