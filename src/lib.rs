@@ -33,6 +33,7 @@
 pub mod atomic_file;
 pub mod catalog;
 pub mod cli;
+pub mod csv_header;
 pub mod device;
 pub mod error;
 pub mod eval;

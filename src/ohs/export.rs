@@ -317,17 +317,9 @@ pub fn import_raw_csv(store: &mut Store, name: &str, path: &Path) -> Result<Merg
         .headers()
         .map_err(|e| Error::file(path, format!("cannot read the header: {e}")))?
         .clone();
+    let header: Vec<&str> = headers.iter().collect();
     let wanted = ["study", "scorer", "query", "system", "criterion", "hits"];
-    let cols: Vec<Option<usize>> = wanted
-        .iter()
-        .map(|w| headers.iter().position(|h| h.eq_ignore_ascii_case(w)))
-        .collect();
-    let cols: Vec<usize> = cols.into_iter().collect::<Option<_>>().ok_or_else(|| {
-        Error::file(
-            path,
-            "the header must name the columns study,scorer,query,system,criterion,hits",
-        )
-    })?;
+    let cols = crate::csv_header::required_columns(path, &header, &wanted)?;
     let sheet_of: HashMap<(&str, &str), i64> = study
         .sheets
         .iter()

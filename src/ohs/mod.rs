@@ -15,6 +15,7 @@ pub mod export;
 pub mod report;
 pub mod session;
 
+use crate::csv_header;
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::library::Library;
@@ -43,16 +44,10 @@ pub fn read_criteria_csv(path: &Path) -> Result<Vec<Criterion>> {
         .headers()
         .map_err(|e| Error::file(path, format!("cannot read the header: {e}")))?
         .clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(name_col), Some(weight_col), Some(dir_col)) =
-        (column("name"), column("weight"), column("direction"))
-    else {
-        return Err(Error::file(
-            path,
-            "the header must name the columns name,weight,direction,description",
-        ));
-    };
-    let desc_col = column("description");
+    let header: Vec<&str> = headers.iter().collect();
+    let columns = csv_header::required_columns(path, &header, &["name", "weight", "direction"])?;
+    let (name_col, weight_col, dir_col) = (columns[0], columns[1], columns[2]);
+    let desc_col = csv_header::column(&header, "description");
     let mut criteria = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i as u64 + 2;
@@ -492,15 +487,9 @@ pub fn import_scores_csv(
         .headers()
         .map_err(|e| Error::file(path, format!("cannot read the header: {e}")))?
         .clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(sheet_col), Some(crit_col), Some(hits_col)) =
-        (column("sheet_id"), column("criterion"), column("hits"))
-    else {
-        return Err(Error::file(
-            path,
-            "the header must name the columns sheet_id,criterion,hits",
-        ));
-    };
+    let header: Vec<&str> = headers.iter().collect();
+    let columns = csv_header::required_columns(path, &header, &["sheet_id", "criterion", "hits"])?;
+    let (sheet_col, crit_col, hits_col) = (columns[0], columns[1], columns[2]);
     let mut answers = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i as u64 + 2;

@@ -3,6 +3,7 @@
 //! row or line it cannot read and naming it.
 
 use super::{MAX_DECOMPRESSION_RATIO, MAX_LINE_BYTES, MIN_DECOMPRESSED_LIMIT};
+use crate::csv_header;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -129,48 +130,18 @@ impl CsvFile {
 
     /// The index of the column named `name` (ASCII case-insensitive).
     pub(crate) fn column(&self, name: &str) -> Option<usize> {
-        self.header
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case(name))
+        csv_header::column(&self.header, name)
     }
 
     /// The index of the column named `name`, or the error [`Self::require_columns`] fails
     /// with when the header lacks it.
     pub(crate) fn required_column(&self, name: &str) -> Result<usize> {
-        self.column(name)
-            .ok_or_else(|| self.lacking_columns(&[name]))
+        Ok(csv_header::required_columns(&self.path, &self.header, &[name])?[0])
     }
 
     /// Fails naming the `required` columns the header lacks, and listing those it has.
     pub(crate) fn require_columns(&self, required: &[&str]) -> Result<()> {
-        let missing: Vec<&str> = required
-            .iter()
-            .copied()
-            .filter(|name| self.column(name).is_none())
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(self.lacking_columns(&missing))
-    }
-
-    /// The error for a header that lacks the `missing` columns: it names them, and lists
-    /// the columns found.
-    fn lacking_columns(&self, missing: &[&str]) -> Error {
-        Error::format(
-            &self.path,
-            1,
-            format!(
-                "the header lacks the required column{} {}; the columns found are: {}",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", "),
-                if self.header.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    self.header.join(", ")
-                }
-            ),
-        )
+        csv_header::required_columns(&self.path, &self.header, required).map(|_| ())
     }
 
     /// The next row: its line number and its fields, or a reason it cannot be read (a field

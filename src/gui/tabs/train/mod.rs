@@ -28,6 +28,7 @@ use crate::gui::job_slot::{JobKind, JobOutput, JobState};
 use crate::gui::pending::{Pending, block_on};
 use crate::gui::runtime::Runtime;
 use crate::library::Library;
+use crate::train::SystemMetrics;
 use crate::train::checkpoint::{RunState, find_run};
 use crate::train::{self, BackgroundAug, EpochStats, Mode, TrainConfig, TrainEvent, TrainReport};
 use eframe::egui;
@@ -465,17 +466,18 @@ fn past_runs(lib: &Library) -> crate::Result<Vec<PastRun>> {
         .systems()?
         .into_iter()
         .map(|row| {
-            let m: serde_json::Value = serde_json::from_str(&row.metrics_json).unwrap_or_default();
-            let f = |a: &str, b: &str| m[a][b].as_f64().unwrap_or(f64::NAN);
+            // A row whose metrics cannot be read still lists the system, with dashes.
+            let m = SystemMetrics::from_json(&row.metrics_json).ok().flatten();
+            let f = |pick: fn(&SystemMetrics) -> f64| m.as_ref().map_or(f64::NAN, pick);
             PastRun {
                 name: row.name,
-                mode: m["mode"].as_str().unwrap_or("-").to_string(),
-                background: m["background_aug"].as_str().unwrap_or("-").to_string(),
-                epochs: m["epochs"].as_u64().unwrap_or(0),
-                validation_iou: f("validation", "iou"),
-                test_iou: f("test", "iou"),
-                test_precision: f("test", "precision"),
-                test_recall: f("test", "recall"),
+                mode: m.as_ref().map_or("-".into(), |m| m.mode.clone()),
+                background: m.as_ref().map_or("-".into(), |m| m.background_aug.clone()),
+                epochs: m.as_ref().map_or(0, |m| m.epochs as u64),
+                validation_iou: f(|m| m.validation.iou),
+                test_iou: f(|m| m.test.iou),
+                test_precision: f(|m| m.test.precision),
+                test_recall: f(|m| m.test.recall),
             }
         })
         .collect())
