@@ -489,11 +489,7 @@ impl SceneSource {
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                    ["jpg", "jpeg", "png", "webp", "bmp"].contains(&e.to_ascii_lowercase().as_str())
-                })
-            })
+            .filter(|p| crate::vision::has_image_extension(p))
             .collect();
         files.sort();
         if files.is_empty() {

@@ -65,9 +65,6 @@ const GENERIC_CATEGORIES: &[&str] = &[
 /// Category-path entries that say who an item is for.
 const GENDER_CATEGORIES: &[&str] = &["women", "men", "girls", "boys", "baby", "unisex"];
 
-/// Image file extensions looked for, in order.
-const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
-
 /// Imports the products of `meta` that have an image in `images_dir`, and, from `reviews`,
 /// the users that pass `users` with their ratings of those products.
 pub fn import_amazon(
@@ -326,9 +323,9 @@ fn category_labels(object: &serde_json::Map<String, Value>) -> Vec<Label> {
     labels
 }
 
-/// `<asin>.jpg|.jpeg|.png|.webp` in `dir`, the first that exists.
+/// `<asin>.<ext>` in `dir` for the first of [`crate::vision::IMAGE_EXTENSIONS`] that exists.
 fn find_image(dir: &Path, asin: &str) -> Option<PathBuf> {
-    IMAGE_EXTENSIONS
+    crate::vision::IMAGE_EXTENSIONS
         .iter()
         .map(|ext| dir.join(format!("{asin}.{ext}")))
         .find(|p| p.is_file())

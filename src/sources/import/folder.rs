@@ -24,10 +24,8 @@ use crate::catalog::{Label, LabelGroup, Source};
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::library::Library;
+use crate::vision;
 use std::path::{Path, PathBuf};
-
-/// File extensions read as images (ASCII case-insensitive).
-pub const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"];
 
 /// How deep below a category folder images are still found (subtype, then two more).
 const MAX_DEPTH: usize = 3;
@@ -141,7 +139,7 @@ pub(crate) fn read_folder(
             &root,
             format!(
                 "no photos ({}) in this folder or its folders",
-                IMAGE_EXTENSIONS.join(", ")
+                vision::IMAGE_EXTENSIONS.join(", ")
             ),
         ));
     }
@@ -151,7 +149,11 @@ pub(crate) fn read_folder(
 /// The images directly in `folder` (no category) and in its category folders.
 fn read_categories(folder: &Path, rows: &mut Rows, ctx: &JobContext) -> Result<()> {
     let listing = list(folder)?;
-    for image in listing.files.iter().filter(|f| is_image(f)) {
+    for image in listing
+        .files
+        .iter()
+        .filter(|f| vision::has_image_extension(f))
+    {
         push(rows, image, Vec::new());
     }
     for category_dir in &listing.dirs {
@@ -167,7 +169,7 @@ fn read_categories(folder: &Path, rows: &mut Rows, ctx: &JobContext) -> Result<(
 fn read_below(folder: &Path, labels: &[Label], depth: usize, rows: &mut Rows) -> Result<()> {
     let listing = list(folder)?;
     for file in &listing.files {
-        if is_image(file) {
+        if vision::has_image_extension(file) {
             push(rows, file, labels.to_vec());
         } else {
             rows.skip(Problem::at(
@@ -175,7 +177,7 @@ fn read_below(folder: &Path, labels: &[Label], depth: usize, rows: &mut Rows) ->
                 0,
                 format!(
                     "not a photo (the extensions read are {})",
-                    IMAGE_EXTENSIONS.join(", ")
+                    vision::IMAGE_EXTENSIONS.join(", ")
                 ),
             ));
         }
@@ -241,12 +243,6 @@ fn list(folder: &Path) -> Result<Listing> {
     listing.files.sort();
     listing.dirs.sort();
     Ok(listing)
-}
-
-fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 fn file_name(path: &Path) -> String {

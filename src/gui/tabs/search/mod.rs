@@ -322,10 +322,7 @@ impl SearchTab {
         self.picker = rt.spawn("image picker", || {
             let dialog = rfd::AsyncFileDialog::new()
                 .set_title("Search with a photo")
-                .add_filter(
-                    "Images",
-                    &["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff"],
-                )
+                .add_filter("Images", &crate::vision::IMAGE_EXTENSIONS)
                 .pick_file();
             Ok(block_on(dialog).map(|f| f.path().to_path_buf()))
         });
