@@ -4,10 +4,11 @@
 //! with Candle's own operations, after a warm-up, on as many threads as `init_threads` gives
 //! (set `RAYON_NUM_THREADS` to change it). Options, after `--`:
 //! `--kernels fused|candle|both`, `--batch 1,32`, `--seconds S` (time per measurement, default
-//! 5). The median pass is reported. PERF_NOTES has the numbers to compare against (PyTorch
-//! eager: 32 images/s at batch 1, 60 at batch 32); the machine is shared, so check the load
-//! (`uptime`) before trusting a number. The fused path needs none of PERF_NOTES' glibc
-//! settings: it runs large batches a few images at a time.
+//! 5). The median pass is reported. Compare against the anchors run in the same window on the
+//! same machine (`benches/onnxruntime_reference.sh`, `benches/pytorch_reference.sh`); the
+//! machine is shared, so check the load (`uptime`) before trusting a number. The fused path
+//! needs none of the glibc malloc settings of ARCHITECTURE.md §13 (finding 6): it runs large
+//! batches a few images at a time.
 
 use std::time::{Duration, Instant};
 

@@ -59,7 +59,7 @@ pub use error::{Error, Result};
 pub use library::Library;
 
 /// Sizes the worker pools once, before any parallel work: rayon's global pool and
-/// `RAYON_NUM_THREADS` (which Candle reads on every matmul when unset; see PERF_NOTES).
+/// `RAYON_NUM_THREADS` (which Candle reads on every matmul when unset; see ARCHITECTURE.md §13).
 pub fn init_threads() {
     // A thread count the user set wins; otherwise every core the process may use.
     let threads = std::env::var("RAYON_NUM_THREADS")
@@ -92,8 +92,8 @@ pub fn init_threads() {
 /// going back to the system (glibc on Linux; elsewhere a no-op). A training step allocates and
 /// frees the same large activations every step; returned to the system, each one's pages are
 /// faulted in and zeroed again at the next step, which in these VMs costs about three times a
-/// pass over the memory (PERF_NOTES, finding 6). Dropping the guard restores glibc's defaults
-/// and hands the retained memory back.
+/// pass over the memory (ARCHITECTURE.md §13, finding 6). Dropping the guard restores glibc's
+/// defaults and hands the retained memory back.
 pub struct RetainFreedMemory(());
 
 impl RetainFreedMemory {

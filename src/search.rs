@@ -1,4 +1,4 @@
-//! Visual search over one system's index, and its retrieval evaluation (DESIGN §6).
+//! Visual search over one system's index, and its retrieval evaluation (ARCHITECTURE.md §6).
 //!
 //! A [`Searcher`] loads a system, its [`EmbeddingIndex`] and the metadata of every indexed
 //! item (stored image, title, labels, stock) once; then each query is decode → embed →

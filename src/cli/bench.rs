@@ -2,8 +2,8 @@
 //!
 //! `bench embed` times the `imagenet-lite0` system's forward pass (EfficientNet-Lite0 pooled
 //! features, L2-normalised) at batch 1 and batch 32 on random normalised input, after a
-//! warm-up (the first passes are much slower; PERF_NOTES finding 6), as the median of a few
-//! passes; then a full indexing run (decode → embed → write, as `vitrine index --rebuild`
+//! warm-up (the first passes are much slower; ARCHITECTURE.md §13, finding 6), as the median of a
+//! few passes; then a full indexing run (decode → embed → write, as `vitrine index --rebuild`
 //! does it, into a temporary file) on the library's catalogue, or on a temporary 256-item
 //! demo library when the library is empty. The machine may be shared: check the load.
 //!

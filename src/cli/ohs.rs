@@ -251,7 +251,7 @@ fn score(dir: &Path, args: &ScoreArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `report --json` document (DESIGN §10 contract).
+/// The `report --json` document (ARCHITECTURE.md §10 contract).
 #[derive(Serialize)]
 struct ReportOutput<'a> {
     systems: &'a [String],

@@ -1,5 +1,5 @@
 //! `vitrine query`: search the catalogue with image files (see [`crate::search`]), as a
-//! table, as JSON (DESIGN §10), and optionally as a PNG contact sheet.
+//! table, as JSON (ARCHITECTURE.md §10), and optionally as a PNG contact sheet.
 //!
 //! One bad file never stops the run: it is reported by name, the others are searched, and
 //! the exit status is non-zero at the end.

@@ -1,8 +1,8 @@
 //! Evaluation on held-out photos: a labelled query set that is *not* in the catalogue, the
-//! way a shop meets its customers' photos (DESIGN §6, §11).
+//! way a shop meets its customers' photos (ARCHITECTURE.md §6, §11).
 //!
-//! [`crate::eval::retrieval::evaluate_retrieval`] measures a system on the library itself (every item
-//! a query, itself excluded). That flatters a system trained on the same items. Here the
+//! [`crate::eval::retrieval::evaluate_retrieval`] measures a system on the library itself (every
+//! item a query, itself excluded). That flatters a system trained on the same items. Here the
 //! queries come from a CSV file (the columns of `vitrine import csv`: `image` and
 //! `category`, `subtype`, `colour`, `labels` …) or a photo folder laid out as for `vitrine
 //! import folder` (`DIR/<category>/<image>`), read by the importers' own readers but never

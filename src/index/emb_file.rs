@@ -1,4 +1,4 @@
-//! The embedding index file, `DIR/index/<system>.emb` (DESIGN §2, §6): one system's
+//! The embedding index file, `DIR/index/<system>.emb` (ARCHITECTURE.md §2, §6): one system's
 //! embedding of every catalogue item, with what is needed to keep it up to date and to trust
 //! it.
 //!

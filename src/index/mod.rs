@@ -1,7 +1,7 @@
 //! Indexing: every catalogue item embedded by one system, kept up to date incrementally, in
-//! `DIR/index/<system>.emb` (DESIGN §2, §6; the file format is in [`store`]).
+//! `DIR/index/<system>.emb` (ARCHITECTURE.md §2, §6; the file format is in [`emb_file`]).
 //!
-//! [`build`] is a job (DESIGN §9): it lists the catalogue, keeps the rows of items whose
+//! [`build`] is a job (ARCHITECTURE.md §9): it lists the catalogue, keeps the rows of items whose
 //! image is unchanged (same stored path, size and content: see [`ImageFingerprint::check`],
 //! so a copied or moved library keeps its index) from the previous index of the same system
 //! version, embeds the new and changed ones, and drops the items that left
@@ -12,7 +12,7 @@
 //! and the index is written (atomically) only at the end, so a cancelled or failed run
 //! leaves the previous index as it was.
 //!
-//! The search (exact cosine top-K, DESIGN §6) reads the result with [`load`].
+//! The search (exact cosine top-K, ARCHITECTURE.md §6) reads the result with [`load`].
 
 pub mod emb_file;
 pub mod scan;

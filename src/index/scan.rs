@@ -1,9 +1,9 @@
-//! Exact cosine top-K over an [`EmbeddingIndex`] (DESIGN §6).
+//! Exact cosine top-K over an [`EmbeddingIndex`] (ARCHITECTURE.md §6).
 //!
 //! Rows and queries are unit length, so cosine similarity is a dot product. A single query
 //! reads the whole matrix once and does two flops per four bytes: it is memory-bound (2 cores
-//! stream ~20–26 GB/s here, so 100k × 1280 f32 takes at least ~20–25 ms; PERF_NOTES, "Exact
-//! search"). [`top_k`] therefore makes exactly one pass over memory: the rows are split into
+//! stream ~20–26 GB/s here, so 100k × 1280 f32 takes at least ~20–25 ms; ARCHITECTURE.md §13,
+//! finding 7). [`top_k`] therefore makes exactly one pass over memory: the rows are split into
 //! chunks scanned in parallel, four rows at a time against the query with SIMD (AVX-512 or
 //! AVX2+FMA, detected at run time, with a portable fallback), and each score is offered at
 //! once to a bounded min-heap whose k-th best score is the bar a new row must clear, so almost

@@ -1,5 +1,5 @@
-//! The backbones the feature extractor can embed with (DESIGN §4, paper §III): which networks
-//! there are, how big their features and inputs are, and how each is built from a local
+//! The backbones the feature extractor can embed with (ARCHITECTURE.md §4, paper §III): which
+//! networks there are, how big their features and inputs are, and how each is built from a local
 //! safetensors file.
 //!
 //! * **EfficientNet-Lite0**: our own port with shipped weights ([`super::lite0`]).
@@ -30,7 +30,7 @@
 //! against its one (through a timm → torchvision rename). EfficientNet runs channels-last
 //! with 1×1 convolutions as matrix products and, on the CPU, the direct depthwise kernel of
 //! [`super::depthwise`]
-//! (Candle's grouped convolution is one convolution per channel; PERF_NOTES, finding 1).
+//! (Candle's grouped convolution is one convolution per channel; ARCHITECTURE.md §13, finding 1).
 //!
 //! [`load_backbone`] first checks every tensor's name and shape
 //! ([`super::weights::load_safetensors_checked`]), so a wrong file is reported by the tensor

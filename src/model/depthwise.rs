@@ -1,9 +1,9 @@
 //! Depthwise 2-D convolution on channels-last tensors, as a Candle custom op.
 //!
-//! MobileNet-style networks (EfficientNet-Lite0 among them; DESIGN §4) spend most of their
+//! MobileNet-style networks (EfficientNet-Lite0 among them; ARCHITECTURE.md §4) spend most of their
 //! *memory traffic* in depthwise convolutions, yet Candle 0.11 runs a grouped convolution as
 //! one convolution per channel followed by a concatenation: 77 % of a stock Lite0 forward
-//! pass (PERF_NOTES, finding 1). This module computes it directly instead:
+//! pass (ARCHITECTURE.md §13, finding 1). This module computes it directly instead:
 //!
 //! * tensors are **channels-last** (`N×H×W×C`, weights `KH×KW×C`), so the innermost loop runs
 //!   over contiguous channels, 16 lanes at a time with explicit SIMD (AVX-512 or AVX2+FMA,

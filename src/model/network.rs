@@ -1,4 +1,4 @@
-//! The parallel network: the feature extractor of a trained system (DESIGN §4; paper §III,
+//! The parallel network: the feature extractor of a trained system (ARCHITECTURE.md §4; paper §III,
 //! Fig. 2).
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! The shallow branch of the parallel network (DESIGN §4; paper §III and Fig. 2, after
+//! The shallow branch of the parallel network (ARCHITECTURE.md §4; paper §III and Fig. 2, after
 //! VisNet and its ResNet101 + shallow-net successor, the paper's reference [5]).
 //!
 //! A deep backbone pools away most of what makes two garments look alike to a shopper:

@@ -1,4 +1,4 @@
-//! Systems: a named, frozen model with its preprocessing and label vocabulary (DESIGN §4).
+//! Systems: a named, frozen model with its preprocessing and label vocabulary (ARCHITECTURE.md §4).
 //! Searches, indexes, studies and sheets always name the system they used, so results from
 //! two models are never mixed.
 //!

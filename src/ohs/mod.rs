@@ -1,5 +1,5 @@
 //! Objective-guided human score (OHS) studies: the paper's answer to "recommendations have no
-//! ground truth" (§IV.A, §IV.D, Table I; DESIGN §8).
+//! ground truth" (§IV.A, §IV.D, Table I; ARCHITECTURE.md §8).
 //!
 //! A [`Study`] names a goal, K, weighted criteria (the paper's seven by default), a query set
 //! (shop and street photos) and the systems compared. Creating it runs every query through

@@ -314,8 +314,8 @@ impl PersonalizeEngine {
         self.split_quality_with(|rows| split_cart(rows, &index.matrix, index.dim, &self.ksplits))
     }
 
-    /// [`PersonalizeEngine::split_quality`] of DESIGN §7's principal-axis K-Splits alone (no
-    /// catalogue neighbourhoods): the baseline the cart method is measured against.
+    /// [`PersonalizeEngine::split_quality`] of ARCHITECTURE.md §7's principal-axis K-Splits alone
+    /// (no catalogue neighbourhoods): the baseline the cart method is measured against.
     pub fn split_quality_principal_axis(&self) -> SplitQuality {
         self.split_quality_with(|rows| super::ksplits::ksplits(rows, &self.ksplits))
     }

@@ -87,7 +87,7 @@ pub struct EvalReport {
     pub methods: Vec<MethodMetrics>,
 }
 
-/// The `--json` shape (DESIGN §10, issue 7): summary K values only.
+/// The `--json` shape (ARCHITECTURE.md §10, issue 7): summary K values only.
 #[derive(Serialize)]
 pub struct EvalJson<'a> {
     pub users_tested: usize,

@@ -1,4 +1,5 @@
-//! K-Splits: split a mixed cart into uniform sub-carts without being told how many (DESIGN §7).
+//! K-Splits: split a mixed cart into uniform sub-carts without being told how many (ARCHITECTURE.md
+//! §7).
 //!
 //! # Divisive K-Splits ([`ksplits`])
 //!
@@ -36,7 +37,7 @@
 //! No single threshold on raw distances does well either (average linkage reaches purity
 //! 0.92 only at pair recall 0.75).
 //!
-//! So carts are split on the catalogue's own structure, DESIGN §7's "uniform sub-carts" by
+//! So carts are split on the catalogue's own structure, ARCHITECTURE.md §7's "uniform sub-carts" by
 //! another route: each cart item's neighbourhood is its `neighbours` nearest catalogue
 //! items ([`cart_neighbours`]: a fifteenth of the catalogue, about one kind's share), and
 //! two items are of one kind as far as their neighbourhoods overlap (shared nearest

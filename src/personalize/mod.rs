@@ -1,4 +1,4 @@
-//! Personalised recommendations (paper §III, §IV.C, Fig. 5; DESIGN §7).
+//! Personalised recommendations (paper §III, §IV.C, Fig. 5; ARCHITECTURE.md §7).
 //!
 //! A user's purchases, weighted by their ratings, point to what they will like next:
 //! - [`cart`]: eq. (4), the rating-weighted mean of a cart's item embeddings;

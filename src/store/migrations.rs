@@ -58,8 +58,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         item_id  INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE
     );
     "#,
-    // 2: objective-guided human score studies (DESIGN §8): criteria, systems, the query set,
-    // the sheets frozen at creation (query × system → K items), every scorer's answers, and
+    // 2: objective-guided human score studies (ARCHITECTURE.md §8): criteria, systems, the query
+    // set, the sheets frozen at creation (query × system → K items), every scorer's answers, and
     // where each scorer stopped.
     r#"
     CREATE TABLE studies (

@@ -1,6 +1,6 @@
-//! Objective-guided human score studies in the store (DESIGN §8): the study with its criteria,
-//! systems and query set, the sheets frozen at creation, every answer, and where each scorer
-//! stopped. The arithmetic lives in [`crate::ohs`]; this file only reads and writes rows.
+//! Objective-guided human score studies in the store (ARCHITECTURE.md §8): the study with its
+//! criteria, systems and query set, the sheets frozen at creation, every answer, and where each
+//! scorer stopped. The arithmetic lives in [`crate::ohs`]; this file only reads and writes rows.
 //!
 //! Answers are keyed by (sheet, scorer, criterion name): giving an answer again replaces it,
 //! and the key is what merging databases from several machines compares.

@@ -1,5 +1,5 @@
-//! Trained systems in the store: one row per system in `DIR/systems/<name>/` (DESIGN §2, §4).
-//! The row is what lists and reports need without opening the weights (backbone, sizes,
+//! Trained systems in the store: one row per system in `DIR/systems/<name>/` (ARCHITECTURE.md §2,
+//! §4). The row is what lists and reports need without opening the weights (backbone, sizes,
 //! metrics); the folder holds the model itself. The built-in `imagenet-lite0` has no row.
 
 use super::{Store, Writer};

@@ -1,5 +1,5 @@
-//! Regular augmentation (DESIGN §5): a random horizontal flip, rotation, shift, shear and a
-//! slight zoom, drawn from a seeded random stream so a run can be repeated exactly.
+//! Regular augmentation (ARCHITECTURE.md §5): a random horizontal flip, rotation, shift, shear and
+//! a slight zoom, drawn from a seeded random stream so a run can be repeated exactly.
 //!
 //! One affine map does all of it (one resampling, bilinear); pixels that come from outside
 //! the image take a fill colour (the shop background), so no black corners teach the model

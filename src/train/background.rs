@@ -1,4 +1,4 @@
-//! Background augmentation (paper §III.A, DESIGN §5): cut the item out of its plain shop
+//! Background augmentation (paper §III.A, ARCHITECTURE.md §5): cut the item out of its plain shop
 //! background and paste it, at a random scale and place, onto a random scene, so a model
 //! trained only on catalogue photos learns to ignore what is behind a garment in a street
 //! photo.

@@ -1,4 +1,4 @@
-//! The training loss of the paper (§III), as DESIGN §5 reads equations (1)–(3).
+//! The training loss of the paper (§III), as ARCHITECTURE.md §5 reads equations (1)–(3).
 //!
 //! * (1) weighted binary cross-entropy over the label set C, per sample
 //!   `L = −(1/|C|) Σ_i w_i [ y_i log ŷ_i + (1 − y_i) log(1 − ŷ_i) ]`, averaged over the batch;

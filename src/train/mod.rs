@@ -1,5 +1,5 @@
 //! Training: fine-tune the parallel network on the library's own catalogue and labels, and
-//! register the result as a new system (DESIGN §5; paper §III, §IV.B, §IV.D).
+//! register the result as a new system (ARCHITECTURE.md §5; paper §III, §IV.B, §IV.D).
 //!
 //! [`train`] is a job: it splits the catalogue 80/10/10 ([`split`]), builds the label
 //! vocabulary from the training items, and minimises the paper's loss ([`loss`], eq. 1–3)

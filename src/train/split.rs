@@ -1,4 +1,5 @@
-//! The training / validation / test split (DESIGN §5): 80/10/10, deterministic from a seed.
+//! The training / validation / test split (ARCHITECTURE.md §5): 80/10/10, deterministic from a
+//! seed.
 //!
 //! Items that share a product (several photos of one garment) stay on one side of the split,
 //! or a model would be tested on photos of garments it was trained on. The groups are shuffled

@@ -1,7 +1,7 @@
 //! Model input: images to normalised NCHW f32 tensors, and a batch loader that prepares the
 //! next batch while the model runs on the current one.
 //!
-//! Every image reaches a backbone the same way (DESIGN §4): [`decode`] (limits, EXIF
+//! Every image reaches a backbone the same way (ARCHITECTURE.md §4): [`decode`] (limits, EXIF
 //! orientation, alpha on white), then [`letterbox`] (resize keeping the aspect ratio, pad to a
 //! square, centred, so a long dress is not squashed and nothing is cropped away), then the
 //! [`Normalization`] the backbone was trained with. [`Preprocess`] names one such recipe.
@@ -318,7 +318,7 @@ impl BatchLoader {
     }
 
     /// Hands a consumed batch's buffer back for reuse (fresh memory is slow to touch in these
-    /// VMs; see PERF_NOTES). Optional.
+    /// VMs; see ARCHITECTURE.md §13). Optional.
     pub fn recycle(&self, batch: Batch) {
         let _ = self.spent_buffers.send(batch.tensor_input);
     }

@@ -1,5 +1,5 @@
 //! EfficientNet-Lite0, our own Candle port: the backbone whose pooled features every
-//! `imagenet-lite0` system embeds with (DESIGN §4, paper §III).
+//! `imagenet-lite0` system embeds with (ARCHITECTURE.md §4, paper §III).
 //!
 //! EfficientNet (Tan & Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural
 //! Networks", ICML 2019, arXiv:1905.11946) stacks MBConv blocks (MobileNetV2's inverted
@@ -21,7 +21,7 @@
 //!   into cache-sized row blocks; depthwise convolutions use the direct kernel of
 //!   [`super::depthwise`]; the stem is a direct convolution from the channel-first input.
 //!   Large batches run a few images at a time so that no activation outgrows what glibc
-//!   recycles (PERF_NOTES, findings 1, 4, 5 and 6).
+//!   recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
 //! * **Training, other devices, or [`Kernels::Candle`]**: the same graph from Candle's own
 //!   differentiable operations (batch statistics, dropout, drop-connect), except that on the
 //!   CPU with [`Kernels::Fused`] the depthwise convolutions still use the direct kernel (it
@@ -570,7 +570,7 @@ impl Lite0 {
 
     /// Images per pass in fused inference: few enough that the largest activation stays
     /// under [`CHUNK_BYTES`], so glibc recycles freed buffers instead of returning them to the
-    /// system and faulting fresh pages in on the next pass (PERF_NOTES, finding 6).
+    /// system and faulting fresh pages in on the next pass (ARCHITECTURE.md §13, finding 6).
     fn inference_chunk(&self, x: &Tensor) -> Result<usize> {
         let (_, _, h, w) = x.dims4()?;
         let (mut h, mut w) = (h.div_ceil(2), w.div_ceil(2));
