@@ -60,7 +60,6 @@ pub mod split;
 mod trainable;
 
 pub use bench::{StepBench, peak_rss_bytes, reset_peak_rss, step_throughput};
-pub use metrics::SystemMetrics;
 pub use options::{BackgroundAug, COSINE_FLOOR, ClassifierChoice, LrSchedule, Mode, TrainConfig};
 
 use crate::catalog::{Item, ItemId};

@@ -1,5 +1,6 @@
 //! The trainer end to end on a tiny demo library.
 
+use super::metrics::SystemMetrics;
 use super::optim::AdamW;
 use super::run::check_finite;
 use super::trainable::{block_of, frozen_except, last_blocks, trainable_vars};
