@@ -12,7 +12,9 @@
 //! would silently rank the wrong picture, so [`Searcher::open`] underneath still refuses an
 //! index that no longer matches: built by another version of the system, missing, or holding
 //! an item whose image changed or left the catalogue. That refusal is what a read-only
-//! library (which cannot be re-indexed) answers, naming the command to run.
+//! library (which cannot be re-indexed) answers, naming the command to run. The GUI applies
+//! the same policy in two visible steps ([`Searcher::open_or_needs_index`], then an index job
+//! with its progress bar and cancel button, then the query again).
 //!
 //! [`crate::eval::retrieval`] measures a searcher on the library itself.
 
