@@ -231,8 +231,11 @@ fn training_kernels_match_candle_ops_in_values_and_gradients() {
         .map(|(n, t)| (n.clone(), t.to_dtype(DType::F64).unwrap()))
         .collect();
     // Seeded data: with random data a value now and then lands within rounding of one of
-    // ReLU6's kinks, where the two f32 paths may take different sides.
-    let x = crate::model::test_util::Seeded::new(5).normal(0.0, 1.0, &[3, 3, 64, 48]);
+    // ReLU6's kinks, where two f32 paths may take different sides and one gradient entry
+    // flips (about one seed in three does this on every path). Seed 9 has no such value on
+    // any of the three instruction-set paths (run with VITRINE_SIMD=avx2 and =portable too):
+    // the portable path rounds without FMA, so it flips where the others do not.
+    let x = crate::model::test_util::Seeded::new(9).normal(0.0, 1.0, &[3, 3, 64, 48]);
     let x64 = x.to_dtype(DType::F64).unwrap();
     for partial in [false, true] {
         let run = |weights: &HashMap<String, Tensor>, kernels: Kernels, x: &Tensor| {
