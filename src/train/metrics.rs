@@ -9,14 +9,13 @@
 //!
 //! [`SystemMetrics`] is what a trained system keeps of the run that trained it: written by
 //! [`train`](super::train) into the system's `system.json` and its row in the store, read
-//! back with [`SystemMetrics::load`] or [`SystemMetrics::from_json`].
+//! back with [`SystemMetrics::from_json`] (a store row) or [`SystemMetrics::from_value`] (the
+//! `metrics` of a [`crate::model::system::SystemFile`]).
 
 use super::{TrainConfig, TrainReport};
 use crate::error::{Error, Result};
 use crate::model::network::Classifier;
-use crate::model::system::{self, IMAGENET_LITE0};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 /// The threshold on a predicted probability that puts a label in `Ŷ`.
 pub const THRESHOLD: f32 = 0.5;
@@ -173,29 +172,6 @@ impl SystemMetrics {
             .map_err(|e| Error::Invalid(format!("the metrics are not JSON: {e}")))?;
         SystemMetrics::from_value(&value)
     }
-
-    /// The metrics of the system `name` in the library at `root`, from its `system.json`
-    /// (`Ok(None)` for the built-in system and for a system saved without metrics).
-    pub fn load(root: &Path, name: &str) -> Result<Option<SystemMetrics>> {
-        if name == IMAGENET_LITE0 {
-            return Ok(None);
-        }
-        // A name becomes a folder: refused before any path is made from it.
-        if !system::is_valid_system_name(name) {
-            return Err(Error::Invalid(format!("{name:?} is not a system name")));
-        }
-        /// The part of `system.json` read here.
-        #[derive(Deserialize)]
-        struct Described {
-            #[serde(default)]
-            metrics: serde_json::Value,
-        }
-        let path = system::system_dir(root, name).join("system.json");
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let described: Described = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::file(&path, format!("not a system description: {e}")))?;
-        SystemMetrics::from_value(&described.metrics).map_err(|e| Error::file(&path, e.to_string()))
-    }
 }
 
 #[cfg(test)]
@@ -331,25 +307,5 @@ mod tests {
         // Free-form JSON that is not a run's metrics is an error, not a default.
         assert!(SystemMetrics::from_json(r#"{"iou":0.5}"#).is_err());
         assert!(SystemMetrics::from_json("not json").is_err());
-    }
-
-    #[test]
-    fn system_metrics_load_from_the_system_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let folder = system::system_dir(dir.path(), "v2");
-        std::fs::create_dir_all(&folder).unwrap();
-        let file = format!(r#"{{"format":1,"name":"v2","labels":[],"metrics":{STORED}}}"#);
-        std::fs::write(folder.join("system.json"), file).unwrap();
-        assert_eq!(
-            SystemMetrics::load(dir.path(), "v2").unwrap(),
-            Some(stored())
-        );
-        // The built-in system has none; a bad name or a missing system is an error.
-        assert_eq!(
-            SystemMetrics::load(dir.path(), IMAGENET_LITE0).unwrap(),
-            None
-        );
-        assert!(SystemMetrics::load(dir.path(), "../v2").is_err());
-        assert!(SystemMetrics::load(dir.path(), "absent").is_err());
     }
 }

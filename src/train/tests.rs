@@ -112,8 +112,11 @@ fn head_training_makes_a_system_and_resumes() {
             t,
         )
     };
+    let folder = crate::model::system::system_dir(lib.root(), "t1").join("system.json");
+    let file: crate::model::system::SystemFile =
+        serde_json::from_slice(&std::fs::read(folder).unwrap()).unwrap();
     for metrics in [
-        SystemMetrics::load(lib.root(), "t1").unwrap().unwrap(),
+        SystemMetrics::from_value(&file.metrics).unwrap().unwrap(),
         SystemMetrics::from_json(&row.metrics_json)
             .unwrap()
             .unwrap(),
