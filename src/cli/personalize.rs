@@ -41,7 +41,8 @@ pub enum PersonalizeCommand {
         /// The most epochs, if the personaliser has to be trained.
         #[arg(long, default_value_t = TrainOptions::default().epochs)]
         epochs: usize,
-        /// Print `{"users_tested":N, "methods":[{"name", "recall":{"1",…,"50"}, "ndcg10"}]}`.
+        /// Print `{"users_tested":N, "methods":[{"name", "recall":{"1",…,"50"}, "recall10_se",
+        /// "ndcg10", "category_accuracy"}], "ceiling": <the same for the oracle, demo only>}`.
         #[arg(long)]
         json: bool,
         /// Also write Recall@1…50 and NDCG@10 of every method as CSV.
@@ -141,17 +142,32 @@ pub fn run(dir: &Path, device: &str, cmd: &PersonalizeCommand) -> anyhow::Result
                     "Recall@K on {} test users' last purchase ({}):",
                     report.users_tested, report.system
                 );
-                print!("  {:<14}", "method");
+                print!("  {:<17}", "method");
                 for k in SUMMARY_KS {
                     print!(" {:>7}", format!("R@{k}"));
                 }
-                println!(" {:>8}", "NDCG@10");
-                for m in &report.methods {
-                    print!("  {:<14}", m.name);
+                println!(" {:>8} {:>9} {:>9}", "±R@10", "NDCG@10", "category");
+                for m in report.rows() {
+                    print!("  {:<17}", m.name);
                     for k in SUMMARY_KS {
                         print!(" {:>7.3}", m.recall(k));
                     }
-                    println!(" {:>8.3}", m.ndcg10);
+                    let category = m
+                        .category_accuracy
+                        .map_or_else(|| "—".to_owned(), |a| format!("{a:.3}"));
+                    println!(
+                        " {:>8.3} {:>9.3} {:>9}",
+                        m.recall_standard_error(10, report.users_tested),
+                        m.ndcg10,
+                        category
+                    );
+                }
+                println!(
+                    "  ± is the standard error of R@10; category: the share of test users whose \
+                     last purchase has the category of the top recommendation."
+                );
+                if let Some(why) = &report.ceiling_missing {
+                    println!("  no oracle ceiling: {why}");
                 }
                 if let Some(out) = csv {
                     println!("  every K: {}", out.display());

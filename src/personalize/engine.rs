@@ -10,11 +10,12 @@ use super::baselines::{
     Als, AlsOptions, CartMean, ItemKnn, Popularity, Recommender, content_scores,
 };
 use super::cart::{CartEntry, cart_vector, normalized};
+use super::ceiling::{self, Ceiling};
 use super::eval::{EvalReport, evaluate};
 use super::ksplits::{KSplitsOptions, cart_neighbours, split_cart, typical_neighbour_distance};
 use super::personaliser::{self, Personaliser, TrainOptions, TrainReport, personaliser_path};
 use super::{Histories, UserHistory, UserSplit};
-use crate::catalog::{ItemId, Label};
+use crate::catalog::{ItemId, Label, LabelGroup};
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::library::Library;
@@ -283,13 +284,27 @@ pub fn evaluate_with(
     let cart_mean = CartMean { index };
     let personal = net.recommender(index);
     let methods: [&dyn Recommender; 5] = [&popularity, &knn, &als, &cart_mean, &personal];
-    let report = evaluate(
+    let categories: Vec<Option<String>> = p
+        .searcher
+        .items()
+        .iter()
+        .map(|item| item.label_in(LabelGroup::Category).map(str::to_owned))
+        .collect();
+    let mut report = evaluate(
         p.searcher.system_name(),
         &p.histories,
         &split,
         &methods,
+        &categories,
         ctx,
     )?;
+    let lib = Library::open_for_reading(root)?;
+    let keys = ceiling::row_keys(&lib.store, &index.ids)?;
+    match ceiling::oracle_ceiling(root, &p.histories, &split, &keys)? {
+        Ceiling::None => {}
+        Ceiling::Measured(oracle) => report.ceiling = Some(oracle),
+        Ceiling::Missing(why) => report.ceiling_missing = Some(why),
+    }
     Ok((report, trained))
 }
 

@@ -7,7 +7,9 @@
 //!   as a job on leave-last-out histories and saved beside the system's index;
 //! - [`baselines`]: popularity, item-kNN collaborative filtering, ALS matrix factorisation and
 //!   the cart mean, the methods the personaliser is compared with;
-//! - [`eval`]: Recall@K (K = 1…50) and NDCG@10 on each test user's held-out last purchase;
+//! - [`eval`]: Recall@K (K = 1…50), NDCG@10 and category accuracy on each test user's
+//!   held-out last purchase; [`ceiling`]: on a demo library, the oracle's, which knows the
+//!   simulated shoppers' hidden taste;
 //! - [`engine`]: what the CLI and the GUI call: open a system's data, recommend per group,
 //!   re-rank a visual search for a user.
 //!
@@ -16,6 +18,7 @@
 
 pub mod baselines;
 pub mod cart;
+pub mod ceiling;
 pub mod engine;
 pub mod eval;
 pub mod ksplits;

@@ -1,5 +1,5 @@
 //! Personalisation end to end on a small demo library: `personalize eval --json` (the
-//! contract's shape, every method, fractions), the CSV of every K, `recommend` per group,
+//! contract's shape, every method, fractions, the oracle ceiling), the CSV of every K, `recommend` per group,
 //! `query --user`, and the refusal of a personaliser made for another system version.
 
 use crate::common::{json, stderr, vitrine};
@@ -74,10 +74,27 @@ fn eval_recommend_and_query_for_a_user_on_a_demo_library() {
         }
         let ndcg = m["ndcg10"].as_f64().unwrap();
         assert!((0.0..=values[2]).contains(&ndcg), "{m}");
+        let category = m["category_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&category), "{m}");
+        let se = m["recall10_se"].as_f64().unwrap();
+        assert!((se - (values[2] * (1.0 - values[2]) / tested as f64).sqrt()).abs() < 1e-12);
     }
+    // A demo library carries the oracle ceiling: ranks the generator saved, on the same
+    // test users, at least as good as chance.
+    let ceiling = &report["ceiling"];
+    assert_eq!(ceiling["name"], "oracle (ceiling)", "{report}");
+    let oracle10 = ceiling["recall"]["10"].as_f64().unwrap();
+    assert!(oracle10 >= 10.0 / 150.0, "{report}");
     let table = std::fs::read_to_string(&csv).unwrap();
-    assert_eq!(table.lines().count(), 6);
-    assert_eq!(table.lines().next().unwrap().split(',').count(), 52);
+    assert_eq!(table.lines().count(), 7);
+    assert_eq!(table.lines().next().unwrap().split(',').count(), 53);
+    assert!(
+        table
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("oracle (ceiling),")
+    );
 
     // The saved personaliser is reused: a second evaluation gives the same figures.
     let again = json(&vitrine(&lib, &["personalize", "eval", "--json"]));

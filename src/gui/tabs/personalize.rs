@@ -584,14 +584,25 @@ fn evaluation_ui(
     };
     ui.label(
         RichText::new(format!(
-            "{} test users; NDCG@10: {}",
+            "{} test users (± {:.3} on R@10 at most); NDCG@10: {}; category accuracy: {}{}",
             report.users_tested,
+            0.5 / (report.users_tested.max(1) as f64).sqrt(),
             report
                 .methods
                 .iter()
                 .map(|m| format!("{} {:.3}", m.name, m.ndcg10))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            report
+                .rows()
+                .filter_map(|m| m.category_accuracy.map(|a| format!("{} {a:.3}", m.name)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            report
+                .ceiling_missing
+                .as_ref()
+                .map(|why| format!("; no oracle ceiling: {why}"))
+                .unwrap_or_default()
         ))
         .small()
         .weak(),
@@ -606,14 +617,22 @@ fn evaluation_ui(
         .allow_scroll(false)
         .legend(egui_plot::Legend::default())
         .show(ui, |plot| {
-            for m in &report.methods {
+            for m in report.rows() {
                 let points: Vec<[f64; 2]> = m
                     .recall_at
                     .iter()
                     .enumerate()
                     .map(|(i, r)| [(i + 1) as f64, *r])
                     .collect();
-                plot.line(egui_plot::Line::new(m.name.clone(), points));
+                let line = egui_plot::Line::new(m.name.clone(), points);
+                // The ceiling is not a method: drawn dashed, grey.
+                let is_ceiling = report.ceiling.as_ref().is_some_and(|c| c.name == m.name);
+                plot.line(if is_ceiling {
+                    line.style(egui_plot::LineStyle::dashed_loose())
+                        .color(egui::Color32::GRAY)
+                } else {
+                    line
+                });
             }
         });
 }

@@ -2,9 +2,10 @@
 //! dataset to download.
 //!
 //! `generate` draws `items` shop photos (the garment renderer in [`garments`] / [`draw`]),
-//! labels each item with exactly what was drawn, makes synthetic users whose taste profiles
-//! (favourite categories, colours, textures) decide which 5–7 items they buy and how many
-//! stars they give, and re-draws some items at another pose on real photographs ([`scenes`])
+//! labels each item with exactly what was drawn, simulates shoppers ([`shoppers`]: a taste that
+//! persists and drifts, outfits that follow earlier purchases, a few bestsellers) who buy 5–7
+//! items each and rate them, saves the oracle's rank of each shopper's last purchase (the
+//! ceiling of Recall@K) as `DIR/demo-shoppers.json`, and re-draws some items at another pose on real photographs ([`scenes`])
 //! as a street-to-shop query set with known answers. Everything derives from one seed: each
 //! item and each street query has its own random stream, so the parallel drawing gives the
 //! same pixels whatever the thread count.
@@ -12,17 +13,19 @@
 pub mod draw;
 pub mod garments;
 pub mod scenes;
+pub mod shoppers;
 
-use crate::catalog::{Label, LabelGroup, NewItem, Source};
+use crate::catalog::{LabelGroup, NewItem, Source};
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::library::Library;
 use garments::GarmentSpec;
-use rand::seq::{IndexedRandom, SliceRandom};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
+use shoppers::{ItemTraits, OracleFile, OracleUser, Shopper};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -41,7 +44,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         DemoOptions {
             items: 2000,
-            users: 500,
+            users: 4000,
             street: 200,
             seed: 7,
             size_px: 256,
@@ -60,8 +63,6 @@ pub struct DemoReport {
     pub elapsed_secs: f64,
 }
 
-/// Purchases per synthetic user (the paper kept users with 5–7 reviews).
-const PURCHASES: std::ops::RangeInclusive<usize> = 5..=7;
 /// Items rendered per parallel batch (between batches: progress and the cancel check).
 const BATCH: usize = 64;
 
@@ -74,6 +75,11 @@ pub fn item_spec(seed: u64, index: usize) -> GarmentSpec {
 /// The key of demo item `index` ("demo-000042").
 pub fn item_key(index: usize) -> String {
     format!("demo-{index:06}")
+}
+
+/// The key of demo user `index` ("demo-user-00003").
+pub fn user_key(index: usize) -> String {
+    format!("demo-user-{index:05}")
 }
 
 /// A random stream for (seed, purpose, index): independent of drawing order and threads.
@@ -178,8 +184,15 @@ fn generate_into(
         );
     }
 
-    // 3. Users with taste profiles, and their purchases.
-    let purchases = synthetic_users(&drawn, opts);
+    // 3. Shoppers and their purchases, and the oracle's rank of each last purchase.
+    let traits: Vec<ItemTraits> = drawn.iter().map(|d| ItemTraits::of(&d.spec)).collect();
+    let shoppers = shoppers::simulate(&traits, opts.users, opts.seed, |u| stream(opts.seed, 4, u));
+    let oracle_path = root.join(shoppers::ORACLE_FILE);
+    let oracle = oracle_file(&drawn, &shoppers, opts.seed);
+    let oracle_json = serde_json::to_vec(&oracle)
+        .map_err(|e| Error::Invalid(format!("cannot encode the shoppers' oracle: {e}")))?;
+    crate::atomic_file::write(&oracle_path, &oracle_json)?;
+    written.push(oracle_path);
 
     // 4. Everything into the store in one transaction.
     ctx.check_cancelled()?;
@@ -193,14 +206,14 @@ fn generate_into(
             w.insert_street_query(image, ids[*item])?;
         }
         let mut ratings = 0u64;
-        for (u, bought) in purchases.iter().enumerate() {
-            let user = w.insert_user(&format!("demo-user-{u:05}"), Source::Demo)?;
-            for (seq, (item, stars)) in bought.iter().enumerate() {
+        for (u, shopper) in shoppers.iter().enumerate() {
+            let user = w.insert_user(&user_key(u), Source::Demo)?;
+            for (seq, (item, stars)) in shopper.purchases.iter().enumerate() {
                 w.insert_rating(user, ids[*item], *stars, seq as i64)?;
                 ratings += 1;
             }
         }
-        Ok((purchases.len() as u64, ratings))
+        Ok((shoppers.len() as u64, ratings))
     })?;
     let labels = lib.store.counts()?.labels;
     Ok(DemoReport {
@@ -272,99 +285,28 @@ fn title(spec: &GarmentSpec) -> String {
     title
 }
 
-/// A synthetic user's taste: what they are drawn to, and how strongly.
-struct Taste {
-    categories: Vec<String>,
-    colours: Vec<String>,
-    texture: String,
-}
-
-impl Taste {
-    fn random(rng: &mut ChaCha8Rng, vocab: &[Label]) -> Taste {
-        let names = |g: LabelGroup| -> Vec<String> {
-            vocab
-                .iter()
-                .filter(|l| l.group == g)
-                .map(|l| l.name.clone())
-                .collect()
-        };
-        let pick = |rng: &mut ChaCha8Rng, from: &[String], n: usize| -> Vec<String> {
-            from.choose_multiple(rng, n).cloned().collect()
-        };
-        let categories = names(LabelGroup::Category);
-        let colours = names(LabelGroup::Colour);
-        let textures = names(LabelGroup::Texture);
-        let n_categories = rng.random_range(1..=3);
-        let n_colours = rng.random_range(1..=3);
-        Taste {
-            categories: pick(rng, &categories, n_categories),
-            colours: pick(rng, &colours, n_colours),
-            texture: pick(rng, &textures, 1).pop().unwrap_or_default(),
-        }
-    }
-
-    /// How much this user likes an item: 0 (nothing in common) to 1.9 (everything).
-    fn affinity(&self, labels: &[Label]) -> f32 {
-        let has = |g: LabelGroup, names: &[String]| {
-            labels
-                .iter()
-                .any(|l| l.group == g && names.contains(&l.name))
-        };
-        let mut a = 0.0;
-        if has(LabelGroup::Category, &self.categories) {
-            a += 1.0;
-        }
-        if has(LabelGroup::Colour, &self.colours) {
-            a += 0.6;
-        }
-        if has(LabelGroup::Texture, std::slice::from_ref(&self.texture)) {
-            a += 0.3;
-        }
-        a
-    }
-}
-
-/// Each user buys 5–7 distinct items, drawn with probability rising steeply with affinity,
-/// and rates them 1–5 stars by affinity plus noise. Returns (item index, stars) per user.
-fn synthetic_users(items: &[DrawnItem], opts: &DemoOptions) -> Vec<Vec<(usize, u8)>> {
-    let vocab = garments::vocabulary();
-    (0..opts.users)
-        .into_par_iter()
-        .map(|u| {
-            let mut rng = stream(opts.seed, 4, u);
-            let taste = Taste::random(&mut rng, &vocab);
-            let affinity: Vec<f32> = items
-                .iter()
-                .map(|it| taste.affinity(&it.new.labels))
-                .collect();
-            let weights: Vec<f32> = affinity.iter().map(|a| (3.0 * a).exp()).collect();
-            let n = rng.random_range(PURCHASES).min(items.len());
-            let mut bought: Vec<(usize, u8)> = Vec::with_capacity(n);
-            let mut total: f32 = weights.iter().sum();
-            let mut taken = vec![false; items.len()];
-            while bought.len() < n && total > 0.0 {
-                let mut x = rng.random::<f32>() * total;
-                let mut pick = None;
-                for (i, w) in weights.iter().enumerate() {
-                    if taken[i] {
-                        continue;
-                    }
-                    pick = Some(i);
-                    x -= w;
-                    if x <= 0.0 {
-                        break;
-                    }
-                }
-                let Some(i) = pick else { break };
-                taken[i] = true;
-                total -= weights[i];
-                let noise: f32 = rng.random_range(-0.8..0.8);
-                let stars = (1.5 + 1.8 * affinity[i] + noise).round().clamp(1.0, 5.0) as u8;
-                bought.push((i, stars));
-            }
-            bought
+/// The oracle's rank of every shopper's last purchase, keyed as the store keys them.
+fn oracle_file(drawn: &[DrawnItem], shoppers: &[Shopper], seed: u64) -> OracleFile {
+    let users = shoppers
+        .iter()
+        .enumerate()
+        .filter_map(|(u, s)| {
+            let &(last, _) = s.purchases.last()?;
+            Some(OracleUser {
+                key: user_key(u),
+                history: s.purchases.len() - 1,
+                last_item: drawn[last].new.key.clone(),
+                oracle_rank: s.last_oracle_rank,
+                top_same_category: s.last_oracle_category_hit,
+            })
         })
-        .collect()
+        .collect();
+    OracleFile {
+        format: 1,
+        seed,
+        items: drawn.len(),
+        users,
+    }
 }
 
 fn stored(root: &Path, path: &Path) -> String {
@@ -443,7 +385,11 @@ mod tests {
         generate(&mut lib, &small(), &JobContext::silent()).unwrap();
         let user = lib.store.user_id("demo-user-00003").unwrap().unwrap();
         let ratings = lib.store.ratings_of(user).unwrap();
-        assert!(PURCHASES.contains(&ratings.len()), "{}", ratings.len());
+        assert!(
+            shoppers::PURCHASES.contains(&ratings.len()),
+            "{}",
+            ratings.len()
+        );
         assert!(ratings.iter().all(|r| (1..=5).contains(&r.stars)));
     }
 
