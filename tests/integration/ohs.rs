@@ -333,6 +333,7 @@ fn child_scorer(root: &Path) {
                 hits,
                 marks: None,
                 given_at: String::new(),
+                prefill: Default::default(),
             };
             ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
             ohs::save_position(&mut lib.store, &study, "kim", pos, c).unwrap();
@@ -503,6 +504,7 @@ fn a_study_scored_by_two_scorers_reports_table_one_with_alpha() {
                     hits: seen.clamp(0, study.k as i32) as u32,
                     marks: None,
                     given_at: String::new(),
+                    prefill: Default::default(),
                 };
                 ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
             }
