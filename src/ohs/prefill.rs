@@ -9,7 +9,7 @@
 //! every answer against the count that scorer saw without the catalogue at hand; and a
 //! scorer's database merged from another machine carries the same counts.
 
-use super::report::krippendorff_alpha_interval;
+use super::report::{alpha_reading, krippendorff_alpha_interval};
 use crate::catalog::{ItemId, Label, LabelGroup};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -21,15 +21,15 @@ use std::collections::HashMap;
 
 /// The label groups the library's catalogue has at least one item labelled in.
 pub fn catalogue_groups(store: &Store) -> Result<Vec<LabelGroup>> {
-    let mut groups: Vec<LabelGroup> = store
-        .label_counts()?
-        .into_iter()
-        .filter(|c| c.items > 0)
-        .map(|c| c.label.group)
-        .collect();
-    groups.sort();
-    groups.dedup();
-    Ok(groups)
+    store.label_groups()
+}
+
+/// The paper's seven criteria with "category" and "colour" objective where the library's
+/// catalogue has those labels: what a new study starts from, in the form and the CLI.
+pub fn paper_template(store: &Store) -> Result<Vec<Criterion>> {
+    Ok(crate::study::paper_criteria_with_rules(&catalogue_groups(
+        store,
+    )?))
 }
 
 /// Refuses an objective rule the catalogue cannot decide: one whose label group no item
@@ -38,7 +38,12 @@ pub fn check_objective_rules(store: &Store, criteria: &[Criterion]) -> Result<()
     if criteria.iter().all(|c| c.objective.is_none()) {
         return Ok(());
     }
-    let groups = catalogue_groups(store)?;
+    check_rules_against(&catalogue_groups(store)?, criteria)
+}
+
+/// [`check_objective_rules`] against the label groups `groups` a catalogue has (the study
+/// form knows them already).
+pub fn check_rules_against(groups: &[LabelGroup], criteria: &[Criterion]) -> Result<()> {
     for c in criteria {
         let Some(rule) = c.objective else { continue };
         if !groups.contains(&rule.group()) {
@@ -155,6 +160,16 @@ pub struct MachineAgreement {
     /// Answers on sheets with a machine count given without seeing it (bulk entry, merges
     /// of answers given before pre-fills existed).
     pub unassisted: usize,
+}
+
+impl MachineAgreement {
+    /// The reading of [`MachineAgreement::alpha`] ([`alpha_reading`]'s scale).
+    pub fn alpha_reading(&self) -> &'static str {
+        match self.alpha {
+            None => "undefined (no answers on pre-filled sheets yet, or no variation)",
+            Some(_) => alpha_reading(self.alpha),
+        }
+    }
 }
 
 /// The agreement per objective criterion of `study` (criteria without a rule get no row).
