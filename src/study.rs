@@ -63,11 +63,12 @@ impl Domain {
 /// the labels decide outright are offered; "same subtype" would be one too, but the paper's
 /// seven name category and colour as the objective ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
 pub enum ObjectiveRule {
     /// A hit shares a `category` label with the query item.
+    #[serde(rename = "category")]
     SameCategory,
     /// A hit shares a `colour` label with the query item.
+    #[serde(rename = "colour")]
     SameColour,
 }
 

@@ -421,3 +421,53 @@ fn parse_marks(stored: &str) -> Vec<u32> {
         .filter_map(|v| v.trim().parse::<u32>().ok())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as Vitrine wrote it before pre-fills (schema 2): one study, one answer.
+    fn schema_two_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for sql in &super::super::migrations::MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO studies (id, name, k, seed) VALUES (1, 'old', 10, 1);
+             INSERT INTO study_criteria (study_id, position, name, weight, direction)
+                 VALUES (1, 0, 'category', 1.0, 'more');
+             INSERT INTO study_systems (study_id, position, name) VALUES (1, 0, 'a');
+             INSERT INTO study_queries (id, study_id, position, image, domain, item_id)
+                 VALUES (1, 1, 0, 'q.png', 'shop', NULL);
+             INSERT INTO sheets (id, study_id, query_id, system) VALUES (7, 1, 1, 'a');
+             INSERT INTO sheet_items (sheet_id, rank, item_id, image) VALUES (7, 1, 3, 'i.png');
+             INSERT INTO scores (sheet_id, scorer, criterion, hits) VALUES (7, 'ann', 'category', 1);",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_database_from_before_prefills_reads_as_none_read_only_and_after_migrating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        schema_two_database(&path);
+        let check = |store: &Store| {
+            let study = store.study("old").unwrap().unwrap();
+            assert_eq!(study.criteria[0].objective, None);
+            assert!(study.sheets[0].machine.is_empty());
+            let answers = store.study_answers(study.id).unwrap();
+            assert_eq!(answers.len(), 1);
+            assert_eq!(answers[0].prefill, Prefill::None);
+        };
+        // Read-only (a merge source) leaves its schema alone.
+        check(&Store::open_read_only(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        check(&store);
+        assert_eq!(
+            store.answer(7, "ann", "category").unwrap().unwrap().prefill,
+            Prefill::None
+        );
+    }
+}

@@ -176,7 +176,7 @@ fn prefill_ui(
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.label(
-                    RichText::new(format!("⚙ machine: {hits} of {k}"))
+                    RichText::new(format!("Machine: {hits} of {k}"))
                         .strong()
                         .color(theme::MACHINE),
                 )
@@ -280,24 +280,19 @@ fn results_grid_ui(
                 ui.spacing_mut().item_spacing.x = gap;
                 for (i, item) in items.iter().enumerate() {
                     let rank = (r * columns + i + 1) as u32;
-                    let (by_scorer, by_machine) = match marks {
-                        TileMarks::Scorer(m) => (m.contains(&rank), false),
-                        TileMarks::Machine(m) => (false, m.contains(&rank)),
+                    let mark = match marks {
+                        TileMarks::Scorer(m) => m.contains(&rank).then_some(TileMark::Scorer),
+                        TileMarks::Machine(m) => m.contains(&rank).then_some(TileMark::Machine),
                     };
-                    let marked = by_scorer || by_machine;
+                    let marked = mark.is_some();
                     let (rect, response) =
                         ui.allocate_exact_size(Vec2::new(width, width + 22.0), Sense::click());
                     let label = format!("Result {rank}");
                     response.widget_info(|| {
                         egui::WidgetInfo::selected(egui::Role::CheckBox, true, marked, &label)
                     });
-                    let mark = match (by_scorer, by_machine) {
-                        (true, _) => Some(TileMark::Scorer),
-                        (_, true) => Some(TileMark::Machine),
-                        _ => None,
-                    };
                     paint_tile(ui, rect, rank, mark, root, thumbs, item);
-                    let response = if by_machine {
+                    let response = if mark == Some(TileMark::Machine) {
                         response.on_hover_text(
                             "The machine counts this result as a hit; confirm or correct",
                         )
