@@ -3,7 +3,7 @@
 //! store saves ([`crate::store`]); the service that creates studies, records answers and
 //! reports on them is [`crate::ohs`].
 
-use crate::catalog::ItemId;
+use crate::catalog::{ItemId, Label, LabelGroup};
 use crate::error::{Error, Result};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -58,13 +58,97 @@ impl Domain {
     }
 }
 
-/// A scoring criterion: what a hit means, how much it weighs, and which way is better.
+/// A rule that makes a criterion objective: the machine can count its hits from the
+/// catalogue's labels when the query is a catalogue item (issue 19). Only rules whose answer
+/// the labels decide outright are offered; "same subtype" would be one too, but the paper's
+/// seven name category and colour as the objective ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ObjectiveRule {
+    /// A hit shares a `category` label with the query item.
+    #[serde(rename = "category")]
+    SameCategory,
+    /// A hit shares a `colour` label with the query item.
+    #[serde(rename = "colour")]
+    SameColour,
+}
+
+impl ObjectiveRule {
+    pub const ALL: [ObjectiveRule; 2] = [ObjectiveRule::SameCategory, ObjectiveRule::SameColour];
+
+    /// The name stored in SQLite and typed on the command line: the label group's name.
+    pub fn as_str(self) -> &'static str {
+        self.group().as_str()
+    }
+
+    /// The label group the rule compares.
+    pub fn group(self) -> LabelGroup {
+        match self {
+            ObjectiveRule::SameCategory => LabelGroup::Category,
+            ObjectiveRule::SameColour => LabelGroup::Colour,
+        }
+    }
+
+    /// What the rule means, for tooltips and reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ObjectiveRule::SameCategory => "same category label as the query item",
+            ObjectiveRule::SameColour => "same colour label as the query item",
+        }
+    }
+
+    /// `category` or `colour`; anything else is an error naming the rules there are.
+    pub fn parse(name: &str) -> Result<ObjectiveRule> {
+        let name = name.trim().to_ascii_lowercase();
+        ObjectiveRule::ALL
+            .into_iter()
+            .find(|r| r.as_str() == name)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown objective rule {name:?}; the rules are: category (same category \
+                     label as the query item), colour (same colour label)"
+                ))
+            })
+    }
+
+    /// The machine's answer on one sheet: the ranks (1-based) of the results that share a
+    /// label of the rule's group with the query. `None` when the query item has no label
+    /// in that group (the machine cannot tell, so it suggests nothing). A result without
+    /// one is not a hit.
+    pub fn hits(self, query: &[Label], results: &[&[Label]]) -> Option<Vec<u32>> {
+        let group = self.group();
+        let wanted: Vec<&str> = query
+            .iter()
+            .filter(|l| l.group == group)
+            .map(|l| l.name.as_str())
+            .collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        Some(
+            results
+                .iter()
+                .enumerate()
+                .filter(|(_, labels)| {
+                    labels
+                        .iter()
+                        .any(|l| l.group == group && wanted.contains(&l.name.as_str()))
+                })
+                .map(|(i, _)| i as u32 + 1)
+                .collect(),
+        )
+    }
+}
+
+/// A scoring criterion: what a hit means, how much it weighs, which way is better, and
+/// whether the machine counts it (an objective rule).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Criterion {
     pub name: String,
     pub description: String,
     pub weight: f64,
     pub direction: Direction,
+    /// Set: shop sheets open with the machine's count pre-filled for the scorer to confirm.
+    pub objective: Option<ObjectiveRule>,
 }
 
 impl Criterion {
@@ -74,6 +158,7 @@ impl Criterion {
             description: description.to_owned(),
             weight: 1.0,
             direction: Direction::More,
+            objective: None,
         }
     }
 }
@@ -116,6 +201,19 @@ pub fn paper_criteria() -> Vec<Criterion> {
     .iter()
     .map(|(name, description)| Criterion::new(name, description))
     .collect()
+}
+
+/// The paper's seven with "category" and "colour" made objective where the catalogue has
+/// labels in that group (`groups`: the groups it has): the template a new study starts from.
+/// A catalogue without colour labels keeps "colour" for people alone.
+pub fn paper_criteria_with_rules(groups: &[LabelGroup]) -> Vec<Criterion> {
+    let mut criteria = paper_criteria();
+    for c in &mut criteria {
+        c.objective = ObjectiveRule::ALL
+            .into_iter()
+            .find(|r| r.as_str() == c.name && groups.contains(&r.group()));
+    }
+    criteria
 }
 
 /// Refuses criteria a study cannot use: none, a blank or repeated name, a negative or
@@ -170,6 +268,20 @@ pub struct SheetItem {
     pub image: String,
 }
 
+/// The machine's count for one objective criterion on one sheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MachineCount {
+    pub criterion: String,
+    /// The ranks (1-based) the rule counts as hits; their number is the count.
+    pub marks: Vec<u32>,
+}
+
+impl MachineCount {
+    pub fn hits(&self) -> u32 {
+        self.marks.len() as u32
+    }
+}
+
 /// A frozen sheet: one query's top-K from one system.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sheet {
@@ -179,6 +291,16 @@ pub struct Sheet {
     pub system: String,
     /// Best first.
     pub items: Vec<SheetItem>,
+    /// The machine's counts for the study's objective criteria, frozen with the sheet (shop
+    /// queries with a labelled catalogue item only; empty otherwise).
+    pub machine: Vec<MachineCount>,
+}
+
+impl Sheet {
+    /// The machine's count for the criterion called `name`, when it has one here.
+    pub fn machine_count(&self, name: &str) -> Option<&MachineCount> {
+        self.machine.iter().find(|m| m.criterion == name)
+    }
 }
 
 /// A study as stored.
@@ -197,6 +319,53 @@ pub struct Study {
     pub sheets: Vec<Sheet>,
 }
 
+/// How an answer relates to the machine's pre-fill: what the report's "confirmed vs
+/// changed" counts and what tells a scorer's own judgement from a nod to the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prefill {
+    /// No pre-fill was shown (a criterion without a rule, a street query, bulk entry).
+    #[default]
+    None,
+    /// The scorer accepted the machine's count as it was.
+    Confirmed,
+    /// The scorer gave another count (or other marks) than the machine's.
+    Corrected,
+}
+
+impl Prefill {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prefill::None => "none",
+            Prefill::Confirmed => "confirmed",
+            Prefill::Corrected => "corrected",
+        }
+    }
+
+    /// `none`, `confirmed` or `corrected`; an empty cell is `none` (older exports).
+    pub fn parse(s: &str) -> Option<Prefill> {
+        match s.trim() {
+            "" | "none" => Some(Prefill::None),
+            "confirmed" => Some(Prefill::Confirmed),
+            "corrected" => Some(Prefill::Corrected),
+            _ => None,
+        }
+    }
+
+    /// The outcome of answering `hits` (with `marks`, when tiles were clicked) where the
+    /// machine suggested `machine`: confirmed when it is the machine's answer, corrected
+    /// otherwise; `None` where nothing was suggested.
+    pub fn of(machine: Option<&MachineCount>, hits: u32, marks: Option<&[u32]>) -> Prefill {
+        match machine {
+            None => Prefill::None,
+            Some(m) if m.hits() == hits && marks.is_none_or(|k| k == m.marks.as_slice()) => {
+                Prefill::Confirmed
+            }
+            Some(_) => Prefill::Corrected,
+        }
+    }
+}
+
 /// One answer: `hits` results of a sheet count for a criterion, by one scorer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Answer {
@@ -208,6 +377,8 @@ pub struct Answer {
     pub marks: Option<Vec<u32>>,
     /// When it was given (UTC, ISO 8601); empty for "now" when writing.
     pub given_at: String,
+    /// Whether it confirmed or corrected the machine's pre-fill, or had none.
+    pub prefill: Prefill,
 }
 
 /// A study to store: everything but the ids.

@@ -6,7 +6,8 @@ use super::progress::wait_with_bar;
 use crate::jobs::Job;
 use crate::library::Library;
 use crate::ohs::export::{self, MergeReport};
-use crate::ohs::report::{self, BOOTSTRAP_ROUNDS, Report};
+use crate::ohs::prefill;
+use crate::ohs::report::{self, Report};
 use crate::ohs::{self, QuerySelection, StudySpec};
 use crate::study::{self, DEFAULT_K};
 use anyhow::Context;
@@ -50,9 +51,17 @@ pub struct CreateArgs {
     /// Results per sheet (hit@K).
     #[arg(short, default_value_t = DEFAULT_K)]
     pub k: u32,
-    /// Criteria CSV (name,weight,direction,description); default: the paper's seven.
+    /// Criteria CSV (name,weight,direction,description[,objective]); default: the paper's
+    /// seven, with category and colour objective where the catalogue has those labels.
     #[arg(long, value_name = "FILE.csv")]
     pub criteria: Option<PathBuf>,
+    /// Make a criterion objective (repeatable): NAME=RULE, RULE one of `category` (a hit has
+    /// the query item's category label), `colour` (its colour label) or `none` (scorers
+    /// alone). On shop queries of catalogue items the sheet then opens with the machine's
+    /// count for the scorer to confirm or correct. E.g. `--objective category=category
+    /// --objective colour=none`.
+    #[arg(long, value_name = "NAME=RULE")]
+    pub objective: Vec<String>,
     /// Random seed: query choice, scorers' sheet order and the bootstrap.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -92,9 +101,13 @@ pub struct ReportArgs {
     /// Also write the summary table (Table I shape) as CSV.
     #[arg(long, value_name = "OUT")]
     pub csv: Option<PathBuf>,
-    /// Also write the raw scores (study,scorer,query,system,criterion,hits) as CSV.
+    /// Also write the raw scores (study,scorer,query,system,criterion,hits,prefill) as CSV.
     #[arg(long, value_name = "OUT")]
     pub raw_csv: Option<PathBuf>,
+    /// Also write the report as Markdown (Table I with the Test IoU row, the note on
+    /// weights, machine-vs-human agreement).
+    #[arg(long, value_name = "OUT.md")]
+    pub markdown: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -127,17 +140,40 @@ struct CreateOutput<'a> {
     k: u32,
     systems: &'a [String],
     criteria: Vec<&'a str>,
+    /// Objective criteria and their rules.
+    objective: BTreeMap<&'a str, &'static str>,
+    /// Sheets with a machine count (shop queries of labelled catalogue items).
+    prefilled_sheets: usize,
     queries: usize,
     shop: usize,
     street: usize,
     sheets: usize,
 }
 
-fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCode> {
-    let criteria = match &args.criteria {
-        Some(path) => ohs::read_criteria_csv(path)?,
-        None => study::paper_criteria(),
+/// `NAME=RULE` of `--objective`: the criterion's name and its rule (`none`: no rule).
+fn parse_objective(arg: &str) -> anyhow::Result<(&str, Option<study::ObjectiveRule>)> {
+    let (name, rule) = arg.split_once('=').with_context(|| {
+        format!("--objective {arg:?}: write NAME=RULE, e.g. --objective colour=colour")
+    })?;
+    let rule = match rule.trim() {
+        "none" => None,
+        other => Some(
+            study::ObjectiveRule::parse(other).with_context(|| format!("--objective {arg:?}"))?,
+        ),
     };
+    Ok((name.trim(), rule))
+}
+
+fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCode> {
+    let mut criteria = match &args.criteria {
+        Some(path) => ohs::read_criteria_csv(path)?,
+        None => prefill::paper_template(&Library::open_for_reading(dir)?.store)?,
+    };
+    for arg in &args.objective {
+        let (name, rule) = parse_objective(arg)?;
+        prefill::set_objective(&mut criteria, name, rule)
+            .with_context(|| format!("--objective {arg:?}"))?;
+    }
     let spec = StudySpec {
         name: args.name.clone(),
         goal: args.goal.clone(),
@@ -166,6 +202,16 @@ fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCod
             k: study.k,
             systems: &study.systems,
             criteria: study.criteria.iter().map(|c| c.name.as_str()).collect(),
+            objective: study
+                .criteria
+                .iter()
+                .filter_map(|c| Some((c.name.as_str(), c.objective?.as_str())))
+                .collect(),
+            prefilled_sheets: study
+                .sheets
+                .iter()
+                .filter(|s| !s.machine.is_empty())
+                .count(),
             queries: study.queries.len(),
             shop,
             street,
@@ -183,6 +229,22 @@ fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCod
             study.k,
             study.criteria.len()
         );
+        let objective: Vec<String> = study
+            .criteria
+            .iter()
+            .filter_map(|c| Some(format!("{} ({})", c.name, c.objective?.describe())))
+            .collect();
+        if !objective.is_empty() {
+            println!(
+                "Objective: {}; {} sheets open with the machine's count to confirm",
+                objective.join(", "),
+                study
+                    .sheets
+                    .iter()
+                    .filter(|s| !s.machine.is_empty())
+                    .count()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -257,6 +319,11 @@ struct ReportOutput<'a> {
     systems: &'a [String],
     criteria: Vec<CriterionOutput<'a>>,
     ohs: BTreeMap<&'a str, Option<f64>>,
+    /// Per system: test IoU in percent (`null`: the system has none).
+    test_iou: BTreeMap<&'a str, Option<f64>>,
+    /// Per objective criterion: machine against people.
+    machine: &'a [prefill::MachineAgreement],
+    weights_note: &'a str,
     scorers: usize,
     sheets: usize,
 }
@@ -280,17 +347,20 @@ fn by_system<'a>(systems: &'a [String], values: &[Option<f64>]) -> BTreeMap<&'a 
 
 fn report_cmd(dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let lib = Library::open_for_reading(dir)?;
-    for out in args.csv.iter().chain(&args.raw_csv) {
+    for out in args.csv.iter().chain(&args.raw_csv).chain(&args.markdown) {
         lib.check_output_path(out)?;
     }
     let study = ohs::open_study(&lib.store, &args.name)?;
-    let answers = lib.store.study_answers(study.id)?;
-    let report = report::report(&study, &answers, BOOTSTRAP_ROUNDS);
+    let report = report::study_report(&lib.store, &study)?;
     if let Some(out) = &args.csv {
         export::write_text(out, &export::summary_csv(&report)?)?;
     }
     if let Some(out) = &args.raw_csv {
+        let answers = lib.store.study_answers(study.id)?;
         export::write_text(out, &export::raw_csv(&study, &answers)?)?;
+    }
+    if let Some(out) = &args.markdown {
+        export::write_text(out, &export::summary_markdown(&report))?;
     }
     if args.json {
         let out = ReportOutput {
@@ -307,6 +377,9 @@ fn report_cmd(dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 })
                 .collect(),
             ohs: by_system(&report.systems, &report.ohs),
+            test_iou: by_system(&report.systems, &report.test_iou),
+            machine: &report.machine,
+            weights_note: report.weights_note,
             scorers: report.coverage.len(),
             sheets: report.sheets,
         };
@@ -361,6 +434,35 @@ fn table_text(report: &Report) -> String {
     }
     out.truncate(out.trim_end().len());
     out += "\n";
+    if report.has_test_iou() {
+        out += &format!("{:<width$}  {:>6}  ", "Test IoU", "");
+        for v in &report.test_iou {
+            out += &format!(
+                "{:>14}  ",
+                v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}%"))
+            );
+        }
+        out.truncate(out.trim_end().len());
+        out += "\n";
+    }
+    out += &format!("Note: {}\n", report.weights_note);
+    for m in &report.machine {
+        out += &format!(
+            "Machine pre-fill, {} ({}): {} answers, alpha {} ({}), mean |human - machine| {}, \
+             {} confirmed, {} corrected, {} without pre-fill\n",
+            m.criterion,
+            m.rule.describe(),
+            m.pairs,
+            m.alpha
+                .map_or_else(|| "-".to_owned(), |a| format!("{a:.3}")),
+            m.alpha_reading(),
+            m.mean_abs_diff
+                .map_or_else(|| "-".to_owned(), |d| format!("{d:.2} hits")),
+            m.confirmed,
+            m.corrected,
+            m.unassisted
+        );
+    }
     for c in &report.coverage {
         out += &format!(
             "{}: {}/{} sheets done, {} answers\n",

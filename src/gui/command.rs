@@ -357,6 +357,9 @@ pub(crate) enum EvaluateCommand {
     },
     /// Mark or unmark the result of this rank (1-based) as a hit for the current criterion.
     ToggleMark(u32),
+    /// Accept the machine's pre-filled count for the current criterion as the answer (Enter,
+    /// or the Confirm button), then the next criterion.
+    ConfirmPrefill,
     MoveCriterion(isize),
     /// Back (-1) or next (+1) sheet in the scorer's order.
     MoveSheet(isize),

@@ -78,7 +78,10 @@ pub(crate) const SHORTCUTS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("1 … 9, 0", "mark or unmark results 1 to 10 as hits"),
             ("Up, Down", "previous or next criterion"),
-            ("Enter", "next criterion"),
+            (
+                "Enter",
+                "confirm the machine's pre-filled count, or next criterion",
+            ),
             ("Left, Right", "previous or next sheet"),
             ("S", "skip this sheet for now"),
             ("Ctrl+Z", "take back the last answer"),

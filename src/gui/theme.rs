@@ -162,6 +162,9 @@ pub const SECTION_GAP: f32 = 6.0;
 pub const DROP_ZONE_MARGIN: f32 = 16.0;
 /// Outline of a result both compared systems returned.
 pub const SHARED_RESULT: Color32 = Color32::from_rgb(22, 150, 110);
+/// The machine's pre-filled hits on a sheet, not yet confirmed (distinct from a scorer's
+/// own marks in the accent colour, and from the warning orange).
+pub const MACHINE: Color32 = Color32::from_rgb(0, 150, 170);
 
 /// One colour per system in charts.
 pub const SERIES: [Color32; 6] = [

@@ -12,7 +12,7 @@ use super::report::Report;
 use super::{check_answer, open_study};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::study::{Answer, Sheet, Study};
+use crate::study::{Answer, Prefill, Sheet, Study};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -63,7 +63,9 @@ pub fn summary_csv(report: &Report) -> Result<String> {
 ///   `agreement` (Krippendorff's α between scorers and its reading);
 /// - one row per criterion, then `OHS` with the study's weights (and its interval);
 /// - with `weights` (the analyst's own, from the Analyze tab's sliders) that differ from the
-///   study's, a last row `OHS (your weights)` whose weight cell lists them.
+///   study's, a row `OHS (your weights)` whose weight cell lists them;
+/// - when a system has a test IoU, a last row `Test IoU` (percent; empty for a system
+///   without), as in Table I.
 pub fn summary_csv_with(report: &Report, weights: Option<&[f64]>) -> Result<String> {
     let systems = &report.systems;
     let mut rows = Vec::with_capacity(report.criteria.len() + 3);
@@ -131,15 +133,103 @@ pub fn summary_csv_with(report: &Report, weights: Option<&[f64]>) -> Result<Stri
         yours.extend([String::new(), String::new()]);
         rows.push(yours);
     }
+    if report.has_test_iou() {
+        let mut iou = vec!["Test IoU".to_owned(), String::new(), String::new()];
+        iou.extend(report.test_iou.iter().map(|&v| percent_cell(v)));
+        iou.extend((0..3 * systems.len() + 2).map(|_| String::new()));
+        rows.push(iou);
+    }
     csv_text(&rows)
 }
 
-/// The raw scores: one row per study, scorer, query, system, criterion, hits.
+/// The summary as a Markdown report: Table I (criteria, OHS, Test IoU where a system has
+/// one, "—" where it has none), the note on weights, and machine-vs-human agreement on the
+/// objective criteria.
+pub fn summary_markdown(report: &Report) -> String {
+    let pct = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} %"));
+    let md = |s: &str| s.replace('|', "\\|");
+    let mut out = format!("# OHS study {}\n\n", md(&report.study));
+    if !report.goal.is_empty() {
+        out += &format!("Goal: {}\n\n", md(&report.goal));
+    }
+    out += &format!(
+        "{} sheets: {} queries ({} shop, {} street) × {} systems, hit@{}.\n\n",
+        report.sheets,
+        report.queries,
+        report.shop_queries,
+        report.street_queries,
+        report.systems.len(),
+        report.k
+    );
+    out += "| criterion | weight |";
+    for s in &report.systems {
+        out += &format!(" {} |", md(s));
+    }
+    out += " α |\n|---|---:|";
+    out += &"---:|".repeat(report.systems.len());
+    out += "---:|\n";
+    for c in &report.criteria {
+        let name = match c.direction {
+            crate::study::Direction::More => md(&c.name),
+            crate::study::Direction::Fewer => format!("{} (fewer)", md(&c.name)),
+        };
+        out += &format!("| {name} | {} |", c.weight);
+        for v in &c.percent {
+            out += &format!(" {} |", pct(*v));
+        }
+        out += &format!(
+            " {} |\n",
+            c.alpha.map_or("—".to_owned(), |a| format!("{a:.3}"))
+        );
+    }
+    out += "| **OHS** | |";
+    for v in &report.ohs {
+        out += &format!(" **{}** |", pct(*v));
+    }
+    out += " |\n";
+    if report.has_test_iou() {
+        out += "| Test IoU | |";
+        for v in &report.test_iou {
+            out += &format!(" {} |", pct(*v));
+        }
+        out += " |\n";
+    }
+    out += &format!("\n{}\n", report.weights_note);
+    if !report.machine.is_empty() {
+        out += "\n## Machine pre-fill against scorers\n\n                | criterion | rule | answers | α (machine, human) | mean abs. difference                 | confirmed | corrected | without pre-fill |\n                |---|---|---:|---:|---:|---:|---:|---:|\n";
+        for m in &report.machine {
+            out += &format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                md(&m.criterion),
+                m.rule.describe(),
+                m.pairs,
+                m.alpha.map_or("—".to_owned(), |a| format!("{a:.3}")),
+                m.mean_abs_diff
+                    .map_or("—".to_owned(), |d| format!("{d:.2} hits")),
+                m.confirmed,
+                m.corrected,
+                m.unassisted
+            );
+        }
+    }
+    out
+}
+
+/// The raw scores: one row per study, scorer, query, system, criterion, hits, and what the
+/// answer did with the machine's pre-fill (`none`, `confirmed`, `corrected`).
 pub fn raw_csv(study: &Study, answers: &[Answer]) -> Result<String> {
     let mut rows = vec![
-        ["study", "scorer", "query", "system", "criterion", "hits"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "study",
+            "scorer",
+            "query",
+            "system",
+            "criterion",
+            "hits",
+            "prefill",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for a in answers {
         let Some(sheet) = study.sheet(a.sheet_id) else {
@@ -152,6 +242,7 @@ pub fn raw_csv(study: &Study, answers: &[Answer]) -> Result<String> {
             sheet.system.clone(),
             a.criterion.clone(),
             a.hits.to_string(),
+            a.prefill.as_str().to_owned(),
         ]);
     }
     csv_text(&rows)
@@ -304,9 +395,10 @@ pub fn merge_file(store: &mut Store, name: &str, path: &Path) -> Result<MergeRep
     }
 }
 
-/// Imports a raw-score CSV (the columns [`raw_csv`] writes) into the study `name`. A row of
-/// another study, an unknown query, system or criterion, or hits outside 0..=K refuses the
-/// whole file with its line.
+/// Imports a raw-score CSV (the columns [`raw_csv`] writes; `prefill` may be missing, as in
+/// files written before it existed) into the study `name`. A row of another study, an
+/// unknown query, system or criterion, hits outside 0..=K or an unknown pre-fill outcome
+/// refuses the whole file with its line.
 pub fn import_raw_csv(store: &mut Store, name: &str, path: &Path) -> Result<MergeReport> {
     let study = open_study(store, name)?;
     let mut reader = csv::ReaderBuilder::new()
@@ -320,6 +412,7 @@ pub fn import_raw_csv(store: &mut Store, name: &str, path: &Path) -> Result<Merg
     let header: Vec<&str> = headers.iter().collect();
     let wanted = ["study", "scorer", "query", "system", "criterion", "hits"];
     let cols = crate::csv_header::required_columns(path, &header, &wanted)?;
+    let prefill_col = crate::csv_header::column(&header, "prefill");
     let sheet_of: HashMap<(&str, &str), i64> = study
         .sheets
         .iter()
@@ -364,6 +457,14 @@ pub fn import_raw_csv(store: &mut Store, name: &str, path: &Path) -> Result<Merg
                 ),
             )
         })?;
+        let prefill_cell = prefill_col.map_or("", |c| record.get(c).unwrap_or(""));
+        let prefill = Prefill::parse(prefill_cell).ok_or_else(|| {
+            Error::format(
+                path,
+                line,
+                format!("prefill {prefill_cell:?} is not none, confirmed or corrected"),
+            )
+        })?;
         let answer = Answer {
             sheet_id,
             scorer: cell(1).to_owned(),
@@ -371,6 +472,7 @@ pub fn import_raw_csv(store: &mut Store, name: &str, path: &Path) -> Result<Merg
             hits,
             marks: None,
             given_at: String::new(),
+            prefill,
         };
         check_answer(&study, &answer).map_err(|e| Error::format(path, line, e.to_string()))?;
         incoming.push(answer);

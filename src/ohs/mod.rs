@@ -9,9 +9,12 @@
 //! hidden; every answer is its own transaction ([`record_answer`]). [`report`] turns the
 //! answers into the Table I numbers, agreement and intervals; [`export`] writes CSV and
 //! merges scorers' databases. [`session`] is one scorer at work: their place in their own
-//! order of sheets, moving on, skipping, and taking an answer back.
+//! order of sheets, moving on, skipping, and taking an answer back. [`prefill`] is the
+//! machine's count for objective criteria (same category, same colour), frozen with the
+//! sheets, that scorers confirm or correct.
 
 pub mod export;
+pub mod prefill;
 pub mod report;
 pub mod session;
 
@@ -23,8 +26,8 @@ use crate::model::system::System;
 use crate::search::{QueryResult, SearchFilter, Searcher};
 use crate::store::{ItemFilter, Store};
 use crate::study::{
-    Answer, Criterion, Direction, Domain, MAX_K, NewQuery, NewSheet, NewStudy, SheetItem, Study,
-    validate_criteria,
+    Answer, Criterion, Direction, Domain, MAX_K, NewQuery, NewSheet, NewStudy, ObjectiveRule,
+    Prefill, SheetItem, Study, validate_criteria,
 };
 use candle_core::Device;
 use rand::SeedableRng;
@@ -32,8 +35,9 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Reads criteria from a CSV file with the columns `name,weight,direction,description`
-/// (direction `more` or `fewer`). A bad row is an error naming the file and line.
+/// Reads criteria from a CSV file with the columns `name,weight,direction,description` and
+/// an optional `objective` (direction `more` or `fewer`; objective empty, `category` or
+/// `colour`). A bad row is an error naming the file and line.
 pub fn read_criteria_csv(path: &Path) -> Result<Vec<Criterion>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -48,6 +52,7 @@ pub fn read_criteria_csv(path: &Path) -> Result<Vec<Criterion>> {
     let columns = csv_header::required_columns(path, &header, &["name", "weight", "direction"])?;
     let (name_col, weight_col, dir_col) = (columns[0], columns[1], columns[2]);
     let desc_col = csv_header::column(&header, "description");
+    let objective_col = csv_header::column(&header, "objective");
     let mut criteria = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i as u64 + 2;
@@ -85,11 +90,18 @@ pub fn read_criteria_csv(path: &Path) -> Result<Vec<Criterion>> {
                 format!("the criterion {name:?} is named twice"),
             ));
         }
+        let objective = match objective_col.map(cell).filter(|o| !o.is_empty()) {
+            Some(o) => Some(
+                ObjectiveRule::parse(&o).map_err(|e| Error::format(path, line, e.to_string()))?,
+            ),
+            None => None,
+        };
         criteria.push(Criterion {
             name,
             description: desc_col.map(cell).unwrap_or_default(),
             weight,
             direction,
+            objective,
         });
     }
     validate_criteria(&criteria).map_err(|e| Error::file(path, e.to_string()))?;
@@ -243,6 +255,7 @@ pub fn validate_spec(lib: &Library, spec: &StudySpec) -> Result<()> {
         )));
     }
     validate_criteria(&spec.criteria)?;
+    prefill::check_objective_rules(&lib.store, &spec.criteria)?;
     if spec.systems.len() < 2 {
         return Err(Error::Invalid(
             "a study compares two or more systems (`vitrine systems` lists them)".into(),
@@ -334,10 +347,13 @@ pub fn create_study(
     store_study(&mut lib.store, &new)
 }
 
-/// Stores a study whose sheets are already frozen and reads it back.
+/// Stores a study whose sheets are already frozen, with the machine's counts for its
+/// objective criteria ([`prefill::machine_counts`]), and reads it back.
 pub fn store_study(store: &mut Store, new: &NewStudy) -> Result<Study> {
     validate_criteria(&new.criteria)?;
-    store.write(|w| w.insert_study(new))?;
+    prefill::check_objective_rules(store, &new.criteria)?;
+    let machine = prefill::machine_counts(store, new)?;
+    store.write(|w| w.insert_study(new, &machine))?;
     store
         .study(&new.name)?
         .ok_or_else(|| Error::Invalid(format!("the study {:?} was not stored", new.name)))
@@ -375,16 +391,37 @@ pub fn open_study(store: &Store, name: &str) -> Result<Study> {
 }
 
 /// Checks one answer against the study: a sheet of it, one of its criteria, hits in 0..=K,
-/// marks (if any) distinct ranks in 1..=K that add up to the hits.
+/// marks (if any) distinct ranks in 1..=K that add up to the hits, and a pre-fill outcome
+/// only where the sheet has a machine count (a confirmed one with the machine's hits).
 pub fn check_answer(study: &Study, answer: &Answer) -> Result<()> {
     if answer.scorer.trim().is_empty() {
         return Err(Error::Invalid("an answer needs the scorer's name".into()));
     }
-    if study.sheet(answer.sheet_id).is_none() {
+    let Some(sheet) = study.sheet(answer.sheet_id) else {
         return Err(Error::Invalid(format!(
             "sheet {} is not in the study {:?}",
             answer.sheet_id, study.name
         )));
+    };
+    let machine = sheet.machine_count(&answer.criterion);
+    match (answer.prefill, machine) {
+        (Prefill::None, _) => {}
+        (_, None) => {
+            return Err(Error::Invalid(format!(
+                "sheet {} has no machine count for {:?}, so the answer cannot be a {} pre-fill",
+                answer.sheet_id,
+                answer.criterion,
+                answer.prefill.as_str()
+            )));
+        }
+        (Prefill::Confirmed, Some(m)) if m.hits() != answer.hits => {
+            return Err(Error::Invalid(format!(
+                "a confirmed pre-fill of {} hits recorded as {}",
+                m.hits(),
+                answer.hits
+            )));
+        }
+        _ => {}
     }
     if study.criterion_index(&answer.criterion).is_none() {
         let names: Vec<&str> = study.criteria.iter().map(|c| c.name.as_str()).collect();
@@ -520,6 +557,7 @@ pub fn import_scores_csv(
             hits,
             marks: None,
             given_at: String::new(),
+            prefill: Prefill::None,
         };
         check_answer(study, &answer).map_err(|e| Error::format(path, line, e.to_string()))?;
         answers.push(answer);

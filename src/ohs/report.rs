@@ -8,15 +8,28 @@
 //!   criterion and 100 − rate for a "fewer is better" one. Criteria without any answer for s
 //!   are left out of both sums (a half-scored study still gives a number, over what is
 //!   scored); with none, there is no OHS.
+//! - Test IoU (Table I's last row): eq. (5) on a trained system's test split, from its
+//!   metrics; a system without (the ImageNet one) has none.
+//! - Machine against people, per objective criterion ([`super::prefill::agreement`]).
 
+use super::prefill::{MachineAgreement, agreement};
 use super::{Coverage, coverage};
+use crate::error::Result;
+use crate::store::Store;
 use crate::study::{Answer, Criterion, Direction, Study};
+use crate::train::metrics::SystemMetrics;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::HashMap;
 
 /// Bootstrap resamples drawn by [`report`].
 pub const BOOTSTRAP_ROUNDS: usize = 1000;
+
+/// Why this OHS is not the paper's headline number, said wherever the table is shown.
+pub const WEIGHTS_NOTE: &str = "The paper does not publish its criterion weights. Equal \
+     weights on the paper's own Table I rows give an OHS of 55-61 %, not its 73-80 %, so an \
+     OHS computed here with default (equal) weights is not comparable to the paper's \
+     headline numbers; compare systems within one study.";
 
 /// One answer, reduced to indices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +263,12 @@ pub struct Report {
     pub queries: usize,
     pub shop_queries: usize,
     pub street_queries: usize,
+    /// Per system: its test IoU in percent (Table I's last row), when it has one.
+    pub test_iou: Vec<Option<f64>>,
+    /// Per objective criterion: the machine's count against people's.
+    pub machine: Vec<MachineAgreement>,
+    /// [`WEIGHTS_NOTE`].
+    pub weights_note: &'static str,
 }
 
 impl Report {
@@ -273,10 +292,42 @@ impl Report {
                 description: c.description.clone(),
                 weight: c.weight,
                 direction: c.direction,
+                objective: None,
             })
             .collect();
         ohs(&self.percent_table(), &criteria, weights)
     }
+
+    /// Whether any system has a test IoU (then the table shows its row).
+    pub fn has_test_iou(&self) -> bool {
+        self.test_iou.iter().any(Option::is_some)
+    }
+}
+
+/// The report of `study` as the shells show it: its answers from `store`, and each system's
+/// test IoU from its stored metrics.
+pub fn study_report(store: &Store, study: &Study) -> Result<Report> {
+    let answers = store.study_answers(study.id)?;
+    let mut r = report(study, &answers, BOOTSTRAP_ROUNDS);
+    r.test_iou = test_iou(store, &study.systems)?;
+    Ok(r)
+}
+
+/// Each system's test IoU in percent, from its metrics (`None`: never trained here, or a
+/// system no longer in the library).
+pub fn test_iou(store: &Store, systems: &[String]) -> Result<Vec<Option<f64>>> {
+    systems
+        .iter()
+        .map(|name| {
+            let Some(row) = store.system(name)? else {
+                return Ok(None);
+            };
+            // Metrics that are not a training run's (a hand-written system) have no test IoU;
+            // they must not keep the study's report from showing.
+            let metrics = SystemMetrics::from_json(&row.metrics_json).ok().flatten();
+            Ok(metrics.map(|m| 100.0 * m.test.iou))
+        })
+        .collect()
 }
 
 /// The study's report, with `rounds` bootstrap resamples of the queries (seeded by the
@@ -331,6 +382,9 @@ pub fn report(study: &Study, answers: &[Answer], rounds: usize) -> Report {
         queries: study.queries.len(),
         shop_queries,
         street_queries,
+        test_iou: vec![None; study.systems.len()],
+        machine: agreement(study, answers),
+        weights_note: WEIGHTS_NOTE,
     }
 }
 

@@ -11,7 +11,7 @@
 use super::{record_answer_undoable, save_position, undo_answer};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::study::{Answer, Sheet, Study};
+use crate::study::{Answer, MachineCount, Prefill, Sheet, Study};
 use std::collections::HashMap;
 
 /// An answer as the sheet shows it: the hits and, when tiles were clicked, their ranks.
@@ -117,6 +117,28 @@ impl ScorerSession {
         }
     }
 
+    /// The machine's suggestion for the current criterion on `sheet` while this scorer has
+    /// not answered it: shown pre-selected, saved only once confirmed or corrected.
+    pub fn prefill_on<'a>(&self, study: &Study, sheet: &'a Sheet) -> Option<&'a MachineCount> {
+        if self.answer_on(sheet).is_some() {
+            return None;
+        }
+        sheet.machine_count(&study.criteria.get(self.criterion)?.name)
+    }
+
+    /// Accepts the machine's suggestion for the current criterion as this scorer's answer
+    /// (Enter, or the Confirm button). Returns whether there was one to accept.
+    pub fn confirm_prefill(&mut self, store: &mut Store, study: &Study) -> Result<bool> {
+        let Some(sheet) = self.sheet(study) else {
+            return Ok(false);
+        };
+        let Some(machine) = self.prefill_on(study, sheet).cloned() else {
+            return Ok(false);
+        };
+        self.answer(store, study, machine.hits(), Some(machine.marks))?;
+        Ok(true)
+    }
+
     /// Moves `delta` criteria on: past the last criterion to the next sheet's first, before
     /// the first to the previous sheet's last; at either end of the order it stops.
     pub fn move_criterion(&mut self, study: &Study, delta: isize) {
@@ -155,7 +177,9 @@ impl ScorerSession {
     }
 
     /// Records `hits` (with the marked ranks, when tiles were clicked) for the current
-    /// criterion on the current sheet, keeps it for Ctrl+Z, and saves the position.
+    /// criterion on the current sheet, keeps it for Ctrl+Z, and saves the position. Where
+    /// the sheet has a machine count for the criterion, the answer records whether it
+    /// confirms it or corrects it ([`Prefill::of`]).
     pub fn answer(
         &mut self,
         store: &mut Store,
@@ -167,13 +191,16 @@ impl ScorerSession {
             return Ok(());
         };
         let sheet_id = sheet.id;
+        let criterion = study.criteria[self.criterion].name.clone();
+        let prefill = Prefill::of(sheet.machine_count(&criterion), hits, marks.as_deref());
         let given = Answer {
             sheet_id,
             scorer: self.scorer.clone(),
-            criterion: study.criteria[self.criterion].name.clone(),
+            criterion,
             hits,
             marks: marks.clone(),
             given_at: String::new(),
+            prefill,
         };
         let previous = record_answer_undoable(store, study, &given)?;
         self.undo.push(UndoStep {
@@ -188,7 +215,8 @@ impl ScorerSession {
     }
 
     /// Marks or unmarks the result of `rank` (1-based) as a hit for the current criterion and
-    /// records the marks as the answer. A rank not on the sheet changes nothing.
+    /// records the marks as the answer. A rank not on the sheet changes nothing. Before any
+    /// answer, a click starts from the machine's pre-selected marks (a correction of them).
     pub fn toggle_mark(&mut self, store: &mut Store, study: &Study, rank: u32) -> Result<()> {
         let Some(sheet) = self.sheet(study) else {
             return Ok(());
@@ -196,7 +224,10 @@ impl ScorerSession {
         if rank == 0 || rank as usize > sheet.items.len() {
             return Ok(());
         }
-        let mut marks = self.marks_on(sheet).to_vec();
+        let mut marks = match self.prefill_on(study, sheet) {
+            Some(machine) => machine.marks.clone(),
+            None => self.marks_on(sheet).to_vec(),
+        };
         if let Some(i) = marks.iter().position(|&r| r == rank) {
             marks.remove(i);
         } else {

@@ -87,6 +87,7 @@ pub(crate) fn score_worked(store: &mut Store, study: &Study) {
                     hits: HITS[si][system][c][sheet.query],
                     marks: None,
                     given_at: String::new(),
+                    prefill: Default::default(),
                 };
                 record_answer(store, study, &answer).unwrap();
             }
@@ -218,6 +219,7 @@ fn cells_that_a_spreadsheet_would_run_are_escaped_and_read_back() {
         hits: 3,
         marks: Some(vec![1, 4, 9]),
         given_at: String::new(),
+        prefill: Default::default(),
     };
     record_answer(&mut store, &study, &answer).unwrap();
     let answers = store.study_answers(study.id).unwrap();
@@ -404,6 +406,7 @@ fn merging_another_database_adds_new_answers_and_detects_duplicates() {
         hits,
         marks: None,
         given_at: String::new(),
+        prefill: Default::default(),
     };
     record_answer(&mut mine, &study, &answer(&study, 0, "ann", "category", 5)).unwrap();
     record_answer(&mut mine, &study, &answer(&study, 1, "ann", "category", 5)).unwrap();
@@ -497,6 +500,7 @@ fn each_scorer_gets_their_own_stable_order_and_answers_are_checked() {
         hits: 2,
         marks: Some(vec![1, 1]),
         given_at: String::new(),
+        prefill: Default::default(),
     };
     assert!(record_answer(&mut store, &study, &a).is_err());
     a.marks = Some(vec![1, 11]);
@@ -582,6 +586,7 @@ fn an_undone_answer_restores_the_one_it_replaced_or_is_deleted() {
         hits: 2,
         marks: Some(vec![1, 4]),
         given_at: "2024-05-01T10:00:00.000Z".into(),
+        prefill: Default::default(),
     };
     assert_eq!(
         record_answer_undoable(&mut store, &study, &first).unwrap(),

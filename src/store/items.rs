@@ -255,6 +255,23 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The label groups at least one item is labelled in, in [`LabelGroup`] order: one index
+    /// probe per label, cheap enough to ask when a form opens.
+    pub fn label_groups(&self) -> Result<Vec<LabelGroup>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT l.grp FROM labels l \
+             WHERE EXISTS (SELECT 1 FROM item_labels il WHERE il.label_id = l.id)",
+        )?;
+        let mut groups: Vec<LabelGroup> = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .iter()
+            .filter_map(|g| LabelGroup::parse(g))
+            .collect();
+        groups.sort();
+        Ok(groups)
+    }
+
     /// Every label with the number of items carrying it, most frequent first.
     pub fn label_counts(&self) -> Result<Vec<LabelCount>> {
         let mut stmt = self.conn.prepare(

@@ -128,4 +128,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (study_id, scorer)
     ) WITHOUT ROWID;
     "#,
+    // 3: machine pre-filled objective criteria (issue 19): a criterion's rule, the machine's
+    // count per sheet and criterion frozen with the sheet, and what each answer did with the
+    // pre-fill. Older rows read as "no rule" and "no pre-fill".
+    r#"
+    ALTER TABLE study_criteria ADD COLUMN objective TEXT
+        CHECK (objective IS NULL OR objective IN ('category', 'colour'));
+    CREATE TABLE sheet_machine_counts (
+        sheet_id   INTEGER NOT NULL REFERENCES sheets(id) ON DELETE CASCADE,
+        criterion  TEXT NOT NULL,
+        marks      TEXT NOT NULL,
+        PRIMARY KEY (sheet_id, criterion)
+    ) WITHOUT ROWID;
+    ALTER TABLE scores ADD COLUMN prefill TEXT NOT NULL DEFAULT 'none'
+        CHECK (prefill IN ('none', 'confirmed', 'corrected'));
+    "#,
 ];

@@ -8,7 +8,8 @@
 use super::{Store, Writer};
 use crate::error::{Error, Result};
 use crate::study::{
-    Answer, Criterion, Direction, Domain, NewStudy, Sheet, SheetItem, Study, StudyQuery,
+    Answer, Criterion, Direction, Domain, MachineCount, NewStudy, ObjectiveRule, Prefill, Sheet,
+    SheetItem, Study, StudyQuery,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::HashMap;
@@ -16,11 +17,15 @@ use std::path::Path;
 
 /// The first schema version that has the study tables.
 const STUDIES_SCHEMA: u32 = 2;
+/// The first schema version with objective rules, machine counts and pre-fill outcomes; an
+/// older database opened read-only (to merge) reads as having none.
+const PREFILL_SCHEMA: u32 = 3;
 
 impl<'a> Writer<'a> {
-    /// Stores a new study with its queries and frozen sheets; returns its id. A name already
-    /// taken is refused by name.
-    pub fn insert_study(&self, study: &NewStudy) -> Result<i64> {
+    /// Stores a new study with its queries and frozen sheets, and the machine's counts for
+    /// its objective criteria (`machine[i]` belongs to `study.sheets[i]`; missing entries
+    /// mean none); returns its id. A name already taken is refused by name.
+    pub fn insert_study(&self, study: &NewStudy, machine: &[Vec<MachineCount>]) -> Result<i64> {
         let taken: Option<i64> = self
             .tx
             .query_row(
@@ -43,14 +48,15 @@ impl<'a> Writer<'a> {
         for (i, c) in study.criteria.iter().enumerate() {
             self.tx.execute(
                 "INSERT INTO study_criteria (study_id, position, name, description, weight, \
-                 direction) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 direction, objective) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     study_id,
                     i as i64,
                     c.name,
                     c.description,
                     c.weight,
-                    c.direction.as_str()
+                    c.direction.as_str(),
+                    c.objective.map(ObjectiveRule::as_str)
                 ],
             )?;
         }
@@ -69,7 +75,7 @@ impl<'a> Writer<'a> {
             )?;
             query_ids.push(self.tx.last_insert_rowid());
         }
-        for sheet in &study.sheets {
+        for (si, sheet) in study.sheets.iter().enumerate() {
             let (Some(query_id), Some(system)) =
                 (query_ids.get(sheet.query), study.systems.get(sheet.system))
             else {
@@ -88,23 +94,27 @@ impl<'a> Writer<'a> {
             for (rank, item) in sheet.items.iter().enumerate() {
                 stmt.execute(params![sheet_id, rank as i64 + 1, item.item_id, item.image])?;
             }
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT INTO sheet_machine_counts (sheet_id, criterion, marks) VALUES (?1, ?2, ?3)",
+            )?;
+            for m in machine.get(si).into_iter().flatten() {
+                stmt.execute(params![sheet_id, m.criterion, join_marks(&m.marks)])?;
+            }
         }
         Ok(study_id)
     }
 
     /// Stores one answer, replacing an earlier one for the same sheet, scorer and criterion.
     pub fn upsert_answer(&self, a: &Answer) -> Result<()> {
-        let marks = a
-            .marks
-            .as_ref()
-            .map(|m| m.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+        let marks = a.marks.as_deref().map(join_marks);
         self.tx
             .prepare_cached(
-                "INSERT INTO scores (sheet_id, scorer, criterion, hits, marks, given_at) \
+                "INSERT INTO scores (sheet_id, scorer, criterion, hits, marks, given_at, prefill) \
                  VALUES (?1, ?2, ?3, ?4, ?5, \
-                 coalesce(?6, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) \
+                 coalesce(?6, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ?7) \
                  ON CONFLICT (sheet_id, scorer, criterion) DO UPDATE SET \
-                 hits = excluded.hits, marks = excluded.marks, given_at = excluded.given_at",
+                 hits = excluded.hits, marks = excluded.marks, given_at = excluded.given_at, \
+                 prefill = excluded.prefill",
             )?
             .execute(params![
                 a.sheet_id,
@@ -113,6 +123,7 @@ impl<'a> Writer<'a> {
                 a.hits,
                 marks,
                 Some(a.given_at.as_str()).filter(|s| !s.is_empty()),
+                a.prefill.as_str(),
             ])?;
         Ok(())
     }
@@ -206,10 +217,12 @@ impl Store {
         let Some((id, name, goal, k, seed, created_at)) = head else {
             return Ok(None);
         };
-        let mut stmt = self.conn.prepare(
-            "SELECT name, description, weight, direction FROM study_criteria \
-             WHERE study_id = ?1 ORDER BY position",
-        )?;
+        let prefill_schema = self.schema_version()? >= PREFILL_SCHEMA;
+        let objective_column = if prefill_schema { "objective" } else { "NULL" };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT name, description, weight, direction, {objective_column} FROM study_criteria \
+             WHERE study_id = ?1 ORDER BY position"
+        ))?;
         let criteria = stmt
             .query_map([id], |r| {
                 Ok((
@@ -217,16 +230,20 @@ impl Store {
                     r.get::<_, String>(1)?,
                     r.get::<_, f64>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
             .into_iter()
-            .map(|(name, description, weight, direction)| Criterion {
-                name,
-                description,
-                weight,
-                direction: Direction::parse(&direction).unwrap_or(Direction::More),
-            })
+            .map(
+                |(name, description, weight, direction, objective)| Criterion {
+                    name,
+                    description,
+                    weight,
+                    direction: Direction::parse(&direction).unwrap_or(Direction::More),
+                    objective: objective.and_then(|o| ObjectiveRule::parse(&o).ok()),
+                },
+            )
             .collect();
         let mut stmt = self
             .conn
@@ -281,7 +298,32 @@ impl Store {
                     query: query_pos.get(&query_id).copied().unwrap_or(0),
                     system,
                     items: vec![item],
+                    machine: Vec::new(),
                 }),
+            }
+        }
+        if prefill_schema {
+            let mut stmt = self.conn.prepare(
+                "SELECT m.sheet_id, m.criterion, m.marks FROM sheet_machine_counts m \
+                 JOIN sheets s ON s.id = m.sheet_id WHERE s.study_id = ?1 \
+                 ORDER BY m.sheet_id, m.criterion",
+            )?;
+            let rows = stmt.query_map([id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    MachineCount {
+                        criterion: r.get(1)?,
+                        marks: parse_marks(&r.get::<_, String>(2)?),
+                    },
+                ))
+            })?;
+            let position: HashMap<i64, usize> =
+                sheets.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+            for row in rows {
+                let (sheet_id, count) = row?;
+                if let Some(&i) = position.get(&sheet_id) {
+                    sheets[i].machine.push(count);
+                }
             }
         }
         Ok(Some(Study {
@@ -300,11 +342,16 @@ impl Store {
 
     /// Every answer given in the study `study_id`, by sheet, scorer and criterion.
     pub fn study_answers(&self, study_id: i64) -> Result<Vec<Answer>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT a.sheet_id, a.scorer, a.criterion, a.hits, a.marks, a.given_at \
-             FROM scores a JOIN sheets s ON s.id = a.sheet_id WHERE s.study_id = ?1 \
-             ORDER BY a.sheet_id, a.scorer, a.criterion",
-        )?;
+        let prefill_column = if self.schema_version()? >= PREFILL_SCHEMA {
+            "a.prefill"
+        } else {
+            "'none'"
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT a.sheet_id, a.scorer, a.criterion, a.hits, a.marks, a.given_at, \
+             {prefill_column} FROM scores a JOIN sheets s ON s.id = a.sheet_id \
+             WHERE s.study_id = ?1 ORDER BY a.sheet_id, a.scorer, a.criterion"
+        ))?;
         let rows = stmt.query_map([study_id], |r| {
             let marks: Option<String> = r.get(4)?;
             Ok(Answer {
@@ -314,6 +361,7 @@ impl Store {
                 hits: r.get(3)?,
                 marks: marks.map(|m| parse_marks(&m)),
                 given_at: r.get(5)?,
+                prefill: Prefill::parse(&r.get::<_, String>(6)?).unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -324,7 +372,7 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT hits, marks, given_at FROM scores \
+                "SELECT hits, marks, given_at, prefill FROM scores \
                  WHERE sheet_id = ?1 AND scorer = ?2 AND criterion = ?3",
             )?
             .query_row(params![sheet_id, scorer, criterion], |r| {
@@ -336,6 +384,7 @@ impl Store {
                     hits: r.get(0)?,
                     marks: marks.map(|m| parse_marks(&m)),
                     given_at: r.get(2)?,
+                    prefill: Prefill::parse(&r.get::<_, String>(3)?).unwrap_or_default(),
                 })
             })
             .optional()?)
@@ -356,10 +405,69 @@ impl Store {
     }
 }
 
+/// Marked ranks as stored: `"1,3,7"` (empty for none).
+fn join_marks(marks: &[u32]) -> String {
+    marks
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Marked ranks as stored: `"1,3,7"`.
 fn parse_marks(stored: &str) -> Vec<u32> {
     stored
         .split(',')
         .filter_map(|v| v.trim().parse::<u32>().ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as Vitrine wrote it before pre-fills (schema 2): one study, one answer.
+    fn schema_two_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for sql in &super::super::migrations::MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO studies (id, name, k, seed) VALUES (1, 'old', 10, 1);
+             INSERT INTO study_criteria (study_id, position, name, weight, direction)
+                 VALUES (1, 0, 'category', 1.0, 'more');
+             INSERT INTO study_systems (study_id, position, name) VALUES (1, 0, 'a');
+             INSERT INTO study_queries (id, study_id, position, image, domain, item_id)
+                 VALUES (1, 1, 0, 'q.png', 'shop', NULL);
+             INSERT INTO sheets (id, study_id, query_id, system) VALUES (7, 1, 1, 'a');
+             INSERT INTO sheet_items (sheet_id, rank, item_id, image) VALUES (7, 1, 3, 'i.png');
+             INSERT INTO scores (sheet_id, scorer, criterion, hits) VALUES (7, 'ann', 'category', 1);",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_database_from_before_prefills_reads_as_none_read_only_and_after_migrating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        schema_two_database(&path);
+        let check = |store: &Store| {
+            let study = store.study("old").unwrap().unwrap();
+            assert_eq!(study.criteria[0].objective, None);
+            assert!(study.sheets[0].machine.is_empty());
+            let answers = store.study_answers(study.id).unwrap();
+            assert_eq!(answers.len(), 1);
+            assert_eq!(answers[0].prefill, Prefill::None);
+        };
+        // Read-only (a merge source) leaves its schema alone.
+        check(&Store::open_read_only(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        check(&store);
+        assert_eq!(
+            store.answer(7, "ann", "category").unwrap().unwrap().prefill,
+            Prefill::None
+        );
+    }
 }

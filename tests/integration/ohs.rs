@@ -13,6 +13,11 @@ use vitrine::study::{self, Answer, Domain, NewQuery, NewSheet, NewStudy, SheetIt
 /// A second system for the demo library: Lite0 with a fresh (untrained) head, so two
 /// systems with different embeddings exist without training.
 pub fn add_fresh_head_system(root: &Path, name: &str) {
+    add_system_with_metrics(root, name, &serde_json::json!({}));
+}
+
+/// [`add_fresh_head_system`] with `metrics` as its training run's (e.g. a test IoU).
+pub fn add_system_with_metrics(root: &Path, name: &str, metrics: &serde_json::Value) {
     use vitrine::device::device;
     use vitrine::model::network::{NetworkConfig, ParallelNetwork};
     use vitrine::model::system::{LITE0_WEIGHTS_FILE, System, find_weights};
@@ -28,15 +33,7 @@ pub fn add_fresh_head_system(root: &Path, name: &str) {
         .map(String::from)
         .to_vec();
     let input = vitrine::vision::preprocess::Preprocess::LITE0;
-    System::save_trained(
-        &mut lib,
-        name,
-        &net,
-        &input,
-        &labels,
-        &serde_json::json!({}),
-    )
-    .unwrap();
+    System::save_trained(&mut lib, name, &net, &input, &labels, metrics).unwrap();
 }
 
 #[test]
@@ -333,6 +330,7 @@ fn child_scorer(root: &Path) {
                 hits,
                 marks: None,
                 given_at: String::new(),
+                prefill: Default::default(),
             };
             ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
             ohs::save_position(&mut lib.store, &study, "kim", pos, c).unwrap();
@@ -503,6 +501,7 @@ fn a_study_scored_by_two_scorers_reports_table_one_with_alpha() {
                     hits: seen.clamp(0, study.k as i32) as u32,
                     marks: None,
                     given_at: String::new(),
+                    prefill: Default::default(),
                 };
                 ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
             }
@@ -535,4 +534,180 @@ fn a_study_scored_by_two_scorers_reports_table_one_with_alpha() {
         ohs["imagenet-lite0"].as_f64().unwrap() > ohs["fresh-head"].as_f64().unwrap(),
         "{report}"
     );
+}
+
+#[test]
+fn objective_criteria_are_prefilled_and_the_report_sets_the_machine_against_scorers() {
+    use vitrine::ohs::report::krippendorff_alpha_interval;
+    use vitrine::ohs::session::ScorerSession;
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let out = vitrine(
+        &lib,
+        &["demo", "--items", "24", "--users", "2", "--street", "2"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let test = serde_json::json!({"iou": 0.444, "precision": 0.731, "recall": 0.484, "samples": 3});
+    let metrics =
+        serde_json::json!({"mode": "head", "epochs": 1, "validation": test, "test": test});
+    add_system_with_metrics(&lib, "trained-head", &metrics);
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "ohs",
+            "create",
+            "objective study",
+            "--systems",
+            "imagenet-lite0,trained-head",
+            "--items",
+            "4",
+            "-k",
+            "5",
+        ];
+        args.extend(extra);
+        vitrine(&lib, &args)
+    };
+    // Bad input is refused, naming what was wrong.
+    for (arg, wanted) in [
+        ("size=category", "no criterion \"size\""),
+        ("colour=shape", "unknown objective rule \"shape\""),
+        ("colour", "NAME=RULE"),
+    ] {
+        let out = create(&["--objective", arg]);
+        assert!(!out.status.success(), "{arg}");
+        assert!(stderr(&out).contains(wanted), "{arg}: {}", stderr(&out));
+    }
+    let created = json(&create(&[
+        "--objective",
+        "category=category",
+        "--objective",
+        "colour=colour",
+        "--json",
+    ]));
+    assert_eq!(
+        created["objective"],
+        serde_json::json!({"category": "category", "colour": "colour"})
+    );
+    assert_eq!(created["prefilled_sheets"], 8, "every shop sheet");
+
+    // ann scores in the app's way: category confirmed everywhere, colour confirmed on
+    // every other sheet and corrected by one on the rest. bob enters category in bulk.
+    let mut handle = Library::open(&lib).unwrap();
+    let study = ohs::open_study(&handle.store, "objective study").unwrap();
+    let category = study.criterion_index("category").unwrap();
+    let colour = study.criterion_index("colour").unwrap();
+    let mut ann = ScorerSession::start(&handle.store, &study, "ann").unwrap();
+    let (mut units, mut colour_diff, mut corrected) = (Vec::new(), 0.0, 0);
+    let mut bob_csv = String::from("sheet_id,criterion,hits\n");
+    for pos in 0..ann.order.len() {
+        ann.pos = pos;
+        let sheet = ann.sheet(&study).unwrap().clone();
+        let machine = |c: &str| sheet.machine_count(c).unwrap().hits();
+        ann.criterion = category;
+        assert!(ann.confirm_prefill(&mut handle.store, &study).unwrap());
+        ann.criterion = colour;
+        if pos % 2 == 0 {
+            assert!(ann.confirm_prefill(&mut handle.store, &study).unwrap());
+        } else {
+            let m = machine("colour");
+            let hits = if m < study.k { m + 1 } else { m - 1 };
+            ann.answer(&mut handle.store, &study, hits, None).unwrap();
+            colour_diff += 1.0;
+            corrected += 1;
+        }
+        let m = f64::from(machine("category"));
+        units.push(vec![m, m]);
+        units.push(vec![m, m]);
+        bob_csv += &format!("{},category,{}\n", sheet.id, machine("category"));
+    }
+    drop(handle);
+    let bob = dir.path().join("bob.csv");
+    std::fs::write(&bob, bob_csv).unwrap();
+    let out = vitrine(
+        &lib,
+        &[
+            "ohs",
+            "score",
+            "objective study",
+            "--scorer",
+            "bob",
+            "--csv",
+            bob.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let raw = dir.path().join("raw.csv");
+    let md = dir.path().join("report.md");
+    let report = json(&vitrine(
+        &lib,
+        &[
+            "ohs",
+            "report",
+            "objective study",
+            "--json",
+            "--raw-csv",
+            raw.to_str().unwrap(),
+            "--markdown",
+            md.to_str().unwrap(),
+        ],
+    ));
+    let machine = report["machine"].as_array().unwrap();
+    assert_eq!(machine.len(), 2);
+    let (cat, col) = (&machine[0], &machine[1]);
+    assert_eq!(
+        (cat["criterion"].as_str(), cat["rule"].as_str()),
+        (Some("category"), Some("category"))
+    );
+    assert_eq!(
+        (
+            cat["pairs"].as_u64(),
+            cat["confirmed"].as_u64(),
+            cat["corrected"].as_u64(),
+            cat["unassisted"].as_u64()
+        ),
+        (Some(16), Some(8), Some(0), Some(8))
+    );
+    assert_eq!(cat["mean_abs_diff"].as_f64(), Some(0.0));
+    assert_eq!(cat["alpha"].as_f64(), krippendorff_alpha_interval(&units));
+    assert_eq!(
+        (
+            col["pairs"].as_u64(),
+            col["confirmed"].as_u64(),
+            col["corrected"].as_u64()
+        ),
+        (Some(8), Some(8 - corrected), Some(corrected))
+    );
+    assert_eq!(col["mean_abs_diff"].as_f64(), Some(colour_diff / 8.0));
+    // Table I's Test IoU row: the trained system's, none for the ImageNet one.
+    let iou = report["test_iou"]["trained-head"].as_f64().unwrap();
+    assert!((iou - 44.4).abs() < 1e-9, "{iou}");
+    assert!(report["test_iou"]["imagenet-lite0"].is_null());
+    assert!(report["weights_note"].as_str().unwrap().contains("55-61 %"));
+
+    let text = stdout(&vitrine(&lib, &["ohs", "report", "objective study"]));
+    assert!(
+        text.contains(
+            "Machine pre-fill, category (same category label as the query item): 16 answers"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Test IoU") && text.contains("44.4%") && text.contains("—"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Note: The paper does not publish its criterion weights"),
+        "{text}"
+    );
+    let raw = std::fs::read_to_string(&raw).unwrap();
+    assert!(
+        raw.starts_with("study,scorer,query,system,criterion,hits,prefill\n"),
+        "{raw}"
+    );
+    for outcome in [",confirmed\n", ",corrected\n", ",none\n"] {
+        assert!(raw.contains(outcome), "{outcome}: {raw}");
+    }
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("| Test IoU | | — | 44.4 % | |"), "{md}");
+    assert!(md.contains("## Machine pre-fill against scorers"), "{md}");
 }

@@ -3,6 +3,8 @@
 //! row green and the worst red), with 95% bootstrap intervals, Krippendorff's α per criterion
 //! and its reading, a bar chart per criterion, weight sliders that recompute the OHS live and
 //! say whether the ranking of systems holds, per-scorer tables, coverage, and CSV export.
+//! Beside the OHS: Table I's Test IoU row where a system has one, the note on the paper's
+//! unpublished weights, and machine-vs-human agreement on objective criteria.
 //!
 //! The tab owns the report on show and its weights; its commands ([`AnalyzeCommand`]) show a
 //! report, move the weights, and export or merge. Exports and merges run off the UI thread
@@ -64,8 +66,7 @@ impl AnalyzeTab {
         match command {
             AnalyzeCommand::ShowReport(name) => {
                 let study = ohs::open_study(&lib.store, &name)?;
-                let answers = lib.store.study_answers(study.id)?;
-                let r = report::report(&study, &answers, report::BOOTSTRAP_ROUNDS);
+                let r = report::study_report(&lib.store, &study)?;
                 self.weights = r.weights();
                 self.report = Some(r);
                 self.exported = Pending::Idle;
@@ -373,7 +374,9 @@ fn report_ui(ui: &mut Ui, report: &Report, view: &AnalyzeTab, commands: &mut Vec
     );
     ui.add_space(8.0);
     table_ui(ui, report, view);
+    ui.add(egui::Label::new(RichText::new(report.weights_note).weak()).wrap());
     ui.add_space(12.0);
+    machine_ui(ui, report);
     weights_ui(ui, report, view, commands);
     ui.add_space(12.0);
     ui.label(RichText::new("Hit rate per criterion").strong());
@@ -481,7 +484,62 @@ fn table_ui(ui: &mut Ui, report: &Report, view: &AnalyzeTab) {
                 }
                 ui.end_row();
             }
+            if report.has_test_iou() {
+                ui.label(RichText::new("Test IoU").strong())
+                    .on_hover_text("Eq. (5) on each system's test split, from its training");
+                ui.label("");
+                for v in &report.test_iou {
+                    let text = v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}%"));
+                    cell_ui(ui, text, None, None);
+                }
+                ui.end_row();
+            }
         });
+}
+
+/// Machine against people on each objective criterion: α, the mean difference, and how
+/// many pre-fills were confirmed or changed.
+fn machine_ui(ui: &mut Ui, report: &Report) {
+    if report.machine.is_empty() {
+        return;
+    }
+    ui.label(RichText::new("Machine pre-fill against scorers").strong());
+    egui::Grid::new("machine_agreement")
+        .striped(true)
+        .spacing([14.0, 4.0])
+        .show(ui, |ui| {
+            for h in [
+                "Criterion",
+                "Rule",
+                "Answers",
+                "Agreement (alpha)",
+                "Mean |human - machine|",
+                "Confirmed",
+                "Corrected",
+                "Without pre-fill",
+            ] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for m in &report.machine {
+                ui.label(&m.criterion);
+                ui.label(m.rule.describe());
+                ui.label(m.pairs.to_string());
+                let alpha = m
+                    .alpha
+                    .map_or_else(|| "-".to_owned(), |a| format!("{a:.3}"));
+                ui.label(format!("{alpha} {}", m.alpha_reading()));
+                ui.label(
+                    m.mean_abs_diff
+                        .map_or_else(|| "-".to_owned(), |d| format!("{d:.2} hits")),
+                );
+                ui.label(m.confirmed.to_string());
+                ui.label(m.corrected.to_string());
+                ui.label(m.unassisted.to_string());
+                ui.end_row();
+            }
+        });
+    ui.add_space(12.0);
 }
 
 /// Sliders for the weights; the OHS and the ranking are recomputed as they move.

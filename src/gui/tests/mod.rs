@@ -3,6 +3,7 @@
 //! error banner. kittest also checks that every input widget has an accessible name.
 
 mod ohs;
+mod ohs_prefill;
 mod personalize;
 mod train;
 mod window;

@@ -169,6 +169,7 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
             hits,
             marks: None,
             given_at: String::new(),
+            prefill: Default::default(),
         };
         ohs::record_answer(&mut lib.store, &study, &answer).unwrap();
     }

@@ -269,6 +269,7 @@ fn two_concurrent_imports_and_an_answer_during_them_all_succeed() {
                     hits: i as u32,
                     marks: None,
                     given_at: String::new(),
+                    prefill: Default::default(),
                 };
                 crate::ohs::record_answer(&mut lib.store, &study, &answer)?;
                 saved += 1;

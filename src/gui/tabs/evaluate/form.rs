@@ -1,12 +1,15 @@
 //! The study creation form (Evaluate > New study): name, goal, K, the systems compared, the
-//! queries (with the shop/street ratio), and the criteria with the guidelines scorers read.
+//! queries (with the shop/street ratio), and the criteria with the guidelines scorers read
+//! and, per criterion, whether the machine pre-fills it (objective: none / same category /
+//! same colour).
 
+use crate::catalog::LabelGroup;
 use crate::gui::command::Command;
 use crate::gui::command::EvaluateCommand;
 use crate::gui::theme;
 use crate::model::system::SystemInfo;
-use crate::ohs::{QuerySelection, StudySpec};
-use crate::study::{self, Criterion, Direction};
+use crate::ohs::{QuerySelection, StudySpec, prefill};
+use crate::study::{self, Criterion, Direction, ObjectiveRule};
 use eframe::egui;
 use egui::{RichText, Ui};
 use std::path::PathBuf;
@@ -30,10 +33,16 @@ pub(crate) struct CreateForm {
     /// What the library holds, for the limits.
     pub street_available: usize,
     pub items_available: usize,
+    /// The label groups the catalogue has: which objective rules it can decide.
+    pub label_groups: Vec<LabelGroup>,
 }
 
 impl CreateForm {
-    pub fn new(street_available: usize, items_available: usize) -> CreateForm {
+    pub fn new(
+        street_available: usize,
+        items_available: usize,
+        label_groups: Vec<LabelGroup>,
+    ) -> CreateForm {
         // The paper's mix: 2 shop photos for every 3 street ones.
         let street = street_available.min(30);
         CreateForm {
@@ -41,13 +50,14 @@ impl CreateForm {
             goal: String::new(),
             k: study::DEFAULT_K,
             seed: 1,
-            criteria: study::paper_criteria(),
+            criteria: study::paper_criteria_with_rules(&label_groups),
             street,
             items: (street * 2 / 3).min(items_available),
             folder: String::new(),
             systems: Vec::new(),
             street_available,
             items_available,
+            label_groups,
         }
     }
 
@@ -153,6 +163,10 @@ pub(super) fn create_form_ui(
         )
         .weak(),
     );
+    ui.add(
+        egui::Label::new(RichText::new(objective_note(&form.label_groups)).color(theme::MACHINE))
+            .wrap(),
+    );
     let mut remove = None;
     let mut swap = None;
     let count = form.criteria.len();
@@ -211,6 +225,7 @@ pub(super) fn create_form_ui(
                                 format!("Criterion {n} direction"),
                             )
                         });
+                    objective_ui(ui, n, c, &form.label_groups);
                     if ui
                         .add_enabled(i > 0, egui::Button::new("Up").small())
                         .clicked()
@@ -259,7 +274,7 @@ pub(super) fn create_form_ui(
                 .push(Criterion::new(&format!("criterion {n}"), ""));
         }
         if ui.button("The paper's seven").clicked() {
-            form.criteria = study::paper_criteria();
+            form.criteria = study::paper_criteria_with_rules(&form.label_groups);
         }
     });
     ui.add_space(10.0);
@@ -272,6 +287,7 @@ pub(super) fn create_form_ui(
         Some("Choose some queries.".to_owned())
     } else {
         study::validate_criteria(&spec.criteria)
+            .and_then(|()| prefill::check_rules_against(&form.label_groups, &spec.criteria))
             .err()
             .map(|e| e.to_string())
     };
@@ -291,4 +307,61 @@ pub(super) fn create_form_ui(
             );
         }
     });
+}
+
+/// What the objective choice does, and what the paper's template chose for this catalogue.
+fn objective_note(groups: &[LabelGroup]) -> String {
+    let mut note = "Objective: on shop photos of catalogue items, the machine counts the \
+                    results with the query item's category (or colour) label and pre-fills \
+                    that count; scorers confirm or correct it."
+        .to_owned();
+    let defaulted: Vec<&str> = ObjectiveRule::ALL
+        .into_iter()
+        .filter(|r| groups.contains(&r.group()))
+        .map(ObjectiveRule::as_str)
+        .collect();
+    if defaulted.is_empty() {
+        note += " This catalogue has no category or colour labels, so no criterion can be \
+                 objective.";
+    } else {
+        note += &format!(
+            " The paper's {} start objective because this catalogue has those labels; choose \
+             \"objective: none\" to leave a criterion to people alone.",
+            defaulted.join(" and ")
+        );
+    }
+    note
+}
+
+/// A criterion's objective rule: none, or a rule the catalogue's labels can decide.
+fn objective_ui(ui: &mut Ui, n: usize, c: &mut Criterion, groups: &[LabelGroup]) {
+    let text = |rule: Option<ObjectiveRule>| match rule {
+        None => "objective: none",
+        Some(ObjectiveRule::SameCategory) => "objective: same category",
+        Some(ObjectiveRule::SameColour) => "objective: same colour",
+    };
+    egui::ComboBox::from_id_salt(("objective", n))
+        .selected_text(text(c.objective))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut c.objective, None, text(None));
+            for rule in ObjectiveRule::ALL {
+                let decidable = groups.contains(&rule.group());
+                ui.add_enabled_ui(decidable, |ui| {
+                    ui.selectable_value(&mut c.objective, Some(rule), text(Some(rule)))
+                        .on_hover_text(rule.describe())
+                        .on_disabled_hover_text(format!(
+                            "the catalogue has no {} labels",
+                            rule.group()
+                        ));
+                });
+            }
+        })
+        .response
+        .widget_info(|| {
+            egui::WidgetInfo::labeled(
+                egui::Role::ComboBox,
+                true,
+                format!("Criterion {n} objective"),
+            )
+        });
 }

@@ -11,6 +11,10 @@
 //! closing or killing the app loses nothing and the scorer resumes exactly where they
 //! stopped.
 //!
+//! Objective criteria (same category, same colour) on shop sheets open with the machine's
+//! count pre-selected and marked "machine"; Enter or Confirm accepts it, a click or a typed
+//! count corrects it, and nothing is saved before one of them ([`crate::ohs::prefill`]).
+//!
 //! The tab is a thin shell over [`crate::ohs::session`]: it keeps the session and what is
 //! being typed, turns clicks and keys into [`EvaluateCommand`]s, and draws (`sheet`, `form`).
 
@@ -108,6 +112,15 @@ impl EvaluateTab {
                     session.toggle_mark(store, study, rank)?;
                 }
             }
+            EvaluateCommand::ConfirmPrefill => {
+                let (Some(study), Some(session)) = (&self.study, &mut self.session) else {
+                    return Ok(());
+                };
+                if session.confirm_prefill(store, study)? {
+                    self.hits_input.clear();
+                    rt.commands.push(EvaluateCommand::MoveCriterion(1).into());
+                }
+            }
             EvaluateCommand::MoveCriterion(_)
             | EvaluateCommand::MoveSheet(_)
             | EvaluateCommand::Skip => {
@@ -133,8 +146,12 @@ impl EvaluateTab {
             EvaluateCommand::ShowCreateForm(show) => {
                 self.form = if show {
                     let counts = store.counts()?;
-                    let mut form =
-                        CreateForm::new(counts.street_queries as usize, counts.items as usize);
+                    let groups = ohs::prefill::catalogue_groups(store)?;
+                    let mut form = CreateForm::new(
+                        counts.street_queries as usize,
+                        counts.items as usize,
+                        groups,
+                    );
                     form.systems = rt.systems.iter().take(2).map(|s| s.name.clone()).collect();
                     Some(form)
                 } else {
@@ -235,7 +252,7 @@ fn start_create_study(spec: StudySpec, rt: &mut Runtime) {
 
 /// The keys of scorer mode, as the help line shows them.
 pub(crate) const KEY_HELP: &str = "Keys: 1-9 and 0 mark results 1-10 | Up/Down: criterion | \
-     Enter: next criterion | Left: back | Right: next sheet | S: skip | Ctrl+Z: undo | \
+     Enter: confirm the machine's count, or next criterion | Left: back | Right: next sheet | S: skip | Ctrl+Z: undo | \
      in the count field, digits are the count and Esc leaves it | F1: all keys";
 
 /// Scorer-mode keys become commands. The caller (`App::read_shortcuts`) calls this only in
@@ -249,6 +266,18 @@ pub(crate) fn read_scoring_keys(
     if tab.session.is_none() || tab.form.is_some() {
         return;
     }
+    // Enter accepts a machine pre-fill on show; elsewhere it moves on.
+    let prefill_shown = match (&tab.study, &tab.session) {
+        (Some(study), Some(session)) => session
+            .sheet(study)
+            .is_some_and(|sheet| session.prefill_on(study, sheet).is_some()),
+        _ => false,
+    };
+    let enter = if prefill_shown {
+        EvaluateCommand::ConfirmPrefill
+    } else {
+        EvaluateCommand::MoveCriterion(1)
+    };
     ctx.input_mut(|input| {
         use egui::{Key, Modifiers};
         let digits = [
@@ -274,7 +303,7 @@ pub(crate) fn read_scoring_keys(
         for (key, command) in [
             (Key::ArrowUp, EvaluateCommand::MoveCriterion(-1)),
             (Key::ArrowDown, EvaluateCommand::MoveCriterion(1)),
-            (Key::Enter, EvaluateCommand::MoveCriterion(1)),
+            (Key::Enter, enter),
             (Key::ArrowLeft, EvaluateCommand::MoveSheet(-1)),
             (Key::ArrowRight, EvaluateCommand::MoveSheet(1)),
             (Key::S, EvaluateCommand::Skip),

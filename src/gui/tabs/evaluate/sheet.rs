@@ -1,6 +1,8 @@
 //! Scorer mode's sheet: the query large on the left with the criteria and this scorer's
 //! counts, the current criterion with its guidelines, the typed count and the moves, and the
-//! K results as tiles a click marks as hits.
+//! K results as tiles a click marks as hits. On an objective criterion the machine's count
+//! is pre-selected in its own colour, marked "machine", until the scorer confirms or
+//! corrects it.
 
 use super::KEY_HELP;
 
@@ -80,6 +82,10 @@ pub(super) fn sheet_ui(
                 ui.label(RichText::new(how).weak());
             });
             guidelines_ui(ui, study, session.criterion);
+            let prefill = session.prefill_on(study, sheet);
+            if let (Some(machine), Some(rule)) = (prefill, criterion.objective) {
+                prefill_ui(ui, machine.hits(), study.k, rule, commands);
+            }
             ui.horizontal(|ui| {
                 // The field comes first, so it stays where it is whatever the answer says.
                 let label = ui.add(egui::Label::new("Type the number").sense(Sense::click()));
@@ -119,9 +125,10 @@ pub(super) fn sheet_ui(
                         advance: false,
                     }));
                 }
-                let answer = match current {
-                    Some((hits, _)) => format!("Hits: {hits} of {}", study.k),
-                    None => "Not answered yet".to_owned(),
+                let answer = match (current, prefill) {
+                    (Some((hits, _)), _) => format!("Hits: {hits} of {}", study.k),
+                    (None, Some(_)) => "Not answered yet: confirm or correct".to_owned(),
+                    (None, None) => "Not answered yet".to_owned(),
                 };
                 ui.label(RichText::new(answer).strong());
             });
@@ -139,7 +146,51 @@ pub(super) fn sheet_ui(
                 }
             });
             ui.add_space(6.0);
-            results_grid_ui(ui, sheet, session.marks_on(sheet), root, thumbs, commands);
+            let marks = match prefill {
+                Some(machine) => TileMarks::Machine(&machine.marks),
+                None => TileMarks::Scorer(session.marks_on(sheet)),
+            };
+            results_grid_ui(ui, sheet, marks, root, thumbs, commands);
+        });
+}
+
+/// The machine's pre-fill: its count in the machine colour, what rule made it (tooltip),
+/// and Confirm. Nothing is saved until the scorer confirms or corrects.
+fn prefill_ui(
+    ui: &mut Ui,
+    hits: u32,
+    k: u32,
+    rule: study::ObjectiveRule,
+    commands: &mut Vec<Command>,
+) {
+    let tooltip = format!(
+        "Pre-filled by the machine: the results with the {}, from the catalogue's labels. \
+         Not saved until you confirm it (Enter or Confirm) or correct it (click the tiles or \
+         type the count).",
+        rule.describe()
+    );
+    egui::Frame::new()
+        .stroke(Stroke::new(2.0, theme::MACHINE))
+        .corner_radius(theme::CARD_RADIUS)
+        .inner_margin(theme::CARD_PADDING)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(format!("Machine: {hits} of {k}"))
+                        .strong()
+                        .color(theme::MACHINE),
+                )
+                .on_hover_text(&tooltip);
+                ui.label(RichText::new(format!("({})", rule.describe())).weak())
+                    .on_hover_text(&tooltip);
+                if ui
+                    .button("Confirm")
+                    .on_hover_text("Accept the machine's count as your answer (Enter)")
+                    .clicked()
+                {
+                    commands.push(EvaluateCommand::ConfirmPrefill.into());
+                }
+            });
         });
 }
 
@@ -188,10 +239,12 @@ fn criteria_ui(
 ) {
     ui.label(RichText::new("Criteria").strong());
     for (c, criterion) in study.criteria.iter().enumerate() {
-        let count = session
-            .answers
-            .get(&(sheet.id, c))
-            .map_or_else(|| "-".to_owned(), |(h, _)| h.to_string());
+        let count = match session.answers.get(&(sheet.id, c)) {
+            Some((h, _)) => h.to_string(),
+            None => sheet
+                .machine_count(&criterion.name)
+                .map_or_else(|| "-".to_owned(), |m| format!("{} (machine)", m.hits())),
+        };
         let text = format!("{}: {count}", criterion.name);
         if ui.selectable_label(c == session.criterion, text).clicked() {
             commands.push(Command::from(EvaluateCommand::MoveCriterion(
@@ -201,11 +254,19 @@ fn criteria_ui(
     }
 }
 
+/// Which tiles are marked, and by whom: the scorer's own answer, or the machine's
+/// suggestion not yet confirmed (drawn in the machine colour).
+#[derive(Clone, Copy)]
+enum TileMarks<'a> {
+    Scorer(&'a [u32]),
+    Machine(&'a [u32]),
+}
+
 /// The K results; a click marks or unmarks a hit.
 fn results_grid_ui(
     ui: &mut Ui,
     sheet: &Sheet,
-    marks: &[u32],
+    marks: TileMarks<'_>,
     root: &Path,
     thumbs: &mut ThumbCache,
     commands: &mut Vec<Command>,
@@ -219,14 +280,25 @@ fn results_grid_ui(
                 ui.spacing_mut().item_spacing.x = gap;
                 for (i, item) in items.iter().enumerate() {
                     let rank = (r * columns + i + 1) as u32;
-                    let marked = marks.contains(&rank);
+                    let mark = match marks {
+                        TileMarks::Scorer(m) => m.contains(&rank).then_some(TileMark::Scorer),
+                        TileMarks::Machine(m) => m.contains(&rank).then_some(TileMark::Machine),
+                    };
+                    let marked = mark.is_some();
                     let (rect, response) =
                         ui.allocate_exact_size(Vec2::new(width, width + 22.0), Sense::click());
                     let label = format!("Result {rank}");
                     response.widget_info(|| {
                         egui::WidgetInfo::selected(egui::Role::CheckBox, true, marked, &label)
                     });
-                    paint_tile(ui, rect, rank, marked, root, thumbs, item);
+                    paint_tile(ui, rect, rank, mark, root, thumbs, item);
+                    let response = if mark == Some(TileMark::Machine) {
+                        response.on_hover_text(
+                            "The machine counts this result as a hit; confirm or correct",
+                        )
+                    } else {
+                        response
+                    };
                     if response.clicked() {
                         commands.push(Command::from(EvaluateCommand::ToggleMark(rank)));
                     }
@@ -237,26 +309,37 @@ fn results_grid_ui(
     });
 }
 
+/// Who marked a tile as a hit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TileMark {
+    Scorer,
+    Machine,
+}
+
+/// One result tile; `mark` says who marked it a hit (none: not a hit).
 fn paint_tile(
     ui: &Ui,
     rect: egui::Rect,
     rank: u32,
-    marked: bool,
+    mark: Option<TileMark>,
     root: &Path,
     thumbs: &mut ThumbCache,
     item: &study::SheetItem,
 ) {
     let painter = ui.painter();
-    let fill = if marked {
-        theme::colours(ui).accent_tint
-    } else {
-        theme::colours(ui).card
+    let fill = match mark {
+        Some(TileMark::Scorer) => theme::colours(ui).accent_tint,
+        _ => theme::colours(ui).card,
     };
     painter.rect_filled(rect, theme::CARD_RADIUS, fill);
-    let (stroke, width) = if marked {
-        (theme::ACCENT, 3.0)
-    } else {
-        (theme::colours(ui).card_stroke, 1.0)
+    let colour = match mark {
+        Some(TileMark::Scorer) => theme::ACCENT,
+        Some(TileMark::Machine) => theme::MACHINE,
+        None => theme::colours(ui).text,
+    };
+    let (stroke, width) = match mark {
+        Some(_) => (colour, 3.0),
+        None => (theme::colours(ui).card_stroke, 1.0),
     };
     painter.rect_stroke(
         rect,
@@ -270,20 +353,16 @@ fn paint_tile(
     );
     let thumb = thumbs.thumb(root, &item.image);
     paint_image(painter, &thumb, image_rect);
-    let text = if marked {
-        format!("#{rank}  hit")
-    } else {
-        format!("#{rank}")
+    let text = match mark {
+        Some(TileMark::Machine) => format!("#{rank}  machine"),
+        Some(TileMark::Scorer) => format!("#{rank}  hit"),
+        None => format!("#{rank}"),
     };
     painter.text(
         egui::pos2(rect.min.x + theme::CARD_PADDING, rect.max.y - 4.0),
         egui::Align2::LEFT_BOTTOM,
         text,
         egui::FontId::proportional(13.0),
-        if marked {
-            theme::ACCENT
-        } else {
-            theme::colours(ui).text
-        },
+        colour,
     );
 }
