@@ -345,6 +345,7 @@ mod tests {
                 })
                 .collect(),
             predicted_labels: Vec::new(),
+            query_features: None,
             timings: Default::default(),
         }
     }
