@@ -151,6 +151,16 @@ impl Heatmap {
         (best % self.width, best / self.width)
     }
 
+    /// `0, 1/(n−1), …, 1` on one row: a colour scale for a legend.
+    pub fn ramp(n: usize) -> Heatmap {
+        let step = 1.0 / n.saturating_sub(1).max(1) as f32;
+        Heatmap {
+            width: n.max(1),
+            height: 1,
+            values: (0..n.max(1)).map(|i| i as f32 * step).collect(),
+        }
+    }
+
     /// Bilinear resampling to `width × height` with pixel centres aligned (a cell's value
     /// sits at its centre; edges hold the border cells' values), as images are resized.
     pub fn upsample(&self, width: usize, height: usize) -> Heatmap {
