@@ -125,6 +125,9 @@ pub(crate) struct ExplainOverlay {
     /// `None` while the work has it, or before the first request.
     worker: Option<Worker>,
     shown: Option<Shown>,
+    /// The pair last asked for, answered or not (a failed one is not asked again at every
+    /// frame of a hover).
+    last: Option<ExplainTarget>,
 }
 
 impl ExplainOverlay {
@@ -140,10 +143,22 @@ impl ExplainOverlay {
         if self.wanted() == Some(&target) {
             return;
         }
+        self.last = Some(target.clone());
         if self.running.is_running() {
             self.next = Some((target, query));
             return;
         }
+        self.start(ctx, (library_dir, device), target, query);
+    }
+
+    /// Starts the work for a pair (nothing runs).
+    fn start(
+        &mut self,
+        ctx: &egui::Context,
+        (library_dir, device): (&std::path::Path, &str),
+        target: ExplainTarget,
+        query: ExplainQuery,
+    ) {
         let mut worker = match self.worker.take() {
             Some(w) if w.library_dir == library_dir && w.device == device => w,
             _ => Worker {
@@ -164,13 +179,9 @@ impl ExplainOverlay {
         });
     }
 
-    /// The pair last asked for (waiting, running or on show).
+    /// The pair last asked for (waiting, running, on show, or failed).
     pub fn wanted(&self) -> Option<&ExplainTarget> {
-        self.next
-            .as_ref()
-            .map(|(t, _)| t)
-            .or(self.asked.as_ref())
-            .or(self.shown.as_ref().map(|s| &s.target))
+        self.last.as_ref()
     }
 
     /// Whether work is running.
@@ -184,6 +195,7 @@ impl ExplainOverlay {
         self.shown = None;
         self.next = None;
         self.asked = None;
+        self.last = None;
     }
 
     /// Collects finished work (its pictures become textures) and starts the request waiting
@@ -218,7 +230,7 @@ impl ExplainOverlay {
                     Err(e) => error = Some(format!("Cannot explain #{}: {e}", answer.target.rank)),
                 }
                 if let Some((target, query)) = self.next.take() {
-                    self.request(ctx, (&dir, &device), target, query);
+                    self.start(ctx, (&dir, &device), target, query);
                 }
             }
             Err(e) => error = Some(format!("Cannot explain: {e}")),
