@@ -184,6 +184,11 @@ impl ExplainOverlay {
         self.last.as_ref()
     }
 
+    /// The rank of the result whose pictures are on show.
+    pub fn shown_rank(&self) -> Option<usize> {
+        self.shown.as_ref().map(|s| s.target.rank)
+    }
+
     /// Whether work is running.
     pub fn is_running(&self) -> bool {
         self.running.is_running()

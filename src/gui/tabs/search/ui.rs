@@ -207,7 +207,7 @@ fn toolbar_ui(ui: &mut Ui, tab: &SearchTab, system: &str, catalog: &CatalogTab, 
             .on_hover_text("Run each query with a second system too, side by side");
         ui.separator();
         if ui
-            .selectable_label(tab.explain_on, "Explain")
+            .add(egui::Button::new("Explain").selected(tab.explain_on))
             .on_hover_text(
                 "Why similar: heatmaps of where the hovered result and the query agree \
                  (red: most). Or hold H over a result",
@@ -367,8 +367,17 @@ fn query_ui(
     };
     // With Explain on, the query's heatmap towards the explained result replaces it.
     let explained = explain.and_then(|e| e.query_ui(ui, Vec2::splat(side)));
-    if explained.is_none() {
-        image_ui(ui, &thumb, Vec2::splat(side));
+    match explained.and(explain.and_then(ExplainOverlay::shown_rank)) {
+        Some(rank) => {
+            ui.label(
+                RichText::new(format!("Where it matches #{rank} (red: most)"))
+                    .small()
+                    .weak(),
+            );
+        }
+        None => {
+            image_ui(ui, &thumb, Vec2::splat(side));
+        }
     }
     if explain.is_some_and(ExplainOverlay::is_running) {
         ui.horizontal(|ui| {
