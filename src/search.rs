@@ -20,6 +20,7 @@
 
 use crate::catalog::{ItemId, Label, LabelGroup, Partition};
 use crate::error::{Error, Result};
+use crate::explain::FeatureMap;
 use crate::index::scan::{Hit, top_k};
 use crate::index::{self, EmbeddingIndex};
 use crate::jobs::JobContext;
@@ -33,6 +34,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Labels predicted for a query image.
@@ -122,6 +124,10 @@ pub struct QueryResult {
     /// by a stored item).
     pub predicted_labels: Vec<PredictedLabel>,
     pub timings: Timings,
+    /// The query's last backbone feature map, from the pass that embedded it, when the
+    /// search was asked to keep it (`…_explained`) for [`crate::explain`]; `None` otherwise.
+    #[serde(skip)]
+    pub query_features: Option<Arc<FeatureMap>>,
 }
 
 /// The catalogue's own labels for a query, voted by its results: each label scores the
@@ -335,6 +341,34 @@ impl Searcher {
         Ok(result)
     }
 
+    /// [`Searcher::query_file`], keeping the query's feature map for [`crate::explain`]
+    /// (from the same pass: no second one).
+    pub fn query_file_explained(
+        &self,
+        path: &Path,
+        k: usize,
+        filter: &SearchFilter,
+    ) -> Result<QueryResult> {
+        let start = Instant::now();
+        let image = vision::decode(path)?;
+        let decode_ms = ms_since(start);
+        let mut result = self.query_image_as(&image, k, filter, FeatureMapKept::Kept)?;
+        result.image = path.display().to_string();
+        result.timings.decode_ms += decode_ms;
+        result.timings.total_ms = ms_since(start);
+        Ok(result)
+    }
+
+    /// [`Searcher::query_image`], keeping the query's feature map for [`crate::explain`].
+    pub fn query_image_explained(
+        &self,
+        image: &RgbImage,
+        k: usize,
+        filter: &SearchFilter,
+    ) -> Result<QueryResult> {
+        self.query_image_as(image, k, filter, FeatureMapKept::Kept)
+    }
+
     /// Searches with an image already in memory (a pasted one).
     pub fn query_image(
         &self,
@@ -342,13 +376,34 @@ impl Searcher {
         k: usize,
         filter: &SearchFilter,
     ) -> Result<QueryResult> {
+        self.query_image_as(image, k, filter, FeatureMapKept::Dropped)
+    }
+
+    fn query_image_as(
+        &self,
+        image: &RgbImage,
+        k: usize,
+        filter: &SearchFilter,
+        map: FeatureMapKept,
+    ) -> Result<QueryResult> {
         let start = Instant::now();
         let x = self
             .system
             .preprocess()
             .to_tensor(std::slice::from_ref(image), self.system.device())?;
         let decode_ms = ms_since(start);
-        let (embedded, probabilities) = self.system.embed_and_predict(&x)?;
+        let (embedded, probabilities, query_features) = match map {
+            FeatureMapKept::Dropped => {
+                let (embedded, probabilities) = self.system.embed_and_predict(&x)?;
+                (embedded, probabilities, None)
+            }
+            FeatureMapKept::Kept => {
+                let (embedded, probabilities, features) =
+                    self.system.embed_predict_and_features(&x)?;
+                let features = Arc::new(FeatureMap::from_batch(&features, 0)?);
+                (embedded, probabilities, Some(features))
+            }
+        };
         let query = embedded
             .to_device(&Device::Cpu)?
             .flatten_all()?
@@ -369,6 +424,7 @@ impl Searcher {
                 search_ms,
                 total_ms: ms_since(start),
             },
+            query_features,
         })
     }
 
@@ -396,6 +452,7 @@ impl Searcher {
                 total_ms: search_ms,
                 ..Timings::default()
             },
+            query_features: None,
         })
     }
 
@@ -448,6 +505,13 @@ impl Searcher {
             })
             .collect()
     }
+}
+
+/// Whether a query keeps its feature map (the `…_explained` searches do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FeatureMapKept {
+    Dropped,
+    Kept,
 }
 
 /// The rows `filter` allows, or `None` when it allows every row.

@@ -4,6 +4,8 @@
 //! One bad file never stops the run: it is reported by name, the others are searched, and
 //! the exit status is non-zero at the end.
 
+mod explain;
+
 use super::progress::wait_with_bar;
 use crate::error::{Error, Result};
 use crate::jobs::{Job, JobContext};
@@ -48,6 +50,12 @@ pub struct QueryArgs {
     /// Also write a contact sheet: one row per query, its image then its results.
     #[arg(long, value_name = "OUT.png")]
     pub grid: Option<PathBuf>,
+    /// With --grid: "why similar" heatmaps (red: where the two agree most). Each query gets
+    /// two rows: its results with the heatmap of where each agrees with the query, and
+    /// under each result the query with the heatmap of where it agrees with that result (a
+    /// colour scale under the query). Costs one backbone pass per result; none for the query.
+    #[arg(long, requires = "grid")]
+    pub explain: bool,
 }
 
 /// The `--json` document.
@@ -104,14 +112,17 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
     let mut results = Vec::with_capacity(files.len());
     let mut failed = 0usize;
     for file in &files {
-        let outcome = searcher
-            .query_file(file, fetch, &filter)
-            .and_then(|mut result| {
-                if let Some((p, cart)) = &personal {
-                    p.rerank(&mut result, cart, RERANK_WEIGHT, args.k)?;
-                }
-                Ok(result)
-            });
+        let searched = if args.explain {
+            searcher.query_file_explained(file, fetch, &filter)
+        } else {
+            searcher.query_file(file, fetch, &filter)
+        };
+        let outcome = searched.and_then(|mut result| {
+            if let Some((p, cart)) = &personal {
+                p.rerank(&mut result, cart, RERANK_WEIGHT, args.k)?;
+            }
+            Ok(result)
+        });
         match outcome {
             Ok(result) => results.push(result),
             Err(e) => {
@@ -132,8 +143,19 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
         }
     }
     if let Some(out) = &args.grid {
-        write_grid(&results, args.k, out)
-            .with_context(|| format!("cannot write the contact sheet {}", out.display()))?;
+        if args.explain {
+            let cost = explain::write_explained_grid(&results, args.k, searcher.system(), out)
+                .with_context(|| format!("cannot write the contact sheet {}", out.display()))?;
+            if !args.json {
+                println!(
+                    "Explained {} results ({} backbone passes) in {:.0} ms",
+                    cost.results, cost.passes, cost.elapsed_ms
+                );
+            }
+        } else {
+            write_grid(&results, args.k, out)
+                .with_context(|| format!("cannot write the contact sheet {}", out.display()))?;
+        }
         if !args.json {
             println!("Contact sheet: {}", out.display());
         }
@@ -303,6 +325,7 @@ fn glyph(ch: char) -> Option<[u8; 7]> {
         '-' => [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00],
         '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
         'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
+        '>' => [0x10, 0x08, 0x04, 0x02, 0x04, 0x08, 0x10],
         _ => return None,
     })
 }
@@ -326,7 +349,7 @@ mod tests {
                 .all(|&(x, y)| x < 1 + 12 * SCALE && y < 1 + 7 * SCALE)
         );
         // Every glyph the captions use exists.
-        for ch in "#0123456789.-Q".chars() {
+        for ch in "#0123456789.-Q>".chars() {
             assert!(glyph(ch).is_some(), "{ch}");
         }
     }
@@ -345,6 +368,7 @@ mod tests {
                 })
                 .collect(),
             predicted_labels: Vec::new(),
+            query_features: None,
             timings: Default::default(),
         }
     }

@@ -262,6 +262,12 @@ pub(crate) enum SearchCommand {
     SetCategory(Option<String>),
     /// Compare mode: also run each query with this system (`None`: off), and run it again.
     SetCompareSystem(Option<String>),
+    /// Turn the "why similar" overlay on or off (the Explain button); on, it explains the
+    /// top result until another is hovered.
+    SetExplain(bool),
+    /// Explain this result of the query on show, ranked by `system` (hovered while Explain
+    /// is on or H is held).
+    Explain { system: String, item: ItemId },
 }
 
 /// What a query searched from.

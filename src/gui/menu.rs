@@ -69,6 +69,10 @@ pub(crate) const SHORTCUTS: &[(&str, &[(&str, &str)])] = &[
         "Search and Catalog",
         &[
             ("Alt+Left, Alt+Right", "the previous or next query"),
+            (
+                "H (held)",
+                "why similar: heatmaps of the hovered result and the query",
+            ),
             ("Arrow keys", "move the selection in the catalogue"),
             ("Esc", "close the item's details"),
         ],

@@ -25,6 +25,7 @@
 
 mod app;
 mod command;
+mod explain_overlay;
 mod image_widget;
 mod job_slot;
 mod menu;

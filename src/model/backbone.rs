@@ -190,6 +190,11 @@ pub trait Backbone: Send + Sync + fmt::Debug {
     /// network has it; the weights' gradients flow when they are variables.
     fn pooled_t(&self, x: &Tensor, train: bool) -> Result<Tensor>;
 
+    /// The last convolution map, `N × feature_dim × h × w`, and its global average (what
+    /// [`Backbone::pooled_t`] gives in inference) from one inference pass, so an explained
+    /// query (`crate::explain`) costs no second pass.
+    fn features_and_pooled(&self, x: &Tensor) -> Result<(Tensor, Tensor)>;
+
     /// Every tensor the network was built from, under its checkpoint name, so a trained
     /// backbone can be saved and loaded again by [`load_backbone`].
     fn named_tensors(&self) -> Vec<(String, Tensor)>;
@@ -226,6 +231,10 @@ impl Backbone for Lite0 {
 
     fn pooled_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         Lite0::pooled_t(self, x, train)
+    }
+
+    fn features_and_pooled(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        Lite0::features_and_pooled(self, x)
     }
 
     fn named_tensors(&self) -> Vec<(String, Tensor)> {

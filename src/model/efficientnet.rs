@@ -540,6 +540,12 @@ impl Backbone for EfficientNet {
         EfficientNet::pooled_t(self, x, train)
     }
 
+    fn features_and_pooled(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let map = self.trunk(x, false)?;
+        let pooled = map.mean((1, 2))?;
+        Ok((map.permute((0, 3, 1, 2))?.contiguous()?, pooled))
+    }
+
     fn named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         out.push(("conv_stem.weight".into(), self.stem.weight.clone()));

@@ -373,6 +373,13 @@ impl ParallelNetwork {
         Ok(NetworkOutput { embedding, logits })
     }
 
+    /// [`ParallelNetwork::outputs_t`] in inference, with the backbone's last feature map
+    /// (`N × backbone_dim × h × w`) from the same pass, for `crate::explain`.
+    pub fn outputs_with_features(&self, x: &Tensor) -> Result<(NetworkOutput, Tensor)> {
+        let (map, pooled) = self.backbone.features_and_pooled(x)?;
+        Ok((self.outputs_from_pooled_t(&pooled, x, false)?, map))
+    }
+
     /// The search vectors: the embedding layer, L2-normalised, `N × embedding_dim`.
     pub fn embed(&self, x: &Tensor) -> Result<Tensor> {
         l2_normalize(&self.outputs_t(x, false)?.embedding)

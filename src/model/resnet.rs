@@ -275,6 +275,12 @@ impl Backbone for ResNet {
         ResNet::pooled_t(self, x, train)
     }
 
+    fn features_and_pooled(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let map = self.features_t(x, false)?;
+        let pooled = map.mean((2, 3))?;
+        Ok((map, pooled))
+    }
+
     fn named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         self.stem.named_tensors("conv1", "bn1", &mut out);

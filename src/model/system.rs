@@ -459,6 +459,38 @@ impl System {
         }
     }
 
+    /// [`System::embed_and_predict`] and the backbone's last feature map (`N × C × h × w`)
+    /// from the same single pass: what an explained query keeps (`crate::explain`). The
+    /// embedding and probabilities are exactly those of [`System::embed_and_predict`].
+    pub fn embed_predict_and_features(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        match &self.model {
+            SystemModel::ImageNet(lite0) => {
+                let (map, pooled) = lite0.features_and_pooled(x)?;
+                let logits = lite0.logits_from_pooled_t(&pooled, false)?;
+                Ok((
+                    l2_normalize(&pooled)?,
+                    candle_nn::ops::softmax(&logits, D::Minus1)?,
+                    map,
+                ))
+            }
+            SystemModel::Trained(network) => {
+                let (out, map) = network.outputs_with_features(x)?;
+                let probabilities = network.config().classifier.probabilities(&out.logits)?;
+                Ok((l2_normalize(&out.embedding)?, probabilities, map))
+            }
+        }
+    }
+
+    /// The backbone's last feature map alone, `N × C × h × w` (one backbone pass, no head):
+    /// what explaining a result costs.
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        let map = match &self.model {
+            SystemModel::ImageNet(lite0) => lite0.features(x)?,
+            SystemModel::Trained(network) => network.backbone().features_and_pooled(x)?.0,
+        };
+        Ok(map)
+    }
+
     /// How the system's classifier turns logits into probabilities (the ImageNet classifier
     /// of the built-in system is a softmax).
     pub fn classifier(&self) -> crate::model::network::Classifier {
@@ -547,9 +579,17 @@ mod tests {
         }
     }
 
-    /// `embed_and_predict` gives what `embed` and `predict` give, from one pass.
+    /// `embed_and_predict` gives what `embed` and `predict` give, from one pass; so does
+    /// `embed_predict_and_features`, whose map is the one `features` gives.
     fn assert_one_pass_matches(system: &System, x: &Tensor) {
         let (e, p) = system.embed_and_predict(x).unwrap();
+        let (e2, p2, map) = system.embed_predict_and_features(x).unwrap();
+        for (one, two) in [(&e, &e2), (&p, &p2), (&map, &system.features(x).unwrap())] {
+            assert_eq!(one.dims(), two.dims());
+            let diff = (one - two).unwrap().abs().unwrap().max_all().unwrap();
+            assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
+        }
+        assert_eq!(map.dims()[0], x.dims()[0]);
         for (one, two) in [
             (e, system.embed(x).unwrap()),
             (p, system.predict(x).unwrap()),

@@ -6,6 +6,7 @@
 
 mod cli;
 mod common;
+mod explain;
 mod fuzz_corpus;
 mod harden;
 mod index;

@@ -603,6 +603,16 @@ impl Lite0 {
         map.reshape((n, h * w, c))?.mean(1)
     }
 
+    /// The last convolution map (`N × 1280 × H/32 × W/32`) and its global average
+    /// (`N × 1280`, exactly [`Lite0::pooled`]'s) from one inference pass: what an explained
+    /// query needs beside its embedding (`crate::explain`), at no extra pass.
+    pub fn features_and_pooled(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let map = self.trunk(x, false)?;
+        let (n, h, w, c) = map.dims4()?;
+        let pooled = map.reshape((n, h * w, c))?.mean(1)?;
+        Ok((map.permute((0, 3, 1, 2))?.contiguous()?, pooled))
+    }
+
     /// [`Lite0::pooled_t`] in inference mode.
     pub fn pooled(&self, x: &Tensor) -> Result<Tensor> {
         self.pooled_t(x, false)

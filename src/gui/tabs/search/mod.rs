@@ -10,6 +10,7 @@
 //! the previous results stay on screen. A query whose system is being indexed (or whose index
 //! is missing) waits for that index. Back/forward walk the query history (Alt+Left/Right).
 
+mod explain;
 mod query;
 mod ui;
 
@@ -18,6 +19,7 @@ use crate::gui::command::SearchCommand;
 pub(crate) use query::{WaitingQuery, rgb_from_pasted};
 
 use crate::catalog::ItemId;
+use crate::gui::explain_overlay::ExplainOverlay;
 use crate::gui::job_slot::JobKind;
 use crate::gui::pending::{Pending, block_on};
 use crate::gui::runtime::Runtime;
@@ -62,6 +64,10 @@ pub(crate) struct SearchTab {
     next: Option<(QuerySource, bool)>,
     /// A query waiting for the index of its system (latest wins).
     pub waiting: Option<WaitingQuery>,
+    /// The Explain button is on: hovered results show why they are similar.
+    pub explain_on: bool,
+    /// The "why similar" pictures of the result explained last (see `explain.rs`).
+    pub explain: ExplainOverlay,
 }
 
 impl SearchTab {
@@ -89,6 +95,13 @@ impl SearchTab {
                 self.compare_with = other;
                 self.run_again(system, rt);
             }
+            SearchCommand::SetExplain(on) => {
+                self.explain_on = on;
+                if on && self.explain.wanted().is_none() {
+                    self.explain_top(rt);
+                }
+            }
+            SearchCommand::Explain { system, item } => self.explain_result(&system, item, rt),
         }
     }
 
@@ -196,6 +209,9 @@ impl SearchTab {
             Some(Err(e)) => rt.report(format!("Cannot show the file picker: {e}")),
             Some(Ok(None)) | None => {}
         }
+        if let Some(error) = self.explain.poll(&rt.ctx) {
+            rt.report(error);
+        }
         let Some(outcome) = self.running.take_finished() else {
             return;
         };
@@ -266,6 +282,10 @@ impl SearchTab {
             compared,
             pasted_texture,
         });
+        self.explain.clear();
+        if self.explain_on {
+            self.explain_top(rt);
+        }
     }
 
     /// Indexing with `indexed_system` ended (`indexed`: it made an index). A query waiting for
@@ -309,6 +329,7 @@ impl SearchTab {
         self.shown = None;
         self.next = None;
         self.waiting = None;
+        self.explain.clear();
         if let Some(source) = self.history.get(self.position).cloned() {
             self.run(source, false, false, system, rt);
         }

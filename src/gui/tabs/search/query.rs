@@ -109,10 +109,12 @@ fn answer(work: QueryWork, source: &QuerySource) -> QueryOutput {
             result: Ok(QueryAnswer::NeedsIndex(needs_index)),
         };
     }
+    // The window keeps each query's feature map (about 250 KB per system) so that Explain
+    // answers with one pass per result and none for the query.
     let run = |searcher: &Searcher| match source {
-        QuerySource::File(path) => searcher.query_file(path, RESULTS, &filter),
+        QuerySource::File(path) => searcher.query_file_explained(path, RESULTS, &filter),
         QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, &filter),
-        QuerySource::Pasted(img) => searcher.query_image(img, RESULTS, &filter),
+        QuerySource::Pasted(img) => searcher.query_image_explained(img, RESULTS, &filter),
     };
     let result = run(&searchers[0]).and_then(|main| {
         let compared = searchers.get(1).map(run).transpose()?;

@@ -10,6 +10,7 @@ use crate::gui::command::CatalogCommand;
 use crate::gui::command::Command;
 use crate::gui::command::QuerySource;
 use crate::gui::command::SearchCommand;
+use crate::gui::explain_overlay::ExplainOverlay;
 use crate::gui::image_widget::image_ui;
 use crate::gui::job_slot::{JobKind, JobState};
 use crate::gui::runtime::Runtime;
@@ -42,6 +43,11 @@ impl SearchTab {
         };
         let root = rt.library_dir.clone();
         let mut commands = Vec::new();
+        // Why similar: with the Explain button on, or while H is held (not while typing).
+        let h_held = !rt.typing_at_start
+            && !ui.ctx().text_edit_focused()
+            && ui.input(|i| i.key_down(egui::Key::H));
+        let explain = (self.explain_on || h_held).then_some(&self.explain);
         if let Some(item) = &catalog.detail {
             egui::Panel::right("search_detail")
                 .resizable(false)
@@ -61,7 +67,7 @@ impl SearchTab {
                     .iter()
                     .find(|s| s.name == shown.system)
                     .is_some_and(|s| s.builtin);
-                query_ui(ui, shown, imagenet_words, &root, &mut rt.thumbs)
+                query_ui(ui, shown, imagenet_words, (&root, explain), &mut rt.thumbs)
             });
         egui::CentralPanel::default()
             .frame(egui::Frame::new().inner_margin(theme::PANEL_MARGIN))
@@ -73,6 +79,8 @@ impl SearchTab {
                         shared: &[],
                         selected: catalog.selected,
                         root: &root,
+                        system: &shown.system,
+                        explain,
                     };
                     results_ui(
                         ui,
@@ -110,6 +118,8 @@ impl SearchTab {
                                 shared: &shared,
                                 selected: catalog.selected,
                                 root: &root,
+                                system: name,
+                                explain,
                             };
                             results_ui(ui, results, &grid, &mut rt.thumbs, &mut commands);
                         }
@@ -195,6 +205,17 @@ fn toolbar_ui(ui: &mut Ui, tab: &SearchTab, system: &str, catalog: &CatalogTab, 
             .response
             .labelled_by(label.id)
             .on_hover_text("Run each query with a second system too, side by side");
+        ui.separator();
+        if ui
+            .add(egui::Button::new("Explain").selected(tab.explain_on))
+            .on_hover_text(
+                "Why similar: heatmaps of where the hovered result and the query agree \
+                 (red: most). Or hold H over a result",
+            )
+            .clicked()
+        {
+            commands.push(SearchCommand::SetExplain(!tab.explain_on).into());
+        }
     });
     // The query's state on a line of its own under the controls, where a long one wraps
     // (never drawn over them).
@@ -330,7 +351,7 @@ fn query_ui(
     ui: &mut Ui,
     shown: &ShownQuery,
     imagenet_words: bool,
-    root: &Path,
+    (root, explain): (&Path, Option<&ExplainOverlay>),
     thumbs: &mut ThumbCache,
 ) {
     ui.label(RichText::new("Query").strong().weak());
@@ -344,7 +365,26 @@ fn query_ui(
             thumbs.texture_or_request(ImageRequest::full(root, &shown.result.image))
         }
     };
-    image_ui(ui, &thumb, Vec2::splat(side));
+    // With Explain on, the query's heatmap towards the explained result replaces it.
+    let explained = explain.and_then(|e| e.query_ui(ui, Vec2::splat(side)));
+    match explained.and(explain.and_then(ExplainOverlay::shown_rank)) {
+        Some(rank) => {
+            ui.label(
+                RichText::new(format!("Where it matches #{rank} (red: most)"))
+                    .small()
+                    .weak(),
+            );
+        }
+        None => {
+            image_ui(ui, &thumb, Vec2::splat(side));
+        }
+    }
+    if explain.is_some_and(ExplainOverlay::is_running) {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(RichText::new("Explaining…").small().weak());
+        });
+    }
     ui.add_space(6.0);
     ui.add(egui::Label::new(RichText::new(shown.source.describe()).strong()).wrap());
     let labels_ui = |ui: &mut Ui, labels: &[crate::search::PredictedLabel]| {
@@ -408,6 +448,10 @@ struct ResultGrid<'a> {
     selected: Option<ItemId>,
     /// The library folder (the tiles are its thumbnails).
     root: &'a Path,
+    /// The system that ranked these results.
+    system: &'a str,
+    /// Explain is on: hovered tiles ask why, and the explained one shows its heatmap.
+    explain: Option<&'a ExplainOverlay>,
 }
 
 /// The top-10 as a 2×5 grid: rank, score and title under each image; hover for the labels;
@@ -440,7 +484,7 @@ fn results_ui(
                         } else {
                             TileMark::Plain
                         };
-                        result_tile_ui(ui, item, (tile_w, mark), grid.root, thumbs, commands);
+                        result_tile_ui(ui, item, (tile_w, mark), grid, thumbs, commands);
                     }
                 });
                 ui.add_space(gap);
@@ -463,7 +507,7 @@ fn result_tile_ui(
     ui: &mut Ui,
     item: &RankedItem,
     (width, mark): (f32, TileMark),
-    root: &Path,
+    grid: &ResultGrid,
     thumbs: &mut ThumbCache,
     commands: &mut Vec<Command>,
 ) {
@@ -482,8 +526,14 @@ fn result_tile_ui(
             // The frame adds its margins (2 × 6) and stroke (2 × 1) around the content.
             ui.set_width(width - 14.0);
             ui.vertical(|ui| {
-                let thumb = thumbs.thumb(root, &item.image);
-                image_ui(ui, &thumb, Vec2::splat(width - 14.0));
+                let size = Vec2::splat(width - 14.0);
+                let explained = grid
+                    .explain
+                    .and_then(|e| e.result_ui(ui, grid.system, item.item_id, size));
+                if explained.is_none() {
+                    let thumb = thumbs.thumb(grid.root, &item.image);
+                    image_ui(ui, &thumb, size);
+                }
                 ui.horizontal(|ui| {
                     ui.label(RichText::new(format!("#{}", item.rank)).strong());
                     ui.label(
@@ -505,6 +555,21 @@ fn result_tile_ui(
             item.score,
             item.labels.join(", ")
         ));
+    // Explain on: hovering a tile explains it (once: the overlay skips what it has).
+    if let Some(explain) = grid.explain
+        && response.hovered()
+        && explain
+            .wanted()
+            .is_none_or(|w| w.item != item.item_id || w.system != grid.system)
+    {
+        commands.push(
+            SearchCommand::Explain {
+                system: grid.system.to_owned(),
+                item: item.item_id,
+            }
+            .into(),
+        );
+    }
     if response.double_clicked() {
         let source = QuerySource::Item {
             id: item.item_id,
