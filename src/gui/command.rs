@@ -10,6 +10,7 @@
 
 use crate::catalog::{Item, ItemId, Label};
 use crate::gui::theme;
+use crate::index::scan::ColourWeight;
 use crate::ohs::StudySpec;
 use crate::sources::import::FolderSplit;
 use crate::store::UserId;
@@ -262,6 +263,16 @@ pub(crate) enum SearchCommand {
     SetCategory(Option<String>),
     /// Compare mode: also run each query with this system (`None`: off), and run it again.
     SetCompareSystem(Option<String>),
+    /// The colour ↔ shape dial moved to this weight; once it settles, the query runs again.
+    SetColourWeight(ColourWeight, DialMove),
+}
+
+/// Where the colour ↔ shape dial is in a move: a drag only shows the value, and the query
+/// runs again once the dial settles (released, or set by keyboard or screen reader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DialMove {
+    Dragging,
+    Settled,
 }
 
 /// What a query searched from.

@@ -18,7 +18,7 @@
 //! kernels are CPU-only; on CUDA the models run on Candle's own operations ([`kernels_for`]).
 
 use super::lite0::{Kernels, Lite0, Lite0Config};
-use super::network::{LITE0_BACKBONE, NetworkConfig, ParallelNetwork, l2_normalize};
+use super::network::{LITE0_BACKBONE, NetworkConfig, NetworkOutput, ParallelNetwork, l2_normalize};
 use super::weights::sha256_hex;
 use crate::error::{Error, Result};
 use crate::library::Library;
@@ -107,6 +107,9 @@ pub struct SystemInfo {
     pub label_count: usize,
     /// Shipped with Vitrine (not trained in this library).
     pub builtin: bool,
+    /// The width of the colour part of its index (the shallow branch's output): 0 when it
+    /// has no shallow branch, and the colour ↔ shape dial of a search is then unavailable.
+    pub colour_dim: usize,
 }
 
 /// How a system's images are scaled before the model (a serialisable [`Preprocess`]).
@@ -167,6 +170,16 @@ pub struct SystemFile {
     pub metrics: serde_json::Value,
 }
 
+impl SystemFile {
+    /// Reads `system.json` in the system folder `dir`.
+    pub fn read(dir: &Path) -> Result<SystemFile> {
+        let json_path = dir.join("system.json");
+        let json = std::fs::read(&json_path).map_err(|e| Error::io(&json_path, e))?;
+        serde_json::from_slice(&json)
+            .map_err(|e| Error::file(&json_path, format!("not a system description: {e}")))
+    }
+}
+
 /// The model behind a system.
 #[derive(Debug)]
 enum SystemModel {
@@ -212,6 +225,7 @@ impl System {
             embedding_dim: Lite0Config::lite0().head_out(),
             label_count: Lite0Config::lite0().num_classes,
             builtin: true,
+            colour_dim: 0,
         }
     }
 
@@ -219,12 +233,17 @@ impl System {
     pub fn list(lib: &Library) -> Result<Vec<SystemInfo>> {
         let mut systems = vec![Self::imagenet_lite0_info()];
         for row in lib.store.systems()? {
+            // The store does not keep the shallow branch; its description does (a system
+            // whose description cannot be read cannot load either: no dial).
+            let colour_dim = SystemFile::read(&system_dir(lib.root(), &row.name))
+                .map_or(0, |file| file.network.colour_dim());
             systems.push(SystemInfo {
                 name: row.name,
                 backbone: row.backbone,
                 embedding_dim: row.embedding_dim as usize,
                 label_count: row.label_count as usize,
                 builtin: false,
+                colour_dim,
             });
         }
         Ok(systems)
@@ -291,9 +310,7 @@ impl System {
     /// Loads a trained system from its folder (`model.safetensors` + `system.json`).
     pub fn load_trained(dir: &Path, device: &Device) -> Result<System> {
         let json_path = dir.join("system.json");
-        let json = std::fs::read(&json_path).map_err(|e| Error::io(&json_path, e))?;
-        let file: SystemFile = serde_json::from_slice(&json)
-            .map_err(|e| Error::file(&json_path, format!("not a system description: {e}")))?;
+        let file = SystemFile::read(dir)?;
         if file.format != SYSTEM_FILE_FORMAT {
             return Err(Error::file(
                 &json_path,
@@ -324,6 +341,7 @@ impl System {
                 embedding_dim: file.network.embedding_dim,
                 label_count: file.network.label_count,
                 builtin: false,
+                colour_dim: file.network.colour_dim(),
             },
             preprocess: file.input.preprocess(),
             fingerprint: fingerprint(&data, &fingerprint_config(&file)),
@@ -391,6 +409,7 @@ impl System {
             embedding_dim: config.embedding_dim,
             label_count: config.label_count,
             builtin: false,
+            colour_dim: config.colour_dim(),
         })
     }
 
@@ -442,21 +461,50 @@ impl System {
     /// [`System::embed`] and [`System::predict`] from one pass of the backbone: what a query
     /// needs (the ranked items and the labels shown beside them), at the cost of one.
     pub fn embed_and_predict(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (embedded, _, probabilities) = self.embed_parts_and_predict(x)?;
+        Ok((embedded, probabilities))
+    }
+
+    /// The two parts of a batch's index rows from one pass: the embedding (as
+    /// [`System::embed`]) and the colour part, the shallow branch's output L2-normalised
+    /// (`None` without the branch), which the colour ↔ shape dial of a search weighs.
+    pub fn embed_parts(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        match &self.model {
+            SystemModel::ImageNet(lite0) => Ok((l2_normalize(&lite0.pooled(x)?)?, None)),
+            SystemModel::Trained(network) => {
+                let out = network.outputs_t(x, false)?;
+                Ok((l2_normalize(&out.embedding)?, normalised_colour(&out)?))
+            }
+        }
+    }
+
+    /// [`System::embed_parts`] and [`System::predict`] from one pass (a query).
+    pub fn embed_parts_and_predict(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>, Tensor)> {
         match &self.model {
             SystemModel::ImageNet(lite0) => {
                 let pooled = lite0.pooled(x)?;
                 let logits = lite0.logits_from_pooled_t(&pooled, false)?;
                 Ok((
                     l2_normalize(&pooled)?,
+                    None,
                     candle_nn::ops::softmax(&logits, D::Minus1)?,
                 ))
             }
             SystemModel::Trained(network) => {
                 let out = network.outputs_t(x, false)?;
                 let probabilities = network.config().classifier.probabilities(&out.logits)?;
-                Ok((l2_normalize(&out.embedding)?, probabilities))
+                Ok((
+                    l2_normalize(&out.embedding)?,
+                    normalised_colour(&out)?,
+                    probabilities,
+                ))
             }
         }
+    }
+
+    /// The width of the colour part of [`System::embed_parts`], 0 without a shallow branch.
+    pub fn colour_dim(&self) -> usize {
+        self.info.colour_dim
     }
 
     /// How the system's classifier turns logits into probabilities (the ImageNet classifier
@@ -481,6 +529,11 @@ impl System {
         };
         Ok(probabilities)
     }
+}
+
+/// The colour part of a pass, L2-normalised.
+fn normalised_colour(out: &NetworkOutput) -> Result<Option<Tensor>> {
+    Ok(out.colour.as_ref().map(l2_normalize).transpose()?)
 }
 
 /// What of a trained system's description decides its embeddings (metrics do not).

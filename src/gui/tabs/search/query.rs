@@ -5,6 +5,7 @@
 
 use crate::gui::command::QuerySource;
 use crate::gui::pending::Pending;
+use crate::index::scan::ColourWeight;
 use crate::search::{Opened, QueryResult, SearchFilter, Searcher};
 use eframe::egui;
 use std::path::{Path, PathBuf};
@@ -109,13 +110,22 @@ fn answer(work: QueryWork, source: &QuerySource) -> QueryOutput {
             result: Ok(QueryAnswer::NeedsIndex(needs_index)),
         };
     }
-    let run = |searcher: &Searcher| match source {
-        QuerySource::File(path) => searcher.query_file(path, RESULTS, &filter),
-        QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, &filter),
-        QuerySource::Pasted(img) => searcher.query_image(img, RESULTS, &filter),
+    let run = |searcher: &Searcher, filter: &SearchFilter| match source {
+        QuerySource::File(path) => searcher.query_file(path, RESULTS, filter),
+        QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, filter),
+        QuerySource::Pasted(img) => searcher.query_image(img, RESULTS, filter),
     };
-    let result = run(&searchers[0]).and_then(|main| {
-        let compared = searchers.get(1).map(run).transpose()?;
+    // A comparison system without a colour branch ranks by shape (the dial says so).
+    let shape_only = SearchFilter {
+        colour_weight: ColourWeight::SHAPE_ONLY,
+        ..filter.clone()
+    };
+    let compare = |searcher: &Searcher| match searcher.check_colour_weight(filter.colour_weight) {
+        Ok(()) => run(searcher, &filter),
+        Err(_) => run(searcher, &shape_only),
+    };
+    let result = run(&searchers[0], &filter).and_then(|main| {
+        let compared = searchers.get(1).map(compare).transpose()?;
         Ok(QueryAnswer::Found(main, compared))
     });
     QueryOutput { searchers, result }

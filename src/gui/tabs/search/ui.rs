@@ -195,6 +195,8 @@ fn toolbar_ui(ui: &mut Ui, tab: &SearchTab, system: &str, catalog: &CatalogTab, 
             .response
             .labelled_by(label.id)
             .on_hover_text("Run each query with a second system too, side by side");
+        ui.separator();
+        super::dial::dial_ui(ui, tab, system, &rt.systems, commands);
     });
     // The query's state on a line of its own under the controls, where a long one wraps
     // (never drawn over them).
