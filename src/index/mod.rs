@@ -505,6 +505,100 @@ mod tests {
         assert_eq!((after_move.embedded, after_move.kept), (0, 3));
     }
 
+    /// A system with the shallow branch, its head untrained, saved in `lib` as `name`.
+    fn shallow_system(lib: &mut Library, name: &str) -> System {
+        use crate::model::network::{NetworkConfig, ParallelNetwork};
+        let config = NetworkConfig {
+            embedding_dim: 16,
+            ..NetworkConfig::lite0(2)
+        };
+        let varmap = candle_nn::VarMap::new();
+        let weights =
+            crate::model::system::find_weights(crate::model::system::LITE0_WEIGHTS_FILE).unwrap();
+        let net = ParallelNetwork::fresh(&varmap, &config, &weights, &Device::Cpu).unwrap();
+        let labels = ["category:top", "colour:red"].map(String::from).to_vec();
+        let input = crate::vision::preprocess::Preprocess::LITE0;
+        let meta = serde_json::json!({});
+        System::save_trained(lib, name, &net, &input, &labels, &meta).unwrap();
+        System::load(lib, name, &Device::Cpu).unwrap()
+    }
+
+    /// The colour part comes with the embedding, is kept with it, and an index without it
+    /// (format 2) is embedded again once; the dial then reorders, and at 0 it is the plain
+    /// ranking. The built-in system refuses it, naming itself.
+    #[test]
+    fn a_shallow_system_indexes_a_colour_part_that_the_dial_uses() {
+        use crate::index::scan::{ColourWeight, top_k};
+        use crate::search::{SearchFilter, Searcher};
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&dir.path().join("lib")).unwrap();
+        add_items(&mut lib, 6);
+        let system = shallow_system(&mut lib, "st");
+        assert_eq!(system.colour_dim(), 64);
+        let ctx = JobContext::silent();
+        build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        let index = load_for(lib.root(), &system).unwrap();
+        assert_eq!((index.colour_dim, index.colour.len()), (64, 6 * 64));
+        for i in 0..6 {
+            let norm = index
+                .colour_row(i)
+                .iter()
+                .map(|v| v * v)
+                .sum::<f32>()
+                .sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+        }
+
+        // The same index as format 2 wrote it (no colour part): rebuilt once, with the reason.
+        let path = index_path(lib.root(), "st");
+        let mut old = index.clone();
+        (old.colour_dim, old.colour) = (0, Vec::new());
+        old.write(&path).unwrap();
+        let again = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        assert_eq!((again.embedded, again.kept), (6, 0));
+        assert!(again.rebuilt.unwrap().contains("no colour part"));
+        let rebuilt = load(&path).unwrap();
+        assert_eq!(rebuilt.colour_dim, 64);
+        let third = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        assert_eq!((third.embedded, third.kept), (0, 6));
+
+        let searcher = Searcher::open(&lib, "st", &Device::Cpu).unwrap();
+        let item = searcher.items()[2].item_id;
+        let at = |w: f32| {
+            let filter = SearchFilter {
+                colour_weight: ColourWeight::new(w).unwrap(),
+                ..SearchFilter::default()
+            };
+            let result = searcher.query_item(item, 5, &filter).unwrap();
+            result.results.iter().map(|r| r.item_id).collect::<Vec<_>>()
+        };
+        let mask: Vec<bool> = searcher.items().iter().map(|i| i.item_id != item).collect();
+        let plain = top_k(searcher.index(), searcher.index().row(2), 5, Some(&mask)).unwrap();
+        let plain: Vec<_> = plain
+            .iter()
+            .map(|h| searcher.items()[h.row].item_id)
+            .collect();
+        assert_eq!(at(0.0), plain, "w = 0 is the plain ranking");
+        assert_eq!(at(0.0), at(-0.0));
+
+        build(
+            &lib,
+            &System::imagenet_lite0(&Device::Cpu).unwrap(),
+            &BuildOptions::default(),
+            &ctx,
+        )
+        .unwrap();
+        let builtin = Searcher::open(&lib, IMAGENET, &Device::Cpu).unwrap();
+        let err = builtin
+            .check_colour_weight(ColourWeight::new(0.5).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("imagenet-lite0 has no colour branch"), "{err}");
+        builtin
+            .check_colour_weight(ColourWeight::SHAPE_ONLY)
+            .unwrap();
+    }
+
     #[test]
     fn a_cancelled_build_leaves_the_old_index() {
         let dir = tempfile::tempdir().unwrap();

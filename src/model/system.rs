@@ -603,8 +603,31 @@ mod tests {
     /// `embed_and_predict` gives what `embed` and `predict` give, from one pass.
     fn assert_one_pass_matches(system: &System, x: &Tensor) {
         let (e, p) = system.embed_and_predict(x).unwrap();
+        // The colour part comes from the same pass, and does not change the embedding.
+        let (parts, colour) = system.embed_parts(x).unwrap();
+        let (_, colour_too, _) = system.embed_parts_and_predict(x).unwrap();
+        assert_eq!(colour.is_some(), system.colour_dim() > 0);
+        if let (Some(colour), Some(colour_too)) = (&colour, &colour_too) {
+            assert_eq!(colour.dims(), [x.dim(0).unwrap(), system.colour_dim()]);
+            let norms = colour
+                .sqr()
+                .unwrap()
+                .sum(1)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-4), "{norms:?}");
+            let same = (colour - colour_too)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap();
+            assert_eq!(same.to_scalar::<f32>().unwrap(), 0.0);
+        }
         for (one, two) in [
             (e, system.embed(x).unwrap()),
+            (parts, system.embed(x).unwrap()),
             (p, system.predict(x).unwrap()),
         ] {
             assert_eq!(one.dims(), two.dims());
@@ -675,6 +698,9 @@ mod tests {
         assert!(!info.builtin);
         let listed = System::list(&lib).unwrap();
         assert_eq!(listed.len(), 2);
+        // The listing knows the colour branch from system.json (the store does not keep it).
+        assert_eq!((listed[0].colour_dim, listed[1].colour_dim), (0, 64));
+        assert_eq!(info.colour_dim, 64);
         assert_eq!(listed[0], System::imagenet_lite0_info());
         assert_eq!(listed[1], info);
         assert_eq!((listed[1].embedding_dim, listed[1].label_count), (24, 3));

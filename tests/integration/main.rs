@@ -6,6 +6,7 @@
 
 mod cli;
 mod common;
+mod dial;
 mod fuzz_corpus;
 mod harden;
 mod index;

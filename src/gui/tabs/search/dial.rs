@@ -15,8 +15,8 @@ use crate::model::system::SystemInfo;
 use eframe::egui;
 use egui::Ui;
 
-/// The slider's accessible name and label.
-pub(crate) const DIAL_LABEL: &str = "Shape ↔ Colour";
+/// The slider's accessible name and label (ASCII: the bundled fonts have no arrows).
+pub(crate) const DIAL_LABEL: &str = "Shape / Colour";
 
 /// What the disabled slider says (the CLI's refusal names the same fix).
 const NO_COLOUR_BRANCH: &str = "This system has no colour branch; train one with --shallow on.";

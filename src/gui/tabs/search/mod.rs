@@ -17,6 +17,8 @@ mod ui;
 
 use crate::gui::command::QuerySource;
 use crate::gui::command::{DialMove, SearchCommand};
+#[cfg(test)]
+pub(crate) use dial::DIAL_LABEL;
 pub(crate) use query::{WaitingQuery, rgb_from_pasted};
 
 use crate::catalog::ItemId;
