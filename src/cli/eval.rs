@@ -97,7 +97,8 @@ pub struct RetrievalArgs {
         value_delimiter = ',',
         num_args = 1..,
         value_name = "W,…",
-        conflicts_with = "queries"
+        conflicts_with = "queries",
+        allow_negative_numbers = true
     )]
     pub colour_weights: Vec<ColourWeight>,
     /// Print the report as JSON.

@@ -46,7 +46,12 @@ pub struct QueryArgs {
     /// The colour ↔ shape dial, 0 to 1: rank by (1 − W)·cos(embedding) + W·cos(colour).
     /// 0 (the default) ranks by the embedding alone; above 0 needs a system trained with a
     /// shallow colour branch.
-    #[arg(long, default_value_t = ColourWeight::SHAPE_ONLY, value_name = "W")]
+    #[arg(
+        long,
+        default_value_t = ColourWeight::SHAPE_ONLY,
+        value_name = "W",
+        allow_negative_numbers = true
+    )]
     pub colour_weight: ColourWeight,
     /// Print the results as JSON.
     #[arg(long)]
