@@ -381,13 +381,14 @@ fn colour_dial(dir: &Path, device: &str, args: &RetrievalArgs) -> anyhow::Result
     );
     for p in &points {
         let s = &p.in_shop;
+        let colour = if s.colour_queries > 0 {
+            format!("{:.3}", s.colour_precision)
+        } else {
+            "n/a".to_owned() // no item has a colour label
+        };
         println!(
-            "  {:>13.2}  {:>11.3}  {:>13.3}  {:>12.3}  {:>9.3}",
-            p.colour_weight,
-            s.colour_precision,
-            s.category_precision,
-            s.subtype_precision,
-            s.mean_label_iou
+            "  {:>13.2}  {:>11}  {:>13.3}  {:>12.3}  {:>9.3}",
+            p.colour_weight, colour, s.category_precision, s.subtype_precision, s.mean_label_iou
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -35,6 +35,8 @@ pub struct InShopReport {
     /// Fraction of the top-K sharing the query's (first) colour (queries with one): what the
     /// shallow colour branch is for.
     pub colour_precision: f64,
+    /// Queries with a colour label (0: colour precision cannot be measured here).
+    pub colour_queries: usize,
 }
 
 /// Top-N accuracy of finding the right item (street-to-shop) or product (DeepFashion).
@@ -186,6 +188,7 @@ fn in_shop(
         category_precision: mean(cat_sum, cat_count),
         subtype_precision: mean(sub_sum, sub_count),
         colour_precision: mean(col_sum, col_count),
+        colour_queries: col_count,
     })
 }
 
