@@ -1,6 +1,7 @@
 //! The colour ↔ shape dial in the Search tab, driven by its accessible name: disabled (with
 //! the reason) for a system without a colour branch; for one with the branch, moving it runs
-//! the query on show again in another order, and moving it back to 0 restores the order.
+//! the query on show again in another order (indexing first an index that predates the colour
+//! part), and moving it back to 0 restores the order.
 
 use super::{demo_library, harness, run_until, settle};
 use crate::gui::Startup;
@@ -61,6 +62,12 @@ fn the_dial_reorders_the_results_and_zero_restores_them() {
     for system in ["imagenet-lite0", "dial"] {
         crate::index::build_in(dir.path(), system, &device, &JobContext::silent()).unwrap();
     }
+    // The dial system's index as an older version left it, without the colour part: it
+    // searches as it is, and the dial indexes it again first.
+    let path = crate::index::index_path(dir.path(), "dial");
+    let mut old = crate::index::load(&path).unwrap();
+    (old.colour_dim, old.colour) = (0, Vec::new());
+    old.write(&path).unwrap();
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);
     settle(&mut h);
@@ -89,6 +96,7 @@ fn the_dial_reorders_the_results_and_zero_restores_them() {
         ids.len() == 10 && ids != shape.as_slice()
     });
     assert_eq!(h.state().tabs.search.colour_weight.value(), 1.0);
+    assert!(crate::index::load(&path).unwrap().has_colour());
     assert!(
         !colour.contains(&items[4].id),
         "the query item stays excluded"

@@ -104,6 +104,16 @@ fn answer(work: QueryWork, source: &QuerySource) -> QueryOutput {
                 .map(|s| s.system_name().to_owned()),
         );
     }
+    // The dial asked of an index made before the colour part existed (format 1 or 2): index
+    // first, which embeds it again with the colour part, as the CLI's freshness step does.
+    if let Some(main) = searchers.first()
+        && !filter.colour_weight.is_shape_only()
+        && main.system().colour_dim() > 0
+        && !main.index().has_colour()
+        && !needs_index.iter().any(|n| n == main.system_name())
+    {
+        needs_index.push(main.system_name().to_owned());
+    }
     if !needs_index.is_empty() {
         return QueryOutput {
             searchers,
