@@ -46,7 +46,12 @@ pub(super) fn dial_ui(
 ) {
     let enabled = has_colour_branch(system, systems);
     let label = ui.label(DIAL_LABEL);
-    let mut value = tab.colour_weight.value();
+    // Disabled, it shows what the queries rank by (shape); the setting waits underneath.
+    let mut value = if enabled {
+        tab.colour_weight.value()
+    } else {
+        0.0
+    };
     let slider = egui::Slider::new(&mut value, 0.0..=1.0)
         .step_by(0.05)
         .fixed_decimals(2);
