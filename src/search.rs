@@ -16,12 +16,19 @@
 //! the same policy in two visible steps ([`Searcher::open_or_needs_index`], then an index job
 //! with its progress bar and cancel button, then the query again).
 //!
+//! **The colour ↔ shape dial** ([`SearchFilter::colour_weight`], w in 0..=1) ranks by
+//! `(1 − w)·cos(embedding) + w·cos(colour)`, the colour part being the shallow branch's
+//! output stored beside each row ([`crate::index::emb_file`]) and computed for a query in the
+//! same pass as its embedding. w = 0, the default, is the plain scan. A system without a
+//! shallow branch (`imagenet-lite0`), or an index made before the colour part existed,
+//! refuses w > 0 with what to do ([`Searcher::check_colour_weight`]).
+//!
 //! [`crate::eval::retrieval`] measures a searcher on the library itself.
 
 use crate::catalog::{ItemId, Label, LabelGroup, Partition};
 use crate::error::{Error, Result};
 use crate::explain::FeatureMap;
-use crate::index::scan::{Hit, top_k};
+use crate::index::scan::{ColourWeight, Hit, top_k_weighted};
 use crate::index::{self, EmbeddingIndex};
 use crate::jobs::JobContext;
 use crate::library::{self, Access, Library};
@@ -40,8 +47,8 @@ use std::time::Instant;
 /// Labels predicted for a query image.
 pub const PREDICTED_LABELS: usize = 5;
 
-/// Which items a search may return.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which items a search may return, and how much colour weighs in their ranking.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchFilter {
     /// Category label names (`dress`, `boots` …); empty allows every category.
     pub categories: Vec<String>,
@@ -49,6 +56,9 @@ pub struct SearchFilter {
     pub exclude: Vec<ItemId>,
     /// Only items in stock (items whose stock is unknown count as in stock).
     pub in_stock_only: bool,
+    /// The colour ↔ shape dial (see the module docs): 0, the default, ranks by the embedding
+    /// alone. It changes the order, never which items may be returned.
+    pub colour_weight: ColourWeight,
 }
 
 impl SearchFilter {
@@ -329,6 +339,29 @@ impl Searcher {
         self.row_of.get(&item).copied()
     }
 
+    /// An error unless this searcher can rank with `weight`: any searcher can at 0; above 0
+    /// the system needs a shallow branch and its index the colour part. The error names the
+    /// system and what to do.
+    pub fn check_colour_weight(&self, weight: ColourWeight) -> Result<()> {
+        let name = self.system_name();
+        if weight.is_shape_only() {
+            Ok(())
+        } else if self.system.colour_dim() == 0 {
+            Err(Error::Invalid(format!(
+                "the system {name} has no colour branch, so the colour weight must be 0 (not \
+                 {weight}); train one with `vitrine train --shallow on`"
+            )))
+        } else if !self.index.has_colour() {
+            Err(Error::Invalid(format!(
+                "the index of {name} has no colour part (it was made before index format 3), \
+                 so the colour weight must be 0 (not {weight}); run `vitrine index --system \
+                 {name}` to add it"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Searches with the image file at `path`: decode → embed → top `k`.
     pub fn query_file(&self, path: &Path, k: usize, filter: &SearchFilter) -> Result<QueryResult> {
         let start = Instant::now();
@@ -392,27 +425,43 @@ impl Searcher {
             .preprocess()
             .to_tensor(std::slice::from_ref(image), self.system.device())?;
         let decode_ms = ms_since(start);
-        let (embedded, probabilities, query_features) = match map {
+        self.check_colour_weight(filter.colour_weight)?;
+        let (embedded, colour, probabilities, query_features) = match map {
             FeatureMapKept::Dropped => {
-                let (embedded, probabilities) = self.system.embed_and_predict(&x)?;
-                (embedded, probabilities, None)
+                let (embedded, colour, probabilities) = self.system.embed_parts_and_predict(&x)?;
+                (embedded, colour, probabilities, None)
             }
             FeatureMapKept::Kept => {
-                let (embedded, probabilities, features) =
-                    self.system.embed_predict_and_features(&x)?;
-                let features = Arc::new(FeatureMap::from_batch(&features, 0)?);
-                (embedded, probabilities, Some(features))
+                let pass = self.system.embed_predict_and_features(&x)?;
+                let features = Arc::new(FeatureMap::from_batch(&pass.features, 0)?);
+                (
+                    pass.embedded,
+                    pass.colour,
+                    pass.probabilities,
+                    Some(features),
+                )
             }
         };
         let query = embedded
             .to_device(&Device::Cpu)?
             .flatten_all()?
             .to_vec1::<f32>()?;
+        let colour = match colour {
+            Some(colour) => colour.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?,
+            None => Vec::new(),
+        };
         let predicted_labels = self.predicted_labels(&probabilities)?;
         let embed_ms = ms_since(start) - decode_ms;
         let search_start = Instant::now();
         let mask = row_mask(&self.items, filter);
-        let hits = top_k(&self.index, &query, k, mask.as_deref())?;
+        let hits = top_k_weighted(
+            &self.index,
+            &query,
+            &colour,
+            filter.colour_weight,
+            k,
+            mask.as_deref(),
+        )?;
         let search_ms = ms_since(search_start);
         Ok(QueryResult {
             image: format!("pasted image {}×{}", image.width(), image.height()),
@@ -438,10 +487,18 @@ impl Searcher {
                 self.system_name()
             ))
         })?;
+        self.check_colour_weight(filter.colour_weight)?;
         let mut filter = filter.clone();
         filter.exclude.push(item);
         let mask = row_mask(&self.items, &filter);
-        let hits = top_k(&self.index, self.index.row(row), k, mask.as_deref())?;
+        let hits = top_k_weighted(
+            &self.index,
+            self.index.row(row),
+            self.index.colour_row(row),
+            filter.colour_weight,
+            k,
+            mask.as_deref(),
+        )?;
         let search_ms = ms_since(start);
         Ok(QueryResult {
             image: self.items[row].image.display().to_string(),
@@ -595,7 +652,7 @@ mod tests {
         let filter = SearchFilter {
             categories: vec!["dress".into()],
             exclude: vec![1],
-            in_stock_only: false,
+            ..SearchFilter::default()
         };
         assert_eq!(
             row_mask(&items(), &filter),

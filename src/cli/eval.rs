@@ -7,6 +7,7 @@
 use super::progress::wait_with_bar;
 use crate::eval::retrieval::{self, RetrievalReport, TopNReport};
 use crate::eval::{self, ClassifyReport, HeldOutReport};
+use crate::index::scan::ColourWeight;
 use crate::jobs::Job;
 use crate::library::Library;
 use crate::model::system::{self, IMAGENET_LITE0};
@@ -88,6 +89,18 @@ pub struct RetrievalArgs {
     pub k: usize,
     #[command(flatten)]
     pub queries: QueryArgs,
+    /// Measure the colour ↔ shape dial instead: in-shop category and colour precision at
+    /// top K for each of these colour weights (0 to 1, comma-separated, e.g.
+    /// 0,0.25,0.5,0.75,1); needs a system with a shallow colour branch.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        num_args = 1..,
+        value_name = "W,…",
+        conflicts_with = "queries",
+        allow_negative_numbers = true
+    )]
+    pub colour_weights: Vec<ColourWeight>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -95,6 +108,9 @@ pub struct RetrievalArgs {
 
 pub fn run(dir: &Path, device: &str, cmd: &EvalCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        EvalCommand::Retrieval(args) if !args.colour_weights.is_empty() => {
+            colour_dial(dir, device, args)
+        }
         EvalCommand::Retrieval(args) => match &args.queries.queries {
             Some(queries) => held_out(dir, device, args, queries),
             None => retrieval(dir, device, args),
@@ -333,6 +349,47 @@ fn retrieval(dir: &Path, device: &str, args: &RetrievalArgs) -> anyhow::Result<E
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eval retrieval --colour-weights …`: the in-shop precisions at each weight.
+fn colour_dial(dir: &Path, device: &str, args: &RetrievalArgs) -> anyhow::Result<ExitCode> {
+    let device = crate::device::device(device)?;
+    let dir = dir.to_path_buf();
+    let (name, k, weights) = (args.system.clone(), args.k, args.colour_weights.clone());
+    let job = Job::spawn("eval colour dial", None, move |ctx| {
+        let lib = Library::open(&dir)?;
+        let searcher = Searcher::open_fresh(&lib, &name, &device, ctx)?;
+        retrieval::colour_dial_sweep(&searcher, k, &weights, ctx)
+    });
+    let points = wait_with_bar(job)
+        .with_context(|| format!("cannot measure the colour dial of {}", args.system))?;
+    if args.json {
+        let output = serde_json::json!({ "system": args.system, "k": args.k, "points": points });
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let queries = points.first().map_or(0, |p| p.in_shop.queries);
+    println!(
+        "Colour ↔ shape dial of {} (in-shop, {queries} queries, top {})",
+        args.system, args.k
+    );
+    println!(
+        "  colour weight  colour P@{k}  category P@{k}  subtype P@{k}  label IoU",
+        k = args.k
+    );
+    for p in &points {
+        let s = &p.in_shop;
+        let colour = if s.colour_queries > 0 {
+            format!("{:.3}", s.colour_precision)
+        } else {
+            "n/a".to_owned() // no item has a colour label
+        };
+        println!(
+            "  {:>13.2}  {:>11}  {:>13.3}  {:>12.3}  {:>9.3}",
+            p.colour_weight, colour, s.category_precision, s.subtype_precision, s.mean_label_iou
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ mod explain;
 
 use super::progress::wait_with_bar;
 use crate::error::{Error, Result};
+use crate::index::scan::ColourWeight;
 use crate::jobs::{Job, JobContext};
 use crate::library::Library;
 use crate::model::system::IMAGENET_LITE0;
@@ -44,6 +45,16 @@ pub struct QueryArgs {
     /// user's taste (their personaliser's prediction, or their cart mean).
     #[arg(long, value_name = "ID")]
     pub user: Option<String>,
+    /// The colour ↔ shape dial, 0 to 1: rank by (1 − W)·cos(embedding) + W·cos(colour).
+    /// 0 (the default) ranks by the embedding alone; above 0 needs a system trained with a
+    /// shallow colour branch.
+    #[arg(
+        long,
+        default_value_t = ColourWeight::SHAPE_ONLY,
+        value_name = "W",
+        allow_negative_numbers = true
+    )]
+    pub colour_weight: ColourWeight,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -99,6 +110,10 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
             &searcher_owned
         }
     };
+    // Once, before any image is read: a system without a colour branch refuses the dial.
+    searcher
+        .check_colour_weight(args.colour_weight)
+        .with_context(|| format!("cannot search with {}", args.system))?;
     // Re-ranking looks further down the visual list than the K it shows.
     let fetch = if personal.is_some() {
         (args.k * RERANK_DEPTH).max(50)
@@ -107,6 +122,7 @@ pub fn run(dir: &Path, device: &str, args: &QueryArgs) -> anyhow::Result<ExitCod
     };
     let filter = SearchFilter {
         categories: args.categories.clone(),
+        colour_weight: args.colour_weight,
         ..SearchFilter::default()
     };
     let mut results = Vec::with_capacity(files.len());

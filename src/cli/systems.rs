@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct SystemsArgs {
-    /// Print JSON: [{"name", "backbone", "embedding_dim", "label_count", "builtin"}].
+    /// Print JSON: [{"name", "backbone", "embedding_dim", "label_count", "builtin",
+    /// "colour_dim"}] (colour_dim: the colour part of its index, 0 without a shallow branch).
     #[arg(long)]
     pub json: bool,
 }

@@ -1,10 +1,12 @@
 //! Retrieval evaluated on the library itself: in-shop (every indexed item as a query, itself
 //! excluded), street-to-shop (the street query set), and DeepFashion's query → gallery
 //! protocol when the library holds those partitions. [`crate::eval`] measures held-out
-//! photos instead; both report from one [`Searcher`].
+//! photos instead; both report from one [`Searcher`]. [`colour_dial_sweep`] measures the
+//! in-shop precisions as the colour ↔ shape dial moves ([`crate::search`]).
 
 use crate::catalog::{Label, LabelGroup, Partition};
 use crate::error::{Error, Result};
+use crate::index::scan::{ColourWeight, top_k_weighted_batch};
 use crate::index::{self, scan::Hit, scan::top_k_batch};
 use crate::jobs::JobContext;
 use crate::library::{self, Library};
@@ -33,6 +35,8 @@ pub struct InShopReport {
     /// Fraction of the top-K sharing the query's (first) colour (queries with one): what the
     /// shallow colour branch is for.
     pub colour_precision: f64,
+    /// Queries with a colour label (0: colour precision cannot be measured here).
+    pub colour_queries: usize,
 }
 
 /// Top-N accuracy of finding the right item (street-to-shop) or product (DeepFashion).
@@ -69,7 +73,7 @@ pub fn evaluate_retrieval(
     if k == 0 {
         return Err(Error::Invalid("k must be at least 1".into()));
     }
-    let in_shop = in_shop(searcher, k, ctx)?;
+    let in_shop = in_shop(searcher, k, ColourWeight::SHAPE_ONLY, ctx)?;
     let street_to_shop = street_to_shop(lib, searcher, ctx)?;
     let deepfashion = deepfashion(searcher, ctx)?;
     Ok(RetrievalReport {
@@ -80,7 +84,48 @@ pub fn evaluate_retrieval(
     })
 }
 
-fn in_shop(searcher: &Searcher, k: usize, ctx: &JobContext) -> Result<InShopReport> {
+/// The in-shop precisions at one setting of the colour ↔ shape dial.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DialPoint {
+    pub colour_weight: f32,
+    pub in_shop: InShopReport,
+}
+
+/// In-shop retrieval (every indexed item as a query, itself excluded) at each of `weights`:
+/// how colour precision and category precision trade as the dial moves. Needs a system with
+/// a colour branch and an index with the colour part, unless every weight is 0.
+pub fn colour_dial_sweep(
+    searcher: &Searcher,
+    k: usize,
+    weights: &[ColourWeight],
+    ctx: &JobContext,
+) -> Result<Vec<DialPoint>> {
+    if k == 0 {
+        return Err(Error::Invalid("k must be at least 1".into()));
+    }
+    if weights.is_empty() {
+        return Err(Error::Invalid("no colour weight to measure".into()));
+    }
+    for &weight in weights {
+        searcher.check_colour_weight(weight)?;
+    }
+    weights
+        .iter()
+        .map(|&weight| {
+            Ok(DialPoint {
+                colour_weight: weight.value(),
+                in_shop: in_shop(searcher, k, weight, ctx)?,
+            })
+        })
+        .collect()
+}
+
+fn in_shop(
+    searcher: &Searcher,
+    k: usize,
+    weight: ColourWeight,
+    ctx: &JobContext,
+) -> Result<InShopReport> {
     let index = searcher.index();
     let items = searcher.items();
     let n = index.len();
@@ -95,8 +140,9 @@ fn in_shop(searcher: &Searcher, k: usize, ctx: &JobContext) -> Result<InShopRepo
         ctx.progress(start as u64, n as u64, "in-shop queries");
         let end = (start + EVAL_BATCH).min(n);
         let queries = &index.matrix[start * index.dim..end * index.dim];
+        let colours = &index.colour[start * index.colour_dim..end * index.colour_dim];
         // One more than K, then the query itself dropped: the same as excluding it.
-        let batch = top_k_batch(index, queries, k + 1, None)?;
+        let batch = top_k_weighted_batch(index, queries, colours, weight, k + 1, None)?;
         for (offset, hits) in batch.iter().enumerate() {
             let row = start + offset;
             let hits: Vec<&Hit> = hits.iter().filter(|h| h.row != row).take(k).collect();
@@ -142,6 +188,7 @@ fn in_shop(searcher: &Searcher, k: usize, ctx: &JobContext) -> Result<InShopRepo
         category_precision: mean(cat_sum, cat_count),
         subtype_precision: mean(sub_sum, sub_count),
         colour_precision: mean(col_sum, col_count),
+        colour_queries: col_count,
     })
 }
 

@@ -10,6 +10,7 @@
 
 use crate::catalog::{Item, ItemId, Label};
 use crate::gui::theme;
+use crate::index::scan::ColourWeight;
 use crate::ohs::StudySpec;
 use crate::sources::import::FolderSplit;
 use crate::store::UserId;
@@ -268,6 +269,16 @@ pub(crate) enum SearchCommand {
     /// Explain this result of the query on show, ranked by `system` (hovered while Explain
     /// is on or H is held).
     Explain { system: String, item: ItemId },
+    /// The colour ↔ shape dial moved to this weight; once it settles, the query runs again.
+    SetColourWeight(ColourWeight, DialMove),
+}
+
+/// Where the colour ↔ shape dial is in a move: a drag only shows the value, and the query
+/// runs again once the dial settles (released, or set by keyboard or screen reader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DialMove {
+    Dragging,
+    Settled,
 }
 
 /// What a query searched from.

@@ -156,6 +156,8 @@ pub const PANEL_MARGIN: Margin = Margin::symmetric(12, 8);
 
 /// Search tab: the query column's width, the result tiles' size range, the drop zone.
 pub const SEARCH_QUERY_WIDTH: f32 = 280.0;
+/// The Search toolbar's colour dial (label, slider and value), so the toolbar wraps before it.
+pub const SEARCH_DIAL_WIDTH: f32 = 270.0;
 pub const SEARCH_TILE_MIN: f32 = 120.0;
 pub const SEARCH_TILE_MAX: f32 = 240.0;
 pub const SECTION_GAP: f32 = 6.0;

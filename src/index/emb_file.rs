@@ -4,12 +4,20 @@
 //!
 //! ```text
 //! header    magic "VTRNEMB\0" · format version u32 · dim u32 · count u64
+//!           colour_dim u32 (format 3)
 //!           system name (u16 length + UTF-8) · system fingerprint (u16 length + UTF-8)
 //! entries   count × { item id i64 · image size u64 · image mtime ns i64 ·
 //!                     image sha256 (32 bytes) · stored image path (u32 length + UTF-8) }
 //! matrix    count × dim f32, row-major, each row L2-normalised (or all zero)
+//! colour    count × colour_dim f32 (format 3), the same, for the colour part
 //! trailer   sha256 of everything above (32 bytes)
 //! ```
+//! The **colour part** (format 3) is the shallow branch's output, L2-normalised, from the
+//! same forward pass as the embedding: what the colour ↔ shape dial of a search weighs
+//! against the embedding ([`crate::index::scan::top_k_weighted`]). It is 0 wide for a system
+//! without a shallow branch (`imagenet-lite0`). Formats 1 and 2 load with no colour part; a
+//! search with them can only rank by the embedding, and indexing with a system that has a
+//! shallow branch embeds every item again to add it.
 //! Integers and floats are little-endian. The per-item image fingerprint tells incremental
 //! indexing (and a search) which images changed: the stored path (relative to the library
 //! for images inside it), the size, and the **content**: the sha256 of the file's bytes. The
@@ -31,7 +39,7 @@ use std::path::Path;
 /// How an index file starts.
 pub const MAGIC: [u8; 8] = *b"VTRNEMB\0";
 /// The format version this program writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format version this program reads (format 1 has no content hashes).
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 const CHECKSUM_BYTES: usize = 32;
@@ -140,6 +148,11 @@ pub struct EmbeddingIndex {
     pub images: Vec<ImageFingerprint>,
     /// `ids.len() × dim` values, row-major; every row has unit length (or is zero).
     pub matrix: Vec<f32>,
+    /// The width of a colour row: the shallow branch's output, 0 without one (or in an index
+    /// of format 1 or 2).
+    pub colour_dim: usize,
+    /// `ids.len() × colour_dim` values, row-major, each row unit length (or zero).
+    pub colour: Vec<f32>,
 }
 
 impl EmbeddingIndex {
@@ -152,7 +165,27 @@ impl EmbeddingIndex {
             ids: Vec::new(),
             images: Vec::new(),
             matrix: Vec::new(),
+            colour_dim: 0,
+            colour: Vec::new(),
         }
+    }
+
+    /// An index of no items whose rows also hold a colour part `colour_dim` wide.
+    pub fn empty_with_colour(
+        system: &str,
+        fingerprint: &str,
+        dim: usize,
+        colour_dim: usize,
+    ) -> EmbeddingIndex {
+        EmbeddingIndex {
+            colour_dim,
+            ..EmbeddingIndex::empty(system, fingerprint, dim)
+        }
+    }
+
+    /// Whether the rows have a colour part (the dial of a search needs one).
+    pub fn has_colour(&self) -> bool {
+        self.colour_dim > 0
     }
 
     /// The number of items.
@@ -170,32 +203,40 @@ impl EmbeddingIndex {
         &self.matrix[i * self.dim..(i + 1) * self.dim]
     }
 
-    /// Appends an item. The row is L2-normalised on the way in unless it already has unit
-    /// length (so a row kept from an older index is copied bit for bit).
+    /// Row `i` of the colour part (empty when the index has none).
+    pub fn colour_row(&self, i: usize) -> &[f32] {
+        &self.colour[i * self.colour_dim..(i + 1) * self.colour_dim]
+    }
+
+    /// Appends an item to an index without a colour part. The row is L2-normalised on the
+    /// way in unless it already has unit length (so a row kept from an older index is copied
+    /// bit for bit).
     pub fn push(&mut self, id: ItemId, image: ImageFingerprint, row: &[f32]) -> Result<()> {
-        if row.len() != self.dim {
+        self.push_with_colour(id, image, row, &[])
+    }
+
+    /// Appends an item with its colour part (`colour_dim` wide; both normalised as in
+    /// [`EmbeddingIndex::push`]).
+    pub fn push_with_colour(
+        &mut self,
+        id: ItemId,
+        image: ImageFingerprint,
+        row: &[f32],
+        colour: &[f32],
+    ) -> Result<()> {
+        if row.len() != self.dim || colour.len() != self.colour_dim {
             return Err(Error::Invalid(format!(
-                "an embedding of width {} for an index of width {}",
+                "an embedding of width {} + {} for an index of width {} + {}",
                 row.len(),
-                self.dim
+                colour.len(),
+                self.dim,
+                self.colour_dim
             )));
         }
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-        let scale = if (norm - 1.0).abs() <= 1e-6 {
-            1.0
-        } else if norm > 0.0 && norm.is_finite() {
-            1.0 / norm
-        } else {
-            0.0
-        };
         self.ids.push(id);
         self.images.push(image);
-        // A row that is zero or not finite (a broken model) is stored as zeros: it matches
-        // nothing rather than poisoning every score with NaN.
-        self.matrix.extend(
-            row.iter()
-                .map(|v| if scale == 0.0 { 0.0 } else { v * scale }),
-        );
+        push_normalised(&mut self.matrix, row);
+        push_normalised(&mut self.colour, colour);
         Ok(())
     }
 
@@ -216,12 +257,18 @@ impl EmbeddingIndex {
 
     /// Writes the index to `path` atomically (a temporary file beside it, then a rename).
     pub fn write(&self, path: &Path) -> Result<()> {
-        if self.matrix.len() != self.ids.len() * self.dim || self.images.len() != self.ids.len() {
+        if self.matrix.len() != self.ids.len() * self.dim
+            || self.colour.len() != self.ids.len() * self.colour_dim
+            || self.images.len() != self.ids.len()
+        {
             return Err(Error::Invalid(format!(
-                "inconsistent index of {} items: {} values of width {}, {} images",
+                "inconsistent index of {} items: {} values of width {}, {} colour values of \
+                 width {}, {} images",
                 self.ids.len(),
                 self.matrix.len(),
                 self.dim,
+                self.colour.len(),
+                self.colour_dim,
                 self.images.len()
             )));
         }
@@ -237,6 +284,7 @@ impl EmbeddingIndex {
         out.write_all(&FORMAT_VERSION.to_le_bytes())?;
         out.write_all(&u32_len(self.dim)?.to_le_bytes())?;
         out.write_all(&(self.ids.len() as u64).to_le_bytes())?;
+        out.write_all(&u32_len(self.colour_dim)?.to_le_bytes())?;
         write_str16(&mut out, &self.system)?;
         write_str16(&mut out, &self.fingerprint)?;
         for (id, image) in self.ids.iter().zip(&self.images) {
@@ -249,12 +297,8 @@ impl EmbeddingIndex {
             out.write_all(&u32_len(image.path.len())?.to_le_bytes())?;
             out.write_all(image.path.as_bytes())?;
         }
-        let mut bytes = Vec::with_capacity(4 * self.dim.clamp(1, 1 << 16));
-        for row in self.matrix.chunks(self.dim.max(1)) {
-            bytes.clear();
-            bytes.extend(row.iter().flat_map(|v| v.to_le_bytes()));
-            out.write_all(&bytes)?;
-        }
+        write_matrix(&mut out, &self.matrix, self.dim)?;
+        write_matrix(&mut out, &self.colour, self.colour_dim)?;
         let digest = out.hasher.finalize();
         out.inner.write_all(&digest)
     }
@@ -299,25 +343,28 @@ pub fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
         pos: r.pos,
     };
     let header = read_header(&mut r, version);
-    let (dim, count, system, fingerprint, ids, images) = match header {
+    let Header {
+        dim,
+        count,
+        colour_dim,
+        system,
+        fingerprint,
+        ids,
+        images,
+    } = match header {
         Ok(h) => h,
         Err(reason) => return Err(if checksum_ok() { reason } else { corrupt() }),
     };
-    let raw = count
-        .checked_mul(dim)
-        .and_then(|values| values.checked_mul(4))
-        .ok_or_else(|| "the matrix size overflows".to_string())
-        .and_then(|bytes| r.take(bytes));
-    let raw = match raw {
+    let raw = take_matrix(&mut r, count, dim)
+        .and_then(|raw| Ok((raw, take_matrix(&mut r, count, colour_dim)?)));
+    let (raw, raw_colour) = match raw {
         Ok(raw) => raw,
         Err(reason) => return Err(if checksum_ok() { reason } else { corrupt() }),
     };
-    // Hashing (one core) and converting the matrix (the rest) at once: loading a 100k-item
+    // Hashing (one core) and converting the matrices (the rest) at once: loading a 100k-item
     // index is bound by these two passes over 512 MB.
-    let (ok, matrix) = rayon::join(checksum_ok, || {
-        raw.par_chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect::<Vec<f32>>()
+    let (ok, (matrix, colour)) = rayon::join(checksum_ok, || {
+        rayon::join(|| f32s_from_le(raw), || f32s_from_le(raw_colour))
     });
     if !ok {
         return Err(corrupt());
@@ -335,22 +382,47 @@ pub fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
         ids,
         images,
         matrix,
+        colour_dim,
+        colour,
     })
 }
 
-/// What precedes the matrix: dim, count, system, fingerprint, ids and image fingerprints.
-type Header = (
-    usize,
-    usize,
-    String,
-    String,
-    Vec<ItemId>,
-    Vec<ImageFingerprint>,
-);
+/// The bytes of a `count × width` f32 matrix.
+fn take_matrix<'a>(
+    r: &mut Reader<'a>,
+    count: usize,
+    width: usize,
+) -> std::result::Result<&'a [u8], String> {
+    count
+        .checked_mul(width)
+        .and_then(|values| values.checked_mul(4))
+        .ok_or_else(|| "the matrix size overflows".to_string())
+        .and_then(|bytes| r.take(bytes))
+}
+
+/// Little-endian f32s, converted in parallel.
+fn f32s_from_le(raw: &[u8]) -> Vec<f32> {
+    raw.par_chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// What precedes the matrices.
+struct Header {
+    dim: usize,
+    count: usize,
+    /// 0 before format 3.
+    colour_dim: usize,
+    system: String,
+    fingerprint: String,
+    ids: Vec<ItemId>,
+    images: Vec<ImageFingerprint>,
+}
 
 fn read_header(r: &mut Reader<'_>, version: u32) -> std::result::Result<Header, String> {
     let dim = r.u32()? as usize;
     let count = usize::try_from(r.u64()?).map_err(|_| "too many items".to_string())?;
+    let colour_dim = if version >= 3 { r.u32()? as usize } else { 0 };
     let system = r.str16()?;
     let fingerprint = r.str16()?;
     // Each entry takes at least 28 bytes (60 with its hash): refuse counts the file cannot
@@ -378,7 +450,44 @@ fn read_header(r: &mut Reader<'_>, version: u32) -> std::result::Result<Header, 
             sha256,
         });
     }
-    Ok((dim, count, system, fingerprint, ids, images))
+    Ok(Header {
+        dim,
+        count,
+        colour_dim,
+        system,
+        fingerprint,
+        ids,
+        images,
+    })
+}
+
+/// Appends `row` L2-normalised, unless it already has unit length (then bit for bit). A row
+/// that is zero or not finite (a broken model) is stored as zeros: it matches nothing rather
+/// than poisoning every score with NaN.
+fn push_normalised(matrix: &mut Vec<f32>, row: &[f32]) {
+    let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let scale = if (norm - 1.0).abs() <= 1e-6 {
+        1.0
+    } else if norm > 0.0 && norm.is_finite() {
+        1.0 / norm
+    } else {
+        0.0
+    };
+    matrix.extend(
+        row.iter()
+            .map(|v| if scale == 0.0 { 0.0 } else { v * scale }),
+    );
+}
+
+/// Writes a `width`-wide row-major matrix as little-endian f32s, a row at a time.
+fn write_matrix(out: &mut impl Write, matrix: &[f32], width: usize) -> std::io::Result<()> {
+    let mut bytes = Vec::with_capacity(4 * width.clamp(1, 1 << 16));
+    for row in matrix.chunks(width.max(1)) {
+        bytes.clear();
+        bytes.extend(row.iter().flat_map(|v| v.to_le_bytes()));
+        out.write_all(&bytes)?;
+    }
+    Ok(())
 }
 
 /// A cursor over the file's bytes; running past the end is a "truncated" error.
@@ -455,168 +564,4 @@ fn write_str16(out: &mut impl Write, s: &str) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> EmbeddingIndex {
-        let mut index = EmbeddingIndex::empty("imagenet-lite0", &"ab".repeat(32), 3);
-        for (id, row) in [(4, [3.0, 0.0, 4.0]), (9, [0.0, 2.0, 0.0]), (11, [0.0; 3])] {
-            let image = ImageFingerprint {
-                path: format!("images/catalog/{id}.png"),
-                size_bytes: 1000 + id as u64,
-                mtime_ns: -5 + id,
-                sha256: Some([id as u8; 32]),
-            };
-            index.push(id, image, &row).unwrap();
-        }
-        index
-    }
-
-    #[test]
-    fn an_index_round_trips_with_normalised_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("imagenet-lite0.emb");
-        let index = sample();
-        assert_eq!(index.row(0), [0.6, 0.0, 0.8]);
-        assert_eq!(index.row(1), [0.0, 1.0, 0.0]);
-        assert_eq!(index.row(2), [0.0; 3]);
-        index.write(&path).unwrap();
-        let back = load(&path).unwrap();
-        assert_eq!(back, index);
-        // Nothing is left beside it.
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        // An empty index round-trips too.
-        let empty = EmbeddingIndex::empty("x", "f", 1280);
-        empty.write(&path).unwrap();
-        assert_eq!(load(&path).unwrap(), empty);
-    }
-
-    #[test]
-    fn a_corrupted_byte_is_a_checksum_error_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sys.emb");
-        sample().write(&path).unwrap();
-        let mut bytes = std::fs::read(&path).unwrap();
-        let len = bytes.len();
-        bytes[len - CHECKSUM_BYTES - 5] ^= 0x40; // inside the matrix
-        std::fs::write(&path, &bytes).unwrap();
-        let err = load(&path).unwrap_err().to_string();
-        assert!(err.contains("sys.emb"), "{err}");
-        assert!(err.contains("checksum"), "{err}");
-
-        bytes.truncate(len / 2);
-        std::fs::write(&path, &bytes).unwrap();
-        let err = load(&path).unwrap_err().to_string();
-        assert!(err.contains("sys.emb") && err.contains("checksum"), "{err}");
-
-        std::fs::write(&path, b"PK\x03\x04 something else entirely").unwrap();
-        let err = load(&path).unwrap_err().to_string();
-        assert!(err.contains("not a Vitrine embedding index"), "{err}");
-
-        let mut future = MAGIC.to_vec();
-        future.extend(7u32.to_le_bytes());
-        future.extend([0u8; 64]);
-        std::fs::write(&path, &future).unwrap();
-        let err = load(&path).unwrap_err().to_string();
-        assert!(err.contains("version 7"), "{err}");
-
-        let missing = dir.path().join("missing.emb");
-        let err = load(&missing).unwrap_err().to_string();
-        assert!(err.contains("missing.emb"), "{err}");
-    }
-
-    #[test]
-    fn a_stale_system_fingerprint_is_detected() {
-        let index = sample();
-        let path = Path::new("/lib/index/imagenet-lite0.emb");
-        index.check_fingerprint(&"ab".repeat(32), path).unwrap();
-        let err = index
-            .check_fingerprint(&"cd".repeat(32), path)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("imagenet-lite0.emb"), "{err}");
-        assert!(err.contains("another version of the system"), "{err}");
-        assert!(
-            err.contains("vitrine index --system imagenet-lite0"),
-            "{err}"
-        );
-    }
-
-    /// A format 1 file (no hashes), as the previous version wrote it.
-    fn format_1_bytes(index: &EmbeddingIndex) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend(1u32.to_le_bytes());
-        out.extend((index.dim as u32).to_le_bytes());
-        out.extend((index.ids.len() as u64).to_le_bytes());
-        for s in [&index.system, &index.fingerprint] {
-            out.extend((s.len() as u16).to_le_bytes());
-            out.extend(s.as_bytes());
-        }
-        for (id, image) in index.ids.iter().zip(&index.images) {
-            out.extend(id.to_le_bytes());
-            out.extend(image.size_bytes.to_le_bytes());
-            out.extend(image.mtime_ns.to_le_bytes());
-            out.extend((image.path.len() as u32).to_le_bytes());
-            out.extend(image.path.as_bytes());
-        }
-        out.extend(index.matrix.iter().flat_map(|v| v.to_le_bytes()));
-        let digest = Sha256::digest(&out);
-        out.extend(digest);
-        out
-    }
-
-    #[test]
-    fn a_format_1_index_is_still_read_without_hashes() {
-        let index = sample();
-        let back = parse(&format_1_bytes(&index)).unwrap();
-        assert_eq!(back.ids, index.ids);
-        assert_eq!(back.matrix, index.matrix);
-        assert!(back.images.iter().all(|i| i.sha256.is_none()));
-        assert_eq!(back.images[1].mtime_ns, index.images[1].mtime_ns);
-    }
-
-    /// The content decides, the time is a shortcut: a copy with a new time is unchanged, an
-    /// edit of the same size with the old time restored is caught only by the time (as
-    /// before), an edit with a new time by the hash.
-    #[test]
-    fn a_fingerprint_checks_content_when_the_time_changed() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("a.png");
-        std::fs::write(&file, b"first content").unwrap();
-        let first = ImageFingerprint::of_file("a.png", &file).unwrap();
-        assert!(first.sha256.is_some());
-        // Same file, same time: unchanged without reading it.
-        assert_eq!(first.check("a.png", &file).unwrap(), Some(first.clone()));
-        // A copy: same bytes, another time.
-        let older = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
-        std::fs::File::options()
-            .write(true)
-            .open(&file)
-            .unwrap()
-            .set_modified(older)
-            .unwrap();
-        let copied = first.check("a.png", &file).unwrap().unwrap();
-        assert_ne!(copied.mtime_ns, first.mtime_ns);
-        assert_eq!(copied.sha256, first.sha256);
-        // Other bytes of the same size, with a new time: changed.
-        std::fs::write(&file, b"other content").unwrap();
-        assert_eq!(first.check("a.png", &file).unwrap(), None);
-        // Another stored path or size: changed.
-        assert_eq!(copied.check("b.png", &file).unwrap(), None);
-        std::fs::write(&file, b"longer content!").unwrap();
-        assert_eq!(copied.check("a.png", &file).unwrap(), None);
-    }
-
-    #[test]
-    fn a_row_of_the_wrong_width_is_refused() {
-        let mut index = EmbeddingIndex::empty("s", "f", 4);
-        let image = ImageFingerprint {
-            path: "a.png".into(),
-            size_bytes: 1,
-            mtime_ns: 0,
-            sha256: None,
-        };
-        assert!(index.push(1, image, &[1.0, 2.0]).is_err());
-        assert!(index.is_empty());
-    }
-}
+mod tests;

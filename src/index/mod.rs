@@ -6,7 +6,10 @@
 //! so a copied or moved library keeps its index) from the previous index of the same system
 //! version, embeds the new and changed ones, and drops the items that left
 //! the catalogue. A new version of the system (another [`System::fingerprint`]) re-embeds
-//! everything. Images are decoded and letterboxed one batch ahead of the model by a
+//! everything, and so does an index without the colour part (format 1 or 2) for a system
+//! with a shallow branch: the colour part comes from the same forward pass as the embedding
+//! ([`System::embed_parts`]), so adding it costs a full pass, once, and a search (which
+//! brings its index up to date first) then has the colour ↔ shape dial. Images are decoded and letterboxed one batch ahead of the model by a
 //! [`BatchLoader`]; an image that cannot be read or decoded is reported (path and reason) and
 //! skipped, never the end of the run. Progress and the cancel check come between batches,
 //! and the index is written (atomically) only at the end, so a cancelled or failed run
@@ -126,6 +129,7 @@ pub fn build(
         .clone()
         .unwrap_or_else(|| index_path(lib.root(), system.name()));
     let dim = system.embedding_dim();
+    let colour_dim = system.colour_dim();
     ctx.progress(0, 0, "listing the catalogue");
     let items = lib.store.item_images()?;
 
@@ -136,13 +140,18 @@ pub fn build(
         (None, Some("there was no index yet".to_string()))
     } else {
         match emb_file::load(&path) {
-            Ok(old) if old.fingerprint == system.fingerprint() && old.dim == dim => {
-                (Some(old), None)
-            }
-            Ok(_) => (
+            Ok(old) if old.fingerprint != system.fingerprint() || old.dim != dim => (
                 None,
                 Some("the system changed since the last index".to_string()),
             ),
+            Ok(old) if old.colour_dim != colour_dim => (
+                None,
+                Some(
+                    "the index has no colour part yet (it was made before index format 3)"
+                        .to_string(),
+                ),
+            ),
+            Ok(old) => (Some(old), None),
             Err(e) => (None, Some(format!("the previous index was unusable: {e}"))),
         }
     };
@@ -199,7 +208,8 @@ pub fn build(
     });
 
     // Embed, one batch ahead in decoding.
-    let mut new_rows: HashMap<usize, Vec<f32>> = HashMap::with_capacity(to_embed.len());
+    // Each new item's embedding and colour part.
+    let mut new_rows: HashMap<usize, (Vec<f32>, Vec<f32>)> = HashMap::with_capacity(to_embed.len());
     let total = to_embed.len() as u64;
     ctx.progress(0, total, "embedding images");
     if !to_embed.is_empty() {
@@ -226,10 +236,19 @@ pub fn build(
             }
             if !batch.indices.is_empty() {
                 let x = batch.tensor(system.device())?;
-                let embedded = system.embed(&x)?.to_device(&Device::Cpu)?;
-                let values = embedded.flatten_all()?.to_vec1::<f32>()?;
-                for (row, &k) in values.chunks_exact(dim).zip(&batch.indices) {
-                    new_rows.insert(to_embed[k], row.to_vec());
+                let (embedded, colour) = system.embed_parts(&x)?;
+                let values = rows_on_cpu(&embedded)?;
+                let colours = match &colour {
+                    Some(colour) => rows_on_cpu(colour)?,
+                    None => Vec::new(),
+                };
+                for (j, &k) in batch.indices.iter().enumerate() {
+                    let row = values[j * dim..(j + 1) * dim].to_vec();
+                    let colour = colours
+                        .get(j * colour_dim..(j + 1) * colour_dim)
+                        .unwrap_or_default()
+                        .to_vec();
+                    new_rows.insert(to_embed[k], (row, colour));
                 }
             }
             done += (batch.indices.len() + batch.failures.len()) as u64;
@@ -239,7 +258,12 @@ pub fn build(
     ctx.check_cancelled()?;
 
     // The new index, in catalogue order.
-    let mut index = emb_file::EmbeddingIndex::empty(system.name(), system.fingerprint(), dim);
+    let mut index = emb_file::EmbeddingIndex::empty_with_colour(
+        system.name(),
+        system.fingerprint(),
+        dim,
+        colour_dim,
+    );
     let (mut kept, mut embedded) = (0u64, 0u64);
     for (i, (image, source)) in plan.into_iter().enumerate() {
         let (Some(image), id) = (image, items[i].id) else {
@@ -248,13 +272,13 @@ pub fn build(
         match source {
             Source::Kept(row) => {
                 if let Some(old) = &previous {
-                    index.push(id, image, old.row(row))?;
+                    index.push_with_colour(id, image, old.row(row), old.colour_row(row))?;
                     kept += 1;
                 }
             }
             Source::New => {
-                if let Some(row) = new_rows.get(&i) {
-                    index.push(id, image, row)?;
+                if let Some((row, colour)) = new_rows.get(&i) {
+                    index.push_with_colour(id, image, row, colour)?;
                     embedded += 1;
                 }
             }
@@ -289,6 +313,14 @@ pub fn build(
             0.0
         },
     })
+}
+
+/// A batch's rows (`N × width`, on any device) as one row-major vector.
+fn rows_on_cpu(rows: &candle_core::Tensor) -> Result<Vec<f32>> {
+    Ok(rows
+        .to_device(&Device::Cpu)?
+        .flatten_all()?
+        .to_vec1::<f32>()?)
 }
 
 /// Loads the index of `system` from the library at `root`, refusing one built by another
@@ -471,6 +503,100 @@ mod tests {
         crate::search::Searcher::open(&lib, IMAGENET, &Device::Cpu).unwrap();
         let after_move = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
         assert_eq!((after_move.embedded, after_move.kept), (0, 3));
+    }
+
+    /// A system with the shallow branch, its head untrained, saved in `lib` as `name`.
+    fn shallow_system(lib: &mut Library, name: &str) -> System {
+        use crate::model::network::{NetworkConfig, ParallelNetwork};
+        let config = NetworkConfig {
+            embedding_dim: 16,
+            ..NetworkConfig::lite0(2)
+        };
+        let varmap = candle_nn::VarMap::new();
+        let weights =
+            crate::model::system::find_weights(crate::model::system::LITE0_WEIGHTS_FILE).unwrap();
+        let net = ParallelNetwork::fresh(&varmap, &config, &weights, &Device::Cpu).unwrap();
+        let labels = ["category:top", "colour:red"].map(String::from).to_vec();
+        let input = crate::vision::preprocess::Preprocess::LITE0;
+        let meta = serde_json::json!({});
+        System::save_trained(lib, name, &net, &input, &labels, &meta).unwrap();
+        System::load(lib, name, &Device::Cpu).unwrap()
+    }
+
+    /// The colour part comes with the embedding, is kept with it, and an index without it
+    /// (format 2) is embedded again once; the dial then reorders, and at 0 it is the plain
+    /// ranking. The built-in system refuses it, naming itself.
+    #[test]
+    fn a_shallow_system_indexes_a_colour_part_that_the_dial_uses() {
+        use crate::index::scan::{ColourWeight, top_k};
+        use crate::search::{SearchFilter, Searcher};
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&dir.path().join("lib")).unwrap();
+        add_items(&mut lib, 6);
+        let system = shallow_system(&mut lib, "st");
+        assert_eq!(system.colour_dim(), 64);
+        let ctx = JobContext::silent();
+        build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        let index = load_for(lib.root(), &system).unwrap();
+        assert_eq!((index.colour_dim, index.colour.len()), (64, 6 * 64));
+        for i in 0..6 {
+            let norm = index
+                .colour_row(i)
+                .iter()
+                .map(|v| v * v)
+                .sum::<f32>()
+                .sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+        }
+
+        // The same index as format 2 wrote it (no colour part): rebuilt once, with the reason.
+        let path = index_path(lib.root(), "st");
+        let mut old = index.clone();
+        (old.colour_dim, old.colour) = (0, Vec::new());
+        old.write(&path).unwrap();
+        let again = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        assert_eq!((again.embedded, again.kept), (6, 0));
+        assert!(again.rebuilt.unwrap().contains("no colour part"));
+        let rebuilt = load(&path).unwrap();
+        assert_eq!(rebuilt.colour_dim, 64);
+        let third = build(&lib, &system, &BuildOptions::default(), &ctx).unwrap();
+        assert_eq!((third.embedded, third.kept), (0, 6));
+
+        let searcher = Searcher::open(&lib, "st", &Device::Cpu).unwrap();
+        let item = searcher.items()[2].item_id;
+        let at = |w: f32| {
+            let filter = SearchFilter {
+                colour_weight: ColourWeight::new(w).unwrap(),
+                ..SearchFilter::default()
+            };
+            let result = searcher.query_item(item, 5, &filter).unwrap();
+            result.results.iter().map(|r| r.item_id).collect::<Vec<_>>()
+        };
+        let mask: Vec<bool> = searcher.items().iter().map(|i| i.item_id != item).collect();
+        let plain = top_k(searcher.index(), searcher.index().row(2), 5, Some(&mask)).unwrap();
+        let plain: Vec<_> = plain
+            .iter()
+            .map(|h| searcher.items()[h.row].item_id)
+            .collect();
+        assert_eq!(at(0.0), plain, "w = 0 is the plain ranking");
+        assert_eq!(at(0.0), at(-0.0));
+
+        build(
+            &lib,
+            &System::imagenet_lite0(&Device::Cpu).unwrap(),
+            &BuildOptions::default(),
+            &ctx,
+        )
+        .unwrap();
+        let builtin = Searcher::open(&lib, IMAGENET, &Device::Cpu).unwrap();
+        let err = builtin
+            .check_colour_weight(ColourWeight::new(0.5).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("imagenet-lite0 has no colour branch"), "{err}");
+        builtin
+            .check_colour_weight(ColourWeight::SHAPE_ONLY)
+            .unwrap();
     }
 
     #[test]

@@ -16,8 +16,12 @@
 //!
 //! Results are ordered best first, ties broken by the lower row, so every path returns the
 //! same list for the same scores.
+//!
+//! The colour ↔ shape dial ([`top_k_weighted`], in `weighted.rs`) adds the index's colour
+//! part to the score; at weight 0 it is exactly the scan above.
 
 mod dot;
+mod weighted;
 
 use super::emb_file::EmbeddingIndex;
 use crate::error::{Error, Result};
@@ -26,6 +30,7 @@ use dot::{dot1, dot1_f16, dot4, dot4_f16, scan_simd};
 use rayon::prelude::*;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+pub use weighted::{ColourWeight, top_k_weighted, top_k_weighted_batch};
 
 /// One search result: a row of the index and its cosine similarity to the query.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -116,6 +116,11 @@ impl NetworkConfig {
         }
     }
 
+    /// The width of the shallow branch's output (the colour part of an index), 0 without it.
+    pub fn colour_dim(&self) -> usize {
+        self.shallow.as_ref().map_or(0, ShallowConfig::output_dim)
+    }
+
     /// The width of the concatenated features the embedding layer reads.
     pub fn concat_dim(&self) -> usize {
         self.backbone_dim + self.shallow.as_ref().map_or(0, ShallowConfig::output_dim)
@@ -129,6 +134,9 @@ pub struct NetworkOutput {
     pub embedding: Tensor,
     /// The classifier's logits, `N × label_count` (sigmoid gives the probabilities).
     pub logits: Tensor,
+    /// The shallow branch's output, `N × 64`, before normalisation (`None` without the
+    /// branch): the colour part of an index, from the same pass (a view, no copy).
+    pub colour: Option<Tensor>,
 }
 
 /// `[backbone pooled ‖ shallow] → embedding → dropout → classifier`; see the module docs.
@@ -370,7 +378,16 @@ impl ParallelNetwork {
             embedding.clone()
         };
         let logits = self.classifier.forward(&dropped)?;
-        Ok(NetworkOutput { embedding, logits })
+        let backbone_dim = self.config.backbone_dim;
+        let colour = match &self.shallow {
+            Some(_) => Some(features.narrow(1, backbone_dim, features.dim(1)? - backbone_dim)?),
+            None => None,
+        };
+        Ok(NetworkOutput {
+            embedding,
+            logits,
+            colour,
+        })
     }
 
     /// [`ParallelNetwork::outputs_t`] in inference, with the backbone's last feature map

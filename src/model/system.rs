@@ -18,7 +18,7 @@
 //! kernels are CPU-only; on CUDA the models run on Candle's own operations ([`kernels_for`]).
 
 use super::lite0::{Kernels, Lite0, Lite0Config};
-use super::network::{LITE0_BACKBONE, NetworkConfig, ParallelNetwork, l2_normalize};
+use super::network::{LITE0_BACKBONE, NetworkConfig, NetworkOutput, ParallelNetwork, l2_normalize};
 use super::weights::sha256_hex;
 use crate::error::{Error, Result};
 use crate::library::Library;
@@ -107,6 +107,9 @@ pub struct SystemInfo {
     pub label_count: usize,
     /// Shipped with Vitrine (not trained in this library).
     pub builtin: bool,
+    /// The width of the colour part of its index (the shallow branch's output): 0 when it
+    /// has no shallow branch, and the colour ↔ shape dial of a search is then unavailable.
+    pub colour_dim: usize,
 }
 
 /// How a system's images are scaled before the model (a serialisable [`Preprocess`]).
@@ -167,6 +170,16 @@ pub struct SystemFile {
     pub metrics: serde_json::Value,
 }
 
+impl SystemFile {
+    /// Reads `system.json` in the system folder `dir`.
+    pub fn read(dir: &Path) -> Result<SystemFile> {
+        let json_path = dir.join("system.json");
+        let json = std::fs::read(&json_path).map_err(|e| Error::io(&json_path, e))?;
+        serde_json::from_slice(&json)
+            .map_err(|e| Error::file(&json_path, format!("not a system description: {e}")))
+    }
+}
+
 /// The model behind a system.
 #[derive(Debug)]
 enum SystemModel {
@@ -212,6 +225,7 @@ impl System {
             embedding_dim: Lite0Config::lite0().head_out(),
             label_count: Lite0Config::lite0().num_classes,
             builtin: true,
+            colour_dim: 0,
         }
     }
 
@@ -219,12 +233,17 @@ impl System {
     pub fn list(lib: &Library) -> Result<Vec<SystemInfo>> {
         let mut systems = vec![Self::imagenet_lite0_info()];
         for row in lib.store.systems()? {
+            // The store does not keep the shallow branch; its description does (a system
+            // whose description cannot be read cannot load either: no dial).
+            let colour_dim = SystemFile::read(&system_dir(lib.root(), &row.name))
+                .map_or(0, |file| file.network.colour_dim());
             systems.push(SystemInfo {
                 name: row.name,
                 backbone: row.backbone,
                 embedding_dim: row.embedding_dim as usize,
                 label_count: row.label_count as usize,
                 builtin: false,
+                colour_dim,
             });
         }
         Ok(systems)
@@ -291,9 +310,7 @@ impl System {
     /// Loads a trained system from its folder (`model.safetensors` + `system.json`).
     pub fn load_trained(dir: &Path, device: &Device) -> Result<System> {
         let json_path = dir.join("system.json");
-        let json = std::fs::read(&json_path).map_err(|e| Error::io(&json_path, e))?;
-        let file: SystemFile = serde_json::from_slice(&json)
-            .map_err(|e| Error::file(&json_path, format!("not a system description: {e}")))?;
+        let file = SystemFile::read(dir)?;
         if file.format != SYSTEM_FILE_FORMAT {
             return Err(Error::file(
                 &json_path,
@@ -324,6 +341,7 @@ impl System {
                 embedding_dim: file.network.embedding_dim,
                 label_count: file.network.label_count,
                 builtin: false,
+                colour_dim: file.network.colour_dim(),
             },
             preprocess: file.input.preprocess(),
             fingerprint: fingerprint(&data, &fingerprint_config(&file)),
@@ -391,6 +409,7 @@ impl System {
             embedding_dim: config.embedding_dim,
             label_count: config.label_count,
             builtin: false,
+            colour_dim: config.colour_dim(),
         })
     }
 
@@ -442,41 +461,72 @@ impl System {
     /// [`System::embed`] and [`System::predict`] from one pass of the backbone: what a query
     /// needs (the ranked items and the labels shown beside them), at the cost of one.
     pub fn embed_and_predict(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (embedded, _, probabilities) = self.embed_parts_and_predict(x)?;
+        Ok((embedded, probabilities))
+    }
+
+    /// The two parts of a batch's index rows from one pass: the embedding (as
+    /// [`System::embed`]) and the colour part, the shallow branch's output L2-normalised
+    /// (`None` without the branch), which the colour ↔ shape dial of a search weighs.
+    pub fn embed_parts(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        match &self.model {
+            SystemModel::ImageNet(lite0) => Ok((l2_normalize(&lite0.pooled(x)?)?, None)),
+            SystemModel::Trained(network) => {
+                let out = network.outputs_t(x, false)?;
+                Ok((l2_normalize(&out.embedding)?, normalised_colour(&out)?))
+            }
+        }
+    }
+
+    /// [`System::embed_parts`] and [`System::predict`] from one pass (a query).
+    pub fn embed_parts_and_predict(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>, Tensor)> {
         match &self.model {
             SystemModel::ImageNet(lite0) => {
                 let pooled = lite0.pooled(x)?;
                 let logits = lite0.logits_from_pooled_t(&pooled, false)?;
                 Ok((
                     l2_normalize(&pooled)?,
+                    None,
                     candle_nn::ops::softmax(&logits, D::Minus1)?,
                 ))
             }
             SystemModel::Trained(network) => {
                 let out = network.outputs_t(x, false)?;
                 let probabilities = network.config().classifier.probabilities(&out.logits)?;
-                Ok((l2_normalize(&out.embedding)?, probabilities))
+                Ok((
+                    l2_normalize(&out.embedding)?,
+                    normalised_colour(&out)?,
+                    probabilities,
+                ))
             }
         }
     }
 
-    /// [`System::embed_and_predict`] and the backbone's last feature map (`N × C × h × w`)
-    /// from the same single pass: what an explained query keeps (`crate::explain`). The
-    /// embedding and probabilities are exactly those of [`System::embed_and_predict`].
-    pub fn embed_predict_and_features(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    /// [`System::embed_parts_and_predict`] and the backbone's last feature map
+    /// (`N × C × h × w`) from the same single pass: what an explained query keeps
+    /// (`crate::explain`). The embedding, colour part and probabilities are exactly those of
+    /// [`System::embed_parts_and_predict`].
+    pub fn embed_predict_and_features(&self, x: &Tensor) -> Result<QueryPass> {
         match &self.model {
             SystemModel::ImageNet(lite0) => {
                 let (map, pooled) = lite0.features_and_pooled(x)?;
                 let logits = lite0.logits_from_pooled_t(&pooled, false)?;
-                Ok((
-                    l2_normalize(&pooled)?,
-                    candle_nn::ops::softmax(&logits, D::Minus1)?,
-                    map,
-                ))
+                Ok(QueryPass {
+                    embedded: l2_normalize(&pooled)?,
+                    colour: None,
+                    probabilities: candle_nn::ops::softmax(&logits, D::Minus1)?,
+                    features: map,
+                })
             }
             SystemModel::Trained(network) => {
                 let (out, map) = network.outputs_with_features(x)?;
                 let probabilities = network.config().classifier.probabilities(&out.logits)?;
-                Ok((l2_normalize(&out.embedding)?, probabilities, map))
+                Ok(QueryPass {
+                    embedded: l2_normalize(&out.embedding)?,
+                    colour: normalised_colour(&out)?,
+                    probabilities,
+                    features: map,
+                })
             }
         }
     }
@@ -489,6 +539,11 @@ impl System {
             SystemModel::Trained(network) => network.backbone().features_and_pooled(x)?.0,
         };
         Ok(map)
+    }
+
+    /// The width of the colour part of [`System::embed_parts`], 0 without a shallow branch.
+    pub fn colour_dim(&self) -> usize {
+        self.info.colour_dim
     }
 
     /// How the system's classifier turns logits into probabilities (the ImageNet classifier
@@ -513,6 +568,20 @@ impl System {
         };
         Ok(probabilities)
     }
+}
+
+/// What one pass over a query batch gives an explained search: the embedding and colour part
+/// (as [`System::embed_parts`]), the label probabilities and the backbone's last feature map.
+pub struct QueryPass {
+    pub embedded: Tensor,
+    pub colour: Option<Tensor>,
+    pub probabilities: Tensor,
+    pub features: Tensor,
+}
+
+/// The colour part of a pass, L2-normalised.
+fn normalised_colour(out: &NetworkOutput) -> Result<Option<Tensor>> {
+    Ok(out.colour.as_ref().map(l2_normalize).transpose()?)
 }
 
 /// What of a trained system's description decides its embeddings (metrics do not).
@@ -583,15 +652,44 @@ mod tests {
     /// `embed_predict_and_features`, whose map is the one `features` gives.
     fn assert_one_pass_matches(system: &System, x: &Tensor) {
         let (e, p) = system.embed_and_predict(x).unwrap();
-        let (e2, p2, map) = system.embed_predict_and_features(x).unwrap();
+        let QueryPass {
+            embedded: e2,
+            colour: c2,
+            probabilities: p2,
+            features: map,
+        } = system.embed_predict_and_features(x).unwrap();
+        assert_eq!(c2.is_some(), system.colour_dim() > 0);
         for (one, two) in [(&e, &e2), (&p, &p2), (&map, &system.features(x).unwrap())] {
             assert_eq!(one.dims(), two.dims());
             let diff = (one - two).unwrap().abs().unwrap().max_all().unwrap();
             assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
         }
         assert_eq!(map.dims()[0], x.dims()[0]);
+        // The colour part comes from the same pass, and does not change the embedding.
+        let (parts, colour) = system.embed_parts(x).unwrap();
+        let (_, colour_too, _) = system.embed_parts_and_predict(x).unwrap();
+        assert_eq!(colour.is_some(), system.colour_dim() > 0);
+        if let (Some(colour), Some(colour_too)) = (&colour, &colour_too) {
+            assert_eq!(colour.dims(), [x.dim(0).unwrap(), system.colour_dim()]);
+            let norms = colour
+                .sqr()
+                .unwrap()
+                .sum(1)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-4), "{norms:?}");
+            let same = (colour - colour_too)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap();
+            assert_eq!(same.to_scalar::<f32>().unwrap(), 0.0);
+        }
         for (one, two) in [
             (e, system.embed(x).unwrap()),
+            (parts, system.embed(x).unwrap()),
             (p, system.predict(x).unwrap()),
         ] {
             assert_eq!(one.dims(), two.dims());
@@ -662,6 +760,9 @@ mod tests {
         assert!(!info.builtin);
         let listed = System::list(&lib).unwrap();
         assert_eq!(listed.len(), 2);
+        // The listing knows the colour branch from system.json (the store does not keep it).
+        assert_eq!((listed[0].colour_dim, listed[1].colour_dim), (0, 64));
+        assert_eq!(info.colour_dim, 64);
         assert_eq!(listed[0], System::imagenet_lite0_info());
         assert_eq!(listed[1], info);
         assert_eq!((listed[1].embedding_dim, listed[1].label_count), (24, 3));

@@ -20,7 +20,8 @@ fn systems_then_incremental_indexing_that_names_a_corrupt_image() {
             "backbone": "efficientnet-lite0",
             "embedding_dim": 1280,
             "label_count": 1000,
-            "builtin": true
+            "builtin": true,
+            "colour_dim": 0
         }])
     );
     let out = vitrine(&lib, &["systems"]);

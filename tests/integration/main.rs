@@ -6,6 +6,7 @@
 
 mod cli;
 mod common;
+mod dial;
 mod explain;
 mod fuzz_corpus;
 mod harden;

@@ -2,6 +2,7 @@
 //! sees: tabs, filter chips, thumbnails, the detail view, the first-start demo job, and the
 //! error banner. kittest also checks that every input widget has an accessible name.
 
+mod dial;
 mod explain;
 mod ohs;
 mod ohs_prefill;

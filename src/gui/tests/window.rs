@@ -155,6 +155,8 @@ fn the_top_bar_and_the_status_line_fit_without_overlap_at_1024_1280_1920_and_2x(
                 (Role::ComboBox, "Category"),
                 (Role::Label, "Compare with"),
                 (Role::ComboBox, "Compare with"),
+                (Role::Label, crate::gui::tabs::search::DIAL_LABEL),
+                (Role::Slider, crate::gui::tabs::search::DIAL_LABEL),
                 (
                     Role::Label,
                     "a-street-photo-with-a-long-name.png waits for the index of imagenet-lite0 \

@@ -9,13 +9,17 @@
 //! failed query (a file that is not an image, a missing index) is shown once in the banner and
 //! the previous results stay on screen. A query whose system is being indexed (or whose index
 //! is missing) waits for that index. Back/forward walk the query history (Alt+Left/Right).
+//! The colour ↔ shape dial (`dial.rs`) runs the query on show again with another weight.
 
+mod dial;
 mod explain;
 mod query;
 mod ui;
 
 use crate::gui::command::QuerySource;
-use crate::gui::command::SearchCommand;
+use crate::gui::command::{DialMove, SearchCommand};
+#[cfg(test)]
+pub(crate) use dial::DIAL_LABEL;
 pub(crate) use query::{WaitingQuery, rgb_from_pasted};
 
 use crate::catalog::ItemId;
@@ -23,6 +27,7 @@ use crate::gui::explain_overlay::ExplainOverlay;
 use crate::gui::job_slot::JobKind;
 use crate::gui::pending::{Pending, block_on};
 use crate::gui::runtime::Runtime;
+use crate::index::scan::ColourWeight;
 use crate::search::{QueryResult, SearchFilter, Searcher};
 use eframe::egui;
 use query::{AskedQuery, QueryAnswer, QueryOutput, QueryWork};
@@ -57,6 +62,8 @@ pub(crate) struct SearchTab {
     pub compare_with: Option<String>,
     /// Only show items of this category (`None`: all).
     pub category: Option<String>,
+    /// The colour ↔ shape dial as set (it applies to systems with a colour branch).
+    pub colour_weight: ColourWeight,
     /// The file picker's answer arrives here.
     picker: Pending<Option<PathBuf>>,
     /// A query asked for while another ran (and whether to record it in the history): it
@@ -102,6 +109,12 @@ impl SearchTab {
                 }
             }
             SearchCommand::Explain { system, item } => self.explain_result(&system, item, rt),
+            SearchCommand::SetColourWeight(weight, moved) => {
+                self.colour_weight = weight;
+                if moved == DialMove::Settled {
+                    self.run_again(system, rt);
+                }
+            }
         }
     }
 
@@ -127,12 +140,14 @@ impl SearchTab {
             .collect()
     }
 
-    /// The filter every query of this tab uses.
-    pub fn filter(&self, exclude: Option<ItemId>) -> SearchFilter {
+    /// The filter every query of this tab uses with `system` (the dial counts only for a
+    /// system with a colour branch: [`dial::weight_for`]).
+    pub fn filter(&self, exclude: Option<ItemId>, system: &str, rt: &Runtime) -> SearchFilter {
         SearchFilter {
             categories: self.category.iter().cloned().collect(),
             exclude: exclude.into_iter().collect(),
             in_stock_only: false,
+            colour_weight: dial::weight_for(self.colour_weight, system, rt),
         }
     }
 
@@ -185,7 +200,7 @@ impl SearchTab {
             library_dir: rt.library_dir.clone(),
             systems,
             device: rt.device.clone(),
-            filter: self.filter(exclude),
+            filter: self.filter(exclude, system, rt),
             cached: std::mem::take(&mut self.searchers),
         };
         self.running = query::start(&rt.ctx, work, source.clone());

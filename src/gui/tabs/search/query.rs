@@ -5,6 +5,7 @@
 
 use crate::gui::command::QuerySource;
 use crate::gui::pending::Pending;
+use crate::index::scan::ColourWeight;
 use crate::search::{Opened, QueryResult, SearchFilter, Searcher};
 use eframe::egui;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,16 @@ fn answer(work: QueryWork, source: &QuerySource) -> QueryOutput {
                 .map(|s| s.system_name().to_owned()),
         );
     }
+    // The dial asked of an index made before the colour part existed (format 1 or 2): index
+    // first, which embeds it again with the colour part, as the CLI's freshness step does.
+    if let Some(main) = searchers.first()
+        && !filter.colour_weight.is_shape_only()
+        && main.system().colour_dim() > 0
+        && !main.index().has_colour()
+        && !needs_index.iter().any(|n| n == main.system_name())
+    {
+        needs_index.push(main.system_name().to_owned());
+    }
     if !needs_index.is_empty() {
         return QueryOutput {
             searchers,
@@ -111,13 +122,22 @@ fn answer(work: QueryWork, source: &QuerySource) -> QueryOutput {
     }
     // The window keeps each query's feature map (about 250 KB per system) so that Explain
     // answers with one pass per result and none for the query.
-    let run = |searcher: &Searcher| match source {
-        QuerySource::File(path) => searcher.query_file_explained(path, RESULTS, &filter),
-        QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, &filter),
-        QuerySource::Pasted(img) => searcher.query_image_explained(img, RESULTS, &filter),
+    let run = |searcher: &Searcher, filter: &SearchFilter| match source {
+        QuerySource::File(path) => searcher.query_file_explained(path, RESULTS, filter),
+        QuerySource::Item { id, .. } => searcher.query_item(*id, RESULTS, filter),
+        QuerySource::Pasted(img) => searcher.query_image_explained(img, RESULTS, filter),
     };
-    let result = run(&searchers[0]).and_then(|main| {
-        let compared = searchers.get(1).map(run).transpose()?;
+    // A comparison system without a colour branch ranks by shape (the dial says so).
+    let shape_only = SearchFilter {
+        colour_weight: ColourWeight::SHAPE_ONLY,
+        ..filter.clone()
+    };
+    let compare = |searcher: &Searcher| match searcher.check_colour_weight(filter.colour_weight) {
+        Ok(()) => run(searcher, &filter),
+        Err(_) => run(searcher, &shape_only),
+    };
+    let result = run(&searchers[0], &filter).and_then(|main| {
+        let compared = searchers.get(1).map(compare).transpose()?;
         Ok(QueryAnswer::Found(main, compared))
     });
     QueryOutput { searchers, result }

@@ -216,6 +216,12 @@ fn toolbar_ui(ui: &mut Ui, tab: &SearchTab, system: &str, catalog: &CatalogTab, 
         {
             commands.push(SearchCommand::SetExplain(!tab.explain_on).into());
         }
+        // A known size, so the wrapping toolbar moves the dial to the next row when it
+        // would not fit (a slider's own width is known only once drawn).
+        let size = egui::vec2(theme::SEARCH_DIAL_WIDTH, ui.spacing().interact_size.y);
+        ui.allocate_ui_with_layout(size, Layout::left_to_right(Align::Center), |ui| {
+            super::dial::dial_ui(ui, tab, system, &rt.systems, commands);
+        });
     });
     // The query's state on a line of its own under the controls, where a long one wraps
     // (never drawn over them).
