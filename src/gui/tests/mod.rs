@@ -4,6 +4,7 @@
 
 mod explain;
 mod ohs;
+mod ohs_explain;
 mod ohs_prefill;
 mod personalize;
 mod train;
