@@ -317,6 +317,9 @@ pub struct Study {
     pub queries: Vec<StudyQuery>,
     /// In creation order (query by query, each system in turn).
     pub sheets: Vec<Sheet>,
+    /// Scorers may see why each result is similar (heatmaps) on the sheet. Off unless the
+    /// author asked: a heatmap may sway a scorer's judgement.
+    pub show_explanations: bool,
 }
 
 /// How an answer relates to the machine's pre-fill: what the report's "confirmed vs
@@ -392,6 +395,8 @@ pub struct NewStudy {
     pub systems: Vec<String>,
     pub queries: Vec<NewQuery>,
     pub sheets: Vec<NewSheet>,
+    /// See [`Study::show_explanations`].
+    pub show_explanations: bool,
 }
 
 /// A query of a study to store.

@@ -68,6 +68,10 @@ pub struct CreateArgs {
     /// What the systems are for (shown to analysts).
     #[arg(long, default_value = "")]
     pub goal: String,
+    /// Scorers may see why each result is similar (an Explain button and H on the sheet show
+    /// heatmaps). Off by default because heatmaps may sway judgement.
+    #[arg(long)]
+    pub show_explanations: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -148,6 +152,8 @@ struct CreateOutput<'a> {
     shop: usize,
     street: usize,
     sheets: usize,
+    /// Scorers may see why each result is similar.
+    show_explanations: bool,
 }
 
 /// `NAME=RULE` of `--objective`: the criterion's name and its rule (`none`: no rule).
@@ -186,6 +192,7 @@ fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCod
             folder: args.queries.clone(),
         },
         seed: args.seed,
+        show_explanations: args.show_explanations,
     };
     let device = crate::device::device(device)?;
     let dir = dir.to_path_buf();
@@ -216,6 +223,7 @@ fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCod
             shop,
             street,
             sheets: study.sheets.len(),
+            show_explanations: study.show_explanations,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -244,6 +252,9 @@ fn create(dir: &Path, device: &str, args: &CreateArgs) -> anyhow::Result<ExitCod
                     .filter(|s| !s.machine.is_empty())
                     .count()
             );
+        }
+        if study.show_explanations {
+            println!("Scorers may see why each result is similar (Explain, or H, on the sheet)");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -326,6 +337,8 @@ struct ReportOutput<'a> {
     weights_note: &'a str,
     scorers: usize,
     sheets: usize,
+    /// Scorers could see why each result is similar (their answers may lean on it).
+    show_explanations: bool,
 }
 
 #[derive(Serialize)]
@@ -382,6 +395,7 @@ fn report_cmd(dir: &Path, args: &ReportArgs) -> anyhow::Result<ExitCode> {
             weights_note: report.weights_note,
             scorers: report.coverage.len(),
             sheets: report.sheets,
+            show_explanations: study.show_explanations,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {

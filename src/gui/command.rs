@@ -385,6 +385,12 @@ pub(crate) enum EvaluateCommand {
     /// Take back the scorer's last answer (Ctrl+Z): the answer it replaced comes back in
     /// SQLite, or it is deleted, and the sheet and criterion it was given on are shown.
     Undo,
+    /// Turn "why similar" on the sheet on or off (the Explain button; only where the study
+    /// allows it). On, it explains result 1 unless one is explained already.
+    SetExplain(bool),
+    /// Explain the result of this rank (1-based) against the sheet's query (hovered while
+    /// Explain is on or H is held). Never from a click: a click marks a hit.
+    Explain(u32),
     /// Show (or hide) the creation form.
     ShowCreateForm(bool),
     /// Create the study the form describes (a background job).

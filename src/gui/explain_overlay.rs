@@ -128,9 +128,19 @@ pub(crate) struct ExplainOverlay {
     /// The pair last asked for, answered or not (a failed one is not asked again at every
     /// frame of a hover).
     last: Option<ExplainTarget>,
+    /// The labels never name the system (a study's sheet hides it from scorers).
+    blind: bool,
 }
 
 impl ExplainOverlay {
+    /// An overlay whose labels never name the system, for a blind study's sheet.
+    pub fn blind() -> ExplainOverlay {
+        ExplainOverlay {
+            blind: true,
+            ..ExplainOverlay::default()
+        }
+    }
+
     /// Explains `target` against `query` on a worker thread, unless that pair is already on
     /// show or on its way. `library_dir` and `device` say where systems load from.
     pub fn request(
@@ -187,6 +197,14 @@ impl ExplainOverlay {
     /// The rank of the result whose pictures are on show.
     pub fn shown_rank(&self) -> Option<usize> {
         self.shown.as_ref().map(|s| s.target.rank)
+    }
+
+    /// Whether `item` (ranked by `system`) is the result on show: its tile draws the heatmap
+    /// rather than its thumbnail.
+    pub fn shows_result(&self, system: &str, item: ItemId) -> bool {
+        self.shown
+            .as_ref()
+            .is_some_and(|s| s.target.system == system && s.target.item == item)
     }
 
     /// Whether work is running.
@@ -252,10 +270,10 @@ impl ExplainOverlay {
         item: ItemId,
         size: Vec2,
     ) -> Option<Response> {
-        let shown = self
-            .shown
-            .as_ref()
-            .filter(|s| s.target.system == system && s.target.item == item)?;
+        if !self.shows_result(system, item) {
+            return None;
+        }
+        let shown = self.shown.as_ref()?;
         let label = format!(
             "Why similar: #{} agrees with the query here",
             shown.target.rank
@@ -266,10 +284,17 @@ impl ExplainOverlay {
     /// Draws the query's heatmap picture towards the result on show, in `size`.
     pub fn query_ui(&self, ui: &mut Ui, size: Vec2) -> Option<Response> {
         let shown = self.shown.as_ref()?;
-        let label = format!(
-            "Why similar: the query agrees with #{} ({}) here",
-            shown.target.rank, shown.target.system
-        );
+        let label = if self.blind {
+            format!(
+                "Why similar: the query agrees with #{} here",
+                shown.target.rank
+            )
+        } else {
+            format!(
+                "Why similar: the query agrees with #{} ({}) here",
+                shown.target.rank, shown.target.system
+            )
+        };
         Some(picture_ui(ui, &shown.query, size, label))
     }
 }

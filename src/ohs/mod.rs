@@ -131,6 +131,8 @@ pub struct StudySpec {
     pub systems: Vec<String>,
     pub queries: QuerySelection,
     pub seed: u64,
+    /// Scorers may see why each result is similar ([`crate::study::Study::show_explanations`]).
+    pub show_explanations: bool,
 }
 
 /// The queries `selection` picks from the library `lib`, street photos first.
@@ -343,6 +345,7 @@ pub fn create_study(
         systems: spec.systems.clone(),
         queries,
         sheets,
+        show_explanations: spec.show_explanations,
     };
     store_study(&mut lib.store, &new)
 }

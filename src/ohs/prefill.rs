@@ -303,6 +303,7 @@ mod tests {
                         .collect(),
                 })
                 .collect(),
+            show_explanations: false,
         }
     }
 

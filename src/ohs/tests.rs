@@ -54,6 +54,7 @@ pub(crate) fn worked_study() -> NewStudy {
         systems: vec!["A".into(), "B".into()],
         queries,
         sheets,
+        show_explanations: false,
     }
 }
 

@@ -143,4 +143,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE scores ADD COLUMN prefill TEXT NOT NULL DEFAULT 'none'
         CHECK (prefill IN ('none', 'confirmed', 'corrected'));
     "#,
+    // 4: whether a study lets its scorers see why each result is similar (heatmaps on the
+    // sheet). Older studies read as "no": they were scored without.
+    r#"
+    ALTER TABLE studies ADD COLUMN show_explanations INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

@@ -20,6 +20,9 @@ const STUDIES_SCHEMA: u32 = 2;
 /// The first schema version with objective rules, machine counts and pre-fill outcomes; an
 /// older database opened read-only (to merge) reads as having none.
 const PREFILL_SCHEMA: u32 = 3;
+/// The first schema version that says whether scorers may see explanations; an older
+/// database read-only reads as "no" (its studies were scored without).
+const EXPLAIN_SCHEMA: u32 = 4;
 
 impl<'a> Writer<'a> {
     /// Stores a new study with its queries and frozen sheets, and the machine's counts for
@@ -41,8 +44,15 @@ impl<'a> Writer<'a> {
             )));
         }
         self.tx.execute(
-            "INSERT INTO studies (name, goal, k, seed) VALUES (?1, ?2, ?3, ?4)",
-            params![study.name, study.goal, study.k, study.seed as i64],
+            "INSERT INTO studies (name, goal, k, seed, show_explanations) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                study.name,
+                study.goal,
+                study.k,
+                study.seed as i64,
+                study.show_explanations
+            ],
         )?;
         let study_id = self.tx.last_insert_rowid();
         for (i, c) in study.criteria.iter().enumerate() {
@@ -197,27 +207,41 @@ impl Store {
 
     /// The study called `name`, with its criteria, systems, queries and frozen sheets.
     pub fn study(&self, name: &str) -> Result<Option<Study>> {
+        let schema = self.schema_version()?;
+        let explain_column = if schema >= EXPLAIN_SCHEMA {
+            "show_explanations"
+        } else {
+            "0"
+        };
         let head = self
             .conn
             .query_row(
-                "SELECT id, name, goal, k, seed, created_at FROM studies WHERE name = ?1",
+                &format!(
+                    "SELECT id, name, goal, k, seed, created_at, {explain_column} FROM studies \
+                     WHERE name = ?1"
+                ),
                 [name],
                 |r| {
                     Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, u32>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, String>(5)?,
+                        (
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ),
+                        (
+                            r.get::<_, u32>(3)?,
+                            r.get::<_, i64>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, bool>(6)?,
+                        ),
                     ))
                 },
             )
             .optional()?;
-        let Some((id, name, goal, k, seed, created_at)) = head else {
+        let Some(((id, name, goal), (k, seed, created_at, show_explanations))) = head else {
             return Ok(None);
         };
-        let prefill_schema = self.schema_version()? >= PREFILL_SCHEMA;
+        let prefill_schema = schema >= PREFILL_SCHEMA;
         let objective_column = if prefill_schema { "objective" } else { "NULL" };
         let mut stmt = self.conn.prepare(&format!(
             "SELECT name, description, weight, direction, {objective_column} FROM study_criteria \
@@ -337,6 +361,7 @@ impl Store {
             systems,
             queries,
             sheets,
+            show_explanations,
         }))
     }
 
@@ -454,6 +479,7 @@ mod tests {
         schema_two_database(&path);
         let check = |store: &Store| {
             let study = store.study("old").unwrap().unwrap();
+            assert!(!study.show_explanations);
             assert_eq!(study.criteria[0].objective, None);
             assert!(study.sheets[0].machine.is_empty());
             let answers = store.study_answers(study.id).unwrap();
@@ -463,11 +489,48 @@ mod tests {
         // Read-only (a merge source) leaves its schema alone.
         check(&Store::open_read_only(&path).unwrap());
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(
+            store.schema_version().unwrap() as usize,
+            super::super::migrations::MIGRATIONS.len()
+        );
         check(&store);
         assert_eq!(
             store.answer(7, "ann", "category").unwrap().unwrap().prefill,
             Prefill::None
         );
+    }
+
+    /// A database as Vitrine wrote it before explanations (schema 3): its study reads as
+    /// "no explanations", read-only and after migrating; a new study keeps what it says.
+    #[test]
+    fn a_database_from_before_explanations_reads_as_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("three.sqlite");
+        schema_two_database(&path);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(super::super::migrations::MIGRATIONS[2])
+                .unwrap();
+            conn.execute_batch("PRAGMA user_version = 3;").unwrap();
+        }
+        let read_only = Store::open_read_only(&path).unwrap();
+        assert_eq!(read_only.schema_version().unwrap(), 3);
+        assert!(!read_only.study("old").unwrap().unwrap().show_explanations);
+        drop(read_only);
+        let mut store = Store::open(&path).unwrap();
+        assert!(!store.study("old").unwrap().unwrap().show_explanations);
+        let new = crate::study::NewStudy {
+            name: "shown".into(),
+            goal: String::new(),
+            k: 1,
+            seed: 1,
+            criteria: vec![Criterion::new("category", "")],
+            systems: vec!["a".into()],
+            queries: Vec::new(),
+            sheets: Vec::new(),
+            show_explanations: true,
+        };
+        store.write(|w| w.insert_study(&new, &[])).unwrap();
+        assert!(store.study("shown").unwrap().unwrap().show_explanations);
     }
 }

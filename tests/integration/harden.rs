@@ -165,6 +165,7 @@ fn a_read_only_library_serves_the_commands_that_only_read() {
                         .collect(),
                 })
                 .collect(),
+            show_explanations: false,
         };
         ohs::store_study(&mut handle.store, &study).unwrap();
     }

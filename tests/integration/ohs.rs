@@ -93,6 +93,7 @@ fn create_sheets_score_report_and_merge_from_the_cli() {
     );
     assert_eq!(created["sheets"], 12);
     assert_eq!(created["criteria"].as_array().unwrap().len(), 7);
+    assert_eq!(created["show_explanations"], false, "off unless asked for");
 
     let sheets = json(&vitrine(&lib, &["ohs", "sheets", "street study", "--json"]));
     let sheets = sheets.as_array().unwrap();
@@ -304,6 +305,7 @@ fn kill_study() -> NewStudy {
                     .collect(),
             })
             .collect(),
+        show_explanations: false,
     }
 }
 
@@ -581,8 +583,10 @@ fn objective_criteria_are_prefilled_and_the_report_sets_the_machine_against_scor
         "category=category",
         "--objective",
         "colour=colour",
+        "--show-explanations",
         "--json",
     ]));
+    assert_eq!(created["show_explanations"], true);
     assert_eq!(
         created["objective"],
         serde_json::json!({"category": "category", "colour": "colour"})
@@ -651,6 +655,7 @@ fn objective_criteria_are_prefilled_and_the_report_sets_the_machine_against_scor
             md.to_str().unwrap(),
         ],
     ));
+    assert_eq!(report["show_explanations"], true);
     let machine = report["machine"].as_array().unwrap();
     assert_eq!(machine.len(), 2);
     let (cat, col) = (&machine[0], &machine[1]);

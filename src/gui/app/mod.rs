@@ -180,6 +180,7 @@ impl eframe::App for App {
         self.poll_pickers();
         self.tabs.analyze.poll(&mut self.state.ohs, &mut self.rt);
         self.tabs.search.poll(&self.state.system, &mut self.rt);
+        self.tabs.evaluate.poll(&mut self.rt);
         self.tabs.personalize.poll(&mut self.rt);
         self.read_dropped_and_pasted(ctx);
         self.rt.thumbs.receive(ctx);

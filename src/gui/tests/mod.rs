@@ -5,6 +5,7 @@
 mod dial;
 mod explain;
 mod ohs;
+mod ohs_explain;
 mod ohs_prefill;
 mod personalize;
 mod train;

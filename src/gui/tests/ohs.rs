@@ -60,6 +60,7 @@ fn gui_study(lib: &mut Library) -> study::Study {
                     .collect(),
             })
             .collect(),
+        show_explanations: false,
     };
     ohs::store_study(&mut lib.store, &new).unwrap()
 }
@@ -604,6 +605,7 @@ fn scorers_read_each_criterions_guidelines_beside_the_sheet() {
                 })
                 .collect(),
             sheets: Vec::new(),
+            show_explanations: false,
         };
         spec.sheets = study
             .sheets

@@ -57,6 +57,7 @@ fn prefill_study(lib: &mut Library) -> Study {
                     .collect(),
             })
             .collect(),
+        show_explanations: false,
     };
     ohs::store_study(&mut lib.store, &new).unwrap()
 }

@@ -30,6 +30,8 @@ pub(crate) struct CreateForm {
     pub items: usize,
     pub folder: String,
     pub systems: Vec<String>,
+    /// Scorers may see why each result is similar (off: heatmaps may sway judgement).
+    pub show_explanations: bool,
     /// What the library holds, for the limits.
     pub street_available: usize,
     pub items_available: usize,
@@ -55,6 +57,7 @@ impl CreateForm {
             items: (street * 2 / 3).min(items_available),
             folder: String::new(),
             systems: Vec::new(),
+            show_explanations: false,
             street_available,
             items_available,
             label_groups,
@@ -75,6 +78,7 @@ impl CreateForm {
                     .filter(|p| !p.as_os_str().is_empty()),
             },
             seed: self.seed,
+            show_explanations: self.show_explanations,
         }
     }
 }
@@ -154,6 +158,14 @@ pub(super) fn create_form_ui(
         format!("{} shop photos, no street photos", form.items)
     };
     ui.label(RichText::new(ratio).weak());
+    ui.checkbox(
+        &mut form.show_explanations,
+        "Let scorers see why each result is similar (heatmaps)",
+    )
+    .on_hover_text(
+        "An Explain button (and H over a result) on the sheet shows where each result and the \
+         query agree. Off by default because heatmaps may sway judgement.",
+    );
     ui.add_space(8.0);
     ui.label(RichText::new("Criteria").strong());
     ui.label(

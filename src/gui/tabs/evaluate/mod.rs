@@ -15,15 +15,21 @@
 //! count pre-selected and marked "machine"; Enter or Confirm accepts it, a click or a typed
 //! count corrects it, and nothing is saved before one of them ([`crate::ohs::prefill`]).
 //!
+//! Where the study allows it (`show_explanations`), an Explain button and H held over a
+//! result show why it is similar: heatmaps in place of the result's and the query's
+//! pictures (`explain.rs`). Elsewhere nothing offers them, so scorers judge unswayed.
+//!
 //! The tab is a thin shell over [`crate::ohs::session`]: it keeps the session and what is
 //! being typed, turns clicks and keys into [`EvaluateCommand`]s, and draws (`sheet`, `form`).
 
+mod explain;
 mod form;
 mod sheet;
 
 use crate::error::Result;
 use crate::gui::command::Command;
 use crate::gui::command::EvaluateCommand;
+use crate::gui::explain_overlay::ExplainOverlay;
 use crate::gui::job_slot::{JobKind, JobOutput};
 use crate::gui::runtime::Runtime;
 use crate::gui::theme;
@@ -49,7 +55,6 @@ pub struct OhsUiState {
 }
 
 /// What the Evaluate tab shows.
-#[derive(Default)]
 pub(crate) struct EvaluateTab {
     pub studies: Vec<String>,
     pub study: Option<Study>,
@@ -57,6 +62,30 @@ pub(crate) struct EvaluateTab {
     pub session: Option<ScorerSession>,
     pub form: Option<CreateForm>,
     pub hits_input: String,
+    /// The Explain button is on (offered only where the study allows it).
+    pub explain_on: bool,
+    /// The "why similar" pictures of the result explained last; blind, so its labels never
+    /// name the system the scorer must not know.
+    pub explain: ExplainOverlay,
+    /// The sheet those pictures belong to: another sheet clears them (the same item may
+    /// be there against another query).
+    explain_sheet: Option<i64>,
+}
+
+impl Default for EvaluateTab {
+    fn default() -> EvaluateTab {
+        EvaluateTab {
+            studies: Vec::new(),
+            study: None,
+            scorer_input: String::new(),
+            session: None,
+            form: None,
+            hits_input: String::new(),
+            explain_on: false,
+            explain: ExplainOverlay::blind(),
+            explain_sheet: None,
+        }
+    }
 }
 
 impl EvaluateTab {
@@ -143,6 +172,8 @@ impl EvaluateTab {
                     self.hits_input.clear();
                 }
             }
+            EvaluateCommand::SetExplain(on) => self.set_explain(on, rt),
+            EvaluateCommand::Explain(rank) => self.explain_rank(rank, rt),
             EvaluateCommand::ShowCreateForm(show) => {
                 self.form = if show {
                     let counts = store.counts()?;
@@ -204,13 +235,16 @@ impl EvaluateTab {
                     });
             });
         } else if let (Some(study), Some(session)) = (&self.study, &self.session) {
+            let explain = study.show_explanations.then_some(sheet::SheetExplain {
+                overlay: &self.explain,
+                on: self.explain_on,
+            });
             sheet::sheet_ui(
                 ui,
-                study,
-                session,
+                (study, session),
                 &mut self.hits_input,
-                &rt.library_dir,
-                &mut rt.thumbs,
+                explain,
+                rt,
                 &mut commands,
             );
         } else {

@@ -2,13 +2,16 @@
 //! counts, the current criterion with its guidelines, the typed count and the moves, and the
 //! K results as tiles a click marks as hits. On an objective criterion the machine's count
 //! is pre-selected in its own colour, marked "machine", until the scorer confirms or
-//! corrects it.
+//! corrects it. Where the study allows it, Explain (or H held over a tile) shows heatmaps in
+//! place of the result's and the query's pictures; a click still only marks a hit.
 
 use super::KEY_HELP;
 
 use crate::gui::command::Command;
 use crate::gui::command::EvaluateCommand;
+use crate::gui::explain_overlay::ExplainOverlay;
 use crate::gui::image_widget::{image_ui, paint_image};
+use crate::gui::runtime::Runtime;
 use crate::gui::thumbs::{ImageRequest, ThumbCache};
 use crate::gui::{theme, widgets};
 use crate::ohs::session::ScorerSession;
@@ -20,16 +23,30 @@ use std::path::Path;
 /// Result tiles per row on a sheet.
 const SHEET_COLUMNS: usize = 5;
 
+/// "Why similar" on the sheet; only passed where the study allows it.
+#[derive(Clone, Copy)]
+pub(super) struct SheetExplain<'a> {
+    pub overlay: &'a ExplainOverlay,
+    /// The Explain button is on.
+    pub on: bool,
+}
+
 /// One sheet: query large on the left, the K results in a grid, the criteria and controls.
 pub(super) fn sheet_ui(
     ui: &mut Ui,
-    study: &Study,
-    session: &ScorerSession,
+    (study, session): (&Study, &ScorerSession),
     hits_input: &mut String,
-    root: &Path,
-    thumbs: &mut ThumbCache,
+    explain: Option<SheetExplain<'_>>,
+    rt: &mut Runtime,
     commands: &mut Vec<Command>,
 ) {
+    let (root, thumbs) = (rt.library_dir.as_path(), &mut rt.thumbs);
+    // Heatmaps with the Explain button on, or while H is held (not while typing).
+    let h_held = explain.is_some()
+        && !rt.typing_at_start
+        && !ui.ctx().text_edit_focused()
+        && ui.input(|i| i.key_down(egui::Key::H));
+    let shown = explain.filter(|e| e.on || h_held).map(|e| e.overlay);
     let Some(sheet) = session.sheet(study) else {
         ui.label("This study has no sheets.");
         return;
@@ -50,6 +67,9 @@ pub(super) fn sheet_ui(
                 if session.is_done(study, sheet) {
                     widgets::pill_ui(ui, "this sheet is done");
                 }
+                if let Some(explain) = explain {
+                    explain_button_ui(ui, explain, commands);
+                }
             });
             // Readable at a glance (F1 shows every key).
             ui.add(egui::Label::new(RichText::new(KEY_HELP).weak()).wrap());
@@ -63,7 +83,26 @@ pub(super) fn sheet_ui(
             ui.label(RichText::new("Query").strong());
             let thumb = thumbs.texture_or_request(ImageRequest::full(root, &query.image));
             let side = ui.available_width();
-            image_ui(ui, &thumb, Vec2::splat(side));
+            // Explaining: the query's heatmap towards the explained result replaces it.
+            let explained = shown.and_then(|e| e.query_ui(ui, Vec2::splat(side)));
+            match explained.and(shown.and_then(ExplainOverlay::shown_rank)) {
+                Some(rank) => {
+                    ui.label(
+                        RichText::new(format!("Where it matches #{rank} (red: most)"))
+                            .small()
+                            .weak(),
+                    );
+                }
+                None => {
+                    image_ui(ui, &thumb, Vec2::splat(side));
+                }
+            }
+            if shown.is_some_and(ExplainOverlay::is_running) {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(RichText::new("Explaining…").small().weak());
+                });
+            }
             widgets::pill_ui(ui, &format!("{} photo", query.domain.as_str()));
             ui.add_space(10.0);
             criteria_ui(ui, study, session, sheet, commands);
@@ -150,8 +189,22 @@ pub(super) fn sheet_ui(
                 Some(machine) => TileMarks::Machine(&machine.marks),
                 None => TileMarks::Scorer(session.marks_on(sheet)),
             };
-            results_grid_ui(ui, sheet, marks, root, thumbs, commands);
+            results_grid_ui(ui, sheet, (marks, shown), root, thumbs, commands);
         });
+}
+
+/// The Explain toggle, with what it shows and that a click still marks a hit.
+fn explain_button_ui(ui: &mut Ui, explain: SheetExplain<'_>, commands: &mut Vec<Command>) {
+    if ui
+        .add(egui::Button::new("Explain").selected(explain.on))
+        .on_hover_text(
+            "Why similar: heatmaps of where the hovered result and the query agree (red: \
+             most). Or hold H over a result. Clicking a result still marks it a hit",
+        )
+        .clicked()
+    {
+        commands.push(EvaluateCommand::SetExplain(!explain.on).into());
+    }
 }
 
 /// The machine's pre-fill: its count in the machine colour, what rule made it (tooltip),
@@ -262,11 +315,12 @@ enum TileMarks<'a> {
     Machine(&'a [u32]),
 }
 
-/// The K results; a click marks or unmarks a hit.
+/// The K results; a click marks or unmarks a hit. With `explain` (Explain on, or H held),
+/// hovering a tile explains it and the explained one shows its heatmap.
 fn results_grid_ui(
     ui: &mut Ui,
     sheet: &Sheet,
-    marks: TileMarks<'_>,
+    (marks, explain): (TileMarks<'_>, Option<&ExplainOverlay>),
     root: &Path,
     thumbs: &mut ThumbCache,
     commands: &mut Vec<Command>,
@@ -291,7 +345,28 @@ fn results_grid_ui(
                     response.widget_info(|| {
                         egui::WidgetInfo::selected(egui::Role::CheckBox, true, marked, &label)
                     });
-                    paint_tile(ui, rect, rank, mark, root, thumbs, item);
+                    // The explained tile draws its heatmap where its thumbnail goes.
+                    let heatmap = explain.filter(|e| e.shows_result(&sheet.system, item.item_id));
+                    let image = heatmap.is_none().then_some(item.image.as_str());
+                    paint_tile(ui, rect, rank, mark, root, thumbs, image);
+                    if let Some(overlay) = heatmap {
+                        let image_rect = tile_image_rect(rect);
+                        let mut child = ui.new_child(egui::UiBuilder::new().max_rect(image_rect));
+                        overlay.result_ui(
+                            &mut child,
+                            &sheet.system,
+                            item.item_id,
+                            image_rect.size(),
+                        );
+                    }
+                    if let Some(overlay) = explain
+                        && response.hovered()
+                        && overlay
+                            .wanted()
+                            .is_none_or(|w| w.item != item.item_id || w.system != sheet.system)
+                    {
+                        commands.push(Command::from(EvaluateCommand::Explain(rank)));
+                    }
                     let response = if mark == Some(TileMark::Machine) {
                         response.on_hover_text(
                             "The machine counts this result as a hit; confirm or correct",
@@ -316,7 +391,16 @@ enum TileMark {
     Machine,
 }
 
-/// One result tile; `mark` says who marked it a hit (none: not a hit).
+/// Where a tile's picture goes.
+fn tile_image_rect(rect: egui::Rect) -> egui::Rect {
+    egui::Rect::from_min_size(
+        rect.min + Vec2::splat(theme::CARD_PADDING),
+        Vec2::splat(rect.width() - 2.0 * theme::CARD_PADDING),
+    )
+}
+
+/// One result tile; `mark` says who marked it a hit (none: not a hit). `image`: its stored
+/// thumbnail, or `None` where the caller draws a heatmap instead.
 fn paint_tile(
     ui: &Ui,
     rect: egui::Rect,
@@ -324,7 +408,7 @@ fn paint_tile(
     mark: Option<TileMark>,
     root: &Path,
     thumbs: &mut ThumbCache,
-    item: &study::SheetItem,
+    image: Option<&str>,
 ) {
     let painter = ui.painter();
     let fill = match mark {
@@ -347,12 +431,10 @@ fn paint_tile(
         Stroke::new(width, stroke),
         StrokeKind::Inside,
     );
-    let image_rect = egui::Rect::from_min_size(
-        rect.min + Vec2::splat(theme::CARD_PADDING),
-        Vec2::splat(rect.width() - 2.0 * theme::CARD_PADDING),
-    );
-    let thumb = thumbs.thumb(root, &item.image);
-    paint_image(painter, &thumb, image_rect);
+    if let Some(image) = image {
+        let thumb = thumbs.thumb(root, image);
+        paint_image(painter, &thumb, tile_image_rect(rect));
+    }
     let text = match mark {
         Some(TileMark::Machine) => format!("#{rank}  machine"),
         Some(TileMark::Scorer) => format!("#{rank}  hit"),
