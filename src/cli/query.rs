@@ -250,17 +250,21 @@ pub fn grid_size(rows: usize, k: usize) -> (u32, u32) {
 /// The most pixels a contact sheet may have (300 MB of RGB).
 pub const MAX_GRID_PIXELS: u64 = 100_000_000;
 
-/// Draws the contact sheet and writes it to `out` atomically (a temporary file, renamed). It
-/// is as wide as the longest result list (at most `k`), not as `k` asks, and refused when
-/// it would have more than [`MAX_GRID_PIXELS`].
-fn write_grid(results: &[QueryResult], k: usize, out: &Path) -> Result<()> {
+/// The size of a contact sheet of `results`, by `size(rows, columns)` with as many columns as
+/// the longest result list (at most `k`); refused when it would have more than
+/// [`MAX_GRID_PIXELS`].
+pub fn checked_grid_size(
+    results: &[QueryResult],
+    k: usize,
+    size: fn(usize, usize) -> (u32, u32),
+) -> Result<(u32, u32)> {
     let columns = results
         .iter()
         .map(|r| r.results.len())
         .max()
         .unwrap_or(0)
         .min(k);
-    let (width, height) = grid_size(results.len(), columns);
+    let (width, height) = size(results.len(), columns);
     if u64::from(width) * u64::from(height) > MAX_GRID_PIXELS {
         return Err(Error::Invalid(format!(
             "the contact sheet would be {width}×{height} pixels, more than the \
@@ -268,6 +272,14 @@ fn write_grid(results: &[QueryResult], k: usize, out: &Path) -> Result<()> {
              smaller -k"
         )));
     }
+    Ok((width, height))
+}
+
+/// Draws the contact sheet and writes it to `out` atomically (a temporary file, renamed). It
+/// is as wide as the longest result list (at most `k`), not as `k` asks, and refused when
+/// it would have more than [`MAX_GRID_PIXELS`].
+fn write_grid(results: &[QueryResult], k: usize, out: &Path) -> Result<()> {
+    let (width, height) = checked_grid_size(results, k, grid_size)?;
     let mut sheet = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
     for (row, result) in results.iter().enumerate() {
         let y = PAD_PX + row as u32 * (CELL_PX + CAPTION_PX + PAD_PX);

@@ -17,7 +17,9 @@
 
 use crate::catalog::ItemId;
 use crate::explain::{DEFAULT_OPACITY, FeatureCache, FeatureMap, PairOverlays, QuerySide};
+use crate::gui::image_widget::image_ui;
 use crate::gui::pending::Pending;
+use crate::gui::thumbs::Thumb;
 use crate::library::Library;
 use crate::model::system::System;
 use eframe::egui;
@@ -308,4 +310,34 @@ fn picture_ui(ui: &mut Ui, texture: &egui::TextureHandle, size: Vec2, label: Str
         .image(texture.id(), fitted, uv, egui::Color32::WHITE);
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &label));
     response.on_hover_text(label)
+}
+
+/// The query's picture in a tab that explains: its heatmap towards the explained result,
+/// captioned, when `overlay` has one, else `thumb`; and a spinner while a result is being
+/// explained. The Search tab and the Evaluate sheet draw their query with it.
+pub(crate) fn query_picture_ui(
+    ui: &mut Ui,
+    overlay: Option<&ExplainOverlay>,
+    thumb: &Thumb,
+    side: f32,
+) {
+    let explained = overlay.and_then(|e| e.query_ui(ui, Vec2::splat(side)));
+    match explained.and(overlay.and_then(ExplainOverlay::shown_rank)) {
+        Some(rank) => {
+            ui.label(
+                egui::RichText::new(format!("Where it matches #{rank} (red: most)"))
+                    .small()
+                    .weak(),
+            );
+        }
+        None => {
+            image_ui(ui, thumb, Vec2::splat(side));
+        }
+    }
+    if overlay.is_some_and(ExplainOverlay::is_running) {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(egui::RichText::new("Explaining…").small().weak());
+        });
+    }
 }

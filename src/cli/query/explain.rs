@@ -9,7 +9,7 @@
 //! the query agrees with that result, so a pair is read top to bottom. Every image is the
 //! letterboxed square the model saw, which is the region a heatmap covers.
 
-use super::{CAPTION_PX, CELL_PX, MAX_GRID_PIXELS, PAD_PX, draw_text, place, thumbnail};
+use super::{CAPTION_PX, CELL_PX, PAD_PX, checked_grid_size, draw_text, place, thumbnail};
 use crate::error::{Error, Result};
 use crate::explain::{self, DEFAULT_OPACITY, FeatureCache, Heatmap};
 use crate::model::system::System;
@@ -48,20 +48,7 @@ pub fn write_explained_grid(
     system: &System,
     out: &Path,
 ) -> Result<ExplainCost> {
-    let columns = results
-        .iter()
-        .map(|r| r.results.len())
-        .max()
-        .unwrap_or(0)
-        .min(k);
-    let (width, height) = explained_grid_size(results.len(), columns);
-    if u64::from(width) * u64::from(height) > MAX_GRID_PIXELS {
-        return Err(Error::Invalid(format!(
-            "the contact sheet would be {width}×{height} pixels, more than the \
-             {MAX_GRID_PIXELS} a sheet may have (the limit); ask for fewer queries or a \
-             smaller -k"
-        )));
-    }
+    let (width, height) = checked_grid_size(results, k, explained_grid_size)?;
     let start = Instant::now();
     let mut cache = FeatureCache::default();
     let mut explained = 0;

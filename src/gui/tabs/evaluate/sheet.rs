@@ -9,8 +9,8 @@ use super::KEY_HELP;
 
 use crate::gui::command::Command;
 use crate::gui::command::EvaluateCommand;
-use crate::gui::explain_overlay::ExplainOverlay;
-use crate::gui::image_widget::{image_ui, paint_image};
+use crate::gui::explain_overlay::{ExplainOverlay, query_picture_ui};
+use crate::gui::image_widget::paint_image;
 use crate::gui::runtime::Runtime;
 use crate::gui::thumbs::{ImageRequest, ThumbCache};
 use crate::gui::{theme, widgets};
@@ -84,25 +84,7 @@ pub(super) fn sheet_ui(
             let thumb = thumbs.texture_or_request(ImageRequest::full(root, &query.image));
             let side = ui.available_width();
             // Explaining: the query's heatmap towards the explained result replaces it.
-            let explained = shown.and_then(|e| e.query_ui(ui, Vec2::splat(side)));
-            match explained.and(shown.and_then(ExplainOverlay::shown_rank)) {
-                Some(rank) => {
-                    ui.label(
-                        RichText::new(format!("Where it matches #{rank} (red: most)"))
-                            .small()
-                            .weak(),
-                    );
-                }
-                None => {
-                    image_ui(ui, &thumb, Vec2::splat(side));
-                }
-            }
-            if shown.is_some_and(ExplainOverlay::is_running) {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label(RichText::new("Explaining…").small().weak());
-                });
-            }
+            query_picture_ui(ui, shown, &thumb, side);
             widgets::pill_ui(ui, &format!("{} photo", query.domain.as_str()));
             ui.add_space(10.0);
             criteria_ui(ui, study, session, sheet, commands);

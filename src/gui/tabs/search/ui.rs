@@ -10,7 +10,7 @@ use crate::gui::command::CatalogCommand;
 use crate::gui::command::Command;
 use crate::gui::command::QuerySource;
 use crate::gui::command::SearchCommand;
-use crate::gui::explain_overlay::ExplainOverlay;
+use crate::gui::explain_overlay::{ExplainOverlay, query_picture_ui};
 use crate::gui::image_widget::image_ui;
 use crate::gui::job_slot::{JobKind, JobState};
 use crate::gui::runtime::Runtime;
@@ -372,25 +372,7 @@ fn query_ui(
         }
     };
     // With Explain on, the query's heatmap towards the explained result replaces it.
-    let explained = explain.and_then(|e| e.query_ui(ui, Vec2::splat(side)));
-    match explained.and(explain.and_then(ExplainOverlay::shown_rank)) {
-        Some(rank) => {
-            ui.label(
-                RichText::new(format!("Where it matches #{rank} (red: most)"))
-                    .small()
-                    .weak(),
-            );
-        }
-        None => {
-            image_ui(ui, &thumb, Vec2::splat(side));
-        }
-    }
-    if explain.is_some_and(ExplainOverlay::is_running) {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(RichText::new("Explaining…").small().weak());
-        });
-    }
+    query_picture_ui(ui, explain, &thumb, side);
     ui.add_space(6.0);
     ui.add(egui::Label::new(RichText::new(shown.source.describe()).strong()).wrap());
     let labels_ui = |ui: &mut Ui, labels: &[crate::search::PredictedLabel]| {
