@@ -41,6 +41,26 @@ pub(super) fn small_demo(items: usize) -> DemoOptions {
     }
 }
 
+/// The frozen results of a test sheet: these catalogue items, in order.
+pub(super) fn sheet_items(items: &[crate::catalog::Item]) -> Vec<crate::study::SheetItem> {
+    items
+        .iter()
+        .map(|it| crate::study::SheetItem {
+            item_id: it.id,
+            image: it.image.clone(),
+        })
+        .collect()
+}
+
+/// A shop query: the catalogue item's own photo.
+pub(super) fn shop_query(item: &crate::catalog::Item) -> crate::study::NewQuery {
+    crate::study::NewQuery {
+        image: item.image.clone(),
+        domain: crate::study::Domain::Shop,
+        item_id: Some(item.id),
+    }
+}
+
 /// A temp library holding a small demo catalogue.
 pub(super) fn demo_library(items: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 //! clicks on result tiles, number keys and a typed count, stops and resumes where they were,
 //! and the Analyze tab shows the Table I grid with α.
 
-use super::{demo_library, harness, has_label, run_until, settle};
+use super::{demo_library, harness, has_label, run_until, settle, sheet_items};
 use crate::gui::command::AnalyzeCommand;
 use crate::gui::command::Command;
 use crate::gui::command::EvaluateCommand;
@@ -11,7 +11,7 @@ use crate::gui::{App, Startup};
 use crate::library::Library;
 use crate::ohs;
 use crate::store::ItemFilter;
-use crate::study::{self, Criterion, Direction, Domain, NewQuery, NewSheet, NewStudy, SheetItem};
+use crate::study::{self, Criterion, Direction, Domain, NewQuery, NewSheet, NewStudy};
 use eframe::egui;
 use eframe::egui::Role;
 use egui_kittest::kittest::Queryable;
@@ -51,13 +51,7 @@ fn gui_study(lib: &mut Library) -> study::Study {
             .map(|i| NewSheet {
                 query: i / 2,
                 system: i % 2,
-                items: items[i..i + 5]
-                    .iter()
-                    .map(|it| SheetItem {
-                        item_id: it.id,
-                        image: it.image.clone(),
-                    })
-                    .collect(),
+                items: sheet_items(&items[i..i + 5]),
             })
             .collect(),
         show_explanations: false,

@@ -3,13 +3,13 @@
 //! it shows the result's and the query's heatmaps after the job (never naming the system),
 //! and a click on a tile still marks a hit.
 
-use super::{demo_library, harness, has_label, run_until, settle};
+use super::{demo_library, harness, has_label, run_until, settle, sheet_items, shop_query};
 use crate::gui::Startup;
 use crate::gui::command::{Command, EvaluateCommand};
 use crate::library::Library;
 use crate::ohs;
 use crate::store::ItemFilter;
-use crate::study::{Criterion, Domain, NewQuery, NewSheet, NewStudy, SheetItem, Study};
+use crate::study::{Criterion, NewSheet, NewStudy, Study};
 use eframe::egui::Role;
 use egui_kittest::kittest::Queryable;
 
@@ -23,21 +23,11 @@ fn explain_study(lib: &mut Library, name: &str, show_explanations: bool) -> Stud
         seed: 1,
         criteria: vec![Criterion::new("details", "")],
         systems: vec!["imagenet-lite0".into()],
-        queries: vec![NewQuery {
-            image: items[0].image.clone(),
-            domain: Domain::Shop,
-            item_id: Some(items[0].id),
-        }],
+        queries: vec![shop_query(&items[0])],
         sheets: vec![NewSheet {
             query: 0,
             system: 0,
-            items: items[1..4]
-                .iter()
-                .map(|it| SheetItem {
-                    item_id: it.id,
-                    image: it.image.clone(),
-                })
-                .collect(),
+            items: sheet_items(&items[1..4]),
         }],
         show_explanations,
     };

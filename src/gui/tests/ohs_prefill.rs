@@ -4,15 +4,13 @@
 //! confirms (Enter, or the Confirm button) or corrects (a click on a tile), and SQLite
 //! records which.
 
-use super::{demo_library, harness, has_label, settle};
+use super::{demo_library, harness, has_label, settle, sheet_items, shop_query};
 use crate::gui::Startup;
 use crate::gui::command::{AnalyzeCommand, Command, EvaluateCommand};
 use crate::library::Library;
 use crate::ohs;
 use crate::store::ItemFilter;
-use crate::study::{
-    Criterion, Domain, NewQuery, NewSheet, NewStudy, ObjectiveRule, Prefill, SheetItem, Study,
-};
+use crate::study::{Criterion, NewSheet, NewStudy, ObjectiveRule, Prefill, Study};
 use eframe::egui;
 use eframe::egui::Role;
 use egui_kittest::kittest::Queryable;
@@ -36,25 +34,12 @@ fn prefill_study(lib: &mut Library) -> Study {
             objective("details", None),
         ],
         systems: vec!["imagenet-lite0".into(), "other".into()],
-        queries: items[..2]
-            .iter()
-            .map(|it| NewQuery {
-                image: it.image.clone(),
-                domain: Domain::Shop,
-                item_id: Some(it.id),
-            })
-            .collect(),
+        queries: items[..2].iter().map(shop_query).collect(),
         sheets: (0..4)
             .map(|i| NewSheet {
                 query: i / 2,
                 system: i % 2,
-                items: items[2 + i..7 + i]
-                    .iter()
-                    .map(|it| SheetItem {
-                        item_id: it.id,
-                        image: it.image.clone(),
-                    })
-                    .collect(),
+                items: sheet_items(&items[2 + i..7 + i]),
             })
             .collect(),
         show_explanations: false,
