@@ -37,6 +37,7 @@ pub mod csv_header;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod experiment;
 pub mod explain;
 #[doc(hidden)]
 pub mod fuzzing;

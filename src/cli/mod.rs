@@ -6,6 +6,7 @@ mod bench;
 mod catalog;
 mod demo;
 mod eval;
+mod experiment;
 mod import;
 mod index;
 mod ohs;
@@ -66,6 +67,9 @@ pub enum Command {
     /// recommend for a user.
     #[command(subcommand)]
     Personalize(personalize::PersonalizeCommand),
+    /// The paper's experiments, each one command: Table I's ablation, Fig. 5's extractors.
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCommand),
     /// Measure throughput on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -99,6 +103,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Eval(cmd)) => eval::run(&dir, &cli.device, cmd),
         Some(Command::Ohs(cmd)) => ohs::run(&dir, &cli.device, cmd),
         Some(Command::Personalize(cmd)) => personalize::run(&dir, &cli.device, cmd),
+        Some(Command::Experiment(cmd)) => experiment::run(&dir, &cli.device, cmd),
         Some(Command::Bench(cmd)) => bench::run(&dir, &cli.device, cmd),
         Some(Command::Weights(cmd)) => weights::run(cmd),
     }
