@@ -182,3 +182,10 @@ mod tests {
         assert_eq!(madd::<WithoutFma>(a, b, -1.0), 0.0);
     }
 }
+
+/// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
+pub fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
+}
