@@ -28,6 +28,7 @@ use crate::model::system::System;
 use crate::search::Searcher;
 use crate::sources::demo::{self, DemoOptions};
 use crate::sources::import::{self, FolderSplit, ImportOptions};
+use crate::train::checkpoint::{RunState, run_dir};
 use crate::train::metrics::ClassifyMetrics;
 use crate::train::{self, BackgroundAug, Mode, TrainConfig};
 use candle_core::Device;
@@ -176,6 +177,9 @@ pub struct Table1Options {
     pub queries: Option<QuerySet>,
     /// Results per query.
     pub k: usize,
+    /// Measure, without training again, a system of the table's name whose finished run
+    /// had exactly this recipe (an interrupted experiment continues where it stopped).
+    pub reuse: bool,
 }
 
 impl Default for Table1Options {
@@ -193,6 +197,7 @@ impl Default for Table1Options {
             },
             queries: None,
             k: 10,
+            reuse: false,
         }
     }
 }
@@ -222,7 +227,8 @@ pub struct Table1Row {
     /// `None` without held-out photos.
     pub held_out: Option<HeldOutRow>,
     pub epochs_run: usize,
-    pub train_secs: f64,
+    /// `None` when the system was reused ([`Table1Options::reuse`]).
+    pub train_secs: Option<f64>,
     pub index_secs: f64,
 }
 
@@ -328,14 +334,24 @@ fn run_variant(
     ctx: &JobContext,
 ) -> Result<Table1Row> {
     let config = train_config(variant, options);
-    let trained = train::train(
-        lib,
-        &config,
-        false,
-        device,
-        &ctx.within("training"),
-        &mut |_| {},
-    )?;
+    let (test, epochs_run, train_secs) = match reusable(lib, &config, options, device)? {
+        Some(system) => {
+            let test = train::evaluate_classification(lib, &system, &ctx.within("testing"))?;
+            let state = RunState::load(&run_dir(lib.root(), &config.name))?;
+            (test, state.history.len(), None)
+        }
+        None => {
+            let trained = train::train(
+                lib,
+                &config,
+                false,
+                device,
+                &ctx.within("training"),
+                &mut |_| {},
+            )?;
+            (trained.test, trained.epochs_run, Some(trained.elapsed_secs))
+        }
+    };
     let system = System::load(lib, &config.name, device)?;
     let input_size = system.preprocess().side_px;
     let indexed = index::build(
@@ -362,14 +378,34 @@ fn run_variant(
         variant: variant.clone(),
         system: config.name,
         input_size,
-        test: trained.test,
+        test,
         in_shop: retrieval.in_shop,
         street_to_shop: retrieval.street_to_shop,
         held_out,
-        epochs_run: trained.epochs_run,
-        train_secs: trained.elapsed_secs,
+        epochs_run,
+        train_secs,
         index_secs: indexed.elapsed_secs,
     })
+}
+
+/// With [`Table1Options::reuse`], the trained system of `config`'s name when its run had
+/// exactly `config` (the same recipe, seed included) and finished.
+fn reusable(
+    lib: &Library,
+    config: &TrainConfig,
+    options: &Table1Options,
+    device: &Device,
+) -> Result<Option<System>> {
+    if !options.reuse {
+        return Ok(None);
+    }
+    let Ok(state) = RunState::load(&run_dir(lib.root(), &config.name)) else {
+        return Ok(None);
+    };
+    if state.config != *config {
+        return Ok(None);
+    }
+    Ok(System::load(lib, &config.name, device).ok())
 }
 
 impl Table1Report {
@@ -427,8 +463,9 @@ impl Table1Report {
             });
         }
         row("epochs run", &|r| r.epochs_run.to_string());
-        row("train + index time", &|r| {
-            format!("{:.0} s + {:.0} s", r.train_secs, r.index_secs)
+        row("train + index time", &|r| match r.train_secs {
+            Some(train) => format!("{train:.0} s + {:.0} s", r.index_secs),
+            None => format!("reused + {:.0} s", r.index_secs),
         });
         out.push_str(&format!(
             "\n{} catalogue items; {} mode, up to {} epochs, background augmentation {}, seed \
@@ -554,5 +591,20 @@ mod tests {
         assert!(table.starts_with("| | V1 | V2 |"), "{table}");
         assert!(table.contains("| shallow branch | no | yes |"), "{table}");
         assert!(table.contains("street-to-shop top-10"), "{table}");
+
+        // Reused, the same systems measure the same, and nothing trains again.
+        options.reuse = true;
+        let again = run(&mut lib, &options, &Device::Cpu, &JobContext::silent()).unwrap();
+        for (first, second) in report.rows.iter().zip(&again.rows) {
+            assert_eq!(second.train_secs, None);
+            assert_eq!(first.test, second.test);
+            assert_eq!(first.in_shop, second.in_shop);
+            assert_eq!(first.epochs_run, second.epochs_run);
+        }
+        // A different recipe is not reused.
+        options.recipe.seed += 1;
+        options.only = vec!["V1".into()];
+        let other = run(&mut lib, &options, &Device::Cpu, &JobContext::silent()).unwrap();
+        assert!(other.rows[0].train_secs.is_some());
     }
 }

@@ -49,6 +49,10 @@ pub struct Table1Args {
     /// Decides every split and random augmentation.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Measure, without training again, systems of the table's names whose finished runs had
+    /// exactly this recipe (continues an interrupted experiment).
+    #[arg(long)]
+    pub reuse: bool,
     /// Also write the table as Markdown to this file.
     #[arg(long, value_name = "OUT.md")]
     pub report: Option<PathBuf>,
@@ -62,6 +66,7 @@ pub fn run(dir: &Path, device: &str, args: &Table1Args) -> anyhow::Result<ExitCo
     let mut options = Table1Options {
         prefix: args.prefix.clone(),
         only: args.only.clone(),
+        reuse: args.reuse,
         ..Table1Options::default()
     };
     options.recipe.mode = Mode::parse(&args.mode, args.blocks)?;
