@@ -32,17 +32,17 @@ use crate::train::checkpoint::{RunState, run_dir};
 use crate::train::metrics::ClassifyMetrics;
 use crate::train::{self, BackgroundAug, Mode, TrainConfig};
 use candle_core::Device;
-use serde::Serialize;
-use std::path::PathBuf;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// One of the five systems: what the paper trained and what stands in for it here.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Variant {
     /// `V1` … `V5`.
-    pub id: &'static str,
+    pub id: String,
     /// The paper's system, in its words.
-    pub paper: &'static str,
+    pub paper: String,
     /// The backbone used here (`BackboneKind` name).
     pub backbone: String,
     pub shallow: bool,
@@ -73,9 +73,9 @@ pub fn large_backbone() -> BackboneKind {
 pub fn variants() -> Vec<Variant> {
     let small = BackboneKind::Lite0.as_str().to_owned();
     let large = large_backbone().as_str().to_owned();
-    let v = |id, paper, backbone: &str, shallow, heavy_augment| Variant {
-        id,
-        paper,
+    let v = |id: &str, paper: &str, backbone: &str, shallow, heavy_augment| Variant {
+        id: id.to_owned(),
+        paper: paper.to_owned(),
         backbone: backbone.to_owned(),
         shallow,
         heavy_augment,
@@ -203,7 +203,7 @@ impl Default for Table1Options {
 }
 
 /// Same-category retrieval for held-out photos (see [`eval::evaluate_held_out`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeldOutRow {
     pub queries: usize,
     /// Same-category precision of the top k.
@@ -213,7 +213,7 @@ pub struct HeldOutRow {
 }
 
 /// One system's row of the table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table1Row {
     pub variant: Variant,
     pub system: String,
@@ -233,7 +233,7 @@ pub struct Table1Row {
 }
 
 /// The whole table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table1Report {
     pub rows: Vec<Table1Row>,
     /// Catalogue items of the library.
@@ -252,8 +252,37 @@ pub struct Table1Report {
     pub elapsed_secs: f64,
 }
 
+/// Where the last run's report is kept, for the GUI to show it again.
+pub fn report_path(root: &Path) -> PathBuf {
+    root.join("experiments").join("table1.json")
+}
+
+/// The report of the last run in the library at `root` (`None`: never run here).
+pub fn last_report(root: &Path) -> Result<Option<Table1Report>> {
+    let path = report_path(root);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::file(&path, format!("not a Table I report: {e}")))
+}
+
+fn save_report(root: &Path, report: &Table1Report) -> Result<()> {
+    let path = report_path(root);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let json = serde_json::to_vec_pretty(report)
+        .map_err(|e| Error::Invalid(format!("cannot describe the report: {e}")))?;
+    crate::atomic_file::write(&path, &json)
+}
+
 /// Trains and measures each asked-for variant in turn (progress names the variant; cancel
-/// stops between and inside steps). A run replaces the systems it names.
+/// stops between and inside steps). A run replaces the systems it names; its report is kept
+/// as [`report_path`].
 pub fn run(
     lib: &mut Library,
     options: &Table1Options,
@@ -274,12 +303,12 @@ pub fn run(
         let step = ctx.within(&format!("{} ({}/{})", variant.id, i + 1, chosen.len()));
         rows.push(run_variant(lib, variant, options, device, &step)?);
     }
-    let repeats =
-        rows.iter().any(|r| r.variant.id >= "V4") && large_backbone() == BackboneKind::Lite0;
+    let repeats = rows.iter().any(|r| r.variant.id.as_str() >= "V4")
+        && large_backbone() == BackboneKind::Lite0;
     let note = repeats.then(|| {
         "only EfficientNet-Lite0's weights are installed: V4 and V5 repeat V1 and V2".to_owned()
     });
-    Ok(Table1Report {
+    let report = Table1Report {
         rows,
         items: lib.store.counts()?.items,
         mode: options.recipe.mode.name().to_owned(),
@@ -294,7 +323,9 @@ pub fn run(
         cpu: crate::simd::cpu_model(),
         simd: crate::simd::simd_level().to_owned(),
         elapsed_secs: start.elapsed().as_secs_f64(),
-    })
+    };
+    save_report(lib.root(), &report)?;
+    Ok(report)
 }
 
 /// The variants `only` names (all five when empty), in the paper's order.
@@ -409,19 +440,15 @@ fn reusable(
 }
 
 impl Table1Report {
-    /// The table as Markdown, shaped like the paper's Table I: one column per system, one
-    /// row per measure (percentages), then how it was made.
-    pub fn to_markdown(&self) -> String {
-        let mut out = String::new();
-        let header: Vec<String> = self.rows.iter().map(|r| r.variant.id.to_owned()).collect();
-        out.push_str(&format!("| | {} |\n", header.join(" | ")));
-        out.push_str(&format!("|---|{}\n", "---:|".repeat(self.rows.len())));
+    /// The table shaped like the paper's Table I: one row per measure, named, with one cell
+    /// per system (percentages); what the CLI prints and the Train tab shows.
+    pub fn table(&self) -> Vec<(String, Vec<String>)> {
+        let mut table = Vec::new();
         let mut row = |name: &str, cell: &dyn Fn(&Table1Row) -> String| {
-            let cells: Vec<String> = self.rows.iter().map(cell).collect();
-            out.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
+            table.push((name.to_owned(), self.rows.iter().map(cell).collect()));
         };
         let pct = |x: f64| format!("{:.1} %", 100.0 * x);
-        row("stands for (paper)", &|r| r.variant.paper.to_owned());
+        row("stands for (paper)", &|r| r.variant.paper.clone());
         row("backbone", &|r| {
             format!(
                 "{} @ {}",
@@ -431,7 +458,7 @@ impl Table1Report {
         });
         row("shallow branch", &|r| yes_no(r.variant.shallow));
         row("heavier augmentation", &|r| yes_no(r.variant.heavy_augment));
-        row("**Test IoU**", &|r| pct(r.test.iou));
+        row("Test IoU", &|r| pct(r.test.iou));
         row("test precision", &|r| pct(r.test.precision));
         row("test recall", &|r| pct(r.test.recall));
         row("in-shop label IoU@10", &|r| pct(r.in_shop.mean_label_iou));
@@ -449,6 +476,11 @@ impl Table1Report {
             }
         });
         if self.rows.iter().any(|r| r.street_to_shop.is_some()) {
+            row("street-to-shop top-1", &|r| {
+                r.street_to_shop
+                    .as_ref()
+                    .map_or("–".into(), |s| pct(s.top1))
+            });
             row("street-to-shop top-10", &|r| {
                 r.street_to_shop
                     .as_ref()
@@ -461,15 +493,25 @@ impl Table1Report {
                     .as_ref()
                     .map_or("–".into(), |h| pct(h.category_precision))
             });
+            row("held-out photos kNN@10", &|r| {
+                r.held_out
+                    .as_ref()
+                    .map_or("–".into(), |h| pct(h.knn_accuracy))
+            });
         }
         row("epochs run", &|r| r.epochs_run.to_string());
         row("train + index time", &|r| match r.train_secs {
             Some(train) => format!("{train:.0} s + {:.0} s", r.index_secs),
             None => format!("reused + {:.0} s", r.index_secs),
         });
-        out.push_str(&format!(
-            "\n{} catalogue items; {} mode, up to {} epochs, background augmentation {}, seed \
-             {}{}. {:.0} s in all on {} ({}).\n",
+        table
+    }
+
+    /// One line on how the table was made: data, recipe, time and machine.
+    pub fn provenance(&self) -> String {
+        format!(
+            "{} catalogue items; {} mode, up to {} epochs, background augmentation {}, seed \
+             {}{}. {:.0} s in all on {} ({}).{}",
             self.items,
             self.mode,
             self.epochs,
@@ -481,11 +523,23 @@ impl Table1Report {
                 .unwrap_or_default(),
             self.elapsed_secs,
             self.cpu.as_deref().unwrap_or("an unknown CPU"),
-            self.simd
-        ));
-        if let Some(note) = &self.note {
-            out.push_str(&format!("\nNote: {note}.\n"));
+            self.simd,
+            self.note
+                .as_ref()
+                .map(|n| format!(" Note: {n}."))
+                .unwrap_or_default()
+        )
+    }
+
+    /// [`Table1Report::table`] as Markdown, then [`Table1Report::provenance`].
+    pub fn to_markdown(&self) -> String {
+        let header: Vec<&str> = self.rows.iter().map(|r| r.variant.id.as_str()).collect();
+        let mut out = format!("| | {} |\n", header.join(" | "));
+        out.push_str(&format!("|---|{}\n", "---:|".repeat(self.rows.len())));
+        for (name, cells) in self.table() {
+            out.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
         }
+        out.push_str(&format!("\n{}\n", self.provenance()));
         out
     }
 }
@@ -501,7 +555,7 @@ mod tests {
     #[test]
     fn the_variants_keep_the_papers_comparisons() {
         let v = variants();
-        let ids: Vec<&str> = v.iter().map(|v| v.id).collect();
+        let ids: Vec<&str> = v.iter().map(|v| v.id.as_str()).collect();
         assert_eq!(ids, ["V1", "V2", "V3", "V4", "V5"]);
         // V1 → V2 and V4 → V5 add the shallow branch and change nothing else.
         for (without, with) in [(0, 1), (3, 4)] {
@@ -542,7 +596,7 @@ mod tests {
         let err = chosen_variants(&["V6".into()]).unwrap_err().to_string();
         assert!(err.contains("V6") && err.contains("V5"), "{err}");
         let two = chosen_variants(&["v2".into(), "V1".into()]).unwrap();
-        let ids: Vec<&str> = two.iter().map(|v| v.id).collect();
+        let ids: Vec<&str> = two.iter().map(|v| v.id.as_str()).collect();
         assert_eq!(ids, ["V1", "V2"]);
     }
 
@@ -591,6 +645,7 @@ mod tests {
         assert!(table.starts_with("| | V1 | V2 |"), "{table}");
         assert!(table.contains("| shallow branch | no | yes |"), "{table}");
         assert!(table.contains("street-to-shop top-10"), "{table}");
+        assert_eq!(last_report(lib.root()).unwrap().as_ref(), Some(&report));
 
         // Reused, the same systems measure the same, and nothing trains again.
         options.reuse = true;

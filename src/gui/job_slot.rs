@@ -54,6 +54,8 @@ pub(crate) enum JobKind {
     PersonalizeEval {
         system: String,
     },
+    /// The paper's Table I: five systems trained and measured.
+    Table1,
 }
 
 impl JobKind {
@@ -87,6 +89,11 @@ impl JobKind {
             }
             JobKind::CreateStudy { .. } => "The study is not created; nothing is kept.",
             JobKind::PersonalizeEval { .. } => "The evaluation's results so far are lost.",
+            JobKind::Table1 => {
+                "The systems already trained stay in the library: run again with \"Reuse \
+                 systems already trained\" to measure them without training again. The \
+                 system under way is lost."
+            }
             JobKind::DemoCatalogue(_) | JobKind::PersonalizeLoad { .. } => {
                 "Nothing half-done is kept."
             }
@@ -101,6 +108,7 @@ pub(crate) enum JobOutput {
     Train(crate::train::TrainReport),
     Study(crate::study::Study),
     PersonalizeEngine(Box<crate::personalize::engine::PersonalizeEngine>),
+    Table1(Box<crate::experiment::table1::Table1Report>),
     PersonalizeEval(
         Box<(
             crate::personalize::engine::PersonalizeEngine,

@@ -75,6 +75,9 @@ impl TrainTab {
                         busy,
                         &mut commands,
                     );
+                    ui.add_space(theme::SECTION_GAP);
+                    let table1_queued = rt.job_pending(|k| *k == JobKind::Table1);
+                    self.table1.ui(ui, table1_queued, &mut commands);
                 });
             });
         rt.commands.extend(commands);
