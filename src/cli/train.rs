@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// The backbone: efficientnet-lite0 (shipped weights), resnet50 or efficientnet-b0…b7
-    /// (with --backbone-weights).
+    /// The backbone: efficientnet-lite0, -lite1 or -lite2 (lite0, lite1, lite2; shipped
+    /// weights), resnet50 or efficientnet-b0…b7 (with --backbone-weights).
     #[arg(long, default_value = "efficientnet-lite0")]
     pub backbone: String,
     /// The backbone's pretrained weights (safetensors, timm names) for other backbones.
@@ -31,7 +31,7 @@ pub struct TrainArgs {
     /// image; several times slower than partial).
     #[arg(long, default_value = "auto")]
     pub mode: String,
-    /// Backbone blocks that train in partial mode (of Lite0's 16).
+    /// Backbone blocks that train in partial mode (of Lite0's 16, Lite1's and Lite2's 21).
     #[arg(long, default_value_t = 3)]
     pub blocks: usize,
     /// Passes over the training split (0: save the untrained network, a baseline).

@@ -159,7 +159,7 @@ pub struct TrainConfig {
     pub name: String,
     /// The backbone's name (`BackboneKind::parse`).
     pub backbone: String,
-    /// The backbone's pretrained weights; `None` for Lite0's shipped ones.
+    /// The backbone's pretrained weights; `None` for a Lite variant's shipped ones.
     pub backbone_weights: Option<PathBuf>,
     pub mode: Mode,
     pub epochs: usize,

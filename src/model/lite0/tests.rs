@@ -413,9 +413,8 @@ fn shipped_weights(variant: &str) -> HashMap<String, Tensor> {
 
 #[test]
 fn lite_presets_build_exactly_the_shipped_checkpoints() {
-    let outs = |cfg: &Lite0Config| -> Vec<usize> {
-        cfg.blocks().iter().map(|b| b.out_channels).collect()
-    };
+    let outs =
+        |cfg: &Lite0Config| -> Vec<usize> { cfg.blocks().iter().map(|b| b.out_channels).collect() };
     // weights/README.md's block tables.
     let lite1 = Lite0Config::lite1();
     assert_eq!(
