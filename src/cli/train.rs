@@ -19,6 +19,11 @@ pub struct TrainArgs {
     /// The backbone's pretrained weights (safetensors, timm names) for other backbones.
     #[arg(long, value_name = "FILE")]
     pub backbone_weights: Option<PathBuf>,
+    /// The side of the square input the backbone sees, in pixels (64–640; default: the
+    /// backbone's own, 224 for efficientnet-lite0, 240 for -lite1, 260 for -lite2). The
+    /// system keeps it: index, query and explain use the same size.
+    #[arg(long, value_name = "PX")]
+    pub size: Option<u32>,
     /// What trains. auto (the default): partial where this catalogue and this machine can
     /// afford it (estimated from a few real images and steps), else head; the run says which
     /// and why. head: the shallow colour branch, the embedding and the classifier, on
@@ -122,6 +127,7 @@ impl TrainArgs {
             name,
             backbone: self.backbone.clone(),
             backbone_weights: self.backbone_weights.clone(),
+            input_side_px: self.size,
             mode,
             epochs: self.epochs,
             batch_size: self.batch,

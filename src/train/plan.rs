@@ -121,7 +121,7 @@ fn caching_rate(
     device: &Device,
 ) -> Result<f64> {
     let kind = BackboneKind::parse(&config.backbone)?;
-    let preprocess = kind.preprocess();
+    let preprocess = config.preprocess(kind);
     let varmap = candle_nn::VarMap::new();
     let net_config = NetworkConfig::lite0(2);
     let weights = super::run::backbone_weights(config, kind)?;

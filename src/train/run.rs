@@ -97,7 +97,7 @@ impl RunSetup {
         let config = state.config.clone();
         let kind = BackboneKind::parse(&config.backbone)?;
         let weights_path = backbone_weights(&config, kind)?;
-        let preprocess = kind.preprocess();
+        let preprocess = config.preprocess(kind);
         let sets = Sets::new(lib, &items, &state)?;
         let views = Views {
             side: preprocess.side_px,
