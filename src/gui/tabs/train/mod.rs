@@ -66,7 +66,7 @@ pub(crate) struct PreviewSettings {
 pub(crate) struct TrainForm {
     pub name: String,
     pub backbone: String,
-    /// Weights for backbones other than Lite0 (a path typed in).
+    /// Weights for backbones other than the Lite ones (a path typed in).
     pub backbone_weights: String,
     pub mode: &'static str,
     pub blocks: usize,
