@@ -150,6 +150,13 @@ pub(crate) fn madd<F: Fma>(a: f32, b: f32, acc: f32) -> f32 {
         a * b + acc
     }
 }
+/// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
+pub fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,11 +188,4 @@ mod tests {
         assert_eq!(madd::<WithFma>(a, b, -1.0), -f32::EPSILON * f32::EPSILON);
         assert_eq!(madd::<WithoutFma>(a, b, -1.0), 0.0);
     }
-}
-
-/// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
-pub fn cpu_model() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("model name"))?;
-    Some(line.split_once(':')?.1.trim().to_string())
 }

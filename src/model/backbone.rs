@@ -194,15 +194,6 @@ impl BackboneKind {
         }
     }
 
-    /// The file in `weights/` that ships this kind's ImageNet weights (`None`: the user
-    /// brings them with `--backbone-weights`).
-    pub fn shipped_weights_file(self) -> Option<&'static str> {
-        match self {
-            BackboneKind::Lite0 => Some(crate::model::system::LITE0_WEIGHTS_FILE),
-            BackboneKind::ResNet50 | BackboneKind::EfficientNetB(_) => None,
-        }
-    }
-
     /// Whether this kind's shipped weights are installed here ([`crate::model::system::find_weights`]).
     pub fn has_shipped_weights(self) -> bool {
         self.shipped_weights_file()
