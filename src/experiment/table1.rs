@@ -645,7 +645,9 @@ mod tests {
         assert!(table.starts_with("| | V1 | V2 |"), "{table}");
         assert!(table.contains("| shallow branch | no | yes |"), "{table}");
         assert!(table.contains("street-to-shop top-10"), "{table}");
-        assert_eq!(last_report(lib.root()).unwrap().as_ref(), Some(&report));
+        // Kept for the GUI (JSON round trips floats to the last bit or so: compare as shown).
+        let kept = last_report(lib.root()).unwrap().unwrap();
+        assert_eq!(kept.to_markdown(), table);
 
         // Reused, the same systems measure the same, and nothing trains again.
         options.reuse = true;
