@@ -378,3 +378,54 @@ fn load_personaliser(
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_reads_back_as_saved_and_names_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Fig5Report::load_last(dir.path()).unwrap(), None);
+        let row = |system: Option<&str>, name: &str, kind| Fig5Row {
+            kind,
+            system: system.map(str::to_owned),
+            ksplits: name.contains("K-Splits"),
+            users_tested: 4,
+            metrics: MethodMetrics::from_ranks(name, &[1, 3, 12, 60]),
+        };
+        let report = Fig5Report {
+            seed: 3,
+            users_tested: 4,
+            rows: vec![
+                row(Some("s"), "cart-mean", RowKind::Extractor),
+                row(Some("s"), "cart-mean + K-Splits", RowKind::Extractor),
+                row(None, "popularity", RowKind::Baseline),
+            ],
+            notes: vec!["s: no personaliser".into()],
+            elapsed_secs: 1.5,
+        };
+        report.save(dir.path()).unwrap();
+        assert_eq!(
+            Fig5Report::load_last(dir.path()).unwrap(),
+            Some(report.clone())
+        );
+        let csv = report.to_csv();
+        let names: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["s cart-mean", "s cart-mean + K-Splits", "popularity"]
+        );
+        let json = serde_json::to_value(report.to_json()).unwrap();
+        assert_eq!(json["rows"][1]["label"], "s cart-mean + K-Splits");
+        assert_eq!(json["rows"][1]["ksplits"], true);
+        assert_eq!(json["rows"][2]["kind"], "baseline");
+        assert_eq!(json["rows"][0]["recall"]["10"], 0.5);
+        std::fs::write(fig5_path(dir.path()), "{").unwrap();
+        assert!(Fig5Report::load_last(dir.path()).is_err());
+    }
+}

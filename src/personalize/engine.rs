@@ -514,3 +514,24 @@ impl PersonalizeEngine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_turns_merges_the_groups_rankings_one_rank_at_a_time() {
+        // Group 1 ranks rows 3, 1, 4; group 2 ranks 1, 2, 0: 3 (g1), 1 (g2), then g1's 1 is
+        // listed already, so 2 (g2's second), 4 (g1's third), 0.
+        let scores = take_turns(&[vec![3, 1, 4], vec![1, 2, 0]], 6);
+        assert_eq!(scores, [-4.0, -1.0, -2.0, 0.0, -3.0, f32::NEG_INFINITY]);
+        let order = ranked_rows(&scores, &[]);
+        assert_eq!(order, [3, 1, 2, 4, 0, 5]);
+        // One group: its own ranking.
+        assert_eq!(
+            ranked_rows(&take_turns(&[vec![2, 0, 1]], 3), &[]),
+            [2, 0, 1]
+        );
+        assert_eq!(ranked_rows(&[0.5, 0.9, 0.5], &[1]), [0, 2]);
+    }
+}
