@@ -39,6 +39,9 @@ pub fn fig5_path(root: &Path) -> PathBuf {
     root.join(FIG5_FILE)
 }
 
+/// How a note that the report could not be saved begins.
+pub const NOT_SAVED: &str = "not saved";
+
 /// What to compare.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fig5Options {
@@ -178,7 +181,8 @@ impl Fig5Report {
     }
 }
 
-/// Runs the experiment on the library at `root` (see the module docs) and saves the report.
+/// Runs the experiment on the library at `root` (see the module docs) and saves the report
+/// (a library that cannot be written keeps nothing, and the report's notes say so).
 /// Nothing is indexed or trained: a named system without an up-to-date index is an error
 /// naming the command that builds it.
 pub fn run(
@@ -259,15 +263,19 @@ pub fn run(
         RowKind::Baseline => 1,
         RowKind::Ceiling => 2,
     });
-    let report = Fig5Report {
+    ctx.check_cancelled()?;
+    let mut report = Fig5Report {
         seed: options.seed,
         users_tested,
         rows,
         notes,
         elapsed_secs: started.elapsed().as_secs_f64(),
     };
-    ctx.check_cancelled()?;
-    report.save(root)?;
+    // A library that cannot be written still gets its figures, with a word why they are not
+    // kept.
+    if let Err(e) = report.save(root) {
+        report.notes.push(format!("{NOT_SAVED}: {e}"));
+    }
     Ok(report)
 }
 

@@ -50,7 +50,9 @@ pub fn run(dir: &Path, device: &str, args: &Fig5Args) -> anyhow::Result<ExitCode
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
         print_table(&report);
-        println!("  saved: {}", fig5::fig5_path(dir).display());
+        if !report.notes.iter().any(|n| n.starts_with(fig5::NOT_SAVED)) {
+            println!("  saved: {}", fig5::fig5_path(dir).display());
+        }
         if let Some(out) = &args.csv {
             println!("  every K: {}", out.display());
         }
