@@ -42,6 +42,8 @@ pub struct JobContext {
     progress: Option<SyncSender<Progress>>,
     cancel: Arc<AtomicBool>,
     notify: Option<Notify>,
+    /// Put before every stage this context reports ([`JobContext::within`]).
+    stage_prefix: Option<Arc<str>>,
 }
 
 impl JobContext {
@@ -51,17 +53,32 @@ impl JobContext {
             progress: None,
             cancel: Arc::new(AtomicBool::new(false)),
             notify: None,
+            stage_prefix: None,
+        }
+    }
+
+    /// The same job seen from one step of a longer one: every stage it reports reads
+    /// "`step`: stage", so a step that runs a whole command (an experiment trains a system)
+    /// says which step it is. Cancelling the job cancels the step.
+    pub fn within(&self, step: &str) -> JobContext {
+        let prefix: Arc<str> = match &self.stage_prefix {
+            Some(outer) => format!("{outer}{step}: ").into(),
+            None => format!("{step}: ").into(),
+        };
+        JobContext {
+            stage_prefix: Some(prefix),
+            ..self.clone()
         }
     }
 
     /// Reports progress; never blocks (an update is dropped if the reader is behind).
     pub fn progress(&self, done: u64, total: u64, stage: &str) {
         if let Some(tx) = &self.progress {
-            let _ = tx.try_send(Progress {
-                done,
-                total,
-                stage: stage.to_owned(),
-            });
+            let stage = match &self.stage_prefix {
+                Some(prefix) => format!("{prefix}{stage}"),
+                None => stage.to_owned(),
+            };
+            let _ = tx.try_send(Progress { done, total, stage });
             if let Some(notify) = &self.notify {
                 notify();
             }
@@ -105,6 +122,7 @@ impl<T: Send + 'static> Job<T> {
             progress: Some(tx),
             cancel: cancel.clone(),
             notify: notify.clone(),
+            stage_prefix: None,
         };
         let handle = std::thread::Builder::new()
             .name(format!("job: {name}"))
@@ -208,5 +226,22 @@ mod tests {
         job.cancel();
         go_tx.send(()).unwrap();
         assert!(matches!(job.wait(), Err(Error::Cancelled)));
+    }
+
+    #[test]
+    fn a_step_names_itself_before_every_stage() {
+        let job = Job::spawn("steps", None, |ctx| {
+            ctx.progress(0, 2, "starting");
+            let step = ctx.within("V2 (2/5)");
+            step.within("train").progress(1, 2, "caching features");
+            ctx.progress(2, 2, "done");
+            Ok(())
+        });
+        let mut stages = Vec::new();
+        job.wait_with(|p| stages.push(p.stage.clone())).unwrap();
+        assert_eq!(
+            stages,
+            ["starting", "V2 (2/5): train: caching features", "done"]
+        );
     }
 }

@@ -150,6 +150,7 @@ pub(crate) fn madd<F: Fma>(a: f32, b: f32, acc: f32) -> f32 {
         a * b + acc
     }
 }
+
 /// `Σ f(a_i, b_i)` over the common length, summed in sixteen independent lanes (which the
 /// compiler vectorizes on any instruction set) and then across them. It rounds differently
 /// from a sum in order, and is several times faster: a sum in order is one long chain of
@@ -174,6 +175,13 @@ pub(crate) fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32
         .map(|(&x, &y)| f(x, y))
         .sum();
     acc.iter().sum::<f32>() + tail
+}
+
+/// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
+pub fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
 }
 
 #[cfg(test)]

@@ -149,7 +149,7 @@ struct Machine {
 impl Machine {
     fn measure() -> Machine {
         Machine {
-            cpu: cpu_model(),
+            cpu: crate::simd::cpu_model(),
             simd: crate::simd::simd_level(),
             threads: rayon::current_num_threads(),
             memory_gb_per_s: memory_bandwidth_gb_per_s(),
@@ -220,13 +220,6 @@ impl Spread {
             max: r(self.min),
         }
     }
-}
-
-/// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
-fn cpu_model() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("model name"))?;
-    Some(line.split_once(':')?.1.trim().to_string())
 }
 
 /// What `bench embed` measured.

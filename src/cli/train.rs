@@ -12,13 +12,18 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// The backbone: efficientnet-lite0 (shipped weights), resnet50 or efficientnet-b0…b7
-    /// (with --backbone-weights).
+    /// The backbone: efficientnet-lite0, -lite1 or -lite2 (lite0, lite1, lite2; shipped
+    /// weights), resnet50 or efficientnet-b0…b7 (with --backbone-weights).
     #[arg(long, default_value = "efficientnet-lite0")]
     pub backbone: String,
     /// The backbone's pretrained weights (safetensors, timm names) for other backbones.
     #[arg(long, value_name = "FILE")]
     pub backbone_weights: Option<PathBuf>,
+    /// The side of the square input the backbone sees, in pixels (64–640; default: the
+    /// backbone's own, 224 for efficientnet-lite0, 240 for -lite1, 260 for -lite2). The
+    /// system keeps it: index, query and explain use the same size.
+    #[arg(long, value_name = "PX")]
+    pub size: Option<u32>,
     /// What trains. auto (the default): partial where this catalogue and this machine can
     /// afford it (estimated from a few real images and steps), else head; the run says which
     /// and why. head: the shallow colour branch, the embedding and the classifier, on
@@ -31,7 +36,7 @@ pub struct TrainArgs {
     /// image; several times slower than partial).
     #[arg(long, default_value = "auto")]
     pub mode: String,
-    /// Backbone blocks that train in partial mode (of Lite0's 16).
+    /// Backbone blocks that train in partial mode (of Lite0's 16, Lite1's and Lite2's 21).
     #[arg(long, default_value_t = 3)]
     pub blocks: usize,
     /// Passes over the training split (0: save the untrained network, a baseline).
@@ -122,6 +127,7 @@ impl TrainArgs {
             name,
             backbone: self.backbone.clone(),
             backbone_weights: self.backbone_weights.clone(),
+            input_side_px: self.size,
             mode,
             epochs: self.epochs,
             batch_size: self.batch,

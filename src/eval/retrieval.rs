@@ -12,7 +12,7 @@ use crate::jobs::JobContext;
 use crate::library::{self, Library};
 use crate::search::Searcher;
 use crate::vision::preprocess::BatchLoader;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -22,7 +22,7 @@ const EVAL_BATCH: usize = 256;
 const TOP_NS: [usize; 4] = [1, 5, 10, 20];
 
 /// In-shop retrieval: every indexed item as a query, itself excluded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InShopReport {
     pub queries: usize,
     pub k: usize,
@@ -40,7 +40,7 @@ pub struct InShopReport {
 }
 
 /// Top-N accuracy of finding the right item (street-to-shop) or product (DeepFashion).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopNReport {
     pub queries: usize,
     /// Queries that could not be run (an unreadable street image), not counted above.

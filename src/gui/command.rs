@@ -330,6 +330,8 @@ pub(crate) enum TrainCommand {
     CheckCutouts,
     /// Plot the epochs of a past run (from its checkpoint state).
     PlotRun(String),
+    /// Train and measure the paper's five systems (the Table I section; a job).
+    RunTable1,
 }
 
 // ── Personalize tab ───────────────────────────────────────────────────────────────────────

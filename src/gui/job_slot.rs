@@ -56,6 +56,8 @@ pub(crate) enum JobKind {
     },
     /// Fig. 5: Recall@K of the cart-based recommender per feature extractor.
     CompareExtractors,
+    /// The paper's Table I: five systems trained and measured.
+    Table1,
 }
 
 impl JobKind {
@@ -92,6 +94,11 @@ impl JobKind {
             JobKind::CompareExtractors => {
                 "The comparison's results so far are lost; the last finished one stays on show."
             }
+            JobKind::Table1 => {
+                "The systems already trained stay in the library: run again with \"Reuse \
+                 systems already trained\" to measure them without training again. The \
+                 system under way is lost."
+            }
             JobKind::DemoCatalogue(_) | JobKind::PersonalizeLoad { .. } => {
                 "Nothing half-done is kept."
             }
@@ -106,6 +113,7 @@ pub(crate) enum JobOutput {
     Train(crate::train::TrainReport),
     Study(crate::study::Study),
     PersonalizeEngine(Box<crate::personalize::engine::PersonalizeEngine>),
+    Table1(Box<crate::experiment::table1::Table1Report>),
     PersonalizeEval(
         Box<(
             crate::personalize::engine::PersonalizeEngine,

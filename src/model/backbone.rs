@@ -2,7 +2,8 @@
 //! networks there are, how big their features and inputs are, and how each is built from a local
 //! safetensors file.
 //!
-//! * **EfficientNet-Lite0**: our own port with shipped weights ([`super::lite0`]).
+//! * **EfficientNet-Lite0, Lite1 and Lite2**: our own port with shipped weights
+//!   ([`super::lite0`]; one network, three presets, three files in `weights/`).
 //! * **ResNet50** (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016) and
 //!   **EfficientNet-B0…B7** (Tan & Le, ICML 2019): weights the user supplies, in **timm's
 //!   names** (`timm.create_model("resnet50")`, `"efficientnet_b3"`, … then `state_dict()`
@@ -64,6 +65,10 @@ pub type NamedShapes = Vec<(String, Vec<usize>)>;
 pub enum BackboneKind {
     /// EfficientNet-Lite0, our port with shipped ImageNet weights.
     Lite0,
+    /// EfficientNet-Lite1 (Lite0's port, [`Lite0Config::lite1`]), with shipped weights.
+    Lite1,
+    /// EfficientNet-Lite2 (Lite0's port, [`Lite0Config::lite2`]), with shipped weights.
+    Lite2,
     /// ResNet50, from timm `resnet50` weights.
     ResNet50,
     /// EfficientNet-B0…B7 (the number), from timm `efficientnet_b*` weights. Only 0–7 exist:
@@ -73,9 +78,11 @@ pub enum BackboneKind {
 }
 
 impl BackboneKind {
-    /// Every backbone, Lite0 first.
-    pub const ALL: [BackboneKind; 10] = [
+    /// Every backbone, the Lite ones (shipped weights) first.
+    pub const ALL: [BackboneKind; 12] = [
         BackboneKind::Lite0,
+        BackboneKind::Lite1,
+        BackboneKind::Lite2,
         BackboneKind::ResNet50,
         BackboneKind::EfficientNetB(0),
         BackboneKind::EfficientNetB(1),
@@ -87,68 +94,120 @@ impl BackboneKind {
         BackboneKind::EfficientNetB(7),
     ];
 
-    /// The kind [`Self::as_str`] names; also accepts `lite0`, timm's underscores
-    /// (`efficientnet_b3`) and any letter case.
+    /// The kind [`Self::as_str`] names; also accepts `lite0`, `lite1`, `lite2`, timm's
+    /// underscores (`efficientnet_b3`) and any letter case.
     pub fn parse(name: &str) -> crate::Result<Self> {
         let wanted = name.trim().to_ascii_lowercase().replace('_', "-");
-        if wanted == "lite0" {
-            return Ok(BackboneKind::Lite0);
-        }
         Self::ALL
             .into_iter()
-            .find(|kind| kind.as_str() == wanted)
+            .find(|kind| {
+                let short = kind.as_str().strip_prefix("efficientnet-");
+                kind.as_str() == wanted || (kind.is_lite() && short == Some(&wanted))
+            })
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "unknown backbone {name:?}: expected efficientnet-lite0 (or lite0), \
-                     resnet50, or efficientnet-b0 … efficientnet-b7"
+                    "unknown backbone {name:?}: expected efficientnet-lite0, -lite1 or -lite2 \
+                     (or lite0, lite1, lite2), resnet50, or efficientnet-b0 … efficientnet-b7"
                 ))
             })
     }
 
+    /// Whether this is one of the EfficientNet-Lite variants: our port, whose weights ship.
+    pub fn is_lite(self) -> bool {
+        self.lite_config().is_some()
+    }
+
+    /// The preset of a Lite variant ([`Lite0Config::lite0`], `lite1`, `lite2`); `None` for
+    /// the other backbones.
+    pub fn lite_config(self) -> Option<Lite0Config> {
+        match self {
+            BackboneKind::Lite0 => Some(Lite0Config::lite0()),
+            BackboneKind::Lite1 => Some(Lite0Config::lite1()),
+            BackboneKind::Lite2 => Some(Lite0Config::lite2()),
+            BackboneKind::ResNet50 | BackboneKind::EfficientNetB(_) => None,
+        }
+    }
+
+    /// The file in `weights/` that holds a Lite variant's ImageNet weights
+    /// (`efficientnet-lite1.safetensors` …), found by
+    /// [`find_weights`](super::system::find_weights); `None` for backbones whose weights the
+    /// user supplies.
+    pub fn shipped_weights_file(self) -> Option<&'static str> {
+        match self {
+            BackboneKind::Lite0 => Some(super::system::LITE0_WEIGHTS_FILE),
+            BackboneKind::Lite1 => Some("efficientnet-lite1.safetensors"),
+            BackboneKind::Lite2 => Some("efficientnet-lite2.safetensors"),
+            BackboneKind::ResNet50 | BackboneKind::EfficientNetB(_) => None,
+        }
+    }
+
     /// The backbone's name: `efficientnet-lite0` (as system files already name it),
-    /// `resnet50`, `efficientnet-b0` … `efficientnet-b7`.
+    /// `efficientnet-lite1`, `efficientnet-lite2`, `resnet50`, `efficientnet-b0` …
+    /// `efficientnet-b7`.
     pub fn as_str(self) -> &'static str {
         match self {
             BackboneKind::Lite0 => "efficientnet-lite0",
+            BackboneKind::Lite1 => "efficientnet-lite1",
+            BackboneKind::Lite2 => "efficientnet-lite2",
             BackboneKind::ResNet50 => "resnet50",
             BackboneKind::EfficientNetB(n) => BVariant::get(n).name,
         }
     }
 
-    /// The width of the pooled features: 1280 (Lite0), 2048 (ResNet50), `round(1280 · w)`
-    /// for B0…B7 (1280, 1280, 1408, 1536, 1792, 2048, 2304, 2560).
+    /// The width of the pooled features: 1280 (every Lite variant: their head is never
+    /// scaled), 2048 (ResNet50), `round(1280 · w)` for B0…B7 (1280, 1280, 1408, 1536, 1792,
+    /// 2048, 2304, 2560).
     pub fn feature_dim(self) -> usize {
         match self {
-            BackboneKind::Lite0 => 1280,
+            BackboneKind::Lite0 | BackboneKind::Lite1 | BackboneKind::Lite2 => 1280,
             BackboneKind::ResNet50 => 2048,
             BackboneKind::EfficientNetB(n) => BVariant::get(n).feature_dim,
         }
     }
 
     /// The side of the square input the weights were trained at: 224 for Lite0, ResNet50
-    /// and B0, then 240, 260, 300, 380, 456, 528, 600 for B1…B7.
+    /// and B0, 240 for Lite1 and B1, 260 for Lite2 and B2, then 300, 380, 456, 528, 600 for
+    /// B3…B7. A trained system may use another side (`vitrine train --size`); it keeps its
+    /// own in its `system.json`.
     pub fn input_px(self) -> u32 {
         match self {
             BackboneKind::Lite0 | BackboneKind::ResNet50 => 224,
+            BackboneKind::Lite1 => 240,
+            BackboneKind::Lite2 => 260,
             BackboneKind::EfficientNetB(n) => BVariant::get(n).input_px,
         }
     }
 
     /// How images are prepared for this backbone: its input side and the normalisation its
-    /// weights were trained with (Lite0's `(rgb − 127) / 128`, ImageNet mean/std otherwise).
+    /// weights were trained with (the Lite variants' `(rgb − 127) / 128`, ImageNet mean/std
+    /// otherwise).
     pub fn preprocess(self) -> Preprocess {
-        match self {
-            BackboneKind::Lite0 => Preprocess::LITE0,
-            other => Preprocess::imagenet(other.input_px()),
+        self.preprocess_at(self.input_px())
+    }
+
+    /// [`Self::preprocess`] at another input side.
+    pub fn preprocess_at(self, side_px: u32) -> Preprocess {
+        if self.is_lite() {
+            Preprocess::lite(side_px)
+        } else {
+            Preprocess::imagenet(side_px)
         }
+    }
+
+    /// Whether this kind's shipped weights are installed here ([`crate::model::system::find_weights`]).
+    pub fn has_shipped_weights(self) -> bool {
+        self.shipped_weights_file()
+            .is_some_and(|file| crate::model::system::find_weights(file).is_ok())
     }
 
     /// What a weights file for this kind should be, for error messages.
     fn checkpoint_description(self) -> String {
         match self {
-            BackboneKind::Lite0 => "an EfficientNet-Lite0 checkpoint (efficientnet-lite-pytorch \
-                                    names, as `weights/` ships)"
-                .into(),
+            BackboneKind::Lite0 | BackboneKind::Lite1 | BackboneKind::Lite2 => format!(
+                "an {} checkpoint (efficientnet-lite-pytorch names, as `weights/` ships)",
+                self.as_str()
+                    .replace("efficientnet-lite", "EfficientNet-Lite")
+            ),
             BackboneKind::ResNet50 => "a timm ResNet50 checkpoint".into(),
             BackboneKind::EfficientNetB(n) => format!("a timm efficientnet_b{n} checkpoint"),
         }
@@ -225,8 +284,17 @@ pub trait Backbone: Send + Sync + fmt::Debug {
 }
 
 impl Backbone for Lite0 {
+    /// The Lite variant whose preset this network was built with (Lite0 for any other
+    /// configuration, as tests build).
     fn kind(&self) -> BackboneKind {
-        BackboneKind::Lite0
+        [BackboneKind::Lite1, BackboneKind::Lite2]
+            .into_iter()
+            .find(|kind| kind.lite_config().as_ref() == Some(self.config()))
+            .unwrap_or(BackboneKind::Lite0)
+    }
+
+    fn feature_dim(&self) -> usize {
+        Lite0::feature_dim(self)
     }
 
     fn pooled_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
@@ -259,14 +327,15 @@ impl Backbone for Lite0 {
 /// frozen one from a file.
 pub fn build_backbone(kind: BackboneKind, vb: VarBuilder) -> Result<Box<dyn Backbone>> {
     Ok(match kind {
-        BackboneKind::Lite0 => {
-            // Our fused kernels are CPU code; elsewhere Lite0 runs on Candle's own operations.
+        BackboneKind::Lite0 | BackboneKind::Lite1 | BackboneKind::Lite2 => {
+            // Our fused kernels are CPU code; elsewhere Lite runs on Candle's own operations.
             let kernels = if vb.device().is_cpu() {
                 Kernels::Fused
             } else {
                 Kernels::Candle
             };
-            Box::new(Lite0::new(vb, &Lite0Config::lite0())?.with_kernels(kernels))
+            let config = kind.lite_config().unwrap_or_else(Lite0Config::lite0);
+            Box::new(Lite0::new(vb, &config)?.with_kernels(kernels))
         }
         BackboneKind::ResNet50 => Box::new(ResNet::new(vb, &ResNetConfig::resnet50())?),
         BackboneKind::EfficientNetB(n) => match EfficientNetConfig::b(n) {
@@ -394,6 +463,12 @@ mod tests {
             assert_eq!(kind.to_string().parse::<BackboneKind>().unwrap(), kind);
         }
         assert_eq!(BackboneKind::parse("lite0").unwrap(), BackboneKind::Lite0);
+        assert_eq!(BackboneKind::parse("lite1").unwrap(), BackboneKind::Lite1);
+        assert_eq!(BackboneKind::parse(" Lite2").unwrap(), BackboneKind::Lite2);
+        assert_eq!(
+            BackboneKind::parse("efficientnet_lite2").unwrap(),
+            BackboneKind::Lite2
+        );
         assert_eq!(
             BackboneKind::parse("efficientnet-b3").unwrap(),
             BackboneKind::EfficientNetB(3)
@@ -406,7 +481,14 @@ mod tests {
             BackboneKind::parse("resnet50").unwrap(),
             BackboneKind::ResNet50
         );
-        for bad in ["resnet18", "efficientnet-b8", "", "efficientnet"] {
+        for bad in [
+            "resnet18",
+            "efficientnet-b8",
+            "",
+            "efficientnet",
+            "lite3",
+            "b3",
+        ] {
             let message = BackboneKind::parse(bad).unwrap_err().to_string();
             assert!(message.contains("resnet50"), "{message}");
         }
@@ -422,6 +504,18 @@ mod tests {
         assert_eq!(BackboneKind::ResNet50.feature_dim(), 2048);
         assert_eq!(BackboneKind::Lite0.feature_dim(), 1280);
         assert_eq!(BackboneKind::Lite0.preprocess(), Preprocess::LITE0);
+        for (kind, side) in [(BackboneKind::Lite1, 240), (BackboneKind::Lite2, 260)] {
+            assert_eq!(kind.feature_dim(), 1280);
+            assert_eq!(kind.input_px(), side);
+            assert_eq!(kind.preprocess(), Preprocess::lite(side));
+            assert_eq!(
+                kind.preprocess().normalization,
+                Preprocess::LITE0.normalization
+            );
+            let config = kind.lite_config().unwrap();
+            assert_eq!(config.image_size, side as usize);
+            assert_eq!(config.head_out(), kind.feature_dim());
+        }
         assert_eq!(
             BackboneKind::ResNet50.preprocess(),
             Preprocess::imagenet(224)
@@ -558,6 +652,30 @@ mod tests {
         // A B variant that does not exist.
         let error = load_backbone(BackboneKind::EfficientNetB(9), &path, &dev).unwrap_err();
         assert!(matches!(error, Error::Invalid(_)), "{error}");
+    }
+
+    #[test]
+    fn lite1_and_lite2_are_backbones_from_their_shipped_weights() {
+        let dev = Device::Cpu;
+        for kind in [BackboneKind::Lite1, BackboneKind::Lite2] {
+            let file = kind.shipped_weights_file().unwrap();
+            let path = crate::model::system::find_weights(file).unwrap();
+            let backbone = load_backbone(kind, &path, &dev).unwrap();
+            assert_eq!(backbone.kind(), kind);
+            assert_eq!(backbone.split_blocks(), Some(21));
+            let x = Tensor::zeros((1, 3, 64, 64), DType::F32, &dev).unwrap();
+            assert_eq!(backbone.pooled_t(&x, false).unwrap().dims(), &[1, 1280]);
+        }
+        assert_eq!(BackboneKind::ResNet50.shipped_weights_file(), None);
+        // Lite2's file is not Lite1's: the first tensor that differs is named.
+        let lite2 = crate::model::system::find_weights("efficientnet-lite2.safetensors").unwrap();
+        let message = load_backbone(BackboneKind::Lite1, &lite2, &dev)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("EfficientNet-Lite1 checkpoint"),
+            "{message}"
+        );
     }
 
     #[test]

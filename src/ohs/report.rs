@@ -8,7 +8,7 @@
 //!   criterion and 100 − rate for a "fewer is better" one. Criteria without any answer for s
 //!   are left out of both sums (a half-scored study still gives a number, over what is
 //!   scored); with none, there is no OHS.
-//! - Test IoU (Table I's last row): eq. (5) on a trained system's test split, from its
+//! - Test IoU (Table I's first row): eq. (5) on a trained system's test split, from its
 //!   metrics; a system without (the ImageNet one) has none.
 //! - Machine against people, per objective criterion ([`super::prefill::agreement`]).
 

@@ -201,7 +201,7 @@ pub fn run_history(root: &Path, name: &str) -> Result<Vec<EpochStats>> {
 pub fn preview(lib: &Library, config: &TrainConfig, count: usize) -> Result<Vec<RgbImage>> {
     let kind = BackboneKind::parse(&config.backbone)?;
     let views = Views {
-        side: kind.preprocess().side_px.min(160),
+        side: config.input_side(kind).min(160),
         augment: config.augment,
         scenes: config.background.scenes()?,
         ranges: config.augment_ranges(),

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::backbone::BackboneKind;
 use crate::model::network::Classifier;
 use crate::model::system::{self, IMAGENET_LITE0};
+use crate::vision::preprocess::Preprocess;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -159,8 +160,14 @@ pub struct TrainConfig {
     pub name: String,
     /// The backbone's name (`BackboneKind::parse`).
     pub backbone: String,
-    /// The backbone's pretrained weights; `None` for Lite0's shipped ones.
+    /// The backbone's pretrained weights; `None` for a Lite variant's shipped ones.
     pub backbone_weights: Option<PathBuf>,
+    /// The side of the square input the backbone sees, in pixels; `None` for the backbone's
+    /// own ([`BackboneKind::input_px`]: 224 for Lite0, 260 for Lite2 …). The system keeps
+    /// the side it was trained at in its `system.json`, and indexes, queries and explains
+    /// at that side. [`MIN_INPUT_SIDE_PX`]…[`MAX_INPUT_SIDE_PX`].
+    #[serde(default)]
+    pub input_side_px: Option<u32>,
     pub mode: Mode,
     pub epochs: usize,
     pub batch_size: usize,
@@ -209,6 +216,7 @@ impl Default for TrainConfig {
             name: "trained".into(),
             backbone: crate::model::network::LITE0_BACKBONE.into(),
             backbone_weights: None,
+            input_side_px: None,
             mode: Mode::Head,
             epochs: 20,
             batch_size: 32,
@@ -241,6 +249,16 @@ impl TrainConfig {
         }
     }
 
+    /// The input side the run trains at: [`TrainConfig::input_side_px`] or `kind`'s own.
+    pub fn input_side(&self, kind: BackboneKind) -> u32 {
+        self.input_side_px.unwrap_or_else(|| kind.input_px())
+    }
+
+    /// How the run's images are prepared: `kind`'s normalisation at [`Self::input_side`].
+    pub fn preprocess(&self, kind: BackboneKind) -> Preprocess {
+        kind.preprocess_at(self.input_side(kind))
+    }
+
     /// Whether any augmentation is on.
     pub fn augmenting(&self) -> bool {
         self.augment || self.background != BackgroundAug::Off
@@ -265,7 +283,31 @@ impl TrainConfig {
             return Err(Error::Invalid("partial mode needs at least 1 block".into()));
         }
         BackboneKind::parse(&self.backbone)?;
+        if let Some(side) = self.input_side_px {
+            check_input_side(side)?;
+        }
         Ok(())
+    }
+}
+
+/// The smallest input side a run may ask for: below it the last map of a stride-32
+/// backbone is a single pixel, or none.
+pub const MIN_INPUT_SIDE_PX: u32 = 64;
+/// The largest input side a run may ask for: 640 (EfficientNet-B7's 600 and a little over;
+/// beyond that the feature cache and the memory of one batch grow past what a desktop has).
+pub const MAX_INPUT_SIDE_PX: u32 = 640;
+
+/// An error unless `side` is in [`MIN_INPUT_SIDE_PX`]…[`MAX_INPUT_SIDE_PX`]. Any side in
+/// between works: the convolutions pad for the size they are given.
+pub fn check_input_side(side: u32) -> Result<()> {
+    if (MIN_INPUT_SIDE_PX..=MAX_INPUT_SIDE_PX).contains(&side) {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "input size {side} px is out of range: use {MIN_INPUT_SIDE_PX} to \
+             {MAX_INPUT_SIDE_PX} (the side of the square image the backbone sees; leave it out \
+             for the backbone's own, e.g. 224 for efficientnet-lite0, 260 for -lite2)"
+        )))
     }
 }
 

@@ -45,6 +45,17 @@ pub fn plan_mode(lib: &Library, config: &TrainConfig, device: &Device) -> Result
             partial_estimate_secs: None,
         });
     }
+    if kind.is_lite() && kind != BackboneKind::Lite0 {
+        // The estimate below times Lite0's steps; a deeper Lite would be underestimated.
+        return Ok(ModePlan {
+            mode: Mode::Head,
+            reason: format!(
+                "head: auto only estimates partial training for efficientnet-lite0; {kind} \
+                 can train partially too (--mode partial), at a cost not measured here"
+            ),
+            partial_estimate_secs: None,
+        });
+    }
     if kind != BackboneKind::Lite0 {
         return Ok(ModePlan {
             mode: Mode::Head,
@@ -110,7 +121,7 @@ fn caching_rate(
     device: &Device,
 ) -> Result<f64> {
     let kind = BackboneKind::parse(&config.backbone)?;
-    let preprocess = kind.preprocess();
+    let preprocess = config.preprocess(kind);
     let varmap = candle_nn::VarMap::new();
     let net_config = NetworkConfig::lite0(2);
     let weights = super::run::backbone_weights(config, kind)?;

@@ -14,7 +14,7 @@ use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::model::backbone::BackboneKind;
 use crate::model::network::{Classifier, NetworkConfig, ParallelNetwork};
-use crate::model::system::{self, LITE0_WEIGHTS_FILE, System};
+use crate::model::system::{self, System};
 use crate::store::ItemFilter;
 use crate::vision::preprocess::Preprocess;
 use candle_core::backprop::GradStore;
@@ -27,13 +27,13 @@ use std::time::Instant;
 /// Label smoothing of the single-label loss ([`loss::softmax_loss`]).
 const LABEL_SMOOTHING: f64 = 0.1;
 
-/// The backbone weights a config names, or Lite0's shipped ones.
+/// The backbone weights a config names, or a Lite variant's shipped ones.
 pub(super) fn backbone_weights(config: &TrainConfig, kind: BackboneKind) -> Result<PathBuf> {
-    match (&config.backbone_weights, kind) {
+    match (&config.backbone_weights, kind.shipped_weights_file()) {
         (Some(path), _) => Ok(path.clone()),
-        (None, BackboneKind::Lite0) => system::find_weights(LITE0_WEIGHTS_FILE),
-        (None, other) => Err(Error::Invalid(format!(
-            "training on {other} needs its pretrained weights: pass --backbone-weights FILE"
+        (None, Some(file)) => system::find_weights(file),
+        (None, None) => Err(Error::Invalid(format!(
+            "training on {kind} needs its pretrained weights: pass --backbone-weights FILE"
         ))),
     }
 }
@@ -97,7 +97,7 @@ impl RunSetup {
         let config = state.config.clone();
         let kind = BackboneKind::parse(&config.backbone)?;
         let weights_path = backbone_weights(&config, kind)?;
-        let preprocess = kind.preprocess();
+        let preprocess = config.preprocess(kind);
         let sets = Sets::new(lib, &items, &state)?;
         let views = Views {
             side: preprocess.side_px,

@@ -558,3 +558,71 @@ fn the_cosine_schedule_falls_from_the_base_rate_to_its_floor() {
     assert!(LrSchedule::parse("step").is_err());
     assert_eq!(LrSchedule::parse("cosine").unwrap(), LrSchedule::Cosine);
 }
+
+#[test]
+fn a_system_trained_at_another_size_keeps_it_and_embeds_at_it() {
+    let (_dir, mut lib) = demo_library(20);
+    let config = TrainConfig {
+        input_side_px: Some(96),
+        epochs: 1,
+        ..tiny("small-input")
+    };
+    let report = train(
+        &mut lib,
+        &config,
+        false,
+        &Device::Cpu,
+        &JobContext::silent(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.epochs_run, 1);
+    let file = lib.root().join("systems/small-input/system.json");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(saved["input"]["side_px"], 96, "{saved}");
+    let system = System::load(&lib, "small-input", &Device::Cpu).unwrap();
+    assert_eq!(system.preprocess().side_px, 96);
+    // Images of the library are prepared at the system's side and embed.
+    let items = lib.store.item_images().unwrap();
+    let images: Vec<_> = items
+        .iter()
+        .take(2)
+        .map(|item| system.preprocess().load(&lib.resolve(&item.image)).unwrap())
+        .collect();
+    assert_eq!(images[0].dimensions(), (96, 96));
+    let x = system
+        .preprocess()
+        .to_tensor(&images, &Device::Cpu)
+        .unwrap();
+    assert_eq!(x.dims(), [2, 3, 96, 96]);
+    assert_eq!(system.embed(&x).unwrap().dims(), [2, 32]);
+
+    // Without a size, the backbone's own; a run's state from before the field still reads.
+    assert_eq!(tiny("x").preprocess(BackboneKind::Lite0).side_px, 224);
+    assert_eq!(tiny("x").input_side(BackboneKind::Lite2), 260);
+    let mut old = serde_json::to_value(tiny("old")).unwrap();
+    old.as_object_mut().unwrap().remove("input_side_px");
+    let old: TrainConfig = serde_json::from_value(old).unwrap();
+    assert_eq!(old.input_side_px, None);
+
+    // Sizes out of range are refused before anything is read or written.
+    for side in [32, 63, 641, 4096] {
+        let err = train(
+            &mut lib,
+            &TrainConfig {
+                input_side_px: Some(side),
+                ..tiny("bad-size")
+            },
+            false,
+            &Device::Cpu,
+            &JobContext::silent(),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(&format!("input size {side} px")), "{err}");
+        assert!(err.contains("64 to 640"), "{err}");
+    }
+    assert!(!lib.root().join("train/bad-size").exists());
+}

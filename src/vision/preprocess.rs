@@ -91,6 +91,15 @@ impl Preprocess {
         fill: WHITE,
     };
 
+    /// An EfficientNet-Lite backbone at `side_px`: [`Preprocess::LITE0`]'s normalisation and
+    /// padding (Lite1 trained at 240 px, Lite2 at 260).
+    pub const fn lite(side_px: u32) -> Preprocess {
+        Preprocess {
+            side_px,
+            ..Preprocess::LITE0
+        }
+    }
+
     /// A timm backbone (ResNet, EfficientNet-B*) at its own input side: ImageNet
     /// mean/std, white padding.
     pub const fn imagenet(side_px: u32) -> Preprocess {

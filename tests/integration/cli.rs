@@ -1,6 +1,6 @@
 //! The CLI end to end: demo, catalog, import, and the errors a person meets first.
 
-use crate::common::{stderr, stdout, vitrine};
+use crate::common::{json, stderr, stdout, vitrine};
 
 #[test]
 fn demo_then_catalog_json_reports_items_labels_users_and_ratings() {
@@ -119,4 +119,71 @@ fn a_csv_import_with_bad_rows_reports_them_and_keeps_the_good_ones() {
     let out = vitrine(&lib, &["catalog", "--json"]);
     let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(counts["items"], 1);
+}
+
+/// `vitrine train --backbone lite2 --size 96`, then index and query with the system: the
+/// shipped Lite2 weights are found, the size is kept with the system, and the system finds
+/// a catalogue photo as its own nearest item.
+#[test]
+fn train_on_lite2_at_another_size_then_index_and_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let out = vitrine(
+        &lib,
+        &["demo", "--items", "30", "--users", "3", "--street", "2"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let train = [
+        "train",
+        "--backbone",
+        "lite2",
+        "--mode",
+        "head",
+        "--epochs",
+        "1",
+        "--variants",
+        "1",
+        "--background-aug",
+        "off",
+        "--name",
+        "l2",
+    ];
+    let out = vitrine(&lib, &[&train[..], &["--size", "20"]].concat());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("input size 20 px is out of range"), "{err}");
+    let out = vitrine(&lib, &[&train[..], &["--size", "96"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lib.join("systems/l2/system.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["input"]["side_px"], 96, "{saved}");
+    assert_eq!(
+        saved["network"]["backbone"], "efficientnet-lite2",
+        "{saved}"
+    );
+
+    let out = vitrine(&lib, &["index", "--system", "l2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let query = lib.join("images/catalog/demo-000007.png");
+    let result = json(&vitrine(
+        &lib,
+        &[
+            "query",
+            query.to_str().unwrap(),
+            "--system",
+            "l2",
+            "-k",
+            "3",
+            "--json",
+        ],
+    ));
+    let first = &result["queries"][0]["results"][0];
+    assert!(
+        first["image"]
+            .as_str()
+            .unwrap()
+            .ends_with("demo-000007.png"),
+        "{result}"
+    );
 }

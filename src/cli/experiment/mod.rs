@@ -9,7 +9,7 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Subcommand)]
 pub enum ExperimentCommand {
     /// Table I: train the V1–V5 analogues the shipped weights allow and evaluate each.
-    Table1(table1::Table1Args),
+    Table1(Box<table1::Table1Args>),
     /// Fig. 5: Recall@K of the cart-based recommender for each feature extractor, beside the
     /// collaborative-filtering baselines, with and without K-Splits.
     Fig5(fig5::Fig5Args),

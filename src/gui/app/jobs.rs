@@ -68,6 +68,15 @@ impl App {
                     .study_created(&study, &mut self.state.ohs, &mut self.rt);
                 JobState::Done { name, summary }
             }
+            Ok(JobOutput::Table1(report)) => {
+                self.reload_systems();
+                // The runs table lists the new systems.
+                self.tabs.train.runs = None;
+                JobState::Done {
+                    summary: self.tabs.train.table1.finished(*report),
+                    name,
+                }
+            }
             Ok(JobOutput::PersonalizeEngine(p)) => JobState::Done {
                 summary: self.tabs.personalize.loaded(*p, &self.rt),
                 name,

@@ -157,3 +157,26 @@ fn the_ablation_and_schedule_boxes_reach_the_run_config() {
     assert!(!after.shallow, "the shallow box");
     assert!(after.augment && after.heavy_augment, "the heavier box");
 }
+
+#[test]
+fn the_backbone_choice_offers_the_shipped_lite_variants() {
+    let dir = demo_library(6);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Train").click();
+    settle(&mut h);
+    let choose = |h: &mut egui_kittest::Harness<'static, crate::gui::App>, name: &str| {
+        h.get_by_label("Backbone").click();
+        h.run();
+        h.get_by_label(name).click();
+        h.run();
+    };
+    for name in ["efficientnet-lite1", "efficientnet-lite2"] {
+        choose(&mut h, name);
+        assert_eq!(h.state().tabs.train.form.config().unwrap().backbone, name);
+        // Their weights ship: no weights field to fill in.
+        assert!(h.query_by_label("Backbone weights").is_none(), "{name}");
+    }
+    choose(&mut h, "resnet50");
+    assert!(h.query_by_label("Backbone weights").is_some());
+}

@@ -1,5 +1,8 @@
 //! EfficientNet-Lite0, our own Candle port: the backbone whose pooled features every
-//! `imagenet-lite0` system embeds with (ARCHITECTURE.md §4, paper §III).
+//! `imagenet-lite0` system embeds with (ARCHITECTURE.md §4, paper §III). The same code runs
+//! **every Lite variant**: Lite1 and Lite2, whose weights ship too, are [`Lite0`] built with
+//! [`Lite0Config::lite1`] and [`Lite0Config::lite2`] (the names stay Lite0's, the network
+//! and configuration the first variant gave them; only the presets differ).
 //!
 //! EfficientNet (Tan & Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural
 //! Networks", ICML 2019, arXiv:1905.11946) stacks MBConv blocks (MobileNetV2's inverted
@@ -96,9 +99,9 @@ impl BlockConfig {
 
 /// The architecture: block table, scaling and regularisation.
 ///
-/// [`Lite0Config::lite0`] is the preset that matches the shipped weights; the scaling
-/// coefficients let larger Lite variants (and, with squeeze-excite added, B0…B7) reuse the
-/// block code.
+/// [`Lite0Config::lite0`], [`Lite0Config::lite1`] and [`Lite0Config::lite2`] are the presets
+/// that match the shipped weights; the scaling coefficients let every Lite variant (and,
+/// with squeeze-excite added, B0…B7) reuse the block code.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lite0Config {
     /// The block table (EfficientNet-B0's for every variant).
@@ -168,6 +171,29 @@ impl Lite0Config {
             drop_connect: 0.2,
             num_classes: 1000,
             image_size: 224,
+        }
+    }
+
+    /// EfficientNet-Lite1: Lite0 one block deeper in each of stages 2–6 (depth 1.1, 21
+    /// blocks), same widths, 240×240 input, dropout 0.2 (TensorFlow's
+    /// `efficientnet_lite_builder.py`: width 1.0, depth 1.1, 240 px, dropout 0.2).
+    pub fn lite1() -> Self {
+        Self {
+            depth_coefficient: 1.1,
+            image_size: 240,
+            ..Self::lite0()
+        }
+    }
+
+    /// EfficientNet-Lite2: width 1.1 (stages of 16, 24, 48, 88, 120, 208 and 352 channels;
+    /// stem 32 and head 1280 kept), depth 1.2 (21 blocks), 260×260 input, dropout 0.3.
+    pub fn lite2() -> Self {
+        Self {
+            width_coefficient: 1.1,
+            depth_coefficient: 1.2,
+            image_size: 260,
+            dropout: 0.3,
+            ..Self::lite0()
         }
     }
 
@@ -373,10 +399,11 @@ impl MbConv {
     }
 }
 
-/// EfficientNet-Lite0 with its ImageNet classifier.
+/// EfficientNet-Lite0 (or, with another preset, any Lite variant) with its ImageNet
+/// classifier.
 ///
-/// Inputs are `N×3×H×W` `f32`, normalised with [`normalize_rgb`] (224×224 for the shipped
-/// weights; other sizes work, with SAME padding computed for them).
+/// Inputs are `N×3×H×W` `f32`, normalised with [`normalize_rgb`] (the preset's
+/// `image_size`: 224×224 for Lite0; other sizes work, with SAME padding computed for them).
 #[derive(Debug)]
 pub struct Lite0 {
     stem: ConvBn,
@@ -527,7 +554,7 @@ impl Lite0 {
         self.head.forward(&h, run, None)
     }
 
-    /// The number of MBConv blocks (16 for Lite0).
+    /// The number of MBConv blocks (16 for Lite0, 21 for Lite1 and Lite2).
     pub fn block_count(&self) -> usize {
         self.blocks.len()
     }

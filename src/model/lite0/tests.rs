@@ -402,3 +402,72 @@ fn rejects_images_without_three_channels() {
     let x = Tensor::zeros((1, 4, 32, 32), DType::F32, &dev).unwrap();
     assert!(model.pooled(&x).is_err());
 }
+
+/// The shipped `weights/efficientnet-{variant}.safetensors`, every tensor on the CPU.
+fn shipped_weights(variant: &str) -> HashMap<String, Tensor> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("weights/efficientnet-{variant}.safetensors"));
+    candle_core::safetensors::load(&path, &Device::Cpu)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn lite_presets_build_exactly_the_shipped_checkpoints() {
+    let outs =
+        |cfg: &Lite0Config| -> Vec<usize> { cfg.blocks().iter().map(|b| b.out_channels).collect() };
+    // weights/README.md's block tables.
+    let lite1 = Lite0Config::lite1();
+    assert_eq!(
+        outs(&lite1),
+        [
+            16, 24, 24, 24, 40, 40, 40, 80, 80, 80, 80, 112, 112, 112, 112, 192, 192, 192, 192,
+            192, 320
+        ]
+    );
+    let lite2 = Lite0Config::lite2();
+    assert_eq!(
+        outs(&lite2),
+        [
+            16, 24, 24, 24, 48, 48, 48, 88, 88, 88, 88, 120, 120, 120, 120, 208, 208, 208, 208,
+            208, 352
+        ]
+    );
+    for cfg in [&lite1, &lite2] {
+        assert_eq!((cfg.stem_out(), cfg.head_out()), (32, 1280));
+        let strided: Vec<usize> = (0..21).filter(|&i| cfg.blocks()[i].stride == 2).collect();
+        assert_eq!(strided, [1, 4, 7, 15]);
+    }
+    assert_eq!(
+        (lite1.image_size, lite2.image_size, lite2.dropout),
+        (240, 260, 0.3)
+    );
+
+    // Every parameter the preset's network reads is in the checkpoint with its shape, and
+    // the checkpoint holds nothing else but BatchNorm's counters.
+    for (variant, cfg) in [
+        ("lite0", Lite0Config::lite0()),
+        ("lite1", lite1),
+        ("lite2", lite2),
+    ] {
+        let weights = shipped_weights(variant);
+        let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &Device::Cpu);
+        let model = Lite0::new(vb, &cfg).unwrap_or_else(|e| panic!("{variant}: {e}"));
+        let named = model.named_tensors();
+        for (name, tensor) in &named {
+            assert_eq!(tensor.dims(), weights[name].dims(), "{variant}: {name}");
+        }
+        let mut read: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+        read.sort_unstable();
+        let mut parameters: Vec<&str> = weights
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !n.ends_with(".num_batches_tracked"))
+            .collect();
+        parameters.sort_unstable();
+        assert_eq!(read, parameters, "{variant}");
+    }
+
+    // A preset does not load another variant's weights.
+    let vb = VarBuilder::from_tensors(shipped_weights("lite2"), DType::F32, &Device::Cpu);
+    assert!(Lite0::new(vb, &Lite0Config::lite1()).is_err());
+}

@@ -21,6 +21,7 @@
 //! read in the app's state step ([`TrainTab::refresh`]), never while drawing.
 
 mod cutouts;
+mod table1;
 mod ui;
 
 use crate::gui::command::TrainCommand;
@@ -65,7 +66,7 @@ pub(crate) struct PreviewSettings {
 pub(crate) struct TrainForm {
     pub name: String,
     pub backbone: String,
-    /// Weights for backbones other than Lite0 (a path typed in).
+    /// Weights for backbones other than the Lite ones (a path typed in).
     pub backbone_weights: String,
     pub mode: &'static str,
     pub blocks: usize,
@@ -198,6 +199,8 @@ pub(crate) struct TrainTab {
     folder_picker: Pending<Option<PathBuf>>,
     /// The cut-out check.
     pub cutouts: cutouts::CutoutView,
+    /// The paper's Table I: its settings and last table.
+    pub table1: table1::Table1View,
 }
 
 impl TrainTab {
@@ -209,6 +212,7 @@ impl TrainTab {
             TrainCommand::PickBackgroundFolder => self.pick_background_folder(rt),
             TrainCommand::CheckCutouts => self.cutouts.start(rt),
             TrainCommand::PlotRun(name) => self.plot_run(name, rt),
+            TrainCommand::RunTable1 => self.table1.start(rt),
         }
     }
 
@@ -290,6 +294,7 @@ impl TrainTab {
                 }
             }
         }
+        self.table1.refresh(rt);
         let name = self.form.name.trim().to_owned();
         if self.resumable.as_ref().is_some_and(|(n, _)| *n == name) {
             return;

@@ -75,6 +75,9 @@ impl TrainTab {
                         busy,
                         &mut commands,
                     );
+                    ui.add_space(theme::SECTION_GAP);
+                    let table1_queued = rt.job_pending(|k| *k == JobKind::Table1);
+                    self.table1.ui(ui, table1_queued, &mut commands);
                 });
             });
         rt.commands.extend(commands);
@@ -119,7 +122,9 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
                 .response
                 .labelled_by(label.id);
             ui.end_row();
-            if form.backbone != BackboneKind::Lite0.as_str() {
+            // The Lite variants' weights ship; the others' are the user's file.
+            let shipped = BackboneKind::parse(&form.backbone).is_ok_and(BackboneKind::is_lite);
+            if !shipped {
                 let label = ui.label("Backbone weights");
                 ui.add(
                     egui::TextEdit::singleline(&mut form.backbone_weights)
