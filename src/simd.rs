@@ -150,6 +150,33 @@ pub(crate) fn madd<F: Fma>(a: f32, b: f32, acc: f32) -> f32 {
         a * b + acc
     }
 }
+
+/// `Σ f(a_i, b_i)` over the common length, summed in sixteen independent lanes (which the
+/// compiler vectorizes on any instruction set) and then across them. It rounds differently
+/// from a sum in order, and is several times faster: a sum in order is one long chain of
+/// dependent scalar adds. The dot products and distances of the personalisation loops
+/// (K-Splits' catalogue neighbourhoods, the cart mean's cosine scores) use it.
+#[inline]
+pub(crate) fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    const LANES: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; LANES];
+    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..LANES {
+            acc[i] += f(x[i], y[i]);
+        }
+    }
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| f(x, y))
+        .sum();
+    acc.iter().sum::<f32>() + tail
+}
+
 /// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
 pub fn cpu_model() -> Option<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
@@ -160,6 +187,21 @@ pub fn cpu_model() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lane_sum_matches_an_ordered_sum_at_any_length() {
+        for n in [0, 1, 15, 16, 17, 40, 1280] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let ordered: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            let lanes = lane_sum(&a, &b, |x, y| x * y);
+            assert!(
+                (lanes - ordered).abs() <= 1e-4 * (1.0 + ordered.abs()),
+                "{n}"
+            );
+        }
+        assert_eq!(lane_sum(&[1.0, 2.0, 3.0], &[1.0, 1.0], |x, y| x - y), 1.0);
+    }
 
     #[test]
     fn detect_chooses_an_instruction_set_this_cpu_has() {

@@ -355,6 +355,9 @@ pub(crate) enum PersonalizeCommand {
     Reset,
     /// Recall@K of every method (a job; trains the personaliser when needed).
     Evaluate,
+    /// Fig. 5: Recall@K of the cart mean per feature extractor, with and without K-Splits,
+    /// beside the baselines (a job; trains nothing).
+    CompareExtractors,
 }
 
 // ── Evaluate tab ──────────────────────────────────────────────────────────────────────────

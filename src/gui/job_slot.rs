@@ -54,6 +54,8 @@ pub(crate) enum JobKind {
     PersonalizeEval {
         system: String,
     },
+    /// Fig. 5: Recall@K of the cart-based recommender per feature extractor.
+    CompareExtractors,
     /// The paper's Table I: five systems trained and measured.
     Table1,
 }
@@ -89,6 +91,9 @@ impl JobKind {
             }
             JobKind::CreateStudy { .. } => "The study is not created; nothing is kept.",
             JobKind::PersonalizeEval { .. } => "The evaluation's results so far are lost.",
+            JobKind::CompareExtractors => {
+                "The comparison's results so far are lost; the last finished one stays on show."
+            }
             JobKind::Table1 => {
                 "The systems already trained stay in the library: run again with \"Reuse \
                  systems already trained\" to measure them without training again. The \
@@ -116,6 +121,7 @@ pub(crate) enum JobOutput {
             Option<crate::personalize::personaliser::TrainReport>,
         )>,
     ),
+    CompareExtractors(Box<crate::experiment::fig5::Fig5Report>),
 }
 
 /// The work of a job, run on its worker thread.

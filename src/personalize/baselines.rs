@@ -37,7 +37,7 @@ pub fn content_scores(index: &EmbeddingIndex, query: &[f32]) -> Result<Vec<f32>>
     Ok(index
         .matrix
         .par_chunks(index.dim.max(1))
-        .map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum())
+        .map(|row| crate::simd::lane_sum(row, query, |a, b| a * b))
         .collect())
 }
 

@@ -56,17 +56,15 @@ impl PersonalizeEngine {
         let lib = Library::open(root)?;
         let searcher = Searcher::open_fresh(&lib, system, device, ctx)?;
         ctx.progress(0, 0, "reading users and ratings");
+        let mut p = PersonalizeEngine::from_searcher(&lib, searcher)?;
+        p.personaliser = saved_personaliser(root, &p.searcher)?;
+        Ok(p)
+    }
+
+    /// The engine of an index already open (as it is: nothing is indexed), without a
+    /// personaliser ([`saved_personaliser`] reads the saved one).
+    pub fn from_searcher(lib: &Library, searcher: Searcher) -> Result<PersonalizeEngine> {
         let histories = Histories::load(&lib.store, searcher.index())?;
-        let path = personaliser_path(root, system);
-        let personaliser = if path.exists() {
-            Some(Personaliser::load(
-                &path,
-                system,
-                searcher.system().fingerprint(),
-            )?)
-        } else {
-            None
-        };
         // Carts split by shared catalogue neighbourhoods (see ksplits); the noise floor only
         // serves the divisive fallback: twice the typical squared distance between nearest
         // neighbours, as two items that close are one kind of thing. Measured on the
@@ -77,7 +75,7 @@ impl PersonalizeEngine {
         Ok(PersonalizeEngine {
             searcher,
             histories,
-            personaliser,
+            personaliser: None,
             ksplits: KSplitsOptions {
                 noise_floor,
                 neighbours,
@@ -128,17 +126,24 @@ impl PersonalizeEngine {
         }
     }
 
+    /// The cart split by K-Splits into sub-carts of one kind each, largest first.
+    pub fn split(&self, cart: &[CartEntry]) -> Vec<Vec<CartEntry>> {
+        let index = self.searcher.index();
+        let rows: Vec<&[f32]> = cart.iter().map(|e| index.row(e.row)).collect();
+        split_cart(&rows, &index.matrix, index.dim, &self.ksplits)
+            .into_iter()
+            .map(|group| group.iter().map(|&g| cart[g]).collect())
+            .collect()
+    }
+
     /// Splits the cart with K-Splits and recommends `k` items for each group, never an item
     /// already in the cart. Groups come largest first.
     pub fn recommend(&self, cart: &[CartEntry], k: usize) -> Result<Vec<GroupRecommendation>> {
         let index = self.searcher.index();
-        let rows: Vec<&[f32]> = cart.iter().map(|e| index.row(e.row)).collect();
-        let groups = split_cart(&rows, &index.matrix, index.dim, &self.ksplits);
         let exclude: Vec<usize> = cart.iter().map(|e| e.row).collect();
-        groups
+        self.split(cart)
             .into_iter()
-            .map(|group| {
-                let sub: Vec<CartEntry> = group.iter().map(|&g| cart[g]).collect();
+            .map(|sub| {
                 let query = self.query_vector(&sub)?;
                 let scores = content_scores(index, &query)?;
                 Ok(GroupRecommendation {
@@ -178,9 +183,7 @@ impl PersonalizeEngine {
     }
 
     fn top(&self, scores: &[f32], k: usize, exclude: &[usize]) -> Vec<RankedItem> {
-        let mut order: Vec<usize> = (0..scores.len()).filter(|r| !exclude.contains(r)).collect();
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-        order
+        ranked_rows(scores, exclude)
             .into_iter()
             .take(k)
             .enumerate()
@@ -196,6 +199,151 @@ impl PersonalizeEngine {
                 }
             })
             .collect()
+    }
+}
+
+/// The rows not in `exclude`, best score first (ties to the lower row, as the search and
+/// [`super::eval::rank_of`] order them).
+pub fn ranked_rows(scores: &[f32], exclude: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).filter(|r| !exclude.contains(r)).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order
+}
+
+/// The personaliser saved beside `searcher`'s index, if any; one of another version of the
+/// system is an error naming the command to run.
+pub fn saved_personaliser(root: &Path, searcher: &Searcher) -> Result<Option<Personaliser>> {
+    let path = personaliser_path(root, searcher.system_name());
+    if !path.exists() {
+        return Ok(None);
+    }
+    Personaliser::load(
+        &path,
+        searcher.system_name(),
+        searcher.system().fingerprint(),
+    )
+    .map(Some)
+}
+
+/// A method on K-Splits groups, as [`PersonalizeEngine::recommend`] serves a cart: the cart
+/// is split into sub-carts, `inner` ranks the catalogue for each (the cart mean, or the
+/// personaliser), and the groups' rankings, largest group first, are merged into one list
+/// by taking turns: each group's best item not yet listed, then each one's second, and so
+/// on, which is the order a shopper reads the engine's groups in, one rank at a time. The
+/// scores are the negated places in that list (higher is better), so [`super::eval`] ranks
+/// it like any other method. Items in the cart come last.
+pub struct KSplitsRecommender<'a> {
+    pub engine: &'a PersonalizeEngine,
+    pub inner: &'a dyn Recommender,
+    /// The method's name in reports (`cart-mean + K-Splits`).
+    pub name: &'static str,
+}
+
+impl Recommender for KSplitsRecommender<'_> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn scores(&self, cart: &[CartEntry]) -> Result<Vec<f32>> {
+        let rows = self.engine.searcher.index().len();
+        let exclude: Vec<usize> = cart.iter().map(|e| e.row).collect();
+        let rankings: Vec<Vec<usize>> = self
+            .engine
+            .split(cart)
+            .iter()
+            .map(|sub| Ok(ranked_rows(&self.inner.scores(sub)?, &exclude)))
+            .collect::<Result<_>>()?;
+        Ok(take_turns(&rankings, rows))
+    }
+}
+
+/// Merges `rankings` (each a list of rows, best first) by taking turns, first list first; a
+/// row already listed is skipped. Returns a score per row of `rows`: the negated place in
+/// the merged list, `-∞` for rows no list holds.
+pub fn take_turns(rankings: &[Vec<usize>], rows: usize) -> Vec<f32> {
+    let mut scores = vec![f32::NEG_INFINITY; rows];
+    let mut place = 0usize;
+    let longest = rankings.iter().map(Vec::len).max().unwrap_or(0);
+    for i in 0..longest {
+        for ranking in rankings {
+            if let Some(&row) = ranking.get(i)
+                && let Some(score) = scores.get_mut(row)
+                && *score == f32::NEG_INFINITY
+            {
+                *score = -(place as f32);
+                place += 1;
+            }
+        }
+    }
+    scores
+}
+
+/// The collaborative-filtering baselines, fitted on the ratings a split allows; they do not
+/// depend on the system (its index only numbers the items).
+pub struct Baselines {
+    pub popularity: Popularity,
+    pub knn: ItemKnn,
+    pub als: Als,
+}
+
+impl Baselines {
+    /// Fits every baseline on `split`'s training ratings over an index of `rows` rows.
+    pub fn fit(histories: &Histories, split: &UserSplit, rows: usize, seed: u64) -> Baselines {
+        let ratings = split.training_ratings(histories);
+        Baselines {
+            popularity: Popularity::fit(rows, &ratings),
+            knn: ItemKnn::fit(rows, &ratings),
+            als: Als::fit(
+                rows,
+                &ratings,
+                &AlsOptions {
+                    seed,
+                    ..AlsOptions::default()
+                },
+            ),
+        }
+    }
+
+    /// Popularity, item-kNN and ALS, in the reports' order.
+    pub fn methods(&self) -> [&dyn Recommender; 3] {
+        [&self.popularity, &self.knn, &self.als]
+    }
+}
+
+/// The user split of `seed`, refused when it has no test users.
+pub fn split_with_test_users(histories: &Histories, seed: u64) -> Result<UserSplit> {
+    let split = UserSplit::by_seed(histories, seed);
+    if split.test.is_empty() {
+        return Err(Error::Invalid(
+            "no test users: at least 3 users need two or more purchases of indexed items".into(),
+        ));
+    }
+    Ok(split)
+}
+
+impl PersonalizeEngine {
+    /// Each index row's category label, for the category accuracy.
+    pub fn categories(&self) -> Vec<Option<String>> {
+        self.searcher
+            .items()
+            .iter()
+            .map(|item| item.label_in(LabelGroup::Category).map(str::to_owned))
+            .collect()
+    }
+
+    /// The personaliser when it was trained with this `seed` on the current ratings, so the
+    /// split's test users are unseen by it.
+    pub fn personaliser_for(&self, seed: u64) -> Option<&Personaliser> {
+        self.personaliser
+            .as_ref()
+            .filter(|net| net.meta.seed == seed && net.meta.data_hash == self.histories.data_hash)
+    }
+
+    /// The oracle ceiling on `split`'s test users (demo libraries; see [`super::ceiling`]).
+    pub fn ceiling(&self, root: &Path, split: &UserSplit) -> Result<Ceiling> {
+        let lib = Library::open_for_reading(root)?;
+        let keys = ceiling::row_keys(&lib.store, &self.searcher.index().ids)?;
+        ceiling::oracle_ceiling(root, &self.histories, split, &keys)
     }
 }
 
@@ -248,9 +396,7 @@ pub fn evaluate_with(
     options: &TrainOptions,
     ctx: &JobContext,
 ) -> Result<(EvalReport, Option<TrainReport>)> {
-    let reusable = p.personaliser.as_ref().is_some_and(|net| {
-        net.meta.seed == options.seed && net.meta.data_hash == p.histories.data_hash
-    });
+    let reusable = p.personaliser_for(options.seed).is_some();
     let trained = if reusable {
         None
     } else {
@@ -262,45 +408,23 @@ pub fn evaluate_with(
         .personaliser
         .as_ref()
         .ok_or_else(|| Error::Invalid("no personaliser after training".into()))?;
-    let split = UserSplit::by_seed(&p.histories, options.seed);
-    if split.test.is_empty() {
-        return Err(Error::Invalid(
-            "no test users: at least 3 users need two or more purchases of indexed items".into(),
-        ));
-    }
+    let split = split_with_test_users(&p.histories, options.seed)?;
     let index = p.searcher.index();
-    let ratings = split.training_ratings(&p.histories);
     ctx.progress(0, 0, "fitting the baselines");
-    let popularity = Popularity::fit(index.len(), &ratings);
-    let knn = ItemKnn::fit(index.len(), &ratings);
-    let als = Als::fit(
-        index.len(),
-        &ratings,
-        &AlsOptions {
-            seed: options.seed,
-            ..AlsOptions::default()
-        },
-    );
+    let baselines = Baselines::fit(&p.histories, &split, index.len(), options.seed);
     let cart_mean = CartMean { index };
     let personal = net.recommender(index);
-    let methods: [&dyn Recommender; 5] = [&popularity, &knn, &als, &cart_mean, &personal];
-    let categories: Vec<Option<String>> = p
-        .searcher
-        .items()
-        .iter()
-        .map(|item| item.label_in(LabelGroup::Category).map(str::to_owned))
-        .collect();
+    let [popularity, knn, als] = baselines.methods();
+    let methods: [&dyn Recommender; 5] = [popularity, knn, als, &cart_mean, &personal];
     let mut report = evaluate(
         p.searcher.system_name(),
         &p.histories,
         &split,
         &methods,
-        &categories,
+        &p.categories(),
         ctx,
     )?;
-    let lib = Library::open_for_reading(root)?;
-    let keys = ceiling::row_keys(&lib.store, &index.ids)?;
-    match ceiling::oracle_ceiling(root, &p.histories, &split, &keys)? {
+    match p.ceiling(root, &split)? {
         Ceiling::None => {}
         Ceiling::Measured(oracle) => report.ceiling = Some(oracle),
         Ceiling::Missing(why) => report.ceiling_missing = Some(why),
@@ -388,5 +512,26 @@ impl PersonalizeEngine {
                 groups_total as f64 / carts as f64
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_turns_merges_the_groups_rankings_one_rank_at_a_time() {
+        // Group 1 ranks rows 3, 1, 4; group 2 ranks 1, 2, 0: 3 (g1), 1 (g2), then g1's 1 is
+        // listed already, so 2 (g2's second), 4 (g1's third), 0.
+        let scores = take_turns(&[vec![3, 1, 4], vec![1, 2, 0]], 6);
+        assert_eq!(scores, [-4.0, -1.0, -2.0, 0.0, -3.0, f32::NEG_INFINITY]);
+        let order = ranked_rows(&scores, &[]);
+        assert_eq!(order, [3, 1, 2, 4, 0, 5]);
+        // One group: its own ranking.
+        assert_eq!(
+            ranked_rows(&take_turns(&[vec![2, 0, 1]], 3), &[]),
+            [2, 0, 1]
+        );
+        assert_eq!(ranked_rows(&[0.5, 0.9, 0.5], &[1]), [0, 2]);
     }
 }

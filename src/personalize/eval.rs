@@ -22,7 +22,7 @@ use super::cart::CartEntry;
 use super::{Histories, UserSplit};
 use crate::error::Result;
 use crate::jobs::JobContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Recall is measured for K = 1 … MAX_K.
 pub const MAX_K: usize = 50;
@@ -52,7 +52,7 @@ pub fn rank_of(scores: &[f32], target: usize, exclude: &[usize]) -> usize {
 }
 
 /// The metrics of one method.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MethodMetrics {
     pub name: String,
     /// `recall_at[k - 1]` = Recall@k for k = 1 … [`MAX_K`].
@@ -153,11 +153,10 @@ impl EvalReport {
     /// The report in the JSON contract's shape.
     pub fn to_json(&self) -> EvalJson<'_> {
         let users = self.users_tested;
-        let json = |m| method_json(m, users);
         EvalJson {
             users_tested: self.users_tested,
-            methods: self.methods.iter().map(json).collect(),
-            ceiling: self.ceiling.as_ref().map(json),
+            methods: self.methods.iter().map(|m| m.summary_json(users)).collect(),
+            ceiling: self.ceiling.as_ref().map(|m| m.summary_json(users)),
         }
     }
 
@@ -166,42 +165,50 @@ impl EvalReport {
         self.methods.iter().chain(&self.ceiling)
     }
 
-    /// A CSV table: one row per method (and the ceiling, last),
-    /// `method,recall@1,…,recall@50,ndcg@10,category_accuracy` (empty when not measured).
+    /// A CSV table: one row per method (and the ceiling, last); see [`metrics_csv`].
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("method");
-        for k in 1..=MAX_K {
-            out.push_str(&format!(",recall@{k}"));
-        }
-        out.push_str(",ndcg@10,category_accuracy\n");
-        for m in self.rows() {
-            out.push_str(&m.name);
-            for r in &m.recall_at {
-                out.push_str(&format!(",{r:.6}"));
-            }
-            out.push_str(&format!(",{:.6},", m.ndcg10));
-            if let Some(a) = m.category_accuracy {
-                out.push_str(&format!("{a:.6}"));
-            }
-            out.push('\n');
-        }
-        out
+        metrics_csv(self.rows().map(|m| (m.name.as_str(), m)))
     }
 }
 
-fn method_json(m: &MethodMetrics, users: usize) -> MethodJson<'_> {
-    MethodJson {
-        name: &m.name,
-        recall: RecallJson {
-            at1: m.recall(1),
-            at5: m.recall(5),
-            at10: m.recall(10),
-            at20: m.recall(20),
-            at50: m.recall(50),
-        },
-        recall10_se: m.recall_standard_error(10, users),
-        ndcg10: m.ndcg10,
-        category_accuracy: m.category_accuracy,
+/// A CSV table of `(row name, metrics)`:
+/// `method,recall@1,…,recall@50,ndcg@10,category_accuracy` (empty when not measured).
+pub fn metrics_csv<'a>(rows: impl IntoIterator<Item = (&'a str, &'a MethodMetrics)>) -> String {
+    let mut out = String::from("method");
+    for k in 1..=MAX_K {
+        out.push_str(&format!(",recall@{k}"));
+    }
+    out.push_str(",ndcg@10,category_accuracy\n");
+    for (name, m) in rows {
+        out.push_str(name);
+        for r in &m.recall_at {
+            out.push_str(&format!(",{r:.6}"));
+        }
+        out.push_str(&format!(",{:.6},", m.ndcg10));
+        if let Some(a) = m.category_accuracy {
+            out.push_str(&format!("{a:.6}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+impl MethodMetrics {
+    /// The JSON contract's summary of this method over `users` test users.
+    pub fn summary_json(&self, users: usize) -> MethodJson<'_> {
+        MethodJson {
+            name: &self.name,
+            recall: RecallJson {
+                at1: self.recall(1),
+                at5: self.recall(5),
+                at10: self.recall(10),
+                at20: self.recall(20),
+                at50: self.recall(50),
+            },
+            recall10_se: self.recall_standard_error(10, users),
+            ndcg10: self.ndcg10,
+            category_accuracy: self.category_accuracy,
+        }
     }
 }
 

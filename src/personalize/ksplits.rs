@@ -274,7 +274,7 @@ fn centroid(points: &[&[f32]], members: &[usize], dim: usize) -> Vec<f32> {
 }
 
 fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    crate::simd::lane_sum(a, b, |x, y| (x - y) * (x - y))
 }
 
 /// The largest eigenvalue of the cluster's scatter matrix `Σ (x−μ)(x−μ)ᵀ` and its unit

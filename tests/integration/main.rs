@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod dial;
 mod explain;
+mod fig5;
 mod fuzz_corpus;
 mod harden;
 mod index;

@@ -85,6 +85,10 @@ impl App {
                 summary: self.tabs.personalize.evaluated(*output, &self.rt),
                 name,
             },
+            Ok(JobOutput::CompareExtractors(report)) => JobState::Done {
+                summary: self.tabs.personalize.extractors_compared(*report),
+                name,
+            },
             Err(Error::Cancelled) => JobState::Cancelled { name },
             Err(e) => {
                 self.rt.report(format!("{name} failed: {e}"));

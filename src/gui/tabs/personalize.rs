@@ -1,10 +1,12 @@
 //! The Personalize tab (paper §III, §IV.C, Fig. 5): pick a shopper, see their cart with its
 //! ratings, the K-Splits groups it falls into and the top 10 for each group; edit a virtual
 //! cart (add the item selected in the Catalog tab or one by id, change its stars, remove it)
-//! and watch the recommendations follow; compare every method by Recall@K, K = 1…50.
+//! and watch the recommendations follow; compare every method by Recall@K, K = 1…50, and
+//! every feature extractor by the cart mean's (Fig. 5, [`crate::experiment::fig5`]; its last
+//! run, saved in the library, shows when the tab loads).
 //!
-//! Loading (index brought up to date, users, personaliser) and the evaluation (which trains
-//! the personaliser when needed) are background jobs in the app's job slot, with progress and
+//! Loading (index brought up to date, users, personaliser), the evaluation (which trains
+//! the personaliser when needed) and the comparison of extractors are background jobs in the app's job slot, with progress and
 //! Cancel in the top bar. Recommendations for a cart run on a worker thread of their own
 //! (milliseconds on a demo catalogue; the UI never waits for them); a cart edited while they
 //! run is recomputed when they end.
@@ -14,6 +16,7 @@
 //! catalogue's, asked for through the thumbnail cache's one helper (`ThumbCache::thumb`).
 
 use crate::catalog::ItemId;
+use crate::experiment::fig5::{self, Fig5Options, Fig5Report, RowKind};
 use crate::gui::command::Command;
 use crate::gui::command::PersonalizeCommand;
 use crate::gui::image_widget::image_ui;
@@ -55,6 +58,8 @@ pub(crate) struct PersonalizeTab {
     /// The cart changed while recommendations ran: run again when they end.
     pub stale: bool,
     pub eval: Option<EvalReport>,
+    /// The last comparison of extractors (Fig. 5): the saved one until a new one ends.
+    pub fig5: Option<Fig5Report>,
 }
 
 impl PersonalizeTab {
@@ -64,6 +69,7 @@ impl PersonalizeTab {
         match command {
             PersonalizeCommand::Load => self.start_load(system, rt),
             PersonalizeCommand::Evaluate => self.start_eval(system, rt),
+            PersonalizeCommand::CompareExtractors => start_compare_extractors(rt),
             PersonalizeCommand::SetUserSearch(text) => view.user_search = text,
             PersonalizeCommand::SetTypedItem(text) => view.typed_item = text,
             PersonalizeCommand::PickUser(id) => {
@@ -196,9 +202,10 @@ impl PersonalizeTab {
         );
     }
 
-    /// A finished load: the engine goes on show, with the user picked before, if any.
+    /// A finished load: the engine goes on show, with the user picked before, if any, and the
+    /// library's last comparison of extractors (a small file).
     pub fn loaded(&mut self, p: PersonalizeEngine, rt: &Runtime) -> String {
-        let summary = format!(
+        let mut summary = format!(
             "Loaded {} users of {} ({})",
             p.histories.users.len(),
             p.searcher.system_name(),
@@ -208,6 +215,10 @@ impl PersonalizeTab {
                 "no personaliser yet: Run evaluation trains one"
             }
         );
+        match Fig5Report::load_last(&rt.library_dir) {
+            Ok(last) => self.fig5 = last,
+            Err(e) => summary.push_str(&format!("; the last comparison of extractors: {e}")),
+        }
         self.engine = Some(Arc::new(p));
         self.recommend(rt);
         summary
@@ -238,6 +249,29 @@ impl PersonalizeTab {
         self.eval = Some(report);
         self.engine = Some(Arc::new(p));
         self.recommend(rt);
+        summary
+    }
+
+    /// A finished comparison of extractors goes on show.
+    pub fn extractors_compared(&mut self, report: Fig5Report) -> String {
+        let best = report
+            .rows
+            .iter()
+            .filter(|r| r.kind != RowKind::Ceiling)
+            .max_by(|a, b| a.metrics.recall(10).total_cmp(&b.metrics.recall(10)))
+            .map(|r| {
+                format!(
+                    "; best recall@10: {} {:.3}",
+                    r.label(),
+                    r.metrics.recall(10)
+                )
+            })
+            .unwrap_or_default();
+        let summary = format!(
+            "Compared extractors on {} test users{best}",
+            report.users_tested
+        );
+        self.fig5 = Some(report);
         summary
     }
 
@@ -295,6 +329,8 @@ impl PersonalizeTab {
                     groups_ui(ui, &engine, self, rt);
                     ui.add_space(12.0);
                     evaluation_ui(ui, self, rt, loading, &mut commands);
+                    ui.add_space(12.0);
+                    extractors_ui(ui, self, rt, &mut commands);
                 });
             });
         rt.commands
@@ -607,7 +643,101 @@ fn evaluation_ui(
         .small()
         .weak(),
     );
-    egui_plot::Plot::new("recall-at-k")
+    let ceiling = report.ceiling.as_ref().map(|c| c.name.as_str());
+    recall_plot_ui(
+        ui,
+        "recall-at-k",
+        report.rows().map(|m| RecallCurve {
+            name: m.name.clone(),
+            recall_at: &m.recall_at,
+            ceiling: Some(m.name.as_str()) == ceiling,
+        }),
+    );
+}
+
+/// Starts the comparison of every indexed feature extractor (Fig. 5) as a job.
+fn start_compare_extractors(rt: &mut Runtime) {
+    let dir = rt.library_dir.clone();
+    let device = rt.device.clone();
+    rt.start_job(
+        JobKind::CompareExtractors,
+        "Comparing feature extractors (Fig. 5)",
+        move |ctx| {
+            let device = crate::device::device(&device)?;
+            fig5::run(&dir, &Fig5Options::default(), &device, ctx)
+                .map(|report| JobOutput::CompareExtractors(Box::new(report)))
+        },
+    );
+}
+
+/// Fig. 5: the button, its progress, and the last comparison's Recall@K curves.
+fn extractors_ui(
+    ui: &mut Ui,
+    view: &PersonalizeTab,
+    rt: &Runtime,
+    commands: &mut Vec<PersonalizeCommand>,
+) {
+    ui.separator();
+    let running = rt.job_pending(|k| matches!(k, JobKind::CompareExtractors));
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Feature extractors").strong());
+        if ui
+            .add_enabled(!running, egui::Button::new("Compare extractors (Fig. 5)"))
+            .on_hover_text(
+                "Recall@K of the cart mean with every indexed system, with and without \
+                 K-Splits, beside the baselines (trains and indexes nothing); progress and \
+                 Cancel are in the top bar",
+            )
+            .clicked()
+        {
+            commands.push(PersonalizeCommand::CompareExtractors);
+        }
+        if let JobState::Running(job) = &rt.jobs.current
+            && matches!(job.kind, JobKind::CompareExtractors)
+        {
+            let (fraction, text) = widgets::job_progress(job);
+            widgets::progress_bar_ui(ui, fraction, 160.0);
+            ui.label(RichText::new(text).small().weak());
+        }
+    });
+    let Some(report) = &view.fig5 else {
+        ui.label(
+            RichText::new(
+                "Compare extractors to plot the cart mean's Recall@K for each indexed system.",
+            )
+            .weak(),
+        );
+        return;
+    };
+    let mut facts = vec![format!(
+        "{} test users, seed {}, {:.1} s",
+        report.users_tested, report.seed, report.elapsed_secs
+    )];
+    facts.extend(report.notes.iter().cloned());
+    ui.label(RichText::new(facts.join("; ")).small().weak());
+    recall_plot_ui(
+        ui,
+        "fig5-recall-at-k",
+        report.rows.iter().map(|r| RecallCurve {
+            name: r.label(),
+            recall_at: &r.metrics.recall_at,
+            ceiling: r.kind == RowKind::Ceiling,
+        }),
+    );
+}
+
+/// One curve of a Recall@K plot.
+struct RecallCurve<'a> {
+    name: String,
+    /// Recall@1 … Recall@MAX_K.
+    recall_at: &'a [f64],
+    /// The oracle ceiling is not a method: drawn dashed, grey.
+    ceiling: bool,
+}
+
+/// Recall@K against K = 1 … MAX_K, one line per curve, with a legend.
+fn recall_plot_ui<'a>(ui: &mut Ui, id: &str, curves: impl Iterator<Item = RecallCurve<'a>>) {
+    egui_plot::Plot::new(id)
         .height(PLOT_HEIGHT)
         .x_axis_label("K")
         .y_axis_label("Recall@K")
@@ -617,17 +747,15 @@ fn evaluation_ui(
         .allow_scroll(false)
         .legend(egui_plot::Legend::default())
         .show(ui, |plot| {
-            for m in report.rows() {
-                let points: Vec<[f64; 2]> = m
+            for curve in curves {
+                let points: Vec<[f64; 2]> = curve
                     .recall_at
                     .iter()
                     .enumerate()
                     .map(|(i, r)| [(i + 1) as f64, *r])
                     .collect();
-                let line = egui_plot::Line::new(m.name.clone(), points);
-                // The ceiling is not a method: drawn dashed, grey.
-                let is_ceiling = report.ceiling.as_ref().is_some_and(|c| c.name == m.name);
-                plot.line(if is_ceiling {
+                let line = egui_plot::Line::new(curve.name, points);
+                plot.line(if curve.ceiling {
                     line.style(egui_plot::LineStyle::dashed_loose())
                         .color(egui::Color32::GRAY)
                 } else {

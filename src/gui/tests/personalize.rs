@@ -129,3 +129,66 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
             .is_some()
     );
 }
+
+#[test]
+fn compare_extractors_plots_the_curves_and_shows_the_saved_run_when_the_tab_opens_again() {
+    let dir = demo_library(40);
+    let device = crate::device::device("cpu").unwrap();
+    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    let open_tab = |h: &mut egui_kittest::Harness<'static, crate::gui::App>| {
+        settle(h);
+        h.get_by_role_and_label(Role::Button, "Personalize").click();
+        h.step();
+        run_until(h, "the users", |h| {
+            h.state().tabs.personalize.engine.is_some()
+        });
+        settle(h);
+    };
+    let legend = [
+        "imagenet-lite0 cart-mean",
+        "imagenet-lite0 cart-mean + K-Splits",
+        "popularity",
+        "item-knn",
+        "als",
+    ];
+    let mut h = harness(dir.path(), Startup::AsIs);
+    open_tab(&mut h);
+    assert!(
+        h.state().tabs.personalize.fig5.is_none(),
+        "no run saved yet"
+    );
+
+    h.get_by_role_and_label(Role::Button, "Compare extractors (Fig. 5)")
+        .click();
+    h.step();
+    run_until(&mut h, "the comparison", |h| {
+        !matches!(h.state().rt.jobs.current, JobState::Running(_))
+    });
+    settle(&mut h);
+    let report = h
+        .state()
+        .tabs
+        .personalize
+        .fig5
+        .clone()
+        .expect("a comparison");
+    assert!(
+        h.query_by_label_contains("Compared extractors on")
+            .is_some()
+    );
+    for name in legend {
+        assert!(
+            h.query_by_role_and_label(Role::CheckBox, name).is_some(),
+            "no legend entry {name}"
+        );
+    }
+
+    // A new window on the same library shows the saved run as soon as the tab loads.
+    drop(h);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    open_tab(&mut h);
+    assert_eq!(h.state().tabs.personalize.fig5.as_ref(), Some(&report));
+    for name in legend {
+        assert!(h.query_by_role_and_label(Role::CheckBox, name).is_some());
+    }
+}
