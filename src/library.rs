@@ -5,6 +5,8 @@
 //! DIR/images/catalog/    demo catalogue images     DIR/images/street/  demo street queries
 //! DIR/thumbs/            cached thumbnails (regenerated when missing)
 //! DIR/systems/<name>/    trained systems           DIR/index/<name>.emb  embeddings
+//! DIR/train/<name>/      training runs (checkpoints, feature caches)
+//! DIR/experiments/       the last report of each `vitrine experiment` (table1.json, fig5.json)
 //! ```
 //!
 //! A library can be copied or moved as a whole: paths inside it are stored relative to it,
@@ -19,7 +21,14 @@ use std::path::{Path, PathBuf};
 pub const DATABASE_FILE: &str = "vitrine.sqlite";
 
 /// The folders the library manages; nothing but Vitrine writes in them.
-const MANAGED_FOLDERS: [&str; 5] = ["images", "thumbs", "systems", "index", "train"];
+const MANAGED_FOLDERS: [&str; 6] = [
+    "images",
+    "thumbs",
+    "systems",
+    "index",
+    "train",
+    "experiments",
+];
 
 /// Whether a library may be changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,6 +432,7 @@ mod tests {
             root.join("index/imagenet-lite0.emb"),
             root.join("systems/s/model.safetensors"),
             root.join("images/catalog/a.png"),
+            root.join("experiments/fig5.json"),
             root.join("index/../vitrine.sqlite"),
         ] {
             let err = lib.check_output_path(&own).unwrap_err().to_string();

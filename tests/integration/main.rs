@@ -17,4 +17,5 @@ mod ohs;
 mod personalize;
 mod photos;
 mod search;
+mod table1;
 mod train;

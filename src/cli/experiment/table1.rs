@@ -62,6 +62,9 @@ pub struct Table1Args {
 }
 
 pub fn run(dir: &Path, device: &str, args: &Table1Args) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &args.report {
+        crate::library::check_output_path(dir, out)?;
+    }
     let device = crate::device::device(device)?;
     let mut options = Table1Options {
         prefix: args.prefix.clone(),
