@@ -39,7 +39,7 @@ const USERS_LISTED: usize = 12;
 /// Thumbnail sides, in points.
 const CART_THUMB: f32 = 56.0;
 const RESULT_THUMB: f32 = 96.0;
-const PLOT_HEIGHT: f32 = 260.0;
+const PLOT_HEIGHT: f32 = 340.0;
 
 /// The tab's runtime state.
 #[derive(Default)]
@@ -651,6 +651,7 @@ fn evaluation_ui(
             name: m.name.clone(),
             recall_at: &m.recall_at,
             ceiling: Some(m.name.as_str()) == ceiling,
+            dashed: false,
         }),
     );
 }
@@ -709,21 +710,39 @@ fn extractors_ui(
         );
         return;
     };
-    let mut facts = vec![format!(
-        "{} test users, seed {}, {:.1} s",
-        report.users_tested, report.seed, report.elapsed_secs
-    )];
-    facts.extend(report.notes.iter().cloned());
-    ui.label(RichText::new(facts.join("; ")).small().weak());
+    // The notes (a personaliser not measured, a system left out) are one line each: on
+    // hover, so the plot keeps its place.
+    let facts = ui.label(
+        RichText::new(format!(
+            "{} test users, seed {}, {:.1} s. Dashed: the same extractor with the cart split \
+             by K-Splits first.",
+            report.users_tested, report.seed, report.elapsed_secs
+        ))
+        .small()
+        .weak(),
+    );
+    if !report.notes.is_empty() {
+        facts.on_hover_text(report.notes.join("\n"));
+    }
+    // An extractor with and without K-Splits is one legend entry (egui_plot merges lines of
+    // one name), so the legend stays readable with many systems.
     recall_plot_ui(
         ui,
         "fig5-recall-at-k",
         report.rows.iter().map(|r| RecallCurve {
-            name: r.label(),
+            name: r.label().replace(" + K-Splits", ""),
             recall_at: &r.metrics.recall_at,
             ceiling: r.kind == RowKind::Ceiling,
+            dashed: r.ksplits,
         }),
     );
+}
+
+/// The colour of the `index`-th curve name: hues a golden angle apart (as egui_plot's own
+/// automatic colours), so neighbours differ.
+fn curve_colour(index: usize) -> egui::Color32 {
+    let hue = (index as f32 * 0.618_034).fract();
+    egui::epaint::Hsva::new(hue, 0.85, 0.6, 1.0).into()
 }
 
 /// One curve of a Recall@K plot.
@@ -733,6 +752,8 @@ struct RecallCurve<'a> {
     recall_at: &'a [f64],
     /// The oracle ceiling is not a method: drawn dashed, grey.
     ceiling: bool,
+    /// A variant of the curve of the same name (K-Splits): dashed, in its colour.
+    dashed: bool,
 }
 
 /// Recall@K against K = 1 … MAX_K, one line per curve, with a legend.
@@ -744,10 +765,22 @@ fn recall_plot_ui<'a>(ui: &mut Ui, id: &str, curves: impl Iterator<Item = Recall
         .include_x(1.0)
         .include_x(MAX_K as f64)
         .include_y(0.0)
+        // Recall runs to 1: the headroom above the curves (the ceiling's included) is where
+        // the legend goes, clear of the lines.
+        .include_y(1.0)
         .allow_scroll(false)
-        .legend(egui_plot::Legend::default())
+        .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
         .show(ui, |plot| {
+            // One colour per name, so a dashed variant matches its curve.
+            let mut colours: Vec<String> = Vec::new();
             for curve in curves {
+                let index = colours
+                    .iter()
+                    .position(|n| *n == curve.name)
+                    .unwrap_or_else(|| {
+                        colours.push(curve.name.clone());
+                        colours.len() - 1
+                    });
                 let points: Vec<[f64; 2]> = curve
                     .recall_at
                     .iter()
@@ -758,8 +791,11 @@ fn recall_plot_ui<'a>(ui: &mut Ui, id: &str, curves: impl Iterator<Item = Recall
                 plot.line(if curve.ceiling {
                     line.style(egui_plot::LineStyle::dashed_loose())
                         .color(egui::Color32::GRAY)
+                } else if curve.dashed {
+                    line.style(egui_plot::LineStyle::dashed_dense())
+                        .color(curve_colour(index))
                 } else {
-                    line
+                    line.color(curve_colour(index))
                 });
             }
         });
