@@ -37,6 +37,10 @@ pub struct InShopReport {
     pub colour_precision: f64,
     /// Queries with a colour label (0: colour precision cannot be measured here).
     pub colour_queries: usize,
+    /// Queries with a subtype label (0: subtype precision cannot be measured here; reports
+    /// saved before this field read as 0).
+    #[serde(default)]
+    pub subtype_queries: usize,
 }
 
 /// Top-N accuracy of finding the right item (street-to-shop) or product (DeepFashion).
@@ -189,6 +193,7 @@ fn in_shop(
         subtype_precision: mean(sub_sum, sub_count),
         colour_precision: mean(col_sum, col_count),
         colour_queries: col_count,
+        subtype_queries: sub_count,
     })
 }
 

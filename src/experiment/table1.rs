@@ -466,7 +466,11 @@ impl Table1Report {
             pct(r.in_shop.category_precision)
         });
         row("in-shop subtype P@10", &|r| {
-            pct(r.in_shop.subtype_precision)
+            if r.in_shop.subtype_queries == 0 {
+                "–".into()
+            } else {
+                pct(r.in_shop.subtype_precision)
+            }
         });
         row("in-shop colour P@10", &|r| {
             if r.in_shop.colour_queries == 0 {

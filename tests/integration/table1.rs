@@ -81,6 +81,9 @@ fn table1_trains_and_measures_a_variant_on_a_split_folder() {
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.contains("| | V2 |"), "{md}");
     assert!(md.contains("held-out photos category P@10"), "{md}");
+    // A folder of categories has no subtypes or colours to measure: "–", never "0.0 %".
+    assert!(md.contains("| in-shop subtype P@10 | – |"), "{md}");
+    assert!(md.contains("| in-shop colour P@10 | – |"), "{md}");
 
     // Again with --reuse: the same system measured, not trained; the catalogue not
     // imported twice.
