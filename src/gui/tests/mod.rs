@@ -96,6 +96,13 @@ pub(super) fn run_until(
     }
 }
 
+/// Runs frames until the job slot holds no running job (the one just clicked has ended).
+pub(super) fn run_until_job_ends(h: &mut Harness<'_, App>, what: &str) {
+    run_until(h, what, |h| {
+        !matches!(h.state().rt.jobs.current, JobState::Running(_))
+    });
+}
+
 /// Runs until every image asked for has arrived and the ui has settled (checking the
 /// accessibility of what is shown).
 pub(super) fn settle(h: &mut Harness<'_, App>) {

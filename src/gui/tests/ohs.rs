@@ -2,7 +2,7 @@
 //! clicks on result tiles, number keys and a typed count, stops and resumes where they were,
 //! and the Analyze tab shows the Table I grid with α.
 
-use super::{demo_library, harness, has_label, run_until, settle, sheet_items};
+use super::{demo_library, harness, has_label, run_until, run_until_job_ends, settle, sheet_items};
 use crate::gui::command::AnalyzeCommand;
 use crate::gui::command::Command;
 use crate::gui::command::EvaluateCommand;
@@ -340,9 +340,7 @@ fn a_study_is_created_from_the_form_as_a_background_job() {
     h.run();
     h.get_by_label("Create study").click();
     h.step();
-    run_until(&mut h, "the study job", |h| {
-        !matches!(h.state().rt.jobs.current, JobState::Running(_))
-    });
+    run_until_job_ends(&mut h, "the study job");
     h.run();
     assert!(
         matches!(&h.state().rt.jobs.current, JobState::Done { summary, .. } if summary.contains("10 sheets")),

@@ -1,10 +1,9 @@
 //! The Personalize tab driven through egui_kittest: open a demo library, pick a user, see
 //! their cart, its groups and the recommendations; edit the cart; evaluate every method.
 
-use super::{demo_library, harness, run_until, settle};
+use super::{demo_library, harness, run_until, run_until_job_ends, settle};
 use crate::catalog::ItemId;
 use crate::gui::Startup;
-use crate::gui::job_slot::JobState;
 use crate::gui::thumbs::ImageKey;
 use crate::jobs::JobContext;
 use eframe::egui::Role;
@@ -105,9 +104,7 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     h.get_by_role_and_label(Role::Button, "Run evaluation")
         .click();
     h.step();
-    run_until(&mut h, "the evaluation", |h| {
-        !matches!(h.state().rt.jobs.current, JobState::Running(_))
-    });
+    run_until_job_ends(&mut h, "the evaluation");
     settle(&mut h);
     let report = h
         .state()
@@ -156,9 +153,7 @@ fn compare_extractors_plots_the_curves_and_shows_the_saved_run_when_the_tab_open
     h.get_by_role_and_label(Role::Button, "Compare extractors (Fig. 5)")
         .click();
     h.step();
-    run_until(&mut h, "the comparison", |h| {
-        !matches!(h.state().rt.jobs.current, JobState::Running(_))
-    });
+    run_until_job_ends(&mut h, "the comparison");
     settle(&mut h);
     let report = h
         .state()
