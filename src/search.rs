@@ -329,6 +329,16 @@ impl Searcher {
         &self.index
     }
 
+    /// The same searcher with its index widened to f32 if it was made at half precision:
+    /// for work that reads every row as plain numbers many times over (personalisation),
+    /// where converting once beats converting per use.
+    pub fn widened_to_f32(mut self) -> Searcher {
+        if self.index.precision() != crate::index::Precision::F32 {
+            self.index = self.index.with_precision(crate::index::Precision::F32);
+        }
+        self
+    }
+
     /// The indexed items, in index row order.
     pub fn items(&self) -> &[IndexedItem] {
         &self.items
@@ -493,7 +503,7 @@ impl Searcher {
         let mask = row_mask(&self.items, &filter);
         let hits = top_k_weighted(
             &self.index,
-            self.index.row(row),
+            &self.index.row(row),
             self.index.colour_row(row),
             filter.colour_weight,
             k,

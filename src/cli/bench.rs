@@ -1,7 +1,8 @@
 //! `vitrine bench`: throughput on this machine, measured with the real code paths.
 //!
 //! `bench embed` times the `imagenet-lite0` system's forward pass (EfficientNet-Lite0 pooled
-//! features, L2-normalised) at batch 1 and batch 32 on random normalised input, after a
+//! features, L2-normalised; `--backbone lite1|lite2` the same on Lite1 at 240 px or Lite2 at
+//! 260 px) at batch 1 and batch 32 on random normalised input, after a
 //! warm-up (the first passes are much slower; ARCHITECTURE.md §13, finding 6), as the median of a
 //! few passes; then a full indexing run (decode → embed → write, as `vitrine index --rebuild`
 //! does it, into a temporary file) on the library's catalogue, or on a temporary 256-item
@@ -10,17 +11,19 @@
 //! `bench search` times exact top-10 search alone ([`crate::index::scan`]) on synthetic
 //! indexes of random unit rows (1280 wide; 100k and 1M items, the latter only when memory
 //! allows): single queries (median, with the effective read bandwidth: a single query is
-//! memory-bound) and batches of 100 (ms per query), and the same single queries on an f16
-//! copy (time, GB/s, recall@10).
+//! memory-bound) and batches of 100 (ms per query), the same single queries with the colour
+//! ↔ shape dial turned (a 64-wide colour part read too), and all of it again on the index at
+//! half precision (`vitrine index --f16`: time, GB/s, recall@10 against f32).
 //!
 //! `bench train` times training steps (forward, the paper's loss, backward, AdamW) per mode
 //! on random input ([`crate::train::step_throughput`]).
 
 use super::progress::wait_with_bar;
-use crate::index::scan::{self, F16Index};
-use crate::index::{self, BuildOptions, EmbeddingIndex};
+use crate::index::scan::{self, ColourWeight};
+use crate::index::{self, BuildOptions, EmbeddingIndex, Precision, Rows};
 use crate::jobs::Job;
 use crate::library::Library;
+use crate::model::backbone::BackboneKind;
 use crate::model::system::{self, System};
 use crate::sources::demo::{self, DemoOptions};
 use anyhow::Context;
@@ -41,10 +44,14 @@ pub enum BenchCommand {
         /// Timed passes per batch size (after the warm-up); the median is reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s",
-        /// "lite0_batch1_images_per_s", "lite0_batch32_images_per_s" (medians), "lite0_batch1"
-        /// and "lite0_batch32" ({"median", "min", "max"}), "index_images_per_s", "items",
-        /// "device", "demo_library"}.
+        /// The ImageNet backbone to time: lite0 (224 px, the built-in system), lite1 (240 px)
+        /// or lite2 (260 px).
+        #[arg(long, default_value = "lite0", value_name = "LITE")]
+        backbone: String,
+        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "backbone", "side_px",
+        /// "lite0_batch1_images_per_s", "lite0_batch32_images_per_s" (medians, of the backbone
+        /// timed), "lite0_batch1" and "lite0_batch32" ({"median", "min", "max"}),
+        /// "index_images_per_s", "items", "device", "demo_library"}.
         #[arg(long)]
         json: bool,
     },
@@ -56,10 +63,11 @@ pub enum BenchCommand {
         /// Timed single queries per size (after a warm-up); the median is reported.
         #[arg(long, default_value_t = 10)]
         runs: usize,
-        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "dim", "results":
-        /// [{"items", "single_ms", "single_min_ms", "single_max_ms", "single_gb_per_s",
-        /// "batch100_ms_per_query", "f16_single_ms", "f16_gb_per_s", "f16_recall_at_10"}],
-        /// "f16_recall_at_10" (of the first size), "query_latency"}.
+        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "dim", "colour_dim",
+        /// "results": [{"items", "f32", "f16", "f16_recall_at_10", "load_ms"}] where "f32" and
+        /// "f16" are {"single_ms", "single_min_ms", "single_max_ms", "single_gb_per_s",
+        /// "weighted_ms", "weighted_gb_per_s", "batch100_ms_per_query"}, "f16_recall_at_10"
+        /// (of the first size), "query_latency"}.
         #[arg(long)]
         json: bool,
     },
@@ -167,24 +175,16 @@ impl Machine {
     }
 }
 
-/// Read bandwidth in GB/s: a parallel sum over 512 MiB of f32, the best of 3 passes after one
-/// that faults the pages in.
+/// Read bandwidth in GB/s: a parallel sum over 1 GiB of f32 ([`crate::simd::read_sum`]), each
+/// thread reading one contiguous share as a search's scan does, the best of 3 passes after
+/// one that faults the pages in.
 fn memory_bandwidth_gb_per_s() -> f64 {
-    const BYTES: usize = 512 << 20;
+    const BYTES: usize = 1 << 30;
     let data = vec![1f32; BYTES / 4];
+    let share = data.len().div_ceil(rayon::current_num_threads());
     let pass = || {
         let start = Instant::now();
-        let sum: f32 = data
-            .par_chunks(1 << 16)
-            .map(|chunk| {
-                // Independent lanes, so the loop is as wide as the vector unit.
-                let mut lanes = [0f32; 16];
-                for block in chunk.chunks_exact(16) {
-                    lanes.iter_mut().zip(block).for_each(|(a, v)| *a += v);
-                }
-                lanes.iter().sum::<f32>()
-            })
-            .sum();
+        let sum: f32 = data.par_chunks(share).map(crate::simd::read_sum).sum();
         std::hint::black_box(sum);
         start.elapsed().as_secs_f64()
     };
@@ -227,6 +227,9 @@ impl Spread {
 struct EmbedBench {
     #[serde(flatten)]
     machine: Machine,
+    /// The backbone timed, and its input side.
+    backbone: &'static str,
+    side_px: u32,
     /// Medians.
     lite0_batch1_images_per_s: f64,
     lite0_batch32_images_per_s: f64,
@@ -243,7 +246,11 @@ struct EmbedBench {
 
 pub fn run(dir: &Path, device: &str, cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        BenchCommand::Embed { runs, json } => embed(dir, device, (*runs).max(1), *json),
+        BenchCommand::Embed {
+            runs,
+            backbone,
+            json,
+        } => embed(dir, device, backbone, (*runs).max(1), *json),
         BenchCommand::Search { items, runs, json } => {
             search_bench(dir, device, items, (*runs).max(1), *json)
         }
@@ -257,12 +264,23 @@ pub fn run(dir: &Path, device: &str, cmd: &BenchCommand) -> anyhow::Result<ExitC
     }
 }
 
-fn embed(dir: &Path, device_spec: &str, runs: usize, json: bool) -> anyhow::Result<ExitCode> {
+fn embed(
+    dir: &Path,
+    device_spec: &str,
+    backbone: &str,
+    runs: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let device = crate::device::device(device_spec)?;
-    let system = System::imagenet_lite0(&device)?;
+    let kind = BackboneKind::parse(backbone)?;
+    let system = System::imagenet_lite(kind, &device)?;
+    let (name, side_px) = (kind.as_str(), system.preprocess().side_px);
     let machine = Machine::measure();
     if !json {
-        eprintln!("timing Lite0 on {device_spec}: {} …", machine.describe());
+        eprintln!(
+            "timing {name} at {side_px} px on {device_spec}: {} …",
+            machine.describe()
+        );
     }
     let batch1 = images_per_s(&system, 1, 3, runs)?;
     let batch32 = images_per_s(&system, 32, 1, runs.min(3))?;
@@ -303,6 +321,8 @@ fn embed(dir: &Path, device_spec: &str, runs: usize, json: bool) -> anyhow::Resu
     let report = report.context("the indexing run failed")?;
 
     let result = EmbedBench {
+        backbone: name,
+        side_px,
         lite0_batch1_images_per_s: batch1.median,
         lite0_batch32_images_per_s: batch32.median,
         lite0_batch1: batch1,
@@ -316,11 +336,11 @@ fn embed(dir: &Path, device_spec: &str, runs: usize, json: bool) -> anyhow::Resu
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        println!("Embedding throughput (imagenet-lite0 on {device_spec})");
+        println!("Embedding throughput ({name}, ImageNet, {side_px} px, on {device_spec})");
         println!("  {}", result.machine.describe());
-        for (name, b) in [("batch 1: ", batch1), ("batch 32:", batch32)] {
+        for (batch, b) in [("batch 1: ", batch1), ("batch 32:", batch32)] {
             println!(
-                "  Lite0, {name}  {:7.1} images/s (median; {:.1}–{:.1})",
+                "  {batch}         {:7.1} images/s (median; {:.1}–{:.1})",
                 b.median, b.min, b.max
             );
         }
@@ -373,12 +393,17 @@ const SEARCH_K: usize = 10;
 /// Queries per batch in `bench search`.
 const SEARCH_BATCH: usize = 100;
 
+/// The colour weight of the dial in `bench search` (any weight above 0 costs the same).
+const SEARCH_DIAL: f32 = 0.3;
+
 /// What `bench search` measured.
 #[derive(Debug, Serialize)]
 struct SearchBench {
     #[serde(flatten)]
     machine: Machine,
     dim: usize,
+    /// The width of the colour part the dial reads (a default shallow branch's output).
+    colour_dim: usize,
     results: Vec<SearchResult>,
     /// Mean share of the exact top 10 that the f16 index finds, on the first size.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -464,6 +489,20 @@ fn query_latency(dir: &Path, device_spec: &str) -> anyhow::Result<Option<QueryLa
 #[derive(Debug, Serialize)]
 struct SearchResult {
     items: usize,
+    /// The rows at full precision, and at half precision (`vitrine index --f16`).
+    f32: ScanTimes,
+    f16: ScanTimes,
+    /// The share of the exact f32 top 10 of each single query that the f16 rows find.
+    f16_recall_at_10: f64,
+    /// Reading this index back from its file (and checking its checksum), for sizes up to
+    /// [`LOAD_TIMED_MAX_ITEMS`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    load_ms: Option<f64>,
+}
+
+/// The timings of one index at one precision.
+#[derive(Debug, Serialize)]
+struct ScanTimes {
     /// Median of the single queries, and their range.
     single_ms: f64,
     single_min_ms: f64,
@@ -471,16 +510,64 @@ struct SearchResult {
     /// Matrix bytes read per second by a single query (median): compare with the machine's
     /// `memory_gb_per_s`.
     single_gb_per_s: f64,
+    /// Single queries with the colour ↔ shape dial at [`SEARCH_DIAL`] (median), and the bytes
+    /// of both parts read per second.
+    weighted_ms: f64,
+    weighted_gb_per_s: f64,
     batch100_ms_per_query: f64,
-    /// The same single queries on an f16 copy of the index (median), its read bandwidth, and
-    /// the share of the exact f32 top 10 it finds.
-    f16_single_ms: f64,
-    f16_gb_per_s: f64,
-    f16_recall_at_10: f64,
-    /// Reading this index back from its file (and checking its checksum), for sizes up to
-    /// [`LOAD_TIMED_MAX_ITEMS`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    load_ms: Option<f64>,
+}
+
+/// Times single queries (plain and dialled: a warm-up, then a different query each run) and
+/// batches of 100 (a warm-up, the best of three) on `index`.
+fn time_scans(
+    index: &EmbeddingIndex,
+    queries: &[f32],
+    colours: &[f32],
+    runs: usize,
+) -> anyhow::Result<ScanTimes> {
+    let (dim, colour_dim) = (index.dim, index.colour_dim);
+    let dial = ColourWeight::new(SEARCH_DIAL)?;
+    let single = |q: &[f32], c: &[f32], weight: ColourWeight| -> anyhow::Result<f64> {
+        let start = Instant::now();
+        scan::top_k_weighted(index, q, c, weight, SEARCH_K, None)?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let mut spreads = Vec::new();
+    for weight in [ColourWeight::SHAPE_ONLY, dial] {
+        let pairs = || {
+            queries
+                .chunks_exact(dim)
+                .zip(colours.chunks_exact(colour_dim))
+        };
+        for (q, c) in pairs().take(2) {
+            single(q, c, weight)?;
+        }
+        let times = pairs()
+            .take(runs)
+            .map(|(q, c)| single(q, c, weight))
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        spreads.push(Spread::of(times));
+    }
+    let batch = &queries[..SEARCH_BATCH * dim];
+    scan::top_k_batch(index, batch, SEARCH_K, None)?;
+    let mut batch_s = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        scan::top_k_batch(index, batch, SEARCH_K, None)?;
+        batch_s = batch_s.min(start.elapsed().as_secs_f64());
+    }
+    let bytes = index.matrix.bytes() as f64;
+    let colour_bytes = (index.colour.len() * 4) as f64;
+    let (plain, weighted) = (spreads[0], spreads[1]);
+    Ok(ScanTimes {
+        single_ms: plain.median * 1e3,
+        single_min_ms: plain.min * 1e3,
+        single_max_ms: plain.max * 1e3,
+        single_gb_per_s: bytes / plain.median / 1e9,
+        weighted_ms: weighted.median * 1e3,
+        weighted_gb_per_s: (bytes + colour_bytes) / weighted.median / 1e9,
+        batch100_ms_per_query: batch_s * 1e3 / SEARCH_BATCH as f64,
+    })
 }
 
 /// Index sizes whose file load is timed (a bigger file would need as much disk again).
@@ -535,67 +622,46 @@ fn search_bench(
         println!("{}", machine.describe());
     }
     let available = available_memory_bytes();
+    let colour_dim = crate::model::shallow::ShallowConfig::default().output_dim();
     let mut results = Vec::new();
     let mut f16_recall_at_10 = None;
     for &items in sizes {
-        let bytes = items * SEARCH_DIM * 4;
-        // The f32 matrix, plus the f16 copy on the first size, with room to spare.
+        let bytes = items * (SEARCH_DIM + colour_dim) * 4;
+        // The f32 index and its f16 copy, with room to spare.
         if let Some(available) = available
             && bytes as u64 * 2 > available
         {
             eprintln!(
-                "skipping {items} items: the matrix needs {:.1} GB and only {:.1} GB is free",
+                "skipping {items} items: the index needs {:.1} GB and only {:.1} GB is free",
                 bytes as f64 / 1e9,
                 available as f64 / 1e9
             );
             continue;
         }
         if !json {
-            eprintln!("drawing {items} random rows of {SEARCH_DIM} …");
+            eprintln!("drawing {items} random rows of {SEARCH_DIM} + {colour_dim} …");
         }
-        let index = random_index(items, 1);
-        let queries = noisy_queries(&index, runs.max(SEARCH_BATCH), 2);
+        let index = random_index(items, colour_dim, 1);
+        let count = runs.max(SEARCH_BATCH);
+        let queries = noisy_queries(&index, count, 2);
+        let colours = random_rows(count, colour_dim, 3);
+        let full = time_scans(&index, &queries, &colours, runs)?;
 
-        // Single queries: warm up, then a different query each run.
-        for q in queries.chunks_exact(SEARCH_DIM).take(2) {
-            scan::top_k(&index, q, SEARCH_K, None)?;
-        }
-        let mut times = Vec::with_capacity(runs);
-        for q in queries.chunks_exact(SEARCH_DIM).take(runs) {
-            let start = Instant::now();
-            scan::top_k(&index, q, SEARCH_K, None)?;
-            times.push(start.elapsed().as_secs_f64());
-        }
-        let single = Spread::of(times);
-        let single_s = single.median;
-
-        // Batches of 100: one warm-up, the best of three.
-        let batch = &queries[..SEARCH_BATCH * SEARCH_DIM];
-        scan::top_k_batch(&index, batch, SEARCH_K, None)?;
-        let mut batch_s = f64::INFINITY;
-        for _ in 0..3 {
-            let start = Instant::now();
-            scan::top_k_batch(&index, batch, SEARCH_K, None)?;
-            batch_s = batch_s.min(start.elapsed().as_secs_f64());
-        }
-
-        // The f16 copy: half the bytes to read; its recall against the exact f32 top 10.
-        let half = F16Index::from_index(&index);
+        // The same rows at half precision; its recall against the exact f32 top 10.
+        let half = index.clone().with_precision(Precision::F16);
+        let half_times = time_scans(&half, &queries, &colours, runs)?;
         let mut found = 0usize;
-        let mut half_times = Vec::new();
-        for q in batch.chunks_exact(SEARCH_DIM).take(runs.max(SEARCH_K)) {
+        let recall_queries = runs.max(SEARCH_K);
+        for q in queries.chunks_exact(SEARCH_DIM).take(recall_queries) {
             let exact = scan::top_k(&index, q, SEARCH_K, None)?;
-            let start = Instant::now();
-            let approx = half.top_k(q, SEARCH_K, None)?;
-            half_times.push(start.elapsed().as_secs_f64());
+            let approx = scan::top_k(&half, q, SEARCH_K, None)?;
             found += approx
                 .iter()
                 .filter(|h| exact.iter().any(|e| e.row == h.row))
                 .count();
         }
-        let f16_recall = found as f64 / (half_times.len() * SEARCH_K) as f64;
-        let f16_single = Spread::of(half_times).median;
         drop(half);
+        let f16_recall = found as f64 / (recall_queries * SEARCH_K) as f64;
         f16_recall_at_10.get_or_insert(f16_recall);
 
         let load_ms = if items <= LOAD_TIMED_MAX_ITEMS {
@@ -605,29 +671,28 @@ fn search_bench(
         };
         let result = SearchResult {
             items,
-            single_ms: single_s * 1e3,
-            single_min_ms: single.min * 1e3,
-            single_max_ms: single.max * 1e3,
-            single_gb_per_s: bytes as f64 / single_s / 1e9,
-            batch100_ms_per_query: batch_s * 1e3 / SEARCH_BATCH as f64,
-            f16_single_ms: f16_single * 1e3,
-            f16_gb_per_s: (bytes / 2) as f64 / f16_single / 1e9,
+            f32: full,
+            f16: half_times,
             f16_recall_at_10: f16_recall,
             load_ms,
         };
         if !json {
+            for (name, t) in [("f32", &result.f32), ("f16", &result.f16)] {
+                println!(
+                    "{items:>9} items, {name}: single {:7.2} ms ({:.2}–{:.2}; {:5.1} GB/s), \
+                     dialled {:7.2} ms ({:5.1} GB/s), batch of 100 {:6.3} ms/query",
+                    t.single_ms,
+                    t.single_min_ms,
+                    t.single_max_ms,
+                    t.single_gb_per_s,
+                    t.weighted_ms,
+                    t.weighted_gb_per_s,
+                    t.batch100_ms_per_query
+                );
+            }
             println!(
-                "{items:>9} items: single {:7.2} ms ({:.2}–{:.2}; {:5.1} GB/s), batch of 100 \
-                 {:6.3} ms/query",
-                result.single_ms,
-                result.single_min_ms,
-                result.single_max_ms,
-                result.single_gb_per_s,
-                result.batch100_ms_per_query
-            );
-            println!(
-                "{items:>9} items: f16 copy, single {:7.2} ms ({:5.1} GB/s), recall@10 {:.3}",
-                result.f16_single_ms, result.f16_gb_per_s, result.f16_recall_at_10
+                "{items:>9} items: f16 recall@10 against f32 {:.3}",
+                result.f16_recall_at_10
             );
             if let Some(ms) = result.load_ms {
                 println!("{items:>9} items: index file loaded and checked in {ms:.0} ms");
@@ -639,6 +704,7 @@ fn search_bench(
     let bench = SearchBench {
         machine,
         dim: SEARCH_DIM,
+        colour_dim,
         results,
         f16_recall_at_10,
         query_latency,
@@ -682,16 +748,24 @@ fn random_unit_row(row: &mut [f32], seed: u64) {
     }
 }
 
-/// An index of `items` random unit rows, drawn in parallel.
-fn random_index(items: usize, seed: u64) -> EmbeddingIndex {
-    let mut index = EmbeddingIndex::empty("synthetic", "synthetic", SEARCH_DIM);
+/// `count` random unit rows of `width`, drawn in parallel, row-major.
+fn random_rows(count: usize, width: usize, seed: u64) -> Vec<f32> {
+    let mut rows = vec![0f32; count * width];
+    if width > 0 {
+        rows.par_chunks_mut(width)
+            .enumerate()
+            .for_each(|(i, row)| random_unit_row(row, seed << 40 ^ i as u64));
+    }
+    rows
+}
+
+/// An index of `items` random unit rows with a colour part `colour_dim` wide.
+fn random_index(items: usize, colour_dim: usize, seed: u64) -> EmbeddingIndex {
+    let mut index =
+        EmbeddingIndex::empty_with_colour("synthetic", "synthetic", SEARCH_DIM, colour_dim);
     index.ids = (0..items as i64).collect();
-    index.matrix = vec![0f32; items * SEARCH_DIM];
-    index
-        .matrix
-        .par_chunks_mut(SEARCH_DIM)
-        .enumerate()
-        .for_each(|(i, row)| random_unit_row(row, seed << 40 ^ i as u64));
+    index.matrix = Rows::F32(random_rows(items, SEARCH_DIM, seed));
+    index.colour = random_rows(items, colour_dim, seed + 1);
     index
 }
 
@@ -702,7 +776,7 @@ fn noisy_queries(index: &EmbeddingIndex, count: usize, seed: u64) -> Vec<f32> {
         random_unit_row(q, seed << 40 ^ i as u64);
         if !index.is_empty() {
             let row = index.row((i * 7919) % index.len());
-            q.iter_mut().zip(row).for_each(|(v, r)| *v += r);
+            q.iter_mut().zip(row.iter()).for_each(|(v, r)| *v += r);
         }
         let norm = q.iter().map(|v| v * v).sum::<f32>().sqrt();
         q.iter_mut().for_each(|v| *v /= norm.max(f32::MIN_POSITIVE));

@@ -1,10 +1,9 @@
 //! `vitrine index`: embed the catalogue with a system, incrementally (see [`crate::index`]).
 
 use super::progress::wait_with_bar;
-use crate::index::{self, BuildOptions, IndexReport};
+use crate::index::{self, BuildOptions, IndexReport, Precision};
 use crate::jobs::Job;
-use crate::library::Library;
-use crate::model::system::{IMAGENET_LITE0, System};
+use crate::model::system::IMAGENET_LITE0;
 use anyhow::Context;
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,6 +19,15 @@ pub struct IndexArgs {
     /// Embed every item again instead of only new and changed ones.
     #[arg(long)]
     pub rebuild: bool,
+    /// Store the rows at half precision: half the memory and disk, single searches about
+    /// twice as fast on big catalogues; the recall@10 against f32 is measured and printed.
+    /// Later updates keep the index's precision.
+    #[arg(long, conflicts_with = "f32")]
+    pub f16: bool,
+    /// Store the rows at full precision (the default for a new index); an f16 index is
+    /// embedded again, as rounded rows cannot be made exact.
+    #[arg(long)]
+    pub f32: bool,
     /// Print the report as JSON (failures included).
     #[arg(long)]
     pub json: bool,
@@ -29,14 +37,20 @@ pub fn run(dir: &Path, device: &str, args: &IndexArgs) -> anyhow::Result<ExitCod
     let device = crate::device::device(device)?;
     let dir = dir.to_path_buf();
     let name = args.system.clone();
+    let precision = if args.f16 {
+        Some(Precision::F16)
+    } else if args.f32 {
+        Some(Precision::F32)
+    } else {
+        None
+    };
     let options = BuildOptions {
         full_rebuild: args.rebuild,
+        precision,
         ..BuildOptions::default()
     };
     let job = Job::spawn("index", None, move |ctx| {
-        let lib = Library::open(&dir)?;
-        let system = System::load(&lib, &name, &device)?;
-        index::build(&lib, &system, &options, ctx)
+        index::build_in(&dir, &name, &device, &options, ctx)
     });
     let report = wait_with_bar(job)
         .with_context(|| format!("cannot index the catalogue with {}", args.system))?;
@@ -49,11 +63,15 @@ pub fn run(dir: &Path, device: &str, args: &IndexArgs) -> anyhow::Result<ExitCod
             println!("  embedded every item: {why}");
         }
         println!(
-            "  {} ({} items × {})",
+            "  {} ({} items × {}, {})",
             report.path.display(),
             report.indexed,
-            report.dim
+            report.dim,
+            report.precision
         );
+        if let Some(recall) = report.f16_recall_at_10 {
+            println!("  {}", recall_line(recall));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -69,6 +87,16 @@ pub fn summary(report: &IndexReport) -> String {
         report.failed.len(),
         report.elapsed_secs,
         report.images_per_s
+    )
+}
+
+/// What rounding to f16 cost, in words.
+pub fn recall_line(recall: f64) -> String {
+    format!(
+        "f16 rows find {:.1} % of each item's 10 nearest neighbours under f32 (recall@10, {} \
+         items as queries)",
+        100.0 * recall,
+        index::RECALL_QUERIES
     )
 }
 

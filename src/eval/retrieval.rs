@@ -131,6 +131,8 @@ fn in_shop(
     ctx: &JobContext,
 ) -> Result<InShopReport> {
     let index = searcher.index();
+    // The queries are the items' own rows, as the model gave them (f32) or as stored (f16).
+    let matrix = index.matrix.to_f32();
     let items = searcher.items();
     let n = index.len();
     let (mut iou_sum, mut iou_count) = (0.0f64, 0usize);
@@ -143,7 +145,7 @@ fn in_shop(
         ctx.check_cancelled()?;
         ctx.progress(start as u64, n as u64, "in-shop queries");
         let end = (start + EVAL_BATCH).min(n);
-        let queries = &index.matrix[start * index.dim..end * index.dim];
+        let queries = &matrix[start * index.dim..end * index.dim];
         let colours = &index.colour[start * index.colour_dim..end * index.colour_dim];
         // One more than K, then the query itself dropped: the same as excluding it.
         let batch = top_k_weighted_batch(index, queries, colours, weight, k + 1, None)?;
@@ -278,7 +280,7 @@ fn deepfashion(searcher: &Searcher, ctx: &JobContext) -> Result<Option<TopNRepor
         ctx.progress((b * EVAL_BATCH) as u64, total, "DeepFashion queries");
         let queries: Vec<f32> = chunk
             .iter()
-            .flat_map(|&r| index.row(r).iter().copied())
+            .flat_map(|&r| index.row(r).into_owned())
             .collect();
         let hits = top_k_batch(index, &queries, max_n, Some(&gallery))?;
         for (hits, &r) in hits.iter().zip(chunk) {

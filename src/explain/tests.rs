@@ -155,7 +155,7 @@ fn explaining_costs_no_query_pass_and_one_cached_pass_per_result() {
     let pooled = map.pooled();
     let norm = pooled.iter().map(|v| v * v).sum::<f32>().sqrt();
     let row = searcher.index().row(0);
-    for (a, b) in pooled.iter().zip(row) {
+    for (a, b) in pooled.iter().zip(row.iter()) {
         assert!((a / norm - b).abs() < 1e-5, "{a} vs {b}");
     }
 

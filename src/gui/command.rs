@@ -49,8 +49,9 @@ pub(crate) enum Command {
     /// Run every model on this device from now on (the top bar's picker, shown in CUDA
     /// builds on a machine with a GPU).
     SelectDevice(String),
-    /// Embed the catalogue items the current system's index lacks (a background job).
-    IndexCatalogue,
+    /// Embed the catalogue items the current system's index lacks (a background job), its
+    /// rows at this precision (`None`: as the index has them; another re-writes them all).
+    IndexCatalogue(Option<crate::index::Precision>),
     /// A Catalog tab action (filters, the selected item).
     Catalog(CatalogCommand),
     /// A Search tab action; every query (a dropped or opened photo, a pasted image, "Search

@@ -354,13 +354,13 @@ impl Drop for JobSlot {
 
 /// One line about an indexing run, for the status line.
 pub(crate) fn index_summary(report: &IndexReport) -> String {
-    if report.embedded == 0 && report.removed == 0 {
+    if !report.written {
         return format!(
             "Index of {} is up to date: {} items",
             report.system, report.indexed
         );
     }
-    format!(
+    let mut line = format!(
         "Indexed {} items with {}: {} embedded, {} kept, {} failed, {:.0} images/s",
         report.indexed,
         report.system,
@@ -368,5 +368,15 @@ pub(crate) fn index_summary(report: &IndexReport) -> String {
         report.kept,
         report.failed.len(),
         report.images_per_s
-    )
+    );
+    if report.precision == crate::index::Precision::F16 {
+        line.push_str(", rows at half precision (f16)");
+    }
+    if let Some(recall) = report.f16_recall_at_10 {
+        line.push_str(&format!(
+            "; f16 keeps {:.1} % of the 10 nearest neighbours",
+            100.0 * recall
+        ));
+    }
+    line
 }

@@ -102,6 +102,12 @@ impl Runtime {
     /// Indexes the catalogue with `system` on the window's device (incremental: only new or
     /// changed items are embedded), as a job.
     pub fn index_system(&mut self, name: String) {
+        self.index_system_at(name, None);
+    }
+
+    /// Indexing with `name`, its rows written at `precision` (`None`: as its index has them,
+    /// f32 for a new one).
+    pub fn index_system_at(&mut self, name: String, precision: Option<crate::index::Precision>) {
         let dir = self.library_dir.clone();
         let device = self.device.clone();
         let job_name = format!("Indexing with {name}");
@@ -112,7 +118,11 @@ impl Runtime {
             &job_name,
             move |ctx| {
                 let device = device::device(&device)?;
-                crate::index::build_in(&dir, &name, &device, ctx).map(JobOutput::Index)
+                let options = crate::index::BuildOptions {
+                    precision,
+                    ..Default::default()
+                };
+                crate::index::build_in(&dir, &name, &device, &options, ctx).map(JobOutput::Index)
             },
         );
     }

@@ -4,11 +4,12 @@
 //!
 //! ```text
 //! header    magic "VTRNEMB\0" · format version u32 · dim u32 · count u64
-//!           colour_dim u32 (format 3)
+//!           colour_dim u32 (format 3) · precision u8 (format 4: 0 = f32, 1 = f16)
 //!           system name (u16 length + UTF-8) · system fingerprint (u16 length + UTF-8)
 //! entries   count × { item id i64 · image size u64 · image mtime ns i64 ·
 //!                     image sha256 (32 bytes) · stored image path (u32 length + UTF-8) }
-//! matrix    count × dim f32, row-major, each row L2-normalised (or all zero)
+//! matrix    count × dim f32 (or f16 at precision 1), row-major, each row L2-normalised
+//!           (or all zero)
 //! colour    count × colour_dim f32 (format 3), the same, for the colour part
 //! trailer   sha256 of everything above (32 bytes)
 //! ```
@@ -18,7 +19,9 @@
 //! without a shallow branch (`imagenet-lite0`). Formats 1 and 2 load with no colour part; a
 //! search with them can only rank by the embedding, and indexing with a system that has a
 //! shallow branch embeds every item again to add it.
-//! Integers and floats are little-endian. The per-item image fingerprint tells incremental
+//! The **precision** (format 4) is that of the embedding rows ([`Precision`]): f16 halves the
+//! bytes a search reads (`vitrine index --f16`); the narrow colour part stays f32. Formats 1
+//! to 3 are f32. Integers and floats are little-endian. The per-item image fingerprint tells incremental
 //! indexing (and a search) which images changed: the stored path (relative to the library
 //! for images inside it), the size, and the **content**: the sha256 of the file's bytes. The
 //! modification time is only a shortcut: a file of the same size and time is taken as
@@ -29,6 +32,7 @@
 //! temporary name and renamed, so a reader sees the old index or the new one, never half of
 //! one; a load checks magic, version and checksum and names the file in every error.
 
+use super::rows::{Precision, Rows};
 use crate::catalog::ItemId;
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -39,7 +43,7 @@ use std::path::Path;
 /// How an index file starts.
 pub const MAGIC: [u8; 8] = *b"VTRNEMB\0";
 /// The format version this program writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format version this program reads (format 1 has no content hashes).
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 const CHECKSUM_BYTES: usize = 32;
@@ -146,8 +150,9 @@ pub struct EmbeddingIndex {
     pub ids: Vec<ItemId>,
     /// The image each row was computed from, in row order.
     pub images: Vec<ImageFingerprint>,
-    /// `ids.len() × dim` values, row-major; every row has unit length (or is zero).
-    pub matrix: Vec<f32>,
+    /// `ids.len() × dim` values, row-major, at the index's precision; every row has unit
+    /// length (or is zero).
+    pub matrix: Rows,
     /// The width of a colour row: the shallow branch's output, 0 without one (or in an index
     /// of format 1 or 2).
     pub colour_dim: usize,
@@ -164,7 +169,7 @@ impl EmbeddingIndex {
             dim,
             ids: Vec::new(),
             images: Vec::new(),
-            matrix: Vec::new(),
+            matrix: Rows::default(),
             colour_dim: 0,
             colour: Vec::new(),
         }
@@ -183,6 +188,33 @@ impl EmbeddingIndex {
         }
     }
 
+    /// The same index with its embedding rows at `precision` (f32 → f16 rounds every value).
+    pub fn with_precision(mut self, precision: Precision) -> EmbeddingIndex {
+        if self.matrix.precision() != precision {
+            self.matrix = self.matrix.to_precision(precision);
+        }
+        self
+    }
+
+    /// A copy with the embedding rows at `precision` (the f32 rows are not copied first).
+    pub fn to_precision(&self, precision: Precision) -> EmbeddingIndex {
+        EmbeddingIndex {
+            system: self.system.clone(),
+            fingerprint: self.fingerprint.clone(),
+            dim: self.dim,
+            ids: self.ids.clone(),
+            images: self.images.clone(),
+            matrix: self.matrix.to_precision(precision),
+            colour_dim: self.colour_dim,
+            colour: self.colour.clone(),
+        }
+    }
+
+    /// How the embedding rows are stored.
+    pub fn precision(&self) -> Precision {
+        self.matrix.precision()
+    }
+
     /// Whether the rows have a colour part (the dial of a search needs one).
     pub fn has_colour(&self) -> bool {
         self.colour_dim > 0
@@ -198,9 +230,9 @@ impl EmbeddingIndex {
         self.ids.is_empty()
     }
 
-    /// Row `i`: the embedding of item `ids[i]`.
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.matrix[i * self.dim..(i + 1) * self.dim]
+    /// Row `i`: the embedding of item `ids[i]` (converted to f32 in an f16 index).
+    pub fn row(&self, i: usize) -> std::borrow::Cow<'_, [f32]> {
+        self.matrix.row(i, self.dim)
     }
 
     /// Row `i` of the colour part (empty when the index has none).
@@ -210,7 +242,7 @@ impl EmbeddingIndex {
 
     /// Appends an item to an index without a colour part. The row is L2-normalised on the
     /// way in unless it already has unit length (so a row kept from an older index is copied
-    /// bit for bit).
+    /// bit for bit), then stored at the index's precision.
     pub fn push(&mut self, id: ItemId, image: ImageFingerprint, row: &[f32]) -> Result<()> {
         self.push_with_colour(id, image, row, &[])
     }
@@ -235,7 +267,9 @@ impl EmbeddingIndex {
         }
         self.ids.push(id);
         self.images.push(image);
-        push_normalised(&mut self.matrix, row);
+        let mut normalised = Vec::with_capacity(row.len());
+        push_normalised(&mut normalised, row);
+        self.matrix.extend_from_f32(&normalised);
         push_normalised(&mut self.colour, colour);
         Ok(())
     }
@@ -285,6 +319,10 @@ impl EmbeddingIndex {
         out.write_all(&u32_len(self.dim)?.to_le_bytes())?;
         out.write_all(&(self.ids.len() as u64).to_le_bytes())?;
         out.write_all(&u32_len(self.colour_dim)?.to_le_bytes())?;
+        out.write_all(&[match self.precision() {
+            Precision::F32 => 0u8,
+            Precision::F16 => 1u8,
+        }])?;
         write_str16(&mut out, &self.system)?;
         write_str16(&mut out, &self.fingerprint)?;
         for (id, image) in self.ids.iter().zip(&self.images) {
@@ -297,10 +335,35 @@ impl EmbeddingIndex {
             out.write_all(&u32_len(image.path.len())?.to_le_bytes())?;
             out.write_all(image.path.as_bytes())?;
         }
-        write_matrix(&mut out, &self.matrix, self.dim)?;
+        match &self.matrix {
+            Rows::F32(values) => write_matrix(&mut out, values, self.dim)?,
+            Rows::F16(values) => write_matrix(&mut out, values, self.dim)?,
+        }
         write_matrix(&mut out, &self.colour, self.colour_dim)?;
         let digest = out.hasher.finalize();
         out.inner.write_all(&digest)
+    }
+}
+
+/// The precision of the index file at `path`, from its header alone; `None` when there is
+/// no readable index there.
+pub fn peek_precision(path: &Path) -> Option<Precision> {
+    use std::io::Read;
+    let mut header = [0u8; 29];
+    let mut file = std::fs::File::open(path).ok()?;
+    let read = file.read(&mut header).ok()?;
+    if read < 16 || header[..MAGIC.len()] != MAGIC {
+        return None;
+    }
+    let version = u32::from_le_bytes(header[8..12].try_into().ok()?);
+    match version {
+        OLDEST_FORMAT_VERSION..=3 => Some(Precision::F32),
+        4 if read == header.len() => match header[28] {
+            0 => Some(Precision::F32),
+            1 => Some(Precision::F16),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -347,6 +410,7 @@ pub fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
         dim,
         count,
         colour_dim,
+        precision,
         system,
         fingerprint,
         ids,
@@ -355,8 +419,8 @@ pub fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
         Ok(h) => h,
         Err(reason) => return Err(if checksum_ok() { reason } else { corrupt() }),
     };
-    let raw = take_matrix(&mut r, count, dim)
-        .and_then(|raw| Ok((raw, take_matrix(&mut r, count, colour_dim)?)));
+    let raw = take_matrix(&mut r, count, dim, precision.bytes())
+        .and_then(|raw| Ok((raw, take_matrix(&mut r, count, colour_dim, 4)?)));
     let (raw, raw_colour) = match raw {
         Ok(raw) => raw,
         Err(reason) => return Err(if checksum_ok() { reason } else { corrupt() }),
@@ -364,7 +428,13 @@ pub fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
     // Hashing (one core) and converting the matrices (the rest) at once: loading a 100k-item
     // index is bound by these two passes over 512 MB.
     let (ok, (matrix, colour)) = rayon::join(checksum_ok, || {
-        rayon::join(|| f32s_from_le(raw), || f32s_from_le(raw_colour))
+        rayon::join(
+            || match precision {
+                Precision::F32 => Rows::F32(f32s_from_le(raw)),
+                Precision::F16 => Rows::F16(f16s_from_le(raw)),
+            },
+            || f32s_from_le(raw_colour),
+        )
     });
     if !ok {
         return Err(corrupt());
@@ -387,15 +457,16 @@ pub fn parse(data: &[u8]) -> std::result::Result<EmbeddingIndex, String> {
     })
 }
 
-/// The bytes of a `count × width` f32 matrix.
+/// The bytes of a `count × width` matrix of values `value_bytes` long.
 fn take_matrix<'a>(
     r: &mut Reader<'a>,
     count: usize,
     width: usize,
+    value_bytes: usize,
 ) -> std::result::Result<&'a [u8], String> {
     count
         .checked_mul(width)
-        .and_then(|values| values.checked_mul(4))
+        .and_then(|values| values.checked_mul(value_bytes))
         .ok_or_else(|| "the matrix size overflows".to_string())
         .and_then(|bytes| r.take(bytes))
 }
@@ -407,12 +478,21 @@ fn f32s_from_le(raw: &[u8]) -> Vec<f32> {
         .collect()
 }
 
+/// Little-endian f16s.
+fn f16s_from_le(raw: &[u8]) -> Vec<half::f16> {
+    raw.par_chunks_exact(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
 /// What precedes the matrices.
 struct Header {
     dim: usize,
     count: usize,
     /// 0 before format 3.
     colour_dim: usize,
+    /// f32 before format 4.
+    precision: Precision,
     system: String,
     fingerprint: String,
     ids: Vec<ItemId>,
@@ -423,6 +503,19 @@ fn read_header(r: &mut Reader<'_>, version: u32) -> std::result::Result<Header, 
     let dim = r.u32()? as usize;
     let count = usize::try_from(r.u64()?).map_err(|_| "too many items".to_string())?;
     let colour_dim = if version >= 3 { r.u32()? as usize } else { 0 };
+    let precision = if version >= 4 {
+        match r.array::<1>()?[0] {
+            0 => Precision::F32,
+            1 => Precision::F16,
+            other => {
+                return Err(format!(
+                    "unknown precision code {other} (0 is f32, 1 is f16)"
+                ));
+            }
+        }
+    } else {
+        Precision::F32
+    };
     let system = r.str16()?;
     let fingerprint = r.str16()?;
     // Each entry takes at least 28 bytes (60 with its hash): refuse counts the file cannot
@@ -454,6 +547,7 @@ fn read_header(r: &mut Reader<'_>, version: u32) -> std::result::Result<Header, 
         dim,
         count,
         colour_dim,
+        precision,
         system,
         fingerprint,
         ids,
@@ -479,12 +573,38 @@ fn push_normalised(matrix: &mut Vec<f32>, row: &[f32]) {
     );
 }
 
-/// Writes a `width`-wide row-major matrix as little-endian f32s, a row at a time.
-fn write_matrix(out: &mut impl Write, matrix: &[f32], width: usize) -> std::io::Result<()> {
-    let mut bytes = Vec::with_capacity(4 * width.clamp(1, 1 << 16));
+/// A value as stored in the file: its little-endian bytes.
+trait LeBytes: Copy {
+    const BYTES: usize;
+    fn append_le(self, out: &mut Vec<u8>);
+}
+
+impl LeBytes for f32 {
+    const BYTES: usize = 4;
+    fn append_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl LeBytes for half::f16 {
+    const BYTES: usize = 2;
+    fn append_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+/// Writes a `width`-wide row-major matrix as little-endian values, a row at a time.
+fn write_matrix<T: LeBytes>(
+    out: &mut impl Write,
+    matrix: &[T],
+    width: usize,
+) -> std::io::Result<()> {
+    let mut bytes = Vec::with_capacity(T::BYTES * width.clamp(1, 1 << 16));
     for row in matrix.chunks(width.max(1)) {
         bytes.clear();
-        bytes.extend(row.iter().flat_map(|v| v.to_le_bytes()));
+        for &v in row {
+            v.append_le(&mut bytes);
+        }
         out.write_all(&bytes)?;
     }
     Ok(())

@@ -18,9 +18,11 @@
 //! The search (exact cosine top-K, ARCHITECTURE.md §6) reads the result with [`load`].
 
 pub mod emb_file;
+pub mod rows;
 pub mod scan;
 
 pub use emb_file::{EmbeddingIndex, ImageFingerprint, load};
+pub use rows::{Precision, Rows};
 
 use crate::catalog::ItemId;
 use crate::error::{Error, Result};
@@ -37,6 +39,8 @@ use std::time::Instant;
 
 /// Images per forward pass.
 pub const BATCH_SIZE: usize = 32;
+/// Items used as queries when an f16 index's recall against f32 is measured.
+pub const RECALL_QUERIES: usize = 200;
 
 /// The index file of `system` in the library at `root`: `DIR/index/<system>.emb`.
 pub fn index_path(root: &Path, system: &str) -> PathBuf {
@@ -52,6 +56,9 @@ pub struct BuildOptions {
     pub output: Option<PathBuf>,
     /// Embed every item again, whatever the previous index holds.
     pub full_rebuild: bool,
+    /// The precision of the rows written: `None` keeps the previous index's (f32 for a new
+    /// one), so an update never changes it behind the user's back.
+    pub precision: Option<Precision>,
 }
 
 impl Default for BuildOptions {
@@ -60,6 +67,7 @@ impl Default for BuildOptions {
             batch_size: BATCH_SIZE,
             output: None,
             full_rebuild: false,
+            precision: None,
         }
     }
 }
@@ -97,23 +105,29 @@ pub struct IndexReport {
     pub dim: usize,
     /// Whether the file was (re)written; an unchanged index is left alone.
     pub written: bool,
+    /// How the embedding rows are stored.
+    pub precision: Precision,
+    /// For an index written at half precision from full-precision rows (made f16, or
+    /// rebuilt): the mean share of each item's 10 nearest neighbours under f32 that the f16
+    /// rows find too, over up to [`RECALL_QUERIES`] items spread over the catalogue.
+    pub f16_recall_at_10: Option<f64>,
     pub elapsed_secs: f64,
     /// Embedded images per second over the whole run (decode, embed, write).
     pub images_per_s: f64,
 }
 
-/// Opens the library at `root`, loads the system `system` on `device` and runs [`build`]
-/// with the default options: everything a GUI or CLI job needs, from values that can move to
-/// a worker thread.
+/// Opens the library at `root`, loads the system `system` on `device` and runs [`build`]:
+/// everything a GUI or CLI job needs, from values that can move to a worker thread.
 pub fn build_in(
     root: &Path,
     system: &str,
     device: &Device,
+    options: &BuildOptions,
     ctx: &JobContext,
 ) -> Result<IndexReport> {
     let lib = Library::open(root)?;
     let system = System::load(&lib, system, device)?;
-    build(&lib, &system, &BuildOptions::default(), ctx)
+    build(&lib, &system, options, ctx)
 }
 
 /// Brings the index of `system` up to date with the catalogue of `lib` (see the module docs).
@@ -130,6 +144,11 @@ pub fn build(
         .unwrap_or_else(|| index_path(lib.root(), system.name()));
     let dim = system.embedding_dim();
     let colour_dim = system.colour_dim();
+    // The precision to write: the one asked for, else the previous index's, else f32.
+    let precision = options
+        .precision
+        .or_else(|| emb_file::peek_precision(&path))
+        .unwrap_or_default();
     ctx.progress(0, 0, "listing the catalogue");
     let items = lib.store.item_images()?;
 
@@ -150,6 +169,11 @@ pub fn build(
                     "the index has no colour part yet (it was made before index format 3)"
                         .to_string(),
                 ),
+            ),
+            // Rounded rows cannot be made exact again: only the model can.
+            Ok(old) if old.precision() == Precision::F16 && precision == Precision::F32 => (
+                None,
+                Some("the index was at half precision (f16) and f32 was asked for".to_string()),
             ),
             Ok(old) => (Some(old), None),
             Err(e) => (None, Some(format!("the previous index was unusable: {e}"))),
@@ -272,7 +296,7 @@ pub fn build(
         match source {
             Source::Kept(row) => {
                 if let Some(old) = &previous {
-                    index.push_with_colour(id, image, old.row(row), old.colour_row(row))?;
+                    index.push_with_colour(id, image, &old.row(row), old.colour_row(row))?;
                     kept += 1;
                 }
             }
@@ -285,9 +309,25 @@ pub fn build(
             Source::Failed => {}
         }
     }
-    let unchanged = previous
-        .as_ref()
-        .is_some_and(|old| old.ids == index.ids && old.images == index.images);
+    // At half precision, rows made from full-precision ones (a conversion, or a rebuild) show
+    // what rounding costs: their neighbours under f32 and under f16 are compared.
+    let mut f16_recall_at_10 = None;
+    if precision == Precision::F16 {
+        let exact_rows = previous
+            .as_ref()
+            .is_none_or(|old| old.precision() == Precision::F32);
+        let half = index.to_precision(Precision::F16);
+        if exact_rows && index.len() > 1 {
+            ctx.progress(total, total, "measuring the recall of the f16 rows");
+            let queries = RECALL_QUERIES.min(index.len());
+            let rows: Vec<usize> = (0..queries).map(|j| j * index.len() / queries).collect();
+            f16_recall_at_10 = Some(scan::neighbour_recall(&index, &half, &rows, 10)?);
+        }
+        index = half;
+    }
+    let unchanged = previous.as_ref().is_some_and(|old| {
+        old.ids == index.ids && old.images == index.images && old.precision() == precision
+    });
     if !unchanged {
         ctx.progress(total, total, "writing the index");
         index.write(&path)?;
@@ -306,6 +346,8 @@ pub fn build(
         indexed: index.len() as u64,
         dim,
         written: !unchanged,
+        precision,
+        f16_recall_at_10,
         elapsed_secs,
         images_per_s: if elapsed_secs > 0.0 {
             embedded as f64 / elapsed_secs
@@ -450,6 +492,61 @@ mod tests {
 
     const IMAGENET: &str = crate::model::system::IMAGENET_LITE0;
 
+    /// `--f16` converts the index (measuring its recall), updates keep the precision, a search
+    /// over it finds what the f32 index finds, and `--f32` embeds everything again.
+    #[test]
+    fn an_index_at_half_precision_is_kept_and_searched() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&dir.path().join("lib")).unwrap();
+        add_items(&mut lib, 6);
+        let system = System::imagenet_lite0(&Device::Cpu).unwrap();
+        let ctx = JobContext::silent();
+        let path = index_path(lib.root(), IMAGENET);
+        let at = |precision| BuildOptions {
+            precision,
+            ..BuildOptions::default()
+        };
+
+        let full = build(&lib, &system, &at(None), &ctx).unwrap();
+        assert_eq!(
+            (full.precision, full.f16_recall_at_10),
+            (Precision::F32, None)
+        );
+        let full_index = load(&path).unwrap();
+        let full_bytes = std::fs::metadata(&path).unwrap().len();
+
+        // Conversion: nothing embedded again, the rows rounded, the recall measured.
+        let half = build(&lib, &system, &at(Some(Precision::F16)), &ctx).unwrap();
+        assert_eq!((half.embedded, half.kept), (0, 6));
+        assert!(half.written && half.precision == Precision::F16);
+        let recall = half.f16_recall_at_10.unwrap();
+        assert!((0.5..=1.0).contains(&recall), "{recall}");
+        let half_index = load(&path).unwrap();
+        assert_eq!(half_index.precision(), Precision::F16);
+        assert_eq!(half_index, full_index.to_precision(Precision::F16));
+        let half_bytes = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(full_bytes - half_bytes, 6 * 1280 * 2);
+
+        // An update keeps f16 (and has no f32 rows to measure against).
+        let again = build(&lib, &system, &at(None), &ctx).unwrap();
+        assert_eq!((again.precision, again.written), (Precision::F16, false));
+        assert_eq!(again.f16_recall_at_10, None);
+
+        // A search over it: each item finds itself first, as with f32.
+        let searcher = crate::search::Searcher::open(&lib, IMAGENET, &Device::Cpu).unwrap();
+        assert_eq!(searcher.index().precision(), Precision::F16);
+        for row in 0..6 {
+            let hits = scan::top_k(searcher.index(), &full_index.row(row), 3, None).unwrap();
+            assert_eq!(hits[0].row, row);
+        }
+
+        // Back to f32: every item embedded again, exactly as before.
+        let back = build(&lib, &system, &at(Some(Precision::F32)), &ctx).unwrap();
+        assert_eq!((back.embedded, back.precision), (6, Precision::F32));
+        assert!(back.rebuilt.unwrap().contains("half precision"));
+        assert_eq!(load(&path).unwrap().matrix, full_index.matrix);
+    }
+
     /// Copies a folder tree the way `cp -r` does: new files, new modification times.
     fn copy_tree(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
@@ -573,7 +670,7 @@ mod tests {
             result.results.iter().map(|r| r.item_id).collect::<Vec<_>>()
         };
         let mask: Vec<bool> = searcher.items().iter().map(|i| i.item_id != item).collect();
-        let plain = top_k(searcher.index(), searcher.index().row(2), 5, Some(&mask)).unwrap();
+        let plain = top_k(searcher.index(), &searcher.index().row(2), 5, Some(&mask)).unwrap();
         let plain: Vec<_> = plain
             .iter()
             .map(|h| searcher.items()[h.row].item_id)

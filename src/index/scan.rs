@@ -1,11 +1,11 @@
 //! Exact cosine top-K over an [`EmbeddingIndex`] (ARCHITECTURE.md §6).
 //!
 //! Rows and queries are unit length, so cosine similarity is a dot product. A single query
-//! reads the whole matrix once and does two flops per four bytes: it is memory-bound (2 cores
-//! stream ~20–26 GB/s here, so 100k × 1280 f32 takes at least ~20–25 ms; ARCHITECTURE.md §13,
-//! finding 7). [`top_k`] therefore makes exactly one pass over memory: the rows are split into
-//! chunks scanned in parallel, four rows at a time against the query with SIMD (AVX-512 or
-//! AVX2+FMA, detected at run time, with a portable fallback), and each score is offered at
+//! reads the whole matrix once and does two flops per four bytes: it is memory-bound
+//! (ARCHITECTURE.md §13, finding 7). [`top_k`] therefore makes exactly one pass over memory:
+//! the rows are split into chunks scanned in parallel, each chunk row after row against the
+//! query with SIMD (AVX-512 or AVX2+FMA, detected at run time, with a portable fallback), so
+//! each thread reads one sequential stream, and each score is offered at
 //! once to a bounded min-heap whose k-th best score is the bar a new row must clear, so almost
 //! no row touches the heap. The per-thread heaps are merged at the end.
 //!
@@ -19,14 +19,26 @@
 //!
 //! The colour ↔ shape dial ([`top_k_weighted`], in `weighted.rs`) adds the index's colour
 //! part to the score; at weight 0 it is exactly the scan above.
+//!
+//! An index at half precision ([`super::rows`]) is scanned by the same code with kernels that
+//! widen the f16 values in registers (F16C), so a single query reads half the bytes; a batch
+//! widens each block of rows to f32 once, in cache, before its `gemm`.
+//!
+//! Why row after row: the scan used to read four rows at once (the query loaded once for
+//! four). Measured with `vitrine bench search` on 1M × 1280 (AMD EPYC, 2 threads, a shared
+//! machine), four interleaved f16 streams ran at 22 GB/s with AVX-512 and AVX2 alike, while in
+//! cache the same kernel ran at 94 GB/s: the interleaving, not the arithmetic, held it back.
+//! One stream per thread took f16 to 28–55 GB/s, and f32, in alternating runs, from 152–181 ms
+//! (medians; best 146) to 103–167 ms (best 98).
 
 mod dot;
 mod weighted;
 
 use super::emb_file::EmbeddingIndex;
+use super::rows::Rows;
 use crate::error::{Error, Result};
 use crate::simd::Simd;
-use dot::{dot1, dot1_f16, dot4, dot4_f16, scan_simd};
+use dot::{dot1, dot1_f16, scan_simd};
 use rayon::prelude::*;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -224,25 +236,20 @@ fn scan(
     allow: Option<&RowMask>,
     simd: Simd,
 ) -> Vec<Hit> {
-    scan_rows(
-        &index.matrix,
-        query,
-        k,
-        allow,
-        |rows, q| dot4(simd, rows, q),
-        |row, q| dot1(simd, row, q),
-    )
+    match &index.matrix {
+        Rows::F32(matrix) => scan_rows(matrix, query, k, allow, |row, q| dot1(simd, row, q)),
+        Rows::F16(matrix) => scan_rows(matrix, query, k, allow, |row, q| dot1_f16(simd, row, q)),
+    }
 }
 
-/// Scans `matrix` (rows of `query.len()` values of `T`) in parallel chunks, four rows at a
-/// time with `dot4` (the rows left over with `dot1`), offering each allowed row to a heap.
+/// Scans `matrix` (rows of `query.len()` values of `T`) in parallel chunks, one row after
+/// another with `dot`, offering each allowed row to a heap.
 fn scan_rows<T: Sync>(
     matrix: &[T],
     query: &[f32],
     k: usize,
     allow: Option<&RowMask>,
-    dot4: impl Fn(&[T], &[f32]) -> [f32; 4] + Sync,
-    dot1: impl Fn(&[T], &[f32]) -> f32 + Sync,
+    dot: impl Fn(&[T], &[f32]) -> f32 + Sync,
 ) -> Vec<Hit> {
     let dim = query.len();
     if k == 0 || matrix.is_empty() || dim == 0 {
@@ -255,24 +262,9 @@ fn scan_rows<T: Sync>(
             || TopK::new(k),
             |mut top, (chunk, rows)| {
                 let first = chunk * SCAN_CHUNK_ROWS;
-                let mask = allow.map(|m| &m[first..first + rows.len() / dim]);
-                let allowed = |i: usize| mask.is_none_or(|m| m[i]);
-                let mut quads = rows.chunks_exact(4 * dim);
-                for (q, quad) in quads.by_ref().enumerate() {
-                    let i = 4 * q;
-                    if !(allowed(i) || allowed(i + 1) || allowed(i + 2) || allowed(i + 3)) {
-                        continue;
-                    }
-                    for (j, &score) in dot4(quad, query).iter().enumerate() {
-                        if allowed(i + j) {
-                            top.offer(first + i + j, score);
-                        }
-                    }
-                }
-                let done = (rows.len() / dim) / 4 * 4;
-                for (j, row) in quads.remainder().chunks_exact(dim).enumerate() {
-                    if allowed(done + j) {
-                        top.offer(first + done + j, dot1(row, query));
+                for (i, row) in rows.chunks_exact(dim).enumerate() {
+                    if allow.is_none_or(|m| m[first + i]) {
+                        top.offer(first + i, dot(row, query));
                     }
                 }
                 top
@@ -280,75 +272,6 @@ fn scan_rows<T: Sync>(
         )
         .reduce(|| TopK::new(k), TopK::merge)
         .into_sorted()
-}
-
-/// The index at half precision (IEEE f16): half the bytes, so a single query scans about
-/// twice as fast, at the cost of recall (each value keeps ~3 significant digits). Rows keep
-/// the order, and row numbers, of the [`EmbeddingIndex`] it was made from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct F16Index {
-    /// The width of a row.
-    pub dim: usize,
-    /// `len × dim` values, row-major.
-    matrix: Vec<half::f16>,
-}
-
-impl F16Index {
-    /// `index` rounded to half precision (in parallel).
-    pub fn from_index(index: &EmbeddingIndex) -> F16Index {
-        let mut matrix = vec![half::f16::ZERO; index.matrix.len()];
-        matrix
-            .par_chunks_mut(1 << 16)
-            .zip(index.matrix.par_chunks(1 << 16))
-            .for_each(|(out, src)| {
-                for (o, &v) in out.iter_mut().zip(src) {
-                    *o = half::f16::from_f32(v);
-                }
-            });
-        F16Index {
-            dim: index.dim,
-            matrix,
-        }
-    }
-
-    /// The number of rows.
-    pub fn len(&self) -> usize {
-        self.matrix.len().checked_div(self.dim).unwrap_or(0)
-    }
-
-    /// Whether it holds no rows.
-    pub fn is_empty(&self) -> bool {
-        self.matrix.is_empty()
-    }
-
-    /// As [`top_k`], on the half-precision rows (the scores are f32 sums of f16 × f32).
-    pub fn top_k(&self, query: &[f32], k: usize, allow: Option<&RowMask>) -> Result<Vec<Hit>> {
-        if self.dim == 0 || query.len() != self.dim {
-            return Err(Error::Invalid(format!(
-                "the query has {} values but the index has rows of {}",
-                query.len(),
-                self.dim
-            )));
-        }
-        if let Some(mask) = allow
-            && mask.len() != self.len()
-        {
-            return Err(Error::Invalid(format!(
-                "the row filter has {} entries but the index has {} rows",
-                mask.len(),
-                self.len()
-            )));
-        }
-        let simd = scan_simd();
-        Ok(scan_rows(
-            &self.matrix,
-            query,
-            k,
-            allow,
-            |rows, q| dot4_f16(simd, rows, q),
-            |row, q| dot1_f16(simd, row, q),
-        ))
-    }
 }
 
 /// Many queries: `gemm` over blocks of rows, each block's scores fed to per-query heaps.
@@ -359,21 +282,32 @@ fn batch_gemm(
     k: usize,
     allow: Option<&RowMask>,
 ) -> Vec<Vec<Hit>> {
-    let dim = index.dim;
+    let (dim, len) = (index.dim, index.len());
     let block_rows = (SCORE_BLOCK_FLOATS / count).clamp(64, 4096);
     let new_state = || {
         (
             (0..count).map(|_| TopK::new(k)).collect::<Vec<TopK>>(),
             vec![0f32; count * block_rows],
+            Vec::<f32>::new(),
         )
     };
-    let (tops, _) = index
-        .matrix
-        .par_chunks(block_rows * dim)
-        .enumerate()
-        .fold(new_state, |(mut tops, mut scores), (block, rows)| {
+    let (tops, _, _) = (0..len.div_ceil(block_rows))
+        .into_par_iter()
+        .fold(new_state, |(mut tops, mut scores, mut widened), block| {
             let first = block * block_rows;
-            let n = rows.len() / dim;
+            let n = block_rows.min(len - first);
+            let rows: &[f32] = match &index.matrix {
+                Rows::F32(matrix) => &matrix[first * dim..(first + n) * dim],
+                Rows::F16(matrix) => {
+                    widened.clear();
+                    widened.extend(
+                        matrix[first * dim..(first + n) * dim]
+                            .iter()
+                            .map(|h| h.to_f32()),
+                    );
+                    &widened
+                }
+            };
             let scores_block = &mut scores[..count * n];
             // SAFETY: `queries` is `count × dim` and `rows` is `n × dim`, both row-major;
             // `scores_block` is `count × n` row-major and writable; gemm reads and writes only
@@ -409,20 +343,67 @@ fn batch_gemm(
                     }
                 }
             }
-            (tops, scores)
+            (tops, scores, widened)
         })
-        .reduce(new_state, |(a, scratch), (b, _)| {
+        .reduce(new_state, |(a, scratch, widened), (b, _, _)| {
             (
                 a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect(),
                 scratch,
+                widened,
             )
         });
     tops.into_iter().map(TopK::into_sorted).collect()
 }
 
+/// The mean share of each query item's `k` nearest neighbours in `exact` that `approx` (the
+/// same rows at another precision) finds too, with the items at `rows` of `exact` as queries
+/// (each left out of its own lists, where it would always be found). 1 when nothing can be
+/// missed.
+pub fn neighbour_recall(
+    exact: &EmbeddingIndex,
+    approx: &EmbeddingIndex,
+    rows: &[usize],
+    k: usize,
+) -> Result<f64> {
+    if exact.len() != approx.len() || exact.dim != approx.dim {
+        return Err(Error::Invalid(format!(
+            "cannot compare an index of {} × {} with one of {} × {}",
+            exact.len(),
+            exact.dim,
+            approx.len(),
+            approx.dim
+        )));
+    }
+    let queries: Vec<f32> = rows
+        .iter()
+        .flat_map(|&r| exact.row(r).into_owned())
+        .collect();
+    let truth = top_k_batch(exact, &queries, k + 1, None)?;
+    let found = top_k_batch(approx, &queries, k + 1, None)?;
+    let (mut hits, mut possible) = (0usize, 0usize);
+    for ((&query, truth), found) in rows.iter().zip(&truth).zip(&found) {
+        let neighbours = |hits: &[Hit]| -> Vec<usize> {
+            hits.iter()
+                .map(|h| h.row)
+                .filter(|&r| r != query)
+                .take(k)
+                .collect()
+        };
+        let (truth, found) = (neighbours(truth), neighbours(found));
+        possible += truth.len();
+        hits += truth.iter().filter(|r| found.contains(r)).count();
+    }
+    Ok(if possible == 0 {
+        1.0
+    } else {
+        hits as f64 / possible as f64
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::rows::Precision;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -432,9 +413,11 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut index = EmbeddingIndex::empty("test", "fp", dim);
         index.ids = (0..n as i64).collect();
-        index.matrix = (0..n * dim)
-            .map(|_| rng.random_range(-range..=range) as f32)
-            .collect();
+        index.matrix = Rows::F32(
+            (0..n * dim)
+                .map(|_| rng.random_range(-range..=range) as f32)
+                .collect(),
+        );
         index
     }
 
@@ -508,18 +491,11 @@ mod tests {
         // Small integers are exact in f16, and widths that leave a tail after 8 and 16 lanes.
         for dim in [7, 21, 40, 1280] {
             let index = int_index(37, dim, 2, 8);
-            let half = F16Index::from_index(&index);
+            let half = index.clone().with_precision(Precision::F16);
             for q in int_queries(2, dim, 2, 9).chunks(dim) {
                 let expected = naive(&index, q, 10, None);
                 for kernel in every_kernel() {
-                    let got = scan_rows(
-                        &half.matrix,
-                        q,
-                        10,
-                        None,
-                        |rows, q| dot4_f16(kernel, rows, q),
-                        |row, q| dot1_f16(kernel, row, q),
-                    );
+                    let got = scan(&half, q, 10, None, kernel);
                     assert_eq!(got, expected, "{kernel:?} dim {dim}");
                 }
             }
@@ -577,20 +553,57 @@ mod tests {
 
     #[test]
     fn f16_index_is_exact_on_small_integers() {
-        // Small integers are exact in f16, so the half-precision scan must match exactly.
+        // Small integers are exact in f16, so the half-precision scans, single and batched,
+        // must match exactly.
         for (n, dim) in [(0, 8), (9, 20), (4100, 1280)] {
             let index = int_index(n, dim, 2, 21);
-            let half = F16Index::from_index(&index);
-            assert_eq!(half.len(), n);
+            let half = index.clone().with_precision(Precision::F16);
+            assert_eq!((half.len(), half.matrix.bytes()), (n, n * dim * 2));
             let mask: Vec<bool> = (0..n).map(|r| r % 3 != 1).collect();
-            for q in int_queries(2, dim, 2, 22).chunks(dim) {
-                assert_eq!(half.top_k(q, 15, None).unwrap(), naive(&index, q, 15, None));
-                let masked = half.top_k(q, 15, Some(&mask)).unwrap();
+            let queries = int_queries(5, dim, 2, 22);
+            let batch = top_k_batch(&half, &queries, 15, Some(&mask)).unwrap();
+            for (q, batched) in queries.chunks(dim).zip(&batch) {
+                assert_eq!(
+                    top_k(&half, q, 15, None).unwrap(),
+                    naive(&index, q, 15, None)
+                );
+                let masked = top_k(&half, q, 15, Some(&mask)).unwrap();
                 assert_eq!(masked, naive(&index, q, 15, Some(&mask)));
+                assert_eq!(batched, &masked);
             }
         }
-        let half = F16Index::from_index(&int_index(3, 4, 2, 1));
-        assert!(half.top_k(&[0.0; 5], 1, None).is_err());
+        let half = int_index(3, 4, 2, 1).with_precision(Precision::F16);
+        assert!(top_k(&half, &[0.0; 5], 1, None).is_err());
+    }
+
+    #[test]
+    fn neighbour_recall_of_rounded_rows() {
+        // Unit rows: f16 keeps nearly every neighbour; the same rows keep all of them.
+        let mut rng = StdRng::seed_from_u64(30);
+        let mut index = EmbeddingIndex::empty("test", "fp", 64);
+        for id in 0..3000 {
+            let row: Vec<f32> = (0..64).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let image = crate::index::ImageFingerprint {
+                path: format!("{id}.png"),
+                size_bytes: 0,
+                mtime_ns: 0,
+                sha256: None,
+            };
+            index.push(id, image, &row).unwrap();
+        }
+        let rows: Vec<usize> = (0..3000).step_by(15).collect();
+        assert_eq!(neighbour_recall(&index, &index, &rows, 10).unwrap(), 1.0);
+        let half = index.clone().with_precision(Precision::F16);
+        let recall = neighbour_recall(&index, &half, &rows, 10).unwrap();
+        assert!((0.9..=1.0).contains(&recall), "{recall}");
+        // A real loss is seen: rows rounded to one decimal lose many neighbours.
+        let mut coarse = index.clone();
+        if let Rows::F32(m) = &mut coarse.matrix {
+            m.iter_mut().for_each(|v| *v = (*v * 10.0).round() / 10.0);
+        }
+        assert!(neighbour_recall(&index, &coarse, &rows, 10).unwrap() < recall);
+        let other = int_index(5, 64, 2, 1);
+        assert!(neighbour_recall(&index, &other, &rows, 10).is_err());
     }
 
     #[test]

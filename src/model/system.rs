@@ -17,6 +17,7 @@
 //! [`device`] turns the CLI's `--device cpu|cuda[:N]` into a Candle device. Lite0's fused
 //! kernels are CPU-only; on CUDA the models run on Candle's own operations ([`kernels_for`]).
 
+use super::backbone::BackboneKind;
 use super::lite0::{Kernels, Lite0, Lite0Config};
 use super::network::{LITE0_BACKBONE, NetworkConfig, NetworkOutput, ParallelNetwork, l2_normalize};
 use super::weights::sha256_hex;
@@ -277,25 +278,62 @@ impl System {
 
     /// The built-in `imagenet-lite0` from a given Lite0 weights file.
     pub fn imagenet_lite0_from(path: &Path, device: &Device) -> Result<System> {
+        Self::imagenet_lite_from(BackboneKind::Lite0, path, device)
+    }
+
+    /// An ImageNet system like `imagenet-lite0` on another Lite backbone from its shipped
+    /// weights (`imagenet-lite1`, `imagenet-lite2`, at their native sides): what `vitrine
+    /// bench embed --backbone` times. Not a library system: only Lite0 is built in.
+    pub fn imagenet_lite(kind: BackboneKind, device: &Device) -> Result<System> {
+        let file = kind.shipped_weights_file().ok_or_else(|| {
+            Error::Invalid(format!(
+                "{} has no shipped ImageNet weights (only the Lite backbones do)",
+                kind.as_str()
+            ))
+        })?;
+        Self::imagenet_lite_from(kind, &find_weights(file)?, device)
+    }
+
+    /// An ImageNet system on the Lite backbone `kind` from the weights file at `path`.
+    fn imagenet_lite_from(kind: BackboneKind, path: &Path, device: &Device) -> Result<System> {
+        let lite = kind.lite_config().ok_or_else(|| {
+            Error::Invalid(format!(
+                "{} is not an EfficientNet-Lite backbone",
+                kind.as_str()
+            ))
+        })?;
         let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let tensors = candle_core::safetensors::load_buffer(&data, device)
             .map_err(|e| Error::file(path, format!("not a readable safetensors file: {e}")))?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let model = Lite0::new(vb, &Lite0Config::lite0())
+        let model = Lite0::new(vb, &lite)
             .map_err(|e| {
                 Error::file(
                     path,
-                    format!("does not hold EfficientNet-Lite0's weights: {e}"),
+                    format!("does not hold {}'s weights: {e}", kind.as_str()),
                 )
             })?
             .with_kernels(kernels_for(device));
-        let preprocess = Preprocess::LITE0;
+        let info = if kind == BackboneKind::Lite0 {
+            Self::imagenet_lite0_info()
+        } else {
+            SystemInfo {
+                name: kind.as_str().replace("efficientnet-", "imagenet-"),
+                backbone: kind.as_str().into(),
+                embedding_dim: lite.head_out(),
+                label_count: lite.num_classes,
+                builtin: true,
+                colour_dim: 0,
+            }
+        };
+        let preprocess = Preprocess::lite(kind.input_px());
         let config = format!(
-            "{IMAGENET_LITE0}\nembedding: pooled, l2\ninput: {}",
+            "{}\nembedding: pooled, l2\ninput: {}",
+            info.name,
             serde_json::to_string(&InputSpec::of(&preprocess)).unwrap_or_default()
         );
         Ok(System {
-            info: Self::imagenet_lite0_info(),
+            info,
             preprocess,
             labels: super::imagenet_classes()
                 .into_iter()

@@ -36,6 +36,7 @@ pub fn content_scores(index: &EmbeddingIndex, query: &[f32]) -> Result<Vec<f32>>
     }
     Ok(index
         .matrix
+        .to_f32()
         .par_chunks(index.dim.max(1))
         .map(|row| crate::simd::lane_sum(row, query, |a, b| a * b))
         .collect())
@@ -412,7 +413,7 @@ mod tests {
         let mut index = EmbeddingIndex::empty("t", "f", 2);
         let rows = [[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [0.6, 0.8], [-1.0, 0.0]];
         for (i, r) in rows.iter().enumerate() {
-            index.matrix.extend_from_slice(r);
+            index.matrix.extend_from_f32(r);
             index.ids.push(i as i64);
         }
         let m = CartMean { index: &index };

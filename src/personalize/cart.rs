@@ -6,6 +6,7 @@
 //! vector is the *cart-mean* recommender; the personaliser network refines it.
 
 use crate::error::{Error, Result};
+use crate::index::Rows;
 
 /// One purchase in a cart: a row of the embedding index and its rating (1–5 stars).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,27 +16,25 @@ pub struct CartEntry {
 }
 
 /// Eq. (4): `c = Σ_k r_k x_k / Σ_k r_k`, the rating-weighted mean of the cart's item
-/// embeddings `x_k` (rows of `matrix`, `dim` wide) with ratings `r_k`.
+/// embeddings `x_k` (rows of `matrix`, `dim` wide, at any precision) with ratings `r_k`.
 ///
 /// Entries with a rating ≤ 0 carry no weight. An empty cart (or one whose weights are all
 /// zero) has no mean and is an error rather than a zero vector that would match nothing.
-pub fn cart_vector(matrix: &[f32], dim: usize, cart: &[CartEntry]) -> Result<Vec<f32>> {
+pub fn cart_vector(matrix: &Rows, dim: usize, cart: &[CartEntry]) -> Result<Vec<f32>> {
     let mut sum = vec![0f32; dim];
     let mut weight = 0f32;
     for entry in cart {
         if entry.stars <= 0.0 {
             continue;
         }
-        let row = matrix
-            .get(entry.row * dim..(entry.row + 1) * dim)
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "cart row {} is outside the index of {} rows",
-                    entry.row,
-                    matrix.len() / dim.max(1)
-                ))
-            })?;
-        for (s, x) in sum.iter_mut().zip(row) {
+        if (entry.row + 1) * dim > matrix.len() {
+            return Err(Error::Invalid(format!(
+                "cart row {} is outside the index of {} rows",
+                entry.row,
+                matrix.len() / dim.max(1)
+            )));
+        }
+        for (s, x) in sum.iter_mut().zip(matrix.row(entry.row, dim).iter()) {
             *s += entry.stars * x;
         }
         weight += entry.stars;
@@ -73,7 +72,7 @@ mod tests {
     #[test]
     fn the_cart_is_the_rating_weighted_mean() {
         // Three 2-D items: (1,0), (0,1), (1,1).
-        let m = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let m = Rows::from(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
         let c = cart_vector(&m, 2, &[entry(0, 5.0), entry(1, 1.0)]).unwrap();
         assert_eq!(c, vec![5.0 / 6.0, 1.0 / 6.0]);
         // Equal ratings give the plain mean; the order of purchases does not matter.
@@ -93,7 +92,7 @@ mod tests {
 
     #[test]
     fn empty_carts_and_bad_rows_are_errors() {
-        let m = [1.0, 0.0];
+        let m = Rows::from(vec![1.0, 0.0]);
         assert!(cart_vector(&m, 2, &[]).is_err());
         assert!(cart_vector(&m, 2, &[entry(0, 0.0)]).is_err());
         assert!(cart_vector(&m, 2, &[entry(1, 3.0)]).is_err());

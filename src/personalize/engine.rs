@@ -64,6 +64,8 @@ impl PersonalizeEngine {
     /// The engine of an index already open (as it is: nothing is indexed), without a
     /// personaliser ([`saved_personaliser`] reads the saved one).
     pub fn from_searcher(lib: &Library, searcher: Searcher) -> Result<PersonalizeEngine> {
+        // Carts, splits and the personaliser read rows as f32, many times over.
+        let searcher = searcher.widened_to_f32();
         let histories = Histories::load(&lib.store, searcher.index())?;
         // Carts split by shared catalogue neighbourhoods (see ksplits); the noise floor only
         // serves the divisive fallback: twice the typical squared distance between nearest
@@ -129,8 +131,9 @@ impl PersonalizeEngine {
     /// The cart split by K-Splits into sub-carts of one kind each, largest first.
     pub fn split(&self, cart: &[CartEntry]) -> Vec<Vec<CartEntry>> {
         let index = self.searcher.index();
-        let rows: Vec<&[f32]> = cart.iter().map(|e| index.row(e.row)).collect();
-        split_cart(&rows, &index.matrix, index.dim, &self.ksplits)
+        let rows: Vec<_> = cart.iter().map(|e| index.row(e.row)).collect();
+        let rows: Vec<&[f32]> = rows.iter().map(|r| r.as_ref()).collect();
+        split_cart(&rows, &index.matrix.to_f32(), index.dim, &self.ksplits)
             .into_iter()
             .map(|group| group.iter().map(|&g| cart[g]).collect())
             .collect()
@@ -450,7 +453,8 @@ impl PersonalizeEngine {
     /// no category label count as a category of their own).
     pub fn split_quality(&self) -> SplitQuality {
         let index = self.searcher.index();
-        self.split_quality_with(|rows| split_cart(rows, &index.matrix, index.dim, &self.ksplits))
+        let matrix = index.matrix.to_f32();
+        self.split_quality_with(|rows| split_cart(rows, &matrix, index.dim, &self.ksplits))
     }
 
     /// [`PersonalizeEngine::split_quality`] of ARCHITECTURE.md §7's principal-axis K-Splits alone
@@ -474,7 +478,8 @@ impl PersonalizeEngine {
             if user.cart.len() < 2 {
                 continue;
             }
-            let rows: Vec<&[f32]> = user.cart.iter().map(|e| index.row(e.row)).collect();
+            let rows: Vec<_> = user.cart.iter().map(|e| index.row(e.row)).collect();
+            let rows: Vec<&[f32]> = rows.iter().map(|r| r.as_ref()).collect();
             let cats: Vec<Option<&str>> = user.cart.iter().map(|e| category(e.row)).collect();
             let groups = split(&rows);
             carts += 1;

@@ -146,7 +146,7 @@ pub fn typical_neighbour_distance(index: &EmbeddingIndex, sample: usize) -> f32 
     let mut total = 0f64;
     let mut count = 0usize;
     for row in (0..n).step_by(step).take(sample) {
-        let Ok(hits) = top_k(index, index.row(row), 2, None) else {
+        let Ok(hits) = top_k(index, &index.row(row), 2, None) else {
             continue;
         };
         if let Some(hit) = hits.iter().find(|h| h.row != row) {

@@ -264,7 +264,7 @@ mod tests {
         let mut index = EmbeddingIndex::empty("t", "f", 1);
         // Rows: c, a.
         index.ids = vec![ids[2], ids[0]];
-        index.matrix = vec![1.0, 1.0];
+        index.matrix = vec![1.0, 1.0].into();
         let h = Histories::load(&store, &index).unwrap();
         assert_eq!(h.users.len(), 1, "a user without ratings has no history");
         assert_eq!(h.users[0].key, "shopper");

@@ -370,7 +370,7 @@ pub fn train(
     let device = Device::Cpu;
     let inputs = Tensor::from_vec(inputs, (examples, dim), &device)?;
     let targets = Tensor::from_vec(targets, examples, &device)?;
-    let catalogue_t = Tensor::from_slice(&index.matrix, (n, dim), &device)?.t()?;
+    let catalogue_t = Tensor::from_slice(&index.matrix.to_f32(), (n, dim), &device)?.t()?;
     let validation: Vec<(Vec<f32>, usize, Vec<usize>)> = split
         .validation
         .iter()
@@ -543,7 +543,8 @@ mod tests {
             v[i % 4] = 1.0;
             v[4 + (i / 4) % 4] += 0.3;
             let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            index.matrix.extend(v.iter().map(|x| x / n));
+            let unit: Vec<f32> = v.iter().map(|x| x / n).collect();
+            index.matrix.extend_from_f32(&unit);
             index.ids.push(i as i64);
         }
         let users = (0..80usize)

@@ -59,7 +59,7 @@ fn the_colour_weight_reranks_with_a_shallow_branch_and_is_refused_without_one() 
     assert!(err.contains("--shallow on"), "{err}");
     assert_eq!(err.matches("no colour branch").count(), 1, "{err}");
 
-    // The fresh system: its index (format 3) holds the colour part; 0 is the default order,
+    // The fresh system: its index (format 3 and later) holds the colour part; 0 is the default order,
     // 1 ranks by colour alone, and still finds the query's own image first.
     let fresh = ["query", query, "-k", "12", "--json", "--system", "fresh"];
     let default = ranked_ids(&lib, &fresh);
@@ -72,7 +72,10 @@ fn the_colour_weight_reranks_with_a_shallow_branch_and_is_refused_without_one() 
         "the query's own item is first either way"
     );
     let index = std::fs::read(lib.join("index/fresh.emb")).unwrap();
-    assert_eq!(u32::from_le_bytes(index[8..12].try_into().unwrap()), 3);
+    assert_eq!(
+        u32::from_le_bytes(index[8..12].try_into().unwrap()),
+        vitrine::index::emb_file::FORMAT_VERSION
+    );
 
     // Bad weights are clear errors.
     for bad in ["1.5", "-0.2", "nan", "blue"] {

@@ -46,6 +46,59 @@ fn systems_then_incremental_indexing_that_names_a_corrupt_image() {
     assert_eq!(report["kept"], 40);
     assert_eq!(report["written"], false);
 
+    // Half precision: the rows rounded without embedding again, the recall printed, and a
+    // query over it ranks as over f32 at the top.
+    let top_ids = |lib: &std::path::Path| -> Vec<i64> {
+        let query = lib.join("images/catalog").join(
+            index.images[3]
+                .path
+                .rsplit('/')
+                .next()
+                .expect("a file name"),
+        );
+        let out = vitrine(
+            lib,
+            &["query", query.to_str().unwrap(), "-k", "3", "--json"],
+        );
+        json(&out)["queries"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["item_id"].as_i64().unwrap())
+            .collect()
+    };
+    let full_top = top_ids(&lib);
+    let out = vitrine(&lib, &["index", "--f16"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("embedded 0 new, kept 40"), "{text}");
+    assert!(
+        text.contains("1280, f16)") && text.contains("recall@10"),
+        "{text}"
+    );
+    let half = vitrine::index::load(&path).unwrap();
+    assert_eq!(half.precision(), vitrine::index::Precision::F16);
+    assert_eq!(top_ids(&lib)[0], full_top[0]);
+    let report = json(&vitrine(&lib, &["index", "--json"]));
+    assert_eq!(
+        (report["precision"].as_str(), report["written"].as_bool()),
+        (Some("f16"), Some(false))
+    );
+    let out = vitrine(&lib, &["index", "--f16", "--f32"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+    // Back to f32: every item embedded again.
+    let report = json(&vitrine(&lib, &["index", "--f32", "--json"]));
+    assert_eq!(
+        (report["embedded"].as_u64(), report["precision"].as_str()),
+        (Some(40), Some("f32"))
+    );
+    assert_eq!(top_ids(&lib), full_top);
+
     // A corrupt image is re-examined (it changed), reported by path, and dropped.
     let victim = lib.join("images/catalog").join(
         index.images[7]

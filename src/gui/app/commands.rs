@@ -50,7 +50,9 @@ impl App {
             }
             Command::SelectSystem(name) => self.select_system(name),
             Command::SelectDevice(name) => self.select_device(name),
-            Command::IndexCatalogue => rt.index_system(self.state.system.clone()),
+            Command::IndexCatalogue(precision) => {
+                rt.index_system_at(self.state.system.clone(), precision)
+            }
             Command::Catalog(command) => {
                 self.tabs
                     .catalog

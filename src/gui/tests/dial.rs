@@ -60,7 +60,14 @@ fn the_dial_reorders_the_results_and_zero_restores_them() {
     let meta = serde_json::json!({});
     System::save_trained(&mut lib, "dial", &net, &input, &labels, &meta).unwrap();
     for system in ["imagenet-lite0", "dial"] {
-        crate::index::build_in(dir.path(), system, &device, &JobContext::silent()).unwrap();
+        crate::index::build_in(
+            dir.path(),
+            system,
+            &device,
+            &Default::default(),
+            &JobContext::silent(),
+        )
+        .unwrap();
     }
     // The dial system's index as an older version left it, without the colour part: it
     // searches as it is, and the dial indexes it again first.

@@ -14,7 +14,14 @@ fn the_explain_button_shows_heatmaps_on_a_result_and_the_query() {
     let dir = demo_library(16);
     let lib = Library::open(dir.path()).unwrap();
     let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    crate::index::build_in(
+        dir.path(),
+        "imagenet-lite0",
+        &device,
+        &Default::default(),
+        &JobContext::silent(),
+    )
+    .unwrap();
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);
     settle(&mut h);
@@ -92,7 +99,14 @@ fn compare_mode_explains_a_result_of_the_second_system() {
     let metrics = serde_json::json!({});
     System::save_trained(&mut lib, "fresh-head", &net, &input, &labels, &metrics).unwrap();
     for system in ["imagenet-lite0", "fresh-head"] {
-        crate::index::build_in(dir.path(), system, &device, &JobContext::silent()).unwrap();
+        crate::index::build_in(
+            dir.path(),
+            system,
+            &device,
+            &Default::default(),
+            &JobContext::silent(),
+        )
+        .unwrap();
     }
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);

@@ -459,6 +459,27 @@ fn the_index_button_embeds_the_catalogue_in_a_job_and_says_so() {
         "the second index job",
         |h| matches!(&h.state().rt.jobs.current, JobState::Done { summary, .. } if summary.contains("up to date")),
     );
+
+    // Precision ▸ half precision: the rows are rounded (nothing embedded again) and the
+    // status line says what that cost.
+    h.get_by_role_and_label(Role::Button, "Precision").click();
+    h.run();
+    h.get_by_label("Index at half precision (f16)").click();
+    h.run();
+    run_until(
+        &mut h,
+        "the f16 index job",
+        |h| matches!(&h.state().rt.jobs.current, JobState::Done { summary, .. } if summary.contains("half precision")),
+    );
+    h.run();
+    assert!(h.query_by_label_contains("0 embedded, 12 kept").is_some());
+    assert!(
+        h.query_by_label_contains("of the 10 nearest neighbours")
+            .is_some()
+    );
+    let path = crate::index::index_path(dir.path(), "imagenet-lite0");
+    let index = crate::index::load(&path).unwrap();
+    assert_eq!(index.precision(), crate::index::Precision::F16);
 }
 
 /// A file dropped on the window, as the platform integration hands it over.
@@ -486,7 +507,14 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
     let dir = demo_library(24);
     let lib = Library::open(dir.path()).unwrap();
     let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    crate::index::build_in(
+        dir.path(),
+        "imagenet-lite0",
+        &device,
+        &Default::default(),
+        &JobContext::silent(),
+    )
+    .unwrap();
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let query = lib.resolve(&items[5].image);
     let mut h = harness(dir.path(), Startup::AsIs);
@@ -570,7 +598,14 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
 fn a_pasted_image_is_a_query() {
     let dir = demo_library(16);
     let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    crate::index::build_in(
+        dir.path(),
+        "imagenet-lite0",
+        &device,
+        &Default::default(),
+        &JobContext::silent(),
+    )
+    .unwrap();
     let lib = Library::open(dir.path()).unwrap();
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let rgb = crate::vision::decode(&lib.resolve(&items[3].image)).unwrap();
@@ -626,7 +661,14 @@ fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
     )
     .unwrap();
     for system in ["imagenet-lite0", "fresh-head"] {
-        crate::index::build_in(dir.path(), system, &device, &JobContext::silent()).unwrap();
+        crate::index::build_in(
+            dir.path(),
+            system,
+            &device,
+            &Default::default(),
+            &JobContext::silent(),
+        )
+        .unwrap();
     }
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);

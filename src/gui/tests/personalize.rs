@@ -13,7 +13,14 @@ use egui_kittest::kittest::Queryable;
 fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     let dir = demo_library(40);
     let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    crate::index::build_in(
+        dir.path(),
+        "imagenet-lite0",
+        &device,
+        &Default::default(),
+        &JobContext::silent(),
+    )
+    .unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);
     settle(&mut h);
 
@@ -131,7 +138,14 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
 fn compare_extractors_plots_the_curves_and_shows_the_saved_run_when_the_tab_opens_again() {
     let dir = demo_library(40);
     let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    crate::index::build_in(
+        dir.path(),
+        "imagenet-lite0",
+        &device,
+        &Default::default(),
+        &JobContext::silent(),
+    )
+    .unwrap();
     let open_tab = |h: &mut egui_kittest::Harness<'static, crate::gui::App>| {
         settle(h);
         h.get_by_role_and_label(Role::Button, "Personalize").click();

@@ -571,7 +571,14 @@ fn search_follows_the_system_and_imagenet_lite0_speaks_the_catalogues_words() {
 fn search_results_stay_inside_a_window_at_2x() {
     let dir = demo_library(12);
     let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(dir.path(), "imagenet-lite0", &device, &JobContext::silent()).unwrap();
+    crate::index::build_in(
+        dir.path(),
+        "imagenet-lite0",
+        &device,
+        &Default::default(),
+        &JobContext::silent(),
+    )
+    .unwrap();
     let first = Library::open(dir.path())
         .unwrap()
         .store

@@ -21,9 +21,9 @@ fn an_index_round_trips_with_normalised_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("imagenet-lite0.emb");
     let index = sample();
-    assert_eq!(index.row(0), [0.6, 0.0, 0.8]);
-    assert_eq!(index.row(1), [0.0, 1.0, 0.0]);
-    assert_eq!(index.row(2), [0.0; 3]);
+    assert_eq!(*index.row(0), [0.6, 0.0, 0.8]);
+    assert_eq!(*index.row(1), [0.0, 1.0, 0.0]);
+    assert_eq!(*index.row(2), [0.0; 3]);
     index.write(&path).unwrap();
     let back = load(&path).unwrap();
     assert_eq!(back, index);
@@ -86,12 +86,16 @@ fn a_stale_system_fingerprint_is_detected() {
     );
 }
 
-/// A file of format 1 (no hashes) or 2 (no colour part), as earlier versions wrote it.
+/// A file of format 1 (no hashes), 2 (no colour part) or 3 (no precision: f32), as earlier
+/// versions wrote it.
 fn old_format_bytes(index: &EmbeddingIndex, version: u32) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     out.extend(version.to_le_bytes());
     out.extend((index.dim as u32).to_le_bytes());
     out.extend((index.ids.len() as u64).to_le_bytes());
+    if version >= 3 {
+        out.extend((index.colour_dim as u32).to_le_bytes());
+    }
     for s in [&index.system, &index.fingerprint] {
         out.extend((s.len() as u16).to_le_bytes());
         out.extend(s.as_bytes());
@@ -106,7 +110,10 @@ fn old_format_bytes(index: &EmbeddingIndex, version: u32) -> Vec<u8> {
         out.extend((image.path.len() as u32).to_le_bytes());
         out.extend(image.path.as_bytes());
     }
-    out.extend(index.matrix.iter().flat_map(|v| v.to_le_bytes()));
+    out.extend(index.matrix.to_f32().iter().flat_map(|v| v.to_le_bytes()));
+    if version >= 3 {
+        out.extend(index.colour.iter().flat_map(|v| v.to_le_bytes()));
+    }
     let digest = Sha256::digest(&out);
     out.extend(digest);
     out
@@ -132,6 +139,55 @@ fn a_format_2_index_is_read_without_a_colour_part() {
     assert_eq!(back, index);
     assert!(!back.has_colour() && back.colour.is_empty());
     assert_eq!(back.colour_row(1), [] as [f32; 0]);
+}
+
+/// Format 4 stores the rows at the index's precision: an f16 index takes half the bytes for
+/// its matrix, reads back equal, and says its precision from the header alone; format 3 (the
+/// last without a precision) reads as f32.
+#[test]
+fn an_f16_index_round_trips_in_half_the_matrix_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full_path, half_path) = (dir.path().join("full.emb"), dir.path().join("half.emb"));
+    let full = sample();
+    let half = full.to_precision(Precision::F16);
+    assert_eq!(half.precision(), Precision::F16);
+    full.write(&full_path).unwrap();
+    half.write(&half_path).unwrap();
+    let back = load(&half_path).unwrap();
+    assert_eq!(back, half);
+    assert_eq!(*back.row(0), [0.60009766, 0.0, 0.7998047]);
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert_eq!(size(&full_path) - size(&half_path), 3 * 3 * 2);
+    assert_eq!(peek_precision(&half_path), Some(Precision::F16));
+    assert_eq!(peek_precision(&full_path), Some(Precision::F32));
+    assert_eq!(peek_precision(&dir.path().join("missing.emb")), None);
+    assert_eq!(with_precision_round_trip(&half), half);
+
+    let format3 = dir.path().join("format3.emb");
+    std::fs::write(&format3, old_format_bytes(&full, 3)).unwrap();
+    assert_eq!(peek_precision(&format3), Some(Precision::F32));
+    assert_eq!(load(&format3).unwrap(), full);
+
+    // An unknown precision code (with a checksum that agrees) is named as such.
+    let mut bytes = std::fs::read(&half_path).unwrap();
+    bytes[28] = 7;
+    let body = bytes.len() - CHECKSUM_BYTES;
+    let digest = Sha256::digest(&bytes[..body]);
+    bytes[body..].copy_from_slice(&digest);
+    std::fs::write(&half_path, &bytes).unwrap();
+    let err = load(&half_path).unwrap_err().to_string();
+    assert!(
+        err.contains("half.emb") && err.contains("precision code 7"),
+        "{err}"
+    );
+}
+
+/// f16 → f32 → f16 gives the same index back.
+fn with_precision_round_trip(index: &EmbeddingIndex) -> EmbeddingIndex {
+    index
+        .clone()
+        .with_precision(Precision::F32)
+        .with_precision(Precision::F16)
 }
 
 /// Format 3 keeps the colour part beside the embedding, normalised the same way, and the

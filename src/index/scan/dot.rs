@@ -1,7 +1,7 @@
-//! The dot products of the scan: a query against four rows at once or against one, on f32
-//! or half-precision rows, with AVX-512 or AVX2 + FMA versions chosen at run time
-//! ([`scan_simd`]) and a portable fallback, each summing in a fixed order so that the four-row
-//! and one-row versions give the same scores.
+//! The dot products of the scan: a query against one row, f32 or half precision, with
+//! AVX-512 or AVX2 + FMA versions chosen at run time ([`scan_simd`]) and a portable fallback,
+//! each summing in a fixed order. One row at a time, not four interleaved: the scan then
+//! reads memory as one stream, which measured faster on big indexes (see the scan's docs).
 
 use crate::simd::Simd;
 
@@ -19,22 +19,7 @@ pub(super) fn scan_simd() -> Simd {
     }
 }
 
-/// The dot products of the four rows of `rows` (`4 × query.len()`) with `query`.
-#[inline]
-pub(super) fn dot4(simd: Simd, rows: &[f32], query: &[f32]) -> [f32; 4] {
-    debug_assert_eq!(rows.len(), 4 * query.len());
-    match simd {
-        // SAFETY: made only by `scan_simd`, which found the features (see its docs).
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { x86::dot4_avx512(rows, query) },
-        // SAFETY: as above.
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { x86::dot4_avx2(rows, query) },
-        Simd::Portable => portable::dot4(rows, query),
-    }
-}
-
-/// The dot product of `row` with `query`, summed exactly as [`dot4`] sums it.
+/// The dot product of `row` with `query`.
 #[inline]
 pub(super) fn dot1(simd: Simd, row: &[f32], query: &[f32]) -> f32 {
     match simd {
@@ -45,23 +30,6 @@ pub(super) fn dot1(simd: Simd, row: &[f32], query: &[f32]) -> f32 {
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 => unsafe { x86::dot1_avx2(row, query) },
         Simd::Portable => portable::dot1(row, query),
-    }
-}
-
-/// [`dot4`] on half-precision rows.
-#[inline]
-pub(super) fn dot4_f16(simd: Simd, rows: &[half::f16], query: &[f32]) -> [f32; 4] {
-    match simd {
-        // SAFETY: made only by `scan_simd`, which found the features (see its docs).
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { x86::dot4_f16_avx512(rows, query) },
-        // SAFETY: as above (`scan_simd` gives `Avx2` only with F16C too).
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { x86::dot4_f16_avx2(rows, query) },
-        Simd::Portable => {
-            let dim = query.len();
-            std::array::from_fn(|i| portable::dot1_f16(&rows[i * dim..(i + 1) * dim], query))
-        }
     }
 }
 
@@ -106,61 +74,14 @@ mod portable {
     pub fn dot1_f16(row: &[half::f16], query: &[f32]) -> f32 {
         row.iter().zip(query).map(|(a, b)| a.to_f32() * b).sum()
     }
-
-    #[inline]
-    pub fn dot4(rows: &[f32], query: &[f32]) -> [f32; 4] {
-        let dim = query.len();
-        std::array::from_fn(|i| dot1(&rows[i * dim..(i + 1) * dim], query))
-    }
 }
 
-/// AVX-512 and AVX2 kernels: one accumulator per row, the query loaded once for four rows.
+/// AVX-512 and AVX2 kernels.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// Dot products of four consecutive rows with `q` (`rows.len() == 4 * q.len()`).
-    #[target_feature(enable = "avx512f")]
-    pub fn dot4_avx512(rows: &[f32], q: &[f32]) -> [f32; 4] {
-        let d = q.len();
-        assert!(rows.len() >= 4 * d);
-        let (qp, r) = (q.as_ptr(), rows.as_ptr());
-        let (mut a0, mut a1, mut a2, mut a3) = (
-            _mm512_setzero_ps(),
-            _mm512_setzero_ps(),
-            _mm512_setzero_ps(),
-            _mm512_setzero_ps(),
-        );
-        let mut i = 0;
-        // SAFETY: every load reads 16 floats at `i < d - 15` of `q` or of a row within `rows`
-        // (checked above); the tail loads are masked to the `d - i` floats that remain.
-        unsafe {
-            while i + 16 <= d {
-                let qv = _mm512_loadu_ps(qp.add(i));
-                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(i)), qv, a0);
-                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(d + i)), qv, a1);
-                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(2 * d + i)), qv, a2);
-                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(3 * d + i)), qv, a3);
-                i += 16;
-            }
-            if i < d {
-                let m: __mmask16 = (1u16 << (d - i)) - 1;
-                let qv = _mm512_maskz_loadu_ps(m, qp.add(i));
-                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(i)), qv, a0);
-                a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(d + i)), qv, a1);
-                a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(2 * d + i)), qv, a2);
-                a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r.add(3 * d + i)), qv, a3);
-            }
-        }
-        [
-            _mm512_reduce_add_ps(a0),
-            _mm512_reduce_add_ps(a1),
-            _mm512_reduce_add_ps(a2),
-            _mm512_reduce_add_ps(a3),
-        ]
-    }
-
-    /// The dot product of `row` with `q`, summed as [`dot4_avx512`] sums each row.
+    /// The dot product of `row` with `q`: sixteen lanes, the tail masked.
     #[target_feature(enable = "avx512f")]
     pub fn dot1_avx512(row: &[f32], q: &[f32]) -> f32 {
         let d = q.len();
@@ -168,7 +89,8 @@ mod x86 {
         let (qp, r) = (q.as_ptr(), row.as_ptr());
         let mut a = _mm512_setzero_ps();
         let mut i = 0;
-        // SAFETY: as in `dot4_avx512`, for one row.
+        // SAFETY: every load reads 16 floats at `i < d - 15` of `q` or of `row` (checked
+        // above); the tail loads are masked to the `d - i` floats that remain.
         unsafe {
             while i + 16 <= d {
                 a = _mm512_fmadd_ps(_mm512_loadu_ps(r.add(i)), _mm512_loadu_ps(qp.add(i)), a);
@@ -192,38 +114,7 @@ mod x86 {
         lanes.iter().sum()
     }
 
-    /// Dot products of four consecutive rows with `q` (`rows.len() == 4 * q.len()`).
-    #[target_feature(enable = "avx2,fma")]
-    pub fn dot4_avx2(rows: &[f32], q: &[f32]) -> [f32; 4] {
-        let d = q.len();
-        assert!(rows.len() >= 4 * d);
-        let (qp, r) = (q.as_ptr(), rows.as_ptr());
-        let (mut a0, mut a1, mut a2, mut a3) = (
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-        );
-        let mut i = 0;
-        // SAFETY: every load reads 8 floats at `i < d - 7` of `q` or of a row within `rows`.
-        unsafe {
-            while i + 8 <= d {
-                let qv = _mm256_loadu_ps(qp.add(i));
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(i)), qv, a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(d + i)), qv, a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(2 * d + i)), qv, a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(3 * d + i)), qv, a3);
-                i += 8;
-            }
-        }
-        let mut out = [sum8(a0), sum8(a1), sum8(a2), sum8(a3)];
-        for (j, o) in out.iter_mut().enumerate() {
-            *o += tail(&rows[j * d + i..(j + 1) * d], &q[i..]);
-        }
-        out
-    }
-
-    /// The dot product of `row` with `q`, summed as [`dot4_avx2`] sums each row.
+    /// The dot product of `row` with `q`: eight lanes, then the tail.
     #[target_feature(enable = "avx2,fma")]
     pub fn dot1_avx2(row: &[f32], q: &[f32]) -> f32 {
         let d = q.len();
@@ -231,7 +122,7 @@ mod x86 {
         let (qp, r) = (q.as_ptr(), row.as_ptr());
         let mut a = _mm256_setzero_ps();
         let mut i = 0;
-        // SAFETY: as in `dot4_avx2`, for one row.
+        // SAFETY: every load reads 8 floats at `i < d - 7` of `q` or of `row` (checked above).
         unsafe {
             while i + 8 <= d {
                 a = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(i)), _mm256_loadu_ps(qp.add(i)), a);
@@ -241,94 +132,61 @@ mod x86 {
         sum8(a) + tail(&row[i..d], &q[i..])
     }
 
-    /// Dot products of four consecutive half-precision rows with `q`, eight values at a time
-    /// (F16C converts them): the f16 index on AVX2 machines.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub fn dot4_f16_avx2(rows: &[half::f16], q: &[f32]) -> [f32; 4] {
-        let d = q.len();
-        assert!(rows.len() >= 4 * d);
-        let (qp, r) = (q.as_ptr(), rows.as_ptr());
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        // SAFETY: every load reads 8 values at `i < d - 7` of `q` or of a row within `rows`
-        // (checked above); `f16` is a transparent `u16`.
-        unsafe {
-            while i + 8 <= d {
-                let qv = _mm256_loadu_ps(qp.add(i));
-                for (j, a) in acc.iter_mut().enumerate() {
-                    let h = _mm_loadu_si128(r.add(j * d + i).cast::<__m128i>());
-                    *a = _mm256_fmadd_ps(_mm256_cvtph_ps(h), qv, *a);
-                }
-                i += 8;
-            }
-        }
-        std::array::from_fn(|j| {
-            sum8(acc[j]) + super::portable::dot1_f16(&rows[j * d + i..(j + 1) * d], &q[i..])
-        })
-    }
-
-    /// The dot product of a half-precision `row` with `q`, summed as [`dot4_f16_avx2`] does.
+    /// The dot product of a half-precision `row` with `q` (F16C converts eight values at a
+    /// time): the f16 index on AVX2 machines. Two accumulators, so the additions of one do
+    /// not wait for the other's: one would hold a core to ~12 GB/s of f16.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub fn dot1_f16_avx2(row: &[half::f16], q: &[f32]) -> f32 {
         let d = q.len();
         assert!(row.len() >= d);
         let (qp, r) = (q.as_ptr(), row.as_ptr());
-        let mut a = _mm256_setzero_ps();
+        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
         let mut i = 0;
-        // SAFETY: as in `dot4_f16_avx2`, for one row.
+        // SAFETY: every load reads 8 values at `i < d - 7` of `q` or of `row` (checked
+        // above); `f16` is a transparent `u16`.
         unsafe {
-            while i + 8 <= d {
+            while i + 16 <= d {
+                let h0 = _mm_loadu_si128(r.add(i).cast::<__m128i>());
+                let h1 = _mm_loadu_si128(r.add(i + 8).cast::<__m128i>());
+                a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(h0), _mm256_loadu_ps(qp.add(i)), a0);
+                a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(h1), _mm256_loadu_ps(qp.add(i + 8)), a1);
+                i += 16;
+            }
+            if i + 8 <= d {
                 let h = _mm_loadu_si128(r.add(i).cast::<__m128i>());
-                a = _mm256_fmadd_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(qp.add(i)), a);
+                a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(qp.add(i)), a0);
                 i += 8;
             }
         }
-        sum8(a) + super::portable::dot1_f16(&row[i..d], &q[i..])
+        sum8(_mm256_add_ps(a0, a1)) + super::portable::dot1_f16(&row[i..d], &q[i..])
     }
 
-    /// Dot products of four consecutive half-precision rows with `q`.
-    #[target_feature(enable = "avx512f")]
-    pub fn dot4_f16_avx512(rows: &[half::f16], q: &[f32]) -> [f32; 4] {
-        let d = q.len();
-        assert!(rows.len() >= 4 * d);
-        let (qp, r) = (q.as_ptr(), rows.as_ptr());
-        let mut acc = [_mm512_setzero_ps(); 4];
-        let mut i = 0;
-        // SAFETY: every load reads 16 values at `i < d - 15` of `q` or of a row within
-        // `rows` (checked above); `f16` is a transparent `u16`.
-        unsafe {
-            while i + 16 <= d {
-                let qv = _mm512_loadu_ps(qp.add(i));
-                for (j, a) in acc.iter_mut().enumerate() {
-                    let h = _mm256_loadu_si256(r.add(j * d + i).cast::<__m256i>());
-                    *a = _mm512_fmadd_ps(_mm512_cvtph_ps(h), qv, *a);
-                }
-                i += 16;
-            }
-        }
-        std::array::from_fn(|j| {
-            _mm512_reduce_add_ps(acc[j])
-                + super::portable::dot1_f16(&rows[j * d + i..(j + 1) * d], &q[i..])
-        })
-    }
-
-    /// The dot product of a half-precision `row` with `q`, summed as [`dot4_f16_avx512`] does.
+    /// The dot product of a half-precision `row` with `q`, sixteen values at a time, in two
+    /// accumulators as [`dot1_f16_avx2`].
     #[target_feature(enable = "avx512f")]
     pub fn dot1_f16_avx512(row: &[half::f16], q: &[f32]) -> f32 {
         let d = q.len();
         assert!(row.len() >= d);
         let (qp, r) = (q.as_ptr(), row.as_ptr());
-        let mut a = _mm512_setzero_ps();
+        let (mut a0, mut a1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
         let mut i = 0;
-        // SAFETY: as in `dot4_f16_avx512`, for one row.
+        // SAFETY: every load reads 16 values at `i < d - 15` of `q` or of `row` (checked
+        // above); `f16` is a transparent `u16`.
         unsafe {
-            while i + 16 <= d {
+            while i + 32 <= d {
+                let h0 = _mm256_loadu_si256(r.add(i).cast::<__m256i>());
+                let h1 = _mm256_loadu_si256(r.add(i + 16).cast::<__m256i>());
+                a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(h0), _mm512_loadu_ps(qp.add(i)), a0);
+                a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(h1), _mm512_loadu_ps(qp.add(i + 16)), a1);
+                i += 32;
+            }
+            if i + 16 <= d {
                 let h = _mm256_loadu_si256(r.add(i).cast::<__m256i>());
-                a = _mm512_fmadd_ps(_mm512_cvtph_ps(h), _mm512_loadu_ps(qp.add(i)), a);
+                a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(h), _mm512_loadu_ps(qp.add(i)), a0);
                 i += 16;
             }
         }
-        _mm512_reduce_add_ps(a) + super::portable::dot1_f16(&row[i..d], &q[i..])
+        _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) + super::portable::dot1_f16(&row[i..d], &q[i..])
     }
 
     fn tail(row: &[f32], q: &[f32]) -> f32 {

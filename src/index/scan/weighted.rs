@@ -4,13 +4,14 @@
 //! At w = 0 both entry points hand over to [`top_k`] / [`top_k_batch`] untouched, so the
 //! default ranking is today's, bit for bit. Above 0, each row costs two dot products, one on
 //! each contiguous matrix with the same SIMD kernels as the plain scan, read in the same
-//! parallel chunks; a batch of queries runs its queries in parallel, each a scan of its own
+//! parallel chunks, row after row; a batch of queries runs its queries in parallel, each a scan of its own
 //! (the colour part is narrow, so this stays close to the plain scan's speed).
 
-use super::dot::{dot1, dot4, scan_simd};
+use super::dot::{dot1, dot1_f16, scan_simd};
 use super::{Hit, RowMask, SCAN_CHUNK_ROWS, TopK, check, top_k, top_k_batch};
 use crate::error::{Error, Result};
 use crate::index::emb_file::EmbeddingIndex;
+use crate::index::rows::Rows;
 use crate::simd::Simd;
 use rayon::prelude::*;
 use std::fmt;
@@ -156,7 +157,7 @@ fn check_widths(
     Ok(())
 }
 
-/// One query's scan: the rows in parallel chunks, four at a time, two dot products each.
+/// One query's scan: the rows in parallel chunks, row after row, two dot products each.
 fn scan_weighted(
     index: &EmbeddingIndex,
     query: &[f32],
@@ -171,36 +172,25 @@ fn scan_weighted(
         return Vec::new();
     }
     let w = weight.value();
-    let score = |shape: f32, colour: f32| (1.0 - w) * shape + w * colour;
+    // The embedding's dot product with row `r`, at the index's precision.
+    let shape = |r: usize| match &index.matrix {
+        Rows::F32(m) => dot1(simd, &m[r * dim..(r + 1) * dim], query),
+        Rows::F16(m) => dot1_f16(simd, &m[r * dim..(r + 1) * dim], query),
+    };
     (0..n.div_ceil(SCAN_CHUNK_ROWS))
         .into_par_iter()
         .fold(
             || TopK::new(k),
             |mut top, chunk| {
                 let first = chunk * SCAN_CHUNK_ROWS;
-                let rows = SCAN_CHUNK_ROWS.min(n - first);
-                let shapes = &index.matrix[first * dim..(first + rows) * dim];
-                let colours = &index.colour[first * colour_dim..(first + rows) * colour_dim];
-                let allowed = |i: usize| allow.is_none_or(|m| m[first + i]);
-                let quads = rows / 4;
-                for q in 0..quads {
-                    let i = 4 * q;
-                    if !(allowed(i) || allowed(i + 1) || allowed(i + 2) || allowed(i + 3)) {
-                        continue;
-                    }
-                    let s = dot4(simd, &shapes[i * dim..(i + 4) * dim], query);
-                    let c = dot4(simd, &colours[i * colour_dim..(i + 4) * colour_dim], colour);
-                    for j in 0..4 {
-                        if allowed(i + j) {
-                            top.offer(first + i + j, score(s[j], c[j]));
-                        }
-                    }
-                }
-                for i in 4 * quads..rows {
-                    if allowed(i) {
-                        let s = dot1(simd, &shapes[i * dim..(i + 1) * dim], query);
-                        let c = dot1(simd, &colours[i * colour_dim..(i + 1) * colour_dim], colour);
-                        top.offer(first + i, score(s, c));
+                for r in first..n.min(first + SCAN_CHUNK_ROWS) {
+                    if allow.is_none_or(|m| m[r]) {
+                        let c = dot1(
+                            simd,
+                            &index.colour[r * colour_dim..(r + 1) * colour_dim],
+                            colour,
+                        );
+                        top.offer(r, (1.0 - w) * shape(r) + w * c);
                     }
                 }
                 top
@@ -241,7 +231,7 @@ mod tests {
         let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
         let mut scored: Vec<(usize, f32)> = (0..index.len())
             .map(|r| {
-                let s = (1.0 - w) * dot(index.row(r), q) + w * dot(index.colour_row(r), c);
+                let s = (1.0 - w) * dot(&index.row(r), q) + w * dot(index.colour_row(r), c);
                 (r, s)
             })
             .collect();
@@ -278,6 +268,7 @@ mod tests {
         // More rows than a chunk, and not a multiple of four, so every path of the scan runs.
         let index = index(SCAN_CHUNK_ROWS + 7, 20, 8, 2);
         let (q, c) = (index.row(3).to_vec(), index.colour_row(1500).to_vec());
+        let half = index.clone().with_precision(crate::index::Precision::F16);
         let mut orders = Vec::new();
         for w in [0.0, 0.25, 0.5, 1.0] {
             let weight = ColourWeight::new(w).unwrap();
@@ -294,6 +285,10 @@ mod tests {
             )
             .unwrap();
             assert_eq!(both, [hits.clone(), hits.clone()]);
+            // The same dial over the rows at half precision.
+            let half_hits = top_k_weighted(&half, &q, &c, weight, 12, None).unwrap();
+            let half_rows: Vec<usize> = half_hits.iter().map(|h| h.row).collect();
+            assert_eq!(half_rows, naive(&half, &q, &c, w, 12), "f16, w = {w}");
             orders.push(rows);
         }
         assert_eq!(orders[0][0], 3, "shape only: the row itself first");

@@ -514,7 +514,7 @@ fn runs_ui(ui: &mut Ui, runs: &[PastRun], busy: bool, commands: &mut Vec<Command
                 {
                     // Bring its index up to date (incremental), then search with it.
                     commands.push(Command::SelectSystem(run.name.clone()));
-                    commands.push(Command::IndexCatalogue);
+                    commands.push(Command::IndexCatalogue(None));
                     commands.push(Command::SelectTab(Tab::Search));
                 }
                 ui.end_row();
