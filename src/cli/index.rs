@@ -76,17 +76,22 @@ pub fn run(dir: &Path, device: &str, args: &IndexArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// `Index imagenet-lite0: embedded N new, kept M, removed K, failed F, in S s, X images/s`.
+/// `Index imagenet-lite0: embedded N new, kept M, removed K, failed F, in S s, X images/s`
+/// (the rate only when something was embedded).
 pub fn summary(report: &IndexReport) -> String {
+    let rate = if report.embedded > 0 {
+        format!(", {:.1} images/s", report.images_per_s)
+    } else {
+        String::new()
+    };
     format!(
-        "Index {}: embedded {} new, kept {}, removed {}, failed {}, in {:.1} s, {:.1} images/s",
+        "Index {}: embedded {} new, kept {}, removed {}, failed {}, in {:.1} s{rate}",
         report.system,
         report.embedded,
         report.kept,
         report.removed,
         report.failed.len(),
         report.elapsed_secs,
-        report.images_per_s
     )
 }
 

@@ -361,14 +361,16 @@ pub(crate) fn index_summary(report: &IndexReport) -> String {
         );
     }
     let mut line = format!(
-        "Indexed {} items with {}: {} embedded, {} kept, {} failed, {:.0} images/s",
+        "Indexed {} items with {}: {} embedded, {} kept, {} failed",
         report.indexed,
         report.system,
         report.embedded,
         report.kept,
         report.failed.len(),
-        report.images_per_s
     );
+    if report.embedded > 0 {
+        line.push_str(&format!(", {:.0} images/s", report.images_per_s));
+    }
     if report.precision == crate::index::Precision::F16 {
         line.push_str(", rows at half precision (f16)");
     }

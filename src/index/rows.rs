@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn rows_round_trip_between_precisions() {
-        let values = vec![0.5, -0.25, 1.0 / 3.0, 0.0, 0.7071, -1.0];
+        let values = vec![0.5, -0.25, 1.0 / 3.0, 0.0, 0.7, -1.0];
         let full = Rows::from(values.clone());
         let half = full.to_precision(Precision::F16);
         assert_eq!(half.precision(), Precision::F16);
