@@ -3,11 +3,10 @@
 //! the query on show again in another order (indexing first an index that predates the colour
 //! part), and moving it back to 0 restores the order.
 
-use super::{demo_library, harness, run_until, settle};
+use super::{demo_library, harness, index_now, run_until, settle};
 use crate::gui::Startup;
 use crate::gui::command::{QuerySource, SearchCommand};
 use crate::gui::tabs::search::DIAL_LABEL;
-use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::model::network::{NetworkConfig, ParallelNetwork};
 use crate::model::system::{LITE0_WEIGHTS_FILE, System, find_weights};
@@ -60,14 +59,7 @@ fn the_dial_reorders_the_results_and_zero_restores_them() {
     let meta = serde_json::json!({});
     System::save_trained(&mut lib, "dial", &net, &input, &labels, &meta).unwrap();
     for system in ["imagenet-lite0", "dial"] {
-        crate::index::build_in(
-            dir.path(),
-            system,
-            &device,
-            &Default::default(),
-            &JobContext::silent(),
-        )
-        .unwrap();
+        index_now(dir.path(), system);
     }
     // The dial system's index as an older version left it, without the colour part: it
     // searches as it is, and the dial indexes it again first.

@@ -2,9 +2,8 @@
 //! thread, then the result tile and the query show their heatmaps, by their labels; hovering
 //! another result explains that one.
 
-use super::{demo_library, drop_file, harness, has_label, run_until, settle};
+use super::{demo_library, drop_file, harness, has_label, index_now, run_until, settle};
 use crate::gui::Startup;
-use crate::jobs::JobContext;
 use crate::library::Library;
 use crate::store::ItemFilter;
 use egui_kittest::kittest::Queryable;
@@ -13,15 +12,7 @@ use egui_kittest::kittest::Queryable;
 fn the_explain_button_shows_heatmaps_on_a_result_and_the_query() {
     let dir = demo_library(16);
     let lib = Library::open(dir.path()).unwrap();
-    let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(
-        dir.path(),
-        "imagenet-lite0",
-        &device,
-        &Default::default(),
-        &JobContext::silent(),
-    )
-    .unwrap();
+    index_now(dir.path(), "imagenet-lite0");
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);
     settle(&mut h);
@@ -99,14 +90,7 @@ fn compare_mode_explains_a_result_of_the_second_system() {
     let metrics = serde_json::json!({});
     System::save_trained(&mut lib, "fresh-head", &net, &input, &labels, &metrics).unwrap();
     for system in ["imagenet-lite0", "fresh-head"] {
-        crate::index::build_in(
-            dir.path(),
-            system,
-            &device,
-            &Default::default(),
-            &JobContext::silent(),
-        )
-        .unwrap();
+        index_now(dir.path(), system);
     }
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);

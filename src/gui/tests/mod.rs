@@ -103,6 +103,19 @@ pub(super) fn run_until_job_ends(h: &mut Harness<'_, App>, what: &str) {
     });
 }
 
+/// Indexes the library at `dir` with `system` on the CPU, as a finished index job would.
+pub(super) fn index_now(dir: &Path, system: &str) {
+    let device = crate::device::device("cpu").unwrap();
+    crate::index::build_in(
+        dir,
+        system,
+        &device,
+        &Default::default(),
+        &JobContext::silent(),
+    )
+    .unwrap();
+}
+
 /// Runs until every image asked for has arrived and the ui has settled (checking the
 /// accessibility of what is shown).
 pub(super) fn settle(h: &mut Harness<'_, App>) {
@@ -506,15 +519,7 @@ fn drop_file(h: &mut Harness<'_, App>, path: &Path) {
 fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
     let dir = demo_library(24);
     let lib = Library::open(dir.path()).unwrap();
-    let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(
-        dir.path(),
-        "imagenet-lite0",
-        &device,
-        &Default::default(),
-        &JobContext::silent(),
-    )
-    .unwrap();
+    index_now(dir.path(), "imagenet-lite0");
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let query = lib.resolve(&items[5].image);
     let mut h = harness(dir.path(), Startup::AsIs);
@@ -597,15 +602,7 @@ fn a_dropped_photo_shows_ten_results_and_a_bad_drop_keeps_them() {
 #[test]
 fn a_pasted_image_is_a_query() {
     let dir = demo_library(16);
-    let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(
-        dir.path(),
-        "imagenet-lite0",
-        &device,
-        &Default::default(),
-        &JobContext::silent(),
-    )
-    .unwrap();
+    index_now(dir.path(), "imagenet-lite0");
     let lib = Library::open(dir.path()).unwrap();
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let rgb = crate::vision::decode(&lib.resolve(&items[3].image)).unwrap();
@@ -661,14 +658,7 @@ fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
     )
     .unwrap();
     for system in ["imagenet-lite0", "fresh-head"] {
-        crate::index::build_in(
-            dir.path(),
-            system,
-            &device,
-            &Default::default(),
-            &JobContext::silent(),
-        )
-        .unwrap();
+        index_now(dir.path(), system);
     }
     let items = lib.store.items(&ItemFilter::default()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);

@@ -1,26 +1,17 @@
 //! The Personalize tab driven through egui_kittest: open a demo library, pick a user, see
 //! their cart, its groups and the recommendations; edit the cart; evaluate every method.
 
-use super::{demo_library, harness, run_until, run_until_job_ends, settle};
+use super::{demo_library, harness, index_now, run_until, run_until_job_ends, settle};
 use crate::catalog::ItemId;
 use crate::gui::Startup;
 use crate::gui::thumbs::ImageKey;
-use crate::jobs::JobContext;
 use eframe::egui::Role;
 use egui_kittest::kittest::Queryable;
 
 #[test]
 fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
     let dir = demo_library(40);
-    let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(
-        dir.path(),
-        "imagenet-lite0",
-        &device,
-        &Default::default(),
-        &JobContext::silent(),
-    )
-    .unwrap();
+    index_now(dir.path(), "imagenet-lite0");
     let mut h = harness(dir.path(), Startup::AsIs);
     settle(&mut h);
 
@@ -137,15 +128,7 @@ fn a_user_cart_its_groups_and_recommendations_then_an_edit_and_an_evaluation() {
 #[test]
 fn compare_extractors_plots_the_curves_and_shows_the_saved_run_when_the_tab_opens_again() {
     let dir = demo_library(40);
-    let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(
-        dir.path(),
-        "imagenet-lite0",
-        &device,
-        &Default::default(),
-        &JobContext::silent(),
-    )
-    .unwrap();
+    index_now(dir.path(), "imagenet-lite0");
     let open_tab = |h: &mut egui_kittest::Harness<'static, crate::gui::App>| {
         settle(h);
         h.get_by_role_and_label(Role::Button, "Personalize").click();

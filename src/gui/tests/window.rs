@@ -4,7 +4,7 @@
 //! the menu bar (theme, zoom, the shortcut sheet), Search following the system, and the
 //! catalogue's own words for what `imagenet-lite0` sees.
 
-use super::{demo_library, harness, has_label, run_until, settle};
+use super::{demo_library, harness, has_label, index_now, run_until, settle};
 use crate::catalog::LabelGroup;
 use crate::gui::command::Command;
 use crate::gui::command::JobCommand;
@@ -570,15 +570,7 @@ fn search_follows_the_system_and_imagenet_lite0_speaks_the_catalogues_words() {
 #[test]
 fn search_results_stay_inside_a_window_at_2x() {
     let dir = demo_library(12);
-    let device = crate::device::device("cpu").unwrap();
-    crate::index::build_in(
-        dir.path(),
-        "imagenet-lite0",
-        &device,
-        &Default::default(),
-        &JobContext::silent(),
-    )
-    .unwrap();
+    index_now(dir.path(), "imagenet-lite0");
     let first = Library::open(dir.path())
         .unwrap()
         .store
