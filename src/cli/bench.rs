@@ -371,6 +371,8 @@ fn images_per_s(
 ) -> anyhow::Result<Spread> {
     let side = system.preprocess().side_px as usize;
     let x = Tensor::rand(-1f32, 1.0, (batch, 3, side, side), system.device())?;
+    // Freed activations kept for the next pass, as indexing keeps them.
+    let _retain = crate::RetainFreedMemory::new();
     let pass = || -> anyhow::Result<f64> {
         let start = Instant::now();
         // Copying the result back waits for the work, on any device.

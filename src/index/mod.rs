@@ -138,6 +138,8 @@ pub fn build(
     ctx: &JobContext,
 ) -> Result<IndexReport> {
     let start = Instant::now();
+    // Each batch's activations are allocated and freed again: kept, not faulted in anew.
+    let _retain = crate::RetainFreedMemory::new();
     let path = options
         .output
         .clone()
