@@ -15,6 +15,11 @@
 //! and the index is written (atomically) only at the end, so a cancelled or failed run
 //! leaves the previous index as it was.
 //!
+//! The rows are written at the precision asked for ([`BuildOptions::precision`]) or else at
+//! the previous index's ([`rows`]): an index made at half precision stays so through every
+//! update. Made f16 from full-precision rows, it also measures what rounding cost
+//! ([`IndexReport::f16_recall_at_10`]); going back to f32 embeds every item again.
+//!
 //! The search (exact cosine top-K, ARCHITECTURE.md §6) reads the result with [`load`].
 
 pub mod emb_file;
