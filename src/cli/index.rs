@@ -70,7 +70,8 @@ pub fn run(dir: &Path, device: &str, args: &IndexArgs) -> anyhow::Result<ExitCod
             report.precision
         );
         if let Some(recall) = report.f16_recall_at_10 {
-            println!("  {}", recall_line(recall));
+            let queries = (report.indexed as usize).min(index::RECALL_QUERIES);
+            println!("  {}", recall_line(recall, queries));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -96,12 +97,12 @@ pub fn summary(report: &IndexReport) -> String {
 }
 
 /// What rounding to f16 cost, in words.
-pub fn recall_line(recall: f64) -> String {
+pub fn recall_line(recall: f64, queries: usize) -> String {
     format!(
         "f16 rows find {:.1} % of each item's 10 nearest neighbours under f32 (recall@10, {} \
          items as queries)",
         100.0 * recall,
-        index::RECALL_QUERIES
+        queries
     )
 }
 
