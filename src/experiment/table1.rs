@@ -365,11 +365,10 @@ fn run_variant(
     ctx: &JobContext,
 ) -> Result<Table1Row> {
     let config = train_config(variant, options);
-    let (test, epochs_run, train_secs) = match reusable(lib, &config, options, device)? {
+    let (system, epochs_run, train_secs) = match reusable(lib, &config, options, device)? {
         Some(system) => {
-            let test = train::evaluate_classification(lib, &system, &ctx.within("testing"))?;
             let state = RunState::load(&run_dir(lib.root(), &config.name))?;
-            (test, state.history.len(), None)
+            (system, state.history.len(), None)
         }
         None => {
             let trained = train::train(
@@ -380,10 +379,14 @@ fn run_variant(
                 &ctx.within("training"),
                 &mut |_| {},
             )?;
-            (trained.test, trained.epochs_run, Some(trained.elapsed_secs))
+            let system = System::load(lib, &config.name, device)?;
+            (system, trained.epochs_run, Some(trained.elapsed_secs))
         }
     };
-    let system = System::load(lib, &config.name, device)?;
+    // Measured on the saved system in both cases, as `vitrine eval classify` measures it: the
+    // training run's own figure comes from its in-memory network, whose rounding differs in
+    // the last bits and can flip a label that sits on the 0.5 threshold.
+    let test = train::evaluate_classification(lib, &system, &ctx.within("testing"))?;
     let input_size = system.preprocess().side_px;
     let indexed = index::build(
         lib,
