@@ -16,6 +16,8 @@ pub(crate) const LANES: usize = 16;
 /// [`Simd::detect`](crate::simd::Simd::detect)); they are `#[inline(always)]` so that they compile into the
 /// `#[target_feature]` function that calls them.
 pub(crate) unsafe trait F32x16: Copy {
+    /// Vector registers of the instruction set, for kernels that size their tiles by it.
+    const REGISTERS: usize;
     /// Sixteen floats from `src`.
     ///
     /// # Safety
@@ -54,6 +56,7 @@ pub(crate) struct Avx512(std::arch::x86_64::__m512);
 // SAFETY: only used by `*_avx512` functions, which run after `Simd::detect` found AVX-512F.
 #[cfg(target_arch = "x86_64")]
 unsafe impl F32x16 for Avx512 {
+    const REGISTERS: usize = 32;
     #[inline(always)]
     unsafe fn load(src: *const f32) -> Self {
         // SAFETY: 16 readable floats; AVX-512F per the trait's contract.
@@ -105,6 +108,8 @@ pub(crate) struct Avx2(std::arch::x86_64::__m256, std::arch::x86_64::__m256);
 // SAFETY: only used by `*_avx2` functions, which run after `Simd::detect` found AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 unsafe impl F32x16 for Avx2 {
+    /// AVX2 has 16 registers of 8 lanes: 8 of these.
+    const REGISTERS: usize = 8;
     #[inline(always)]
     unsafe fn load(src: *const f32) -> Self {
         use std::arch::x86_64::_mm256_loadu_ps;
@@ -178,6 +183,7 @@ pub(crate) struct Portable([f32; LANES]);
 
 // SAFETY: needs no particular instruction set.
 unsafe impl F32x16 for Portable {
+    const REGISTERS: usize = 8;
     #[inline(always)]
     unsafe fn load(src: *const f32) -> Self {
         // SAFETY: 16 readable floats per the trait's contract.

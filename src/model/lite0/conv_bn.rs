@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use candle_core::{Result, Tensor, Var, bail};
 use candle_nn::{BatchNorm, BatchNormConfig, VarBuilder};
 
-use super::{BatchNormMode, Lite0Config, Run, bn_channels_last, drop_path, fused};
+use super::{BatchNormMode, Lite0Config, Run, bn_channels_last, drop_path, fused, pointwise};
 use crate::model::batch_norm::{BatchNormAct, BatchStats};
 use crate::model::conv::ConvAct;
 use crate::model::depthwise::{Activation, DepthwiseConv2d, Padding2d, weight_to_hwc};
@@ -28,8 +28,11 @@ pub(super) enum ConvKind {
 /// A convolution's weights with its batch norm folded in, ready for the fused kernels.
 #[derive(Clone, Debug)]
 enum Folded {
-    /// `(K + 1) × N`: the weights as a `K × N` matrix and the bias as the last row.
+    /// `(K + 1) × N`: the weights as a `K × N` matrix and the bias as the last row (the stem).
     Matrix(Tensor),
+    /// A 1×1 convolution's `(K + 1) × N` matrix packed into panels of 16 output channels
+    /// ([`pointwise::pack_panels`](super::pointwise::pack_panels)).
+    Panels { panels: Tensor, out_channels: usize },
     /// `KH × KW × C` weights and a `C` bias.
     Depthwise { weight: Tensor, bias: Tensor },
 }
@@ -293,14 +296,26 @@ impl ConvBn {
                 let y = x.contiguous()?.apply_op2_no_bwd(&matrix, &op)?;
                 y.reshape((n, h.div_ceil(stride), w.div_ceil(stride), ()))
             }
-            (ConvKind::Pointwise, Folded::Matrix(matrix)) => {
+            (
+                ConvKind::Pointwise,
+                Folded::Panels {
+                    panels,
+                    out_channels,
+                },
+            ) => {
                 let (n, h, w, c) = x.dims4()?;
                 let rows = x.reshape((n * h * w, c))?;
                 let residual = match residual {
                     Some(r) => Some(r.reshape((n * h * w, ()))?),
                     None => None,
                 };
-                let y = fused::pointwise(&rows, &matrix, self.activation, residual.as_ref())?;
+                let y = fused::pointwise(
+                    &rows,
+                    &panels,
+                    out_channels,
+                    self.activation,
+                    residual.as_ref(),
+                )?;
                 y.reshape((n, h, w, ()))
             }
             (ConvKind::Depthwise { kernel, stride }, Folded::Depthwise { weight, bias }) => {
@@ -337,7 +352,17 @@ impl ConvBn {
                 // out × in × KH × KW → (KH · KW · in) × out, rows in im2col order (ky, kx, in).
                 let matrix = scaled.permute((2, 3, 1, 0))?.reshape(((), out))?;
                 let packed = Tensor::cat(&[&matrix, &shift.reshape((1, out))?], 0)?;
-                Ok(Folded::Matrix(packed.contiguous()?))
+                if self.kind != ConvKind::Pointwise {
+                    return Ok(Folded::Matrix(packed.contiguous()?));
+                }
+                let k = packed.dim(0)? - 1;
+                let values = packed.flatten_all()?.to_vec1::<f32>()?;
+                let panels = pointwise::pack_panels(&values, k, out);
+                let shape = (pointwise::panel_count(out), k + 1, pointwise::PANEL);
+                Ok(Folded::Panels {
+                    panels: Tensor::from_vec(panels, shape, packed.device())?,
+                    out_channels: out,
+                })
             }
             ConvKind::Depthwise { .. } => Ok(Folded::Depthwise {
                 weight: weight_to_hwc(&scaled)?.contiguous()?,

@@ -1,38 +1,87 @@
-//! The inference-only CPU kernels besides the depthwise one: 1×1 convolutions as matrix
-//! products with a fused epilogue, and the stem's im2col.
+//! The inference-only CPU ops besides the depthwise one: 1×1 convolutions (Candle's side of
+//! the [`pointwise`](super::pointwise) kernel) and the stem's direct convolution.
 
 use candle_core::bail;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use std::mem::MaybeUninit;
 
-use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::pointwise::{self as kernel, PANEL, panel_count};
 use crate::model::cpu_data::f32_slice;
-use crate::model::depthwise::{Activation, FusedLayer, PIXELS, Padding2d, bias_activation};
+use crate::model::depthwise::{Activation, FusedLayer, PIXELS, Padding2d};
 #[cfg(target_arch = "x86_64")]
 use crate::model::f32x16::{Avx2, Avx512};
 use crate::model::f32x16::{F32x16, LANES, Portable};
 use crate::simd::{Simd, multiversion};
 
-/// `act(x · W + b) [+ residual]` for `x` `M × K` and `packed` `(K + 1) × N` (the last row
-/// is `b`); `M × N` out.
+/// `act(x · W + b) [+ residual]` for `x` `M × K` and `panels` the weights and bias packed by
+/// [`pack_panels`](super::pointwise::pack_panels) for `out_channels` outputs; `M × N` out.
 pub(super) fn pointwise(
     x: &Tensor,
-    packed: &Tensor,
+    panels: &Tensor,
+    out_channels: usize,
     activation: Activation,
     residual: Option<&Tensor>,
 ) -> Result<Tensor> {
     let x = x.contiguous()?;
+    let op = Pointwise {
+        activation,
+        out_channels,
+    };
     match residual {
-        None => x.apply_op2_no_bwd(packed, &Pointwise { activation }),
-        Some(r) => x.apply_op3_no_bwd(packed, &r.contiguous()?, &Pointwise { activation }),
+        None => x.apply_op2_no_bwd(panels, &op),
+        Some(r) => x.apply_op3_no_bwd(panels, &r.contiguous()?, &op),
     }
 }
 
 /// A 1×1 convolution on channels-last rows (see [`pointwise`]).
 struct Pointwise {
     activation: Activation,
+    out_channels: usize,
+}
+
+impl Pointwise {
+    /// Checks the operands' shapes and runs the kernel.
+    fn compute(
+        &self,
+        x: &[f32],
+        l1: &Layout,
+        panels: &[f32],
+        l2: &Layout,
+        residual: Option<(&[f32], &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (m, k) = l1.shape().dims2()?;
+        let n = self.out_channels;
+        let (p, k1, lanes) = l2.shape().dims3()?;
+        if (p, k1, lanes) != (panel_count(n), k + 1, PANEL)
+            || residual.is_some_and(|(_, l3)| l3.dims() != [m, n])
+        {
+            bail!(
+                "lite0 pointwise: {:?} rows, packed weights {:?} for {n} channels, residual {:?}",
+                l1.dims(),
+                l2.dims(),
+                residual.map(|(_, l3)| l3.dims())
+            )
+        }
+        let mut out = Vec::with_capacity(m * n);
+        let layer = kernel::Packed {
+            panels,
+            k,
+            n,
+            activation: self.activation,
+        };
+        kernel::pointwise(
+            Simd::detect(),
+            layer,
+            x,
+            residual.map(|(r, _)| r),
+            &mut out.spare_capacity_mut()[..m * n],
+        );
+        // SAFETY: `kernel::pointwise` wrote every element of the `m × n` output.
+        unsafe { out.set_len(m * n) };
+        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+    }
 }
 
 impl CustomOp2 for Pointwise {
@@ -48,18 +97,8 @@ impl CustomOp2 for Pointwise {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s1, l1, "lite0 fused kernels", None)?;
-        let packed = f32_slice(s2, l2, "lite0 fused kernels", None)?;
-        let (m, k) = l1.shape().dims2()?;
-        let (k1, n) = l2.shape().dims2()?;
-        if k1 != k + 1 {
-            bail!(
-                "lite0 pointwise: {:?} rows against packed weights {:?}",
-                l1.dims(),
-                l2.dims()
-            )
-        }
-        let out = matmul_epilogue(x, m, k, packed, n, None, self.activation);
-        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+        let panels = f32_slice(s2, l2, "lite0 fused kernels", None)?;
+        self.compute(x, l1, panels, l2, None)
     }
 }
 
@@ -78,129 +117,10 @@ impl CustomOp3 for Pointwise {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s1, l1, "lite0 fused kernels", None)?;
-        let packed = f32_slice(s2, l2, "lite0 fused kernels", None)?;
+        let panels = f32_slice(s2, l2, "lite0 fused kernels", None)?;
         let residual = f32_slice(s3, l3, "lite0 fused kernels", None)?;
-        let (m, k) = l1.shape().dims2()?;
-        let (k1, n) = l2.shape().dims2()?;
-        if k1 != k + 1 || l3.dims() != [m, n] {
-            bail!(
-                "lite0 pointwise: {:?} rows, packed weights {:?}, residual {:?}",
-                l1.dims(),
-                l2.dims(),
-                l3.dims()
-            )
-        }
-        let out = matmul_epilogue(x, m, k, packed, n, Some(residual), self.activation);
-        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+        self.compute(x, l1, panels, l2, Some((residual, l3)))
     }
-}
-
-/// Rows per task: small enough that a task's input and output rows stay in the core's
-/// cache while the epilogue runs, and enough tasks to keep every thread busy.
-fn rows_per_task(m: usize, k: usize, n: usize, threads: usize) -> usize {
-    const CACHE_FLOATS: usize = 48 * 1024;
-    let by_cache = (CACHE_FLOATS / (k + n)).max(16);
-    let by_balance = m.div_ceil(threads * 4).max(16);
-    by_cache.min(by_balance)
-}
-
-fn matmul_epilogue(
-    x: &[f32],
-    m: usize,
-    k: usize,
-    packed: &[f32],
-    n: usize,
-    residual: Option<&[f32]>,
-    activation: Activation,
-) -> Vec<f32> {
-    let (weight, bias) = packed.split_at(k * n);
-    if m == 0 || n == 0 {
-        return Vec::new();
-    }
-    if k == 0 {
-        let mut out = vec![0f32; m * n];
-        bias_activation(&mut out, bias, residual, activation);
-        return out;
-    }
-    let layer = FusedLayer {
-        weight,
-        bias,
-        activation,
-    };
-    let mut out = Vec::with_capacity(m * n);
-    let slots = &mut out.spare_capacity_mut()[..m * n];
-    let threads = rayon::current_num_threads().max(1);
-    let rows = rows_per_task(m, k, n, threads);
-    if m <= rows {
-        let parallelism = if threads > 1 {
-            Parallelism::Rayon(threads)
-        } else {
-            Parallelism::None
-        };
-        block(x, &layer, residual, slots, k, n, parallelism);
-    } else {
-        slots
-            .par_chunks_mut(rows * n)
-            .enumerate()
-            .for_each(|(i, out)| {
-                let r0 = i * rows;
-                let r = out.len() / n;
-                let x = &x[r0 * k..(r0 + r) * k];
-                let residual = residual.map(|res| &res[r0 * n..(r0 + r) * n]);
-                block(x, &layer, residual, out, k, n, Parallelism::None);
-            });
-    }
-    // SAFETY: `block` ran on every row block and the matrix product wrote every element.
-    unsafe { out.set_len(m * n) };
-    out
-}
-
-/// One block of rows: `out = act(x · W + b) [+ residual]`; writes every element of `out`.
-fn block(
-    x: &[f32],
-    layer: &FusedLayer<'_>,
-    residual: Option<&[f32]>,
-    out: &mut [MaybeUninit<f32>],
-    k: usize,
-    n: usize,
-    parallelism: Parallelism,
-) {
-    let FusedLayer {
-        weight,
-        bias,
-        activation,
-    } = *layer;
-    let m = out.len() / n;
-    assert!(x.len() == m * k && weight.len() == k * n && out.len() == m * n && k > 0);
-    // SAFETY: `x` is m×k, `weight` k×n and `out` m×n, all row-major and in bounds as the
-    // strides say; `out` is borrowed mutably, so it aliases neither input. With
-    // `read_dst` false and k > 0, gemm writes every element of `out` without reading it.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr().cast::<f32>(),
-            1,
-            n as isize,
-            false,
-            x.as_ptr(),
-            1,
-            k as isize,
-            weight.as_ptr(),
-            1,
-            n as isize,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    };
-    // SAFETY: the matrix product above initialised every element of `out`.
-    let out = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
-    bias_activation(out, bias, residual, activation);
 }
 
 /// A dense k×k convolution from a channel-first image to channels-last rows, with the

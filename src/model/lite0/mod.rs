@@ -20,8 +20,8 @@
 //! ## Two ways to run
 //! * **Inference on the CPU** ([`Kernels::Fused`], the default): activations stay
 //!   channels-last (`N×H×W×C`); batch norm is folded into the convolution weights; 1×1
-//!   convolutions are plain matrix products (gemm) with bias, ReLU6 and the residual fused
-//!   into cache-sized row blocks; depthwise convolutions use the direct kernel of
+//!   convolutions are register-tiled matrix products with bias, ReLU6 and the residual
+//!   applied as each tile is stored ([`pointwise`]); depthwise convolutions use the direct kernel of
 //!   [`super::depthwise`]; the stem is a direct convolution from the channel-first input.
 //!   Large batches run a few images at a time so that no activation outgrows what glibc
 //!   recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
@@ -36,6 +36,7 @@
 
 mod conv_bn;
 mod fused;
+mod pointwise;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,461 @@
+//! Lite0's 1×1 convolutions in inference: `out = act(x · W + b) [+ residual]` on
+//! channels-last rows, as a register-tiled matrix product with the epilogue fused in.
+//!
+//! Why not a general `gemm`: it packs both operands on every call (the activations, and the
+//! weights once per row block), writes the product and then reads it back for the bias and
+//! activation, and splits a small product (the 7×7 layers of a single image: 49 rows) into
+//! row blocks that each pack the whole weight matrix again. Here the weights are packed once,
+//! when batch norm is folded into them ([`pack_panels`]); the activations are read where they
+//! lie; each tile's accumulators start at the bias and go through the activation and the
+//! residual on their way out; and a small product is split by output channels instead.
+//!
+//! The tile is `R` rows × `NZ` panels of 16 output channels: 12 × 2 with AVX-512 (24
+//! accumulators of its 32 registers), 6 × 1 elsewhere (12 of AVX2's 16). Each step of the
+//! reduction loads `NZ` weight vectors and broadcasts one input value per row, so every load
+//! feeds two fused multiply-adds or more.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::model::depthwise::Activation;
+#[cfg(target_arch = "x86_64")]
+use crate::model::f32x16::{Avx2, Avx512};
+use crate::model::f32x16::{F32x16, LANES, Portable};
+use crate::simd::{Simd, multiversion};
+
+/// Output channels per weight panel: one vector.
+pub(crate) const PANEL: usize = LANES;
+
+/// Panels of a layer with `n` output channels (the last one zero-padded).
+pub(crate) fn panel_count(n: usize) -> usize {
+    n.div_ceil(PANEL)
+}
+
+/// Packs `(K + 1) × N` row-major weights (the bias as the last row) into
+/// [`panel_count`]`(N)` panels of `(K + 1) × 16`, each holding 16 output channels (columns
+/// past `N` are zero): the layout [`pointwise`] reads one contiguous vector per step.
+pub(crate) fn pack_panels(matrix: &[f32], k: usize, n: usize) -> Vec<f32> {
+    assert_eq!(
+        matrix.len(),
+        (k + 1) * n,
+        "pack_panels: a (K + 1) × N matrix"
+    );
+    let stride = (k + 1) * PANEL;
+    let mut out = vec![0f32; panel_count(n) * stride];
+    for (row, values) in matrix.chunks_exact(n.max(1)).enumerate().take(k + 1) {
+        for (col, &v) in values.iter().enumerate() {
+            out[(col / PANEL) * stride + row * PANEL + col % PANEL] = v;
+        }
+    }
+    out
+}
+
+/// The operands of one product, shared by every tile.
+#[derive(Clone, Copy)]
+struct Operands {
+    /// `M × K` input rows.
+    x: *const f32,
+    k: usize,
+    /// [`pack_panels`]' layout.
+    panels: *const f32,
+    n: usize,
+    /// `M × N` output rows.
+    out: *mut f32,
+    /// `M × N` rows added after the activation, or null.
+    residual: *const f32,
+    activation: Activation,
+}
+
+// SAFETY: the pointers are only dereferenced inside `pointwise`, which keeps the buffers
+// borrowed for as long as the tasks run; the tasks write disjoint tiles of `out`.
+unsafe impl Send for Operands {}
+// SAFETY: as above.
+unsafe impl Sync for Operands {}
+
+/// A packed 1×1 convolution: `K` inputs, `N` outputs, the panels from [`pack_panels`] and the
+/// activation.
+#[derive(Clone, Copy)]
+pub(crate) struct Packed<'a> {
+    pub panels: &'a [f32],
+    pub k: usize,
+    pub n: usize,
+    pub activation: Activation,
+}
+
+/// `out = act(x · W + b) [+ residual]` for `x` `M × K` and `out` (and `residual`) `M × N`,
+/// on the instruction set `simd` with rayon's threads. Writes every element of `out`.
+pub(crate) fn pointwise(
+    simd: Simd,
+    layer: Packed<'_>,
+    x: &[f32],
+    residual: Option<&[f32]>,
+    out: &mut [std::mem::MaybeUninit<f32>],
+) {
+    let Packed {
+        panels,
+        k,
+        n,
+        activation,
+    } = layer;
+    let m = out.len() / n.max(1);
+    assert!(
+        x.len() == m * k
+            && out.len() == m * n
+            && panels.len() == panel_count(n) * (k + 1) * PANEL
+            && residual.is_none_or(|r| r.len() == m * n),
+        "pointwise: operands do not match {m} × {k} · {k} × {n}"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let ops = Operands {
+        x: x.as_ptr(),
+        k,
+        panels: panels.as_ptr(),
+        n,
+        out: out.as_mut_ptr().cast::<f32>(),
+        residual: residual.map_or(std::ptr::null(), <[f32]>::as_ptr),
+        activation,
+    };
+    let plan = Plan::new(m, k, n, rayon::current_num_threads().max(1));
+    let task = |t: usize| {
+        let (rows, panels) = plan.task(t);
+        // SAFETY: `ops` points into the buffers checked above, borrowed until every task
+        // has run; each task's rows × panels are its own, so no two write the same element.
+        unsafe { run_tiles(simd, &ops, rows, panels) };
+    };
+    if plan.tasks() == 1 {
+        task(0);
+    } else {
+        (0..plan.tasks()).into_par_iter().for_each(task);
+    }
+}
+
+/// How a product is cut into tasks: row blocks whose input stays in the core's cache, and
+/// for a product with few rows, groups of panels, so that every thread has work.
+struct Plan {
+    m: usize,
+    rows: usize,
+    row_blocks: usize,
+    panels: usize,
+    panel_groups: usize,
+}
+
+/// Rows per tile of the widest kernel: row blocks are multiples of it.
+const ROW_ALIGN: usize = 12;
+/// Floats of input and output rows a task should keep in the core's cache (256 KiB).
+const TASK_FLOATS: usize = 64 * 1024;
+
+impl Plan {
+    fn new(m: usize, k: usize, n: usize, threads: usize) -> Self {
+        let panels = panel_count(n);
+        let rows = if threads > 1 && m < n {
+            // More weights than rows (the late layers of a single image): every task takes
+            // all the rows and its own panels, so that each weight is read once.
+            m
+        } else {
+            let by_cache = (TASK_FLOATS / (k + n)).max(ROW_ALIGN);
+            let by_balance = m.div_ceil(threads * 4).max(ROW_ALIGN);
+            by_cache.min(by_balance).div_ceil(ROW_ALIGN) * ROW_ALIGN
+        };
+        let row_blocks = m.div_ceil(rows);
+        // Too few row blocks to share: split the output channels too, in pairs of panels.
+        let panel_groups = if threads > 1 && row_blocks < threads * 2 {
+            (threads * 4)
+                .div_ceil(row_blocks)
+                .min(panels.div_ceil(2))
+                .max(1)
+        } else {
+            1
+        };
+        Self {
+            m,
+            rows,
+            row_blocks,
+            panels,
+            panel_groups,
+        }
+    }
+
+    fn tasks(&self) -> usize {
+        self.row_blocks * self.panel_groups
+    }
+
+    /// Task `t`'s rows and panels.
+    fn task(&self, t: usize) -> (Range<usize>, Range<usize>) {
+        let (block, group) = (t / self.panel_groups, t % self.panel_groups);
+        let r0 = block * self.rows;
+        // Groups of whole pairs, the odd panel (if any) in the last group.
+        let pairs = self.panels.div_ceil(2);
+        let p0 = (group * pairs / self.panel_groups * 2).min(self.panels);
+        let p1 = ((group + 1) * pairs / self.panel_groups * 2).min(self.panels);
+        (r0..(r0 + self.rows).min(self.m), p0..p1)
+    }
+}
+
+multiversion!(run_tiles_impl => run_tiles_body::<Avx512, Avx2, Portable>(
+    ops: &Operands,
+    rows: Range<usize>,
+    panels: Range<usize>,
+));
+
+/// # Safety
+/// `ops` points to live buffers of the sizes it names, and no other thread writes `rows` ×
+/// `panels` of its output meanwhile.
+unsafe fn run_tiles(simd: Simd, ops: &Operands, rows: Range<usize>, panels: Range<usize>) {
+    run_tiles_impl(simd, ops, rows, panels)
+}
+
+/// # Safety
+/// `V`'s instruction set is available, and [`run_tiles`]' contract holds.
+#[inline(always)]
+unsafe fn run_tiles_body<V: F32x16>(ops: &Operands, rows: Range<usize>, panels: Range<usize>) {
+    // SAFETY (both arms): the function's contract.
+    unsafe {
+        if V::REGISTERS >= 32 {
+            panel_pairs::<V, 12, 2>(ops, rows, panels)
+        } else {
+            panel_pairs::<V, 6, 1>(ops, rows, panels)
+        }
+    }
+}
+
+/// Output floats of the rows that go through every panel before the next rows start (64 KiB):
+/// each output line is then written whole while it is in cache, not a panel at a time.
+const STRIP_FLOATS: usize = 16 * 1024;
+
+/// Strips of rows, and in each the panels `NZ` at a time (the odd one alone).
+///
+/// # Safety
+/// As [`run_tiles_body`].
+#[inline(always)]
+unsafe fn panel_pairs<V: F32x16, const R: usize, const NZ: usize>(
+    ops: &Operands,
+    rows: Range<usize>,
+    panels: Range<usize>,
+) {
+    let width = (panels.end - panels.start) * PANEL;
+    let strip = (STRIP_FLOATS / width.max(1)).max(R) / R * R;
+    let mut r = rows.start;
+    while r < rows.end {
+        let strip_rows = r..(r + strip).min(rows.end);
+        let mut p = panels.start;
+        // SAFETY (all calls): the function's contract; `p + NZ ≤ panels.end`.
+        unsafe {
+            while p + NZ <= panels.end {
+                row_tiles::<V, R, NZ>(ops, strip_rows.clone(), p);
+                p += NZ;
+            }
+            while p < panels.end {
+                row_tiles::<V, R, 1>(ops, strip_rows.clone(), p);
+                p += 1;
+            }
+        }
+        r = strip_rows.end;
+    }
+}
+
+/// Rows `R` at a time, then 4, then 1.
+///
+/// # Safety
+/// As [`run_tiles_body`], with panels `p..p + NZ` in range.
+#[inline(always)]
+unsafe fn row_tiles<V: F32x16, const R: usize, const NZ: usize>(
+    ops: &Operands,
+    rows: Range<usize>,
+    p: usize,
+) {
+    let mut r = rows.start;
+    // SAFETY (all calls): the function's contract; each tile's rows lie in `rows`.
+    unsafe {
+        while r + R <= rows.end {
+            tile::<V, R, NZ>(ops, r, p);
+            r += R;
+        }
+        while r + 4 <= rows.end {
+            tile::<V, 4, NZ>(ops, r, p);
+            r += 4;
+        }
+        while r < rows.end {
+            tile::<V, 1, NZ>(ops, r, p);
+            r += 1;
+        }
+    }
+}
+
+/// Rows `r..r + R` × panels `p..p + NZ`: accumulators start at the bias, take `K` steps of
+/// `NZ` weight loads and `R` broadcasts, and leave through the activation and the residual.
+/// The last panel's channels past `N` are computed (on zero weights) and not stored.
+///
+/// # Safety
+/// As [`run_tiles_body`], with rows `r..r + R` and panels `p..p + NZ` in range.
+#[inline(always)]
+unsafe fn tile<V: F32x16, const R: usize, const NZ: usize>(ops: &Operands, r: usize, p: usize) {
+    let k = ops.k;
+    let stride = (k + 1) * PANEL;
+    // SAFETY (all blocks): every offset stays inside the buffers as `pointwise` checked
+    // them: rows `< M`, `kk < K`, panel rows `≤ K`, panels `< panel_count(N)`, and output
+    // columns `< N` (the partial panel is stored lane by lane).
+    unsafe {
+        let w = ops.panels.add(p * stride);
+        let bias: [V; NZ] = std::array::from_fn(|j| V::load(w.add(j * stride + k * PANEL)));
+        let mut acc = [bias; R];
+        let x = ops.x.add(r * k);
+        for kk in 0..k {
+            let wv: [V; NZ] = std::array::from_fn(|j| V::load(w.add(j * stride + kk * PANEL)));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let v = V::splat(*x.add(i * k + kk));
+                for (a, w) in row.iter_mut().zip(wv) {
+                    *a = v.mul_add(w, *a);
+                }
+            }
+        }
+        for (i, row) in acc.into_iter().enumerate() {
+            let at = (r + i) * ops.n;
+            for (j, a) in row.into_iter().enumerate() {
+                let col = (p + j) * PANEL;
+                let mut v = a.activate(ops.activation);
+                if col + PANEL <= ops.n {
+                    if !ops.residual.is_null() {
+                        v = v.add(V::load(ops.residual.add(at + col)));
+                    }
+                    v.store(ops.out.add(at + col));
+                } else {
+                    let mut lanes = [0f32; PANEL];
+                    v.store(lanes.as_mut_ptr());
+                    for (l, &y) in lanes.iter().enumerate().take(ops.n - col) {
+                        let res = if ops.residual.is_null() {
+                            0.0
+                        } else {
+                            *ops.residual.add(at + col + l)
+                        };
+                        *ops.out.add(at + col + l) = y + res;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The product in plain loops, in f64.
+    fn reference(
+        x: &[f32],
+        k: usize,
+        matrix: &[f32],
+        n: usize,
+        residual: Option<&[f32]>,
+        activation: Activation,
+    ) -> Vec<f32> {
+        let m = x.len() / k.max(1);
+        let m = if k == 0 {
+            residual.map_or(3, |r| r.len() / n)
+        } else {
+            m
+        };
+        let mut out = vec![0f32; m * n];
+        for r in 0..m {
+            for c in 0..n {
+                let mut acc = f64::from(matrix[k * n + c]);
+                for i in 0..k {
+                    acc += f64::from(x[r * k + i]) * f64::from(matrix[i * n + c]);
+                }
+                let y = activation.apply(acc as f32);
+                out[r * n + c] = y + residual.map_or(0.0, |res| res[r * n + c]);
+            }
+        }
+        out
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let h = (i as u32 ^ seed).wrapping_mul(2_654_435_761);
+                (h >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_instruction_set_matches_plain_loops_on_every_shape() {
+        // Rows that leave every remainder of 12, 6 and 4; widths with partial and odd
+        // panels; one row (split by panels) and many (split by rows).
+        let shapes = [
+            (1, 16, 24),
+            (7, 3, 40),
+            (13, 24, 144),
+            (49, 192, 80),
+            (50, 40, 16),
+            (301, 33, 8),
+            (1000, 96, 24),
+        ];
+        for simd in Simd::available() {
+            for &(m, k, n) in &shapes {
+                for (activation, with_residual) in
+                    [(Activation::Relu6, false), (Activation::Identity, true)]
+                {
+                    let x = values(m * k, 1);
+                    let matrix = values((k + 1) * n, 2);
+                    let residual = with_residual.then(|| values(m * n, 3));
+                    let want = reference(&x, k, &matrix, n, residual.as_deref(), activation);
+                    let panels = pack_panels(&matrix, k, n);
+                    let mut got = vec![std::mem::MaybeUninit::new(f32::NAN); m * n];
+                    let layer = Packed {
+                        panels: &panels,
+                        k,
+                        n,
+                        activation,
+                    };
+                    pointwise(simd, layer, &x, residual.as_deref(), &mut got);
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        // SAFETY: `pointwise` wrote every element (a NaN would fail below).
+                        let g = unsafe { g.assume_init() };
+                        assert!(
+                            (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                            "{simd:?} {m}×{k}·{k}×{n} at {i}: {g} against {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_plan_covers_every_row_and_panel_once() {
+        for (m, k, n, threads) in [(49, 192, 1152, 2), (37632, 16, 96, 2), (5, 8, 24, 4)] {
+            let plan = Plan::new(m, k, n, threads);
+            let mut seen = vec![0u8; m * panel_count(n)];
+            for t in 0..plan.tasks() {
+                let (rows, panels) = plan.task(t);
+                for r in rows {
+                    for p in panels.clone() {
+                        seen[r * panel_count(n) + p] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&s| s == 1), "{m}×{n} on {threads} threads");
+        }
+        assert!(Plan::new(49, 192, 1152, 2).panel_groups > 1);
+        assert_eq!(Plan::new(37632, 16, 96, 2).panel_groups, 1);
+    }
+
+    #[test]
+    fn packing_puts_each_channel_in_its_panel_and_pads_with_zeros() {
+        let (k, n) = (2, 18);
+        let matrix: Vec<f32> = (0..(k + 1) * n).map(|v| v as f32 + 1.0).collect();
+        let panels = pack_panels(&matrix, k, n);
+        assert_eq!(panels.len(), 2 * (k + 1) * PANEL);
+        // Row 1, column 17: panel 1, lane 1.
+        assert_eq!(panels[(k + 1) * PANEL + PANEL + 1], matrix[n + 17]);
+        // The bias row of panel 0.
+        assert_eq!(
+            panels[k * PANEL..(k + 1) * PANEL],
+            matrix[k * n..k * n + 16]
+        );
+        assert_eq!(panels[(k + 1) * PANEL + 2], 0.0, "column 18 is padding");
+    }
+}
