@@ -13,6 +13,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 pub mod preprocess;
+pub mod resize;
 
 /// The largest width or height we decode. Catalogue photos are a few thousand pixels at
 /// most; a header declaring more is treated as hostile.

@@ -18,7 +18,6 @@ use super::decode;
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use candle_core::{Device, Tensor};
-use image::imageops::FilterType;
 use image::{Rgb, RgbImage};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -31,10 +30,6 @@ use std::thread::JoinHandle;
 
 /// White: the padding for shop photos (catalogue backgrounds are light).
 pub const WHITE: [u8; 3] = [255, 255, 255];
-
-/// The resampling filter of [`letterbox`]: bicubic (Catmull-Rom, a = −0.5), as the
-/// EfficientNet and timm evaluation pipelines resize; it is antialiased when shrinking.
-const RESIZE_FILTER: FilterType = FilterType::CatmullRom;
 
 /// How a backbone expects its 8-bit RGB input scaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,8 +190,9 @@ impl Preprocess {
     }
 }
 
-/// `img` resized to fit a `side_px` square keeping its aspect ratio (bicubic), centred on
-/// `fill`. An image already `side_px` square is returned unchanged.
+/// `img` resized to fit a `side_px` square keeping its aspect ratio, centred on `fill`. The
+/// filter is bicubic (Catmull-Rom, a = −0.5, [`super::resize`]), as the EfficientNet and timm
+/// evaluation pipelines resize; it is antialiased when shrinking. An image already `side_px` square is returned unchanged.
 pub fn letterbox(img: &RgbImage, side_px: u32, fill: [u8; 3]) -> RgbImage {
     letterbox_cow(img, side_px, fill).into_owned()
 }
@@ -216,7 +212,7 @@ fn letterbox_cow(img: &RgbImage, side_px: u32, fill: [u8; 3]) -> Cow<'_, RgbImag
     let resized = if (fit_w, fit_h) == (w, h) {
         Cow::Borrowed(img)
     } else {
-        Cow::Owned(image::imageops::resize(img, fit_w, fit_h, RESIZE_FILTER))
+        Cow::Owned(super::resize::resize(img, fit_w, fit_h))
     };
     if (fit_w, fit_h) == (side_px, side_px) {
         return resized;
