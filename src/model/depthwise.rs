@@ -402,10 +402,10 @@ fn forward_cpu(
 
 /// One output row `oy` of one image: `out[ox, c] = act(bias[c] + Σ x[iy, ix, c] · w[ky, kx, c])`.
 ///
-/// Channels go 16 at a time; away from the left and right borders, [`PIXELS`] output pixels
-/// share each weight load, elsewhere [`BLOCKS`] channel blocks go together (independent
-/// accumulators hide the latency of the fused multiply-adds). Every element of `out` is
-/// written.
+/// Channels go 16 at a time; away from the left and right borders, several output pixels
+/// share each load ([`Rows::interior`] for Lite's kernels, [`Rows::interior_any`] for
+/// others), elsewhere [`BLOCKS`] channel blocks go together (independent accumulators hide
+/// the latency of the fused multiply-adds). Every element of `out` is written.
 ///
 /// # Safety
 /// `V`'s instruction set is available.
@@ -444,35 +444,33 @@ unsafe fn forward_row_body<V: F32x16>(
     );
     let (ky0, ky1) = g.taps_y(oy);
     let (inner_start, inner_end) = g.interior_x();
-    let grouped_end = inner_start + (inner_end - inner_start) / PIXELS * PIXELS;
-    // Interior pixels, PIXELS at a time: independent accumulators that share weight loads.
-    for c0 in (0..full).step_by(LANES) {
-        // SAFETY (all blocks below): `V`'s instruction set is available, and the offsets are
-        // in bounds as explained above.
-        let b = unsafe { V::load(bias.as_ptr().add(c0)) };
-        for ox in (inner_start..grouped_end).step_by(PIXELS) {
-            debug_assert!(
-                ox * s >= g.pad_left && (ox + PIXELS - 1) * s + g.kernel_w <= g.in_w + g.pad_left
-            );
-            let mut acc = [b; PIXELS];
-            for ky in ky0..ky1 {
-                let iy = oy * s + ky - g.pad_top;
-                debug_assert!(iy < g.in_h);
-                let px = unsafe { img.add((iy * g.in_w + ox * s - g.pad_left) * c + c0) };
-                let taps = unsafe { wts.add(ky * g.kernel_w * c + c0) };
-                for kx in 0..g.kernel_w {
-                    let w = unsafe { V::load(taps.add(kx * c)) };
-                    for (j, a) in acc.iter_mut().enumerate() {
-                        let v = unsafe { V::load(px.add((kx + j * s) * c)) };
-                        *a = unsafe { v.mul_add(w, *a) };
-                    }
-                }
-            }
-            for (j, a) in acc.into_iter().enumerate() {
-                unsafe { a.activate(activation).store(dst.add((ox + j) * c + c0)) };
-            }
+    let rows = Rows {
+        g,
+        img,
+        wts,
+        dst,
+        bias,
+        activation,
+        oy,
+        ky: (ky0, ky1),
+    };
+    let wide = V::REGISTERS >= 32;
+    let interior = (inner_start, inner_end);
+    // SAFETY (all arms): `V`'s instruction set is available, and the offsets are in bounds as
+    // explained above; each arm's kernel size and stride are the geometry's.
+    let grouped_end = unsafe {
+        match (g.kernel_w, s, wide) {
+            (3, 1, true) => rows.interior::<V, 3, 1, 8>(interior),
+            (3, 2, true) => rows.interior::<V, 3, 2, 8>(interior),
+            (5, 1, true) => rows.interior::<V, 5, 1, 8>(interior),
+            (5, 2, true) => rows.interior::<V, 5, 2, 8>(interior),
+            (3, 1, false) => rows.interior::<V, 3, 1, 4>(interior),
+            (3, 2, false) => rows.interior::<V, 3, 2, 4>(interior),
+            (5, 1, false) => rows.interior::<V, 5, 1, 4>(interior),
+            (5, 2, false) => rows.interior::<V, 5, 2, 4>(interior),
+            _ => rows.interior_any::<V>(interior),
         }
-    }
+    };
     // The other pixels (borders, leftovers, narrow maps): several channel blocks at once, so
     // that their accumulations are independent too.
     for ox in (0..inner_start).chain(grouped_end..g.out_w) {
@@ -512,6 +510,111 @@ unsafe fn forward_row_body<V: F32x16>(
             }
             out[ox * c + ch].write(activation.apply(acc));
         }
+    }
+}
+
+/// One output row's interior: the pixels whose whole window lies inside the input.
+struct Rows<'a> {
+    g: &'a Geometry,
+    img: *const f32,
+    wts: *const f32,
+    dst: *mut f32,
+    bias: &'a [f32],
+    activation: Activation,
+    oy: usize,
+    /// The valid kernel rows.
+    ky: (usize, usize),
+}
+
+impl Rows<'_> {
+    /// Interior pixels `P` at a time for a `K`-wide kernel with stride `S`, 16 channels at a
+    /// time: each kernel row's `(P − 1)·S + K` input vectors are loaded once and feed every
+    /// output pixel whose window covers them (a 3-wide, stride-1 kernel over 8 pixels: 10
+    /// loads for 24 multiply-adds, where loading per tap takes 32). The sums run in the
+    /// same order as [`Rows::interior_any`]'s, so both give the same bits. Returns where the
+    /// grouped pixels end.
+    ///
+    /// # Safety
+    /// `V`'s instruction set is available; the geometry's kernel width is `K` and its stride
+    /// `S`; the pointers hold the image, weights and output row of the geometry.
+    #[inline(always)]
+    unsafe fn interior<V: F32x16, const K: usize, const S: usize, const P: usize>(
+        &self,
+        (start, end): (usize, usize),
+    ) -> usize {
+        let g = self.g;
+        let c = g.channels;
+        let full = c / LANES * LANES;
+        let grouped_end = start + (end - start) / P * P;
+        let span = (P - 1) * S + K;
+        for c0 in (0..full).step_by(LANES) {
+            // SAFETY (all blocks): the function's contract; every offset stays inside the
+            // buffers as `forward_row_body` checked them.
+            let b = unsafe { V::load(self.bias.as_ptr().add(c0)) };
+            for ox in (start..grouped_end).step_by(P) {
+                let mut acc = [b; P];
+                for ky in self.ky.0..self.ky.1 {
+                    let iy = self.oy * S + ky - g.pad_top;
+                    let px = unsafe { self.img.add((iy * g.in_w + ox * S - g.pad_left) * c + c0) };
+                    let taps = unsafe { self.wts.add(ky * K * c + c0) };
+                    let w: [V; K] = std::array::from_fn(|kx| unsafe { V::load(taps.add(kx * c)) });
+                    for t in 0..span {
+                        let v = unsafe { V::load(px.add(t * c)) };
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            if t >= j * S && t - j * S < K {
+                                *a = unsafe { v.mul_add(w[t - j * S], *a) };
+                            }
+                        }
+                    }
+                }
+                for (j, a) in acc.into_iter().enumerate() {
+                    unsafe {
+                        a.activate(self.activation)
+                            .store(self.dst.add((ox + j) * c + c0))
+                    };
+                }
+            }
+        }
+        grouped_end
+    }
+
+    /// Interior pixels [`PIXELS`] at a time for any kernel and stride: independent
+    /// accumulators that share each weight load. Returns where the grouped pixels end.
+    ///
+    /// # Safety
+    /// As [`Rows::interior`], for any kernel width and stride.
+    #[inline(always)]
+    unsafe fn interior_any<V: F32x16>(&self, (start, end): (usize, usize)) -> usize {
+        let g = self.g;
+        let (c, s) = (g.channels, g.stride);
+        let full = c / LANES * LANES;
+        let grouped_end = start + (end - start) / PIXELS * PIXELS;
+        for c0 in (0..full).step_by(LANES) {
+            // SAFETY (all blocks): as in `interior`.
+            let b = unsafe { V::load(self.bias.as_ptr().add(c0)) };
+            for ox in (start..grouped_end).step_by(PIXELS) {
+                let mut acc = [b; PIXELS];
+                for ky in self.ky.0..self.ky.1 {
+                    let iy = self.oy * s + ky - g.pad_top;
+                    let px = unsafe { self.img.add((iy * g.in_w + ox * s - g.pad_left) * c + c0) };
+                    let taps = unsafe { self.wts.add(ky * g.kernel_w * c + c0) };
+                    for kx in 0..g.kernel_w {
+                        let w = unsafe { V::load(taps.add(kx * c)) };
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            let v = unsafe { V::load(px.add((kx + j * s) * c)) };
+                            *a = unsafe { v.mul_add(w, *a) };
+                        }
+                    }
+                }
+                for (j, a) in acc.into_iter().enumerate() {
+                    unsafe {
+                        a.activate(self.activation)
+                            .store(self.dst.add((ox + j) * c + c0))
+                    };
+                }
+            }
+        }
+        grouped_end
     }
 }
 

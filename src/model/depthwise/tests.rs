@@ -85,6 +85,56 @@ fn forward_matches_candle_grouped_conv() {
     }
 }
 
+#[test]
+fn every_instruction_set_matches_candle_on_wide_rows() {
+    // Rows wide enough for the specialised interiors (8 pixels at a time with AVX-512, 4
+    // with AVX2) and their leftovers, every kernel and stride Lite0 has, and a 7-wide kernel
+    // that takes the general path.
+    let dev = Device::Cpu;
+    for &(kernel, stride, h, w) in &[
+        (3, 1, 5, 29),
+        (3, 2, 6, 37),
+        (5, 1, 6, 27),
+        (5, 2, 7, 41),
+        (7, 1, 9, 26),
+    ] {
+        let channels = 37;
+        let x = Tensor::randn(0f32, 1.0, (1, h, w, channels), &dev).unwrap();
+        let weight = Tensor::randn(0f32, 1.0, (channels, 1, kernel, kernel), &dev).unwrap();
+        let bias = Tensor::randn(0f32, 1.0, channels, &dev).unwrap();
+        let padding = Padding2d::same(h, w, kernel, stride);
+        let expected = candle_reference(&x, &weight, &bias, stride, padding)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let g = Geometry::new(x.shape(), kernel, kernel, stride, padding).unwrap();
+        let (xs, ws, bs) = (
+            x.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            weight_to_hwc(&weight)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap(),
+            bias.to_vec1::<f32>().unwrap(),
+        );
+        for simd in Simd::available() {
+            let got = forward_cpu(simd, &g, &xs, &ws, &bs, Activation::Identity);
+            let err = got
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                err < 1e-4,
+                "{simd:?} k{kernel} s{stride} {h}×{w}: max error {err}"
+            );
+        }
+    }
+}
+
 /// The same convolution from differentiable Candle ops (shifted, strided slices), as a
 /// reference for the gradients.
 fn sliced_reference(
