@@ -56,6 +56,17 @@ impl Simd {
         })
     }
 
+    /// `f32` lanes in one register of this instruction set.
+    pub(crate) fn lanes(self) -> usize {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => 16,
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => 8,
+            Simd::Portable => 1,
+        }
+    }
+
     /// The best instruction set of this CPU that the kernels have a version for.
     fn best() -> Self {
         #[cfg(target_arch = "x86_64")]
@@ -209,6 +220,89 @@ fn read_sum_avx2(data: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + blocks.remainder().iter().sum::<f32>()
 }
 
+/// The peak rate of fused multiply-adds on every rayon thread, GFLOP/s (a multiply-add
+/// counts as two): twelve independent chains per thread in the widest registers
+/// [`Simd::detect`] allows, the best of 5 passes. The ceiling any compute-bound kernel runs
+/// under; `vitrine bench embed` sets the backbone's rate against it.
+pub fn fma_peak_gflop_per_s() -> f64 {
+    use rayon::prelude::*;
+    const STEPS: usize = 1 << 20;
+    let simd = Simd::detect();
+    let threads = rayon::current_num_threads().max(1);
+    let pass = || {
+        let start = std::time::Instant::now();
+        let sum: f32 = (0..threads)
+            .into_par_iter()
+            .map(|_| fma_chains(simd, STEPS))
+            .sum();
+        std::hint::black_box(sum);
+        start.elapsed().as_secs_f64()
+    };
+    pass();
+    let best = (0..5).map(|_| pass()).fold(f64::INFINITY, f64::min);
+    let flops = (threads * STEPS * FMA_CHAINS * simd.lanes() * 2) as f64;
+    flops / best / 1e9
+}
+
+/// Independent multiply-add chains in [`fma_chains`]: enough to cover the latency of two
+/// pipelines (4 cycles × 2 on current cores).
+const FMA_CHAINS: usize = 12;
+
+/// `steps` rounds of [`FMA_CHAINS`] multiply-adds in the registers of `simd`; the sum of the
+/// chains, so that none is optimised away.
+fn fma_chains(simd: Simd, steps: usize) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    match simd {
+        // SAFETY: `Simd::detect` found AVX-512F on this CPU.
+        Simd::Avx512 => return unsafe { fma_chains_avx512(steps) },
+        // SAFETY: `Simd::detect` found AVX2 and FMA on this CPU.
+        Simd::Avx2 => return unsafe { fma_chains_avx2(steps) },
+        Simd::Portable => {}
+    }
+    let mut acc = [1f32; FMA_CHAINS];
+    for _ in 0..steps {
+        for a in &mut acc {
+            *a = a.mul_add(0.999_999, 1e-7);
+        }
+    }
+    acc.iter().sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn fma_chains_avx512(steps: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let (m, c) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+    let mut acc = [_mm512_set1_ps(1.0); FMA_CHAINS];
+    for _ in 0..steps {
+        for a in &mut acc {
+            *a = _mm512_fmadd_ps(*a, m, c);
+        }
+    }
+    acc.iter().map(|&a| _mm512_reduce_add_ps(a)).sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn fma_chains_avx2(steps: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let (m, c) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+    let mut acc = [_mm256_set1_ps(1.0); FMA_CHAINS];
+    for _ in 0..steps {
+        for a in &mut acc {
+            *a = _mm256_fmadd_ps(*a, m, c);
+        }
+    }
+    let mut lanes = [0f32; 8];
+    let mut sum = 0.0;
+    for a in acc {
+        // SAFETY: `lanes` holds eight floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), a) };
+        sum += lanes.iter().sum::<f32>();
+    }
+    sum
+}
+
 /// The CPU's model name, as `/proc/cpuinfo` gives it (Linux), for the figures it stands beside.
 pub fn cpu_model() -> Option<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
@@ -219,6 +313,24 @@ pub fn cpu_model() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fma_chains_compute_the_same_sum_on_every_instruction_set() {
+        // 12 chains of x ← 0.999999·x + 1e-7 from 1, 1000 steps, summed over the lanes.
+        let mut x = 1f32;
+        for _ in 0..1000 {
+            x = x.mul_add(0.999_999, 1e-7);
+        }
+        for simd in Simd::available() {
+            let want = x * (FMA_CHAINS * simd.lanes()) as f32;
+            let got = fma_chains(simd, 1000);
+            assert!(
+                (got - want).abs() <= 1e-3 * want,
+                "{simd:?}: {got} against {want}"
+            );
+        }
+        assert!(fma_peak_gflop_per_s() > 0.0);
+    }
 
     #[test]
     fn read_sum_adds_every_value() {

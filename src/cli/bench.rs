@@ -48,10 +48,11 @@ pub enum BenchCommand {
         /// or lite2 (260 px).
         #[arg(long, default_value = "lite0", value_name = "LITE")]
         backbone: String,
-        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "backbone", "side_px",
-        /// "lite0_batch1_images_per_s", "lite0_batch32_images_per_s" (medians, of the backbone
-        /// timed), "lite0_batch1" and "lite0_batch32" ({"median", "min", "max"}),
-        /// "index_images_per_s", "items", "device", "demo_library"}.
+        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "fma_peak_gflop_per_s",
+        /// "backbone", "side_px", "lite0_batch1_images_per_s", "lite0_batch32_images_per_s"
+        /// (medians, of the backbone timed), "lite0_batch1" and "lite0_batch32" ({"median",
+        /// "min", "max"}), "gmac_per_image", "batch32_share_of_peak", "index_images_per_s",
+        /// "items", "device", "demo_library"}.
         #[arg(long)]
         json: bool,
     },
@@ -63,7 +64,8 @@ pub enum BenchCommand {
         /// Timed single queries per size (after a warm-up); the median is reported.
         #[arg(long, default_value_t = 10)]
         runs: usize,
-        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "dim", "colour_dim",
+        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "fma_peak_gflop_per_s",
+        /// "dim", "colour_dim",
         /// "results": [{"items", "f32", "f16", "f16_recall_at_10", "load_ms"}] where "f32" and
         /// "f16" are {"single_ms", "single_min_ms", "single_max_ms", "single_gb_per_s",
         /// "weighted_ms", "weighted_gb_per_s", "batch100_ms_per_query"}, "f16_recall_at_10"
@@ -87,7 +89,8 @@ pub enum BenchCommand {
         /// Backbone blocks that train in partial mode.
         #[arg(long, default_value_t = 3)]
         blocks: usize,
-        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "batch", "blocks", "device",
+        /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "fma_peak_gflop_per_s",
+        /// "batch", "blocks", "device",
         /// "results": [{"mode", "images_per_s", "trainable_parameters", "peak_rss_bytes"}]}.
         #[arg(long)]
         json: bool,
@@ -131,6 +134,7 @@ fn train_bench(
             "simd": machine.simd,
             "threads": machine.threads,
             "memory_gb_per_s": machine.memory_gb_per_s,
+            "fma_peak_gflop_per_s": machine.fma_peak_gflop_per_s,
             "batch": batch,
             "blocks": blocks,
             "device": device_spec,
@@ -152,6 +156,9 @@ struct Machine {
     /// Read bandwidth of one pass over a 512 MiB buffer on every thread (best of 3), GB/s:
     /// the ceiling of a memory-bound single query.
     memory_gb_per_s: f64,
+    /// Peak fused multiply-add rate on every thread, GFLOP/s ([`crate::simd::fma_peak_gflop_per_s`]):
+    /// the ceiling of a compute-bound forward pass.
+    fma_peak_gflop_per_s: f64,
 }
 
 impl Machine {
@@ -161,16 +168,18 @@ impl Machine {
             simd: crate::simd::simd_level(),
             threads: rayon::current_num_threads(),
             memory_gb_per_s: memory_bandwidth_gb_per_s(),
+            fma_peak_gflop_per_s: crate::simd::fma_peak_gflop_per_s(),
         }
     }
 
     fn describe(&self) -> String {
         format!(
-            "{}, {} kernels, {} threads, {:.1} GB/s memory read",
+            "{}, {} kernels, {} threads, {:.1} GB/s memory read, {:.0} GFLOP/s peak",
             self.cpu.as_deref().unwrap_or("unknown CPU"),
             self.simd,
             self.threads,
-            self.memory_gb_per_s
+            self.memory_gb_per_s,
+            self.fma_peak_gflop_per_s
         )
     }
 }
@@ -236,6 +245,10 @@ struct EmbedBench {
     /// Median, min and max over the timed passes.
     lite0_batch1: Spread,
     lite0_batch32: Spread,
+    /// Multiply-adds per image (stem to pooled features), in billions.
+    gmac_per_image: f64,
+    /// Batch 32's median as a share of `fma_peak_gflop_per_s` (two FLOPs per multiply-add).
+    batch32_share_of_peak: f64,
     index_images_per_s: f64,
     /// Items indexed end to end.
     items: u64,
@@ -275,6 +288,9 @@ fn embed(
     let kind = BackboneKind::parse(backbone)?;
     let system = System::imagenet_lite(kind, &device)?;
     let (name, side_px) = (kind.as_str(), system.preprocess().side_px);
+    let gmac_per_image = kind
+        .lite_config()
+        .map_or(0.0, |c| c.multiply_adds(side_px as usize) as f64 / 1e9);
     let machine = Machine::measure();
     if !json {
         eprintln!(
@@ -327,6 +343,9 @@ fn embed(
         lite0_batch32_images_per_s: batch32.median,
         lite0_batch1: batch1,
         lite0_batch32: batch32,
+        gmac_per_image,
+        batch32_share_of_peak: batch32.median * gmac_per_image * 2.0
+            / machine.fma_peak_gflop_per_s.max(f64::MIN_POSITIVE),
         index_images_per_s: report.images_per_s,
         items: report.embedded,
         device: device_spec.to_string(),
@@ -357,6 +376,13 @@ fn embed(
         if !report.failed.is_empty() {
             println!("  ({} images could not be decoded)", report.failed.len());
         }
+        println!(
+            "  compute:          {:.2} G multiply-adds per image; batch 32 runs at {:.0} GFLOP/s, \
+             {:.0} % of the measured peak",
+            gmac_per_image,
+            batch32.median * gmac_per_image * 2.0,
+            result.batch32_share_of_peak * 100.0
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -251,6 +251,28 @@ impl Lite0Config {
         blocks
     }
 
+    /// Multiply-adds of one image at `side × side` up to the pooled features (stem, blocks
+    /// and head; no classifier): the work a forward pass cannot avoid, which `vitrine bench
+    /// embed` sets against the CPU's measured peak. Lite0 at 224 px: 384 million.
+    pub fn multiply_adds(&self, side: usize) -> u64 {
+        let mut h = side.div_ceil(2);
+        let stem = self.stem_out();
+        let mut total = h * h * 3 * 3 * 3 * stem;
+        let mut channels = stem;
+        for block in self.blocks() {
+            let expanded = block.expanded_channels();
+            if block.expand_ratio != 1 {
+                total += h * h * block.in_channels * expanded;
+            }
+            h = h.div_ceil(block.stride);
+            total += h * h * expanded * block.kernel * block.kernel;
+            total += h * h * expanded * block.out_channels;
+            channels = block.out_channels;
+        }
+        total += h * h * channels * self.head_out();
+        total as u64
+    }
+
     /// Channels scaled by the width coefficient, rounded to a multiple of 8 and never more
     /// than 10 % below the exact value (the reference implementation's rule).
     fn round_filters(&self, channels: usize) -> usize {

@@ -471,3 +471,12 @@ fn lite_presets_build_exactly_the_shipped_checkpoints() {
     let vb = VarBuilder::from_tensors(shipped_weights("lite2"), DType::F32, &Device::Cpu);
     assert!(Lite0::new(vb, &Lite0Config::lite1()).is_err());
 }
+
+#[test]
+fn lite0_counts_the_multiply_adds_of_the_published_network() {
+    // EfficientNet-Lite0 at 224 px: 0.38 G multiply-adds up to the pooled features (the
+    // classifier's 1.28 M would come on top), as counted layer by layer.
+    let macs = Lite0Config::lite0().multiply_adds(224);
+    assert_eq!(macs, 383_907_552);
+    assert!(Lite0Config::lite2().multiply_adds(260) > 2 * macs);
+}
