@@ -400,6 +400,47 @@ fn forward_cpu(
     out
 }
 
+/// Output rows `rows` of one `height × width × channels` image with a square `kernel`,
+/// `stride` and `padding`, from `band`: the image's input rows `first_row..` that those output
+/// rows read (all of them; rows outside it count as padding). `out` holds the output rows,
+/// `layer.weight` is `kernel × kernel × channels`. The second half of a fused expand →
+/// depthwise pass, whose expanded rows exist one band at a time. Runs on the calling thread.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_band(
+    simd: Simd,
+    (height, width, channels): (usize, usize, usize),
+    (kernel, stride, padding): (usize, usize, Padding2d),
+    band: &[f32],
+    first_row: usize,
+    layer: &FusedLayer<'_>,
+    rows: std::ops::Range<usize>,
+    out: &mut [MaybeUninit<f32>],
+) {
+    let row_len = width * channels;
+    let g = Geometry {
+        batch: 1,
+        in_h: band.len() / row_len.max(1),
+        in_w: width,
+        channels,
+        kernel_h: kernel,
+        kernel_w: kernel,
+        out_h: (height + padding.top + padding.bottom).saturating_sub(kernel) / stride.max(1) + 1,
+        out_w: (width + padding.left + padding.right).saturating_sub(kernel) / stride.max(1) + 1,
+        stride: stride.max(1),
+        pad_top: padding.top + first_row,
+        pad_left: padding.left,
+    };
+    let out_row = g.out_w * channels;
+    assert!(
+        rows.end <= g.out_h && out.len() == rows.len() * out_row,
+        "depthwise band: output rows {rows:?} of {}",
+        g.out_h
+    );
+    for (oy, out) in rows.zip(out.chunks_exact_mut(out_row.max(1))) {
+        forward_row(simd, &g, band, layer, oy, out);
+    }
+}
+
 /// One output row `oy` of one image: `out[ox, c] = act(bias[c] + Σ x[iy, ix, c] · w[ky, kx, c])`.
 ///
 /// Channels go 16 at a time; away from the left and right borders, several output pixels

@@ -335,6 +335,40 @@ impl ConvBn {
         }
     }
 
+    /// `depthwise(self(x))` in fused inference with the expanded map never whole
+    /// ([`fused::expand_depthwise`]): `self` is a block's expansion and `depthwise` its
+    /// depthwise convolution.
+    pub(super) fn expand_depthwise_fused(&self, depthwise: &ConvBn, x: &Tensor) -> Result<Tensor> {
+        let expand = self.folded.get_or_fold(|| self.fold())?;
+        let dw = depthwise.folded.get_or_fold(|| depthwise.fold())?;
+        match (self.kind, expand, depthwise.kind, dw) {
+            (
+                ConvKind::Pointwise,
+                Folded::Panels {
+                    panels,
+                    out_channels,
+                },
+                ConvKind::Depthwise { kernel, stride },
+                Folded::Depthwise { weight, bias },
+            ) if self.activation == Activation::Relu6
+                && depthwise.activation == Activation::Relu6 =>
+            {
+                let weights = fused::ExpandDepthwise {
+                    panels: &panels,
+                    expanded: out_channels,
+                    dw_weight: &weight,
+                    dw_bias: &bias,
+                    kernel,
+                    stride,
+                };
+                fused::expand_depthwise(x, &weights)
+            }
+            (kind, _, dw_kind, _) => {
+                bail!("lite0: cannot fuse a {kind:?} convolution into a {dw_kind:?} one")
+            }
+        }
+    }
+
     /// Folds batch norm into the convolution: `w' = w · γ/√(σ² + ε)`,
     /// `b' = β − μ · γ/√(σ² + ε)`, laid out for the fused kernels.
     fn fold(&self) -> Result<Folded> {

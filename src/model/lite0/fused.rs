@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::pointwise::{self as kernel, PANEL, panel_count};
-use crate::model::cpu_data::f32_slice;
+use crate::model::cpu_data::{f32_slice, with_cpu_f32};
 use crate::model::depthwise::{Activation, FusedLayer, PIXELS, Padding2d};
 #[cfg(target_arch = "x86_64")]
 use crate::model::f32x16::{Avx2, Avx512};
@@ -121,6 +121,110 @@ impl CustomOp3 for Pointwise {
         let residual = f32_slice(s3, l3, "lite0 fused kernels", None)?;
         self.compute(x, l1, panels, l2, Some((residual, l3)))
     }
+}
+
+/// Expanded activations per image above which an MBConv block runs expand → depthwise fused
+/// ([`expand_depthwise`]): the first blocks of stages 2 and 3 at 224 px (4.8 and 1.8 MB).
+pub(super) const FUSE_EXPANDED_BYTES: usize = 1 << 20;
+
+/// Input rows a fused band may expand at once (512 KiB of expanded floats: half a core's L2).
+const BAND_FLOATS: usize = 128 * 1024;
+
+/// The weights of a fused expand → depthwise pass: the expansion's packed panels and the
+/// depthwise `k × k × C` weights and bias, all with batch norm folded in.
+pub(super) struct ExpandDepthwise<'a> {
+    pub panels: &'a Tensor,
+    pub expanded: usize,
+    pub dw_weight: &'a Tensor,
+    pub dw_bias: &'a Tensor,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+/// `relu6(depthwise(relu6(x · W_expand + b)))` for channels-last `x` (`N × H × W × C_in`),
+/// without the expanded map ever existing whole: each task expands the input rows one band of
+/// output rows reads into a buffer that stays in the core's cache, then runs the depthwise
+/// convolution on it. The big early maps (112×112×96 per image) otherwise go to memory and
+/// back between the two layers. Neighbouring bands expand their shared rows twice (a few
+/// per cent more multiply-adds); the results are the same as the two layers apart.
+pub(super) fn expand_depthwise(x: &Tensor, w: &ExpandDepthwise<'_>) -> Result<Tensor> {
+    expand_depthwise_in_bands(x, w, BAND_FLOATS)
+}
+
+/// [`expand_depthwise`] with bands of at most `band_floats` expanded input floats (at least
+/// one row of output per band).
+pub(super) fn expand_depthwise_in_bands(
+    x: &Tensor,
+    w: &ExpandDepthwise<'_>,
+    band_floats: usize,
+) -> Result<Tensor> {
+    let (n, h, wd, cin) = x.dims4()?;
+    let (k, s, ce) = (w.kernel, w.stride.max(1), w.expanded);
+    let padding = Padding2d::same(h, wd, k, s);
+    let (ho, wo) = (h.div_ceil(s), wd.div_ceil(s));
+    let x = x.contiguous()?;
+    let simd = Simd::detect();
+    let out = with_cpu_f32(&[&x, w.panels, w.dw_weight, w.dw_bias], |t| {
+        let (xs, panels, dw_weight, dw_bias) = (t[0], t[1], t[2], t[3]);
+        if panels.len() != panel_count(ce) * (cin + 1) * PANEL
+            || dw_weight.len() != k * k * ce
+            || dw_bias.len() != ce
+        {
+            bail!("lite0 expand → depthwise: weights do not match {cin} → {ce} channels")
+        }
+        let expand = kernel::Packed {
+            panels,
+            k: cin,
+            n: ce,
+            activation: Activation::Relu6,
+        };
+        let depthwise = FusedLayer {
+            weight: dw_weight,
+            bias: dw_bias,
+            activation: Activation::Relu6,
+        };
+        let in_row = wd * ce;
+        let band = ((band_floats / in_row.max(1)).saturating_sub(k) / s + 1).max(1);
+        let len = n * ho * wo * ce;
+        let mut out = Vec::with_capacity(len);
+        if len > 0 {
+            out.spare_capacity_mut()[..len]
+                .par_chunks_mut(ho * wo * ce)
+                .enumerate()
+                .for_each(|(image, out)| {
+                    let input = &xs[image * h * wd * cin..][..h * wd * cin];
+                    out.par_chunks_mut(band * wo * ce)
+                        .enumerate()
+                        .for_each(|(b, out)| {
+                            let rows = b * band..(b * band + band).min(ho);
+                            // The input rows these output rows read, within the image.
+                            let first = (rows.start * s).saturating_sub(padding.top);
+                            let last = ((rows.end - 1) * s + k).saturating_sub(padding.top).min(h);
+                            let mut expanded = Vec::with_capacity((last - first) * in_row);
+                            let slots =
+                                &mut expanded.spare_capacity_mut()[..(last - first) * in_row];
+                            let x = &input[first * wd * cin..last * wd * cin];
+                            kernel::pointwise_here(simd, expand, x, slots);
+                            // SAFETY: `pointwise_here` wrote every element of `slots`.
+                            unsafe { expanded.set_len((last - first) * in_row) };
+                            crate::model::depthwise::forward_band(
+                                simd,
+                                (h, wd, ce),
+                                (k, s, padding),
+                                &expanded,
+                                first,
+                                &depthwise,
+                                rows,
+                                out,
+                            );
+                        });
+                });
+        }
+        // SAFETY: every image's every band of output rows was written by `forward_band`.
+        unsafe { out.set_len(len) };
+        Ok(out)
+    })?;
+    Tensor::from_vec(out, (n, ho, wo, ce), x.device())
 }
 
 /// A dense k×k convolution from a channel-first image to channels-last rows, with the

@@ -21,10 +21,12 @@
 //! * **Inference on the CPU** ([`Kernels::Fused`], the default): activations stay
 //!   channels-last (`N×H×W×C`); batch norm is folded into the convolution weights; 1×1
 //!   convolutions are register-tiled matrix products with bias, ReLU6 and the residual
-//!   applied as each tile is stored ([`pointwise`]); depthwise convolutions use the direct kernel of
-//!   [`super::depthwise`]; the stem is a direct convolution from the channel-first input.
-//!   Large batches run a few images at a time so that no activation outgrows what glibc
-//!   recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
+//!   applied as each tile is stored ([`pointwise`]); depthwise convolutions use the direct
+//!   kernel of [`super::depthwise`]; where a block's expanded map is large (over 1 MB per
+//!   image: the first blocks of stages 2 and 3), expansion and depthwise run fused, a band of
+//!   rows at a time in cache ([`fused::expand_depthwise`]); the stem is a direct convolution
+//!   from the channel-first input. Large batches run a few images at a time so that no
+//!   activation outgrows what glibc recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
 //! * **Training, other devices, or [`Kernels::Candle`]**: the same graph from Candle's own
 //!   differentiable operations (batch statistics, dropout, drop-connect), except that on the
 //!   CPU with [`Kernels::Fused`] the depthwise convolutions still use the direct kernel (it
@@ -407,13 +409,25 @@ impl MbConv {
         })
     }
 
+    /// Bytes of one image's expanded map for the channels-last input `x`.
+    fn expanded_bytes(&self, x: &Tensor) -> Result<usize> {
+        let (_, h, w, _) = x.dims4()?;
+        Ok(h * w * self.config.expanded_channels() * std::mem::size_of::<f32>())
+    }
+
     /// `x` and the result are channels-last.
     fn forward(&self, x: &Tensor, run: Run) -> Result<Tensor> {
         let h = match &self.expand {
-            Some(expand) => expand.forward(x, run, None)?,
-            None => x.clone(),
+            Some(expand)
+                if run.fused() && self.expanded_bytes(x)? >= fused::FUSE_EXPANDED_BYTES =>
+            {
+                expand.expand_depthwise_fused(&self.depthwise, x)?
+            }
+            Some(expand) => self
+                .depthwise
+                .forward(&expand.forward(x, run, None)?, run, None)?,
+            None => self.depthwise.forward(x, run, None)?,
         };
-        let h = self.depthwise.forward(&h, run, None)?;
         let skip = self
             .config
             .has_skip()

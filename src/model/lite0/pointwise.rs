@@ -92,6 +92,35 @@ pub(crate) fn pointwise(
     residual: Option<&[f32]>,
     out: &mut [std::mem::MaybeUninit<f32>],
 ) {
+    product(
+        simd,
+        layer,
+        x,
+        residual,
+        out,
+        rayon::current_num_threads().max(1),
+    )
+}
+
+/// [`pointwise`] on the calling thread alone: for a caller that is already one of several
+/// parallel tasks (the fused expand → depthwise bands).
+pub(crate) fn pointwise_here(
+    simd: Simd,
+    layer: Packed<'_>,
+    x: &[f32],
+    out: &mut [std::mem::MaybeUninit<f32>],
+) {
+    product(simd, layer, x, None, out, 1)
+}
+
+fn product(
+    simd: Simd,
+    layer: Packed<'_>,
+    x: &[f32],
+    residual: Option<&[f32]>,
+    out: &mut [std::mem::MaybeUninit<f32>],
+    threads: usize,
+) {
     let Packed {
         panels,
         k,
@@ -118,15 +147,15 @@ pub(crate) fn pointwise(
         residual: residual.map_or(std::ptr::null(), <[f32]>::as_ptr),
         activation,
     };
-    let plan = Plan::new(m, k, n, rayon::current_num_threads().max(1));
+    let plan = Plan::new(m, k, n, threads);
     let task = |t: usize| {
         let (rows, panels) = plan.task(t);
         // SAFETY: `ops` points into the buffers checked above, borrowed until every task
         // has run; each task's rows × panels are its own, so no two write the same element.
         unsafe { run_tiles(simd, &ops, rows, panels) };
     };
-    if plan.tasks() == 1 {
-        task(0);
+    if threads == 1 {
+        (0..plan.tasks()).for_each(task);
     } else {
         (0..plan.tasks()).into_par_iter().for_each(task);
     }

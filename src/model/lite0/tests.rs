@@ -480,3 +480,59 @@ fn lite0_counts_the_multiply_adds_of_the_published_network() {
     assert_eq!(macs, 383_907_552);
     assert!(Lite0Config::lite2().multiply_adds(260) > 2 * macs);
 }
+
+#[test]
+fn fused_expand_depthwise_gives_the_same_bits_as_the_two_layers() {
+    use crate::model::depthwise::{Activation, DepthwiseConv2d, Padding2d};
+    let dev = Device::Cpu;
+    // Bands of one or a few output rows, the whole map in one band, strides 1 and 2, both
+    // kernel sizes, odd sizes and a channel count that is not a multiple of 16.
+    for (h, w, cin, ce, kernel, stride) in [
+        (13, 11, 16, 96, 3, 2),
+        (9, 14, 24, 40, 5, 1),
+        (8, 8, 8, 48, 5, 2),
+    ] {
+        let x = Tensor::randn(0f32, 1.0, (2, h, w, cin), &dev).unwrap();
+        let matrix = Tensor::randn(0f32, 0.5, (cin + 1, ce), &dev).unwrap();
+        let values = matrix.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let panels = Tensor::from_vec(
+            pointwise::pack_panels(&values, cin, ce),
+            (pointwise::panel_count(ce), cin + 1, pointwise::PANEL),
+            &dev,
+        )
+        .unwrap();
+        let dw_weight = Tensor::randn(0f32, 0.5, (kernel, kernel, ce), &dev).unwrap();
+        let dw_bias = Tensor::randn(0f32, 0.5, ce, &dev).unwrap();
+        let rows = x.reshape((2 * h * w, cin)).unwrap();
+        let expanded = fused::pointwise(&rows, &panels, ce, Activation::Relu6, None)
+            .unwrap()
+            .reshape((2, h, w, ce))
+            .unwrap();
+        let op = DepthwiseConv2d {
+            stride,
+            padding: Padding2d::same(h, w, kernel, stride),
+            activation: Activation::Relu6,
+        };
+        let want = op.forward(&expanded, &dw_weight, &dw_bias).unwrap();
+        let weights = fused::ExpandDepthwise {
+            panels: &panels,
+            expanded: ce,
+            dw_weight: &dw_weight,
+            dw_bias: &dw_bias,
+            kernel,
+            stride,
+        };
+        for band_floats in [1, 3 * w * ce, 1 << 30] {
+            let got = fused::expand_depthwise_in_bands(&x, &weights, band_floats).unwrap();
+            assert_eq!(got.dims(), want.dims());
+            let (got, want) = (
+                got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                want.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            );
+            assert!(
+                got == want,
+                "{h}×{w}, {cin} → {ce}, k{kernel} s{stride}, bands of {band_floats} floats"
+            );
+        }
+    }
+}
