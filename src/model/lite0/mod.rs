@@ -21,10 +21,10 @@
 //! * **Inference on the CPU** ([`Kernels::Fused`], the default): activations stay
 //!   channels-last (`N×H×W×C`); batch norm is folded into the convolution weights; 1×1
 //!   convolutions are register-tiled matrix products with bias, ReLU6 and the residual
-//!   applied as each tile is stored ([`pointwise`]); depthwise convolutions use the direct
+//!   applied as each tile is stored (`pointwise.rs`); depthwise convolutions use the direct
 //!   kernel of [`super::depthwise`]; where a block's expanded map is large (over 1 MB per
 //!   image: the first blocks of stages 2 and 3), expansion and depthwise run fused, a band of
-//!   rows at a time in cache ([`fused::expand_depthwise`]); the stem is a direct convolution
+//!   rows at a time in cache (`fused::expand_depthwise`); the stem is a direct convolution
 //!   from the channel-first input. Large batches run a few images at a time so that no
 //!   activation outgrows what glibc recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
 //! * **Training, other devices, or [`Kernels::Candle`]**: the same graph from Candle's own
