@@ -222,11 +222,12 @@ fn read_sum_avx2(data: &[f32]) -> f32 {
 
 /// The peak rate of fused multiply-adds on every rayon thread, GFLOP/s (a multiply-add
 /// counts as two): twelve independent chains per thread in the widest registers
-/// [`Simd::detect`] allows, the best of 5 passes. The ceiling any compute-bound kernel runs
+/// [`Simd::detect`] allows, the best of 7 passes of ~15 ms (a busy neighbour on a shared
+/// machine shows as a low figure). The ceiling any compute-bound kernel runs
 /// under; `vitrine bench embed` sets the backbone's rate against it.
 pub fn fma_peak_gflop_per_s() -> f64 {
     use rayon::prelude::*;
-    const STEPS: usize = 1 << 20;
+    const STEPS: usize = 1 << 22;
     let simd = Simd::detect();
     let threads = rayon::current_num_threads().max(1);
     let pass = || {
@@ -239,7 +240,7 @@ pub fn fma_peak_gflop_per_s() -> f64 {
         start.elapsed().as_secs_f64()
     };
     pass();
-    let best = (0..5).map(|_| pass()).fold(f64::INFINITY, f64::min);
+    let best = (0..7).map(|_| pass()).fold(f64::INFINITY, f64::min);
     let flops = (threads * STEPS * FMA_CHAINS * simd.lanes() * 2) as f64;
     flops / best / 1e9
 }
