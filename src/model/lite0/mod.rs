@@ -546,13 +546,18 @@ impl Lite0 {
         self.image_chunks(x, run, |x| self.back(&self.front(x, run, end)?, run, end))
     }
 
-    /// `f` on the image batch `x`, a few images at a time in fused inference (see
-    /// [`Lite0::inference_chunk`]), the results concatenated.
+    /// `f` on the image batch `x`, the results concatenated. In fused inference a batch of at
+    /// least two images per thread goes one image per rayon task: each thread runs whole
+    /// images through every layer, with no hand-over between threads at each layer (their
+    /// waking and sleeping cost ~7 % of a pass) and a working set of one image. Measured at
+    /// batch 32 in alternating runs: 202 images/s against 181 with the threads sharing each
+    /// layer. A smaller batch shares each layer between the threads, a few images at a time
+    /// (see [`Lite0::inference_chunk`]).
     fn image_chunks(
         &self,
         x: &Tensor,
         run: Run,
-        f: impl Fn(&Tensor) -> Result<Tensor>,
+        f: impl Fn(&Tensor) -> Result<Tensor> + Sync,
     ) -> Result<Tensor> {
         let (batch, channels, _, _) = x.dims4()?;
         if channels != 3 {
@@ -563,6 +568,15 @@ impl Lite0 {
         } else {
             batch
         };
+        let threads = rayon::current_num_threads();
+        if run.fused() && threads > 1 && batch >= 2 * threads {
+            use rayon::prelude::*;
+            let parts = (0..batch)
+                .into_par_iter()
+                .map(|i| f(&x.narrow(0, i, 1)?))
+                .collect::<Result<Vec<_>>>()?;
+            return Tensor::cat(&parts, 0);
+        }
         if batch <= chunk {
             return f(x);
         }

@@ -536,3 +536,19 @@ fn fused_expand_depthwise_gives_the_same_bits_as_the_two_layers() {
         }
     }
 }
+
+#[test]
+fn a_batch_gives_each_image_the_same_bits_as_alone() {
+    // Five images: with two or more threads, one image per task; then each image alone. At
+    // 150 px the first blocks of stage 2 run expand → depthwise fused too.
+    let dev = Device::Cpu;
+    let cfg = Lite0Config::lite0();
+    let vb = VarBuilder::from_tensors(random_weights(&cfg, &dev), DType::F32, &dev);
+    let net = Lite0::new(vb, &cfg).unwrap();
+    let x = Tensor::randn(0f32, 1.0, (5, 3, 150, 150), &dev).unwrap();
+    let together = net.pooled(&x).unwrap().to_vec2::<f32>().unwrap();
+    for (i, row) in together.iter().enumerate() {
+        let alone = net.pooled(&x.narrow(0, i, 1).unwrap()).unwrap();
+        assert!(alone.to_vec2::<f32>().unwrap()[0] == *row, "image {i}");
+    }
+}
