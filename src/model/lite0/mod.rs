@@ -543,7 +543,16 @@ impl Lite0 {
         let train = train.then_some(BatchNormMode::Batch);
         let run = Run::new(x, train, self.kernels);
         let end = self.blocks.len();
-        self.image_chunks(x, run, |x| self.back(&self.front(x, run, end)?, run, end))
+        let pass = || self.image_chunks(x, run, |x| self.back(&self.front(x, run, end)?, run, end));
+        if run.fused() {
+            // The pass runs on one of rayon's threads, so that each layer's parallel work
+            // starts from inside the pool: the caller's thread no longer hands every layer
+            // to the pool and sleeps until it is done (batch 1: 188 images/s against 172 in
+            // alternating runs).
+            rayon::scope(|_| pass())
+        } else {
+            pass()
+        }
     }
 
     /// `f` on the image batch `x`, the results concatenated. In fused inference a batch of at
