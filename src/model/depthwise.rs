@@ -608,15 +608,27 @@ impl Rows<'_> {
                         }
                     }
                 }
-                for (j, a) in acc.into_iter().enumerate() {
-                    unsafe {
-                        a.activate(self.activation)
-                            .store(self.dst.add((ox + j) * c + c0))
-                    };
-                }
+                unsafe { self.store(acc, ox, c0) };
             }
         }
         grouped_end
+    }
+
+    /// Channels `c0..c0 + 16` of pixels `ox..ox + P`: the accumulators through the
+    /// activation into the output row.
+    ///
+    /// # Safety
+    /// `V`'s instruction set is available; the pixels and channels lie in the output row.
+    #[inline(always)]
+    unsafe fn store<V: F32x16, const P: usize>(&self, acc: [V; P], ox: usize, c0: usize) {
+        let c = self.g.channels;
+        for (j, a) in acc.into_iter().enumerate() {
+            // SAFETY: the function's contract.
+            unsafe {
+                a.activate(self.activation)
+                    .store(self.dst.add((ox + j) * c + c0))
+            };
+        }
     }
 
     /// Interior pixels [`PIXELS`] at a time for any kernel and stride: independent
@@ -647,12 +659,7 @@ impl Rows<'_> {
                         }
                     }
                 }
-                for (j, a) in acc.into_iter().enumerate() {
-                    unsafe {
-                        a.activate(self.activation)
-                            .store(self.dst.add((ox + j) * c + c0))
-                    };
-                }
+                unsafe { self.store(acc, ox, c0) };
             }
         }
         grouped_end
