@@ -443,9 +443,10 @@ pub(crate) fn forward_band(
 
 /// One output row `oy` of one image: `out[ox, c] = act(bias[c] + Σ x[iy, ix, c] · w[ky, kx, c])`.
 ///
-/// Channels go 16 at a time; away from the left and right borders, several output pixels
-/// share each load ([`Rows::interior`] for Lite's kernels, [`Rows::interior_any`] for
-/// others), elsewhere [`BLOCKS`] channel blocks go together (independent accumulators hide
+/// Channels go 16 at a time. For Lite's kernels (3 and 5 wide, stride 1 or 2) several output
+/// pixels share each load across the whole row, borders included ([`Rows::groups`]). For
+/// other kernels they do so away from the left and right borders ([`Rows::interior_any`]),
+/// and at the borders [`BLOCKS`] channel blocks go together (independent accumulators hide
 /// the latency of the fused multiply-adds). Every element of `out` is written.
 ///
 /// # Safety
@@ -495,46 +496,58 @@ unsafe fn forward_row_body<V: F32x16>(
         oy,
         ky: (ky0, ky1),
     };
-    let wide = V::REGISTERS >= 32;
-    let interior = (inner_start, inner_end);
+    // With 32 registers, groups of 8 pixels, or of 7 where that splits the row evenly and 8
+    // does not (Lite's 7- and 14-wide maps); with 16, groups of 4.
+    let (wide, seven) = (
+        V::REGISTERS >= 32,
+        !g.out_w.is_multiple_of(8) && g.out_w.is_multiple_of(7),
+    );
     // SAFETY (all arms): `V`'s instruction set is available, and the offsets are in bounds as
     // explained above; each arm's kernel size and stride are the geometry's.
-    let grouped_end = unsafe {
-        match (g.kernel_w, s, wide) {
-            (3, 1, true) => rows.interior::<V, 3, 1, 8>(interior),
-            (3, 2, true) => rows.interior::<V, 3, 2, 8>(interior),
-            (5, 1, true) => rows.interior::<V, 5, 1, 8>(interior),
-            (5, 2, true) => rows.interior::<V, 5, 2, 8>(interior),
-            (3, 1, false) => rows.interior::<V, 3, 1, 4>(interior),
-            (3, 2, false) => rows.interior::<V, 3, 2, 4>(interior),
-            (5, 1, false) => rows.interior::<V, 5, 1, 4>(interior),
-            (5, 2, false) => rows.interior::<V, 5, 2, 4>(interior),
-            _ => rows.interior_any::<V>(interior),
+    let whole_row = unsafe {
+        match (g.kernel_w, s, wide, seven) {
+            (3, 1, true, false) => rows.groups::<V, 3, 1, 8>(),
+            (3, 2, true, false) => rows.groups::<V, 3, 2, 8>(),
+            (5, 1, true, false) => rows.groups::<V, 5, 1, 8>(),
+            (5, 2, true, false) => rows.groups::<V, 5, 2, 8>(),
+            (3, 1, true, true) => rows.groups::<V, 3, 1, 7>(),
+            (3, 2, true, true) => rows.groups::<V, 3, 2, 7>(),
+            (5, 1, true, true) => rows.groups::<V, 5, 1, 7>(),
+            (5, 2, true, true) => rows.groups::<V, 5, 2, 7>(),
+            (3, 1, false, _) => rows.groups::<V, 3, 1, 4>(),
+            (3, 2, false, _) => rows.groups::<V, 3, 2, 4>(),
+            (5, 1, false, _) => rows.groups::<V, 5, 1, 4>(),
+            (5, 2, false, _) => rows.groups::<V, 5, 2, 4>(),
+            _ => false,
         }
     };
-    // The other pixels (borders, leftovers, narrow maps): several channel blocks at once, so
-    // that their accumulations are independent too.
-    for ox in (0..inner_start).chain(grouped_end..g.out_w) {
-        let (kx0, kx1) = g.taps_x(ox);
-        let pixel = Pixel {
-            g,
-            img,
-            wts,
-            ky: (ky0, ky1),
-            kx: (kx0, kx1),
-            iy0: oy * s,
-            ix0: ox * s,
-        };
-        let mut c0 = 0;
-        while c0 + BLOCKS * LANES <= full {
-            // SAFETY: `V`'s instruction set is available; offsets as explained above.
-            unsafe { pixel.run::<V, BLOCKS>(bias, activation, c0, dst.add(ox * c)) };
-            c0 += BLOCKS * LANES;
-        }
-        while c0 < full {
-            // SAFETY: as above.
-            unsafe { pixel.run::<V, 1>(bias, activation, c0, dst.add(ox * c)) };
-            c0 += LANES;
+    if !whole_row {
+        // SAFETY: as above.
+        let grouped_end = unsafe { rows.interior_any::<V>((inner_start, inner_end)) };
+        // The other pixels (borders, leftovers, narrow maps): several channel blocks at once,
+        // so that their accumulations are independent too.
+        for ox in (0..inner_start).chain(grouped_end..g.out_w) {
+            let (kx0, kx1) = g.taps_x(ox);
+            let pixel = Pixel {
+                g,
+                img,
+                wts,
+                ky: (ky0, ky1),
+                kx: (kx0, kx1),
+                iy0: oy * s,
+                ix0: ox * s,
+            };
+            let mut c0 = 0;
+            while c0 + BLOCKS * LANES <= full {
+                // SAFETY: `V`'s instruction set is available; offsets as explained above.
+                unsafe { pixel.run::<V, BLOCKS>(bias, activation, c0, dst.add(ox * c)) };
+                c0 += BLOCKS * LANES;
+            }
+            while c0 < full {
+                // SAFETY: as above.
+                unsafe { pixel.run::<V, 1>(bias, activation, c0, dst.add(ox * c)) };
+                c0 += LANES;
+            }
         }
     }
     for ox in 0..g.out_w {
@@ -554,7 +567,7 @@ unsafe fn forward_row_body<V: F32x16>(
     }
 }
 
-/// One output row's interior: the pixels whose whole window lies inside the input.
+/// One output row, for the kernels that compute several pixels at once.
 struct Rows<'a> {
     g: &'a Geometry,
     img: *const f32,
@@ -568,50 +581,105 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Interior pixels `P` at a time for a `K`-wide kernel with stride `S`, 16 channels at a
-    /// time: each kernel row's `(P − 1)·S + K` input vectors are loaded once and feed every
-    /// output pixel whose window covers them (a 3-wide, stride-1 kernel over 8 pixels: 10
-    /// loads for 24 multiply-adds, where loading per tap takes 32). The sums run in the
-    /// same order as [`Rows::interior_any`]'s, so both give the same bits. Returns where the
-    /// grouped pixels end.
+    /// Every pixel of the row, `P` at a time, for a `K`-wide kernel with stride `S`, 16
+    /// channels at a time: each kernel row's `(P − 1)·S + K` input vectors are loaded once and
+    /// feed every output pixel whose window covers them (a 3-wide, stride-1 kernel over 8
+    /// pixels: 10 loads for 24 multiply-adds, where loading per tap takes 32). Input columns
+    /// outside the image are the padding and are skipped, so the borders need no slower path:
+    /// on a 7-wide map (Lite's last stage) every pixel is a border pixel. The last group ends
+    /// at the row's end and may repeat pixels of the one before it (the same sums, stored
+    /// again). Each pixel sums its taps in the order of [`Pixel::run`] and
+    /// [`Rows::interior_any`], so all give the same bits. Returns false, doing nothing, when
+    /// the row is narrower than `P` pixels.
     ///
     /// # Safety
     /// `V`'s instruction set is available; the geometry's kernel width is `K` and its stride
     /// `S`; the pointers hold the image, weights and output row of the geometry.
     #[inline(always)]
-    unsafe fn interior<V: F32x16, const K: usize, const S: usize, const P: usize>(
-        &self,
-        (start, end): (usize, usize),
-    ) -> usize {
+    unsafe fn groups<V: F32x16, const K: usize, const S: usize, const P: usize>(&self) -> bool {
         let g = self.g;
+        if g.out_w < P {
+            return false;
+        }
         let c = g.channels;
         let full = c / LANES * LANES;
-        let grouped_end = start + (end - start) / P * P;
         let span = (P - 1) * S + K;
+        let starts = (0..g.out_w / P)
+            .map(|i| i * P)
+            .chain((!g.out_w.is_multiple_of(P)).then_some(g.out_w - P));
         for c0 in (0..full).step_by(LANES) {
             // SAFETY (all blocks): the function's contract; every offset stays inside the
-            // buffers as `forward_row_body` checked them.
+            // buffers as `forward_row_body` checked them, the columns by `first..last`.
             let b = unsafe { V::load(self.bias.as_ptr().add(c0)) };
-            for ox in (start..grouped_end).step_by(P) {
-                let mut acc = [b; P];
-                for ky in self.ky.0..self.ky.1 {
-                    let iy = self.oy * S + ky - g.pad_top;
-                    let px = unsafe { self.img.add((iy * g.in_w + ox * S - g.pad_left) * c + c0) };
-                    let taps = unsafe { self.wts.add(ky * K * c + c0) };
-                    let w: [V; K] = std::array::from_fn(|kx| unsafe { V::load(taps.add(kx * c)) });
-                    for t in 0..span {
-                        let v = unsafe { V::load(px.add(t * c)) };
-                        for (j, a) in acc.iter_mut().enumerate() {
-                            if t >= j * S && t - j * S < K {
-                                *a = unsafe { v.mul_add(w[t - j * S], *a) };
-                            }
-                        }
-                    }
-                }
+            for ox in starts.clone() {
+                // The window's taps `t` that fall on input columns: all of them inside the
+                // row, where a version without the test runs (with AVX2's 16 registers the
+                // test alone cost the 5-wide kernels 40 %).
+                let first = g.pad_left.saturating_sub(ox * S);
+                let last = (g.in_w + g.pad_left).saturating_sub(ox * S).min(span);
+                let acc = if first == 0 && last == span {
+                    unsafe { self.group::<V, K, S, P, false>(ox, c0, b, (first, last)) }
+                } else {
+                    unsafe { self.group::<V, K, S, P, true>(ox, c0, b, (first, last)) }
+                };
                 unsafe { self.store(acc, ox, c0) };
             }
         }
-        grouped_end
+        true
+    }
+
+    /// Pixels `ox..ox + P`, channels `c0..c0 + 16` of [`Rows::groups`]: the accumulators,
+    /// from `bias`, over the window's taps `first..last` (only those when `MASKED`; all
+    /// `(P − 1)·S + K` otherwise).
+    ///
+    /// # Safety
+    /// As [`Rows::groups`]; the taps `first..last` of the pixels' windows fall on input
+    /// columns, and all do when not `MASKED`.
+    #[inline(always)]
+    unsafe fn group<
+        V: F32x16,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const MASKED: bool,
+    >(
+        &self,
+        ox: usize,
+        c0: usize,
+        bias: V,
+        (first, last): (usize, usize),
+    ) -> [V; P] {
+        let g = self.g;
+        let c = g.channels;
+        let mut acc = [bias; P];
+        for ky in self.ky.0..self.ky.1 {
+            let iy = self.oy * S + ky - g.pad_top;
+            // SAFETY (all blocks): the function's contract.
+            let row = unsafe { self.img.add(iy * g.in_w * c + c0) };
+            let taps = unsafe { self.wts.add(ky * K * c + c0) };
+            let tap = |kx: usize| unsafe { V::load(taps.add(kx * c)) };
+            let w: [V; K] = std::array::from_fn(tap);
+            for t in 0..(P - 1) * S + K {
+                if MASKED && (t < first || t >= last) {
+                    continue;
+                }
+                let v = unsafe { V::load(row.add((ox * S + t - g.pad_left) * c)) };
+                for (j, a) in acc.iter_mut().enumerate() {
+                    if t >= j * S && t - j * S < K {
+                        // With 16 registers, a masked group reads each weight where it is
+                        // used: kept in registers across the tests, they spilled (the 7-wide
+                        // maps at 40 GFLOP/s against 63 for one pixel at a time).
+                        let w = if MASKED && V::REGISTERS < 32 {
+                            tap(t - j * S)
+                        } else {
+                            w[t - j * S]
+                        };
+                        *a = unsafe { v.mul_add(w, *a) };
+                    }
+                }
+            }
+        }
+        acc
     }
 
     /// Channels `c0..c0 + 16` of pixels `ox..ox + P`: the accumulators through the
@@ -635,7 +703,8 @@ impl Rows<'_> {
     /// accumulators that share each weight load. Returns where the grouped pixels end.
     ///
     /// # Safety
-    /// As [`Rows::interior`], for any kernel width and stride.
+    /// As [`Rows::groups`], for any kernel width and stride, but only where the pixels'
+    /// windows lie inside the input.
     #[inline(always)]
     unsafe fn interior_any<V: F32x16>(&self, (start, end): (usize, usize)) -> usize {
         let g = self.g;
@@ -643,7 +712,7 @@ impl Rows<'_> {
         let full = c / LANES * LANES;
         let grouped_end = start + (end - start) / PIXELS * PIXELS;
         for c0 in (0..full).step_by(LANES) {
-            // SAFETY (all blocks): as in `interior`.
+            // SAFETY (all blocks): as in `groups`.
             let b = unsafe { V::load(self.bias.as_ptr().add(c0)) };
             for ox in (start..grouped_end).step_by(PIXELS) {
                 let mut acc = [b; PIXELS];

@@ -87,7 +87,7 @@ fn forward_matches_candle_grouped_conv() {
 
 #[test]
 fn every_instruction_set_matches_candle_on_wide_rows() {
-    // Rows wide enough for the specialised interiors (8 pixels at a time with AVX-512, 4
+    // Rows wide enough for the pixel groups (8 or 7 pixels at a time with AVX-512, 4
     // with AVX2) and their leftovers, every kernel and stride Lite0 has, and a 7-wide kernel
     // that takes the general path.
     let dev = Device::Cpu;
@@ -283,4 +283,84 @@ fn rejects_other_dtypes_and_small_inputs() {
     assert!(op.forward(&x64, &w, &b).is_err());
     let tiny = Tensor::zeros((1, 2, 2, 4), DType::F32, &dev).unwrap();
     assert!(op.forward(&tiny, &w, &b).is_err());
+}
+
+/// The forward convolution summed in the kernels' order: the bias, then each valid tap row
+/// by row, left to right; fused multiply-adds where the instruction set has them, and for
+/// the channels past the last 16-lane block (a scalar loop everywhere).
+fn same_order_reference(simd: Simd, g: &Geometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let c = g.channels;
+    let full = c / LANES * LANES;
+    let mut out = Vec::new();
+    for n in 0..g.batch {
+        let image = &x[n * g.image_len()..];
+        for oy in 0..g.out_h {
+            let (ky0, ky1) = g.taps_y(oy);
+            for ox in 0..g.out_w {
+                let (kx0, kx1) = g.taps_x(ox);
+                for ch in 0..c {
+                    let fused = ch < full && simd != Simd::Portable;
+                    let mut acc = b[ch];
+                    for ky in ky0..ky1 {
+                        for kx in kx0..kx1 {
+                            let iy = oy * g.stride + ky - g.pad_top;
+                            let ix = ox * g.stride + kx - g.pad_left;
+                            let v = image[(iy * g.in_w + ix) * c + ch];
+                            let t = w[(ky * g.kernel_w + kx) * c + ch];
+                            acc = if fused {
+                                v.mul_add(t, acc)
+                            } else {
+                                acc + v * t
+                            };
+                        }
+                    }
+                    out.push(acc);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn whole_row_groups_give_the_bits_of_summing_tap_by_tap() {
+    // Rows that the 8-, 7- and 4-pixel groups cover exactly, with an overlapping last group,
+    // or not at all (narrower than a group); borders on both sides, strides 1 and 2, Lite's
+    // 7- and 14-wide maps, and a 7-wide kernel (the general path).
+    for &(kernel, stride, h, w) in &[
+        (5, 1, 7, 7),
+        (5, 1, 14, 14),
+        (3, 1, 5, 13),
+        (5, 2, 14, 14),
+        (3, 2, 9, 9),
+        (5, 1, 3, 3),
+        (3, 1, 4, 2),
+        (7, 1, 9, 26),
+    ] {
+        let channels = 37;
+        let mut seed = 0x9e37_79b9u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as f32 / u32::MAX as f32 - 0.5
+        };
+        let xs: Vec<f32> = (0..2 * h * w * channels).map(|_| next()).collect();
+        let ws: Vec<f32> = (0..kernel * kernel * channels).map(|_| next()).collect();
+        let bs: Vec<f32> = (0..channels).map(|_| next()).collect();
+        let padding = Padding2d::same(h, w, kernel, stride);
+        let shape = Shape::from((2, h, w, channels));
+        let g = Geometry::new(&shape, kernel, kernel, stride, padding).unwrap();
+        for simd in Simd::available() {
+            let got = forward_cpu(simd, &g, &xs, &ws, &bs, Activation::Identity);
+            let expected = same_order_reference(simd, &g, &xs, &ws, &bs);
+            assert_eq!(got.len(), expected.len());
+            if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != expected[i].to_bits()) {
+                panic!(
+                    "{simd:?} k{kernel} s{stride} {h}×{w}: element {i} is {} against {}",
+                    got[i], expected[i]
+                );
+            }
+        }
+    }
 }
