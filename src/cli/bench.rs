@@ -68,8 +68,9 @@ pub enum BenchCommand {
         /// "dim", "colour_dim",
         /// "results": [{"items", "f32", "f16", "f16_recall_at_10", "load_ms"}] where "f32" and
         /// "f16" are {"single_ms", "single_min_ms", "single_max_ms", "single_gb_per_s",
-        /// "weighted_ms", "weighted_gb_per_s", "batch100_ms_per_query"}, "f16_recall_at_10"
-        /// (of the first size), "query_latency"}.
+        /// "single_share_of_read" (against a plain read of the f32 rows just before each
+        /// query), "weighted_ms", "weighted_gb_per_s", "batch100_ms_per_query"},
+        /// "f16_recall_at_10" (of the first size), "query_latency"}.
         #[arg(long)]
         json: bool,
     },
@@ -190,16 +191,21 @@ impl Machine {
 fn memory_bandwidth_gb_per_s() -> f64 {
     const BYTES: usize = 1 << 30;
     let data = vec![1f32; BYTES / 4];
-    let share = data.len().div_ceil(rayon::current_num_threads());
-    let pass = || {
-        let start = Instant::now();
-        let sum: f32 = data.par_chunks(share).map(crate::simd::read_sum).sum();
-        std::hint::black_box(sum);
-        start.elapsed().as_secs_f64()
-    };
-    pass();
-    let best = (0..7).map(|_| pass()).fold(f64::INFINITY, f64::min);
+    read_pass_s(&data);
+    let best = (0..7)
+        .map(|_| read_pass_s(&data))
+        .fold(f64::INFINITY, f64::min);
     BYTES as f64 / best / 1e9
+}
+
+/// Seconds to read `data` once: a parallel sum ([`crate::simd::read_sum`]), each thread
+/// reading one contiguous share as a search's scan does.
+fn read_pass_s(data: &[f32]) -> f64 {
+    let share = data.len().div_ceil(rayon::current_num_threads()).max(1);
+    let start = Instant::now();
+    let sum: f32 = data.par_chunks(share).map(crate::simd::read_sum).sum();
+    std::hint::black_box(sum);
+    start.elapsed().as_secs_f64()
 }
 
 /// Median, minimum and maximum of a few timings (a shared machine shows in the spread).
@@ -538,6 +544,11 @@ struct ScanTimes {
     /// Matrix bytes read per second by a single query (median): compare with the machine's
     /// `memory_gb_per_s`.
     single_gb_per_s: f64,
+    /// A single query's bytes per second as a share of a plain read's (the sum of the f32
+    /// rows) timed just before it: the median over the runs. The bandwidth of a shared
+    /// machine drifts by a third within seconds, so the pair, not a figure taken at start-up,
+    /// says how close the scan comes to the memory.
+    single_share_of_read: f64,
     /// Single queries with the colour ↔ shape dial at [`SEARCH_DIAL`] (median), and the bytes
     /// of both parts read per second.
     weighted_ms: f64,
@@ -546,9 +557,11 @@ struct ScanTimes {
 }
 
 /// Times single queries (plain and dialled: a warm-up, then a different query each run) and
-/// batches of 100 (a warm-up, the best of three) on `index`.
+/// batches of 100 (a warm-up, the best of three) on `index`. Each plain query follows a read
+/// of `probe` (the f32 rows, bigger than any cache), timed to set its speed against.
 fn time_scans(
     index: &EmbeddingIndex,
+    probe: &[f32],
     queries: &[f32],
     colours: &[f32],
     runs: usize,
@@ -560,7 +573,10 @@ fn time_scans(
         scan::top_k_weighted(index, q, c, weight, SEARCH_K, None)?;
         Ok(start.elapsed().as_secs_f64())
     };
+    let bytes = index.matrix.bytes() as f64;
+    let probe_bytes = std::mem::size_of_val(probe) as f64;
     let mut spreads = Vec::new();
+    let mut shares = Vec::new();
     for weight in [ColourWeight::SHAPE_ONLY, dial] {
         let pairs = || {
             queries
@@ -570,10 +586,15 @@ fn time_scans(
         for (q, c) in pairs().take(2) {
             single(q, c, weight)?;
         }
-        let times = pairs()
-            .take(runs)
-            .map(|(q, c)| single(q, c, weight))
-            .collect::<anyhow::Result<Vec<f64>>>()?;
+        let mut times = Vec::with_capacity(runs);
+        for (q, c) in pairs().take(runs) {
+            let read_s = (weight == ColourWeight::SHAPE_ONLY).then(|| read_pass_s(probe));
+            let query_s = single(q, c, weight)?;
+            if let Some(read_s) = read_s {
+                shares.push((bytes / query_s) / (probe_bytes / read_s));
+            }
+            times.push(query_s);
+        }
         spreads.push(Spread::of(times));
     }
     let batch = &queries[..SEARCH_BATCH * dim];
@@ -584,7 +605,6 @@ fn time_scans(
         scan::top_k_batch(index, batch, SEARCH_K, None)?;
         batch_s = batch_s.min(start.elapsed().as_secs_f64());
     }
-    let bytes = index.matrix.bytes() as f64;
     let colour_bytes = (index.colour.len() * 4) as f64;
     let (plain, weighted) = (spreads[0], spreads[1]);
     Ok(ScanTimes {
@@ -592,6 +612,11 @@ fn time_scans(
         single_min_ms: plain.min * 1e3,
         single_max_ms: plain.max * 1e3,
         single_gb_per_s: bytes / plain.median / 1e9,
+        single_share_of_read: if shares.is_empty() {
+            0.0
+        } else {
+            Spread::of(shares).median
+        },
         weighted_ms: weighted.median * 1e3,
         weighted_gb_per_s: (bytes + colour_bytes) / weighted.median / 1e9,
         batch100_ms_per_query: batch_s * 1e3 / SEARCH_BATCH as f64,
@@ -673,11 +698,15 @@ fn search_bench(
         let count = runs.max(SEARCH_BATCH);
         let queries = noisy_queries(&index, count, 2);
         let colours = random_rows(count, colour_dim, 3);
-        let full = time_scans(&index, &queries, &colours, runs)?;
+        let probe = match &index.matrix {
+            Rows::F32(rows) => rows.as_slice(),
+            Rows::F16(_) => anyhow::bail!("the synthetic index is drawn at full precision"),
+        };
+        let full = time_scans(&index, probe, &queries, &colours, runs)?;
 
         // The same rows at half precision; its recall against the exact f32 top 10.
         let half = index.clone().with_precision(Precision::F16);
-        let half_times = time_scans(&half, &queries, &colours, runs)?;
+        let half_times = time_scans(&half, probe, &queries, &colours, runs)?;
         let mut found = 0usize;
         let recall_queries = runs.max(SEARCH_K);
         for q in queries.chunks_exact(SEARCH_DIM).take(recall_queries) {
@@ -707,12 +736,14 @@ fn search_bench(
         if !json {
             for (name, t) in [("f32", &result.f32), ("f16", &result.f16)] {
                 println!(
-                    "{items:>9} items, {name}: single {:7.2} ms ({:.2}–{:.2}; {:5.1} GB/s), \
-                     dialled {:7.2} ms ({:5.1} GB/s), batch of 100 {:6.3} ms/query",
+                    "{items:>9} items, {name}: single {:7.2} ms ({:.2}–{:.2}; {:5.1} GB/s, \
+                     {:3.0} % of a plain read), dialled {:7.2} ms ({:5.1} GB/s), \
+                     batch of 100 {:6.3} ms/query",
                     t.single_ms,
                     t.single_min_ms,
                     t.single_max_ms,
                     t.single_gb_per_s,
+                    t.single_share_of_read * 100.0,
                     t.weighted_ms,
                     t.weighted_gb_per_s,
                     t.batch100_ms_per_query

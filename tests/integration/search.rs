@@ -152,3 +152,46 @@ fn query_grid_eval_and_a_stale_index_on_a_demo_library() {
         assert_eq!(err.matches("error:").count(), 1, "printed once: {err}");
     }
 }
+
+#[test]
+fn bench_search_sets_each_query_against_a_plain_read() {
+    // No index in the library: the bench still times its synthetic rows, and says why there
+    // is no photo-to-top-10 latency.
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let out = vitrine(
+        &lib,
+        &[
+            "bench", "search", "--items", "3000", "--runs", "3", "--json",
+        ],
+    );
+    let bench = json(&out);
+    assert!(
+        stderr(&out).contains("no query latency"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(bench["query_latency"].is_null());
+    assert!(bench["memory_gb_per_s"].as_f64().unwrap() > 0.0);
+    let result = &bench["results"][0];
+    assert_eq!(result["items"], 3000);
+    for precision in ["f32", "f16"] {
+        let t = &result[precision];
+        for field in [
+            "single_ms",
+            "single_gb_per_s",
+            "single_share_of_read",
+            "weighted_ms",
+        ] {
+            let v = t[field].as_f64().unwrap_or(f64::NAN);
+            assert!(
+                v.is_finite() && v > 0.0,
+                "{precision} {field}: {}",
+                t[field]
+            );
+        }
+        assert!(t["single_min_ms"].as_f64() <= t["single_max_ms"].as_f64());
+    }
+    let recall = result["f16_recall_at_10"].as_f64().unwrap();
+    assert!((0.9..=1.0).contains(&recall), "f16 recall@10 {recall}");
+}
