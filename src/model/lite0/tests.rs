@@ -553,3 +553,32 @@ fn a_batch_gives_each_image_the_same_bits_as_alone() {
         assert!(alone.to_vec2::<f32>().unwrap()[0] == *row, "image {i}");
     }
 }
+
+#[test]
+fn global_pooling_gives_the_bits_of_candles_mean() {
+    let dev = Device::Cpu;
+    for (n, h, w, c) in [(3, 7, 7, 37), (1, 1, 1, 5), (2, 8, 5, 1280)] {
+        let map = Tensor::randn(0f32, 1.0, (n, h, w, c), &dev)
+            .unwrap()
+            .relu()
+            .unwrap();
+        let ours = mean_over_pixels(&map, false).unwrap();
+        let candle = map.reshape((n, h * w, c)).unwrap().mean(1).unwrap();
+        assert_eq!(ours.dims(), [n, c]);
+        let (ours, candle) = (
+            ours.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            candle.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        let differ = ours
+            .iter()
+            .zip(&candle)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(
+            differ,
+            0,
+            "{n}×{h}×{w}×{c}: {differ} of {} differ",
+            ours.len()
+        );
+    }
+}
