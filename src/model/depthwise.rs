@@ -477,8 +477,8 @@ unsafe fn forward_row_body<V: F32x16>(
     );
     // Raw pointers, so that the inner loops carry no bounds checks. Every offset below stays
     // inside the buffers checked above: `iy < in_h` (from `taps_y`), `ix < in_w` (from
-    // `interior_x` or `taps_x`), `ky < kernel_h`, `kx < kernel_w`, `c0 + LANES ≤ c`,
-    // `ox < out_w`.
+    // `interior_x`, `taps_x` or a group's taps `first..last`), `ky < kernel_h`,
+    // `kx < kernel_w`, `c0 + LANES ≤ c`, `ox < out_w`.
     let (img, wts, dst) = (
         image.as_ptr(),
         weight.as_ptr(),
