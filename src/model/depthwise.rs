@@ -496,12 +496,11 @@ unsafe fn forward_row_body<V: F32x16>(
         oy,
         ky: (ky0, ky1),
     };
-    // With 32 registers, groups of 8 pixels, or of 7 where that splits the row evenly and 8
-    // does not (Lite's 7- and 14-wide maps); with 16, groups of 4.
-    let (wide, seven) = (
-        V::REGISTERS >= 32,
-        !g.out_w.is_multiple_of(8) && g.out_w.is_multiple_of(7),
-    );
+    // With 32 registers, groups of 8 pixels, or of 7 where they cover the row with fewer
+    // pixels computed twice (Lite0's 7-, 14- and 28-wide maps; Lite2's 9-, 17-, 33-, 65- and
+    // 130-wide ones); with 16, groups of 4.
+    let covered = |p: usize| g.out_w.div_ceil(p) * p;
+    let (wide, seven) = (V::REGISTERS >= 32, g.out_w < 8 || covered(7) < covered(8));
     // SAFETY (all arms): `V`'s instruction set is available, and the offsets are in bounds as
     // explained above; each arm's kernel size and stride are the geometry's.
     let whole_row = unsafe {

@@ -324,13 +324,16 @@ fn same_order_reference(simd: Simd, g: &Geometry, x: &[f32], w: &[f32], b: &[f32
 
 #[test]
 fn whole_row_groups_give_the_bits_of_summing_tap_by_tap() {
-    // Rows that the 8-, 7- and 4-pixel groups cover exactly, with an overlapping last group,
-    // or not at all (narrower than a group); borders on both sides, strides 1 and 2, Lite's
-    // 7- and 14-wide maps, and a 7-wide kernel (the general path).
+    // Rows that the 8-, 7- and 4-pixel groups cover exactly, with an overlapping last group
+    // (13 wide in sevens, 15 in eights), or not at all (narrower than a group); borders on
+    // both sides, strides 1 and 2, Lite's 7- and 14-wide maps, and a 7-wide kernel (the
+    // general path).
     for &(kernel, stride, h, w) in &[
         (5, 1, 7, 7),
         (5, 1, 14, 14),
         (3, 1, 5, 13),
+        (3, 1, 4, 15),
+        (5, 2, 9, 30),
         (5, 2, 14, 14),
         (3, 2, 9, 9),
         (5, 1, 3, 3),
