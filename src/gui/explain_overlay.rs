@@ -4,8 +4,9 @@
 //!
 //! The result's backbone pass (and the drawing) runs on a worker thread as a [`Pending`]; the
 //! loaded systems and the [`FeatureCache`] move into that work and come back with its answer,
-//! as the Search tab's searchers do, so each system is loaded once and each item's map is
-//! computed once. The query's map travels with the request when the search kept it
+//! as the Search tab's searchers do, so each system is loaded once (again only when it was
+//! saved again under its name: [`System::is_saved_again`]) and each item's map is computed
+//! once. The query's map travels with the request when the search kept it
 //! (`Searcher::query_*_explained`); a query by catalogue item has none and costs one cached
 //! pass. A request made while one runs waits (latest wins), so hovering along a grid never
 //! piles up work.
@@ -69,6 +70,8 @@ impl Worker {
         target: &ExplainTarget,
         query: &ExplainQuery,
     ) -> crate::Result<PairOverlays> {
+        // A system retrained under its name since it was loaded loads again.
+        self.systems.retain(|s| !s.is_saved_again());
         let index = match self.systems.iter().position(|s| s.name() == target.system) {
             Some(i) => i,
             None => {
@@ -339,5 +342,46 @@ pub(crate) fn query_picture_ui(
             ui.spinner();
             ui.label(egui::RichText::new("Explaining…").small().weak());
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gui::tests::{demo_library, save_fresh_head};
+    use crate::store::ItemFilter;
+
+    #[test]
+    fn the_worker_loads_a_system_again_once_it_is_saved_again() {
+        let dir = demo_library(8);
+        let mut lib = Library::open(dir.path()).unwrap();
+        save_fresh_head(&mut lib, "fresh-head");
+        let items = lib.store.items(&ItemFilter::default()).unwrap();
+        let mut worker = Worker {
+            library_dir: dir.path().to_path_buf(),
+            device: "cpu".into(),
+            systems: Vec::new(),
+            cache: FeatureCache::default(),
+        };
+        let target = ExplainTarget {
+            system: "fresh-head".into(),
+            item: items[1].id,
+            rank: 1,
+            image: lib.resolve(&items[1].image),
+        };
+        let query = ExplainQuery {
+            picture: QueryPicture::File(lib.resolve(&items[0].image)),
+            features: None,
+            item: Some(items[0].id),
+        };
+        worker.explain(&target, &query).unwrap();
+        let first = worker.systems[0].fingerprint().to_owned();
+        // Retrained under the same name (other weights): the next explanation uses them.
+        save_fresh_head(&mut lib, "fresh-head");
+        worker.explain(&target, &query).unwrap();
+        let saved = System::load(&lib, "fresh-head", &candle_core::Device::Cpu).unwrap();
+        assert_eq!(worker.systems.len(), 1);
+        assert_ne!(worker.systems[0].fingerprint(), first);
+        assert_eq!(worker.systems[0].fingerprint(), saved.fingerprint());
     }
 }

@@ -199,6 +199,49 @@ pub struct System {
     fingerprint: String,
     device: Device,
     model: SystemModel,
+    /// The files a trained system was read from, as they were (none for the built-in one).
+    source: Option<SourceStamp>,
+}
+
+/// A trained system's two files with what identifies each version of them: size,
+/// modification time and (on Unix) inode. Saving writes a new file and renames it over the
+/// old one, so a save always gives a new inode. Cheap to take (two `stat` calls), unlike the
+/// fingerprint, which reads the whole weight file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SourceStamp(Vec<(PathBuf, Option<FileVersion>)>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileVersion {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl SourceStamp {
+    fn of(dir: &Path) -> SourceStamp {
+        let version = |path: &Path| {
+            let meta = std::fs::metadata(path).ok()?;
+            #[cfg(unix)]
+            let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+            #[cfg(not(unix))]
+            let inode = 0;
+            Some(FileVersion {
+                len: meta.len(),
+                modified: meta.modified().ok(),
+                inode,
+            })
+        };
+        SourceStamp(
+            ["system.json", "model.safetensors"]
+                .into_iter()
+                .map(|name| {
+                    let path = dir.join(name);
+                    let v = version(&path);
+                    (path, v)
+                })
+                .collect(),
+        )
+    }
 }
 
 /// The folder of the trained system `name` in the library at `root`.
@@ -342,11 +385,15 @@ impl System {
             fingerprint: fingerprint(&data, &config),
             device: device.clone(),
             model: SystemModel::ImageNet(model),
+            source: None,
         })
     }
 
     /// Loads a trained system from its folder (`model.safetensors` + `system.json`).
     pub fn load_trained(dir: &Path, device: &Device) -> Result<System> {
+        // Taken before reading: a save between the two makes the system look changed (and
+        // load again), never look current when it is not.
+        let source = SourceStamp::of(dir);
         let json_path = dir.join("system.json");
         let file = SystemFile::read(dir)?;
         if file.format != SYSTEM_FILE_FORMAT {
@@ -386,6 +433,7 @@ impl System {
             labels: file.labels,
             device: device.clone(),
             model: SystemModel::Trained(network),
+            source: Some(source),
         })
     }
 
@@ -459,6 +507,16 @@ impl System {
     /// Name, backbone and sizes.
     pub fn info(&self) -> &SystemInfo {
         &self.info
+    }
+
+    /// Whether the files this system was loaded from have changed since: saved again under
+    /// its name (a retrained system, from this window or another process) or removed. A
+    /// cache that keeps systems by name asks before reusing one. Never for the built-in one.
+    pub fn is_saved_again(&self) -> bool {
+        self.source.as_ref().is_some_and(|source| {
+            let dir = source.0.first().and_then(|(p, _)| p.parent());
+            dir.is_none_or(|dir| SourceStamp::of(dir) != *source)
+        })
     }
 
     /// The sha256 (hex) of the weight file and of the config that shapes the embeddings.
@@ -832,13 +890,25 @@ mod tests {
             &serde_json::json!({}),
         )
         .unwrap();
+        // The system loaded before knows it was saved again; the one loaded after does not.
+        assert!(system.is_saved_again());
         let same = System::load(&lib, "v2", &Device::Cpu).unwrap();
+        assert!(!same.is_saved_again());
         assert_eq!(same.fingerprint(), first);
         let other =
             ParallelNetwork::fresh(&VarMap::new(), &config, &shipped(), &Device::Cpu).unwrap();
         System::save_trained(&mut lib, "v2", &other, &input, &labels, &metrics).unwrap();
         let changed = System::load(&lib, "v2", &Device::Cpu).unwrap();
         assert_ne!(changed.fingerprint(), first);
+        assert!(same.is_saved_again());
+        // Removing the system counts too; the built-in one is never saved again.
+        std::fs::remove_file(system_dir(lib.root(), "v2").join("system.json")).unwrap();
+        assert!(changed.is_saved_again());
+        assert!(
+            !System::imagenet_lite0(&Device::Cpu)
+                .unwrap()
+                .is_saved_again()
+        );
 
         let err = System::load(&lib, "nope", &Device::Cpu)
             .unwrap_err()

@@ -52,6 +52,9 @@ impl App {
             }
             Ok(JobOutput::Train(report)) => {
                 self.reload_systems();
+                // A system retrained under its name: the Search tab and the explanations
+                // notice at their next request; the loaded recommender goes now.
+                self.tabs.personalize.drop_engine_if_saved_again();
                 JobState::Done {
                     summary: self.tabs.train.finished(report),
                     name,

@@ -165,6 +165,19 @@ impl PersonalizeTab {
         }
     }
 
+    /// Drops the engine if its system was saved again since it loaded (retrained under its
+    /// name): the tab then loads it afresh by itself, as the first time.
+    pub fn drop_engine_if_saved_again(&mut self) {
+        if self
+            .engine
+            .as_ref()
+            .is_some_and(|e| e.searcher.system().is_saved_again())
+        {
+            self.engine = None;
+            self.load_requested = false;
+        }
+    }
+
     fn start_load(&mut self, system: &str, rt: &mut Runtime) {
         self.load_requested = true;
         let dir = rt.library_dir.clone();

@@ -624,13 +624,11 @@ fn a_pasted_image_is_a_query() {
     assert!(has_label(&h, "#10"));
 }
 
-#[test]
-fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
+/// Saves Lite0 with a fresh (untrained, randomly initialised) 32-wide head over four demo
+/// labels as the system `name`: each call gives other weights.
+pub(super) fn save_fresh_head(lib: &mut Library, name: &str) {
     use crate::model::network::{NetworkConfig, ParallelNetwork};
     use crate::model::system::{System, find_weights};
-    let dir = demo_library(16);
-    let mut lib = Library::open(dir.path()).unwrap();
-    // A second system: Lite0 with a fresh (untrained) head over the catalogue's labels.
     let config = NetworkConfig {
         embedding_dim: 32,
         ..NetworkConfig::lite0(4)
@@ -648,15 +646,15 @@ fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
     .map(String::from)
     .to_vec();
     let input = crate::vision::preprocess::Preprocess::LITE0;
-    System::save_trained(
-        &mut lib,
-        "fresh-head",
-        &net,
-        &input,
-        &labels,
-        &serde_json::json!({}),
-    )
-    .unwrap();
+    System::save_trained(lib, name, &net, &input, &labels, &serde_json::json!({})).unwrap();
+}
+
+#[test]
+fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
+    let dir = demo_library(16);
+    let mut lib = Library::open(dir.path()).unwrap();
+    // A second system: Lite0 with a fresh (untrained) head over the catalogue's labels.
+    save_fresh_head(&mut lib, "fresh-head");
     for system in ["imagenet-lite0", "fresh-head"] {
         index_now(dir.path(), system);
     }
@@ -682,6 +680,55 @@ fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
     assert_eq!(compared.results.len(), 10);
     assert!(has_label(&h, "fresh-head"));
     assert!(h.query_by_label_contains("are shared").is_some());
+}
+
+#[test]
+fn a_system_saved_again_under_its_name_is_searched_with_its_new_weights() {
+    use crate::model::system::System;
+    let dir = demo_library(16);
+    let mut lib = Library::open(dir.path()).unwrap();
+    save_fresh_head(&mut lib, "fresh-head");
+    index_now(dir.path(), "fresh-head");
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SelectSystem("fresh-head".into()));
+    let query = |h: &mut Harness<'_, App>, item: &crate::catalog::Item| {
+        h.state_mut()
+            .rt
+            .commands
+            .push(SearchCommand::Query(QuerySource::item(item)).into());
+        h.step();
+        let id = item.id;
+        run_until(h, "the query", |h| {
+            !h.state().tabs.search.is_searching()
+                && h.state().tabs.search.waiting.is_none()
+                && h.state().tabs.search.shown.as_ref().is_some_and(
+                    |s| matches!(&s.source, QuerySource::Item { id: shown, .. } if *shown == id),
+                )
+        });
+    };
+    query(&mut h, &items[0]);
+    let fingerprint = |h: &Harness<'_, App>| {
+        h.state().tabs.search.searchers[0]
+            .system()
+            .fingerprint()
+            .to_owned()
+    };
+    let first = fingerprint(&h);
+    // Retrained while the window is open (from the CLI, say): other weights, same name.
+    save_fresh_head(&mut lib, "fresh-head");
+    let retrained = System::load(&lib, "fresh-head", &candle_core::Device::Cpu).unwrap();
+    assert_ne!(retrained.fingerprint(), first);
+    // The next query loads the new weights, indexes the catalogue with them and answers.
+    query(&mut h, &items[1]);
+    assert_eq!(fingerprint(&h), retrained.fingerprint());
+    let shown = h.state().tabs.search.shown.as_ref().unwrap();
+    assert_eq!(shown.result.results.len(), 10);
+    assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
 }
 
 #[test]

@@ -179,3 +179,43 @@ fn compare_extractors_plots_the_curves_and_shows_the_saved_run_when_the_tab_open
         assert!(h.query_by_role_and_label(Role::CheckBox, name).is_some());
     }
 }
+
+#[test]
+fn a_recommender_whose_system_was_saved_again_loads_afresh() {
+    use super::save_fresh_head;
+    use crate::gui::command::Command;
+    let dir = demo_library(40);
+    let mut lib = crate::library::Library::open(dir.path()).unwrap();
+    save_fresh_head(&mut lib, "fresh-head");
+    index_now(dir.path(), "fresh-head");
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.state_mut()
+        .rt
+        .commands
+        .push(Command::SelectSystem("fresh-head".into()));
+    h.get_by_role_and_label(Role::Button, "Personalize").click();
+    h.step();
+    run_until(&mut h, "the users", |h| {
+        h.state().tabs.personalize.engine.is_some()
+    });
+    let fingerprint = |h: &egui_kittest::Harness<'_, crate::gui::App>| {
+        let engine = h.state().tabs.personalize.engine.as_ref().unwrap();
+        engine.searcher.system().fingerprint().to_owned()
+    };
+    let first = fingerprint(&h);
+    // Nothing saved since: the engine stays.
+    h.state_mut().tabs.personalize.drop_engine_if_saved_again();
+    assert!(h.state().tabs.personalize.engine.is_some());
+    // Retrained under the same name (what a finished training job then checks).
+    save_fresh_head(&mut lib, "fresh-head");
+    index_now(dir.path(), "fresh-head");
+    h.state_mut().tabs.personalize.drop_engine_if_saved_again();
+    assert!(h.state().tabs.personalize.engine.is_none());
+    run_until(&mut h, "the users again", |h| {
+        h.state().tabs.personalize.engine.is_some()
+    });
+    run_until_job_ends(&mut h, "the load");
+    assert_ne!(fingerprint(&h), first);
+    assert!(h.state().rt.errors.is_empty(), "{:?}", h.state().rt.errors);
+}

@@ -78,6 +78,9 @@ fn answer(work: QueryWork, source: &QuerySource) -> QueryOutput {
         filter,
         mut cached,
     } = work;
+    // A system retrained under its name since its searcher was opened opens again (and
+    // asks for its index to be rebuilt: the old one holds the old embeddings).
+    cached.retain(|s| !s.system().is_saved_again());
     let mut searchers = Vec::new();
     let mut needs_index = Vec::new();
     for name in &systems {
