@@ -45,6 +45,11 @@ pub(crate) struct Runtime {
     /// A text field had the keyboard when the frame began (set in `logic`): plain keys are
     /// then text, never shortcuts, even if the field lets go during the frame (Enter).
     pub typing_at_start: bool,
+    /// The precision of the named system's index, from its file's header (`None` inside: no
+    /// readable index), for the top bar's Precision menu. Read again when the system
+    /// changes, and forgotten when a job ends or the library changes (see
+    /// [`Runtime::refresh_index_precision`]), so the window reads no file at each frame.
+    pub index_precision: Option<(String, Option<crate::index::Precision>)>,
 }
 
 impl Runtime {
@@ -64,6 +69,29 @@ impl Runtime {
             commands: Vec::new(),
             thumbs: ThumbCache::new(ctx),
             typing_at_start: false,
+            index_precision: None,
+        }
+    }
+
+    /// Reads the precision of `system`'s index unless it is known already.
+    pub fn refresh_index_precision(&mut self, system: &str) {
+        if self
+            .index_precision
+            .as_ref()
+            .is_some_and(|(name, _)| name == system)
+        {
+            return;
+        }
+        let path = crate::index::index_path(&self.library_dir, system);
+        let precision = crate::index::emb_file::peek_precision(&path);
+        self.index_precision = Some((system.to_owned(), precision));
+    }
+
+    /// The precision of `system`'s index, if known and readable.
+    pub fn index_precision_of(&self, system: &str) -> Option<crate::index::Precision> {
+        match &self.index_precision {
+            Some((name, precision)) if name == system => *precision,
+            _ => None,
         }
     }
 

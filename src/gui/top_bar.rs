@@ -120,34 +120,59 @@ fn system_ui(ui: &mut Ui, state: &UiState, rt: &Runtime, commands: &mut Vec<Comm
         {
             commands.push(Command::IndexCatalogue(None));
         }
-        precision_menu(ui, rt.library.is_some() && !indexing, commands);
+        let current = rt.index_precision_of(&state.system);
+        precision_menu(ui, rt.library.is_some() && !indexing, current, commands);
     });
 }
 
-/// The precision of the current system's index: half precision (f16) halves its memory and
-/// makes single searches of a big catalogue about twice as fast, for a recall the status line
+/// The precision of the current system's index (`current`, named on the menu's button and
+/// marked inside it; `None`: no index yet): half precision (f16) halves its memory and makes
+/// single searches of a big catalogue about twice as fast, for a recall the status line
 /// reports when it is done.
-fn precision_menu(ui: &mut Ui, enabled: bool, commands: &mut Vec<Command>) {
+fn precision_menu(
+    ui: &mut Ui,
+    enabled: bool,
+    current: Option<Precision>,
+    commands: &mut Vec<Command>,
+) {
+    let title = match current {
+        Some(Precision::F32) => "Precision: f32",
+        Some(Precision::F16) => "Precision: f16",
+        None => "Precision",
+    };
     ui.add_enabled_ui(enabled, |ui| {
-        ui.menu_button("Precision", |ui| {
-            let half = ui.button("Index at half precision (f16)").on_hover_text(
-                "Store this system's index with 2 bytes a value: half the memory and disk, \
-                 single searches of a big catalogue about twice as fast, at a small cost in \
-                 recall (measured and shown when it is done). Updates keep the precision.",
-            );
+        ui.menu_button(title, |ui| {
+            let half = ui
+                .add(
+                    egui::Button::new("Index at half precision (f16)")
+                        .selected(current == Some(Precision::F16)),
+                )
+                .on_hover_text(
+                    "Store this system's index with 2 bytes a value: half the memory and disk, \
+                     single searches of a big catalogue about twice as fast, at a small cost in \
+                     recall (measured and shown when it is done). Updates keep the precision.",
+                );
             if half.clicked() {
                 commands.push(Command::IndexCatalogue(Some(Precision::F16)));
             }
-            let full = ui.button("Index at full precision (f32)").on_hover_text(
-                "Store this system's index with 4 bytes a value, exact scores (the default). \
-                 An index at half precision is embedded again.",
-            );
+            let full = ui
+                .add(
+                    egui::Button::new("Index at full precision (f32)")
+                        .selected(current == Some(Precision::F32)),
+                )
+                .on_hover_text(
+                    "Store this system's index with 4 bytes a value, exact scores (the default). \
+                     An index at half precision is embedded again.",
+                );
             if full.clicked() {
                 commands.push(Command::IndexCatalogue(Some(Precision::F32)));
             }
         })
         .response
-        .on_hover_text("How this system's index stores its rows (f32 or f16)");
+        .on_hover_text(match current {
+            Some(_) => "How this system's index stores its rows (f32 or f16)",
+            None => "How this system's index will store its rows (f32 or f16): it has no index yet",
+        });
     });
 }
 

@@ -18,6 +18,8 @@ impl App {
             return;
         };
         let cancelled = matches!(result, Err(Error::Cancelled));
+        // Any job may have written an index (an import indexes, so does training's report).
+        self.rt.index_precision = None;
         let outcome = match result {
             Ok(JobOutput::DemoCatalogue(report)) => {
                 self.catalogue_changed();

@@ -23,6 +23,7 @@ impl App {
         self.tabs.personalize = Default::default();
         self.rt.library = None;
         self.rt.library_dir = dir.clone();
+        self.rt.index_precision = None;
         match Library::open(&dir) {
             Ok(lib) => {
                 self.rt.library = Some(lib);

@@ -190,6 +190,7 @@ impl eframe::App for App {
             self.apply(command);
         }
         self.jobs_started();
+        self.rt.refresh_index_precision(&self.state.system);
         if self.state.tab == Tab::Train {
             self.tabs.train.refresh(&mut self.rt);
         }

@@ -450,6 +450,11 @@ fn the_index_button_embeds_the_catalogue_in_a_job_and_says_so() {
             .iter()
             .any(|s| s.name == "imagenet-lite0")
     );
+    // No index yet: the Precision menu names none.
+    assert!(
+        h.query_by_role_and_label(Role::Button, "Precision")
+            .is_some()
+    );
     h.get_by_role_and_label(Role::Button, "Index catalogue")
         .click();
     h.run();
@@ -474,8 +479,9 @@ fn the_index_button_embeds_the_catalogue_in_a_job_and_says_so() {
     );
 
     // Precision ▸ half precision: the rows are rounded (nothing embedded again) and the
-    // status line says what that cost.
-    h.get_by_role_and_label(Role::Button, "Precision").click();
+    // status line says what that cost. The menu's button names the index's precision.
+    h.get_by_role_and_label(Role::Button, "Precision: f32")
+        .click();
     h.run();
     h.get_by_label("Index at half precision (f16)").click();
     h.run();
@@ -493,6 +499,10 @@ fn the_index_button_embeds_the_catalogue_in_a_job_and_says_so() {
     let path = crate::index::index_path(dir.path(), "imagenet-lite0");
     let index = crate::index::load(&path).unwrap();
     assert_eq!(index.precision(), crate::index::Precision::F16);
+    assert!(
+        h.query_by_role_and_label(Role::Button, "Precision: f16")
+            .is_some()
+    );
 }
 
 /// A file dropped on the window, as the platform integration hands it over.
