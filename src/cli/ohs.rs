@@ -418,15 +418,7 @@ fn table_text(report: &Report) -> String {
         .max()
         .unwrap_or(0)
         .max(10);
-    let mut out = format!(
-        "Study {:?}: {} sheets, {} queries ({} shop, {} street), K = {}\n",
-        report.study,
-        report.sheets,
-        report.queries,
-        report.shop_queries,
-        report.street_queries,
-        report.k
-    );
+    let mut out = format!("Study {:?}: {}\n", report.study, report.shape_line());
     out += &format!("{:<width$}  {:>6}  ", "criterion", "weight");
     for s in &report.systems {
         out += &format!("{s:>14}  ");

@@ -152,15 +152,7 @@ pub fn summary_markdown(report: &Report) -> String {
     if !report.goal.is_empty() {
         out += &format!("Goal: {}\n\n", md(&report.goal));
     }
-    out += &format!(
-        "{} sheets: {} queries ({} shop, {} street) × {} systems, hit@{}.\n\n",
-        report.sheets,
-        report.queries,
-        report.shop_queries,
-        report.street_queries,
-        report.systems.len(),
-        report.k
-    );
+    out += &format!("{}.\n\n", report.shape_line());
     out += "| criterion | weight |";
     for s in &report.systems {
         out += &format!(" {} |", md(s));

@@ -538,6 +538,13 @@ mod tests {
         assert!(last.starts_with("Test IoU,,,44.40,,"), "{csv}");
         let md = summary_markdown(&r);
         assert!(md.contains("| Test IoU | | 44.4 % | — | |"), "{md}");
+        // The shape line the CLI, the Markdown and the Analyze tab open with.
+        let shape = format!(
+            "{} sheets: {} queries ({} shop, {} street) × 2 systems, hit@{}",
+            r.sheets, r.queries, r.shop_queries, r.street_queries, r.k
+        );
+        assert_eq!(r.shape_line(), shape);
+        assert!(md.contains(&format!("{shape}.\n")), "{md}");
         assert!(md.contains(WEIGHTS_NOTE) && WEIGHTS_NOTE.contains("55-61 %"));
         assert!(
             md.contains("| category | same category label as the query item | 3 |"),

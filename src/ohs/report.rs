@@ -272,6 +272,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// The study's shape in one line, as every view opens with it: "8 sheets: 4 queries
+    /// (4 shop, 0 street) × 2 systems, hit@10".
+    pub fn shape_line(&self) -> String {
+        format!(
+            "{} sheets: {} queries ({} shop, {} street) × {} systems, hit@{}",
+            self.sheets,
+            self.queries,
+            self.shop_queries,
+            self.street_queries,
+            self.systems.len(),
+            self.k
+        )
+    }
+
     /// The study's own weights, in criterion order.
     pub fn weights(&self) -> Vec<f64> {
         self.criteria.iter().map(|c| c.weight).collect()

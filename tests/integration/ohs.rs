@@ -230,6 +230,15 @@ fn create_sheets_score_report_and_merge_from_the_cli() {
         text.contains("OHS") && text.contains("ann: 12/12 sheets done"),
         "{text}"
     );
+    assert!(
+        text.starts_with("Study \"street study\": 12 sheets: ")
+            && text
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("(2 shop, 4 street) × 2 systems, hit@5"),
+        "{text}"
+    );
 
     // A scorer on another machine: a copy of the library where cy scored two answers, one
     // of ann's answers given again there (a duplicate).

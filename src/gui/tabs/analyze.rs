@@ -360,18 +360,7 @@ fn report_ui(ui: &mut Ui, report: &Report, view: &AnalyzeTab, commands: &mut Vec
     if !report.goal.is_empty() {
         ui.label(format!("Goal: {}", report.goal));
     }
-    ui.label(
-        RichText::new(format!(
-            "{} sheets: {} queries ({} shop, {} street) x {} systems, hit@{}",
-            report.sheets,
-            report.queries,
-            report.shop_queries,
-            report.street_queries,
-            report.systems.len(),
-            report.k
-        ))
-        .weak(),
-    );
+    ui.label(RichText::new(report.shape_line()).weak());
     ui.add_space(8.0);
     table_ui(ui, report, view);
     ui.add(egui::Label::new(RichText::new(report.weights_note).weak()).wrap());
