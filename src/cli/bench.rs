@@ -90,8 +90,12 @@ pub enum BenchCommand {
         /// Backbone blocks that train in partial mode.
         #[arg(long, default_value_t = 3)]
         blocks: usize,
+        /// The backbone to train: lite0 (224 px), lite1 (240 px) or lite2 (260 px), from its
+        /// shipped ImageNet weights.
+        #[arg(long, default_value = "lite0", value_name = "LITE")]
+        backbone: String,
         /// Print JSON: {"cpu", "simd", "threads", "memory_gb_per_s", "fma_peak_gflop_per_s",
-        /// "batch", "blocks", "device",
+        /// "batch", "blocks", "backbone", "device",
         /// "results": [{"mode", "images_per_s", "trainable_parameters", "peak_rss_bytes"}]}.
         #[arg(long)]
         json: bool,
@@ -101,13 +105,13 @@ pub enum BenchCommand {
 /// `bench train`: optimisation steps per mode ([`crate::train::step_throughput`]).
 fn train_bench(
     device_spec: &str,
-    batch: usize,
-    steps: usize,
+    (batch, steps, blocks): (usize, usize, usize),
     modes: &[String],
-    blocks: usize,
+    backbone: &str,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let device = crate::device::device(device_spec)?;
+    let kind = BackboneKind::parse(backbone)?;
     let mut results = Vec::new();
     for name in modes {
         let (mode, cached) = match name.as_str() {
@@ -115,14 +119,15 @@ fn train_bench(
             other => (crate::train::Mode::parse(other, blocks)?, false),
         };
         let bench =
-            crate::train::step_throughput(mode, cached, batch.max(1), steps.max(1), &device)
+            crate::train::step_throughput(kind, mode, cached, batch.max(1), steps.max(1), &device)
                 .with_context(|| format!("cannot time {name} training"))?;
         if !json {
             let memory = bench.peak_rss_bytes.map_or(String::new(), |b| {
                 format!(", peak {:.2} GiB", b as f64 / (1u64 << 30) as f64)
             });
             println!(
-                "train {name:14} batch {batch}: {:8.1} images/s ({} trainable weights{memory})",
+                "train {kind} {name:14} batch {batch}: {:8.1} images/s ({} trainable \
+                 weights{memory})",
                 bench.images_per_s, bench.trainable_parameters
             );
         }
@@ -138,6 +143,7 @@ fn train_bench(
             "fma_peak_gflop_per_s": machine.fma_peak_gflop_per_s,
             "batch": batch,
             "blocks": blocks,
+            "backbone": kind.as_str(),
             "device": device_spec,
             "results": results,
         });
@@ -278,8 +284,9 @@ pub fn run(dir: &Path, device: &str, cmd: &BenchCommand) -> anyhow::Result<ExitC
             steps,
             modes,
             blocks,
+            backbone,
             json,
-        } => train_bench(device, *batch, *steps, modes, *blocks, *json),
+        } => train_bench(device, (*batch, *steps, *blocks), modes, backbone, *json),
     }
 }
 

@@ -6,9 +6,9 @@ use super::loss;
 use super::optim::AdamW;
 use super::trainable::{frozen_except, trainable_vars};
 use crate::error::{Error, Result};
+use crate::model::backbone::BackboneKind;
 use crate::model::network::{NetworkConfig, ParallelNetwork};
-use crate::model::system::{self, LITE0_WEIGHTS_FILE};
-use crate::vision::preprocess::Preprocess;
+use crate::model::system;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Optimizer, ParamsAdamW, VarMap};
 use serde::Serialize;
@@ -33,8 +33,10 @@ pub struct StepBench {
 /// the median of `steps` timed steps. Head mode reads random "cached" features and the
 /// shallow branch's input; partial mode runs the frozen prefix in inference, or with
 /// `cached_prefix` reads its (cached) output instead, which is what a training epoch costs
-/// once the cache is built. Decoding and augmentation are excluded in every mode.
+/// once the cache is built. Decoding and augmentation are excluded in every mode. `kind` is
+/// one with shipped ImageNet weights (the Lite backbones), at its native side.
 pub fn step_throughput(
+    kind: BackboneKind,
     mode: Mode,
     cached_prefix: bool,
     batch: usize,
@@ -45,11 +47,17 @@ pub fn step_throughput(
     reset_peak_rss();
     let labels = 64;
     let config = NetworkConfig {
-        label_count: labels,
+        backbone: kind.as_str().into(),
+        backbone_dim: kind.feature_dim(),
         ..NetworkConfig::lite0(labels)
     };
     let varmap = VarMap::new();
-    let weights = system::find_weights(LITE0_WEIGHTS_FILE)?;
+    let file = kind.shipped_weights_file().ok_or_else(|| {
+        Error::Invalid(format!(
+            "{kind} has no shipped ImageNet weights to time (only the Lite backbones do)"
+        ))
+    })?;
+    let weights = system::find_weights(file)?;
     let fresh = ParallelNetwork::fresh(&varmap, &config, &weights, device)?;
     let trainable = trainable_vars(&varmap, &fresh, mode)?;
     let trainable_parameters = trainable.iter().map(|v| v.elem_count()).sum();
@@ -58,7 +66,7 @@ pub fn step_throughput(
         Mode::Head | Mode::Full | Mode::Auto => fresh,
     };
     let mut optimizer = AdamW::new(trainable, ParamsAdamW::default())?;
-    let side = Preprocess::LITE0.side_px as usize;
+    let side = kind.preprocess().side_px as usize;
     let x = Tensor::rand(-1f32, 1.0, (batch, 3, side, side), device)?;
     let small = net.shallow_input(&x)?;
     let pooled = Tensor::rand(0f32, 1.0, (batch, config.backbone_dim), device)?;

@@ -4,10 +4,11 @@
 //! Partial fine-tuning (the last blocks of the backbone, from a cached frozen prefix) is
 //! what pays off on real photos (README, "On real photos"), and on a CPU it costs about what
 //! head mode costs: one pass of the frozen part per cached view, then cheap epochs. So it is
-//! the default wherever the backbone can be split and the estimated run fits
-//! [`BUDGET_SECS`]. The estimate comes from this machine: a few real catalogue images are
-//! decoded, augmented and run through the frozen prefix, and a few training steps of the
-//! trained part are timed ([`super::step_throughput`]). On a GPU every weight trains.
+//! the default wherever the backbone can be split (the Lite backbones) and the estimated run
+//! fits [`BUDGET_SECS`]. The estimate comes from this machine and the chosen backbone at its
+//! own side: a few real catalogue images are decoded, augmented and run through the frozen
+//! prefix, and a few training steps of the trained part are timed
+//! ([`super::step_throughput`]). On a GPU every weight trains.
 
 use super::{Mode, TrainConfig, step_throughput};
 use crate::error::Result;
@@ -45,18 +46,7 @@ pub fn plan_mode(lib: &Library, config: &TrainConfig, device: &Device) -> Result
             partial_estimate_secs: None,
         });
     }
-    if kind.is_lite() && kind != BackboneKind::Lite0 {
-        // The estimate below times Lite0's steps; a deeper Lite would be underestimated.
-        return Ok(ModePlan {
-            mode: Mode::Head,
-            reason: format!(
-                "head: auto only estimates partial training for efficientnet-lite0; {kind} \
-                 can train partially too (--mode partial), at a cost not measured here"
-            ),
-            partial_estimate_secs: None,
-        });
-    }
-    if kind != BackboneKind::Lite0 {
+    if !kind.is_lite() {
         return Ok(ModePlan {
             mode: Mode::Head,
             reason: format!(
@@ -74,11 +64,12 @@ pub fn plan_mode(lib: &Library, config: &TrainConfig, device: &Device) -> Result
         0
     };
     let views = train_items * (1 + variants) + (items.len() - train_items);
+    let blocks = kind.lite_config().map_or(0, |c| c.blocks().len());
     let caching_rate = caching_rate(lib, &items, config, device)?;
     let mode = Mode::Partial {
         blocks: AUTO_BLOCKS,
     };
-    let step_rate = step_throughput(mode, true, 16, 2, device)?.images_per_s;
+    let step_rate = step_throughput(kind, mode, true, 16, 2, device)?.images_per_s;
     let caching_secs = views as f64 / caching_rate.max(1e-6);
     let epoch_secs = train_items as f64 / step_rate.max(1e-6);
     let total = caching_secs + config.epochs as f64 * epoch_secs;
@@ -92,9 +83,9 @@ pub fn plan_mode(lib: &Library, config: &TrainConfig, device: &Device) -> Result
         Ok(ModePlan {
             mode,
             reason: format!(
-                "partial: the last {AUTO_BLOCKS} of Lite0's 16 blocks train with the shallow \
-                 branch and the head, from a cached frozen prefix ({costs}); --mode head is \
-                 faster and learns less"
+                "partial: the last {AUTO_BLOCKS} of {kind}'s {blocks} blocks train with the \
+                 shallow branch and the head, from a cached frozen prefix ({costs}); --mode \
+                 head is faster and learns less"
             ),
             partial_estimate_secs: Some(total),
         })
@@ -123,7 +114,11 @@ fn caching_rate(
     let kind = BackboneKind::parse(&config.backbone)?;
     let preprocess = config.preprocess(kind);
     let varmap = candle_nn::VarMap::new();
-    let net_config = NetworkConfig::lite0(2);
+    let net_config = NetworkConfig {
+        backbone: kind.as_str().into(),
+        backbone_dim: kind.feature_dim(),
+        ..NetworkConfig::lite0(2)
+    };
     let weights = super::run::backbone_weights(config, kind)?;
     let net =
         crate::model::network::ParallelNetwork::fresh(&varmap, &net_config, &weights, device)?;

@@ -504,6 +504,23 @@ fn auto_mode_chooses_partial_where_it_fits_and_says_why() {
     };
     let chosen = plan::plan_mode(&lib, &resnet, &Device::Cpu).unwrap();
     assert_eq!(chosen.mode, Mode::Head);
+    // A deeper Lite is costed as itself (its own blocks and side), not as Lite0.
+    let lite2 = TrainConfig {
+        backbone: "lite2".into(),
+        ..tiny("a3")
+    };
+    let deeper = plan::plan_mode(&lib, &lite2, &Device::Cpu).unwrap();
+    assert_eq!(
+        deeper.mode,
+        Mode::Partial {
+            blocks: plan::AUTO_BLOCKS
+        }
+    );
+    assert!(
+        deeper.reason.contains("efficientnet-lite2's 21 blocks"),
+        "{}",
+        deeper.reason
+    );
 }
 
 #[test]

@@ -188,3 +188,51 @@ fn a_run_killed_while_caching_resumes_where_it_stopped() {
     let out = vitrine(&lib, &["systems", "--json"]);
     assert!(stdout(&out).contains("\"killed\""), "{}", stdout(&out));
 }
+
+#[test]
+fn bench_train_times_the_backbone_asked_for_and_refuses_one_without_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    let args = [
+        "bench",
+        "train",
+        "--backbone",
+        "lite1",
+        "--modes",
+        "head,partial-cached",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+    ];
+    let out = vitrine(&lib, &[&args[..], &["--json"]].concat());
+    let bench = json(&out);
+    assert_eq!(bench["backbone"], "efficientnet-lite1");
+    let results = bench["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["mode"], "partial-cached");
+    for r in results {
+        assert!(r["images_per_s"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    // Partial mode trains Lite1's last blocks: more weights than the head alone.
+    assert!(
+        results[1]["trainable_parameters"].as_u64() > results[0]["trainable_parameters"].as_u64()
+    );
+    let out = vitrine(
+        &lib,
+        &[
+            "bench",
+            "train",
+            "--backbone",
+            "resnet50",
+            "--modes",
+            "head",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("resnet50 has no shipped ImageNet weights"),
+        "{}",
+        stderr(&out)
+    );
+}
