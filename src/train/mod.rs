@@ -60,7 +60,10 @@ pub mod split;
 mod trainable;
 
 pub use bench::{StepBench, peak_rss_bytes, reset_peak_rss, step_throughput};
-pub use options::{BackgroundAug, COSINE_FLOOR, ClassifierChoice, LrSchedule, Mode, TrainConfig};
+pub use options::{
+    BackgroundAug, COSINE_FLOOR, ClassifierChoice, LrSchedule, MAX_INPUT_SIDE_PX,
+    MIN_INPUT_SIDE_PX, Mode, TrainConfig,
+};
 
 use crate::catalog::{Item, ItemId};
 use crate::error::{Error, Result};

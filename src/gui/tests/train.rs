@@ -180,3 +180,35 @@ fn the_backbone_choice_offers_the_shipped_lite_variants() {
     choose(&mut h, "resnet50");
     assert!(h.query_by_label("Backbone weights").is_some());
 }
+
+#[test]
+fn the_input_size_box_reaches_the_run_config_and_names_the_backbones_own() {
+    let dir = demo_library(6);
+    let mut h = harness(dir.path(), Startup::AsIs);
+    settle(&mut h);
+    h.get_by_role_and_label(Role::Button, "Train").click();
+    settle(&mut h);
+    assert_eq!(
+        h.state().tabs.train.form.config().unwrap().input_side_px,
+        None
+    );
+    // Unticked, the side field appears, and its side reaches the run.
+    let fields = |h: &egui_kittest::Harness<'static, crate::gui::App>| {
+        h.query_all_by_role(Role::SpinButton).count()
+    };
+    let before = fields(&h);
+    h.get_by_label("The backbone's own (224 px)").click();
+    h.run();
+    assert_eq!(fields(&h), before + 1, "the side field");
+    h.state_mut().tabs.train.form.side_px = 160;
+    assert_eq!(
+        h.state().tabs.train.form.config().unwrap().input_side_px,
+        Some(160)
+    );
+    // Lite2's own side is its own.
+    h.get_by_label("Backbone").click();
+    h.run();
+    h.get_by_label("efficientnet-lite2").click();
+    h.run();
+    assert!(h.query_by_label("The backbone's own (260 px)").is_some());
+}

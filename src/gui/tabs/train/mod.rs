@@ -81,6 +81,9 @@ pub(crate) struct TrainForm {
     pub heavy_augment: bool,
     pub background: BackgroundChoice,
     pub background_dir: Option<PathBuf>,
+    /// Train at the backbone's own input side (224 px for Lite0 …), or at `side_px`.
+    pub own_side: bool,
+    pub side_px: u32,
 }
 
 impl Default for TrainForm {
@@ -101,6 +104,8 @@ impl Default for TrainForm {
             heavy_augment: d.heavy_augment,
             background: BackgroundChoice::Real,
             background_dir: None,
+            own_side: true,
+            side_px: crate::model::backbone::BackboneKind::Lite0.input_px(),
         }
     }
 }
@@ -148,6 +153,7 @@ impl TrainForm {
             augment: self.augment,
             heavy_augment: self.heavy_augment,
             background,
+            input_side_px: (!self.own_side).then_some(self.side_px),
             ..TrainConfig::default()
         })
     }

@@ -13,6 +13,7 @@ use crate::gui::{theme, widgets};
 use crate::model::backbone::BackboneKind;
 use crate::train::checkpoint::RunState;
 use crate::train::{EpochStats, TrainEvent};
+use crate::train::{MAX_INPUT_SIDE_PX, MIN_INPUT_SIDE_PX};
 use eframe::egui;
 use egui::{RichText, ScrollArea, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
@@ -168,12 +169,36 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
                 .response
                 .labelled_by(label.id);
             ui.end_row();
+            let kind = BackboneKind::parse(&form.backbone).ok();
             if form.mode == "partial" {
+                // Lite0 has 16 blocks, Lite1 and Lite2 21; a backbone that cannot be split
+                // is refused when the run starts, with the reason.
+                let most = kind
+                    .and_then(BackboneKind::lite_config)
+                    .map_or(16, |c| c.blocks().len());
                 let label = ui.label("Blocks");
-                ui.add(egui::DragValue::new(&mut form.blocks).range(1..=16))
+                ui.add(egui::DragValue::new(&mut form.blocks).range(1..=most))
                     .labelled_by(label.id);
                 ui.end_row();
             }
+            let own = kind.map_or(224, BackboneKind::input_px);
+            let label = ui.label("Input size");
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut form.own_side, format!("The backbone's own ({own} px)"))
+                    .on_hover_text(
+                        "Unticked: train at another side. The system keeps it, and indexes \
+                         and searches at it; smaller is faster, larger sees more detail",
+                    );
+                if !form.own_side {
+                    ui.add(
+                        egui::DragValue::new(&mut form.side_px)
+                            .range(MIN_INPUT_SIDE_PX..=MAX_INPUT_SIDE_PX)
+                            .suffix(" px"),
+                    )
+                    .labelled_by(label.id);
+                }
+            });
+            ui.end_row();
             let label = ui.label("Epochs");
             ui.add(egui::DragValue::new(&mut form.epochs).range(0..=500))
                 .labelled_by(label.id);
