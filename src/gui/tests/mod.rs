@@ -210,7 +210,7 @@ fn the_catalog_shows_filters_and_opens_an_item() {
     // Arrow keys move the selection; Escape closes the details.
     if shown.len() > 1 {
         h.key_press(egui::Key::ArrowRight);
-        h.run();
+        settle(&mut h);
         assert_eq!(h.state().tabs.catalog.selected, Some(shown[1].id));
     }
     h.key_press(egui::Key::Escape);
@@ -796,7 +796,7 @@ fn keys_typed_into_the_filter_field_never_move_the_selection() {
         .push(CatalogCommand::Select(Some(first)).into());
     h.run();
     h.key_press(egui::Key::ArrowRight);
-    h.run();
+    settle(&mut h);
     assert_eq!(
         h.state().tabs.catalog.selected,
         Some(h.state().tabs.catalog.items[1].id)

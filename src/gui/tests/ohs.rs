@@ -117,7 +117,7 @@ fn a_scorer_fills_sheets_with_clicks_and_keys_and_the_analyze_tab_shows_the_tabl
     assert!(has_label(&h, "1 of 4 sheets done"));
     // Next sheet by key; its first criterion by a typed number.
     h.key_press(egui::Key::ArrowRight);
-    h.run();
+    settle(&mut h);
     assert!(has_label(&h, "Sheet 2 of 4"));
     h.get_by_label("Type the number").focus();
     h.get_by_label("Type the number").type_text("4");

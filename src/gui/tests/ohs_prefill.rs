@@ -118,9 +118,10 @@ fn a_prefilled_sheet_is_confirmed_with_enter_corrected_with_a_click_and_sqlite_s
         None => corrected.insert(0, 1),
     }
     assert!(has_label(&h, &format!("Hits: {} of 5", corrected.len())));
-    // The next sheet's category: the Confirm button.
+    // The next sheet's category: the Confirm button (once its pictures have loaded: on busy
+    // cores they can take longer than `run`'s few frames).
     h.key_press(egui::Key::ArrowRight);
-    h.run();
+    settle(&mut h);
     assert!(has_label(&h, "Sheet 2 of 4"));
     h.get_by_role_and_label(Role::Button, "Confirm").click();
     h.run();
