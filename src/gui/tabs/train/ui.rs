@@ -182,23 +182,23 @@ fn form_ui(ui: &mut Ui, form: &mut TrainForm, state: &FormState, commands: &mut 
                 ui.end_row();
             }
             let own = kind.map_or(224, BackboneKind::input_px);
-            let label = ui.label("Input size");
-            ui.horizontal(|ui| {
-                ui.checkbox(&mut form.own_side, format!("The backbone's own ({own} px)"))
-                    .on_hover_text(
-                        "Unticked: train at another side. The system keeps it, and indexes \
-                         and searches at it; smaller is faster, larger sees more detail",
-                    );
-                if !form.own_side {
-                    ui.add(
-                        egui::DragValue::new(&mut form.side_px)
-                            .range(MIN_INPUT_SIDE_PX..=MAX_INPUT_SIDE_PX)
-                            .suffix(" px"),
-                    )
-                    .labelled_by(label.id);
-                }
-            });
+            ui.label("Input size");
+            ui.checkbox(&mut form.own_side, format!("The backbone's own ({own} px)"))
+                .on_hover_text(
+                    "Untick to train at another side. The system keeps it, and indexes and \
+                     searches at it; smaller is faster, larger sees more detail",
+                );
             ui.end_row();
+            if !form.own_side {
+                let label = ui.label("Side");
+                ui.add(
+                    egui::DragValue::new(&mut form.side_px)
+                        .range(MIN_INPUT_SIDE_PX..=MAX_INPUT_SIDE_PX)
+                        .suffix(" px"),
+                )
+                .labelled_by(label.id);
+                ui.end_row();
+            }
             let label = ui.label("Epochs");
             ui.add(egui::DragValue::new(&mut form.epochs).range(0..=500))
                 .labelled_by(label.id);
