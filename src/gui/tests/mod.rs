@@ -692,20 +692,29 @@ fn compare_mode_shows_two_systems_side_by_side_with_shared_items() {
     assert!(h.query_by_label_contains("are shared").is_some());
 }
 
-#[test]
-fn a_system_saved_again_under_its_name_is_searched_with_its_new_weights() {
-    use crate::model::system::System;
-    let dir = demo_library(16);
+/// A demo library of `items` items with the system `fresh-head` ([`save_fresh_head`]) saved
+/// and indexed, and a window on it with that system chosen.
+pub(super) fn window_on_fresh_head(
+    items: usize,
+) -> (tempfile::TempDir, Library, Harness<'static, App>) {
+    let dir = demo_library(items);
     let mut lib = Library::open(dir.path()).unwrap();
     save_fresh_head(&mut lib, "fresh-head");
     index_now(dir.path(), "fresh-head");
-    let items = lib.store.items(&ItemFilter::default()).unwrap();
     let mut h = harness(dir.path(), Startup::AsIs);
     settle(&mut h);
     h.state_mut()
         .rt
         .commands
         .push(Command::SelectSystem("fresh-head".into()));
+    (dir, lib, h)
+}
+
+#[test]
+fn a_system_saved_again_under_its_name_is_searched_with_its_new_weights() {
+    use crate::model::system::System;
+    let (_dir, mut lib, mut h) = window_on_fresh_head(16);
+    let items = lib.store.items(&ItemFilter::default()).unwrap();
     let query = |h: &mut Harness<'_, App>, item: &crate::catalog::Item| {
         h.state_mut()
             .rt

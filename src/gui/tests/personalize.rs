@@ -182,18 +182,8 @@ fn compare_extractors_plots_the_curves_and_shows_the_saved_run_when_the_tab_open
 
 #[test]
 fn a_recommender_whose_system_was_saved_again_loads_afresh() {
-    use super::save_fresh_head;
-    use crate::gui::command::Command;
-    let dir = demo_library(40);
-    let mut lib = crate::library::Library::open(dir.path()).unwrap();
-    save_fresh_head(&mut lib, "fresh-head");
-    index_now(dir.path(), "fresh-head");
-    let mut h = harness(dir.path(), Startup::AsIs);
-    settle(&mut h);
-    h.state_mut()
-        .rt
-        .commands
-        .push(Command::SelectSystem("fresh-head".into()));
+    use super::{save_fresh_head, window_on_fresh_head};
+    let (dir, mut lib, mut h) = window_on_fresh_head(40);
     h.get_by_role_and_label(Role::Button, "Personalize").click();
     h.step();
     run_until(&mut h, "the users", |h| {
