@@ -208,7 +208,11 @@ pub struct System {
 /// old one, so a save always gives a new inode. Cheap to take (two `stat` calls), unlike the
 /// fingerprint, which reads the whole weight file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct SourceStamp(Vec<(PathBuf, Option<FileVersion>)>);
+struct SourceStamp {
+    dir: PathBuf,
+    /// `system.json`'s and `model.safetensors`' versions (`None`: missing).
+    files: [Option<FileVersion>; 2],
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FileVersion {
@@ -219,8 +223,8 @@ struct FileVersion {
 
 impl SourceStamp {
     fn of(dir: &Path) -> SourceStamp {
-        let version = |path: &Path| {
-            let meta = std::fs::metadata(path).ok()?;
+        let version = |name: &str| {
+            let meta = std::fs::metadata(dir.join(name)).ok()?;
             #[cfg(unix)]
             let inode = std::os::unix::fs::MetadataExt::ino(&meta);
             #[cfg(not(unix))]
@@ -231,16 +235,10 @@ impl SourceStamp {
                 inode,
             })
         };
-        SourceStamp(
-            ["system.json", "model.safetensors"]
-                .into_iter()
-                .map(|name| {
-                    let path = dir.join(name);
-                    let v = version(&path);
-                    (path, v)
-                })
-                .collect(),
-        )
+        SourceStamp {
+            dir: dir.to_path_buf(),
+            files: [version("system.json"), version("model.safetensors")],
+        }
     }
 }
 
@@ -513,10 +511,9 @@ impl System {
     /// its name (a retrained system, from this window or another process) or removed. A
     /// cache that keeps systems by name asks before reusing one. Never for the built-in one.
     pub fn is_saved_again(&self) -> bool {
-        self.source.as_ref().is_some_and(|source| {
-            let dir = source.0.first().and_then(|(p, _)| p.parent());
-            dir.is_none_or(|dir| SourceStamp::of(dir) != *source)
-        })
+        self.source
+            .as_ref()
+            .is_some_and(|source| SourceStamp::of(&source.dir) != *source)
     }
 
     /// The sha256 (hex) of the weight file and of the config that shapes the embeddings.
