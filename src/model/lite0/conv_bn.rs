@@ -28,9 +28,8 @@ pub(super) enum ConvKind {
 /// A convolution's weights with its batch norm folded in, ready for the fused kernels.
 #[derive(Clone, Debug)]
 enum Folded {
-    /// `(K + 1) × N`: the weights as a `K × N` matrix and the bias as the last row (the stem).
-    Matrix(Tensor),
-    /// A 1×1 convolution's `(K + 1) × N` matrix packed into panels of 16 output channels
+    /// A 1×1 convolution's (or the stem's im2col) `(K + 1) × N` matrix, the bias as the last
+    /// row, packed into panels of 16 output channels
     /// ([`pointwise::pack_panels`](super::pointwise::pack_panels)).
     Panels { panels: Tensor, out_channels: usize },
     /// `KH × KW × C` weights and a `C` bias.
@@ -285,15 +284,22 @@ impl ConvBn {
     fn forward_fused(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
         let folded = self.folded.get_or_fold(|| self.fold())?;
         match (self.kind, folded) {
-            (ConvKind::Stem { kernel, stride }, Folded::Matrix(matrix)) => {
+            (
+                ConvKind::Stem { kernel, stride },
+                Folded::Panels {
+                    panels,
+                    out_channels,
+                },
+            ) => {
                 let (n, _, h, w) = x.dims4()?;
                 let op = fused::DenseConv {
                     kernel,
                     stride,
                     padding: Padding2d::same(h, w, kernel, stride),
                     activation: self.activation,
+                    out_channels,
                 };
-                let y = x.contiguous()?.apply_op2_no_bwd(&matrix, &op)?;
+                let y = x.contiguous()?.apply_op2_no_bwd(&panels, &op)?;
                 y.reshape((n, h.div_ceil(stride), w.div_ceil(stride), ()))
             }
             (
@@ -386,9 +392,6 @@ impl ConvBn {
                 // out × in × KH × KW → (KH · KW · in) × out, rows in im2col order (ky, kx, in).
                 let matrix = scaled.permute((2, 3, 1, 0))?.reshape(((), out))?;
                 let packed = Tensor::cat(&[&matrix, &shift.reshape((1, out))?], 0)?;
-                if self.kind != ConvKind::Pointwise {
-                    return Ok(Folded::Matrix(packed.contiguous()?));
-                }
                 let k = packed.dim(0)? - 1;
                 let values = packed.flatten_all()?.to_vec1::<f32>()?;
                 let panels = pointwise::pack_panels(&values, k, out);

@@ -316,9 +316,9 @@ fn training_kernels_match_candle_ops_in_values_and_gradients() {
 #[test]
 fn stem_kernel_matches_candle_conv_on_every_instruction_set() {
     let dev = Device::Cpu;
-    // 56 output channels: three 16-lane blocks (a pair computed together with AVX-512, then
-    // one alone) and a tail; odd sizes for asymmetric padding.
-    let (n, c, h, w, k, s, out) = (2, 3, 11, 14, 3, 2, 56);
+    // 56 output channels: three 16-lane panels and a partial one; odd sizes for asymmetric
+    // padding, and bands of rows that end inside an image.
+    let (n, c, h, w, k, s, out) = (2, 3, 40, 201, 3, 2, 56);
     let x = Tensor::randn(0f32, 1.0, (n, c, h, w), &dev).unwrap();
     let weight = Tensor::randn(0f32, 1.0, (out, c, k, k), &dev).unwrap();
     let bias = Tensor::randn(0f32, 1.0, out, &dev).unwrap();
@@ -351,14 +351,14 @@ fn stem_kernel_matches_candle_conv_on_every_instruction_set() {
         stride: s,
         padding: p,
         activation: Activation::Relu6,
+        out_channels: out,
     };
     let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let ps = packed.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let panels = super::pointwise::pack_panels(&ps, k * k * c, out);
     for simd in crate::simd::Simd::available() {
-        let (got, shape) = op
-            .compute(simd, &xs, x.shape(), &ps, packed.shape())
-            .unwrap();
-        assert_eq!(shape.dims(), [n * 6 * 7, out]);
+        let (got, shape) = op.compute(simd, &xs, x.shape(), &panels).unwrap();
+        assert_eq!(shape.dims(), [n * 20 * 101, out]);
         let err = got
             .iter()
             .zip(&expected)
