@@ -254,7 +254,12 @@ unsafe fn run_tiles_body<V: F32x16>(ops: &Operands, rows: Range<usize>, panels: 
 /// each output line is then written whole while it is in cache, not a panel at a time.
 const STRIP_FLOATS: usize = 16 * 1024;
 
-/// Strips of rows, and in each the panels `NZ` at a time (the odd one alone).
+/// Strips of rows, and in each the panels `NZ` at a time (the odd one alone), the tiles of one
+/// group fetching the next group's weights as they go. In a pass the weights come from L3 or
+/// memory (the 7×7 layers' reach 1.6 MB, and 19 MB in all), and a group's first tile would
+/// otherwise wait on them: single-threaded with cold weights, a 49 × 192 · 192 × 1152
+/// product went from 145 to 202 GFLOP/s with the prefetch (Zen 5; 239 → 229 with hot
+/// weights), and whole passes on 2 cores by +1 % at batch 1 and +3 % at batch 32.
 ///
 /// # Safety
 /// As [`run_tiles_body`].
@@ -270,14 +275,16 @@ unsafe fn panel_pairs<V: F32x16, const R: usize, const NZ: usize>(
     while r < rows.end {
         let strip_rows = r..(r + strip).min(rows.end);
         let mut p = panels.start;
-        // SAFETY (all calls): the function's contract; `p + NZ ≤ panels.end`.
+        // SAFETY (all calls): the function's contract; `p + NZ ≤ panels.end`, and the
+        // next group's panels too.
         unsafe {
             while p + NZ <= panels.end {
-                row_tiles::<V, R, NZ>(ops, strip_rows.clone(), p);
+                let next = (p + 2 * NZ <= panels.end).then_some(p + NZ);
+                row_tiles::<V, R, NZ>(ops, strip_rows.clone(), p, next);
                 p += NZ;
             }
             while p < panels.end {
-                row_tiles::<V, R, 1>(ops, strip_rows.clone(), p);
+                row_tiles::<V, R, 1>(ops, strip_rows.clone(), p, None);
                 p += 1;
             }
         }
@@ -285,29 +292,35 @@ unsafe fn panel_pairs<V: F32x16, const R: usize, const NZ: usize>(
     }
 }
 
-/// Rows `R` at a time, then 4, then 1.
+/// Rows `R` at a time, then 4, then 1; with `next`, each tile also fetches panels
+/// `next..next + NZ` into the cache ahead of their turn.
 ///
 /// # Safety
-/// As [`run_tiles_body`], with panels `p..p + NZ` in range.
+/// As [`run_tiles_body`], with panels `p..p + NZ` (and `next..next + NZ`) in range.
 #[inline(always)]
 unsafe fn row_tiles<V: F32x16, const R: usize, const NZ: usize>(
     ops: &Operands,
     rows: Range<usize>,
     p: usize,
+    next: Option<usize>,
 ) {
+    // SAFETY: panel `q` is one of the product's panels (the function's contract).
+    let next = next.map_or(std::ptr::null(), |q| unsafe {
+        ops.panels.add(q * (ops.k + 1) * PANEL)
+    });
     let mut r = rows.start;
     // SAFETY (all calls): the function's contract; each tile's rows lie in `rows`.
     unsafe {
         while r + R <= rows.end {
-            tile::<V, R, NZ>(ops, r, p);
+            tile::<V, R, NZ>(ops, r, p, next);
             r += R;
         }
         while r + 4 <= rows.end {
-            tile::<V, 4, NZ>(ops, r, p);
+            tile::<V, 4, NZ>(ops, r, p, next);
             r += 4;
         }
         while r < rows.end {
-            tile::<V, 1, NZ>(ops, r, p);
+            tile::<V, 1, NZ>(ops, r, p, next);
             r += 1;
         }
     }
@@ -315,12 +328,19 @@ unsafe fn row_tiles<V: F32x16, const R: usize, const NZ: usize>(
 
 /// Rows `r..r + R` × panels `p..p + NZ`: accumulators start at the bias, take `K` steps of
 /// `NZ` weight loads and `R` broadcasts, and leave through the activation and the residual.
-/// The last panel's channels past `N` are computed (on zero weights) and not stored.
+/// The last panel's channels past `N` are computed (on zero weights) and not stored. Each
+/// step also prefetches the same line of the `NZ` panels at `next` (unless null).
 ///
 /// # Safety
-/// As [`run_tiles_body`], with rows `r..r + R` and panels `p..p + NZ` in range.
+/// As [`run_tiles_body`], with rows `r..r + R` and panels `p..p + NZ` in range, and `next`
+/// null or the start of `NZ` panels in range.
 #[inline(always)]
-unsafe fn tile<V: F32x16, const R: usize, const NZ: usize>(ops: &Operands, r: usize, p: usize) {
+unsafe fn tile<V: F32x16, const R: usize, const NZ: usize>(
+    ops: &Operands,
+    r: usize,
+    p: usize,
+    next: *const f32,
+) {
     let k = ops.k;
     let stride = (k + 1) * PANEL;
     // SAFETY (all blocks): every offset stays inside the buffers as `pointwise` checked
@@ -332,6 +352,11 @@ unsafe fn tile<V: F32x16, const R: usize, const NZ: usize>(ops: &Operands, r: us
         let mut acc = [bias; R];
         let x = ops.x.add(r * k);
         for kk in 0..k {
+            if !next.is_null() {
+                for j in 0..NZ {
+                    prefetch(next.add(j * stride + kk * PANEL));
+                }
+            }
             let wv: [V; NZ] = std::array::from_fn(|j| V::load(w.add(j * stride + kk * PANEL)));
             for (i, row) in acc.iter_mut().enumerate() {
                 let v = V::splat(*x.add(i * k + kk));
@@ -365,6 +390,19 @@ unsafe fn tile<V: F32x16, const R: usize, const NZ: usize>(ops: &Operands, r: us
             }
         }
     }
+}
+
+/// Asks for the cache line at `at` ahead of its use (nothing on other architectures).
+#[inline(always)]
+fn prefetch(at: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it reads nothing and faults on no address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 #[cfg(test)]
