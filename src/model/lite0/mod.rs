@@ -24,9 +24,10 @@
 //!   applied as each tile is stored (`pointwise.rs`); depthwise convolutions use the direct
 //!   kernel of [`super::depthwise`]; where a block's expanded map is large (over 1 MB per
 //!   image: the first blocks of stages 2 and 3), expansion and depthwise run fused, a band of
-//!   rows at a time in cache (`fused::expand_depthwise`); the stem is a direct convolution
-//!   from the channel-first input. Large batches run a few images at a time so that no
-//!   activation outgrows what glibc recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
+//!   rows at a time in cache (`fused::expand_depthwise`); the stem gathers the input values
+//!   under each output pixel from the channel-first input and runs the 1×1 kernel on them.
+//!   Large batches run a few images at a time so that no activation outgrows what glibc
+//!   recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
 //! * **Training, other devices, or [`Kernels::Candle`]**: the same graph from Candle's own
 //!   differentiable operations (batch statistics, dropout, drop-connect), except that on the
 //!   CPU with [`Kernels::Fused`] the depthwise convolutions still use the direct kernel (it
