@@ -231,7 +231,7 @@ pub(super) fn expand_depthwise_in_bands(
 /// [`pack_panels`](super::pointwise::pack_panels) does.
 ///
 /// It runs as a matrix product: each task copies the `KH·KW·C` input values under each of
-/// its output pixels (zeros in the padding) into a patch matrix that stays in the core's L1,
+/// its output pixels (zeros in the padding) into a patch matrix that stays in the core's cache,
 /// and hands it to the [`pointwise`](super::pointwise) kernel. A direct convolution of its
 /// own, 4 pixels × 32 channels at a time, ran the stem at 73 GFLOP/s on 2 Zen 5 cores (8 %
 /// of a batch-1 pass); the copy costs less than the register tile wins.

@@ -256,10 +256,11 @@ const STRIP_FLOATS: usize = 16 * 1024;
 
 /// Strips of rows, and in each the panels `NZ` at a time (the odd one alone), the tiles of one
 /// group fetching the next group's weights as they go. In a pass the weights come from L3 or
-/// memory (the 7×7 layers' reach 1.6 MB, and 19 MB in all), and a group's first tile would
-/// otherwise wait on them: single-threaded with cold weights, a 49 × 192 · 192 × 1152
-/// product went from 145 to 202 GFLOP/s with the prefetch (Zen 5; 239 → 229 with hot
-/// weights), and whole passes on 2 cores by +1 % at batch 1 and +3 % at batch 32.
+/// memory (a 7×7 layer's weights reach 1.6 MB, the network's 19 MB), and a group's first
+/// tile would otherwise wait on them: single-threaded with cold weights, a 49 × 192 ·
+/// 192 × 1152 product went from 145 to 202 GFLOP/s with the prefetch (Zen 5; 239 → 229 with
+/// hot weights), and whole passes on 2 cores by +1–2 % at batch 1 and +3–4 % at batch 32
+/// (ARCHITECTURE.md §13, finding 4).
 ///
 /// # Safety
 /// As [`run_tiles_body`].
