@@ -581,15 +581,16 @@ struct Rows<'a> {
 
 impl Rows<'_> {
     /// Every pixel of the row, `P` at a time, for a `K`-wide kernel with stride `S`, 16
-    /// channels at a time: each kernel row's `(P − 1)·S + K` input vectors are loaded once and
-    /// feed every output pixel whose window covers them (a 3-wide, stride-1 kernel over 8
-    /// pixels: 10 loads for 24 multiply-adds, where loading per tap takes 32). Input columns
+    /// channels at a time: with stride 1 each kernel row's `P − 1 + K` input vectors are
+    /// loaded once and feed every output pixel whose window covers them (a 3-wide kernel over
+    /// 8 pixels: 10 loads for 24 multiply-adds, where loading per tap takes 32). Input columns
     /// outside the image are the padding and are skipped, so the borders need no slower path:
     /// on a 7-wide map (Lite's last stage) every pixel is a border pixel. The last group ends
     /// at the row's end and may repeat pixels of the one before it (the same sums, stored
     /// again). Each pixel sums its taps in the order of [`Pixel::run`] and
     /// [`Rows::interior_any`], so all give the same bits. Returns false, doing nothing, when
-    /// the row is narrower than `P` pixels.
+    /// the row is narrower than `P` pixels or a group would skip more than two taps at either
+    /// end of its span (padding wider than "SAME" gives these kernels).
     ///
     /// # Safety
     /// `V`'s instruction set is available; the geometry's kernel width is `K` and its stride
@@ -606,20 +607,36 @@ impl Rows<'_> {
         let starts = (0..g.out_w / P)
             .map(|i| i * P)
             .chain((!g.out_w.is_multiple_of(P)).then_some(g.out_w - P));
-        for c0 in (0..full).step_by(LANES) {
-            // SAFETY (all blocks): the function's contract; every offset stays inside the
-            // buffers as `forward_row_body` checked them, the columns by `first..last`.
-            let b = unsafe { V::load(self.bias.as_ptr().add(c0)) };
-            for ox in starts.clone() {
-                // The window's taps `t` that fall on input columns: all of them inside the
-                // row, where a version without the test runs (with AVX2's 16 registers the
-                // test alone cost the 5-wide kernels 40 %).
-                let first = g.pad_left.saturating_sub(ox * S);
-                let last = (g.in_w + g.pad_left).saturating_sub(ox * S).min(span);
-                let acc = if first == 0 && last == span {
-                    unsafe { self.group::<V, K, S, P, false>(ox, c0, b, (first, last)) }
-                } else {
-                    unsafe { self.group::<V, K, S, P, true>(ox, c0, b, (first, last)) }
+        // The taps at the start and at the end of the group's span that fall outside the row.
+        let masks = |ox: usize| {
+            let first = g.pad_left.saturating_sub(ox * S);
+            let last = (g.in_w + g.pad_left).saturating_sub(ox * S).min(span);
+            (first, span - last.max(first))
+        };
+        if starts.clone().any(|ox| masks(ox).0 > 2 || masks(ox).1 > 2) {
+            return false;
+        }
+        for ox in starts {
+            let (skip, cut) = masks(ox);
+            for c0 in (0..full).step_by(LANES) {
+                // SAFETY (all blocks): the function's contract; every offset stays inside the
+                // buffers as `forward_row_body` checked them, the columns by the masks.
+                let b = unsafe { V::load(self.bias.as_ptr().add(c0)) };
+                // The masks as constants: the unrolled loops then hold no test (on 7- and
+                // 14-wide maps, where every group is at a border, tests on each tap cost half
+                // the time).
+                let acc = unsafe {
+                    match (skip, cut) {
+                        (0, 0) => self.group::<V, K, S, P, 0, 0>(ox, c0, b),
+                        (0, 1) => self.group::<V, K, S, P, 0, 1>(ox, c0, b),
+                        (0, 2) => self.group::<V, K, S, P, 0, 2>(ox, c0, b),
+                        (1, 0) => self.group::<V, K, S, P, 1, 0>(ox, c0, b),
+                        (1, 1) => self.group::<V, K, S, P, 1, 1>(ox, c0, b),
+                        (1, 2) => self.group::<V, K, S, P, 1, 2>(ox, c0, b),
+                        (2, 0) => self.group::<V, K, S, P, 2, 0>(ox, c0, b),
+                        (2, 1) => self.group::<V, K, S, P, 2, 1>(ox, c0, b),
+                        _ => self.group::<V, K, S, P, 2, 2>(ox, c0, b),
+                    }
                 };
                 unsafe { self.store(acc, ox, c0) };
             }
@@ -628,25 +645,25 @@ impl Rows<'_> {
     }
 
     /// Pixels `ox..ox + P`, channels `c0..c0 + 16` of [`Rows::groups`]: the accumulators,
-    /// from `bias`, over the window's taps `first..last` (only those when `MASKED`; all
-    /// `(P − 1)·S + K` otherwise).
+    /// from `bias`, over the window's taps but the first `SKIP` and the last `CUT` of the
+    /// group's `(P − 1)·S + K`.
     ///
     /// # Safety
-    /// As [`Rows::groups`]; the taps `first..last` of the pixels' windows fall on input
-    /// columns, and all do when not `MASKED`.
+    /// As [`Rows::groups`]; the taps `SKIP..span − CUT` of the pixels' windows fall on input
+    /// columns.
     #[inline(always)]
     unsafe fn group<
         V: F32x16,
         const K: usize,
         const S: usize,
         const P: usize,
-        const MASKED: bool,
+        const SKIP: usize,
+        const CUT: usize,
     >(
         &self,
         ox: usize,
         c0: usize,
         bias: V,
-        (first, last): (usize, usize),
     ) -> [V; P] {
         let g = self.g;
         let c = g.channels;
@@ -656,24 +673,28 @@ impl Rows<'_> {
             // SAFETY (all blocks): the function's contract.
             let row = unsafe { self.img.add(iy * g.in_w * c + c0) };
             let taps = unsafe { self.wts.add(ky * K * c + c0) };
-            let tap = |kx: usize| unsafe { V::load(taps.add(kx * c)) };
-            let w: [V; K] = std::array::from_fn(tap);
-            for t in 0..(P - 1) * S + K {
-                if MASKED && (t < first || t >= last) {
-                    continue;
+            let w: [V; K] = std::array::from_fn(|kx| unsafe { V::load(taps.add(kx * c)) });
+            if S == 2 {
+                // Stride 2: a span shares fewer loads (17 for 24 multiply-adds at 3 × 8), and
+                // loading per tap lets each load fold into its multiply-add (+1 % at batch 1,
+                // +2 % at batch 32 in alternating passes on Zen 5). Same order of taps.
+                for (j, a) in acc.iter_mut().enumerate() {
+                    for (kx, w) in w.iter().enumerate() {
+                        let t = j * S + kx;
+                        if t < SKIP || t + CUT >= (P - 1) * S + K {
+                            continue;
+                        }
+                        let v = unsafe { V::load(row.add((ox * S + t - g.pad_left) * c)) };
+                        *a = unsafe { v.mul_add(*w, *a) };
+                    }
                 }
+                continue;
+            }
+            for t in SKIP..(P - 1) * S + K - CUT {
                 let v = unsafe { V::load(row.add((ox * S + t - g.pad_left) * c)) };
                 for (j, a) in acc.iter_mut().enumerate() {
                     if t >= j * S && t - j * S < K {
-                        // With 16 registers, a masked group reads each weight where it is
-                        // used: kept in registers across the tests, they spilled (the 7-wide
-                        // maps at 40 GFLOP/s against 63 for one pixel at a time).
-                        let w = if MASKED && V::REGISTERS < 32 {
-                            tap(t - j * S)
-                        } else {
-                            w[t - j * S]
-                        };
-                        *a = unsafe { v.mul_add(w, *a) };
+                        *a = unsafe { v.mul_add(w[t - j * S], *a) };
                     }
                 }
             }
