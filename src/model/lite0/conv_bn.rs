@@ -341,38 +341,76 @@ impl ConvBn {
         }
     }
 
-    /// `depthwise(self(x))` in fused inference with the expanded map never whole
-    /// ([`fused::expand_depthwise`]): `self` is a block's expansion and `depthwise` its
-    /// depthwise convolution.
-    pub(super) fn expand_depthwise_fused(&self, depthwise: &ConvBn, x: &Tensor) -> Result<Tensor> {
-        let expand = self.folded.get_or_fold(|| self.fold())?;
+    /// A whole MBConv block in fused inference, a band of rows at a time
+    /// ([`fused::block`]): `project(depthwise(self(x))) [+ residual]`, where `self` is the
+    /// block's expansion, or the stem (then `x` is the channel-first image and the block has
+    /// no expansion of its own).
+    pub(super) fn block_fused(
+        &self,
+        depthwise: &ConvBn,
+        project: &ConvBn,
+        x: &Tensor,
+        residual: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let first = self.folded.get_or_fold(|| self.fold())?;
         let dw = depthwise.folded.get_or_fold(|| depthwise.fold())?;
-        match (self.kind, expand, depthwise.kind, dw) {
-            (
-                ConvKind::Pointwise,
-                Folded::Panels {
-                    panels,
-                    out_channels,
-                },
-                ConvKind::Depthwise { kernel, stride },
-                Folded::Depthwise { weight, bias },
-            ) if self.activation == Activation::Relu6
-                && depthwise.activation == Activation::Relu6 =>
-            {
-                let weights = fused::ExpandDepthwise {
-                    panels: &panels,
-                    expanded: out_channels,
-                    dw_weight: &weight,
-                    dw_bias: &bias,
+        let last = project.folded.get_or_fold(|| project.fold())?;
+        let (
+            Folded::Panels {
+                panels,
+                out_channels: expanded,
+            },
+            ConvKind::Depthwise { kernel, stride },
+            Folded::Depthwise { weight, bias },
+            ConvKind::Pointwise,
+            Folded::Panels {
+                panels: project_panels,
+                out_channels,
+            },
+        ) = (first, depthwise.kind, dw, project.kind, last)
+        else {
+            bail!(
+                "lite0: cannot fuse {:?}, {:?} and {:?} convolutions into a block",
+                self.kind,
+                depthwise.kind,
+                project.kind
+            )
+        };
+        let stem;
+        let expansion = match self.kind {
+            ConvKind::Pointwise => fused::Expansion::Pointwise {
+                panels: &panels,
+                activation: self.activation,
+            },
+            ConvKind::Stem { kernel, stride } => {
+                let (_, _, h, w) = x.dims4()?;
+                stem = fused::DenseConv {
                     kernel,
                     stride,
+                    padding: Padding2d::same(h, w, kernel, stride),
+                    activation: self.activation,
+                    out_channels: expanded,
                 };
-                fused::expand_depthwise(x, &weights)
+                fused::Expansion::Stem {
+                    conv: &stem,
+                    panels: &panels,
+                }
             }
-            (kind, _, dw_kind, _) => {
-                bail!("lite0: cannot fuse a {kind:?} convolution into a {dw_kind:?} one")
-            }
-        }
+            ConvKind::Depthwise { .. } => bail!("lite0: a block cannot expand depthwise"),
+        };
+        let weights = fused::Block {
+            expansion,
+            expanded,
+            dw_weight: &weight,
+            dw_bias: &bias,
+            dw_activation: depthwise.activation,
+            kernel,
+            stride,
+            project: &project_panels,
+            out_channels,
+            project_activation: project.activation,
+        };
+        fused::block(x, &weights, residual)
     }
 
     /// Folds batch norm into the convolution: `w' = w · γ/√(σ² + ε)`,

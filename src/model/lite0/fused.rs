@@ -1,6 +1,6 @@
 //! The inference-only CPU ops besides the depthwise one: 1×1 convolutions (Candle's side of
-//! the [`pointwise`](super::pointwise) kernel), expand → depthwise fused, and the stem's
-//! convolution as a product of gathered patches.
+//! the [`pointwise`](super::pointwise) kernel), whole MBConv blocks fused a band of rows at a
+//! time, and the stem's convolution as a product of gathered patches.
 
 use candle_core::bail;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
@@ -120,108 +120,190 @@ impl CustomOp3 for Pointwise {
     }
 }
 
-/// Expanded activations per image above which an MBConv block runs expand → depthwise fused
-/// ([`expand_depthwise`]): the first blocks of stages 2 and 3 at 224 px (4.8 and 1.8 MB).
+/// Expanded activations per image above which an MBConv block runs fused, a band of rows at a
+/// time ([`block`]): at 224 px the first block with the stem (1.6 MB of stem output) and the
+/// first blocks of stages 2 and 3 (4.8 and 1.8 MB).
 pub(super) const FUSE_EXPANDED_BYTES: usize = 1 << 20;
 
-/// Input rows a fused band may expand at once (512 KiB of expanded floats: half a core's L2).
+/// Expanded floats a band may hold (512 KiB: half a core's L2; its depthwise output, a
+/// quarter of that or less, shares the rest).
 const BAND_FLOATS: usize = 128 * 1024;
 
-/// The weights of a fused expand → depthwise pass: the expansion's packed panels and the
-/// depthwise `k × k × C` weights and bias, all with batch norm folded in.
-pub(super) struct ExpandDepthwise<'a> {
-    pub panels: &'a Tensor,
+/// Where a fused block's expanded rows come from.
+pub(super) enum Expansion<'a> {
+    /// A 1×1 convolution of the channels-last block input (`N × H × W × C_in`): its packed
+    /// panels and activation.
+    Pointwise {
+        panels: &'a Tensor,
+        activation: Activation,
+    },
+    /// The stem, for a block without an expansion of its own: a dense convolution of the
+    /// channel-first image (`N × C × H × W`) and its packed panels.
+    Stem {
+        conv: &'a DenseConv,
+        panels: &'a Tensor,
+    },
+}
+
+/// A fused MBConv block's weights, batch norm folded in: how its expanded rows are made, the
+/// depthwise `k × k × E` weights and bias, and the projection's packed panels.
+pub(super) struct Block<'a> {
+    pub expansion: Expansion<'a>,
+    /// Channels of the expanded map (`E`).
     pub expanded: usize,
     pub dw_weight: &'a Tensor,
     pub dw_bias: &'a Tensor,
+    pub dw_activation: Activation,
     pub kernel: usize,
     pub stride: usize,
+    pub project: &'a Tensor,
+    pub out_channels: usize,
+    pub project_activation: Activation,
 }
 
-/// `relu6(depthwise(relu6(x · W_expand + b)))` for channels-last `x` (`N × H × W × C_in`),
-/// without the expanded map ever existing whole: each task expands the input rows one band of
-/// output rows reads into a buffer that stays in the core's cache, then runs the depthwise
-/// convolution on it. The big early maps (112×112×96 per image) otherwise go to memory and
-/// back between the two layers. Neighbouring bands expand their shared rows twice (a few
-/// per cent more multiply-adds); the results are the same as the two layers apart.
-pub(super) fn expand_depthwise(x: &Tensor, w: &ExpandDepthwise<'_>) -> Result<Tensor> {
-    expand_depthwise_in_bands(x, w, BAND_FLOATS)
+/// A whole MBConv block, `project(depthwise(expand(x))) [+ residual]`, channels-last out,
+/// without its expanded or depthwise maps ever existing whole: each task makes the expanded
+/// rows that one band of output rows reads into a buffer that stays in the core's cache, runs
+/// the depthwise convolution on them into a second, smaller one, and projects that into the
+/// band's output rows, adding the residual's. The big early maps (the stem's 112×112×32 per
+/// image, stage 2's 112×112×96) otherwise go to memory and back twice. Neighbouring bands
+/// expand their shared rows twice (a few per cent more multiply-adds); the results are the
+/// same bits as the layers apart.
+pub(super) fn block(x: &Tensor, w: &Block<'_>, residual: Option<&Tensor>) -> Result<Tensor> {
+    block_in_bands(x, w, residual, BAND_FLOATS)
 }
 
-/// [`expand_depthwise`] with bands of at most `band_floats` expanded input floats (at least
-/// one row of output per band).
-pub(super) fn expand_depthwise_in_bands(
+/// [`block`] with bands of at most `band_floats` expanded floats (at least one output row).
+pub(super) fn block_in_bands(
     x: &Tensor,
-    w: &ExpandDepthwise<'_>,
+    w: &Block<'_>,
+    residual: Option<&Tensor>,
     band_floats: usize,
 ) -> Result<Tensor> {
-    let (n, h, wd, cin) = x.dims4()?;
-    let (k, s, ce) = (w.kernel, w.stride.max(1), w.expanded);
+    let x = x.contiguous()?;
+    // The expanded map's size, the input floats per image and per expanded row, the
+    // expansion's reduction depth and the stem's patch geometry.
+    let (n, (h, wd), image_len, depth, stem) = match w.expansion {
+        Expansion::Pointwise { .. } => {
+            let (n, h, wd, c) = x.dims4()?;
+            (n, (h, wd), h * wd * c, c, None)
+        }
+        Expansion::Stem { conv, .. } => {
+            let (n, c, ih, iw) = x.dims4()?;
+            let patches = conv.patches(c, ih, iw)?;
+            let size = (patches.out_h, patches.out_w);
+            (n, size, c * ih * iw, patches.depth(), Some(patches))
+        }
+    };
+    let (k, s, ce, co) = (w.kernel, w.stride.max(1), w.expanded, w.out_channels);
     let padding = Padding2d::same(h, wd, k, s);
     let (ho, wo) = (h.div_ceil(s), wd.div_ceil(s));
-    let x = x.contiguous()?;
+    if let Some(r) = residual
+        && r.dims() != [n, ho, wo, co]
+    {
+        bail!(
+            "lite0 fused block: a {:?} residual for a {:?} output",
+            r.dims(),
+            [n, ho, wo, co]
+        )
+    }
+    let residual = residual.map(Tensor::contiguous).transpose()?;
+    let (expansion_panels, expansion_activation) = match w.expansion {
+        Expansion::Pointwise { panels, activation } => (panels, activation),
+        Expansion::Stem { conv, panels } => (panels, conv.activation),
+    };
+    let mut tensors = vec![&x, expansion_panels, w.dw_weight, w.dw_bias, w.project];
+    tensors.extend(residual.as_ref());
     let simd = Simd::detect();
-    let out = with_cpu_f32(&[&x, w.panels, w.dw_weight, w.dw_bias], |t| {
-        let (xs, panels, dw_weight, dw_bias) = (t[0], t[1], t[2], t[3]);
-        if panels.len() != panel_count(ce) * (cin + 1) * PANEL
+    let threads = rayon::current_num_threads().max(1);
+    let out = with_cpu_f32(&tensors, |t| {
+        let (xs, expand_panels, dw_weight, dw_bias, project_panels) =
+            (t[0], t[1], t[2], t[3], t[4]);
+        let residual = t.get(5).copied();
+        if expand_panels.len() != panel_count(ce) * (depth + 1) * PANEL
             || dw_weight.len() != k * k * ce
             || dw_bias.len() != ce
+            || project_panels.len() != panel_count(co) * (ce + 1) * PANEL
         {
-            bail!("lite0 expand → depthwise: weights do not match {cin} → {ce} channels")
+            bail!("lite0 fused block: weights do not match {depth} → {ce} → {co} channels")
         }
         let expand = kernel::Packed {
-            panels,
-            k: cin,
+            panels: expand_panels,
+            k: depth,
             n: ce,
-            activation: Activation::Relu6,
+            activation: expansion_activation,
         };
         let depthwise = FusedLayer {
             weight: dw_weight,
             bias: dw_bias,
-            activation: Activation::Relu6,
+            activation: w.dw_activation,
+        };
+        let project = kernel::Packed {
+            panels: project_panels,
+            k: ce,
+            n: co,
+            activation: w.project_activation,
         };
         let in_row = wd * ce;
-        let band = ((band_floats / in_row.max(1)).saturating_sub(k) / s + 1).max(1);
-        let len = n * ho * wo * ce;
-        let mut out = Vec::with_capacity(len);
-        if len > 0 {
-            out.spare_capacity_mut()[..len]
-                .par_chunks_mut(ho * wo * ce)
-                .enumerate()
-                .for_each(|(image, out)| {
-                    let input = &xs[image * h * wd * cin..][..h * wd * cin];
-                    out.par_chunks_mut(band * wo * ce)
-                        .enumerate()
-                        .for_each(|(b, out)| {
-                            let rows = b * band..(b * band + band).min(ho);
-                            // The input rows these output rows read, within the image.
-                            let first = (rows.start * s).saturating_sub(padding.top);
-                            let last = ((rows.end - 1) * s + k).saturating_sub(padding.top).min(h);
-                            let mut expanded = Vec::with_capacity((last - first) * in_row);
-                            let slots =
-                                &mut expanded.spare_capacity_mut()[..(last - first) * in_row];
-                            let x = &input[first * wd * cin..last * wd * cin];
-                            kernel::pointwise_here(simd, expand, x, slots);
-                            // SAFETY: `pointwise_here` wrote every element of `slots`.
-                            unsafe { expanded.set_len((last - first) * in_row) };
-                            crate::model::depthwise::forward_band(
-                                simd,
-                                (h, wd, ce),
-                                (k, s, padding),
-                                &expanded,
-                                first,
-                                &depthwise,
-                                rows,
-                                out,
-                            );
-                        });
-                });
+        let tallest = ((band_floats / in_row.max(1)).saturating_sub(k) / s + 1).max(1);
+        // Fewer images than threads: a multiple of the thread count of bands per image, so
+        // that each thread gets the same share of rows.
+        let mut count = ho.div_ceil(tallest);
+        if n < threads {
+            count = count.div_ceil(threads) * threads;
         }
-        // SAFETY: every image's every band of output rows was written by `forward_band`.
+        let count = count.clamp(1, ho.max(1));
+        let len = n * ho * wo * co;
+        let mut out = Vec::with_capacity(len);
+        let mut bands = Vec::with_capacity(n * count);
+        let mut rest = &mut out.spare_capacity_mut()[..len];
+        for image in (0..n).filter(|_| len > 0) {
+            for b in 0..count {
+                let rows = b * ho / count..(b + 1) * ho / count;
+                let (band, tail) = rest.split_at_mut(rows.len() * wo * co);
+                bands.push((image, rows, band));
+                rest = tail;
+            }
+        }
+        bands.into_par_iter().for_each(|(image, rows, out)| {
+            let input = &xs[image * image_len..][..image_len];
+            // The expanded rows these output rows read, within the image.
+            let first = (rows.start * s).saturating_sub(padding.top);
+            let last = ((rows.end - 1) * s + k).saturating_sub(padding.top).min(h);
+            let mut expanded = Vec::with_capacity((last - first) * in_row);
+            let slots = &mut expanded.spare_capacity_mut()[..(last - first) * in_row];
+            match &stem {
+                None => {
+                    let x = &input[first * wd * depth..last * wd * depth];
+                    kernel::pointwise_here(simd, expand, x, None, slots);
+                }
+                Some(patches) => patches.convolve(simd, expand, input, first..last, slots),
+            }
+            // SAFETY: `pointwise_here` and `convolve` wrote every element of `slots`.
+            unsafe { expanded.set_len((last - first) * in_row) };
+            let filtered_len = rows.len() * wo * ce;
+            let mut filtered = Vec::with_capacity(filtered_len);
+            crate::model::depthwise::forward_band(
+                simd,
+                (h, wd, ce),
+                (k, s, padding),
+                &expanded,
+                first,
+                &depthwise,
+                rows.clone(),
+                &mut filtered.spare_capacity_mut()[..filtered_len],
+            );
+            // SAFETY: `forward_band` wrote every element of its output rows.
+            unsafe { filtered.set_len(filtered_len) };
+            let skip = residual.map(|r| &r[(image * ho + rows.start) * wo * co..][..out.len()]);
+            kernel::pointwise_here(simd, project, &filtered, skip, out);
+        });
+        // SAFETY: the bands cover every output row of every image, and each band's
+        // `pointwise_here` wrote all of its elements.
         unsafe { out.set_len(len) };
         Ok(out)
     })?;
-    Tensor::from_vec(out, (n, ho, wo, ce), x.device())
+    Tensor::from_vec(out, (n, ho, wo, co), x.device())
 }
 
 /// A dense k×k convolution from a channel-first image to channels-last rows, with the
@@ -243,7 +325,7 @@ pub(super) struct DenseConv {
     pub out_channels: usize,
 }
 
-/// Patch floats a task gathers at once (40 KiB: three 112-pixel rows of the 3×3×3 stem).
+/// Patch floats gathered at once (40 KiB: three 112-pixel rows of the 3×3×3 stem).
 const PATCH_FLOATS: usize = 10 * 1024;
 
 impl CustomOp2 for DenseConv {
@@ -266,6 +348,27 @@ impl CustomOp2 for DenseConv {
 }
 
 impl DenseConv {
+    /// Where the convolution of a `c × h × w` image reads, and its output size.
+    pub(super) fn patches(&self, c: usize, h: usize, w: usize) -> Result<Patches> {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let padded_h = h + p.top + p.bottom;
+        let padded_w = w + p.left + p.right;
+        if s == 0 || k == 0 || padded_h < k || padded_w < k {
+            bail!("lite0 dense conv: {h}×{w} input too small for a {k}×{k} kernel")
+        }
+        Ok(Patches {
+            c,
+            h,
+            w,
+            kernel: k,
+            stride: s,
+            pad_top: p.top,
+            pad_left: p.left,
+            out_h: (padded_h - k) / s + 1,
+            out_w: (padded_w - k) / s + 1,
+        })
+    }
+
     /// The convolution of contiguous `x` with `panels`, on the instruction set `simd`.
     pub(super) fn compute(
         &self,
@@ -275,32 +378,20 @@ impl DenseConv {
         panels: &[f32],
     ) -> Result<(Vec<f32>, Shape)> {
         let (n, c, h, w) = x_shape.dims4()?;
-        let (k, s, p, out_c) = (self.kernel, self.stride, self.padding, self.out_channels);
-        let depth = k * k * c;
+        let out_c = self.out_channels;
+        let patches = self.patches(c, h, w)?;
+        let (depth, out_h, out_w) = (patches.depth(), patches.out_h, patches.out_w);
         if x.len() != n * c * h * w || panels.len() != panel_count(out_c) * (depth + 1) * PANEL {
-            bail!("lite0 dense conv: {c} channels, {k}×{k} kernel, {out_c} outputs")
+            bail!(
+                "lite0 dense conv: {c} channels, {k}×{k} kernel, {out_c} outputs",
+                k = self.kernel
+            )
         }
-        let padded_h = h + p.top + p.bottom;
-        let padded_w = w + p.left + p.right;
-        if s == 0 || k == 0 || padded_h < k || padded_w < k {
-            bail!("lite0 dense conv: {h}×{w} input too small for a {k}×{k} kernel")
-        }
-        let (out_h, out_w) = ((padded_h - k) / s + 1, (padded_w - k) / s + 1);
         let layer = kernel::Packed {
             panels,
             k: depth,
             n: out_c,
             activation: self.activation,
-        };
-        let patches = Patches {
-            c,
-            h,
-            w,
-            kernel: k,
-            stride: s,
-            pad_top: p.top,
-            pad_left: p.left,
-            out_w,
         };
         let band = (PATCH_FLOATS / (out_w * depth).max(1)).clamp(1, out_h.max(1));
         let len = n * out_h * out_w * out_c;
@@ -315,20 +406,18 @@ impl DenseConv {
                         .enumerate()
                         .for_each(|(i, out)| {
                             let rows = i * band..(i * band + band).min(out_h);
-                            let mut matrix = vec![0f32; rows.len() * out_w * depth];
-                            patches.gather(image, rows, &mut matrix);
-                            kernel::pointwise_here(simd, layer, &matrix, out);
+                            patches.convolve(simd, layer, image, rows, out);
                         });
                 });
         }
-        // SAFETY: `pointwise_here` wrote every element of every band of every image.
+        // SAFETY: `convolve` wrote every element of every band of every image.
         unsafe { out.set_len(len) };
         Ok((out, Shape::from((n * out_h * out_w, out_c))))
     }
 }
 
 /// Where a [`DenseConv`]'s output pixels read: the patch matrix's geometry.
-struct Patches {
+pub(super) struct Patches {
     c: usize,
     h: usize,
     w: usize,
@@ -336,10 +425,40 @@ struct Patches {
     stride: usize,
     pad_top: usize,
     pad_left: usize,
+    out_h: usize,
     out_w: usize,
 }
 
 impl Patches {
+    /// Values under one output pixel: the product's reduction depth.
+    fn depth(&self) -> usize {
+        self.kernel * self.kernel * self.c
+    }
+
+    /// Output rows `rows` of the channel-first `image` through `layer` into `out` (their
+    /// `rows.len() · out_w · layer.n` floats), a few rows of gathered patches at a time, on the
+    /// calling thread.
+    fn convolve(
+        &self,
+        simd: Simd,
+        layer: kernel::Packed<'_>,
+        image: &[f32],
+        rows: std::ops::Range<usize>,
+        out: &mut [std::mem::MaybeUninit<f32>],
+    ) {
+        let line = self.out_w * self.depth();
+        let step = (PATCH_FLOATS / line.max(1)).clamp(1, rows.len().max(1));
+        let mut matrix = vec![0f32; step * line];
+        let chunks = out.chunks_mut((step * self.out_w * layer.n).max(1));
+        for (start, out) in rows.clone().step_by(step).zip(chunks) {
+            let end = (start + step).min(rows.end);
+            let matrix = &mut matrix[..(end - start) * line];
+            matrix.fill(0.0);
+            self.gather(image, start..end, matrix);
+            kernel::pointwise_here(simd, layer, matrix, None, out);
+        }
+    }
+
     /// Fills `matrix` (zeroed) with one row per output pixel of `rows`: the `k·k·c` input
     /// values under it in `(ky, kx, c)` order, left at zero where the window lies in the
     /// padding.

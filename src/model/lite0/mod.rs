@@ -23,9 +23,10 @@
 //!   convolutions are register-tiled matrix products with bias, ReLU6 and the residual
 //!   applied as each tile is stored (`pointwise.rs`); depthwise convolutions use the direct
 //!   kernel of [`super::depthwise`]; where a block's expanded map is large (over 1 MB per
-//!   image: the first blocks of stages 2 and 3), expansion and depthwise run fused, a band of
-//!   rows at a time in cache (`fused::expand_depthwise`); the stem gathers the input values
-//!   under each output pixel from the channel-first input and runs the 1×1 kernel on them.
+//!   image: the first block with the stem, and the first blocks of stages 2 and 3), the
+//!   whole block runs fused, a band of rows at a time in cache (`fused::block`); the stem
+//!   gathers the input values under each output pixel from the channel-first input and runs
+//!   the 1×1 kernel on them.
 //!   Large batches run a few images at a time so that no activation outgrows what glibc
 //!   recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
 //! * **Training, other devices, or [`Kernels::Candle`]**: the same graph from Candle's own
@@ -452,22 +453,35 @@ impl MbConv {
 
     /// `x` and the result are channels-last.
     fn forward(&self, x: &Tensor, run: Run) -> Result<Tensor> {
+        let skip = self
+            .config
+            .has_skip()
+            .then_some((x, self.config.drop_connect));
         let h = match &self.expand {
             Some(expand)
                 if run.fused() && self.expanded_bytes(x)? >= fused::FUSE_EXPANDED_BYTES =>
             {
-                expand.expand_depthwise_fused(&self.depthwise, x)?
+                let residual = skip.map(|(x, _)| x);
+                return expand.block_fused(&self.depthwise, &self.project, x, residual);
             }
             Some(expand) => self
                 .depthwise
                 .forward(&expand.forward(x, run, None)?, run, None)?,
             None => self.depthwise.forward(x, run, None)?,
         };
-        let skip = self
-            .config
-            .has_skip()
-            .then_some((x, self.config.drop_connect));
         self.project.forward(&h, run, skip)
+    }
+
+    /// Whether fused inference runs this block together with the stem, from the image batch
+    /// `x` ([`ConvBn::block_fused`]): a first block without an expansion or a skip, whose input
+    /// (the stem's output, stride 2) is as large as [`Block::forward`] fuses.
+    fn fuses_with_stem(&self, x: &Tensor, run: Run) -> Result<bool> {
+        let (_, _, h, w) = x.dims4()?;
+        let bytes = h.div_ceil(2) * w.div_ceil(2) * self.config.in_channels * size_of::<f32>();
+        Ok(run.fused()
+            && self.expand.is_none()
+            && !self.config.has_skip()
+            && bytes >= fused::FUSE_EXPANDED_BYTES)
     }
 }
 
@@ -633,8 +647,16 @@ impl Lite0 {
 
     /// The stem and blocks `..end` on the image batch `x`: a channels-last map.
     fn front(&self, x: &Tensor, run: Run, end: usize) -> Result<Tensor> {
-        let mut h = self.stem.forward(x, run, None)?;
-        for block in &self.blocks[..end] {
+        let mut blocks = self.blocks[..end].iter();
+        let mut h = match blocks.as_slice().first() {
+            Some(first) if first.fuses_with_stem(x, run)? => {
+                blocks.next();
+                self.stem
+                    .block_fused(&first.depthwise, &first.project, x, None)?
+            }
+            _ => self.stem.forward(x, run, None)?,
+        };
+        for block in blocks {
             h = block.forward(&h, run)?;
         }
         Ok(h)

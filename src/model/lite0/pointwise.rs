@@ -103,14 +103,15 @@ pub(crate) fn pointwise(
 }
 
 /// [`pointwise`] on the calling thread alone: for a caller that is already one of several
-/// parallel tasks (the fused expand → depthwise bands).
+/// parallel tasks (the bands of a fused block, the stem's bands).
 pub(crate) fn pointwise_here(
     simd: Simd,
     layer: Packed<'_>,
     x: &[f32],
+    residual: Option<&[f32]>,
     out: &mut [std::mem::MaybeUninit<f32>],
 ) {
-    product(simd, layer, x, None, out, 1)
+    product(simd, layer, x, residual, out, 1)
 }
 
 fn product(

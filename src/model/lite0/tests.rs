@@ -482,57 +482,119 @@ fn lite0_counts_the_multiply_adds_of_the_published_network() {
     assert!(Lite0Config::lite2().multiply_adds(260) > 2 * macs);
 }
 
+/// Packed panels of a random `(K + 1) × N` matrix (the bias its last row).
+fn random_panels(k: usize, n: usize, dev: &Device) -> Tensor {
+    let matrix = Tensor::randn(0f32, 0.5, (k + 1, n), dev).unwrap();
+    let values = matrix.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    Tensor::from_vec(
+        pointwise::pack_panels(&values, k, n),
+        (pointwise::panel_count(n), k + 1, pointwise::PANEL),
+        dev,
+    )
+    .unwrap()
+}
+
 #[test]
-fn fused_expand_depthwise_gives_the_same_bits_as_the_two_layers() {
+fn a_fused_block_gives_the_same_bits_as_its_layers_apart() {
     use crate::model::depthwise::{Activation, DepthwiseConv2d, Padding2d};
     let dev = Device::Cpu;
-    // Bands of one or a few output rows, the whole map in one band, strides 1 and 2, both
-    // kernel sizes, odd sizes and a channel count that is not a multiple of 16.
-    for (h, w, cin, ce, kernel, stride) in [
-        (13, 11, 16, 96, 3, 2),
-        (9, 14, 24, 40, 5, 1),
-        (8, 8, 8, 48, 5, 2),
-    ] {
-        let x = Tensor::randn(0f32, 1.0, (2, h, w, cin), &dev).unwrap();
-        let matrix = Tensor::randn(0f32, 0.5, (cin + 1, ce), &dev).unwrap();
-        let values = matrix.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let panels = Tensor::from_vec(
-            pointwise::pack_panels(&values, cin, ce),
-            (pointwise::panel_count(ce), cin + 1, pointwise::PANEL),
-            &dev,
-        )
-        .unwrap();
+    let to_vec = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    // Bands of one or a few output rows and the whole map in one band, strides 1 and 2, both
+    // kernel sizes, odd sizes, channel counts that are not multiples of 16, with and without
+    // the residual; the expansion a 1×1 convolution or the stem (a 3×3 stride-2 convolution
+    // of a channel-first image); one image (its bands shared by the threads) and two.
+    let cases = [
+        (false, 13, 11, 16, 96, 24, 3, 2, false),
+        (false, 9, 14, 24, 40, 24, 5, 1, true),
+        (false, 8, 8, 8, 48, 20, 5, 2, false),
+        (true, 17, 30, 3, 32, 16, 3, 1, false),
+        (true, 12, 9, 3, 24, 24, 3, 1, true),
+    ];
+    for (n, (stem, h, w, cin, ce, cout, kernel, stride, skip)) in
+        cases.into_iter().flat_map(|case| [(1, case), (2, case)])
+    {
+        let x = if stem {
+            Tensor::randn(0f32, 1.0, (n, cin, h, w), &dev).unwrap()
+        } else {
+            Tensor::randn(0f32, 1.0, (n, h, w, cin), &dev).unwrap()
+        };
+        let depth = if stem { 9 * cin } else { cin };
+        let expand_panels = random_panels(depth, ce, &dev);
+        let project_panels = random_panels(ce, cout, &dev);
         let dw_weight = Tensor::randn(0f32, 0.5, (kernel, kernel, ce), &dev).unwrap();
         let dw_bias = Tensor::randn(0f32, 0.5, ce, &dev).unwrap();
-        let rows = x.reshape((2 * h * w, cin)).unwrap();
-        let expanded = fused::pointwise(&rows, &panels, ce, Activation::Relu6, None)
-            .unwrap()
-            .reshape((2, h, w, ce))
-            .unwrap();
+        let conv = fused::DenseConv {
+            kernel: 3,
+            stride: 2,
+            padding: Padding2d::same(h, w, 3, 2),
+            activation: Activation::Relu6,
+            out_channels: ce,
+        };
+        // The layers apart.
+        let expanded = if stem {
+            let (eh, ew) = (h.div_ceil(2), w.div_ceil(2));
+            x.apply_op2_no_bwd(&expand_panels, &conv)
+                .unwrap()
+                .reshape((n, eh, ew, ce))
+                .unwrap()
+        } else {
+            let rows = x.reshape((n * h * w, cin)).unwrap();
+            fused::pointwise(&rows, &expand_panels, ce, Activation::Relu6, None)
+                .unwrap()
+                .reshape((n, h, w, ce))
+                .unwrap()
+        };
+        let (_, eh, ew, _) = expanded.dims4().unwrap();
         let op = DepthwiseConv2d {
             stride,
-            padding: Padding2d::same(h, w, kernel, stride),
+            padding: Padding2d::same(eh, ew, kernel, stride),
             activation: Activation::Relu6,
         };
-        let want = op.forward(&expanded, &dw_weight, &dw_bias).unwrap();
-        let weights = fused::ExpandDepthwise {
-            panels: &panels,
+        let filtered = op.forward(&expanded, &dw_weight, &dw_bias).unwrap();
+        let (_, oh, ow, _) = filtered.dims4().unwrap();
+        let residual = skip.then(|| Tensor::randn(0f32, 1.0, (n, oh, ow, cout), &dev).unwrap());
+        let want = fused::pointwise(
+            &filtered.reshape((n * oh * ow, ce)).unwrap(),
+            &project_panels,
+            cout,
+            Activation::Identity,
+            residual
+                .as_ref()
+                .map(|r| r.reshape((n * oh * ow, cout)).unwrap())
+                .as_ref(),
+        )
+        .unwrap();
+        // Fused.
+        let expansion = if stem {
+            fused::Expansion::Stem {
+                conv: &conv,
+                panels: &expand_panels,
+            }
+        } else {
+            fused::Expansion::Pointwise {
+                panels: &expand_panels,
+                activation: Activation::Relu6,
+            }
+        };
+        let weights = fused::Block {
+            expansion,
             expanded: ce,
             dw_weight: &dw_weight,
             dw_bias: &dw_bias,
+            dw_activation: Activation::Relu6,
             kernel,
             stride,
+            project: &project_panels,
+            out_channels: cout,
+            project_activation: Activation::Identity,
         };
-        for band_floats in [1, 3 * w * ce, 1 << 30] {
-            let got = fused::expand_depthwise_in_bands(&x, &weights, band_floats).unwrap();
-            assert_eq!(got.dims(), want.dims());
-            let (got, want) = (
-                got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                want.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            );
+        for band_floats in [1, 3 * ew * ce, 1 << 30] {
+            let got = fused::block_in_bands(&x, &weights, residual.as_ref(), band_floats).unwrap();
+            assert_eq!(got.dims(), [n, oh, ow, cout]);
             assert!(
-                got == want,
-                "{h}×{w}, {cin} → {ce}, k{kernel} s{stride}, bands of {band_floats} floats"
+                to_vec(&got) == to_vec(&want),
+                "{n} images, stem {stem}, {h}×{w}, {cin} → {ce} → {cout}, k{kernel} s{stride}, \
+                 bands of {band_floats} floats"
             );
         }
     }
@@ -541,7 +603,7 @@ fn fused_expand_depthwise_gives_the_same_bits_as_the_two_layers() {
 #[test]
 fn a_batch_gives_each_image_the_same_bits_as_alone() {
     // Five images: with two or more threads, one image per task; then each image alone. At
-    // 150 px the first blocks of stage 2 run expand → depthwise fused too.
+    // 150 px the first blocks of stage 2 run fused too.
     let dev = Device::Cpu;
     let cfg = Lite0Config::lite0();
     let vb = VarBuilder::from_tensors(random_weights(&cfg, &dev), DType::F32, &dev);
