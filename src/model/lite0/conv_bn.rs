@@ -28,7 +28,7 @@ pub(super) enum ConvKind {
 /// A convolution's weights with its batch norm folded in, ready for the fused kernels.
 #[derive(Clone, Debug)]
 enum Folded {
-    /// A 1×1 convolution's (or the stem's im2col) `(K + 1) × N` matrix, the bias as the last
+    /// A 1×1 convolution's (or the stem's patch) `(K + 1) × N` matrix, the bias as the last
     /// row, packed into panels of 16 output channels
     /// ([`pointwise::pack_panels`](super::pointwise::pack_panels)).
     Panels { panels: Tensor, out_channels: usize },
@@ -427,8 +427,9 @@ impl ConvBn {
         let scaled = weight.broadcast_mul(&scale.reshape((out, 1, 1, 1))?)?;
         match self.kind {
             ConvKind::Stem { .. } | ConvKind::Pointwise => {
-                // out × in × KH × KW → (KH · KW · in) × out, rows in im2col order (ky, kx, in).
-                let matrix = scaled.permute((2, 3, 1, 0))?.reshape(((), out))?;
+                // out × in × KH × KW → (in · KH · KW) × out, rows in the stem's patch order
+                // (in, ky, kx): each of a window's rows is then a run of an image row.
+                let matrix = scaled.permute((1, 2, 3, 0))?.reshape(((), out))?;
                 let packed = Tensor::cat(&[&matrix, &shift.reshape((1, out))?], 0)?;
                 let k = packed.dim(0)? - 1;
                 let values = packed.flatten_all()?.to_vec1::<f32>()?;

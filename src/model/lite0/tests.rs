@@ -341,7 +341,7 @@ fn stem_kernel_matches_candle_conv_on_every_instruction_set() {
         .to_vec1::<f32>()
         .unwrap();
     let matrix = weight
-        .permute((2, 3, 1, 0))
+        .permute((1, 2, 3, 0))
         .unwrap()
         .reshape(((), out))
         .unwrap();
