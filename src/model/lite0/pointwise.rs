@@ -294,8 +294,9 @@ unsafe fn panel_pairs<V: F32x16, const R: usize, const NZ: usize>(
     }
 }
 
-/// Rows `R` at a time, then 4, then 1; with `next`, each tile also fetches panels
-/// `next..next + NZ` into the cache ahead of their turn.
+/// Rows `R` at a time, the last `R + rest` of them (`0 < rest < R`) as two tiles of about
+/// equal height, and fewer than `R` rows as one tile; with `next`, each tile also fetches
+/// panels `next..next + NZ` into the cache ahead of their turn.
 ///
 /// # Safety
 /// As [`run_tiles_body`], with panels `p..p + NZ` (and `next..next + NZ`) in range.
@@ -311,19 +312,59 @@ unsafe fn row_tiles<V: F32x16, const R: usize, const NZ: usize>(
         ops.panels.add(q * (ops.k + 1) * PANEL)
     });
     let mut r = rows.start;
+    let len = rows.len();
+    let whole = if len > R && !len.is_multiple_of(R) {
+        len / R - 1
+    } else {
+        len / R
+    };
     // SAFETY (all calls): the function's contract; each tile's rows lie in `rows`.
     unsafe {
-        while r + R <= rows.end {
+        for _ in 0..whole {
             tile::<V, R, NZ>(ops, r, p, next);
             r += R;
         }
-        while r + 4 <= rows.end {
-            tile::<V, 4, NZ>(ops, r, p, next);
-            r += 4;
+        let left = rows.end - r;
+        let first = if left > R { left.div_ceil(2) } else { left };
+        for height in [first, left - first] {
+            short_tile::<V, R, NZ>(ops, r, height, p, next);
+            r += height;
         }
-        while r < rows.end {
-            tile::<V, 1, NZ>(ops, r, p, next);
-            r += 1;
+    }
+}
+
+/// One tile of `height ≤ R` rows from `r` (nothing for 0): the tail of [`row_tiles`]. A tile
+/// of one row leaves the multiply-adds waiting on each other (2 chains, 4 cycles each), so a
+/// 49-row product (a single image's 7×7 layers) as 12 + 12 + 12 + 12 + 1 rows spent a third
+/// of a full tile's time on its last row; as 12 + 12 + 12 + 7 + 6 it does not.
+///
+/// # Safety
+/// As [`row_tiles`], with rows `r..r + height` in range.
+#[inline(always)]
+unsafe fn short_tile<V: F32x16, const R: usize, const NZ: usize>(
+    ops: &Operands,
+    r: usize,
+    height: usize,
+    p: usize,
+    next: *const f32,
+) {
+    // SAFETY (all arms): the function's contract. Only heights up to `R` come (`row_tiles`),
+    // so the arms past it, compiled for every `R`, never run for the narrower one.
+    unsafe {
+        match height.min(R) {
+            0 => {}
+            1 => tile::<V, 1, NZ>(ops, r, p, next),
+            2 => tile::<V, 2, NZ>(ops, r, p, next),
+            3 => tile::<V, 3, NZ>(ops, r, p, next),
+            4 => tile::<V, 4, NZ>(ops, r, p, next),
+            5 => tile::<V, 5, NZ>(ops, r, p, next),
+            6 => tile::<V, 6, NZ>(ops, r, p, next),
+            7 => tile::<V, 7, NZ>(ops, r, p, next),
+            8 => tile::<V, 8, NZ>(ops, r, p, next),
+            9 => tile::<V, 9, NZ>(ops, r, p, next),
+            10 => tile::<V, 10, NZ>(ops, r, p, next),
+            11 => tile::<V, 11, NZ>(ops, r, p, next),
+            _ => tile::<V, 12, NZ>(ops, r, p, next),
         }
     }
 }
@@ -451,11 +492,18 @@ mod tests {
 
     #[test]
     fn every_instruction_set_matches_plain_loops_on_every_shape() {
-        // Rows that leave every remainder of 12, 6 and 4; widths with partial and odd
-        // panels; one row (split by panels) and many (split by rows).
+        // Rows that give every tile height from 1 to 12 (a whole tile, a short product, the
+        // two tiles of a tail); widths with partial and odd panels; one row (split by
+        // panels) and many (split by rows).
         let shapes = [
             (1, 16, 24),
+            (2, 9, 16),
+            (3, 16, 24),
+            (5, 12, 40),
             (7, 3, 40),
+            (10, 7, 16),
+            (17, 8, 32),
+            (23, 5, 48),
             (13, 24, 144),
             (49, 192, 80),
             (50, 40, 16),
