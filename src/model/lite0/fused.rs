@@ -312,11 +312,12 @@ pub(super) fn block_in_bands(
 /// matrix (weight rows in `(c, ky, kx)` order, the bias last) as
 /// [`pack_panels`](super::pointwise::pack_panels) does.
 ///
-/// It runs as a matrix product: each task copies the `KH·KW·C` input values under each of
-/// its output pixels (zeros in the padding) into a patch matrix that stays in the core's cache,
-/// and hands it to the [`pointwise`](super::pointwise) kernel. A direct convolution of its
-/// own, 4 pixels × 32 channels at a time, ran the stem at 73 GFLOP/s on 2 Zen 5 cores (8 %
-/// of a batch-1 pass); the copy costs less than the register tile wins.
+/// It runs as a matrix product on the [`pointwise`](super::pointwise) kernel, whose rows are
+/// the output pixels and whose `KH·KW·C` values are the input values under them, read where
+/// they lie ([`Patches::convolve`]). A direct convolution of its own, 4 pixels × 32 channels
+/// at a time, ran the stem at 73 GFLOP/s on 2 Zen 5 cores (8 % of a batch-1 pass); copying
+/// the windows into a patch matrix first, ~145–166; reading them in place, more again
+/// (whole passes +2 % at batch 1, +5 % at batch 32, in-process alternation).
 pub(super) struct DenseConv {
     pub kernel: usize,
     pub stride: usize,
@@ -325,7 +326,7 @@ pub(super) struct DenseConv {
     pub out_channels: usize,
 }
 
-/// Patch floats gathered at once (40 KiB: three 112-pixel rows of the 3×3×3 stem).
+/// Window values of the output rows a task takes (three 112-pixel rows of the 3×3×3 stem).
 const PATCH_FLOATS: usize = 10 * 1024;
 
 impl CustomOp2 for DenseConv {
@@ -436,8 +437,11 @@ impl Patches {
     }
 
     /// Output rows `rows` of the channel-first `image` through `layer` into `out` (their
-    /// `rows.len() · out_w · layer.n` floats), a few rows of gathered patches at a time, on the
-    /// calling thread.
+    /// `rows.len() · out_w · layer.n` floats), on the calling thread. Where a pixel's window
+    /// lies inside the image (all but the last row and column at 224 px), the product reads
+    /// it in place: pixel `ox`'s value `(c, ky, kx)` is at a fixed offset from its window's
+    /// corner, and the corners of a row's pixels are `stride` apart. The other pixels' windows
+    /// are gathered into rows first, padding as zeros.
     fn convolve(
         &self,
         simd: Simd,
@@ -446,68 +450,70 @@ impl Patches {
         rows: std::ops::Range<usize>,
         out: &mut [std::mem::MaybeUninit<f32>],
     ) {
-        let line = self.out_w * self.depth();
-        let step = (PATCH_FLOATS / line.max(1)).clamp(1, rows.len().max(1));
-        let mut matrix = vec![0f32; step * line];
-        let chunks = out.chunks_mut((step * self.out_w * layer.n).max(1));
-        for (start, out) in rows.clone().step_by(step).zip(chunks) {
-            let end = (start + step).min(rows.end);
-            let matrix = &mut matrix[..(end - start) * line];
-            self.gather(image, start..end, matrix);
-            kernel::pointwise_here(simd, layer, matrix, None, out);
-        }
-    }
-
-    /// Writes `matrix`, one row per output pixel of `rows`: the `c·k·k` input values under
-    /// it in `(c, ky, kx)` order, zero where the window lies in the padding. In that order
-    /// each of a window's rows is a run of an image row, copied whole.
-    fn gather(&self, image: &[f32], rows: std::ops::Range<usize>, matrix: &mut [f32]) {
-        let (c, h, w, k, s) = (self.c, self.h, self.w, self.kernel, self.stride);
-        let depth = k * k * c;
-        for (r, oy) in rows.enumerate() {
-            let line = &mut matrix[r * self.out_w * depth..][..self.out_w * depth];
-            for (ox, patch) in line.chunks_exact_mut(depth).enumerate() {
-                // The window's first input row and column: outside the image when negative
-                // (wrapped) or past the last.
-                let y0 = (oy * s).wrapping_sub(self.pad_top);
-                let x0 = (ox * s).wrapping_sub(self.pad_left);
-                let inside = y0.checked_add(k).is_some_and(|end| end <= h)
-                    && x0.checked_add(k).is_some_and(|end| end <= w);
-                if inside && k == 3 {
-                    window::<3>(image, (h * w, w), y0 * w + x0, patch);
-                    continue;
-                }
-                for (i, value) in patch.iter_mut().enumerate() {
-                    let (ci, ky, kx) = (i / (k * k), i / k % k, i % k);
-                    let (iy, ix) = (y0.wrapping_add(ky), x0.wrapping_add(kx));
-                    *value = if iy < h && ix < w {
-                        image[(ci * h + iy) * w + ix]
-                    } else {
-                        0.0
-                    };
-                }
+        let (k, s, w, n) = (self.kernel, self.stride, self.w, layer.n);
+        let depth = self.depth();
+        let offsets: Vec<usize> = (0..depth)
+            .map(|i| (i / (k * k) * self.h + i / k % k) * w + i % k)
+            .collect();
+        // The columns whose windows lie inside the image's width.
+        let first = self.pad_left.div_ceil(s);
+        let end = ((w + self.pad_left).saturating_sub(k) / s + 1).min(self.out_w);
+        let inner = first..end.max(first);
+        let mut matrix = vec![0f32; self.out_w * depth];
+        for (oy, out) in rows.zip(out.chunks_exact_mut((self.out_w * n).max(1))) {
+            let y0 = (oy * s).wrapping_sub(self.pad_top);
+            let inside = y0.checked_add(k).is_some_and(|end| end <= self.h);
+            let inner = if inside { inner.clone() } else { 0..0 };
+            if !inner.is_empty() {
+                let corner = y0 * w + inner.start * s - self.pad_left;
+                let out = &mut out[inner.start * n..inner.end * n];
+                kernel::pointwise_strided_here(simd, layer, &image[corner..], (s, &offsets), out);
+            }
+            let edges = if inner.is_empty() {
+                [0..self.out_w, 0..0]
+            } else {
+                [0..inner.start, inner.end..self.out_w]
+            };
+            for columns in edges.into_iter().filter(|c| !c.is_empty()) {
+                let matrix = &mut matrix[..columns.len() * depth];
+                self.gather(image, oy, columns.clone(), matrix);
+                let out = &mut out[columns.start * n..columns.end * n];
+                kernel::pointwise_here(simd, layer, matrix, None, out);
             }
         }
     }
-}
 
-/// The `K×K` window of every channel whose top-left input value (of channel 0) is
-/// `image[at]`, into `patch` in `(c, ky, kx)` order: runs of `K` copied whole (7 ns a 3×3×3
-/// window on Zen 5, against 9 one value at a time); `plane` and `row` are the image's channel
-/// and row strides.
-#[inline(always)]
-fn window<const K: usize>(
-    image: &[f32],
-    (plane, row): (usize, usize),
-    at: usize,
-    patch: &mut [f32],
-) {
-    let channels = patch.len() / (K * K);
-    let image = &image[at..=at + channels.saturating_sub(1) * plane + (K - 1) * row + K - 1];
-    for (ci, channel) in patch.chunks_exact_mut(K * K).enumerate() {
-        for (ky, run) in channel.chunks_exact_mut(K).enumerate() {
-            let from = ci * plane + ky * row;
-            run.copy_from_slice(&image[from..from + K]);
+    /// Writes `matrix`, one row per output pixel `columns` of row `oy`: the `c·k·k` input
+    /// values under it in `(c, ky, kx)` order (the order of the stem's folded weights), zero
+    /// where the window lies in the padding.
+    fn gather(
+        &self,
+        image: &[f32],
+        oy: usize,
+        columns: std::ops::Range<usize>,
+        matrix: &mut [f32],
+    ) {
+        let (h, w, k, s) = (self.h, self.w, self.kernel, self.stride);
+        let depth = k * k * self.c;
+        let y0 = (oy * s).wrapping_sub(self.pad_top);
+        for (ox, patch) in columns.zip(matrix.chunks_exact_mut(depth.max(1))) {
+            // The window's first input column: outside the image when negative (wrapped)
+            // or past the last, as the rows may be.
+            let x0 = (ox * s).wrapping_sub(self.pad_left);
+            let mut values = patch.iter_mut();
+            for ci in 0..self.c {
+                for iy in (0..k).map(|ky| y0.wrapping_add(ky)) {
+                    for ix in (0..k).map(|kx| x0.wrapping_add(kx)) {
+                        if let Some(value) = values.next() {
+                            *value = if iy < h && ix < w {
+                                image[(ci * h + iy) * w + ix]
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+            }
         }
     }
 }

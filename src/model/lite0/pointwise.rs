@@ -54,8 +54,12 @@ pub(crate) fn pack_panels(matrix: &[f32], k: usize, n: usize) -> Vec<f32> {
 /// The operands of one product, shared by every tile.
 #[derive(Clone, Copy)]
 struct Operands {
-    /// `M × K` input rows.
+    /// The input rows: row `i`'s value `kk` is `x[i · x_step + kk]`, or, with `x_offsets`,
+    /// `x[i · x_step + x_offsets[kk]]`.
     x: *const f32,
+    x_step: usize,
+    /// `K` offsets, or null.
+    x_offsets: *const usize,
     k: usize,
     /// [`pack_panels`]' layout.
     panels: *const f32,
@@ -96,6 +100,7 @@ pub(crate) fn pointwise(
         simd,
         layer,
         x,
+        None,
         residual,
         out,
         rayon::current_num_threads().max(1),
@@ -111,13 +116,27 @@ pub(crate) fn pointwise_here(
     residual: Option<&[f32]>,
     out: &mut [std::mem::MaybeUninit<f32>],
 ) {
-    product(simd, layer, x, residual, out, 1)
+    product(simd, layer, x, None, residual, out, 1)
+}
+
+/// [`pointwise_here`] on rows whose values lie apart in `x`: row `i`'s value `kk` is
+/// `x[i · step + offsets[kk]]`. A convolution's windows are read where they lie (the stem's
+/// pixels away from the borders) instead of being copied into rows first.
+pub(crate) fn pointwise_strided_here(
+    simd: Simd,
+    layer: Packed<'_>,
+    x: &[f32],
+    (step, offsets): (usize, &[usize]),
+    out: &mut [std::mem::MaybeUninit<f32>],
+) {
+    product(simd, layer, x, Some((step, offsets)), None, out, 1)
 }
 
 fn product(
     simd: Simd,
     layer: Packed<'_>,
     x: &[f32],
+    strided: Option<(usize, &[usize])>,
     residual: Option<&[f32]>,
     out: &mut [std::mem::MaybeUninit<f32>],
     threads: usize,
@@ -129,8 +148,21 @@ fn product(
         activation,
     } = layer;
     let m = out.len() / n.max(1);
+    // The last value the rows read, plus one.
+    let read = match strided {
+        None => m * k,
+        Some((step, offsets)) => {
+            let last = offsets.iter().max().map_or(0, |&o| o + 1);
+            assert!(
+                offsets.len() == k,
+                "pointwise: {} offsets for {k} values",
+                offsets.len()
+            );
+            m.checked_sub(1).map_or(0, |rows| rows * step + last)
+        }
+    };
     assert!(
-        x.len() == m * k
+        (x.len() == read || strided.is_some() && x.len() >= read)
             && out.len() == m * n
             && panels.len() == panel_count(n) * (k + 1) * PANEL
             && residual.is_none_or(|r| r.len() == m * n),
@@ -141,6 +173,8 @@ fn product(
     }
     let ops = Operands {
         x: x.as_ptr(),
+        x_step: strided.map_or(k, |(step, _)| step),
+        x_offsets: strided.map_or(std::ptr::null(), |(_, offsets)| offsets.as_ptr()),
         k,
         panels: panels.as_ptr(),
         n,
@@ -392,22 +426,11 @@ unsafe fn tile<V: F32x16, const R: usize, const NZ: usize>(
     unsafe {
         let w = ops.panels.add(p * stride);
         let bias: [V; NZ] = std::array::from_fn(|j| V::load(w.add(j * stride + k * PANEL)));
-        let mut acc = [bias; R];
-        let x = ops.x.add(r * k);
-        for kk in 0..k {
-            if !next.is_null() {
-                for j in 0..NZ {
-                    prefetch(next.add(j * stride + kk * PANEL));
-                }
-            }
-            let wv: [V; NZ] = std::array::from_fn(|j| V::load(w.add(j * stride + kk * PANEL)));
-            for (i, row) in acc.iter_mut().enumerate() {
-                let v = V::splat(*x.add(i * k + kk));
-                for (a, w) in row.iter_mut().zip(wv) {
-                    *a = v.mul_add(w, *a);
-                }
-            }
-        }
+        let acc = if ops.x_offsets.is_null() {
+            steps::<V, R, NZ, false>(ops, r, w, next, bias)
+        } else {
+            steps::<V, R, NZ, true>(ops, r, w, next, bias)
+        };
         for (i, row) in acc.into_iter().enumerate() {
             let at = (r + i) * ops.n;
             for (j, a) in row.into_iter().enumerate() {
@@ -433,6 +456,45 @@ unsafe fn tile<V: F32x16, const R: usize, const NZ: usize>(
             }
         }
     }
+}
+
+/// The `K` steps of [`tile`] from the panels at `w`: the input values at their offsets when
+/// `OFFSETS`, one after the other otherwise.
+///
+/// # Safety
+/// As [`tile`], with `w` its first panel.
+#[inline(always)]
+unsafe fn steps<V: F32x16, const R: usize, const NZ: usize, const OFFSETS: bool>(
+    ops: &Operands,
+    r: usize,
+    w: *const f32,
+    next: *const f32,
+    bias: [V; NZ],
+) -> [[V; NZ]; R] {
+    let (k, step, offsets) = (ops.k, ops.x_step, ops.x_offsets);
+    let stride = (k + 1) * PANEL;
+    let mut acc = [bias; R];
+    // SAFETY (all blocks): as in `tile`; with offsets, `product` checked that every row's
+    // values lie in `x`.
+    unsafe {
+        let x = ops.x.add(r * step);
+        for kk in 0..k {
+            if !next.is_null() {
+                for j in 0..NZ {
+                    prefetch(next.add(j * stride + kk * PANEL));
+                }
+            }
+            let at = if OFFSETS { *offsets.add(kk) } else { kk };
+            let wv: [V; NZ] = std::array::from_fn(|j| V::load(w.add(j * stride + kk * PANEL)));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let v = V::splat(*x.add(i * step + at));
+                for (a, w) in row.iter_mut().zip(wv) {
+                    *a = v.mul_add(w, *a);
+                }
+            }
+        }
+    }
+    acc
 }
 
 /// Asks for the cache line at `at` ahead of its use (nothing on other architectures).
