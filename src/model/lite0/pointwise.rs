@@ -206,7 +206,7 @@ struct Plan {
     panel_groups: usize,
 }
 
-/// Rows per tile of the widest kernel: row blocks are multiples of it.
+/// Rows per tile of the widest kernel: the cache never asks for smaller row blocks.
 const ROW_ALIGN: usize = 12;
 /// Floats of input and output rows a task should keep in the core's cache (256 KiB).
 const TASK_FLOATS: usize = 64 * 1024;
@@ -219,9 +219,17 @@ impl Plan {
             // all the rows and its own panels, so that each weight is read once.
             m
         } else {
+            // Blocks of equal height, at least two per thread and a multiple of the thread
+            // count, so that the threads end together: 196 rows (a single image's 14×14
+            // layers) in blocks of 36 went 108 rows to one thread and 88 to the other; in
+            // blocks of 49 (the tail tiles of `row_tiles` take the odd heights) batch 1 gained
+            // 1.6 % in alternating passes on Zen 5.
             let by_cache = (TASK_FLOATS / (k + n)).max(ROW_ALIGN);
-            let by_balance = m.div_ceil(threads * 4).max(ROW_ALIGN);
-            by_cache.min(by_balance).div_ceil(ROW_ALIGN) * ROW_ALIGN
+            let mut count = m.div_ceil(by_cache);
+            if threads > 1 {
+                count = count.max(threads * 2).div_ceil(threads) * threads;
+            }
+            m.div_ceil(count.max(1)).max(1)
         };
         let row_blocks = m.div_ceil(rows);
         // Too few row blocks to share: split the output channels too, in pairs of panels.
@@ -605,7 +613,13 @@ mod tests {
 
     #[test]
     fn a_plan_covers_every_row_and_panel_once() {
-        for (m, k, n, threads) in [(49, 192, 1152, 2), (37632, 16, 96, 2), (5, 8, 24, 4)] {
+        for (m, k, n, threads) in [
+            (49, 192, 1152, 2),
+            (37632, 16, 96, 2),
+            (5, 8, 24, 4),
+            (196, 480, 80, 2),
+            (785, 240, 40, 3),
+        ] {
             let plan = Plan::new(m, k, n, threads);
             let mut seen = vec![0u8; m * panel_count(n)];
             for t in 0..plan.tasks() {
@@ -620,6 +634,9 @@ mod tests {
         }
         assert!(Plan::new(49, 192, 1152, 2).panel_groups > 1);
         assert_eq!(Plan::new(37632, 16, 96, 2).panel_groups, 1);
+        // A single image's 14×14 projection: equal blocks, as many for each thread.
+        let plan = Plan::new(196, 480, 80, 2);
+        assert_eq!((plan.rows, plan.row_blocks, plan.panel_groups), (49, 4, 1));
     }
 
     #[test]
