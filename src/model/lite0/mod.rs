@@ -25,8 +25,8 @@
 //!   kernel of [`super::depthwise`]; where a block's expanded map is large (over 1 MB per
 //!   image: the first block with the stem, and the first blocks of stages 2 and 3), the
 //!   whole block runs fused, a band of rows at a time in cache (`fused::block`); the stem
-//!   gathers the input values under each output pixel from the channel-first input and runs
-//!   the 1×1 kernel on them.
+//!   runs on the 1×1 kernel too, which reads the input values under each output pixel where
+//!   they lie in the channel-first input.
 //!   Large batches run a few images at a time so that no activation outgrows what glibc
 //!   recycles (ARCHITECTURE.md §13, findings 1, 4, 5 and 6).
 //! * **Training, other devices, or [`Kernels::Candle`]**: the same graph from Candle's own
