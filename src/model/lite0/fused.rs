@@ -181,8 +181,8 @@ pub(super) fn block_in_bands(
     band_floats: usize,
 ) -> Result<Tensor> {
     let x = x.contiguous()?;
-    // The expanded map's size, the input floats per image and per expanded row, the
-    // expansion's reduction depth and the stem's patch geometry.
+    // The expanded map's size, the input floats per image, the expansion's reduction depth
+    // and, for the stem, where its windows lie.
     let (n, (h, wd), image_len, depth, stem) = match w.expansion {
         Expansion::Pointwise { .. } => {
             let (n, h, wd, c) = x.dims4()?;
