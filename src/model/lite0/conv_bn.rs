@@ -292,13 +292,7 @@ impl ConvBn {
                 },
             ) => {
                 let (n, _, h, w) = x.dims4()?;
-                let op = fused::DenseConv {
-                    kernel,
-                    stride,
-                    padding: Padding2d::same(h, w, kernel, stride),
-                    activation: self.activation,
-                    out_channels,
-                };
+                let op = self.stem_conv((kernel, stride), x, out_channels)?;
                 let y = x.contiguous()?.apply_op2_no_bwd(&panels, &op)?;
                 y.reshape((n, h.div_ceil(stride), w.div_ceil(stride), ()))
             }
@@ -339,6 +333,24 @@ impl ConvBn {
             }
             (kind, _) => bail!("lite0: folded weights do not match a {kind:?} convolution"),
         }
+    }
+
+    /// The stem's fused convolution of the channel-first image batch `x`: "SAME" padding for
+    /// its size, this convolution's activation.
+    fn stem_conv(
+        &self,
+        (kernel, stride): (usize, usize),
+        x: &Tensor,
+        out_channels: usize,
+    ) -> Result<fused::DenseConv> {
+        let (_, _, h, w) = x.dims4()?;
+        Ok(fused::DenseConv {
+            kernel,
+            stride,
+            padding: Padding2d::same(h, w, kernel, stride),
+            activation: self.activation,
+            out_channels,
+        })
     }
 
     /// A whole MBConv block in fused inference, a band of rows at a time
@@ -383,14 +395,7 @@ impl ConvBn {
                 activation: self.activation,
             },
             ConvKind::Stem { kernel, stride } => {
-                let (_, _, h, w) = x.dims4()?;
-                stem = fused::DenseConv {
-                    kernel,
-                    stride,
-                    padding: Padding2d::same(h, w, kernel, stride),
-                    activation: self.activation,
-                    out_channels: expanded,
-                };
+                stem = self.stem_conv((kernel, stride), x, expanded)?;
                 fused::Expansion::Stem {
                     conv: &stem,
                     panels: &panels,
