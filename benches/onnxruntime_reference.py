@@ -9,6 +9,7 @@ Prints one JSON line: {"threads", "onnxruntime", "lite0_batch1": {"median", "min
 "lite0_batch32": {...}, "lite0_batch1_images_per_s", "lite0_batch32_images_per_s",
 "index_images_per_s", "index_items"}."""
 import json
+import math
 import os
 import statistics
 import sys
@@ -39,15 +40,23 @@ options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
+RUN_S = 0.2  # each timed run lasts at least this long, as in `vitrine bench embed`
+
+
 def spread(batch: int, runs: int = 5) -> dict:
     x = np.random.default_rng(7).uniform(-1, 1, (batch, 3, 224, 224)).astype(np.float32)
+    pass_s = float("inf")
     for _ in range(2):  # warm-up
+        start = time.perf_counter()
         session.run(None, {"x": x})
+        pass_s = min(pass_s, time.perf_counter() - start)
+    per_run = max(1, math.ceil(RUN_S / pass_s))
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        session.run(None, {"x": x})
-        times.append(time.perf_counter() - start)
+        for _ in range(per_run):
+            session.run(None, {"x": x})
+        times.append((time.perf_counter() - start) / per_run)
     rate = lambda s: batch / s
     return {"median": rate(statistics.median(times)), "min": rate(max(times)),
             "max": rate(min(times))}
