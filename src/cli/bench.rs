@@ -432,11 +432,22 @@ fn images_per_s(
     for _ in 0..warmup.max(1) {
         pass_s = pass_s.min(passes(1)?);
     }
-    let per_run = ((RUN_S / pass_s).ceil() as usize).max(1);
+    let per_run = passes_per_run(pass_s);
     let times = (0..runs)
         .map(|_| passes(per_run))
         .collect::<anyhow::Result<Vec<f64>>>()?;
     Ok(Spread::of(times).rate(batch as f64))
+}
+
+/// Passes of `pass_s` seconds that fill a run of [`RUN_S`]: at least one, and no more than
+/// 10,000 (a pass timed at zero seconds must not make the run endless).
+fn passes_per_run(pass_s: f64) -> usize {
+    let passes = (RUN_S / pass_s).ceil();
+    if passes.is_finite() {
+        (passes as usize).clamp(1, 10_000)
+    } else {
+        10_000
+    }
 }
 
 /// The width of the synthetic rows of `bench search` (the Lite0 embedding width).
@@ -878,5 +889,21 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_repeats_short_passes_and_runs_a_long_one_once() {
+        // Batch 1 (~2 ms a pass) fills the run; batch 32 (~65 ms) takes a few; a slow pass
+        // (a big backbone, a debug build) runs once.
+        assert_eq!(passes_per_run(0.002), 100);
+        assert_eq!(passes_per_run(0.065), 4);
+        assert_eq!(passes_per_run(1.5), 1);
+        assert_eq!(passes_per_run(0.0), 10_000);
+        assert_eq!(passes_per_run(f64::NAN), 10_000);
     }
 }
