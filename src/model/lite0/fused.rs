@@ -125,6 +125,17 @@ impl CustomOp3 for Pointwise {
 /// first blocks of stages 2 and 3 (4.8 and 1.8 MB).
 pub(super) const FUSE_EXPANDED_BYTES: usize = 1 << 20;
 
+/// The same threshold where the threads share each image's layers (fewer images than
+/// threads: a query): there the blocks of stages 3 to 6 with 14×14 and 28×28 maps (376 KB to
+/// 752 KB at 224 px) run fused too, as bands split between the threads, each of which then
+/// expands, filters and projects its own rows in its own cache, with one hand-over between
+/// the threads instead of three. Batch 1 +4.2–6.6 % with AVX-512 and +4.5–5.0 % with AVX2 in
+/// alternating passes on Zen 5, with freed memory kept (as `bench embed` and indexing run)
+/// and without (as a query runs); +1.3 % with only the 28×28 blocks. Where each thread runs
+/// whole images (batch 32) the same blocks fused cost 2.9 %, and the 7×7 blocks (225 KB),
+/// whose bands would be mostly the rows around them, cost 9.5 % at batch 1.
+pub(super) const FUSE_SHARED_BYTES: usize = 256 << 10;
+
 /// Expanded floats a band may hold (512 KiB: half a core's L2). Its depthwise output is a
 /// quarter of that with stride 2 and nearly as much with stride 1; bands half as tall for
 /// stride 1, or twice as tall for all, measured 1–2 % slower on Zen 5.

@@ -23,8 +23,9 @@
 //!   convolutions are register-tiled matrix products with bias, ReLU6 and the residual
 //!   applied as each tile is stored (`pointwise.rs`); depthwise convolutions use the direct
 //!   kernel of [`super::depthwise`]; where a block's expanded map is large (over 1 MB per
-//!   image: the first block with the stem, and the first blocks of stages 2 and 3), the
-//!   whole block runs fused, a band of rows at a time in cache (`fused::block`); the stem
+//!   image: the first block with the stem, and the first blocks of stages 2 and 3; over
+//!   256 KB when fewer images than threads share every layer, a query), the whole block runs
+//!   fused, a band of rows at a time in cache (`fused::block`); the stem
 //!   runs on the 1×1 kernel too, which reads the input values under each output pixel where
 //!   they lie in the channel-first input.
 //!   Large batches run a few images at a time so that no activation outgrows what glibc
@@ -360,14 +361,19 @@ struct Run {
     /// the differentiable `conv`, `depthwise` and `batch_norm` ops in training. Otherwise
     /// Candle's generic ops.
     ours: bool,
+    /// Fewer images than threads (a query): every image's layers are shared between the
+    /// threads, which [`Block::forward`] weighs in choosing which blocks to fuse.
+    shared: bool,
 }
 
 impl Run {
     fn new(x: &Tensor, train: Option<BatchNormMode>, kernels: Kernels) -> Self {
         let cpu_f32 = x.device().is_cpu() && x.dtype() == DType::F32;
+        let images = x.dims().first().copied().unwrap_or(0);
         Self {
             train,
             ours: kernels == Kernels::Fused && cpu_f32,
+            shared: images < rayon::current_num_threads(),
         }
     }
 
@@ -458,9 +464,7 @@ impl MbConv {
             .has_skip()
             .then_some((x, self.config.drop_connect));
         let h = match &self.expand {
-            Some(expand)
-                if run.fused() && self.expanded_bytes(x)? >= fused::FUSE_EXPANDED_BYTES =>
-            {
+            Some(expand) if run.fused() && self.fuses(x, run)? => {
                 let residual = skip.map(|(x, _)| x);
                 return expand.block_fused(&self.depthwise, &self.project, x, residual);
             }
@@ -470,6 +474,18 @@ impl MbConv {
             None => self.depthwise.forward(x, run, None)?,
         };
         self.project.forward(&h, run, skip)
+    }
+
+    /// Whether fused inference runs this block in bands ([`ConvBn::block_fused`]): its
+    /// expanded map per image reaches [`fused::FUSE_EXPANDED_BYTES`], or, where the threads
+    /// share every image's layers ([`Run::shared`]), [`fused::FUSE_SHARED_BYTES`].
+    fn fuses(&self, x: &Tensor, run: Run) -> Result<bool> {
+        let least = if run.shared {
+            fused::FUSE_SHARED_BYTES
+        } else {
+            fused::FUSE_EXPANDED_BYTES
+        };
+        Ok(self.expanded_bytes(x)? >= least)
     }
 
     /// Whether fused inference runs this block together with the stem, from the image batch

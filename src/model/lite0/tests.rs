@@ -602,17 +602,24 @@ fn a_fused_block_gives_the_same_bits_as_its_layers_apart() {
 
 #[test]
 fn a_batch_gives_each_image_the_same_bits_as_alone() {
-    // Five images: with two or more threads, one image per task; then each image alone. At
-    // 150 px the first blocks of stage 2 run fused too.
+    // Five images: with two or more threads, one image per task, the blocks of 1 MB or more
+    // fused (at 150 px the first blocks of stage 2 too); then each image alone, its layers
+    // shared between the threads, where the blocks of 256 KB or more run fused as well (at
+    // 150 px stage 3's and 4's, at 224 px the 14×14 ones too): the same bits either way.
     let dev = Device::Cpu;
     let cfg = Lite0Config::lite0();
     let vb = VarBuilder::from_tensors(random_weights(&cfg, &dev), DType::F32, &dev);
     let net = Lite0::new(vb, &cfg).unwrap();
-    let x = Tensor::randn(0f32, 1.0, (5, 3, 150, 150), &dev).unwrap();
-    let together = net.pooled(&x).unwrap().to_vec2::<f32>().unwrap();
-    for (i, row) in together.iter().enumerate() {
-        let alone = net.pooled(&x.narrow(0, i, 1).unwrap()).unwrap();
-        assert!(alone.to_vec2::<f32>().unwrap()[0] == *row, "image {i}");
+    for (images, side) in [(5, 150), (4, 224)] {
+        let x = Tensor::randn(0f32, 1.0, (images, 3, side, side), &dev).unwrap();
+        let together = net.pooled(&x).unwrap().to_vec2::<f32>().unwrap();
+        for (i, row) in together.iter().enumerate() {
+            let alone = net.pooled(&x.narrow(0, i, 1).unwrap()).unwrap();
+            assert!(
+                alone.to_vec2::<f32>().unwrap()[0] == *row,
+                "image {i} at {side} px"
+            );
+        }
     }
 }
 
