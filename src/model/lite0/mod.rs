@@ -362,7 +362,7 @@ struct Run {
     /// Candle's generic ops.
     ours: bool,
     /// Fewer images than threads (a query): every image's layers are shared between the
-    /// threads, which [`Block::forward`] weighs in choosing which blocks to fuse.
+    /// threads, which [`MbConv::forward`] weighs in choosing which blocks to fuse.
     shared: bool,
 }
 
@@ -490,7 +490,7 @@ impl MbConv {
 
     /// Whether fused inference runs this block together with the stem, from the image batch
     /// `x` ([`ConvBn::block_fused`]): a first block without an expansion or a skip, whose input
-    /// (the stem's output, stride 2) is as large as [`Block::forward`] fuses.
+    /// (the stem's output, stride 2) is as large as [`MbConv::forward`] fuses.
     fn fuses_with_stem(&self, x: &Tensor, run: Run) -> Result<bool> {
         let (_, _, h, w) = x.dims4()?;
         let bytes = h.div_ceil(2) * w.div_ceil(2) * self.config.in_channels * size_of::<f32>();
