@@ -522,19 +522,17 @@ impl Patches {
             // The window's first input column: outside the image when negative (wrapped)
             // or past the last, as the rows may be.
             let x0 = (ox * s).wrapping_sub(self.pad_left);
-            let mut values = patch.iter_mut();
-            for ci in 0..self.c {
-                for iy in (0..k).map(|ky| y0.wrapping_add(ky)) {
-                    for ix in (0..k).map(|kx| x0.wrapping_add(kx)) {
-                        if let Some(value) = values.next() {
-                            *value = if iy < h && ix < w {
-                                image[(ci * h + iy) * w + ix]
-                            } else {
-                                0.0
-                            };
-                        }
-                    }
-                }
+            for (i, value) in patch.iter_mut().enumerate() {
+                let (ci, iy, ix) = (
+                    i / (k * k),
+                    y0.wrapping_add(i / k % k),
+                    x0.wrapping_add(i % k),
+                );
+                *value = if iy < h && ix < w {
+                    image[(ci * h + iy) * w + ix]
+                } else {
+                    0.0
+                };
             }
         }
     }
