@@ -234,7 +234,7 @@ pub fn evaluate_held_out(
     let (mut searched, mut in_catalogue, mut done) = (0usize, 0usize, 0u64);
     ctx.progress(0, total, "held-out queries");
     for batch in loader {
-        let batch = batch?;
+        let mut batch = batch?;
         ctx.check_cancelled()?;
         for (q, error) in &batch.failures {
             skipped.push(Skipped {
@@ -243,7 +243,7 @@ pub fn evaluate_held_out(
             });
         }
         if !batch.indices.is_empty() {
-            let x = batch.tensor(system.device())?;
+            let x = batch.take_tensor(system.device())?;
             let rows = system
                 .embed(&x)?
                 .to_device(&Device::Cpu)?
@@ -409,7 +409,7 @@ pub fn evaluate_classification(
     let (mut right, mut counted, mut done) = (0usize, 0usize, 0u64);
     ctx.progress(0, total, "classifying");
     for batch in loader {
-        let batch = batch?;
+        let mut batch = batch?;
         ctx.check_cancelled()?;
         for (q, error) in &batch.failures {
             skipped.push(Skipped {
@@ -418,7 +418,7 @@ pub fn evaluate_classification(
             });
         }
         if !batch.indices.is_empty() {
-            let x = batch.tensor(system.device())?;
+            let x = batch.take_tensor(system.device())?;
             let p = system
                 .predict(&x)?
                 .to_device(&Device::Cpu)?

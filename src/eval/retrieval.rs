@@ -238,11 +238,11 @@ fn street_to_shop(
     let mut done = 0u64;
     ctx.progress(0, total, "street-to-shop queries");
     for batch in loader {
-        let batch = batch?;
+        let mut batch = batch?;
         ctx.check_cancelled()?;
         skipped += batch.failures.len();
         if !batch.indices.is_empty() {
-            let x = batch.tensor(searcher.system().device())?;
+            let x = batch.take_tensor(searcher.system().device())?;
             let rows = searcher.embed_rows(&x)?;
             let hits = top_k_batch(searcher.index(), &rows, max_n, None)?;
             for (hits, &q) in hits.iter().zip(&batch.indices) {

@@ -251,7 +251,7 @@ pub fn build(
         let loader = BatchLoader::new(paths, options.batch_size, system.preprocess(), ctx)?;
         let mut done = 0u64;
         for batch in loader {
-            let batch = batch?;
+            let mut batch = batch?;
             ctx.check_cancelled()?;
             for (k, error) in &batch.failures {
                 let i = to_embed[*k];
@@ -266,7 +266,7 @@ pub fn build(
                 plan[i].1 = Source::Failed;
             }
             if !batch.indices.is_empty() {
-                let x = batch.tensor(system.device())?;
+                let x = batch.take_tensor(system.device())?;
                 let (embedded, colour) = system.embed_parts(&x)?;
                 let values = rows_on_cpu(&embedded)?;
                 let colours = match &colour {
