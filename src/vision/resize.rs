@@ -97,9 +97,7 @@ pub fn resize(img: &RgbImage, width: u32, height: u32) -> RgbImage {
     // Vertical pass: each output row is a weighted sum of input rows, in tap order. Each row
     // of `tall` has one float to spare, so the horizontal pass can read a pixel as four.
     let stride = row_len + 1;
-    let mut tall = vec![0f32; height as usize * stride];
-    let rows = taps(h, height);
-    vertical(src, row_len, &rows, &mut tall);
+    let tall = vertical(src, row_len, &taps(h, height));
     // Horizontal pass: each output pixel a weighted sum of the row's pixels, then rounded.
     let columns = taps(w, width);
     let mut out = RgbImage::new(width, height);
@@ -269,36 +267,47 @@ fn weighted_pixel_sse2(window: &[f32], weights: &[f32]) -> [u8; 3] {
     [r, g, b]
 }
 
-/// The vertical pass into `tall` (rows of `row_len + 1` floats, zeroed): row `y` is
-/// `Σ rows[y].weights[i] · src row (first + i)`, summed in tap order. With AVX2 where the CPU
-/// has it: the compiler then widens and multiplies eight bytes at a time instead of four
+/// The vertical pass: rows of `row_len + 1` floats (the last one 0), row `y`
+/// `Σ rows[y].weights[i] · src row (first + i)`, summed in tap order from the first product
+/// (not from a zeroed buffer: the sums can differ only in the sign of a zero, which rounds to
+/// the same byte, and the 0.7 MB of a demo photo need no clearing first). With AVX2 where the
+/// CPU has it: the compiler then widens and multiplies eight bytes at a time instead of four
 /// (plain multiplies and adds, so the same bits).
-fn vertical(src: &[u8], row_len: usize, rows: &[Taps], tall: &mut [f32]) {
+fn vertical(src: &[u8], row_len: usize, rows: &[Taps]) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { vertical_avx2(src, row_len, rows, tall) };
+        return unsafe { vertical_avx2(src, row_len, rows) };
     }
-    vertical_body(src, row_len, rows, tall)
+    vertical_body(src, row_len, rows)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn vertical_avx2(src: &[u8], row_len: usize, rows: &[Taps], tall: &mut [f32]) {
-    vertical_body(src, row_len, rows, tall)
+fn vertical_avx2(src: &[u8], row_len: usize, rows: &[Taps]) -> Vec<f32> {
+    vertical_body(src, row_len, rows)
 }
 
 #[inline(always)]
-fn vertical_body(src: &[u8], row_len: usize, rows: &[Taps], tall: &mut [f32]) {
-    for (out, taps) in tall.chunks_exact_mut(row_len + 1).zip(rows) {
-        let out = &mut out[..row_len];
-        for (i, &weight) in taps.weights.iter().enumerate() {
-            let row = &src[(taps.first + i) * row_len..][..row_len];
-            for (o, &v) in out.iter_mut().zip(row) {
+fn vertical_body(src: &[u8], row_len: usize, rows: &[Taps]) -> Vec<f32> {
+    let mut tall = Vec::with_capacity(rows.len() * (row_len + 1));
+    let src_row = |i: usize| &src[i * row_len..][..row_len];
+    for taps in rows {
+        let Some((&weight, rest)) = taps.weights.split_first() else {
+            tall.resize(tall.len() + row_len + 1, 0.0);
+            continue;
+        };
+        let start = tall.len();
+        tall.extend(src_row(taps.first).iter().map(|&v| f32::from(v) * weight));
+        for (i, &weight) in rest.iter().enumerate() {
+            let row = src_row(taps.first + 1 + i);
+            for (o, &v) in tall[start..].iter_mut().zip(row) {
                 *o += f32::from(v) * weight;
             }
         }
+        tall.push(0.0);
     }
+    tall
 }
 
 #[cfg(test)]
@@ -356,8 +365,7 @@ mod tests {
         for (w, width) in [(256, 224), (37, 11), (37, 12), (9, 64), (5, 1), (300, 299)] {
             let img = noise(w, 3, w);
             let stride = w as usize * 3 + 1;
-            let mut tall = vec![0f32; 3 * stride];
-            vertical(img.as_raw(), w as usize * 3, &taps(3, 3), &mut tall);
+            let tall = vertical(img.as_raw(), w as usize * 3, &taps(3, 3));
             let columns = taps(w, width);
             let mut dispatched = vec![0u8; 3 * width as usize * 3];
             let mut by_pixel = dispatched.clone();
@@ -373,10 +381,9 @@ mod tests {
         let row_len = 37 * 3;
         for height in [11, 29, 64] {
             let rows = taps(29, height);
-            let mut dispatched = vec![0f32; height as usize * (row_len + 1)];
-            let mut plain = dispatched.clone();
-            vertical(img.as_raw(), row_len, &rows, &mut dispatched);
-            vertical_body(img.as_raw(), row_len, &rows, &mut plain);
+            let dispatched = vertical(img.as_raw(), row_len, &rows);
+            let plain = vertical_body(img.as_raw(), row_len, &rows);
+            assert_eq!(dispatched.len(), height as usize * (row_len + 1));
             let same = dispatched
                 .iter()
                 .zip(&plain)
