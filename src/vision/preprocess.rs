@@ -21,6 +21,7 @@ use candle_core::{Device, Tensor};
 use image::{Rgb, RgbImage};
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -120,15 +121,18 @@ impl Preprocess {
     /// unless it is already side × side.
     pub fn to_tensor(&self, images: &[RgbImage], device: &Device) -> candle_core::Result<Tensor> {
         let per_image = self.values_per_image();
-        let mut values = vec![0.0f32; images.len() * per_image];
+        let len = images.len() * per_image;
+        let mut values = Vec::with_capacity(len);
         let table = self.normalization.table();
-        values
+        values.spare_capacity_mut()[..len]
             .par_chunks_mut(per_image.max(1))
             .zip(images.par_iter())
             .for_each(|(out, img)| {
                 let square = letterbox_cow(img, self.side_px, self.fill);
                 write_planes(&square, &table, out);
             });
+        // SAFETY: `write_planes` wrote each image's `per_image` values.
+        unsafe { values.set_len(len) };
         let side = self.side_px as usize;
         Tensor::from_vec(values, (images.len(), 3, side, side), device)
     }
@@ -143,26 +147,37 @@ impl Preprocess {
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Batch {
         let per_image = self.values_per_image();
-        let mut values = vec![0.0; paths.len() * per_image];
+        let len = paths.len() * per_image;
+        // Not zeroed first (19 MB a batch of 32, on this thread while the pool decodes): each
+        // image's rows are written by `write_planes` or, where it did not finish, with zeros.
+        let mut values = Vec::with_capacity(len);
         let table = self.normalization.table();
-        let results: Vec<Result<()>> = values
+        let results: Vec<Result<()>> = values.spare_capacity_mut()[..len]
             .par_chunks_mut(per_image.max(1))
             .zip(paths.par_iter())
             .map(|(out, path)| {
                 if stop() {
                     // The batch is discarded; skip the work.
+                    out.fill(MaybeUninit::new(0.0));
                     return Ok(());
                 }
                 // A decoder bug on one hostile file costs that file, not the run.
-                catch_unwind(AssertUnwindSafe(|| {
+                let result = catch_unwind(AssertUnwindSafe(|| {
                     let img = decode(path)?;
                     let square = letterbox_cow(&img, self.side_px, self.fill);
                     write_planes(&square, &table, out);
                     Ok(())
                 }))
-                .unwrap_or_else(|_| Err(Error::image(path, "the image decoder crashed on it")))
+                .unwrap_or_else(|_| Err(Error::image(path, "the image decoder crashed on it")));
+                if result.is_err() {
+                    out.fill(MaybeUninit::new(0.0));
+                }
+                result
             })
             .collect();
+        // SAFETY: every image's `per_image` values were written, by `write_planes` (which
+        // writes them all) or by the fill above.
+        unsafe { values.set_len(len) };
 
         let mut indices = Vec::with_capacity(paths.len());
         let mut failures = Vec::new();
@@ -222,15 +237,20 @@ fn letterbox_cow(img: &RgbImage, side_px: u32, fill: [u8; 3]) -> Cow<'_, RgbImag
 }
 
 /// Writes a square image as three normalised planes (R, G, B) into `out` (3 × w × h values).
-fn write_planes(square: &RgbImage, table: &[[f32; 256]; 3], out: &mut [f32]) {
+fn write_planes(square: &RgbImage, table: &[[f32; 256]; 3], out: &mut [MaybeUninit<f32>]) {
     let plane = out.len() / 3;
+    assert_eq!(
+        square.as_raw().len(),
+        out.len(),
+        "write_planes: a square of the planes' size"
+    );
     let (r, rest) = out.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
     let pixels = square.as_raw().chunks_exact(3);
     for (((px, r), g), b) in pixels.zip(r).zip(g).zip(b) {
-        *r = table[0][usize::from(px[0])];
-        *g = table[1][usize::from(px[1])];
-        *b = table[2][usize::from(px[2])];
+        r.write(table[0][usize::from(px[0])]);
+        g.write(table[1][usize::from(px[1])]);
+        b.write(table[2][usize::from(px[2])]);
     }
 }
 
