@@ -1,9 +1,10 @@
 //! The instruction set Vitrine's own CPU kernels run with, decided once for the whole
 //! program, and the helpers that compile a kernel for each instruction set.
 //!
-//! The model's kernels (depthwise convolution, the training loops, Lite0's fused inference)
-//! and the index scan's dot products all take their instruction set from [`Simd::detect`], so
-//! one `VITRINE_SIMD` setting forces search and model alike onto a narrower path.
+//! The model's kernels (depthwise convolution, the training loops, Lite0's fused inference),
+//! the index scan's dot products and the letterbox's resize passes all take their instruction
+//! set from [`Simd::detect`], so one `VITRINE_SIMD` setting forces search, model and
+//! preprocessing alike onto a narrower path.
 //! [`multiversion!`] compiles one generic kernel body for AVX-512, for AVX2 + FMA and
 //! portably and dispatches on a [`Simd`]; [`Fma`] and [`madd`] let a scalar body use fused
 //! multiply-adds where the instruction set has them. The sixteen-lane vector types the SIMD

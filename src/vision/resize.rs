@@ -16,6 +16,8 @@
 
 use image::RgbImage;
 
+use crate::simd::Simd;
+
 /// Half the width of the Catmull-Rom filter at scale 1.
 const SUPPORT: f32 = 2.0;
 
@@ -105,6 +107,13 @@ pub fn resize(img: &RgbImage, width: u32, height: u32) -> RgbImage {
     out
 }
 
+/// Whether the passes run their AVX2 versions: where the model's kernels run AVX2 or wider
+/// ([`Simd::detect`]), so `VITRINE_SIMD=portable` narrows these too.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    Simd::detect() != Simd::Portable
+}
+
 /// The horizontal pass from `tall` (rows of `stride` floats) into `out` (rows of
 /// `columns.len()` pixels): with AVX2 where the CPU has it, two pixels at a time
 /// ([`PixelPairs`]), otherwise one ([`weighted_pixel`]).
@@ -114,10 +123,10 @@ fn horizontal(tall: &[f32], stride: usize, columns: &[Taps], out: &mut [u8]) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if has_avx2() {
         let pairs = PixelPairs::new(columns);
         for (row, out) in tall.chunks_exact(stride).zip(out.chunks_exact_mut(out_row)) {
-            // SAFETY: the CPU has AVX2 (checked just above).
+            // SAFETY: the CPU has AVX2 (`has_avx2`).
             unsafe { pairs.row_avx2(row, out) };
             if let Some(last) = columns.len().checked_sub(1).filter(|l| l % 2 == 0) {
                 out[last * 3..].copy_from_slice(&weighted_pixel(row, &columns[last]));
@@ -275,8 +284,8 @@ fn weighted_pixel_sse2(window: &[f32], weights: &[f32]) -> [u8; 3] {
 /// (plain multiplies and adds, so the same bits).
 fn vertical(src: &[u8], row_len: usize, rows: &[Taps]) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (`has_avx2`).
         return unsafe { vertical_avx2(src, row_len, rows) };
     }
     vertical_body(src, row_len, rows)
