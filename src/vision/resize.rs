@@ -125,11 +125,13 @@ fn horizontal(tall: &[f32], stride: usize, columns: &[Taps], out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         let pairs = PixelPairs::new(columns);
+        // An odd row's last pixel has no partner.
+        let unpaired = columns.chunks_exact(2).remainder().first();
         for (row, out) in tall.chunks_exact(stride).zip(out.chunks_exact_mut(out_row)) {
             // SAFETY: the CPU has AVX2 (`has_avx2`).
             unsafe { pairs.row_avx2(row, out) };
-            if let Some(last) = columns.len().checked_sub(1).filter(|l| l % 2 == 0) {
-                out[last * 3..].copy_from_slice(&weighted_pixel(row, &columns[last]));
+            if let Some(taps) = unpaired {
+                out[out_row - 3..].copy_from_slice(&weighted_pixel(row, taps));
             }
         }
         return;
